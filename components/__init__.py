@@ -1,0 +1,1 @@
+"""The ai-etl secrets infrastructure: settings, the secrets catalogue, and one component per concern."""
