@@ -245,17 +245,21 @@ def run_program(
     config: Mapping[str, Any],
     secret_keys: Mapping[str, str] | None = None,
     program: Path = PROJECT_DIR / "__main__.py",
+    registrations: list[Registration] | None = None,
 ) -> Run:
     """Run `program` for `stack` under the mock engine.
 
     `config` maps full keys (`ai-etl:backend`) to YAML values; `secret_keys` maps full keys to the
     plain value the stack's secrets provider would decrypt (they are marked secret, as the CLI
-    marks `secure:` values). Exceptions of the program (a ConfigError, say) propagate.
+    marks `secure:` values). Exceptions of the program (a ConfigError, say) propagate; pass a list
+    as `registrations` to see what was declared before one.
     """
     secret_keys = dict(secret_keys or {})
     region = str(config.get("aws:region", "us-east-1"))
     provider_mocks = ProviderMocks(stack, region)
     monitor = RecordingMonitor(provider_mocks)
+    if registrations is not None:
+        monitor.registrations = registrations
     set_root_resource(None)  # type: ignore[arg-type]
     mocks.set_mocks(provider_mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor)
     plain_config = {k: v for k, v in config.items() if not (isinstance(v, dict) and "secure" in v)}

@@ -1,0 +1,68 @@
+"""Reading a recorded run: Kubernetes manifests, secret values, and the dependency graph."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from offline.engine import Registration, Run, Secret, unwrap
+
+K8S_PREFIX = "kubernetes:"
+
+
+def manifests(run: Run) -> list[dict[str, Any]]:
+    """Every Kubernetes object the run declares, as the API server would receive it."""
+    return [r.inputs for r in run.resources if r.type.startswith(K8S_PREFIX)]
+
+
+def manifest(run: Run, kind: str, api_version: str | None = None) -> dict[str, Any]:
+    found = [
+        m for m in manifests(run) if m["kind"] == kind and (api_version is None or m["apiVersion"] == api_version)
+    ]
+    assert len(found) == 1, f"expected one {kind}, found {len(found)}"
+    return found[0]
+
+
+def secrets_in(value: Any) -> Iterator[Any]:
+    """Every secret value inside `value`, unwrapped."""
+    if isinstance(value, Secret):
+        yield unwrap(value)
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from secrets_in(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from secrets_in(item)
+
+
+def plain_text(value: Any) -> str:
+    """`value` as text with every secret left out: what anyone reading the plan would see."""
+
+    def strip(v: Any) -> Any:
+        if isinstance(v, Secret):
+            return "[secret]"
+        if isinstance(v, dict):
+            return {k: strip(x) for k, x in v.items()}
+        if isinstance(v, list):
+            return [strip(x) for x in v]
+        return v
+
+    return json.dumps(strip(value), sort_keys=True)
+
+
+def depends_on(run: Run, resource: Registration, target: Registration) -> bool:
+    """Whether `resource` waits for `target`, directly or through other resources."""
+    seen: set[str] = set()
+    todo = list(resource.dependencies)
+    while todo:
+        urn = todo.pop()
+        if urn == target.urn:
+            return True
+        if urn in seen:
+            continue
+        seen.add(urn)
+        todo.extend(run.by_urn(urn).dependencies)
+        # A dependency on a component is a dependency on all its children.
+        todo.extend(r.urn for r in run.resources if r.parent == urn)
+    return False

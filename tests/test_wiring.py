@@ -1,0 +1,130 @@
+"""The wiring, end to end: backend env var -> secretKeyRef -> ExternalSecret data -> Secrets Manager
+name -> SecretVersion value -> its RandomPassword, composed URL or provided config."""
+
+from __future__ import annotations
+
+from urllib.parse import unquote, urlsplit
+
+from components.catalogue import CATALOGUE, Source, backend_secrets, by_key
+from offline.engine import Registration, Run, Secret, unwrap
+from tests.conftest import PLACEHOLDERS
+from tests.helpers import manifest
+
+SECRET = "aws:secretsmanager/secret:Secret"
+VERSION = "aws:secretsmanager/secretVersion:SecretVersion"
+PASSWORD = "random:index/randomPassword:RandomPassword"
+
+
+def secret_value(run: Run, remote_name: str, version_ref: str) -> Secret:
+    """The value Secrets Manager holds under `remote_name` at the pinned version."""
+    (secret,) = [r for r in run.of_type(SECRET) if r.inputs["name"] == remote_name]
+    (version,) = [r for r in run.of_type(VERSION) if r.inputs["secretId"] == secret.outputs["arn"]]
+    assert version_ref == f"uuid/{version.outputs['versionId']}", "the ExternalSecret pins the current version"
+    value = version.inputs["secretString"]
+    assert isinstance(value, Secret), f"{remote_name} is sent to AWS as a secret"
+    return value
+
+
+def password(run: Run, key: str) -> Registration:
+    (found,) = [r for r in run.of_type(PASSWORD) if r.name == f"ai-etl-generated-{key}"]
+    return found
+
+
+def test_every_backend_variable_resolves_to_its_source(stack_run: Run) -> None:
+    """Each env var the backend reads ends at the value the catalogue says it comes from."""
+    deployment = manifest(stack_run, "Deployment")
+    external = manifest(stack_run, "ExternalSecret")
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    data = {d["secretKey"]: d["remoteRef"] for d in external["spec"]["data"]}
+    catalogue = by_key()
+    seen = set()
+    for env in container["env"]:
+        if "valueFrom" not in env:
+            continue
+        ref = env["valueFrom"]["secretKeyRef"]
+        spec = catalogue[ref["key"]]
+        assert spec.env_var == env["name"]
+        assert ref["name"] == external["metadata"]["name"] == external["spec"]["target"]["name"]
+        remote = data[ref["key"]]
+        assert remote["key"] == f"ai-etl/{stack_run.stack}/{spec.key}"
+        value = unwrap(secret_value(stack_run, remote["key"], remote["version"]))
+        if spec.source is Source.GENERATED:
+            assert value == unwrap(password(stack_run, spec.key).outputs["result"])
+        elif spec.source is Source.PROVIDED:
+            assert value == PLACEHOLDERS[f"ai-etl:{spec.config_key}"]
+        else:
+            url = urlsplit(value)
+            assert spec.password_of is not None
+            assert unquote(url.password or "") == unwrap(password(stack_run, spec.password_of).outputs["result"])
+        seen.add(spec.key)
+    assert seen == {spec.key for spec in backend_secrets()}
+
+
+def test_composed_urls_carry_the_guides_defaults_and_survive_special_characters(stack_run: Run) -> None:
+    """DATABASE_URL and REDIS_URL parse back into host, port, database and the exact password,
+    although the password holds '@', ':', '/' and '#'."""
+    urls = {}
+    for remote in manifest(stack_run, "ExternalSecret")["spec"]["data"]:
+        if remote["secretKey"] in ("database-url", "redis-url"):
+            urls[remote["secretKey"]] = urlsplit(
+                unwrap(secret_value(stack_run, remote["remoteRef"]["key"], remote["remoteRef"]["version"]))
+            )
+    db, redis = urls["database-url"], urls["redis-url"]
+    db_password = unwrap(password(stack_run, "db-password").outputs["result"])
+    assert set("@:/#") <= set(db_password), "the mock's password exercises the encoding"
+    assert (db.scheme, db.hostname, db.port, db.path, db.username) == (
+        "postgresql+asyncpg", "postgres-svc", 5432, "/ai_etl", "ai_etl",
+    )
+    assert unquote(db.password or "") == db_password
+    assert (redis.scheme, redis.hostname, redis.port, redis.path, redis.username) == ("redis", "redis-svc", 6379, "/0", "")
+    assert unquote(redis.password or "") == unwrap(password(stack_run, "redis-password").outputs["result"])
+
+
+def test_every_catalogue_entry_is_one_encrypted_secrets_manager_entry(stack_run: Run) -> None:
+    """Each catalogue key has exactly one Secrets Manager secret, under ai-etl/<stack>/, with the
+    environment's own KMS key, and exactly one value."""
+    (key,) = stack_run.of_type("aws:kms/key:Key")
+    secrets = stack_run.of_type(SECRET)
+    assert sorted(s.inputs["name"] for s in secrets) == sorted(
+        f"ai-etl/{stack_run.stack}/{spec.key}" for spec in CATALOGUE
+    )
+    for secret in secrets:
+        assert secret.inputs["kmsKeyId"] == key.outputs["arn"]
+    assert len(stack_run.of_type(VERSION)) == len(CATALOGUE)
+
+
+def test_database_and_redis_passwords_stay_out_of_kubernetes(stack_run: Run) -> None:
+    """Entries without an env var live in Secrets Manager only: the operator does not sync them."""
+    synced = {d["secretKey"] for d in manifest(stack_run, "ExternalSecret")["spec"]["data"]}
+    assert synced == {spec.key for spec in backend_secrets()}
+    assert not synced & {"db-password", "redis-password"}
+
+
+def test_api_base_is_plain_configuration(stack_run: Run) -> None:
+    """QWEN_API_BASE is configuration, not a secret: a plain value with the documented default."""
+    (container,) = manifest(stack_run, "Deployment")["spec"]["template"]["spec"]["containers"]
+    env = {e["name"]: e for e in container["env"]}
+    assert env["QWEN_API_BASE"] == {"name": "QWEN_API_BASE", "value": "https://api.together.xyz/v1"}
+
+
+def test_generated_secrets_are_long_random_passwords(stack_run: Run) -> None:
+    """Every generated secret is a RandomPassword of 32 characters or more, with mixed classes."""
+    passwords = stack_run.of_type(PASSWORD)
+    assert {p.name.removeprefix("ai-etl-generated-") for p in passwords} == {
+        spec.key for spec in CATALOGUE if spec.source is Source.GENERATED
+    }
+    for p in passwords:
+        assert p.inputs["length"] >= 32
+        assert p.inputs["special"] is True
+        assert p.inputs["minUpper"] >= 1 and p.inputs["minLower"] >= 1 and p.inputs["minNumeric"] >= 1
+
+
+def test_stack_outputs_help_an_operator(stack_run: Run) -> None:
+    """The outputs name what an operator looks for, and match what was declared."""
+    exports = stack_run.exports
+    assert exports["secretName"] == manifest(stack_run, "ExternalSecret")["metadata"]["name"]
+    assert exports["namespace"] == manifest(stack_run, "Namespace")["metadata"]["name"]
+    assert exports["operatorRoleArn"] == stack_run.one("aws:iam/role:Role").outputs["arn"]
+    assert exports["kmsKeyArn"] == stack_run.one("aws:kms/key:Key").outputs["arn"]
+    assert set(exports["secretArns"]) == {spec.key for spec in CATALOGUE}
+    assert set(exports["rotation"]) == {spec.key for spec in CATALOGUE if spec.source is Source.GENERATED}
