@@ -1,0 +1,238 @@
+"""Least privilege, by construction: RBAC, IAM (IRSA), environments apart, production protected.
+AWS inputs are held to the AWS API's own models (botocore) and the IAM grammar (parliament)."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import botocore.session
+import parliament
+import pytest
+import regex
+from botocore.validate import ParamValidator
+
+from components.catalogue import backend_secrets
+from components.settings import RECOVERY_WINDOW_RANGE
+from offline.engine import Run, load_stack_config
+from tests.helpers import manifest, manifests
+
+SESSION = botocore.session.get_session()
+
+
+def api_errors(service: str, operation: str, params: dict[str, Any]) -> list[str]:
+    """Problems of `params` for an AWS API call, per the service's model: types and required
+    members (botocore's validator), then the lengths, ranges and patterns it leaves to the server."""
+    shape = SESSION.get_service_model(service).operation_model(operation).input_shape
+    report = ParamValidator().validate(params, shape)
+    errors = [report.generate_report()] if report.has_errors() else []
+    return errors + _limits(shape, params, operation)
+
+
+def _limits(shape: Any, value: Any, where: str) -> list[str]:
+    meta, errors = shape.metadata, []
+    if shape.type_name == "structure" and isinstance(value, dict):
+        for name, item in value.items():
+            errors += _limits(shape.members[name], item, f"{where}.{name}")
+    elif shape.type_name == "list" and isinstance(value, list):
+        errors += [e for item in value for e in _limits(shape.member, item, f"{where}[]")]
+    if isinstance(value, (str, list)) and not meta.get("min", 0) <= len(value) <= meta.get("max", 1 << 31):
+        errors.append(f"{where}: length {len(value)} outside {meta.get('min')}..{meta.get('max')}")
+    if isinstance(value, int) and not meta.get("min", -(1 << 63)) <= value <= meta.get("max", 1 << 63):
+        errors.append(f"{where}: {value} outside {meta.get('min')}..{meta.get('max')}")
+    # The models' patterns use \\p{...} classes: `regex` reads them, `re` does not.
+    if isinstance(value, str) and "pattern" in meta and not regex.fullmatch(meta["pattern"], value):
+        errors.append(f"{where}: does not match {meta['pattern']}")
+    return errors
+
+
+def iam_findings(policy: dict, *, trust: bool = False) -> list[str]:
+    """parliament's findings on a policy. A trust policy has no Resource, and parliament does not
+    know EKS OIDC federation; those two findings are expected of every IRSA trust policy."""
+    expected = {"MALFORMED", "UNKNOWN_FEDERATION_SOURCE"} if trust else set()
+    result = parliament.analyze_policy_string(json.dumps(policy), ignore_private_auditors=True)
+    return [f"{f.issue}: {f.detail}" for f in result.findings if f.issue not in expected]
+
+
+def read_policy(run: Run) -> dict:
+    return json.loads(run.one("aws:iam/rolePolicy:RolePolicy").inputs["policy"])
+
+
+def trust_policy(run: Run) -> dict:
+    return json.loads(run.one("aws:iam/role:Role").inputs["assumeRolePolicy"])
+
+
+def test_backend_runs_as_its_own_account_bound_to_a_get_only_role(stack_run: Run) -> None:
+    """The backend never runs as `default`; its Role may only `get` the one synced Secret."""
+    deployment = manifest(stack_run, "Deployment")
+    account = deployment["spec"]["template"]["spec"]["serviceAccountName"]
+    assert account == "ai-etl-backend"
+    role, binding = manifest(stack_run, "Role"), manifest(stack_run, "RoleBinding")
+    assert role["metadata"]["name"] == "secret-reader"
+    assert role["rules"] == [
+        {
+            "apiGroups": [""],
+            "resources": ["secrets"],
+            "resourceNames": [stack_run.exports["secretName"]],
+            "verbs": ["get"],
+        }
+    ]
+    assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "secret-reader"}
+    assert binding["subjects"] == [
+        {"kind": "ServiceAccount", "name": account, "namespace": stack_run.exports["namespace"]}
+    ]
+    assert not [m for m in manifests(stack_run) if m["kind"] in ("ClusterRole", "ClusterRoleBinding")]
+
+
+def test_operator_role_reads_only_what_the_backend_needs(stack_run: Run) -> None:
+    """The operator's role may read this environment's synced secrets (exact ARNs) and decrypt with
+    this environment's key through Secrets Manager; no wildcard action or resource."""
+    policy = read_policy(stack_run)
+    arns = stack_run.exports["secretArns"]
+    read, decrypt = policy["Statement"]
+    assert read["Action"] == ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"]
+    assert read["Resource"] == sorted(arns[spec.key] for spec in backend_secrets())
+    assert decrypt["Action"] == "kms:Decrypt"
+    assert decrypt["Resource"] == stack_run.exports["kmsKeyArn"]
+    region = load_stack_config(stack_run.stack)["aws:region"]
+    assert decrypt["Condition"] == {"StringEquals": {"kms:ViaService": f"secretsmanager.{region}.amazonaws.com"}}
+    assert "*" not in json.dumps(policy)
+    assert iam_findings(policy) == []
+
+
+def test_iam_grammar_check_is_live() -> None:
+    """parliament catches a misspelt action, so a clean report means something."""
+    bad = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "secretsmanager:GetSecret", "Resource": "*"}]}
+    assert iam_findings(bad)
+
+
+def test_operator_role_trusts_exactly_one_service_account(stack_run: Run) -> None:
+    """Only the SecretStore's ServiceAccount, in this namespace, for the STS audience, may assume it."""
+    policy = trust_policy(stack_run)
+    (statement,) = policy["Statement"]
+    arn = load_stack_config(stack_run.stack)["ai-etl:oidcProviderArn"]
+    issuer = arn.split(":oidc-provider/", 1)[1]
+    store = manifest(stack_run, "SecretStore")
+    sa_name = store["spec"]["provider"]["aws"]["auth"]["jwt"]["serviceAccountRef"]["name"]
+    assert statement["Principal"] == {"Federated": arn}
+    assert statement["Action"] == "sts:AssumeRoleWithWebIdentity"
+    assert statement["Condition"] == {
+        "StringEquals": {
+            f"{issuer}:sub": f"system:serviceaccount:{stack_run.exports['namespace']}:{sa_name}",
+            f"{issuer}:aud": "sts.amazonaws.com",
+        }
+    }
+    (operator_sa,) = [m for m in manifests(stack_run) if m["kind"] == "ServiceAccount" and m["metadata"]["name"] == sa_name]
+    assert operator_sa["metadata"]["annotations"] == {"eks.amazonaws.com/role-arn": stack_run.exports["operatorRoleArn"]}
+    assert iam_findings(policy, trust=True) == []
+
+
+def test_secret_store_reads_the_stacks_region(stack_run: Run) -> None:
+    """The SecretStore points at Secrets Manager in the stack's own region."""
+    aws = manifest(stack_run, "SecretStore")["spec"]["provider"]["aws"]
+    assert aws["service"] == "SecretsManager"
+    assert aws["region"] == load_stack_config(stack_run.stack)["aws:region"]
+
+
+def test_aws_inputs_meet_the_api_constraints(stack_run: Run) -> None:
+    """Names, lengths, ranges and patterns of every AWS input, per the AWS API models."""
+    errors = []
+    for s in stack_run.of_type("aws:secretsmanager/secret:Secret"):
+        i = s.inputs
+        tags = [{"Key": k, "Value": v} for k, v in i["tags"].items()]
+        errors += api_errors("secretsmanager", "CreateSecret", {"Name": i["name"], "Description": i["description"], "KmsKeyId": i["kmsKeyId"], "Tags": tags})
+        # Documented in DeleteSecret: RecoveryWindowInDays is 7 to 30.
+        assert RECOVERY_WINDOW_RANGE[0] <= i["recoveryWindowInDays"] <= RECOVERY_WINDOW_RANGE[1] == 30
+        assert re.fullmatch(r"[A-Za-z0-9/_+=.@-]+", i["name"]), "Secrets Manager name characters"
+    role = stack_run.one("aws:iam/role:Role").inputs
+    errors += api_errors("iam", "CreateRole", {"RoleName": role["name"], "AssumeRolePolicyDocument": role["assumeRolePolicy"], "Description": role["description"], "Tags": [{"Key": k, "Value": v} for k, v in role["tags"].items()]})
+    policy = stack_run.one("aws:iam/rolePolicy:RolePolicy").inputs
+    errors += api_errors("iam", "PutRolePolicy", {"RoleName": policy["role"], "PolicyName": policy["name"], "PolicyDocument": policy["policy"]})
+    key = stack_run.one("aws:kms/key:Key").inputs
+    errors += api_errors("kms", "CreateKey", {"Description": key["description"], "Tags": [{"TagKey": k, "TagValue": v} for k, v in key["tags"].items()]})
+    errors += api_errors("kms", "ScheduleKeyDeletion", {"KeyId": "k", "PendingWindowInDays": key["deletionWindowInDays"]})
+    assert 7 <= key["deletionWindowInDays"] <= 30, "KMS: a pending window of 7 to 30 days"
+    assert key["enableKeyRotation"] is True
+    alias = stack_run.one("aws:kms/alias:Alias").inputs
+    errors += api_errors("kms", "CreateAlias", {"AliasName": alias["name"], "TargetKeyId": "k"})
+    assert alias["name"].startswith("alias/") and not alias["name"].startswith("alias/aws/")
+    assert errors == []
+
+
+def test_api_constraint_check_is_live() -> None:
+    """The AWS model check rejects a role name over 64 characters and an illegal alias."""
+    assert api_errors("iam", "CreateRole", {"RoleName": "r" * 65, "AssumeRolePolicyDocument": "{}"})
+    assert api_errors("kms", "CreateAlias", {"AliasName": "alias/bad name", "TargetKeyId": "k"})
+
+
+def test_production_keeps_a_thirty_day_recovery_window(stack_runs: dict[str, Run]) -> None:
+    """Production's deleted secrets and key can be recovered for 30 days."""
+    for s in stack_runs["production"].of_type("aws:secretsmanager/secret:Secret"):
+        assert s.inputs["recoveryWindowInDays"] == 30
+    assert stack_runs["production"].one("aws:kms/key:Key").inputs["deletionWindowInDays"] == 30
+
+
+def test_production_protects_key_and_secrets_but_not_what_rotation_replaces(stack_runs: dict[str, Run]) -> None:
+    """In production `pulumi destroy` cannot delete the key or a secret; dev stays disposable.
+    Passwords and versions stay unprotected, or a rotation (a replacement) would be refused."""
+    for stack, protected in (("production", True), ("dev", False)):
+        run = stack_runs[stack]
+        for r in run.resources:
+            if r.type in ("aws:kms/key:Key", "aws:secretsmanager/secret:Secret"):
+                assert r.protect is protected, (stack, r.name)
+            else:
+                assert r.protect is False, (stack, r.name)
+
+
+def test_environments_share_nothing(stack_runs: dict[str, Run]) -> None:
+    """dev and production share no namespace, secret name, key, role or trust."""
+    dev, prod = stack_runs["dev"], stack_runs["production"]
+
+    def names(run: Run) -> set[str]:
+        out = {run.exports["namespace"], run.exports["kmsKeyArn"], run.exports["operatorRoleArn"]}
+        out |= {s.inputs["name"] for s in run.of_type("aws:secretsmanager/secret:Secret")}
+        out.add(run.one("aws:kms/alias:Alias").inputs["name"])
+        out.add(trust_policy(run)["Statement"][0]["Principal"]["Federated"])
+        return out
+
+    assert names(dev) and not names(dev) & names(prod)
+    assert not set(read_policy(dev)["Statement"][0]["Resource"]) & set(read_policy(prod)["Statement"][0]["Resource"])
+    for obj in manifests(dev):
+        if obj["kind"] != "Namespace":
+            assert obj["metadata"]["namespace"] == "ai-etl-dev"
+
+
+def test_namespace_enforces_restricted_pod_security(stack_run: Run) -> None:
+    """Pod Security Admission `restricted` is enforced on the namespace."""
+    labels = manifest(stack_run, "Namespace")["metadata"]["labels"]
+    assert labels["pod-security.kubernetes.io/enforce"] == "restricted"
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        (("runAsNonRoot",), True),
+        (("allowPrivilegeEscalation",), False),
+        (("readOnlyRootFilesystem",), True),
+        (("capabilities", "drop"), ["ALL"]),
+        (("privileged",), False),
+    ],
+)
+def test_backend_container_is_hardened(stack_run: Run, path: tuple[str, ...], expected: Any) -> None:
+    """The backend container runs non-root, read-only, unprivileged, with no capability."""
+    (container,) = manifest(stack_run, "Deployment")["spec"]["template"]["spec"]["containers"]
+    value: Any = container["securityContext"]
+    for part in path:
+        value = value[part]
+    assert value == expected
+
+
+def test_backend_pod_has_seccomp_resources_and_probes(stack_run: Run) -> None:
+    """seccomp RuntimeDefault, requests and limits, liveness and readiness probes are all set."""
+    pod = manifest(stack_run, "Deployment")["spec"]["template"]["spec"]
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    (container,) = pod["containers"]
+    assert set(container["resources"]) == {"requests", "limits"}
+    assert container["livenessProbe"]["httpGet"]["path"] == "/health"
+    assert container["readinessProbe"]["httpGet"]["path"] == "/health"
