@@ -65,9 +65,7 @@ CATALOGUE: tuple[SecretSpec, ...] = (
         connection="redis",
         url_template="redis://:{password}@{host}:{port}/{db}",
     ),
-    SecretSpec(
-        "qwen-api-key", "QWEN_API_KEY", Source.PROVIDED, "LLM API key", config_key="qwenApiKey"
-    ),
+    SecretSpec("qwen-api-key", "QWEN_API_KEY", Source.PROVIDED, "LLM API key", config_key="qwenApiKey"),
     SecretSpec(
         "s3-access-key", "S3_ACCESS_KEY", Source.PROVIDED, "S3 access key id", config_key="s3AccessKey"
     ),
@@ -135,3 +133,51 @@ def compose_url(spec: SecretSpec, connection: Mapping[str, str | int], password:
         raise ValueError(f"{spec.key} is not a composed secret")
     fields = {name: quote(str(value), safe="") for name, value in connection.items()}
     return spec.url_template.format(password=quote(password, safe=""), **fields)
+
+
+def env_example(catalogue: tuple[SecretSpec, ...] = CATALOGUE) -> str:
+    """`.env.example`: every variable the backend reads, with a placeholder and never a value."""
+    lines = [
+        "# Variables the AI-ETL backend reads. Generated from components/catalogue.py:",
+        "#   python -m components.catalogue env-example > .env.example",
+        "# Copy to .env (git-ignored) for local development and fill in your own values.",
+        '# Generate strong values with: python -c "import secrets; print(secrets.token_urlsafe(32))"',
+        "",
+    ]
+    for spec in backend_secrets(catalogue):
+        lines.append(f"# {spec.description} ({spec.source.value})")
+        lines.append(f"{spec.env_var}=")
+    lines += ["# Plain configuration, not a secret", "QWEN_API_BASE=https://api.together.xyz/v1", ""]
+    return "\n".join(lines)
+
+
+def readme_table(catalogue: tuple[SecretSpec, ...] = CATALOGUE) -> str:
+    """README's table of secrets, one row per catalogue entry."""
+    rows = [
+        "| key | backend env var | source | Secrets Manager name |",
+        "|---|---|---|---|",
+    ]
+    for spec in catalogue:
+        if spec.source is Source.PROVIDED:
+            source = f"provided: secret config `ai-etl:{spec.config_key}`"
+        elif spec.source is Source.COMPOSED:
+            source = f"composed: `{spec.url_template}` (`ai-etl:{spec.connection}`, `{spec.password_of}`)"
+        else:
+            source = "generated: RandomPassword, rotated by `ai-etl:rotation`"
+        env = f"`{spec.env_var}`" if spec.env_var else "(none: for the service itself)"
+        rows.append(f"| `{spec.key}` | {env} | {source} | `ai-etl/<stack>/{spec.key}` |")
+    return "\n".join(rows) + "\n"
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Print a document derived from the catalogue."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m components.catalogue", description=main.__doc__)
+    parser.add_argument("document", choices=("env-example", "readme-table"))
+    args = parser.parse_args(argv)
+    print(env_example() if args.document == "env-example" else readme_table(), end="")
+
+
+if __name__ == "__main__":
+    main()

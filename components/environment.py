@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import pulumi
 
 from components.backend import Backend, BackendArgs
-from components.catalogue import backend_secrets, check_catalogue
+from components.catalogue import backend_secrets
 from components.external_secrets import ExternalSecrets, ExternalSecretsArgs
 from components.labels import aws_tags
 from components.namespace import Namespace, NamespaceArgs
@@ -47,7 +47,6 @@ class Environment(pulumi.ComponentResource):
     def __init__(self, name: str, args: EnvironmentArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("ai-etl:environment:Environment", name, None, opts)
         s = args.settings
-        check_catalogue(s.catalogue)
         child = pulumi.ResourceOptions(parent=self)
 
         namespace = Namespace(f"{name}-namespace", NamespaceArgs(s.namespace, s.stack), child)

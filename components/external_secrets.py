@@ -139,9 +139,7 @@ class ExternalSecrets(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: ExternalSecretsArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("ai-etl:externalsecrets:ExternalSecrets", name, None, opts)
-        store_manifest = secret_store_manifest(
-            args.namespace, args.region, args.service_account, args.stack
-        )
+        store_manifest = secret_store_manifest(args.namespace, args.region, args.service_account, args.stack)
         store = k8s.apiextensions.CustomResource(
             f"{name}-store",
             api_version=API_VERSION,

@@ -105,9 +105,9 @@ class OperatorAccess(pulumi.ComponentResource):
             f"{name}-read",
             name="read-secrets",
             role=role.id,
-            policy=pulumi.Output.all(
-                pulumi.Output.all(*args.secret_arns.values()), args.kms_key_arn
-            ).apply(lambda a: json.dumps(read_policy(a[0], a[1], args.region))),
+            policy=pulumi.Output.all(pulumi.Output.all(*args.secret_arns.values()), args.kms_key_arn).apply(
+                lambda a: json.dumps(read_policy(a[0], a[1], args.region))
+            ),
             opts=pulumi.ResourceOptions(parent=self),
         )
         account = k8s.core.v1.ServiceAccount(

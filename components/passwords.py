@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -30,9 +31,7 @@ class GeneratedSecrets(pulumi.ComponentResource):
     values: dict[str, pulumi.Output[str]]
     """Secret value of every generated key; marked secret by the provider."""
 
-    def __init__(
-        self, name: str, args: GeneratedSecretsArgs, opts: pulumi.ResourceOptions | None = None
-    ):
+    def __init__(self, name: str, args: GeneratedSecretsArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("ai-etl:passwords:GeneratedSecrets", name, None, opts)
         self.values = {}
         for spec in of_source(Source.GENERATED, args.catalogue):
@@ -56,11 +55,10 @@ def composed_values(
     generated: Mapping[str, pulumi.Output[str]],
 ) -> dict[str, pulumi.Output[str]]:
     """The composed secrets (connection URLs), each built inside apply so it stays secret."""
-    values = {}
+    values: dict[str, pulumi.Output[str]] = {}
     for spec in of_source(Source.COMPOSED, catalogue):
         assert spec.password_of is not None and spec.connection is not None
-        connection = connections[spec.connection]
-        values[spec.key] = pulumi.Output.secret(generated[spec.password_of]).apply(
-            lambda password, spec=spec, connection=connection: compose_url(spec, connection, password)
-        )
+        compose = functools.partial(compose_url, spec, connections[spec.connection])
+        # apply keeps the password's secretness; Output.secret makes the URL secret regardless.
+        values[spec.key] = pulumi.Output.secret(generated[spec.password_of].apply(compose))
     return values

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, cast
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -24,6 +25,19 @@ def secret_reader_rules(secret_name: str) -> list[dict]:
     ]
 
 
+def role_binding_manifest(
+    namespace: pulumi.Input[str], role: pulumi.Input[str], service_account: pulumi.Input[str], stack: str
+) -> dict:
+    """Binds the Role to the backend's ServiceAccount, in its own namespace only."""
+    return {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "RoleBinding",
+        "metadata": {"name": ROLE_NAME, "namespace": namespace, "labels": k8s_labels(stack, "backend")},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": role},
+        "subjects": [{"kind": "ServiceAccount", "name": service_account, "namespace": namespace}],
+    }
+
+
 @dataclass(frozen=True)
 class BackendIdentityArgs:
     namespace: pulumi.Input[str]
@@ -42,7 +56,7 @@ class BackendIdentity(pulumi.ComponentResource):
     def __init__(self, name: str, args: BackendIdentityArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("ai-etl:rbac:BackendIdentity", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        labels = k8s_labels(args.stack, "backend")
+        labels: dict[str, Any] = k8s_labels(args.stack, "backend")
         account = k8s.core.v1.ServiceAccount(
             f"{name}-service-account",
             metadata={"name": args.service_account, "namespace": args.namespace, "labels": labels},
@@ -51,16 +65,16 @@ class BackendIdentity(pulumi.ComponentResource):
         role = k8s.rbac.v1.Role(
             f"{name}-role",
             metadata={"name": ROLE_NAME, "namespace": args.namespace, "labels": labels},
-            rules=pulumi.Output.from_input(args.secret_name).apply(secret_reader_rules),
+            # Plain dicts are what the provider receives; the SDK's TypedDicts add nothing here.
+            rules=cast(Any, pulumi.Output.from_input(args.secret_name).apply(secret_reader_rules)),
             opts=child,
         )
+        binding = role_binding_manifest(args.namespace, name_of(role), name_of(account), args.stack)
         k8s.rbac.v1.RoleBinding(
             f"{name}-role-binding",
-            metadata={"name": ROLE_NAME, "namespace": args.namespace, "labels": labels},
-            role_ref={"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name_of(role)},
-            subjects=[
-                {"kind": "ServiceAccount", "name": name_of(account), "namespace": args.namespace}
-            ],
+            metadata=binding["metadata"],
+            role_ref=binding["roleRef"],
+            subjects=binding["subjects"],
             opts=child,
         )
         self.service_account = name_of(account)

@@ -17,7 +17,7 @@ from urllib.parse import urlparse
 
 import pulumi
 
-from components.catalogue import CATALOGUE, Source, SecretSpec, of_source
+from components.catalogue import CATALOGUE, SecretSpec, Source, check_catalogue, of_source
 
 PROJECT = "ai-etl"
 DEFAULT_ROTATION = "initial"
@@ -163,9 +163,7 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _int_in(
-    problems: _Problems, key: str, value: Any, low: int, high: int, example: str
-) -> int | None:
+def _int_in(problems: _Problems, key: str, value: Any, low: int, high: int, example: str) -> int | None:
     if not _is_int(value) or not low <= value <= high:
         problems.add(
             key,
@@ -176,7 +174,9 @@ def _int_in(
     return int(value)
 
 
-def _object(problems: _Problems, key: str, raw: Any, known: Mapping[str, Any], example: str) -> dict[str, Any]:
+def _object(
+    problems: _Problems, key: str, raw: Any, known: Mapping[str, Any], example: str
+) -> dict[str, Any]:
     """Check a config object: a mapping whose keys are all known (a typo is an error, not a no-op)."""
     if raw is None:
         return {}
@@ -232,7 +232,7 @@ def _parse_backend(problems: _Problems, raw: Any) -> BackendSettings | None:
                 f"must be a Kubernetes quantity such as '500m' or '512Mi', got {values[name]!r}",
                 problems.set_cmd(f"'backend.{name}'", BACKEND_DEFAULTS[name], path=True),
             )
-    if problems.lines:
+    if problems.lines or not isinstance(image, str):
         return None
     return BackendSettings(
         image=image,
@@ -319,6 +319,7 @@ def parse_settings(
     `secret_of(config_key)` returns a provided secret's value as a secret Output; it is called
     only once every check has passed.
     """
+    check_catalogue(catalogue)
     problems = _Problems(raw.stack)
     values = raw.values
 
@@ -391,17 +392,24 @@ def parse_settings(
         )
 
     password_length = _int_in(
-        problems, "passwordLength", values.get("passwordLength", DEFAULTS["passwordLength"]),
-        *PASSWORD_LENGTH_RANGE, "48",
+        problems,
+        "passwordLength",
+        values.get("passwordLength", DEFAULTS["passwordLength"]),
+        *PASSWORD_LENGTH_RANGE,
+        "48",
     )
     recovery = _int_in(
-        problems, "recoveryWindowInDays",
+        problems,
+        "recoveryWindowInDays",
         values.get("recoveryWindowInDays", DEFAULTS["recoveryWindowInDays"]),
-        *RECOVERY_WINDOW_RANGE, "30",
+        *RECOVERY_WINDOW_RANGE,
+        "30",
     )
     protect = values.get("protect", DEFAULTS["protect"])
     if not isinstance(protect, bool):
-        problems.add("protect", f"must be true or false, got {protect!r}", problems.set_cmd("protect", "true"))
+        problems.add(
+            "protect", f"must be true or false, got {protect!r}", problems.set_cmd("protect", "true")
+        )
 
     backend = _parse_backend(problems, values.get("backend"))
     connections = MappingProxyType(
@@ -437,7 +445,9 @@ _SCALAR_KEYS = ("namespace", "oidcProviderArn", "qwenApiBase")
 _INT_KEYS = ("passwordLength", "recoveryWindowInDays")
 
 
-def read_config(config: pulumi.Config, stack: str, catalogue: tuple[SecretSpec, ...] = CATALOGUE) -> RawConfig:
+def read_config(
+    config: pulumi.Config, stack: str, catalogue: tuple[SecretSpec, ...] = CATALOGUE
+) -> RawConfig:
     """Read the stack's config as raw values, without judging them (that is parse_settings' job)."""
     values: dict[str, Any] = {}
     for key in (*_SCALAR_KEYS, *_INT_KEYS, "protect", *_OBJECT_KEYS):
@@ -469,8 +479,8 @@ def read_config(config: pulumi.Config, stack: str, catalogue: tuple[SecretSpec, 
     return RawConfig(stack=stack, values=values, region=region, provided_state=provided_state)
 
 
-def load_settings() -> Settings:
+def load_settings(catalogue: tuple[SecretSpec, ...] = CATALOGUE) -> Settings:
     """Read and validate the current stack's config; raise ConfigError before anything is declared."""
     config = pulumi.Config(PROJECT)
-    raw = read_config(config, pulumi.get_stack())
-    return parse_settings(raw, config.require_secret)
+    raw = read_config(config, pulumi.get_stack(), catalogue)
+    return parse_settings(raw, config.require_secret, catalogue)

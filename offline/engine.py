@@ -158,7 +158,10 @@ class ProviderMocks(mocks.Mocks):
             state.update(versionId=version_id, arn=plain["secretId"])
             return f"{plain['secretId']}|{version_id}", state
         if token == "aws:iam/role:Role":
-            state.update(arn=f"arn:aws:iam::{MOCK_ACCOUNT}:role/{plain['name']}", uniqueId="AROA" + _digest(args.name)[:17].upper())
+            state.update(
+                arn=f"arn:aws:iam::{MOCK_ACCOUNT}:role/{plain['name']}",
+                uniqueId="AROA" + _digest(args.name)[:17].upper(),
+            )
             return plain["name"], state
         if token == "aws:iam/rolePolicy:RolePolicy":
             return f"{plain['role']}:{plain['name']}", state
@@ -180,6 +183,15 @@ class RecordingMonitor(mocks.MockMonitor):
         super().__init__(provider_mocks)
         self.registrations: list[Registration] = []
         self.stack_outputs: dict[str, Any] = {}
+
+    def make_urn(self, parent: str, type_: str, name: str) -> str:
+        """URNs as the engine makes them: a child's type carries its parents' whole type chain
+        (the SDK's mock keeps only the last link, and counts the root stack as a parent)."""
+        if parent:
+            parent_type = parent.split("::")[2]
+            if parent_type != "pulumi:pulumi:Stack":
+                type_ = f"{parent_type}${type_}"
+        return "urn:pulumi:" + "::".join([pulumi.get_stack(), pulumi.get_project(), type_, name])
 
     def RegisterResource(self, request):  # noqa: N802 (gRPC method name)
         urn = self.make_urn(request.parent, request.type, request.name)

@@ -18,7 +18,9 @@ def manifests(run: Run) -> list[dict[str, Any]]:
 
 def manifest(run: Run, kind: str, api_version: str | None = None) -> dict[str, Any]:
     found = [
-        m for m in manifests(run) if m["kind"] == kind and (api_version is None or m["apiVersion"] == api_version)
+        m
+        for m in manifests(run)
+        if m["kind"] == kind and (api_version is None or m["apiVersion"] == api_version)
     ]
     assert len(found) == 1, f"expected one {kind}, found {len(found)}"
     return found[0]

@@ -78,7 +78,11 @@ def test_backend_runs_as_its_own_account_bound_to_a_get_only_role(stack_run: Run
             "verbs": ["get"],
         }
     ]
-    assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "secret-reader"}
+    assert binding["roleRef"] == {
+        "apiGroup": "rbac.authorization.k8s.io",
+        "kind": "Role",
+        "name": "secret-reader",
+    }
     assert binding["subjects"] == [
         {"kind": "ServiceAccount", "name": account, "namespace": stack_run.exports["namespace"]}
     ]
@@ -96,14 +100,19 @@ def test_operator_role_reads_only_what_the_backend_needs(stack_run: Run) -> None
     assert decrypt["Action"] == "kms:Decrypt"
     assert decrypt["Resource"] == stack_run.exports["kmsKeyArn"]
     region = load_stack_config(stack_run.stack)["aws:region"]
-    assert decrypt["Condition"] == {"StringEquals": {"kms:ViaService": f"secretsmanager.{region}.amazonaws.com"}}
+    assert decrypt["Condition"] == {
+        "StringEquals": {"kms:ViaService": f"secretsmanager.{region}.amazonaws.com"}
+    }
     assert "*" not in json.dumps(policy)
     assert iam_findings(policy) == []
 
 
 def test_iam_grammar_check_is_live() -> None:
     """parliament catches a misspelt action, so a clean report means something."""
-    bad = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "secretsmanager:GetSecret", "Resource": "*"}]}
+    bad = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "secretsmanager:GetSecret", "Resource": "*"}],
+    }
     assert iam_findings(bad)
 
 
@@ -123,8 +132,12 @@ def test_operator_role_trusts_exactly_one_service_account(stack_run: Run) -> Non
             f"{issuer}:aud": "sts.amazonaws.com",
         }
     }
-    (operator_sa,) = [m for m in manifests(stack_run) if m["kind"] == "ServiceAccount" and m["metadata"]["name"] == sa_name]
-    assert operator_sa["metadata"]["annotations"] == {"eks.amazonaws.com/role-arn": stack_run.exports["operatorRoleArn"]}
+    (operator_sa,) = [
+        m for m in manifests(stack_run) if m["kind"] == "ServiceAccount" and m["metadata"]["name"] == sa_name
+    ]
+    assert operator_sa["metadata"]["annotations"] == {
+        "eks.amazonaws.com/role-arn": stack_run.exports["operatorRoleArn"]
+    }
     assert iam_findings(policy, trust=True) == []
 
 
@@ -141,17 +154,43 @@ def test_aws_inputs_meet_the_api_constraints(stack_run: Run) -> None:
     for s in stack_run.of_type("aws:secretsmanager/secret:Secret"):
         i = s.inputs
         tags = [{"Key": k, "Value": v} for k, v in i["tags"].items()]
-        errors += api_errors("secretsmanager", "CreateSecret", {"Name": i["name"], "Description": i["description"], "KmsKeyId": i["kmsKeyId"], "Tags": tags})
+        errors += api_errors(
+            "secretsmanager",
+            "CreateSecret",
+            {"Name": i["name"], "Description": i["description"], "KmsKeyId": i["kmsKeyId"], "Tags": tags},
+        )
         # Documented in DeleteSecret: RecoveryWindowInDays is 7 to 30.
         assert RECOVERY_WINDOW_RANGE[0] <= i["recoveryWindowInDays"] <= RECOVERY_WINDOW_RANGE[1] == 30
         assert re.fullmatch(r"[A-Za-z0-9/_+=.@-]+", i["name"]), "Secrets Manager name characters"
     role = stack_run.one("aws:iam/role:Role").inputs
-    errors += api_errors("iam", "CreateRole", {"RoleName": role["name"], "AssumeRolePolicyDocument": role["assumeRolePolicy"], "Description": role["description"], "Tags": [{"Key": k, "Value": v} for k, v in role["tags"].items()]})
+    errors += api_errors(
+        "iam",
+        "CreateRole",
+        {
+            "RoleName": role["name"],
+            "AssumeRolePolicyDocument": role["assumeRolePolicy"],
+            "Description": role["description"],
+            "Tags": [{"Key": k, "Value": v} for k, v in role["tags"].items()],
+        },
+    )
     policy = stack_run.one("aws:iam/rolePolicy:RolePolicy").inputs
-    errors += api_errors("iam", "PutRolePolicy", {"RoleName": policy["role"], "PolicyName": policy["name"], "PolicyDocument": policy["policy"]})
+    errors += api_errors(
+        "iam",
+        "PutRolePolicy",
+        {"RoleName": policy["role"], "PolicyName": policy["name"], "PolicyDocument": policy["policy"]},
+    )
     key = stack_run.one("aws:kms/key:Key").inputs
-    errors += api_errors("kms", "CreateKey", {"Description": key["description"], "Tags": [{"TagKey": k, "TagValue": v} for k, v in key["tags"].items()]})
-    errors += api_errors("kms", "ScheduleKeyDeletion", {"KeyId": "k", "PendingWindowInDays": key["deletionWindowInDays"]})
+    errors += api_errors(
+        "kms",
+        "CreateKey",
+        {
+            "Description": key["description"],
+            "Tags": [{"TagKey": k, "TagValue": v} for k, v in key["tags"].items()],
+        },
+    )
+    errors += api_errors(
+        "kms", "ScheduleKeyDeletion", {"KeyId": "k", "PendingWindowInDays": key["deletionWindowInDays"]}
+    )
     assert 7 <= key["deletionWindowInDays"] <= 30, "KMS: a pending window of 7 to 30 days"
     assert key["enableKeyRotation"] is True
     alias = stack_run.one("aws:kms/alias:Alias").inputs
@@ -173,7 +212,9 @@ def test_production_keeps_a_thirty_day_recovery_window(stack_runs: dict[str, Run
     assert stack_runs["production"].one("aws:kms/key:Key").inputs["deletionWindowInDays"] == 30
 
 
-def test_production_protects_key_and_secrets_but_not_what_rotation_replaces(stack_runs: dict[str, Run]) -> None:
+def test_production_protects_key_and_secrets_but_not_what_rotation_replaces(
+    stack_runs: dict[str, Run],
+) -> None:
     """In production `pulumi destroy` cannot delete the key or a secret; dev stays disposable.
     Passwords and versions stay unprotected, or a rotation (a replacement) would be refused."""
     for stack, protected in (("production", True), ("dev", False)):
@@ -197,7 +238,9 @@ def test_environments_share_nothing(stack_runs: dict[str, Run]) -> None:
         return out
 
     assert names(dev) and not names(dev) & names(prod)
-    assert not set(read_policy(dev)["Statement"][0]["Resource"]) & set(read_policy(prod)["Statement"][0]["Resource"])
+    assert not set(read_policy(dev)["Statement"][0]["Resource"]) & set(
+        read_policy(prod)["Statement"][0]["Resource"]
+    )
     for obj in manifests(dev):
         if obj["kind"] != "Namespace":
             assert obj["metadata"]["namespace"] == "ai-etl-dev"

@@ -64,7 +64,13 @@ def eso_errors(schemas_dir: Path, obj: dict) -> list[str]:
 def test_kubernetes_objects_validate_strictly(stack_run: Run) -> None:
     """Every built-in Kubernetes object is exactly what the API server accepts, no unknown field."""
     objects = [m for m in manifests(stack_run) if not m["apiVersion"].startswith(ESO_GROUP)]
-    assert {m["kind"] for m in objects} >= {"Namespace", "ServiceAccount", "Role", "RoleBinding", "Deployment"}
+    assert {m["kind"] for m in objects} >= {
+        "Namespace",
+        "ServiceAccount",
+        "Role",
+        "RoleBinding",
+        "Deployment",
+    }
     for obj in objects:
         kubernetes_validate.validate(obj, KUBERNETES_VERSION, strict=True)
 

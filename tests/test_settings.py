@@ -155,7 +155,10 @@ CASES: list[tuple[str, dict[str, Any], tuple[str, ...], dict[str, str] | None, t
     ids=[case[0] for case in CASES],
 )
 def test_bad_config_is_reported_with_its_fix_and_nothing_declared(
-    overrides: dict[str, Any], removed: tuple[str, ...], secrets: dict[str, str] | None, fragments: tuple[str, ...]
+    overrides: dict[str, Any],
+    removed: tuple[str, ...],
+    secrets: dict[str, str] | None,
+    fragments: tuple[str, ...],
 ) -> None:
     """Each mistake a user can make names the key and the command that fixes it; nothing is declared."""
     declared: list = []

@@ -19,7 +19,9 @@ def secret_value(run: Run, remote_name: str, version_ref: str) -> Secret:
     """The value Secrets Manager holds under `remote_name` at the pinned version."""
     (secret,) = [r for r in run.of_type(SECRET) if r.inputs["name"] == remote_name]
     (version,) = [r for r in run.of_type(VERSION) if r.inputs["secretId"] == secret.outputs["arn"]]
-    assert version_ref == f"uuid/{version.outputs['versionId']}", "the ExternalSecret pins the current version"
+    assert version_ref == f"uuid/{version.outputs['versionId']}", (
+        "the ExternalSecret pins the current version"
+    )
     value = version.inputs["secretString"]
     assert isinstance(value, Secret), f"{remote_name} is sent to AWS as a secret"
     return value
@@ -55,7 +57,9 @@ def test_every_backend_variable_resolves_to_its_source(stack_run: Run) -> None:
         else:
             url = urlsplit(value)
             assert spec.password_of is not None
-            assert unquote(url.password or "") == unwrap(password(stack_run, spec.password_of).outputs["result"])
+            assert unquote(url.password or "") == unwrap(
+                password(stack_run, spec.password_of).outputs["result"]
+            )
         seen.add(spec.key)
     assert seen == {spec.key for spec in backend_secrets()}
 
@@ -73,10 +77,20 @@ def test_composed_urls_carry_the_guides_defaults_and_survive_special_characters(
     db_password = unwrap(password(stack_run, "db-password").outputs["result"])
     assert set("@:/#") <= set(db_password), "the mock's password exercises the encoding"
     assert (db.scheme, db.hostname, db.port, db.path, db.username) == (
-        "postgresql+asyncpg", "postgres-svc", 5432, "/ai_etl", "ai_etl",
+        "postgresql+asyncpg",
+        "postgres-svc",
+        5432,
+        "/ai_etl",
+        "ai_etl",
     )
     assert unquote(db.password or "") == db_password
-    assert (redis.scheme, redis.hostname, redis.port, redis.path, redis.username) == ("redis", "redis-svc", 6379, "/0", "")
+    assert (redis.scheme, redis.hostname, redis.port, redis.path, redis.username) == (
+        "redis",
+        "redis-svc",
+        6379,
+        "/0",
+        "",
+    )
     assert unquote(redis.password or "") == unwrap(password(stack_run, "redis-password").outputs["result"])
 
 
