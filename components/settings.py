@@ -7,6 +7,7 @@ pure part that checks every value and reports all problems at once, each naming 
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
 from collections.abc import Callable, Mapping
@@ -297,6 +298,18 @@ def _parse_rotation(problems: _Problems, raw: Any, catalogue: tuple[SecretSpec, 
     return MappingProxyType(rotation)
 
 
+_OBJECT_KEYS = ("backend", "rotation", *CONNECTION_DEFAULTS)
+_SCALAR_KEYS = ("namespace", "oidcProviderArn", "qwenApiBase")
+_INT_KEYS = ("passwordLength", "recoveryWindowInDays")
+KNOWN_KEYS = (*_SCALAR_KEYS, *_INT_KEYS, "protect", *_OBJECT_KEYS)
+"""Every non-secret `ai-etl:` key; the provided secrets' keys come from the catalogue."""
+
+
+def _config_keys() -> set[str]:
+    """Every config key the engine handed the program (set directly, or in PULUMI_CONFIG)."""
+    return set(pulumi.runtime.config.CONFIG.get()) | set(pulumi.runtime.config.get_config_env())
+
+
 @dataclass(frozen=True)
 class RawConfig:
     """The stack config as read, before any check; `provided` holds only presence facts."""
@@ -307,6 +320,8 @@ class RawConfig:
     region: str | None
     provided_state: Mapping[str, str]
     """For each provided secret's config key: 'missing', 'empty', 'plaintext' or 'ok'."""
+    unknown: tuple[str, ...] = ()
+    """`ai-etl:` keys the program does not read (a typo would otherwise be silently ignored)."""
 
 
 def parse_settings(
@@ -322,6 +337,18 @@ def parse_settings(
     check_catalogue(catalogue)
     problems = _Problems(raw.stack)
     values = raw.values
+
+    known = sorted(
+        KNOWN_KEYS + tuple(s.config_key for s in of_source(Source.PROVIDED, catalogue) if s.config_key)
+    )
+    for key in raw.unknown:
+        close = difflib.get_close_matches(key, known, n=1)
+        problems.add(
+            key,
+            "is not a setting of this program" + (f"; did you mean {close[0]}?" if close else ""),
+            f"pulumi config rm {key} --stack {raw.stack}"
+            + (f", then set {close[0]} instead" if close else ""),
+        )
 
     if not _DNS_LABEL.match(raw.stack) or len(raw.stack) > 40:
         problems.add(
@@ -440,17 +467,12 @@ def parse_settings(
     )
 
 
-_OBJECT_KEYS = ("backend", "rotation", *CONNECTION_DEFAULTS)
-_SCALAR_KEYS = ("namespace", "oidcProviderArn", "qwenApiBase")
-_INT_KEYS = ("passwordLength", "recoveryWindowInDays")
-
-
 def read_config(
     config: pulumi.Config, stack: str, catalogue: tuple[SecretSpec, ...] = CATALOGUE
 ) -> RawConfig:
     """Read the stack's config as raw values, without judging them (that is parse_settings' job)."""
     values: dict[str, Any] = {}
-    for key in (*_SCALAR_KEYS, *_INT_KEYS, "protect", *_OBJECT_KEYS):
+    for key in KNOWN_KEYS:
         text = config.get(key)
         if text is None:
             continue
@@ -476,7 +498,18 @@ def read_config(
         else:
             provided_state[spec.config_key] = "ok"
     region = pulumi.Config("aws").get("region")
-    return RawConfig(stack=stack, values=values, region=region, provided_state=provided_state)
+    readable = set(KNOWN_KEYS) | set(provided_state)
+    prefix = f"{PROJECT}:"
+    unknown = tuple(
+        sorted(
+            k.removeprefix(prefix)
+            for k in _config_keys()
+            if k.startswith(prefix) and k.removeprefix(prefix) not in readable
+        )
+    )
+    return RawConfig(
+        stack=stack, values=values, region=region, provided_state=provided_state, unknown=unknown
+    )
 
 
 def load_settings(catalogue: tuple[SecretSpec, ...] = CATALOGUE) -> Settings:

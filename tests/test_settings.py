@@ -218,3 +218,14 @@ def test_the_declared_check_sees_declarations() -> None:
     declared: list = []
     run_stack("production", registrations=declared)
     assert len(declared) > 20
+
+
+def test_a_misspelt_key_is_reported_with_a_suggestion() -> None:
+    """`ai-etl:recoveryWindowDays` would otherwise be ignored silently; it is an error naming the
+    key the user meant."""
+    with pytest.raises(ConfigError) as raised:
+        run_stack("production", overrides={"ai-etl:recoveryWindowDays": 30})
+    message = str(raised.value)
+    assert "recoveryWindowDays: is not a setting of this program" in message
+    assert "did you mean recoveryWindowInDays?" in message
+    assert "pulumi config rm recoveryWindowDays --stack production" in message
