@@ -140,14 +140,7 @@ class ExternalSecrets(pulumi.ComponentResource):
     def __init__(self, name: str, args: ExternalSecretsArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("ai-etl:externalsecrets:ExternalSecrets", name, None, opts)
         store_manifest = secret_store_manifest(args.namespace, args.region, args.service_account, args.stack)
-        store = k8s.apiextensions.CustomResource(
-            f"{name}-store",
-            api_version=API_VERSION,
-            kind="SecretStore",
-            metadata=store_manifest["metadata"],
-            spec=store_manifest["spec"],
-            opts=pulumi.ResourceOptions(parent=self),
-        )
+        store = self._declare(f"{name}-store", store_manifest)
         keys = list(args.remote_names)
         # Only the name and the pinned versions wait for new values; the rest stays known in
         # preview, so a rotation previews as the replacement it is.
@@ -170,15 +163,19 @@ class ExternalSecrets(pulumi.ComponentResource):
             ],
             stack=args.stack,
         )
-        external_secret = k8s.apiextensions.CustomResource(
-            f"{name}-external-secret",
-            api_version=API_VERSION,
-            kind="ExternalSecret",
-            metadata=manifest["metadata"],
-            spec=manifest["spec"],
-            opts=pulumi.ResourceOptions(parent=self),
-        )
+        external_secret = self._declare(f"{name}-external-secret", manifest)
         # The target Secret bears the ExternalSecret's name; taking it from the created object
         # makes every user of the Secret wait until the operator reported it Ready.
         self.secret_name = name_of(external_secret)
         self.register_outputs({"secret_name": self.secret_name})
+
+    def _declare(self, resource_name: str, manifest: dict) -> k8s.apiextensions.CustomResource:
+        """A custom resource, child of this component, from its manifest."""
+        return k8s.apiextensions.CustomResource(
+            resource_name,
+            api_version=manifest["apiVersion"],
+            kind=manifest["kind"],
+            metadata=manifest["metadata"],
+            spec=manifest["spec"],
+            opts=pulumi.ResourceOptions(parent=self),
+        )
