@@ -13,7 +13,7 @@ import hashlib
 import json
 import runpy
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -114,6 +114,18 @@ def unwrap(value: Any) -> Any:
     if isinstance(value, list):
         return [unwrap(v) for v in value]
     return value
+
+
+def secrets_in(value: Any) -> Iterator[Any]:
+    """Every secret value inside `value`, unwrapped."""
+    if isinstance(value, Secret):
+        yield unwrap(value)
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from secrets_in(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from secrets_in(item)
 
 
 def _digest(*parts: Any) -> str:
@@ -279,10 +291,19 @@ def run_program(
         engine_config({**plain_config, **secret_keys}), secret_keys=list(secret_keys)
     )
 
+    # Registrations reach the monitor in the order their inputs resolve, which varies from run to
+    # run; a stack transformation sees each resource as the program declares it, in program order.
+    declared: dict[tuple[str, str], int] = {}
+
+    def note_declaration(args: pulumi.ResourceTransformationArgs) -> None:
+        declared.setdefault((args.type_, args.name), len(declared))
+
     def body() -> None:
+        pulumi.runtime.register_stack_transformation(note_declaration)
         runpy.run_path(str(program), run_name="__main__")
 
     _sync_await(run_pulumi_func(body))
+    monitor.registrations.sort(key=lambda r: declared.get((r.type, r.name), len(declared)))
     root = pulumi.runtime.get_root_resource()
     exports: dict[str, Any] = {}
     for name, value in getattr(root, "outputs", {}).items():

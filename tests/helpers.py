@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
-from offline.engine import Registration, Run, Secret, unwrap
+from offline.engine import Registration, Run, Secret
 
 K8S_PREFIX = "kubernetes:"
 
@@ -24,18 +23,6 @@ def manifest(run: Run, kind: str, api_version: str | None = None) -> dict[str, A
     ]
     assert len(found) == 1, f"expected one {kind}, found {len(found)}"
     return found[0]
-
-
-def secrets_in(value: Any) -> Iterator[Any]:
-    """Every secret value inside `value`, unwrapped."""
-    if isinstance(value, Secret):
-        yield unwrap(value)
-    elif isinstance(value, dict):
-        for item in value.values():
-            yield from secrets_in(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from secrets_in(item)
 
 
 def plain_text(value: Any) -> str:

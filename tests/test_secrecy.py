@@ -3,9 +3,9 @@ Kubernetes object, a plain input, a provider's plain output, a resource name or 
 
 from __future__ import annotations
 
-from offline.engine import PROJECT_DIR, Run, Secret, unwrap
+from offline.engine import PROJECT_DIR, Run, Secret, secrets_in, unwrap
 from tests.conftest import PLACEHOLDERS
-from tests.helpers import manifests, plain_text, secrets_in
+from tests.helpers import manifests, plain_text
 
 
 def secret_values(run: Run) -> set[str]:

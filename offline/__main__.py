@@ -1,0 +1,54 @@
+"""`python -m offline render|diff`: the desired state of a stack, and its changes, without the cloud."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from components.settings import ConfigError
+from offline import diff as diffing
+from offline.render import render, summary
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m offline",
+        description="Render a stack under the Pulumi SDK's mocks, and diff two renders; no CLI, "
+        "state backend or cloud credentials needed.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    r = sub.add_parser("render", help="run the program for a stack and write what it declares")
+    r.add_argument("stack", help="a stack of this project (dev, production): reads Pulumi.<stack>.yaml")
+    r.add_argument("--out", type=Path, help="output folder (default: build/<stack>)")
+    d = sub.add_parser("diff", help="compare two render folders like `pulumi preview --diff`")
+    d.add_argument("base", type=Path, help="render folder before the change")
+    d.add_argument("head", type=Path, help="render folder after the change")
+    d.add_argument("--format", choices=("text", "markdown"), default="text")
+    d.add_argument("--title", default="Offline preview", help="heading of the markdown output")
+    d.add_argument("--exit-code", action="store_true", help="exit 1 when there are changes (like git diff)")
+    args = parser.parse_args(argv)
+
+    if args.command == "render":
+        try:
+            rendered = render(args.stack, args.out or Path("build") / args.stack)
+        except (ConfigError, FileNotFoundError) as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
+        print(summary(rendered))
+        return 0
+
+    try:
+        changes = diffing.diff(diffing.load(args.base), diffing.load(args.head))
+    except FileNotFoundError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    if args.format == "markdown":
+        print(diffing.format_markdown(changes, args.title), end="")
+    else:
+        print(diffing.format_text(changes))
+    return 1 if args.exit_code and changes else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,171 @@
+"""Compare two offline renders the way `pulumi preview --diff` reads: create, delete, update, replace.
+
+Whether a change replaces rather than updates follows the providers' schemas: the inputs marked
+"forces replacement" for the resource types this program declares, Kubernetes' identity and
+immutable fields, and anything a resource lists in `replaceOnChanges`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+# Inputs whose change makes the provider replace the resource (pulumi-random, pulumi-aws schemas).
+REPLACE_ON: dict[str, tuple[str, ...]] = {
+    # Every RandomPassword input forces a new value; keepers exist for exactly that.
+    "random:index/randomPassword:RandomPassword": ("*",),
+    "aws:kms/key:Key": ("customerMasterKeySpec", "keySpec", "keyUsage", "multiRegion", "customKeyStoreId"),
+    "aws:kms/alias:Alias": ("name", "namePrefix"),
+    "aws:secretsmanager/secret:Secret": ("name", "namePrefix"),
+    "aws:secretsmanager/secretVersion:SecretVersion": ("secretId", "secretString", "secretBinary"),
+    "aws:iam/role:Role": ("name", "namePrefix", "path"),
+    "aws:iam/rolePolicy:RolePolicy": ("name", "namePrefix", "role"),
+}
+# Kubernetes: an object is identified by kind, namespace and name; some fields are immutable.
+K8S_REPLACE_ON: tuple[str, ...] = ("apiVersion", "kind", "metadata.name", "metadata.namespace")
+K8S_IMMUTABLE: dict[str, tuple[str, ...]] = {
+    "kubernetes:apps/v1:Deployment": ("spec.selector",),
+    "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding": ("roleRef",),
+}
+
+
+@dataclass
+class Change:
+    """One resource's change."""
+
+    op: str  # create | delete | update | replace
+    urn: str
+    type: str
+    name: str
+    fields: list[tuple[str, Any, Any]] = field(default_factory=list)
+    """(path, old, new) of each changed input; secrets appear as "[secret]"."""
+    replace_reasons: list[str] = field(default_factory=list)
+
+
+def flatten(value: Any, path: str = "") -> dict[str, Any]:
+    """Leaf paths of a JSON value: `spec.template.spec.containers[0].image` → value."""
+    if isinstance(value, dict) and value:
+        out: dict[str, Any] = {}
+        for k, v in value.items():
+            out.update(flatten(v, f"{path}.{k}" if path else k))
+        return out
+    if isinstance(value, list) and value:
+        out = {}
+        for i, v in enumerate(value):
+            out.update(flatten(v, f"{path}[{i}]"))
+        return out
+    return {path: value}
+
+
+def _covers(prefix: str, path: str) -> bool:
+    return prefix == "*" or path == prefix or path.startswith(prefix + ".") or path.startswith(prefix + "[")
+
+
+def replace_triggers(record: dict[str, Any]) -> tuple[str, ...]:
+    token = record["type"]
+    triggers = REPLACE_ON.get(token, ())
+    if token.startswith("kubernetes:"):
+        triggers = K8S_REPLACE_ON + K8S_IMMUTABLE.get(token, ())
+    return triggers + tuple(record.get("replaceOnChanges") or ())
+
+
+def changed_fields(old: dict[str, Any], new: dict[str, Any]) -> list[tuple[str, Any, Any]]:
+    """Changed input paths; a secret counts as changed when its fingerprint does."""
+    before, after = flatten(old["inputs"]), flatten(new["inputs"])
+    fields = [
+        (p, before.get(p), after.get(p))
+        for p in sorted(before.keys() | after.keys())
+        if before.get(p) != after.get(p)
+    ]
+    old_fp, new_fp = old.get("secretFingerprints", {}), new.get("secretFingerprints", {})
+    for path in sorted(old_fp.keys() | new_fp.keys()):
+        if old_fp.get(path) != new_fp.get(path) and not any(f[0] == path for f in fields):
+            fields.append((path, "[secret]", "[secret] (changed)"))
+    return fields
+
+
+def diff(base: list[dict[str, Any]], head: list[dict[str, Any]]) -> list[Change]:
+    """The changes from `base` to `head` resources, in head's order, deletions last."""
+    old = {r["urn"]: r for r in base}
+    new = {r["urn"]: r for r in head}
+    changes = []
+    for urn, record in new.items():
+        if urn not in old:
+            changes.append(Change("create", urn, record["type"], record["name"]))
+            continue
+        fields = changed_fields(old[urn], record)
+        if not fields:
+            continue
+        triggers = replace_triggers(record)
+        reasons = sorted({t for p, _, _ in fields for t in triggers if _covers(t, p)} - {"*"})
+        if "*" in triggers:
+            reasons = sorted({p.split(".")[0].split("[")[0] for p, _, _ in fields})
+        op = "replace" if reasons else "update"
+        changes.append(Change(op, urn, record["type"], record["name"], fields, reasons))
+    for urn, record in old.items():
+        if urn not in new:
+            changes.append(Change("delete", urn, record["type"], record["name"]))
+    return changes
+
+
+def load(folder: Path) -> list[dict[str, Any]]:
+    path = folder / "resources.json"
+    if not path.exists():
+        raise FileNotFoundError(
+            f"{path} not found: render it first (python -m offline render <stack> --out {folder})"
+        )
+    return json.loads(path.read_text())["resources"]
+
+
+SYMBOL = {"create": "+", "delete": "-", "update": "~", "replace": "+-"}
+
+
+def _value(v: Any) -> str:
+    return "(none)" if v is None else json.dumps(v)
+
+
+def format_text(changes: list[Change]) -> str:
+    if not changes:
+        return "no changes"
+    lines = []
+    for c in changes:
+        why = f"  [replace: {', '.join(c.replace_reasons)}]" if c.replace_reasons else ""
+        lines.append(f"{SYMBOL[c.op]:>2} {c.op:<7} {c.type}  {c.name}{why}")
+        for path, old, new in c.fields:
+            lines.append(f"      ~ {path}: {_value(old)} => {_value(new)}")
+    lines.append("")
+    lines.append(counts_line(changes))
+    return "\n".join(lines)
+
+
+def counts_line(changes: list[Change]) -> str:
+    counts = {op: sum(1 for c in changes if c.op == op) for op in ("create", "update", "replace", "delete")}
+    return ", ".join(f"{n} to {op}" for op, n in counts.items() if n) or "no changes"
+
+
+def format_markdown(changes: list[Change], title: str = "Offline preview") -> str:
+    """A pull-request comment: a summary line, a table, and the changed fields folded."""
+    lines = [f"### {title}", ""]
+    if not changes:
+        return "\n".join([*lines, "No changes."]) + "\n"
+    lines += [
+        f"**{counts_line(changes)}**",
+        "",
+        "| | operation | type | name | why |",
+        "|---|---|---|---|---|",
+    ]
+    for c in changes:
+        why = ("replaces on " + ", ".join(f"`{r}`" for r in c.replace_reasons)) if c.replace_reasons else ""
+        lines.append(f"| {SYMBOL[c.op]} | {c.op} | `{c.type}` | `{c.name}` | {why} |")
+    details = [c for c in changes if c.fields]
+    if details:
+        lines += ["", "<details><summary>Changed fields</summary>", "", "```diff"]
+        for c in details:
+            lines.append(f"{SYMBOL[c.op]} {c.name}")
+            for path, old, new in c.fields:
+                lines.append(f"-   {path}: {_value(old)}")
+                lines.append(f"+   {path}: {_value(new)}")
+        lines += ["```", "", "</details>"]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,228 @@
+"""The offline preview: `python -m offline render` writes the exact desired state of a stack, and
+`python -m offline diff` reads two renders the way `pulumi preview --diff` does."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import kubernetes_validate
+import pytest
+import yaml
+
+from components.settings import ConfigError
+from offline import diff as diffing
+from offline.__main__ import main
+from offline.engine import PROJECT_DIR
+from offline.render import PLACEHOLDER_PREFIX, SECRET_MARK, render
+from tests.conftest import STACKS
+
+KEYS = {
+    "urn", "type", "name", "parent", "custom", "dependencies", "protect", "retainOnDelete",
+    "deleteBeforeReplace", "replaceOnChanges", "ignoreChanges", "inputs",
+}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def renders(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    out = tmp_path_factory.mktemp("render")
+    for stack in STACKS:
+        render(stack, out / stack)
+    return {stack: out / stack for stack in STACKS}
+
+
+def head_stack_dir(tmp_path: Path, stack: str, extra: str) -> Path:
+    """A copy of the stack file with `extra` appended under `config:`, as a branch would change it."""
+    folder = tmp_path / "head"
+    folder.mkdir()
+    shutil.copy(PROJECT_DIR / f"Pulumi.{stack}.yaml", folder)
+    with (folder / f"Pulumi.{stack}.yaml").open("a") as f:
+        f.write(extra)
+    return folder
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_resources_json_lists_every_resource_with_its_safety_options(
+    renders: dict[str, Path], stack: str
+) -> None:
+    """One object per resource, in declaration order, with type, name, parent, dependencies and the
+    options that matter for safety."""
+    data = json.loads((renders[stack] / "resources.json").read_text())
+    resources = data["resources"]
+    assert data["stack"] == stack and len(resources) == 45
+    for record in resources:
+        assert set(record) >= KEYS
+    assert resources[0]["type"] == "ai-etl:environment:Environment"
+    assert resources[1]["type"] == "ai-etl:namespace:Namespace", "declaration order, not resolution order"
+    protected = {r["type"] for r in resources if r["protect"]}
+    assert protected == (
+        {"aws:kms/key:Key", "aws:secretsmanager/secret:Secret"} if stack == "production" else set()
+    )
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_render_writes_no_secret_value(renders: dict[str, Path], stack: str) -> None:
+    """Secret inputs are written as "[secret]"; the placeholders and passwords appear nowhere."""
+    text = (renders[stack] / "resources.json").read_text() + (renders[stack] / "kubernetes.yaml").read_text()
+    resources = json.loads((renders[stack] / "resources.json").read_text())["resources"]
+    versions = [r for r in resources if r["type"] == "aws:secretsmanager/secretVersion:SecretVersion"]
+    assert versions and all(v["inputs"]["secretString"] == SECRET_MARK for v in versions)
+    assert PLACEHOLDER_PREFIX not in text
+    assert "@:/#" not in text, "the mock passwords start with these characters"
+
+
+def test_encrypted_provided_secrets_get_placeholders(tmp_path: Path) -> None:
+    """A `secure:` value needs the stack's secrets provider, which offline has not: it gets a
+    placeholder, like an absent one."""
+    folder = head_stack_dir(tmp_path, "dev", "  ai-etl:qwenApiKey:\n    secure: v1:AAAA\n")
+    rendered = render("dev", tmp_path / "out", folder)
+    assert rendered.placeholders == ("ai-etl:qwenApiKey", "ai-etl:s3AccessKey", "ai-etl:s3SecretKey")
+
+
+def test_nothing_but_provided_secrets_is_invented(tmp_path: Path) -> None:
+    """A missing plain key stays missing: the render stops with the program's own message."""
+    folder = head_stack_dir(tmp_path, "dev", "")
+    path = folder / "Pulumi.dev.yaml"
+    path.write_text(
+        "\n".join(line for line in path.read_text().splitlines() if "oidcProviderArn" not in line)
+    )
+    with pytest.raises(ConfigError, match="oidcProviderArn: is required"):
+        render("dev", tmp_path / "bad", folder)
+
+
+def test_render_is_deterministic(renders: dict[str, Path], tmp_path: Path) -> None:
+    """Rendering twice gives the same bytes, so a diff shows only real changes."""
+    again = render("production", tmp_path / "again")
+    for name in ("resources.json", "kubernetes.yaml"):
+        assert (again.resources_path.parent / name).read_bytes() == (
+            renders["production"] / name
+        ).read_bytes()
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_kubernetes_yaml_is_what_kubectl_would_take(renders: dict[str, Path], stack: str) -> None:
+    """Multi-document YAML, Namespace first, each built-in object valid against Kubernetes' schema."""
+    docs = list(yaml.safe_load_all((renders[stack] / "kubernetes.yaml").read_text()))
+    assert docs[0]["kind"] == "Namespace"
+    assert sorted(d["kind"] for d in docs) == sorted(
+        [
+            "Namespace",
+            "ServiceAccount",
+            "ServiceAccount",
+            "SecretStore",
+            "ExternalSecret",
+            "Role",
+            "RoleBinding",
+            "Deployment",
+        ]
+    )
+    for doc in docs:
+        assert list(doc)[:3] == ["apiVersion", "kind", "metadata"]
+        if not doc["apiVersion"].startswith("external-secrets.io"):
+            kubernetes_validate.validate(doc, "1.33", strict=True)
+
+
+def test_render_cli_prints_a_tree_and_counts(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The summary shows resources as a tree by component and counts by type."""
+    assert main(["render", "production", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "stack production: 45 resources" in out
+    assert "└─ ai-etl:environment:Environment  ai-etl" in out
+    assert "│  └─ kubernetes:core/v1:Namespace  ai-etl-namespace-namespace" in out
+    assert "    10  aws:secretsmanager/secret:Secret" in out
+    assert "aws:kms/key:Key  ai-etl-secrets-key [protected]" in out
+
+
+def test_render_cli_reports_a_bad_stack_clearly(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """An unknown stack is an error naming the missing stack file, exit code 2."""
+    assert main(["render", "staging", "--out", str(tmp_path)]) == 2
+    assert "Pulumi.staging.yaml" in capsys.readouterr().err
+
+
+def test_diff_of_a_rotation_reads_like_pulumi_preview(renders: dict[str, Path], tmp_path: Path) -> None:
+    """A keeper bump: the password, its version and the ExternalSecret are replaced; the Role and the
+    Deployment are updated; nothing else changes."""
+    folder = head_stack_dir(tmp_path, "production", "  ai-etl:rotation:\n    jwt-secret-key: '2026-12-01'\n")
+    head = render("production", tmp_path / "head-render", folder).resources_path.parent
+    changes = diffing.diff(diffing.load(renders["production"]), diffing.load(head))
+    assert {(c.op, c.name) for c in changes} == {
+        ("replace", "ai-etl-generated-jwt-secret-key"),
+        ("replace", "ai-etl-secrets-jwt-secret-key-value"),
+        ("replace", "ai-etl-sync-external-secret"),
+        ("update", "ai-etl-identity-role"),
+        ("update", "ai-etl-backend-deployment"),
+    }
+    by_name = {c.name: c for c in changes}
+    assert by_name["ai-etl-secrets-jwt-secret-key-value"].fields == [
+        ("secretString", "[secret]", "[secret] (changed)")
+    ]
+    assert by_name["ai-etl-sync-external-secret"].replace_reasons == ["metadata.name"]
+    text = diffing.format_text(changes)
+    assert "2 to update, 3 to replace" in text
+    assert '~ keepers.rotation: "initial" => "2026-12-01"' in text
+
+
+def test_diff_exit_code_and_markdown(
+    renders: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--exit-code` gives 1 only when something changes (as git diff); markdown is a PR comment."""
+    base = str(renders["production"])
+    assert main(["diff", base, base, "--exit-code"]) == 0
+    assert capsys.readouterr().out.strip() == "no changes"
+    folder = head_stack_dir(tmp_path, "production", "")
+    text = (folder / "Pulumi.production.yaml").read_text().replace("replicas: 3", "replicas: 4")
+    (folder / "Pulumi.production.yaml").write_text(text)
+    head = render("production", tmp_path / "h", folder).resources_path.parent
+    assert (
+        main(["diff", base, str(head), "--exit-code", "--format", "markdown", "--title", "production"]) == 1
+    )
+    out = capsys.readouterr().out
+    assert out.startswith("### production\n\n**1 to update**")
+    assert "| ~ | update | `kubernetes:apps/v1:Deployment` | `ai-etl-backend-deployment` |  |" in out
+    assert "+   spec.replicas: 4" in out
+
+
+def record(name: str, inputs: dict, type_: str = "test:index:Thing", **extra: object) -> dict:
+    return {"urn": f"urn:{name}", "type": type_, "name": name, "inputs": inputs, **extra}
+
+
+@pytest.mark.parametrize(
+    ("type_", "old", "new", "op"),
+    [
+        ("aws:secretsmanager/secret:Secret", {"name": "a/b"}, {"name": "a/c"}, "replace"),
+        ("aws:secretsmanager/secret:Secret", {"description": "x"}, {"description": "y"}, "update"),
+        (
+            "kubernetes:core/v1:ServiceAccount",
+            {"metadata": {"namespace": "a"}},
+            {"metadata": {"namespace": "b"}},
+            "replace",
+        ),
+        (
+            "kubernetes:apps/v1:Deployment",
+            {"spec": {"selector": {"a": "1"}}},
+            {"spec": {"selector": {"a": "2"}}},
+            "replace",
+        ),
+        ("aws:iam/role:Role", {"name": "r1"}, {"name": "r2"}, "replace"),
+    ],
+)
+def test_diff_knows_which_changes_replace(type_: str, old: dict, new: dict, op: str) -> None:
+    """Replacement follows the providers: names and identities replace, other fields update."""
+    (change,) = diffing.diff([record("x", old, type_)], [record("x", new, type_)])
+    assert change.op == op
+
+
+def test_diff_honours_replace_on_changes_and_sees_creates_and_deletes() -> None:
+    """`replaceOnChanges` forces a replacement; new and vanished URNs are creates and deletes."""
+    base = [record("x", {"a": 1}, replaceOnChanges=["a"]), record("gone", {})]
+    head = [record("x", {"a": 2}, replaceOnChanges=["a"]), record("new", {})]
+    ops = {(c.op, c.name) for c in diffing.diff(base, head)}
+    assert ops == {("replace", "x"), ("create", "new"), ("delete", "gone")}
+
+
+def test_diff_of_a_missing_render_says_how_to_make_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["diff", str(tmp_path), str(tmp_path)]) == 2
+    assert "render it first" in capsys.readouterr().err
