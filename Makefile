@@ -1,9 +1,19 @@
-# Every target makes its own virtual environment from the requirements files; only python3 is needed.
+# Every target makes its own virtual environments from the requirements files; only python3 is needed.
 PYTHON ?= python3
 VENV ?= .venv
+TOOLS ?= .venv-tools
+STACK ?= dev
 PY := $(VENV)/bin/python
 
-.PHONY: test lint typecheck setup clean
+.PHONY: render test lint typecheck setup tools bench clean
+
+## Render a stack offline (no Pulumi CLI, cloud or cluster): build/$(STACK)/{resources.json,kubernetes.yaml}
+render: setup
+	$(PY) -m offline render $(STACK)
+
+## The whole gate: lint, types, then every test (scanners included).
+test: lint typecheck tools
+	AI_ETL_TOOLS_BIN=$(abspath $(TOOLS))/bin $(PY) -m pytest
 
 setup: $(VENV)/.installed
 
@@ -13,16 +23,24 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
-## The whole gate: lint, types, then every test.
-test: lint typecheck
-	$(PY) -m pytest
+tools: $(TOOLS)/.installed
+
+$(TOOLS)/.installed: requirements-tools.txt
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/python -m pip install --quiet --upgrade pip
+	$(TOOLS)/bin/python -m pip install --quiet -r requirements-tools.txt
+	touch $@
 
 lint: setup
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 
 typecheck: setup
-	$(PY) -m mypy components offline __main__.py
+	$(PY) -m mypy components offline benchmarks __main__.py
+
+## Render time per stack, and the program's own cost against the SDK's floor (see README).
+bench: setup
+	$(PY) -m benchmarks
 
 clean:
-	rm -rf $(VENV) build .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(TOOLS) build .pytest_cache .mypy_cache .ruff_cache

@@ -128,6 +128,7 @@ class Environment(pulumi.ComponentResource):
                 namespace=namespace.name,
                 stack=s.stack,
                 backend=s.backend,
+                egress_ports=[int(c["port"]) for c in s.connections.values()],
                 catalogue=s.catalogue,
                 qwen_api_base=s.qwen_api_base,
                 service_account=identity.service_account,

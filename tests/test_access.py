@@ -279,3 +279,21 @@ def test_backend_pod_has_seccomp_resources_and_probes(stack_run: Run) -> None:
     assert set(container["resources"]) == {"requests", "limits"}
     assert container["livenessProbe"]["httpGet"]["path"] == "/health"
     assert container["readinessProbe"]["httpGet"]["path"] == "/health"
+
+
+def test_backend_pods_mount_no_api_token(stack_run: Run) -> None:
+    """The kubelet resolves secretKeyRef; the backend itself needs no API token, so has none."""
+    pod = manifest(stack_run, "Deployment")["spec"]["template"]["spec"]
+    assert pod["automountServiceAccountToken"] is False
+
+
+def test_network_policy_admits_only_what_the_backend_needs(stack_run: Run) -> None:
+    """Its HTTP port in; DNS, Postgres, Redis and HTTPS out; for the backend's pods only."""
+    policy = manifest(stack_run, "NetworkPolicy")
+    deployment = manifest(stack_run, "Deployment")
+    spec = policy["spec"]
+    assert spec["podSelector"]["matchLabels"] == deployment["spec"]["selector"]["matchLabels"]
+    assert spec["policyTypes"] == ["Ingress", "Egress"]
+    assert spec["ingress"] == [{"ports": [{"protocol": "TCP", "port": 8000}]}]
+    ports = {(p["protocol"], p["port"]) for rule in spec["egress"] for p in rule["ports"]}
+    assert ports == {("UDP", 53), ("TCP", 53), ("TCP", 5432), ("TCP", 6379), ("TCP", 443)}

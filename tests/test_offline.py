@@ -50,7 +50,7 @@ def test_resources_json_lists_every_resource_with_its_safety_options(
     options that matter for safety."""
     data = json.loads((renders[stack] / "resources.json").read_text())
     resources = data["resources"]
-    assert data["stack"] == stack and len(resources) == 45
+    assert data["stack"] == stack and len(resources) == 46
     for record in resources:
         assert set(record) >= KEYS
     assert resources[0]["type"] == "ai-etl:environment:Environment"
@@ -115,6 +115,7 @@ def test_kubernetes_yaml_is_what_kubectl_would_take(renders: dict[str, Path], st
             "Role",
             "RoleBinding",
             "Deployment",
+            "NetworkPolicy",
         ]
     )
     for doc in docs:
@@ -127,7 +128,7 @@ def test_render_cli_prints_a_tree_and_counts(tmp_path: Path, capsys: pytest.Capt
     """The summary shows resources as a tree by component and counts by type."""
     assert main(["render", "production", "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    assert "stack production: 45 resources" in out
+    assert "stack production: 46 resources" in out
     assert "└─ ai-etl:environment:Environment  ai-etl" in out
     assert "│  └─ kubernetes:core/v1:Namespace  ai-etl-namespace-namespace" in out
     assert "    10  aws:secretsmanager/secret:Secret" in out
