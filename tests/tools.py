@@ -22,7 +22,7 @@ def tool(name: str) -> Path:
 
 def run_tool(name: str, *args: str, cwd: Path = PROJECT_DIR) -> subprocess.CompletedProcess[str]:
     """Run a scanner offline, never asking the network for anything."""
-    env = {**os.environ, "GH_TOKEN": "", "GITHUB_TOKEN": ""}
+    env = {k: v for k, v in os.environ.items() if k not in ("GH_TOKEN", "GITHUB_TOKEN")}
     return subprocess.run(
         [str(tool(name)), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=600, check=False
     )

@@ -1,0 +1,123 @@
+"""The GitHub Actions workflows cannot run here, so they are held to GitHub's workflow schema
+(check-jsonschema's vendored copy), zizmor's offline audit, and the least-privilege rules we set."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from offline.engine import PROJECT_DIR
+from tests.tools import run_tool
+
+WORKFLOWS = sorted((PROJECT_DIR / ".github" / "workflows").glob("*.yml"))
+PINNED = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40}$")
+
+
+def load(path: Path) -> dict[str, Any]:
+    data = yaml.safe_load(path.read_text())
+    # YAML 1.1 reads the key `on` as True.
+    data["on"] = data.pop(True, data.get("on"))
+    return data
+
+
+def workflow(name: str) -> dict[str, Any]:
+    return load(PROJECT_DIR / ".github" / "workflows" / f"{name}.yml")
+
+
+def steps(wf: dict[str, Any]) -> list[dict[str, Any]]:
+    return [step for job in wf["jobs"].values() for step in job.get("steps", [])]
+
+
+def test_workflows_match_githubs_schema() -> None:
+    result = run_tool("check-jsonschema", "--builtin-schema", "vendor.github-workflows", *map(str, WORKFLOWS))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_zizmor_offline_audit_finds_nothing() -> None:
+    """Even the auditor persona finds nothing; the one ignore (comment.yml) states its reason."""
+    result = run_tool(
+        "zizmor",
+        "--offline",
+        "--persona",
+        "auditor",
+        "--no-progress",
+        str(PROJECT_DIR / ".github" / "workflows"),
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "No findings to report" in result.stdout + result.stderr
+
+
+def test_zizmor_audit_is_live(tmp_path: Path) -> None:
+    """zizmor flags an unpinned action and a pull_request_target checkout."""
+    bad = tmp_path / "bad.yml"
+    bad.write_text(
+        "on: pull_request_target\npermissions: {}\njobs:\n  x:\n    runs-on: ubuntu-latest\n"
+        "    steps:\n      - uses: actions/checkout@v4\n        with:\n"
+        "          ref: ${{ github.event.pull_request.head.sha }}\n"
+    )
+    result = run_tool("zizmor", "--offline", "--no-progress", str(bad))
+    assert result.returncode != 0 and "dangerous-triggers" in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
+def test_every_workflow_starts_with_no_permission(path: Path) -> None:
+    """Top-level `permissions: {}`; each job asks for what it needs."""
+    wf = load(path)
+    assert wf["permissions"] == {}
+    for job in wf["jobs"].values():
+        assert "permissions" in job
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
+def test_every_action_is_pinned_by_commit(path: Path) -> None:
+    for step in steps(load(path)):
+        if "uses" in step:
+            assert PINNED.match(step["uses"]), step["uses"]
+
+
+def test_no_workflow_runs_pull_request_target() -> None:
+    assert all("pull_request_target" not in (load(p)["on"] or {}) for p in WORKFLOWS)
+
+
+def test_pull_requests_get_tests_offline_diff_and_same_repo_preview() -> None:
+    """Tests and the offline diff for every pull request; the real preview only where secrets exist."""
+    wf = workflow("pull-request")
+    assert set(wf["on"]) == {"pull_request"}
+    jobs = wf["jobs"]
+    assert any("make test" in s.get("run", "") for s in jobs["test"]["steps"])
+    diff_runs = " ".join(s.get("run", "") for s in jobs["offline-diff"]["steps"])
+    assert "make -C base render" in diff_runs and "python -m offline diff" in diff_runs
+    assert jobs["offline-diff"]["permissions"] == {"contents": "read"}
+    preview = jobs["preview"]
+    assert preview["if"] == "github.event.pull_request.head.repo.full_name == github.repository"
+    assert preview["strategy"]["matrix"]["stack"] == ["dev", "production"]
+    (pulumi,) = [s for s in preview["steps"] if s.get("uses", "").startswith("pulumi/actions@")]
+    assert pulumi["with"]["command"] == "preview" and pulumi["with"]["comment-on-pr"] is True
+    assert "policyPacks" in pulumi["with"]
+    (aws,) = [s for s in preview["steps"] if s.get("uses", "").startswith("aws-actions/")]
+    assert "role-to-assume" in aws["with"] and preview["permissions"]["id-token"] == "write"
+
+
+def test_comment_workflow_runs_no_pull_request_code() -> None:
+    """The privileged comment job checks out nothing and runs only gh on artifact data."""
+    wf = workflow("comment")
+    (job,) = wf["jobs"].values()
+    assert not [s for s in job["steps"] if "uses" in s], "no action, no checkout"
+    assert job["permissions"] == {"actions": "read", "pull-requests": "write"}
+
+
+def test_deploy_updates_dev_then_production_behind_its_environment() -> None:
+    """Push to main: dev first, then production in its own (reviewer-gated) environment."""
+    wf = workflow("deploy")
+    assert wf["on"] == {"push": {"branches": ["main"]}}
+    assert wf["concurrency"]["cancel-in-progress"] is False
+    assert wf["jobs"]["production"]["needs"] == "dev"
+    for stack in ("dev", "production"):
+        job = wf["jobs"][stack]
+        assert job["environment"] == stack
+        (pulumi,) = [s for s in job["steps"] if s.get("uses", "").startswith("pulumi/actions@")]
+        assert pulumi["with"]["command"] == "up" and pulumi["with"]["stack-name"] == stack
