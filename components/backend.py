@@ -69,7 +69,7 @@ def deployment_manifest(
     stack: str,
     backend: BackendSettings,
     service_account: pulumi.Input[str],
-    env: list[dict],
+    env: pulumi.Input[list[dict]],
 ) -> dict:
     """The Deployment: non-root, read-only root filesystem, no privilege, probes and resources set."""
     labels = k8s_labels(stack, "backend")
@@ -158,13 +158,18 @@ class Backend(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: BackendArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("ai-etl:backend:Backend", name, None, opts)
-        # Outputs sit at the leaves, so a new Secret name is the only unknown in a preview.
+        # Outputs sit near the leaves, so a new Secret name leaves only `env` unknown in a preview.
+        # The env list is built in one apply: one dependency on the Secret name rather than one
+        # per variable, which keeps the SDK's cycle check linear in the catalogue's size.
+        env = pulumi.Output.from_input(args.secret_name).apply(
+            lambda secret_name: backend_env(args.catalogue, secret_name, args.qwen_api_base)
+        )
         manifest = deployment_manifest(
             namespace=args.namespace,
             stack=args.stack,
             backend=args.backend,
             service_account=args.service_account,
-            env=backend_env(args.catalogue, args.secret_name, args.qwen_api_base),
+            env=env,
         )
         deployment = k8s.apps.v1.Deployment(
             f"{name}-deployment",

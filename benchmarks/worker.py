@@ -1,0 +1,96 @@
+"""One measured process: `program N`, `floor N FILE` or `render STACK`; prints its wall time.
+
+The clock starts before any import, so both sides pay the same interpreter start and the same
+SDK imports: what differs is the program's own work (settings, catalogue, components, Outputs).
+"""
+
+from __future__ import annotations
+
+import time
+
+START = time.perf_counter()
+
+import json  # noqa: E402
+import os  # noqa: E402
+import sys  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
+
+import pulumi  # noqa: E402, F401
+import pulumi_aws  # noqa: E402, F401
+import pulumi_kubernetes  # noqa: E402, F401
+import pulumi_random  # noqa: E402, F401
+
+from offline.engine import load_stack_config, run_program, unwrap  # noqa: E402
+
+BENCH_STACK = "dev"
+PROGRAM = Path(__file__).with_name("program.py")
+
+
+def provided_secrets(size: int) -> dict[str, str]:
+    from benchmarks.program import catalogue_of
+
+    return {
+        f"ai-etl:{spec.config_key}": f"placeholder-{spec.key}"
+        for spec in catalogue_of(size)
+        if spec.config_key is not None
+    }
+
+
+def run_benchmark_program(size: int) -> Any:
+    """The real components over a catalogue of `size` secrets."""
+    os.environ["AI_ETL_BENCH_SIZE"] = str(size)
+    return run_program(BENCH_STACK, load_stack_config(BENCH_STACK), provided_secrets(size), program=PROGRAM)
+
+
+def record(size: int, path: Path) -> None:
+    """Save what the program registers, for the floor to register raw."""
+    run = run_benchmark_program(size)
+    resources = [
+        {
+            "type": r.type,
+            "name": r.name,
+            "custom": r.custom,
+            "parent": r.parent,
+            "urn": r.urn,
+            "dependencies": r.dependencies,
+            "inputs": unwrap(r.inputs),
+        }
+        for r in run.resources
+    ]
+    path.write_text(json.dumps(resources))
+
+
+def floor(path: Path) -> None:
+    """Register the same resources through the same SDK classes, with plain values: no settings,
+    no components' logic, no Outputs between resources; the same parents (so the same URNs) and
+    the same dependencies (which the engine needs for ordering, so any program pays for them).
+    It runs under the same engine harness as the program (run_program), so only the programs differ."""
+    os.environ["AI_ETL_BENCH_FLOOR"] = str(path)
+    run_program(BENCH_STACK, {"aws:region": "us-east-1"}, {}, program=Path(__file__).with_name("floor.py"))
+
+
+def main(argv: list[str]) -> None:
+    command = argv[0]
+    if command == "program":
+        run_benchmark_program(int(argv[1]))
+    elif command == "record":
+        record(int(argv[1]), Path(argv[2]))
+    elif command == "floor":
+        floor(Path(argv[1]))
+    elif command == "render":
+        import tempfile
+
+        from offline.render import render
+
+        with tempfile.TemporaryDirectory() as out:
+            render(argv[1], Path(out))
+    else:
+        raise SystemExit(f"unknown command {command}")
+    print(f"{time.perf_counter() - START:.6f}", flush=True)
+    # The SDK's event loop is still open; skip interpreter teardown, which would only report that.
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,33 @@
+"""The benchmark compares like with like: its floor registers exactly the program's resources.
+(Its timings are measured by `make bench`, never asserted by a test.)"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from benchmarks import worker
+from benchmarks.program import catalogue_of
+from offline.engine import run_program
+
+
+def test_synthetic_catalogue_grows_to_the_requested_size() -> None:
+    catalogue = catalogue_of(40)
+    assert len(catalogue) == 40 and len({s.key for s in catalogue}) == 40
+
+
+def test_floor_registers_the_programs_resources(tmp_path: Path) -> None:
+    """Same URNs, same parents, same dependencies, same inputs: only the program around them differs."""
+    recorded = tmp_path / "run.json"
+    worker.record(14, recorded)
+    program = worker.run_benchmark_program(14)
+    os.environ["AI_ETL_BENCH_FLOOR"] = str(recorded)
+    floor = run_program(
+        "dev", {"aws:region": "us-east-1"}, {}, program=Path(worker.__file__).with_name("floor.py")
+    )
+
+    def shape(run):  # type: ignore[no-untyped-def]
+        return {r.urn: (r.parent, sorted(set(r.dependencies)), r.custom) for r in run.resources}
+
+    assert shape(floor) == shape(program)
+    assert len(program.resources) > 46
