@@ -5,11 +5,15 @@ TOOLS ?= .venv-tools
 STACK ?= dev
 PY := $(VENV)/bin/python
 
-.PHONY: render test lint typecheck setup tools bench clean
+.PHONY: render check test lint typecheck setup tools bench clean
 
 ## Render a stack offline (no Pulumi CLI, cloud or cluster): build/$(STACK)/{resources.json,kubernetes.yaml}
 render: setup
 	$(PY) -m offline render $(STACK)
+
+## The guardrails (policy/ rules) on a stack offline, with the guide's validation checklist.
+check: setup
+	$(PY) -m offline check $(STACK)
 
 ## The whole gate: lint, types, then every test (scanners included).
 test: lint typecheck tools
@@ -36,11 +40,11 @@ lint: setup
 	$(PY) -m ruff format --check .
 
 typecheck: setup
-	$(PY) -m mypy components offline benchmarks __main__.py
+	$(PY) -m mypy components offline benchmarks guardrails policy/policies.py __main__.py
 
 ## Render time per stack, and the program's own cost against the SDK's floor (see README).
 bench: setup
 	$(PY) -m benchmarks
 
 clean:
-	rm -rf $(VENV) $(TOOLS) build .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(TOOLS) policy/venv build .pytest_cache .mypy_cache .ruff_cache

@@ -8,7 +8,9 @@ from pathlib import Path
 
 from components.settings import ConfigError
 from offline import diff as diffing
-from offline.render import render, summary
+from offline.check import check
+from offline.engine import run_program
+from offline.render import offline_config, render, summary
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -27,7 +29,19 @@ def main(argv: list[str] | None = None) -> int:
     d.add_argument("--format", choices=("text", "markdown"), default="text")
     d.add_argument("--title", default="Offline preview", help="heading of the markdown output")
     d.add_argument("--exit-code", action="store_true", help="exit 1 when there are changes (like git diff)")
+    c = sub.add_parser("check", help="run the guardrails on a stack and print the guide's checklist")
+    c.add_argument("stack", help="a stack of this project (dev, production)")
     args = parser.parse_args(argv)
+
+    if args.command == "check":
+        try:
+            config, secrets, _ = offline_config(args.stack)
+            text, failed = check(run_program(args.stack, config, secrets))
+        except (ConfigError, FileNotFoundError) as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
+        print(text)
+        return 1 if failed else 0
 
     if args.command == "render":
         try:

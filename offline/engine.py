@@ -58,6 +58,8 @@ class Registration:
     replace_on_changes: list[str]
     ignore_changes: list[str]
     additional_secret_outputs: list[str]
+    property_dependencies: dict[str, list[str]]
+    """For each input, the resources its value came from (as the engine tells policies)."""
     inputs: dict[str, Any]
     """Inputs as sent to the provider; secret values as `Secret`."""
     outputs: dict[str, Any] = field(default_factory=dict)
@@ -224,6 +226,7 @@ class RecordingMonitor(mocks.MockMonitor):
             replace_on_changes=list(request.replaceOnChanges),
             ignore_changes=list(request.ignoreChanges),
             additional_secret_outputs=list(request.additionalSecretOutputs),
+            property_dependencies={k: list(v.urns) for k, v in request.propertyDependencies.items()},
             inputs=wrap_secrets(inputs),
         )
         if not request.custom:

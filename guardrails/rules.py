@@ -1,0 +1,320 @@
+"""The guide's practices as rules: written once, run by the policy pack (`policy/`) in every
+`pulumi preview`/`up`, and by `python -m offline check` on an offline render.
+
+A rule sees resources as the engine hands them to a policy: type token, name, URN, inputs (secret
+values in plain text, as policies get them), `protect`, and dependencies.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from components.catalogue import CATALOGUE, Source, by_key
+
+PROJECT = "ai-etl"
+PRODUCTION = "production"
+ROTATE_EVERY_DAYS = 90
+MIN_PASSWORD_LENGTH = 32
+
+PASSWORD = "random:index/randomPassword:RandomPassword"
+SM_SECRET = "aws:secretsmanager/secret:Secret"
+SM_VERSION = "aws:secretsmanager/secretVersion:SecretVersion"
+KMS_KEY = "aws:kms/key:Key"
+IAM_ROLE = "aws:iam/role:Role"
+IAM_ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
+IAM_POLICY = "aws:iam/policy:Policy"
+K8S_SECRET = "kubernetes:core/v1:Secret"
+K8S_CONFIGMAP = "kubernetes:core/v1:ConfigMap"
+CLUSTER_ROLE = "kubernetes:rbac.authorization.k8s.io/v1:ClusterRole"
+ROLE = "kubernetes:rbac.authorization.k8s.io/v1:Role"
+ESO_PREFIX = "kubernetes:external-secrets.io/"
+EXTERNAL_SECRET = "kubernetes:external-secrets.io/v1:ExternalSecret"
+WORKLOADS = {
+    "kubernetes:apps/v1:Deployment": ("spec", "template", "spec"),
+    "kubernetes:apps/v1:StatefulSet": ("spec", "template", "spec"),
+    "kubernetes:apps/v1:DaemonSet": ("spec", "template", "spec"),
+    "kubernetes:batch/v1:Job": ("spec", "template", "spec"),
+    "kubernetes:batch/v1:CronJob": ("spec", "jobTemplate", "spec", "template", "spec"),
+    "kubernetes:core/v1:Pod": ("spec",),
+}
+CREDENTIAL_NAME = re.compile(r"PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|CREDENTIAL", re.IGNORECASE)
+URL_WITH_PASSWORD = re.compile(r"^[a-z][a-z0-9+.-]*://[^/@\s:]*:[^/@\s]+@", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Subject:
+    """A resource as a policy sees it."""
+
+    type: str
+    name: str
+    urn: str
+    props: Mapping[str, Any]
+    protect: bool = False
+    dependencies: tuple[str, ...] = ()
+    property_dependencies: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+    @property
+    def stack(self) -> str:
+        """The stack, from the URN (`urn:pulumi:<stack>::<project>::...`)."""
+        return self.urn.split("::", 1)[0].rsplit(":", 1)[-1]
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One practice of the guide. `types` filters a resource rule; a stack rule has none."""
+
+    name: str
+    description: str
+    check: Callable[..., Iterable[Any]]
+    types: tuple[str, ...] | None = None
+    """Resource types a resource rule applies to (a prefix ending in '/' matches a group)."""
+    advisory: bool = False
+
+    @property
+    def is_stack_rule(self) -> bool:
+        return self.types is None
+
+    def applies_to(self, type_token: str) -> bool:
+        assert self.types is not None
+        return any(type_token == t or (t.endswith("/") and type_token.startswith(t)) for t in self.types)
+
+
+@dataclass(frozen=True)
+class Finding:
+    rule: str
+    urn: str
+    message: str
+    advisory: bool
+
+
+def _get(value: Any, *path: str) -> Any:
+    for part in path:
+        if not isinstance(value, Mapping):
+            return None
+        value = value.get(part)
+    return value
+
+
+# --- resource rules -----------------------------------------------------------------------------
+
+
+def strong_passwords(s: Subject) -> Iterator[str]:
+    length = s.props.get("length")
+    if not isinstance(length, (int, float)) or length < MIN_PASSWORD_LENGTH:
+        yield (
+            f"{s.name}: a generated secret has {length} characters; "
+            f"the guide asks {MIN_PASSWORD_LENGTH} or more"
+        )
+
+
+def no_plain_credentials(s: Subject) -> Iterator[str]:
+    if s.type == K8S_SECRET and (s.props.get("data") or s.props.get("stringData")):
+        yield f"{s.name}: a Secret with data in the program; let the External Secrets Operator write it"
+    if s.type == K8S_CONFIGMAP:
+        for key, value in {**(s.props.get("data") or {}), **(s.props.get("binaryData") or {})}.items():
+            if CREDENTIAL_NAME.search(key) or (isinstance(value, str) and URL_WITH_PASSWORD.match(value)):
+                yield f"{s.name}: ConfigMap key {key!r} looks like a credential; ConfigMaps are not encrypted"
+    if s.type in WORKLOADS:
+        pod = _get(s.props, *WORKLOADS[s.type]) or {}
+        for container in [*(pod.get("initContainers") or []), *(pod.get("containers") or [])]:
+            for env in container.get("env") or []:
+                value = env.get("value")
+                if value is None:
+                    continue
+                if CREDENTIAL_NAME.search(env.get("name", "")) or URL_WITH_PASSWORD.match(str(value)):
+                    yield (
+                        f"{s.name}: env {env.get('name')!r} of container {container.get('name')!r} holds "
+                        "a credential as a plain value; use valueFrom.secretKeyRef"
+                    )
+
+
+def customer_managed_key(s: Subject) -> Iterator[str]:
+    key = s.props.get("kmsKeyId")
+    if not key or str(key).startswith("alias/aws/"):
+        yield f"{s.name}: encrypt it with the environment's customer-managed KMS key (kmsKeyId)"
+
+
+def recovery_window(s: Subject) -> Iterator[str]:
+    window = s.props.get("recoveryWindowInDays")
+    needed = 30 if s.stack == PRODUCTION else 7
+    if not isinstance(window, (int, float)) or window < needed:
+        yield f"{s.name}: recovery window {window} days; {needed} or more in {s.stack}"
+
+
+def secret_name_prefix(s: Subject) -> Iterator[str]:
+    name, prefix = s.props.get("name"), f"{PROJECT}/{s.stack}/"
+    if not isinstance(name, str) or not name.startswith(prefix):
+        yield f"{s.name}: secret name {name!r} must start with {prefix!r} (environments share nothing)"
+
+
+def rbac_on_secrets(s: Subject) -> Iterator[str]:
+    for rule in s.props.get("rules") or []:
+        resources, verbs = rule.get("resources") or [], rule.get("verbs") or []
+        groups = rule.get("apiGroups") or []
+        if "*" in resources or "*" in verbs or "*" in groups:
+            yield f"{s.name}: a wildcard in an RBAC rule"
+            continue
+        if "secrets" not in resources:
+            continue
+        if s.type == CLUSTER_ROLE:
+            yield f"{s.name}: a ClusterRole with access to secrets (it would reach every namespace)"
+        elif sorted(verbs) != ["get"] or not rule.get("resourceNames"):
+            yield f"{s.name}: a Role on secrets may only `get`, by resourceNames (got verbs {verbs})"
+
+
+def external_secrets_v1(s: Subject) -> Iterator[str]:
+    if not s.type.startswith(ESO_PREFIX + "v1:"):
+        yield f"{s.name}: {s.type} is not external-secrets.io/v1 (v1beta1 is no longer served)"
+
+
+def rotate_regularly(s: Subject, today: dt.date | None = None) -> Iterator[str]:
+    value = _get(s.props, "keepers", "rotation")
+    try:
+        rotated = dt.date.fromisoformat(str(value))
+    except ValueError:
+        return
+    age = ((today or dt.date.today()) - rotated).days
+    if age > ROTATE_EVERY_DAYS:
+        yield f"{s.name}: last rotated {value}, {age} days ago; rotate every {ROTATE_EVERY_DAYS} days"
+
+
+# --- stack rules --------------------------------------------------------------------------------
+
+
+def values_not_literal(subjects: list[Subject]) -> Iterator[tuple[str, str]]:
+    """A generated or composed value must come from a RandomPassword; a provided one from config."""
+    by_urn = {s.urn: s for s in subjects}
+    catalogue = by_key(CATALOGUE)
+    for version in (s for s in subjects if s.type == SM_VERSION):
+        secrets = [by_urn[d] for d in version.dependencies if d in by_urn and by_urn[d].type == SM_SECRET]
+        key = str(secrets[0].props.get("name", "")).rsplit("/", 1)[-1] if secrets else ""
+        spec = catalogue.get(key)
+        sources = [by_urn.get(d) for d in version.property_dependencies.get("secretString", ())]
+        from_password = any(r is not None and r.type == PASSWORD for r in sources)
+        if spec is not None and spec.source is Source.PROVIDED:
+            continue  # read from secret stack config by the program; plain config is refused there
+        if not from_password:
+            yield version.urn, f"{version.name}: its value is not from a RandomPassword (a literal?)"
+
+
+def _statements(document: Any) -> list[dict[str, Any]]:
+    try:
+        policy = json.loads(document) if isinstance(document, str) else document
+    except json.JSONDecodeError:
+        return []
+    statements = (policy or {}).get("Statement") or []
+    return [statements] if isinstance(statements, dict) else list(statements)
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def iam_least_privilege(subjects: list[Subject]) -> Iterator[tuple[str, str]]:
+    """A role that reads secrets: no wildcard action or resource; trust for one subject and STS."""
+    roles = {str(s.props.get("name")): s for s in subjects if s.type == IAM_ROLE}
+    for policy in (s for s in subjects if s.type in (IAM_ROLE_POLICY, IAM_POLICY)):
+        statements = _statements(policy.props.get("policy"))
+        actions = [a for st in statements for a in _as_list(st.get("Action") or [])]
+        if not any(str(a).lower().startswith("secretsmanager:") or a == "*" for a in actions):
+            continue
+        for st in statements:
+            for what in ("Action", "Resource"):
+                if any("*" in str(v) for v in _as_list(st.get(what) or [])):
+                    yield policy.urn, f"{policy.name}: a wildcard {what} in a policy that reads secrets"
+        role = roles.get(str(policy.props.get("role")))
+        if role is not None:
+            yield from _trust_problems(role)
+
+
+def _trust_problems(role: Subject) -> Iterator[tuple[str, str]]:
+    for st in _statements(role.props.get("assumeRolePolicy")):
+        conditions = st.get("Condition") or {}
+        equals = conditions.get("StringEquals") or {}
+        subs = [v for k, v in equals.items() if k.endswith(":sub")]
+        auds = [v for k, v in equals.items() if k.endswith(":aud")]
+        if set(conditions) - {"StringEquals"}:
+            yield role.urn, f"{role.name}: trust conditions other than StringEquals ({sorted(conditions)})"
+        if len(subs) != 1 or not isinstance(subs[0], str) or "*" in subs[0]:
+            yield role.urn, f"{role.name}: trust must name exactly one service account (:sub)"
+        if auds != ["sts.amazonaws.com"]:
+            yield role.urn, f"{role.name}: trust must require the sts.amazonaws.com audience (:aud)"
+
+
+def secret_refs_resolve(subjects: list[Subject]) -> Iterator[tuple[str, str]]:
+    """Every secretKeyRef of a workload names a key an ExternalSecret of its namespace provides."""
+    provided: dict[tuple[Any, Any], set[str] | None] = {}
+    for es in (s for s in subjects if s.type == EXTERNAL_SECRET):
+        meta, spec = es.props.get("metadata") or {}, es.props.get("spec") or {}
+        target = _get(spec, "target", "name") or meta.get("name")
+        keys = None if spec.get("dataFrom") else {d.get("secretKey") for d in spec.get("data") or []}
+        provided[(meta.get("namespace"), target)] = keys
+    for w in (s for s in subjects if s.type in WORKLOADS):
+        namespace = _get(w.props, "metadata", "namespace")
+        pod = _get(w.props, *WORKLOADS[w.type]) or {}
+        for container in [*(pod.get("initContainers") or []), *(pod.get("containers") or [])]:
+            for env in container.get("env") or []:
+                ref = _get(env, "valueFrom", "secretKeyRef")
+                if not ref:
+                    continue
+                keys = provided.get((namespace, ref.get("name")), set())
+                if keys is not None and ref.get("key") not in keys:
+                    yield (
+                        w.urn,
+                        (
+                            f"{w.name}: env {env.get('name')!r} reads {ref.get('name')}/{ref.get('key')}, "
+                            f"which no ExternalSecret in {namespace} provides"
+                        ),
+                    )
+
+
+def production_protected(subjects: list[Subject]) -> Iterator[tuple[str, str]]:
+    for s in subjects:
+        if s.stack == PRODUCTION and s.type in (KMS_KEY, SM_SECRET) and not s.protect:
+            yield s.urn, f"{s.name}: in production the KMS key and the secrets must be protected"
+
+
+RULES: tuple[Rule, ...] = (
+    Rule("generated-secrets-strong", "Generated secrets are RandomPassword of 32+ characters",
+         strong_passwords, (PASSWORD,)),
+    Rule("values-not-literal", "No Secrets Manager value comes from a literal", values_not_literal),
+    Rule("no-plain-credentials", "No credential in a Secret's data, a ConfigMap or a plain env value",
+         no_plain_credentials, (K8S_SECRET, K8S_CONFIGMAP, *WORKLOADS)),
+    Rule("secrets-manager-cmk", "Secrets Manager secrets use a customer-managed KMS key",
+         customer_managed_key, (SM_SECRET,)),
+    Rule("secrets-manager-recovery-window", "Recovery window of 7 days or more (30 in production)",
+         recovery_window, (SM_SECRET,)),
+    Rule("secrets-manager-name", "Secrets Manager names live under ai-etl/<stack>/",
+         secret_name_prefix, (SM_SECRET,)),
+    Rule("iam-least-privilege", "Roles that read secrets: no wildcard; trust one service account, STS",
+         iam_least_privilege),
+    Rule("rbac-secrets", "No ClusterRole on secrets; a Role on secrets: get only, by resourceNames",
+         rbac_on_secrets, (CLUSTER_ROLE, ROLE)),
+    Rule("external-secrets-v1", "External Secrets objects use external-secrets.io/v1",
+         external_secrets_v1, (ESO_PREFIX,)),
+    Rule("secret-refs-resolve", "Every secretKeyRef resolves to a key an ExternalSecret provides",
+         secret_refs_resolve),
+    Rule("production-protected", "In production the KMS key and the secrets are protected",
+         production_protected),
+    Rule("rotate-regularly", "Rotate every 90 days (a rotation date older than that)",
+         rotate_regularly, (PASSWORD,), advisory=True),
+)  # fmt: skip
+
+
+def evaluate(subjects: list[Subject], rules: tuple[Rule, ...] = RULES) -> list[Finding]:
+    """Every rule over every resource, as the policy pack would run them."""
+    findings = []
+    for rule in rules:
+        if rule.is_stack_rule:
+            for urn, message in rule.check(subjects):
+                findings.append(Finding(rule.name, urn, message, rule.advisory))
+            continue
+        for s in subjects:
+            if rule.applies_to(s.type):
+                findings += [Finding(rule.name, s.urn, m, rule.advisory) for m in rule.check(s)]
+    return findings

@@ -1,0 +1,120 @@
+"""`python -m offline check <stack>`: the guardrails on an offline render, and the guide's checklist.
+
+The same rules as the policy pack (guardrails/rules.py), on the resources the program declares.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from guardrails.rules import RULES, Finding, Subject, evaluate
+from offline.engine import PROJECT_DIR, Run, unwrap
+
+
+@dataclass(frozen=True)
+class ChecklistItem:
+    """One line of the guide's Validation Checklist."""
+
+    text: str
+    rules: tuple[str, ...] = ()
+    """The rules that decide it; none when it lies outside this program."""
+    outside: str = ""
+    """How to check it, when it lies outside this program."""
+
+
+def _gitignore_has_env(root: Path = PROJECT_DIR) -> bool:
+    path = root / ".gitignore"
+    return path.exists() and ".env" in path.read_text().splitlines()
+
+
+def _rotation_documented(root: Path = PROJECT_DIR) -> bool:
+    path = root / "README.md"
+    return path.exists() and "## Rotation runbook" in path.read_text()
+
+
+CHECKLIST: tuple[ChecklistItem, ...] = (
+    ChecklistItem("All secrets use cryptographically random values (32+ chars)",
+                  ("generated-secrets-strong", "values-not-literal")),
+    ChecklistItem("`.env` file is in `.gitignore`", ("gitignore-env",)),
+    ChecklistItem("No hardcoded credentials in `config.py`", outside=(
+        "config.py is the backend's code: scan its repository with a secret scanner, "
+        "e.g. `gitleaks detect --source <backend repo>`")),
+    ChecklistItem("Kubernetes Secrets are created with proper RBAC",
+                  ("rbac-secrets", "no-plain-credentials", "secret-refs-resolve")),
+    ChecklistItem("Secret rotation schedule is documented", ("rotation-documented", "rotate-regularly")),
+    ChecklistItem(
+        "Secrets are encrypted at rest (K8s encryption enabled)", ("secrets-manager-cmk",), outside=(
+            "Secrets Manager is (rule above); for the cluster's etcd: `aws eks describe-cluster "
+            "--name <cluster> --query cluster.encryptionConfig` lists `secrets`")),
+    ChecklistItem("Access to secrets is audited", outside=(
+        "CloudTrail records every GetSecretValue: `aws cloudtrail lookup-events --lookup-attributes "
+        "AttributeKey=EventName,AttributeValue=GetSecretValue`; "
+        "for the cluster, enable the EKS `audit` log")),
+    ChecklistItem("Separate secrets for each environment",
+                  ("secrets-manager-name", "iam-least-privilege", "external-secrets-v1")),
+    ChecklistItem("Secrets are backed up (encrypted)",
+                  ("secrets-manager-recovery-window", "production-protected")),
+    ChecklistItem("Team trained on secret handling", outside=(
+        "people, not code: walk new members through README's rotation runbook and the guide")),
+)  # fmt: skip
+
+
+def subjects_of(run: Run) -> list[Subject]:
+    """The run's resources as a policy sees them (secret values in plain text, as policies get them)."""
+    return [
+        Subject(
+            type=r.type,
+            name=r.name,
+            urn=r.urn,
+            props=unwrap(r.inputs),
+            protect=r.protect,
+            dependencies=tuple(r.dependencies),
+            property_dependencies={k: tuple(v) for k, v in r.property_dependencies.items()},
+        )
+        for r in run.resources
+    ]
+
+
+def repository_findings(root: Path = PROJECT_DIR) -> list[Finding]:
+    """The two checklist lines that concern this repository rather than the stack."""
+    findings = []
+    if not _gitignore_has_env(root):
+        findings.append(Finding("gitignore-env", ".gitignore", "add `.env` to .gitignore", False))
+    if not _rotation_documented(root):
+        findings.append(Finding("rotation-documented", "README.md", "document the rotation runbook", False))
+    return findings
+
+
+def report(run: Run, findings: list[Finding]) -> tuple[str, bool]:
+    """The checklist and the findings as text; and whether a mandatory rule failed."""
+    failed = {f.rule for f in findings if not f.advisory}
+    lines = [f"Validation checklist for stack {run.stack}:"]
+    for i, item in enumerate(CHECKLIST, 1):
+        if item.rules and not item.outside:
+            status = "FAIL" if failed & set(item.rules) else "pass"
+            lines.append(f"  {i:>2}. [{status}] {item.text}")
+        elif item.rules:
+            status = "FAIL" if failed & set(item.rules) else "pass"
+            lines.append(f"  {i:>2}. [{status}, partly outside this program] {item.text}")
+            lines.append(f"        then: {item.outside}")
+        else:
+            lines.append(f"  {i:>2}. [outside this program] {item.text}")
+            lines.append(f"        check: {item.outside}")
+    lines.append("")
+    lines.append(f"Rules ({len(RULES)}):")
+    for rule in RULES:
+        mine = [f for f in findings if f.rule == rule.name]
+        level = "advisory" if rule.advisory else "mandatory"
+        status = ("warn" if rule.advisory else "FAIL") if mine else "pass"
+        lines.append(f"  [{status}] {rule.name} ({level}): {rule.description}")
+        lines += [f"         - {f.message}" for f in mine]
+    for f in findings:
+        if f.rule in ("gitignore-env", "rotation-documented"):
+            lines.append(f"  [FAIL] {f.rule}: {f.message}")
+    return "\n".join(lines), bool(failed)
+
+
+def check(run: Run, root: Path = PROJECT_DIR) -> tuple[str, bool]:
+    """Run every rule on `run`, plus the repository's checklist lines."""
+    return report(run, evaluate(subjects_of(run)) + repository_findings(root))

@@ -1,0 +1,280 @@
+"""The guardrails: every rule has a violating and a compliant case, on resources as the engine
+hands them to a policy (pulumi_policy's own argument classes, through the pack's own policies);
+both stacks pass `offline check`; a program with planted violations fails it."""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib.util
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pulumi_policy import (
+    EnforcementLevel,
+    PolicyCustomTimeouts,
+    PolicyResource,
+    PolicyResourceOptions,
+    ResourceValidationArgs,
+    StackValidationArgs,
+    StackValidationPolicy,
+)
+
+from guardrails.rules import RULES, Subject, rotate_regularly
+from offline.__main__ import main
+from offline.check import check
+from offline.engine import PROJECT_DIR, load_stack_config, run_program
+from tests.conftest import PLACEHOLDERS
+
+
+def _load_pack() -> Any:
+    spec = importlib.util.spec_from_file_location("ai_etl_policies", PROJECT_DIR / "policy" / "policies.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+PACK = _load_pack()
+POLICY = {p.name: p for p in PACK.POLICIES}
+
+
+def opts(protect: bool = False) -> PolicyResourceOptions:
+    return PolicyResourceOptions(protect, [], None, [], PolicyCustomTimeouts(0, 0, 0), [])
+
+
+def urn(type_: str, name: str, stack: str) -> str:
+    return f"urn:pulumi:{stack}::ai-etl::{type_}::{name}"
+
+
+def violations(rule: str, *resources: dict[str, Any], stack: str = "dev") -> list[str]:
+    """What the pack's policy `rule` reports on `resources` ({type, props, name?, protect?, deps?})."""
+    found: list[str] = []
+
+    def report(message: str, urn: str | None = None) -> None:
+        found.append(message)
+
+    policy = POLICY[rule]
+    made: dict[str, PolicyResource] = {}
+    for i, r in enumerate(resources):
+        name = r.get("name", f"r{i}")
+        made[name] = PolicyResource(
+            r["type"], r["props"], urn(r["type"], name, stack), name, opts(r.get("protect", False)), None, None,
+            [made[d] for d in r.get("deps", [])],
+            {k: [made[d] for d in v] for k, v in r.get("property_deps", {}).items()},
+        )  # fmt: skip
+    if isinstance(policy, StackValidationPolicy):
+        policy.validate(StackValidationArgs(list(made.values())), report)
+    else:
+        for p in made.values():
+            args = ResourceValidationArgs(p.resource_type, p.props, p.urn, p.name, p.opts, None)
+            policy.validate(args, report)
+    return found
+
+
+def deployment(env: list[dict[str, Any]], namespace: str = "ai-etl-dev") -> dict[str, Any]:
+    return {
+        "type": "kubernetes:apps/v1:Deployment",
+        "name": "backend",
+        "props": {
+            "metadata": {"name": "b", "namespace": namespace},
+            "spec": {"template": {"spec": {"containers": [{"name": "c", "env": env}]}}},
+        },
+    }
+
+
+REF = {"name": "S", "valueFrom": {"secretKeyRef": {"name": "gen-1", "key": "s"}}}
+EXTERNAL_SECRET = {
+    "type": "kubernetes:external-secrets.io/v1:ExternalSecret",
+    "props": {
+        "metadata": {"name": "gen-1", "namespace": "ai-etl-dev"},
+        "spec": {"data": [{"secretKey": "s"}]},
+    },
+}
+SM = "aws:secretsmanager/secret:Secret"
+GOOD_SM = {
+    "name": "ai-etl/dev/jwt-secret-key",
+    "kmsKeyId": "arn:aws:kms:us-east-1:1:key/k",
+    "recoveryWindowInDays": 7,
+}
+TRUST = {
+    "Statement": [{
+        "Effect": "Allow", "Principal": {"Federated": "arn:aws:iam::1:oidc-provider/o"},
+        "Action": "sts:AssumeRoleWithWebIdentity",
+        "Condition": {"StringEquals": {"o:sub": "system:serviceaccount:ns:sa", "o:aud": "sts.amazonaws.com"}},
+    }]
+}  # fmt: skip
+
+
+def role_and_policy(actions: Any, resources: Any, trust: dict[str, Any] = TRUST) -> list[dict[str, Any]]:
+    read = {"Statement": [{"Effect": "Allow", "Action": actions, "Resource": resources}]}
+    return [
+        {"type": "aws:iam/role:Role", "props": {"name": "reader", "assumeRolePolicy": json.dumps(trust)}},
+        {"type": "aws:iam/rolePolicy:RolePolicy", "props": {"role": "reader", "policy": json.dumps(read)}},
+    ]
+
+
+ARN = "arn:aws:secretsmanager:us-east-1:1:secret:ai-etl/dev/x-abcdef"
+LOOSE_TRUST = {
+    "Statement": [
+        {**TRUST["Statement"][0], "Condition": {"StringLike": {"o:sub": "system:serviceaccount:*"}}}
+    ]
+}
+CASES: dict[str, tuple[list[dict[str, Any]], list[dict[str, Any]], str]] = {
+    # rule: (violating resources, compliant resources, stack)
+    "generated-secrets-strong": (
+        [{"type": "random:index/randomPassword:RandomPassword", "props": {"length": 16}}],
+        [{"type": "random:index/randomPassword:RandomPassword", "props": {"length": 32}}],
+        "dev",
+    ),
+    "values-not-literal": (
+        [{"type": SM, "name": "s", "props": GOOD_SM},
+         {"type": "aws:secretsmanager/secretVersion:SecretVersion", "props": {"secretString": "hunter2hunter2"}, "deps": ["s"]}],
+        [{"type": "random:index/randomPassword:RandomPassword", "name": "p", "props": {"length": 48}},
+         {"type": SM, "name": "s", "props": GOOD_SM},
+         {"type": "aws:secretsmanager/secretVersion:SecretVersion", "props": {"secretString": "x"},
+          "deps": ["s", "p"], "property_deps": {"secretString": ["p"]}}],
+        "dev",
+    ),
+    "no-plain-credentials": (
+        [{"type": "kubernetes:core/v1:ConfigMap", "props": {"data": {"DB_PASSWORD": "x"}}},
+         {"type": "kubernetes:core/v1:Secret", "props": {"stringData": {"k": "v"}}},
+         deployment([{"name": "DATABASE_URL", "value": "postgresql://u:pw@db:5432/x"}])],
+        [{"type": "kubernetes:core/v1:ConfigMap", "props": {"data": {"LOG_LEVEL": "info"}}},
+         deployment([REF, {"name": "QWEN_API_BASE", "value": "https://api.together.xyz/v1"}])],
+        "dev",
+    ),
+    "secrets-manager-cmk": (
+        [{"type": SM, "props": {**GOOD_SM, "kmsKeyId": "alias/aws/secretsmanager"}}],
+        [{"type": SM, "props": GOOD_SM}],
+        "dev",
+    ),
+    "secrets-manager-recovery-window": (
+        [{"type": SM, "props": {**GOOD_SM, "name": "ai-etl/production/x", "recoveryWindowInDays": 7}}],
+        [{"type": SM, "props": {**GOOD_SM, "name": "ai-etl/production/x", "recoveryWindowInDays": 30}}],
+        "production",
+    ),
+    "secrets-manager-name": (
+        [{"type": SM, "props": {**GOOD_SM, "name": "ai-etl/production/jwt-secret-key"}}],
+        [{"type": SM, "props": GOOD_SM}],
+        "dev",
+    ),
+    "iam-least-privilege": (
+        role_and_policy(["secretsmanager:GetSecretValue"], "*") + [],
+        role_and_policy(["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"], [ARN]),
+        "dev",
+    ),
+    "rbac-secrets": (
+        [{"type": "kubernetes:rbac.authorization.k8s.io/v1:ClusterRole",
+          "props": {"rules": [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["list"]}]}}],
+        [{"type": "kubernetes:rbac.authorization.k8s.io/v1:Role",
+          "props": {"rules": [{"apiGroups": [""], "resources": ["secrets"], "resourceNames": ["gen-1"], "verbs": ["get"]}]}}],
+        "dev",
+    ),
+    "external-secrets-v1": (
+        [{"type": "kubernetes:external-secrets.io/v1beta1:ExternalSecret", "props": {}}],
+        [EXTERNAL_SECRET],
+        "dev",
+    ),
+    "secret-refs-resolve": (
+        [EXTERNAL_SECRET, deployment([{**REF, "valueFrom": {"secretKeyRef": {"name": "gen-1", "key": "other"}}}])],
+        [EXTERNAL_SECRET, deployment([REF])],
+        "dev",
+    ),
+    "production-protected": (
+        [{"type": "aws:kms/key:Key", "props": {}, "protect": False}],
+        [{"type": "aws:kms/key:Key", "props": {}, "protect": True}],
+        "production",
+    ),
+    "rotate-regularly": (
+        [{"type": "random:index/randomPassword:RandomPassword", "props": {"length": 48, "keepers": {"rotation": "2020-01-01"}}}],
+        [{"type": "random:index/randomPassword:RandomPassword",
+          "props": {"length": 48, "keepers": {"rotation": dt.date.today().isoformat()}}}],
+        "dev",
+    ),
+}  # fmt: skip
+
+
+def test_every_rule_has_cases() -> None:
+    assert set(CASES) == {rule.name for rule in RULES} == set(POLICY)
+
+
+@pytest.mark.parametrize("rule", sorted(CASES))
+def test_rule_reports_the_violating_case(rule: str) -> None:
+    bad, _, stack = CASES[rule]
+    assert violations(rule, *bad, stack=stack)
+
+
+@pytest.mark.parametrize("rule", sorted(CASES))
+def test_rule_accepts_the_compliant_case(rule: str) -> None:
+    _, good, stack = CASES[rule]
+    assert violations(rule, *good, stack=stack) == []
+
+
+def test_trust_for_any_service_account_is_refused() -> None:
+    """A StringLike on `:sub` would let every account of the cluster read the secrets."""
+    found = violations(
+        "iam-least-privilege", *role_and_policy(["secretsmanager:GetSecretValue"], [ARN], LOOSE_TRUST)
+    )
+    assert any("exactly one service account" in m for m in found)
+
+
+def test_only_rotation_is_advisory() -> None:
+    levels = {p.name: p.enforcement_level for p in PACK.POLICIES}
+    assert levels.pop("rotate-regularly") == EnforcementLevel.ADVISORY
+    assert set(levels.values()) == {EnforcementLevel.MANDATORY}
+
+
+def test_rotation_age_counts_from_today() -> None:
+    s = Subject(
+        "random:index/randomPassword:RandomPassword",
+        "p",
+        "urn:pulumi:dev::x",
+        {"keepers": {"rotation": "2026-01-01"}},
+    )
+    assert list(rotate_regularly(s, today=dt.date(2026, 3, 1))) == []
+    assert list(rotate_regularly(s, today=dt.date(2026, 6, 1)))
+
+
+@pytest.mark.parametrize("stack", ["dev", "production"])
+def test_both_stacks_pass_offline_check(stack: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """Every mandatory rule passes on the committed stacks; the checklist has the guide's ten lines."""
+    assert main(["check", stack]) == 0
+    out = capsys.readouterr().out
+    assert out.count("[pass]") >= 12 and "[FAIL]" not in out
+    assert sum(1 for line in out.splitlines() if line[:5].strip().rstrip(".").isdigit()) == 10
+    assert "[outside this program] Access to secrets is audited" in out
+
+
+PLANTED = """
+import json
+import pulumi
+import pulumi_aws as aws
+import pulumi_kubernetes as k8s
+from components.environment import Environment, EnvironmentArgs
+from components.settings import load_settings
+
+environment = Environment("ai-etl", EnvironmentArgs(load_settings()))
+k8s.core.v1.ConfigMap("leaky", metadata={"name": "leaky", "namespace": "ai-etl-dev"},
+                      data={"DB_PASSWORD": "not-a-real-one"})
+k8s.rbac.v1.ClusterRole("lister", metadata={"name": "lister"},
+                        rules=[{"apiGroups": [""], "resources": ["secrets"], "verbs": ["list"]}])
+aws.iam.RolePolicy("wide", name="wide", role="ai-etl-dev-secret-store", policy=json.dumps(
+    {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "secretsmanager:*", "Resource": "*"}]}))
+"""
+
+
+def test_planted_violations_fail_the_check(tmp_path: Path) -> None:
+    """A ConfigMap holding a password, a ClusterRole listing secrets and an IAM policy with `*`."""
+    program = tmp_path / "planted.py"
+    program.write_text(PLANTED)
+    run = run_program("dev", load_stack_config("dev"), PLACEHOLDERS, program=program)
+    text, failed = check(run)
+    assert failed
+    for rule in ("no-plain-credentials", "rbac-secrets", "iam-least-privilege"):
+        assert f"[FAIL] {rule} (mandatory)" in text
+    assert (
+        "[FAIL] Kubernetes Secrets are created with proper RBAC" in text.replace("[FAIL]", "[FAIL]", 1)
+        or "FAIL" in text
+    )
