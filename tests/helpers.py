@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from offline.engine import Registration, Run, Secret
+from offline.engine import Registration, Run
+from offline.render import mask
 
 K8S_PREFIX = "kubernetes:"
 
@@ -27,17 +28,7 @@ def manifest(run: Run, kind: str, api_version: str | None = None) -> dict[str, A
 
 def plain_text(value: Any) -> str:
     """`value` as text with every secret left out: what anyone reading the plan would see."""
-
-    def strip(v: Any) -> Any:
-        if isinstance(v, Secret):
-            return "[secret]"
-        if isinstance(v, dict):
-            return {k: strip(x) for k, x in v.items()}
-        if isinstance(v, list):
-            return [strip(x) for x in v]
-        return v
-
-    return json.dumps(strip(value), sort_keys=True)
+    return json.dumps(mask(value), sort_keys=True)
 
 
 def depends_on(run: Run, resource: Registration, target: Registration) -> bool:
