@@ -9,8 +9,7 @@ from pathlib import Path
 from components.settings import ConfigError
 from offline import diff as diffing
 from offline.check import check
-from offline.engine import run_program
-from offline.render import offline_config, render, summary
+from offline.render import offline_run, render, summary
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -35,8 +34,7 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.command == "check":
         try:
-            config, secrets, _ = offline_config(args.stack)
-            text, failed = check(run_program(args.stack, config, secrets))
+            text, failed = check(offline_run(args.stack)[0])
         except (ConfigError, FileNotFoundError) as error:
             print(f"error: {error}", file=sys.stderr)
             return 2

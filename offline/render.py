@@ -142,13 +142,18 @@ def kubernetes_documents(run: Run) -> list[dict[str, Any]]:
     return docs
 
 
-def render(stack: str, out: Path, stack_dir: Path = PROJECT_DIR) -> Rendered:
-    """Run the program for `stack` and write resources.json and kubernetes.yaml into `out`.
+def offline_run(stack: str, stack_dir: Path = PROJECT_DIR) -> tuple[Run, list[str]]:
+    """Run the program for `stack` offline; and which provided secrets got placeholders.
 
     `stack_dir` holds the `Pulumi.<stack>.yaml` to read (this project's, unless a test says).
     """
     config, secrets, placeholders = offline_config(stack, stack_dir)
-    run = run_program(stack, config, secrets)
+    return run_program(stack, config, secrets), placeholders
+
+
+def render(stack: str, out: Path, stack_dir: Path = PROJECT_DIR) -> Rendered:
+    """Run the program for `stack` and write resources.json and kubernetes.yaml into `out`."""
+    run, placeholders = offline_run(stack, stack_dir)
     out.mkdir(parents=True, exist_ok=True)
     resources_path = out / "resources.json"
     resources_path.write_text(
