@@ -196,6 +196,7 @@ def _object(
 
 def _parse_backend(problems: _Problems, raw: Any) -> BackendSettings | None:
     known = {"image": None, **BACKEND_DEFAULTS}
+    before = len(problems.lines)
     values = {**BACKEND_DEFAULTS, **_object(problems, "backend", raw, known, "see README: backend")}
     image = values.get("image")
     if not isinstance(image, str) or not _IMAGE.match(image):
@@ -233,7 +234,7 @@ def _parse_backend(problems: _Problems, raw: Any) -> BackendSettings | None:
                 f"must be a Kubernetes quantity such as '500m' or '512Mi', got {values[name]!r}",
                 problems.set_cmd(f"'backend.{name}'", BACKEND_DEFAULTS[name], path=True),
             )
-    if problems.lines or not isinstance(image, str):
+    if len(problems.lines) > before or not isinstance(image, str):
         return None
     return BackendSettings(
         image=image,
