@@ -22,6 +22,7 @@ from pulumi_policy import (
 )
 
 from guardrails.rules import RULES, Subject, rotate_regularly
+from guardrails.rules import SM_SECRET as SM
 from offline.__main__ import main
 from offline.check import check
 from offline.engine import PROJECT_DIR, load_stack_config, run_program
@@ -92,7 +93,6 @@ EXTERNAL_SECRET = {
         "spec": {"data": [{"secretKey": "s"}]},
     },
 }
-SM = "aws:secretsmanager/secret:Secret"
 GOOD_SM = {
     "name": "ai-etl/dev/jwt-secret-key",
     "kmsKeyId": "arn:aws:kms:us-east-1:1:key/k",

@@ -8,12 +8,11 @@ from typing import Any
 
 import pytest
 
+from guardrails.rules import PASSWORD
+from guardrails.rules import SM_VERSION as VERSION
 from offline.engine import Run, unwrap
 from tests.conftest import PLACEHOLDERS, run_stack
 from tests.helpers import depends_on, manifest
-
-PASSWORD = "random:index/randomPassword:RandomPassword"
-VERSION = "aws:secretsmanager/secretVersion:SecretVersion"
 
 
 def changed(before: Run, after: Run, type_token: str, part: str = "inputs") -> set[str]:

@@ -6,13 +6,12 @@ from __future__ import annotations
 from urllib.parse import unquote, urlsplit
 
 from components.catalogue import CATALOGUE, Source, backend_secrets, by_key
+from guardrails.rules import PASSWORD
+from guardrails.rules import SM_SECRET as SECRET
+from guardrails.rules import SM_VERSION as VERSION
 from offline.engine import Registration, Run, Secret, unwrap
 from tests.conftest import PLACEHOLDERS
 from tests.helpers import manifest
-
-SECRET = "aws:secretsmanager/secret:Secret"
-VERSION = "aws:secretsmanager/secretVersion:SecretVersion"
-PASSWORD = "random:index/randomPassword:RandomPassword"
 
 
 def secret_value(run: Run, remote_name: str, version_ref: str) -> Secret:
