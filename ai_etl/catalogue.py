@@ -1,22 +1,21 @@
-"""The secrets catalogue: the single list of the platform's credentials.
+"""The secrets catalogue: the platform's credentials, and the workloads that read them, as data.
 
-Every list that names secrets (Secrets Manager entries, ExternalSecret data, the backend's env,
-`.env.example`, README's table) is derived from `CATALOGUE`; adding a secret is one entry here.
+Every list that names secrets (Secrets Manager entries, each workload's ExternalSecret data and env,
+the operator's IAM grant, `.env.example`, the docs' table) derives from `CATALOGUE` and
+`CONSUMERS`; adding a secret is one entry, adding a workload is one consumer.
 """
 
 from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass
-from urllib.parse import quote
 
 
 class Source(enum.Enum):
     """Where a secret's value comes from."""
 
-    GENERATED = "generated"  # a RandomPassword, rotated by a keeper in `ai-etl:rotation`
+    GENERATED = "generated"  # a RandomPassword, rotated by its value in `ai-etl:rotation`
     COMPOSED = "composed"  # a URL built from a generated password and plain connection config
     PROVIDED = "provided"  # a value only a human has, set as secret stack config
 
@@ -28,7 +27,7 @@ class SecretSpec:
     key: str
     """Kubernetes Secret key and the last segment of the Secrets Manager name."""
     env_var: str | None
-    """The backend's environment variable, or None when only infrastructure uses it."""
+    """The environment variable a workload reads it as; None when only infrastructure uses it."""
     source: Source
     description: str
     config_key: str | None = None
@@ -39,6 +38,20 @@ class SecretSpec:
     """For COMPOSED: the connection settings (stack config object `ai-etl:<connection>`)."""
     url_template: str | None = None
     """For COMPOSED: the URL, with `{password}` and the connection's fields as placeholders."""
+
+
+@dataclass(frozen=True)
+class Consumer:
+    """A workload that reads secrets. Each gets its own generation of ExternalSecret and Secret,
+    ServiceAccount, Role and secretKeyRef wiring, and its Secret holds only its keys."""
+
+    name: str
+    """Its stack config object (`ai-etl:<name>`) and its Kubernetes names (`ai-etl-<name>`)."""
+    description: str
+    keys: tuple[str, ...] | None = None
+    """The catalogue keys it reads; None: every entry with an env var (new ones included)."""
+    plain_env: tuple[str, ...] = ()
+    """Plain configuration it reads as env vars (values from settings), never secrets."""
 
 
 CATALOGUE: tuple[SecretSpec, ...] = (
@@ -78,8 +91,15 @@ CATALOGUE: tuple[SecretSpec, ...] = (
     ),
 )
 
-# Kubernetes Secret keys must match this (core/v1 Secret data keys); env vars are C identifiers.
-_SECRET_KEY_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+PLAIN_ENV: dict[str, str] = {"QWEN_API_BASE": "qwenApiBase"}
+"""Plain configuration a consumer may read as env vars: env var -> the `ai-etl:` key holding it."""
+
+CONSUMERS: tuple[Consumer, ...] = (
+    Consumer("backend", "The AI-ETL backend (Python API)", plain_env=("QWEN_API_BASE",)),
+)
+
+# Kubernetes Secret keys and object-name parts are RFC 1123 labels; env vars are C identifiers.
+_LABEL_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _ENV_VAR_RE = re.compile(r"^[A-Z_][A-Z0-9_]*$")
 
 
@@ -93,12 +113,24 @@ def of_source(source: Source, catalogue: tuple[SecretSpec, ...] = CATALOGUE) -> 
     return tuple(spec for spec in catalogue if spec.source is source)
 
 
-def backend_secrets(catalogue: tuple[SecretSpec, ...] = CATALOGUE) -> tuple[SecretSpec, ...]:
-    """The entries the backend reads, i.e. those with an env var, in catalogue order."""
-    return tuple(spec for spec in catalogue if spec.env_var is not None)
+def read_by(consumer: Consumer, catalogue: tuple[SecretSpec, ...] = CATALOGUE) -> tuple[SecretSpec, ...]:
+    """The entries `consumer` reads, in catalogue order."""
+    if consumer.keys is None:
+        return tuple(spec for spec in catalogue if spec.env_var is not None)
+    return tuple(spec for spec in catalogue if spec.key in consumer.keys)
 
 
-def check_catalogue(catalogue: tuple[SecretSpec, ...] = CATALOGUE) -> None:
+def synced(
+    catalogue: tuple[SecretSpec, ...] = CATALOGUE, consumers: tuple[Consumer, ...] = CONSUMERS
+) -> tuple[SecretSpec, ...]:
+    """The entries some workload reads (the operator syncs these, and only these), in catalogue order."""
+    keys = {spec.key for consumer in consumers for spec in read_by(consumer, catalogue)}
+    return tuple(spec for spec in catalogue if spec.key in keys)
+
+
+def check_catalogue(
+    catalogue: tuple[SecretSpec, ...] = CATALOGUE, consumers: tuple[Consumer, ...] = CONSUMERS
+) -> None:
     """Raise ValueError if the catalogue is inconsistent (a programming error, not user input)."""
     keys = [spec.key for spec in catalogue]
     if len(set(keys)) != len(keys):
@@ -108,7 +140,7 @@ def check_catalogue(catalogue: tuple[SecretSpec, ...] = CATALOGUE) -> None:
         raise ValueError("duplicate env vars in the secrets catalogue")
     index = by_key(catalogue)
     for spec in catalogue:
-        if not _SECRET_KEY_RE.match(spec.key):
+        if not _LABEL_RE.match(spec.key):
             raise ValueError(f"catalogue key {spec.key!r} is not a valid Kubernetes Secret key")
         if spec.env_var is not None and not _ENV_VAR_RE.match(spec.env_var):
             raise ValueError(f"catalogue env var {spec.env_var!r} is not a valid name")
@@ -121,63 +153,15 @@ def check_catalogue(catalogue: tuple[SecretSpec, ...] = CATALOGUE) -> None:
             target = index.get(spec.password_of)
             if target is None or target.source is not Source.GENERATED:
                 raise ValueError(f"{spec.key}: password_of must name a generated secret")
-
-
-def compose_url(spec: SecretSpec, connection: Mapping[str, str | int], password: str) -> str:
-    """The URL of a composed secret, every field percent-encoded.
-
-    A generated password may hold `@`, `:`, `/` or `#`; unencoded, any of them would split the URL
-    in the wrong place, so each value is quoted with no safe characters.
-    """
-    if spec.url_template is None:
-        raise ValueError(f"{spec.key} is not a composed secret")
-    fields = {name: quote(str(value), safe="") for name, value in connection.items()}
-    return spec.url_template.format(password=quote(password, safe=""), **fields)
-
-
-def env_example(catalogue: tuple[SecretSpec, ...] = CATALOGUE) -> str:
-    """`.env.example`: every variable the backend reads, with a placeholder and never a value."""
-    lines = [
-        "# Variables the AI-ETL backend reads. Generated from components/catalogue.py:",
-        "#   python -m components.catalogue env-example > .env.example",
-        "# Copy to .env (git-ignored) for local development and fill in your own values.",
-        '# Generate strong values with: python -c "import secrets; print(secrets.token_urlsafe(32))"',
-        "",
-    ]
-    for spec in backend_secrets(catalogue):
-        lines.append(f"# {spec.description} ({spec.source.value})")
-        lines.append(f"{spec.env_var}=")
-    lines += ["# Plain configuration, not a secret", "QWEN_API_BASE=https://api.together.xyz/v1", ""]
-    return "\n".join(lines)
-
-
-def readme_table(catalogue: tuple[SecretSpec, ...] = CATALOGUE) -> str:
-    """README's table of secrets, one row per catalogue entry."""
-    rows = [
-        "| key | backend env var | source | Secrets Manager name |",
-        "|---|---|---|---|",
-    ]
-    for spec in catalogue:
-        if spec.source is Source.PROVIDED:
-            source = f"provided: secret config `ai-etl:{spec.config_key}`"
-        elif spec.source is Source.COMPOSED:
-            source = f"composed: `{spec.url_template}` (`ai-etl:{spec.connection}`, `{spec.password_of}`)"
-        else:
-            source = "generated: RandomPassword, rotated by `ai-etl:rotation`"
-        env = f"`{spec.env_var}`" if spec.env_var else "(none: for the service itself)"
-        rows.append(f"| `{spec.key}` | {env} | {source} | `ai-etl/<stack>/{spec.key}` |")
-    return "\n".join(rows) + "\n"
-
-
-def main(argv: list[str] | None = None) -> None:
-    """Print a document derived from the catalogue."""
-    import argparse
-
-    parser = argparse.ArgumentParser(prog="python -m components.catalogue", description=main.__doc__)
-    parser.add_argument("document", choices=("env-example", "readme-table"))
-    args = parser.parse_args(argv)
-    print(env_example() if args.document == "env-example" else readme_table(), end="")
-
-
-if __name__ == "__main__":
-    main()
+    names = [consumer.name for consumer in consumers]
+    if len(set(names)) != len(names):
+        raise ValueError(f"duplicate consumers: {names}")
+    for consumer in consumers:
+        if not _LABEL_RE.match(consumer.name):
+            raise ValueError(f"consumer {consumer.name!r} is not a valid Kubernetes name part")
+        for name in consumer.plain_env:
+            if name not in PLAIN_ENV:
+                raise ValueError(f"consumer {consumer.name}: {name!r} is not in PLAIN_ENV")
+        for key in consumer.keys or ():
+            if key not in index or index[key].env_var is None:
+                raise ValueError(f"consumer {consumer.name}: {key!r} is no catalogue key with an env var")

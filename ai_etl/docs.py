@@ -1,0 +1,90 @@
+"""Documents derived from the catalogue (`.env.example`, the docs' table of secrets), and their CLI:
+`python -m ai_etl.docs write` (`make docs`) regenerates both in place."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ai_etl import PROJECT
+from ai_etl.catalogue import CATALOGUE, CONSUMERS, PLAIN_ENV, Consumer, SecretSpec, Source, read_by
+from ai_etl.settings import DEFAULTS
+
+
+def env_example(
+    catalogue: tuple[SecretSpec, ...] = CATALOGUE, consumers: tuple[Consumer, ...] = CONSUMERS
+) -> str:
+    """`.env.example`: every variable the workloads read, with a placeholder and never a value."""
+    lines = [
+        "# Variables the AI-ETL workloads read. Generated from ai_etl/catalogue.py:",
+        "#   make docs (python -m ai_etl.docs write)",
+        "# Copy to .env (git-ignored) for local development and fill in your own values.",
+        '# Generate strong values with: python -c "import secrets; print(secrets.token_urlsafe(32))"',
+        "",
+    ]
+    seen: set[str] = set()
+    for consumer in consumers:
+        for spec in read_by(consumer, catalogue):
+            if spec.key not in seen:
+                seen.add(spec.key)
+                lines += [f"# {spec.description} ({spec.source.value})", f"{spec.env_var}="]
+    plain = sorted({name for consumer in consumers for name in consumer.plain_env})
+    lines.append("# Plain configuration, not a secret")
+    lines += [f"{name}={DEFAULTS[PLAIN_ENV[name]]}" for name in plain]
+    return "\n".join(lines) + "\n"
+
+
+def secrets_table(
+    catalogue: tuple[SecretSpec, ...] = CATALOGUE, consumers: tuple[Consumer, ...] = CONSUMERS
+) -> str:
+    """The docs' table of secrets, one row per catalogue entry."""
+    rows = [
+        "| key | env var | read by | source | Secrets Manager name |",
+        "|---|---|---|---|---|",
+    ]
+    for spec in catalogue:
+        if spec.source is Source.PROVIDED:
+            source = f"provided: secret config `{PROJECT}:{spec.config_key}`"
+        elif spec.source is Source.COMPOSED:
+            source = f"composed: `{spec.url_template}` (`{PROJECT}:{spec.connection}`, `{spec.password_of}`)"
+        else:
+            source = f"generated: RandomPassword, rotated by `{PROJECT}:rotation`"
+        env = f"`{spec.env_var}`" if spec.env_var else "(none)"
+        readers = [c.name for c in consumers if spec in read_by(c, catalogue)]
+        read = ", ".join(readers) if readers else "(the service itself: not synced to Kubernetes)"
+        rows.append(f"| `{spec.key}` | {env} | {read} | {source} | `{PROJECT}/<stack>/{spec.key}` |")
+    return "\n".join(rows) + "\n"
+
+
+DOCUMENTS = {"env-example": env_example, "secrets-table": secrets_table}
+TABLE_START, TABLE_END = "<!-- secrets-table:start -->", "<!-- secrets-table:end -->"
+
+
+def write(root: Path) -> list[Path]:
+    """Regenerate `.env.example` and the table of secrets in docs/configuration.md under `root`."""
+    (root / ".env.example").write_text(env_example())
+    page = root / "docs" / "configuration.md"
+    text = page.read_text()
+    head, _, rest = text.partition(TABLE_START)
+    _, _, tail = rest.partition(TABLE_END)
+    if not tail and TABLE_END not in rest:
+        raise ValueError(f"{page} lacks the {TABLE_START} ... {TABLE_END} markers")
+    page.write_text(f"{head}{TABLE_START}\n{secrets_table()}{TABLE_END}{tail}")
+    return [root / ".env.example", page]
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Print a document derived from the catalogue, or `write` them all in place."""
+    parser = argparse.ArgumentParser(prog="python -m ai_etl.docs", description=main.__doc__)
+    parser.add_argument("document", choices=[*sorted(DOCUMENTS), "write"])
+    parser.add_argument("--root", type=Path, default=Path(), help="the project folder (for `write`)")
+    args = parser.parse_args(argv)
+    if args.document == "write":
+        for path in write(args.root):
+            print(f"wrote {path}")
+    else:
+        print(DOCUMENTS[args.document](), end="")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,265 @@
+"""Typed settings: the stack's config, validated once into frozen models before anything is declared.
+
+`load_settings()` reads the config through `pulumi.Config`; `parse_settings()` is the pure part. It
+reports every problem at once, each naming its key and the `pulumi config` command that fixes it.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from types import MappingProxyType
+from typing import Annotated, Any
+
+import botocore.loaders
+import pulumi
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+from ai_etl import PROJECT
+from ai_etl.catalogue import (
+    CATALOGUE,
+    CONSUMERS,
+    PLAIN_ENV,
+    Consumer,
+    SecretSpec,
+    Source,
+    check_catalogue,
+    of_source,
+)
+from ai_etl.fields import (
+    IMAGE,
+    LABEL,
+    OIDC_PROVIDER_ARN,
+    Flag,
+    Hostname,
+    HttpPath,
+    Port,
+    Quantity,
+    Word,
+    http_url_without_credentials,
+    text,
+    whole,
+)
+from ai_etl.problems import ConfigError, Problems
+from ai_etl.reading import RawConfig, read_config
+
+__all__ = ["ConfigError", "Settings", "StackConfig", "WorkloadSettings", "load_settings", "parse_settings"]
+
+DEFAULT_ROTATION = "initial"
+"""The rotation value of a generated secret that `ai-etl:rotation` does not name."""
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True)
+
+
+class WorkloadSettings(_Model):
+    """A workload's Deployment (`ai-etl:<consumer>`, e.g. `ai-etl:backend`)."""
+
+    image: Annotated[
+        str,
+        text("a container image reference such as registry.example.com/ai-etl-backend:1.4.2", IMAGE),
+        Field(description="the container image", examples=["registry.example.com/ai-etl-backend:1.4.2"]),
+    ]
+    replicas: Annotated[int, whole(1)] = 2
+    port: Port = 8000
+    liveness_path: HttpPath = "/health"
+    readiness_path: HttpPath = "/health"
+    cpu_request: Quantity = "100m"
+    memory_request: Quantity = "256Mi"
+    cpu_limit: Quantity = "1"
+    memory_limit: Quantity = "512Mi"
+
+
+class DatabaseSettings(_Model):
+    """Where the backend finds Postgres (`ai-etl:database`); the guide's `postgres-svc:5432/ai_etl`."""
+
+    host: Hostname = "postgres-svc"
+    port: Port = 5432
+    name: Word = "ai_etl"
+    user: Word = "ai_etl"
+
+
+class RedisSettings(_Model):
+    """Where the backend finds Redis (`ai-etl:redis`); the guide's `redis-svc:6379/0`."""
+
+    host: Hostname = "redis-svc"
+    port: Port = 6379
+    db: Annotated[int, whole(0)] = 0
+
+
+class StackConfig(_Model):
+    """The stack's plain `ai-etl:` keys (workloads and provided secrets are read apart)."""
+
+    namespace: Annotated[
+        str | None,
+        text("an RFC 1123 label (lower-case letters, digits and '-', at most 63)", LABEL, optional=True),
+    ] = Field(default=None, examples=["ai-etl-{stack}"])
+    oidc_provider_arn: Annotated[
+        str,
+        text(
+            "an IAM OIDC provider ARN, arn:aws:iam::<account>:oidc-provider/<issuer>",
+            OIDC_PROVIDER_ARN.pattern,
+        ),
+        Field(
+            description="the ARN of the cluster's IAM OIDC provider",
+            examples=["arn:aws:iam::<account>:oidc-provider/oidc.eks.<region>.amazonaws.com/id/<id>"],
+        ),
+    ]
+    qwen_api_base: Annotated[
+        str,
+        text(
+            "an http(s) URL without credentials (the key goes in qwenApiKey)",
+            ok=http_url_without_credentials,
+        ),
+    ] = "https://api.together.xyz/v1"
+    password_length: Annotated[int, whole(32, 256)] = 48
+    # DeleteSecret's RecoveryWindowInDays; the fix suggests 30, which every stack may take.
+    recovery_window_in_days: Annotated[int, whole(7, 30)] = Field(default=7, examples=[30])
+    protect: Flag = False
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    redis: RedisSettings = Field(default_factory=RedisSettings)
+    rotation: dict[str, Annotated[str, text("a non-empty string (a date is a good choice)")]] = Field(
+        default_factory=dict, examples=["2026-12-01"]
+    )
+
+
+DEFAULTS: Mapping[str, Any] = MappingProxyType(
+    {
+        str(f.alias): f.default
+        for f in StackConfig.model_fields.values()
+        if not f.is_required() and f.default_factory is None and f.default is not None
+    }
+)
+"""Defaults of the scalar keys by config key; Pulumi.yaml declares the same (a test holds them equal)."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the program needs to know about one environment."""
+
+    stack: str
+    region: str
+    config: StackConfig
+    workloads: Mapping[str, WorkloadSettings]
+    """Each consumer's Deployment settings, by consumer name."""
+    provided: Mapping[str, pulumi.Output[str]] = field(repr=False)
+    """Secret values of the provided secrets by catalogue key; never plain strings."""
+    catalogue: tuple[SecretSpec, ...] = CATALOGUE
+    consumers: tuple[Consumer, ...] = CONSUMERS
+
+    @property
+    def prefix(self) -> str:
+        """Prefix of this environment's AWS names: `ai-etl-<stack>`."""
+        return f"{PROJECT}-{self.stack}"
+
+    @property
+    def namespace(self) -> str:
+        return self.config.namespace or self.prefix
+
+    @property
+    def oidc_issuer(self) -> str:
+        """The OIDC issuer (host and path) that the provider ARN names."""
+        match = OIDC_PROVIDER_ARN.fullmatch(self.config.oidc_provider_arn)
+        assert match is not None  # validated
+        return match["issuer"]
+
+    def secret_name(self, key: str) -> str:
+        """The Secrets Manager name of a catalogue key: `ai-etl/<stack>/<key>`."""
+        return f"{PROJECT}/{self.stack}/{key}"
+
+    @property
+    def rotation(self) -> dict[str, str]:
+        """The rotation value of every generated secret, by key; bumping one rotates that secret."""
+        generated = of_source(Source.GENERATED, self.catalogue)
+        return {spec.key: self.config.rotation.get(spec.key, DEFAULT_ROTATION) for spec in generated}
+
+    def connection(self, name: str) -> dict[str, str | int]:
+        """A connection's fields (`database`, `redis`) as the URL templates name them."""
+        return dict(getattr(self.config, name).model_dump())
+
+    def plain_env(self, names: tuple[str, ...]) -> dict[str, str]:
+        """Values of plain env vars (PLAIN_ENV) from this stack's config."""
+        values = self.config.model_dump(by_alias=True)
+        return {name: str(values[PLAIN_ENV[name]]) for name in names}
+
+
+@cache
+def aws_regions() -> Mapping[str, str]:
+    """Every AWS region, with its partition, as botocore's partitions list them."""
+    data = botocore.loaders.create_loader().load_data("partitions")
+    return {r: p["id"] for p in data["partitions"] for r in p["regions"] if not r.endswith("-global")}
+
+
+def parse_settings(
+    raw: RawConfig,
+    secret_of: Callable[[str], pulumi.Output[str]],
+    catalogue: tuple[SecretSpec, ...] = CATALOGUE,
+    consumers: tuple[Consumer, ...] = CONSUMERS,
+) -> Settings:
+    """Validate `raw` into Settings, or raise ConfigError listing every problem.
+
+    `secret_of(config_key)` gives a provided secret as a secret Output; it is called only once
+    every check has passed.
+    """
+    check_catalogue(catalogue, consumers)
+    problems = Problems(raw.stack)
+    provided = of_source(Source.PROVIDED, catalogue)
+    names = tuple(c.name for c in consumers)
+    extra = (*names, *(str(s.config_key) for s in provided))
+    core = {k: v for k, v in raw.values.items() if k not in names}
+    config = problems.validate(StackConfig, core, extra=extra)
+    workloads = {
+        c.name: problems.validate(WorkloadSettings, raw.values.get(c.name), (c.name,)) for c in consumers
+    }
+    rotation = raw.values.get("rotation")
+    generated = [s.key for s in of_source(Source.GENERATED, catalogue)]
+    for key in sorted(set(rotation or ()) - set(generated)) if isinstance(rotation, dict) else ():
+        problems.unknown(f"rotation.{key}", dict.fromkeys(generated, "2026-12-01"))
+    if not re.fullmatch(LABEL, raw.stack) or len(raw.stack) > 40:
+        problems.add(
+            "stack name",
+            f"{raw.stack!r} must be lower-case letters, digits and '-' (at most 40): it names the "
+            "namespace, Secrets Manager paths and IAM roles",
+            "pulumi stack rename <name> (e.g. dev, production)",
+        )
+    if raw.region not in aws_regions():
+        close = difflib.get_close_matches(str(raw.region), list(aws_regions()), n=1)
+        problem = f"{raw.region!r} is not an AWS region" + (f"; did you mean {close[0]}?" if close else "")
+        problems.add(
+            "aws:region",
+            "is required: the AWS region of Secrets Manager" if raw.region is None else problem,
+            f"pulumi config set aws:region {close[0] if close else 'us-east-1'} --stack {raw.stack}",
+        )
+    for spec in provided:
+        key = str(spec.config_key)
+        state, fix = raw.provided_state.get(key, "missing"), problems.set_cmd(key, "<value>", secret=True)
+        if state == "missing":
+            problems.add(key, f"is required: {spec.description}", fix)
+        elif state == "empty":
+            problems.add(key, "is empty", fix)
+        elif state == "plaintext":
+            problem = "is stored in plain text in the stack file; it must be encrypted"
+            problems.add(key, problem, fix + " (and rotate the value: it has been exposed)")
+    problems.raise_if_any()
+    return Settings(
+        stack=raw.stack,
+        region=str(raw.region),
+        config=config,
+        workloads=MappingProxyType(workloads),
+        provided=MappingProxyType({s.key: secret_of(str(s.config_key)) for s in provided}),
+        catalogue=catalogue,
+        consumers=consumers,
+    )
+
+
+def load_settings(
+    catalogue: tuple[SecretSpec, ...] = CATALOGUE, consumers: tuple[Consumer, ...] = CONSUMERS
+) -> Settings:
+    """Read and validate the current stack's config; raise ConfigError before anything is declared."""
+    raw = read_config(pulumi.get_stack(), catalogue)
+    return parse_settings(raw, pulumi.Config(PROJECT).require_secret, catalogue, consumers)

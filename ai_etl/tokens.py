@@ -1,0 +1,65 @@
+"""Resource type tokens, in one place: components, guardrails, the offline diff, benchmarks and tests
+all name resource types from here, so a typo cannot hide in one of them."""
+
+from __future__ import annotations
+
+import importlib
+
+STACK = "pulumi:pulumi:Stack"
+
+# Providers' resource types (package:module/resource:Type).
+RANDOM_PASSWORD = "random:index/randomPassword:RandomPassword"
+KMS_KEY = "aws:kms/key:Key"
+KMS_ALIAS = "aws:kms/alias:Alias"
+SM_SECRET = "aws:secretsmanager/secret:Secret"
+SM_VERSION = "aws:secretsmanager/secretVersion:SecretVersion"
+IAM_ROLE = "aws:iam/role:Role"
+IAM_ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
+IAM_POLICY = "aws:iam/policy:Policy"
+K8S_NAMESPACE = "kubernetes:core/v1:Namespace"
+K8S_SERVICE_ACCOUNT = "kubernetes:core/v1:ServiceAccount"
+K8S_SECRET = "kubernetes:core/v1:Secret"
+K8S_CONFIGMAP = "kubernetes:core/v1:ConfigMap"
+K8S_POD = "kubernetes:core/v1:Pod"
+K8S_ROLE = "kubernetes:rbac.authorization.k8s.io/v1:Role"
+K8S_ROLE_BINDING = "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding"
+K8S_CLUSTER_ROLE = "kubernetes:rbac.authorization.k8s.io/v1:ClusterRole"
+K8S_DEPLOYMENT = "kubernetes:apps/v1:Deployment"
+K8S_STATEFUL_SET = "kubernetes:apps/v1:StatefulSet"
+K8S_DAEMON_SET = "kubernetes:apps/v1:DaemonSet"
+K8S_JOB = "kubernetes:batch/v1:Job"
+K8S_CRON_JOB = "kubernetes:batch/v1:CronJob"
+K8S_NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
+ESO_PREFIX = "kubernetes:external-secrets.io/"
+ESO_SECRET_STORE = "kubernetes:external-secrets.io/v1:SecretStore"
+ESO_EXTERNAL_SECRET = "kubernetes:external-secrets.io/v1:ExternalSecret"
+
+# This project's components: `ai-etl:<module>:<Type>` is class <Type> in components/<module>.py.
+ENVIRONMENT_COMPONENT = "ai-etl:environment:Environment"
+NAMESPACE_COMPONENT = "ai-etl:namespace:Namespace"
+PASSWORDS_COMPONENT = "ai-etl:passwords:Passwords"
+SECRETS_MANAGER_COMPONENT = "ai-etl:secretsmanager:SecretsManager"
+SECRET_STORE_COMPONENT = "ai-etl:secretstore:SecretStore"
+WORKLOAD_COMPONENT = "ai-etl:workload:Workload"
+
+_SDK_PACKAGES = {"random": "pulumi_random", "aws": "pulumi_aws", "kubernetes": "pulumi_kubernetes"}
+
+
+def sdk_class(token: str) -> type:
+    """The Python SDK class of a provider resource type: `aws:kms/key:Key` -> pulumi_aws.kms.Key.
+
+    Custom resources of CRDs (External Secrets) have no class of their own; they are
+    `pulumi_kubernetes.apiextensions.CustomResource`.
+    """
+    package, module, name = token.split(":")
+    if token.startswith(ESO_PREFIX):
+        return importlib.import_module("pulumi_kubernetes.apiextensions").CustomResource  # type: ignore[no-any-return]
+    if package == "kubernetes":
+        # kubernetes:rbac.authorization.k8s.io/v1:Role -> pulumi_kubernetes.rbac.v1
+        group, version = module.split("/")
+        path = f"{group.split('.')[0]}.{version}"
+    else:
+        # aws:kms/key:Key -> pulumi_aws.kms; random:index/randomPassword:RandomPassword -> pulumi_random
+        path = module.split("/")[0].replace("index", "")
+    target = ".".join(filter(None, (_SDK_PACKAGES[package], path)))
+    return getattr(importlib.import_module(target), name)  # type: ignore[no-any-return]
