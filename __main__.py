@@ -2,15 +2,15 @@
 
 import pulumi
 
+from ai_etl.settings import load_settings
 from components.environment import Environment, EnvironmentArgs
-from components.settings import load_settings
 
 settings = load_settings()  # every config problem stops here, before anything is declared
 environment = Environment("ai-etl", EnvironmentArgs(settings))
 
 pulumi.export("namespace", environment.namespace)
-pulumi.export("secretName", environment.secret_name)
+pulumi.export("secretNames", environment.secret_names)
 pulumi.export("secretArns", environment.secret_arns)
 pulumi.export("operatorRoleArn", environment.operator_role_arn)
 pulumi.export("kmsKeyArn", environment.kms_key_arn)
-pulumi.export("rotation", settings.rotation_values)
+pulumi.export("rotation", settings.rotation)

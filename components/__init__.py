@@ -1,1 +1,2 @@
-"""The ai-etl secrets infrastructure: settings, the secrets catalogue, and one component per concern."""
+"""The program's components, one per concern; each takes plain arguments (names, labels, tags) and
+can be used on its own. `environment.Environment` wires them for one stack."""

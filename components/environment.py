@@ -1,7 +1,7 @@
 """One environment of the platform: settings in, every component wired, stack outputs out.
 
-Data flow: Settings -> GeneratedSecrets (+ composed URLs, + provided config) -> SecretsManager
--> OperatorAccess (IRSA) -> ExternalSecrets -> BackendIdentity (RBAC) -> Backend (Deployment).
+Data flow: Settings -> Passwords (+ composed URLs, + provided config) -> SecretsManager
+-> SecretStore (IRSA) -> one Workload per consumer (its Secret, identity and Deployment).
 """
 
 from __future__ import annotations
@@ -10,19 +10,20 @@ from dataclasses import dataclass
 
 import pulumi
 
-from components.backend import Backend, BackendArgs
-from components.catalogue import backend_secrets
-from components.external_secrets import ExternalSecrets, ExternalSecretsArgs
-from components.labels import aws_tags
+from ai_etl import PROJECT
+from ai_etl.catalogue import read_by, synced
+from ai_etl.settings import Settings
+from ai_etl.tokens import ENVIRONMENT_COMPONENT
+from components.labels import ENVIRONMENT_LABEL, aws_tags, environment_labels
 from components.namespace import Namespace, NamespaceArgs
-from components.operator_access import OperatorAccess, OperatorAccessArgs
-from components.passwords import GeneratedSecrets, GeneratedSecretsArgs, composed_values
-from components.rbac import BackendIdentity, BackendIdentityArgs
-from components.secrets_manager import SecretsManager, SecretsManagerArgs
-from components.settings import Settings
+from components.passwords import Passwords, PasswordsArgs
+from components.secretsmanager import SecretEntry, SecretsManager, SecretsManagerArgs
+from components.secretstore import SecretStore, SecretStoreArgs
+from components.urls import composed_values
+from components.workload import SyncedKey, Workload, WorkloadArgs
 
-OPERATOR_SERVICE_ACCOUNT = "ai-etl-secret-store"
-BACKEND_SERVICE_ACCOUNT = "ai-etl-backend"
+STORE_NAME = "aws-secrets-manager"
+OPERATOR_SERVICE_ACCOUNT = f"{PROJECT}-secret-store"
 
 
 @dataclass(frozen=True)
@@ -31,12 +32,12 @@ class EnvironmentArgs:
 
 
 class Environment(pulumi.ComponentResource):
-    """Everything one stack declares: namespace, secrets, their sync, RBAC and the backend."""
+    """Everything one stack declares: namespace, secrets, their sync, and the workloads."""
 
     namespace: pulumi.Output[str]
     """The environment's namespace."""
-    secret_name: pulumi.Output[str]
-    """The Kubernetes Secret of the current generation of values."""
+    secret_names: dict[str, pulumi.Output[str]]
+    """The Kubernetes Secret of each workload's current generation, by consumer."""
     secret_arns: dict[str, pulumi.Output[str]]
     """Secrets Manager ARN by catalogue key."""
     operator_role_arn: pulumi.Output[str]
@@ -44,108 +45,95 @@ class Environment(pulumi.ComponentResource):
     kms_key_arn: pulumi.Output[str]
     """The environment's KMS key."""
 
-    def __init__(self, name: str, args: EnvironmentArgs, opts: pulumi.ResourceOptions | None = None):
-        super().__init__("ai-etl:environment:Environment", name, None, opts)
+    def __init__(self, name: str, args: EnvironmentArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__(ENVIRONMENT_COMPONENT, name, None, opts)
         s = args.settings
         child = pulumi.ResourceOptions(parent=self)
+        labels = environment_labels(PROJECT, s.stack)
+        tags = aws_tags(PROJECT, s.stack)
 
-        namespace = Namespace(f"{name}-namespace", NamespaceArgs(s.namespace, s.stack), child)
-
-        generated = GeneratedSecrets(
-            f"{name}-generated",
-            GeneratedSecretsArgs(
-                catalogue=s.catalogue,
-                length=s.password_length,
-                rotation=s.rotation_values,
-            ),
-            child,
+        namespace = Namespace(f"{name}-namespace", NamespaceArgs(s.namespace, labels), child)
+        passwords = Passwords(
+            f"{name}-passwords", PasswordsArgs(rotation=s.rotation, length=s.config.password_length), child
         )
         values = {
-            **generated.values,
-            **composed_values(s.catalogue, s.connections, generated.values),
+            **passwords.results,
+            **composed_values(s.catalogue, s.connection, passwords.results),
             **s.provided,
         }
-
         store = SecretsManager(
             f"{name}-secrets",
             SecretsManagerArgs(
-                prefix=s.prefix,
-                names={spec.key: s.secret_name(spec.key) for spec in s.catalogue},
-                catalogue=s.catalogue,
-                values=values,
-                recovery_window_in_days=s.recovery_window_in_days,
-                protect=s.protect,
-                tags=aws_tags(s.stack),
+                key_alias=f"alias/{s.prefix}-secrets",
+                key_description=f"Encrypts the {s.prefix} secrets in Secrets Manager",
+                secrets={
+                    spec.key: SecretEntry(s.secret_name(spec.key), spec.description, values[spec.key])
+                    for spec in s.catalogue
+                },
+                recovery_window_in_days=s.config.recovery_window_in_days,
+                protect=s.config.protect,
+                tags=tags,
             ),
             child,
         )
-
-        synced = backend_secrets(s.catalogue)
-        access = OperatorAccess(
-            f"{name}-operator",
-            OperatorAccessArgs(
+        secret_store = SecretStore(
+            f"{name}-secret-store",
+            SecretStoreArgs(
                 namespace=namespace.name,
+                store_name=STORE_NAME,
                 service_account=OPERATOR_SERVICE_ACCOUNT,
                 role_name=f"{s.prefix}-secret-store",
-                oidc_provider_arn=s.oidc_provider_arn,
+                role_description=f"External Secrets Operator reads the {s.stack} secrets of {PROJECT}",
+                oidc_provider_arn=s.config.oidc_provider_arn,
                 oidc_issuer=s.oidc_issuer,
-                secret_arns={spec.key: store.secret_arns[spec.key] for spec in synced},
+                region=s.region,
+                # Only what some workload reads: db-password and redis-password stay in AWS.
+                secret_arns=[store.secrets[spec.key].arn for spec in synced(s.catalogue, s.consumers)],
                 kms_key_arn=store.kms_key_arn,
-                region=s.region,
-                stack=s.stack,
-                tags=aws_tags(s.stack),
+                labels=labels,
+                tags=tags,
             ),
             child,
         )
-
-        external = ExternalSecrets(
-            f"{name}-sync",
-            ExternalSecretsArgs(
-                namespace=namespace.name,
-                region=s.region,
-                service_account=access.service_account,
-                remote_names={spec.key: s.secret_name(spec.key) for spec in synced},
-                version_ids={spec.key: store.version_ids[spec.key] for spec in synced},
-                stack=s.stack,
-            ),
-            child,
-        )
-
-        identity = BackendIdentity(
-            f"{name}-identity",
-            BackendIdentityArgs(
-                namespace=namespace.name,
-                service_account=BACKEND_SERVICE_ACCOUNT,
-                secret_name=external.secret_name,
-                stack=s.stack,
-            ),
-            child,
-        )
-
-        Backend(
-            f"{name}-backend",
-            BackendArgs(
-                namespace=namespace.name,
-                stack=s.stack,
-                backend=s.backend,
-                egress_ports=[int(c["port"]) for c in s.connections.values()],
-                catalogue=s.catalogue,
-                qwen_api_base=s.qwen_api_base,
-                service_account=identity.service_account,
-                secret_name=external.secret_name,
-            ),
-            child,
-        )
+        self.secret_names = {}
+        for consumer in s.consumers:
+            reads = read_by(consumer, s.catalogue)
+            workload = Workload(
+                f"{name}-{consumer.name}",
+                WorkloadArgs(
+                    name=f"{PROJECT}-{consumer.name}",
+                    component=consumer.name,
+                    namespace=namespace.name,
+                    labels=labels,
+                    selector_labels={ENVIRONMENT_LABEL: s.stack},
+                    store_name=secret_store.name,
+                    synced=[
+                        SyncedKey(
+                            spec.key,
+                            str(spec.env_var),
+                            s.secret_name(spec.key),
+                            store.secrets[spec.key].version_id,
+                        )
+                        for spec in reads
+                    ],
+                    plain_env=s.plain_env(consumer.plain_env),
+                    settings=s.workloads[consumer.name],
+                    egress_ports=sorted(
+                        {int(s.connection(spec.connection)["port"]) for spec in reads if spec.connection}
+                    ),
+                ),
+                child,
+            )
+            self.secret_names[consumer.name] = workload.secret_name
 
         self.namespace = namespace.name
-        self.secret_name = external.secret_name
-        self.secret_arns = store.secret_arns
-        self.operator_role_arn = access.role_arn
+        self.secret_arns = {key: stored.arn for key, stored in store.secrets.items()}
+        self.operator_role_arn = secret_store.role_arn
         self.kms_key_arn = store.kms_key_arn
         self.register_outputs(
             {
                 "namespace": self.namespace,
-                "secret_name": self.secret_name,
+                "secret_names": self.secret_names,
                 "secret_arns": self.secret_arns,
                 "operator_role_arn": self.operator_role_arn,
                 "kms_key_arn": self.kms_key_arn,

@@ -1,28 +1,26 @@
-"""Labels and tags shared by every object of an environment."""
+"""Labels and tags shared by every object of an environment, so reports and selectors group them."""
 
 from __future__ import annotations
 
-import pulumi
+from collections.abc import Mapping
 
-from components.settings import PROJECT
+ENVIRONMENT_LABEL = "ai-etl.io/environment"
 
 
-def k8s_labels(stack: str, component: str) -> dict[str, str]:
+def environment_labels(project: str, environment: str) -> dict[str, str]:
     """Recommended Kubernetes labels (app.kubernetes.io/*) plus the environment."""
     return {
-        "app.kubernetes.io/part-of": PROJECT,
-        "app.kubernetes.io/component": component,
+        "app.kubernetes.io/part-of": project,
         "app.kubernetes.io/managed-by": "pulumi",
-        "ai-etl.io/environment": stack,
+        ENVIRONMENT_LABEL: environment,
     }
 
 
-def aws_tags(stack: str) -> dict[str, str]:
+def with_component(labels: Mapping[str, str], component: str) -> dict[str, str]:
+    """`labels` plus `app.kubernetes.io/component`: which part of the environment an object is."""
+    return {**labels, "app.kubernetes.io/component": component}
+
+
+def aws_tags(project: str, environment: str) -> dict[str, str]:
     """Tags of every AWS resource, so cost and audit reports group them by environment."""
-    return {"Project": PROJECT, "Environment": stack, "ManagedBy": "pulumi"}
-
-
-def name_of(resource: pulumi.CustomResource) -> pulumi.Output[str]:
-    """A Kubernetes object's `metadata.name` as an Output, so users of it wait for the object."""
-    metadata: pulumi.Output = resource.metadata  # type: ignore[attr-defined]
-    return metadata.apply(lambda m: m["name"] if isinstance(m, dict) else m.name)
+    return {"Project": project, "Environment": environment, "ManagedBy": "pulumi"}

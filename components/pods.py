@@ -1,18 +1,14 @@
-"""The backend Deployment `ai-etl-backend`: every credential by secretKeyRef, in a hardened pod."""
+"""Pure builders of a workload's pods: the hardened Deployment, its env, and its NetworkPolicy."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import pulumi
-import pulumi_kubernetes as k8s
 
-from components.catalogue import SecretSpec, backend_secrets
-from components.labels import k8s_labels, name_of
-from components.settings import BackendSettings
+from ai_etl.settings import WorkloadSettings
 
-DEPLOYMENT_NAME = "ai-etl-backend"
-CONTAINER_NAME = "backend"
 RUN_AS = 10001  # any non-root uid above 10000, clear of host users; `restricted` needs non-root
 # Deliberate exceptions to the security scan, on the object they concern (checkov reads them).
 SCAN_EXCEPTIONS = {
@@ -21,43 +17,53 @@ SCAN_EXCEPTIONS = {
 }
 
 
-def backend_env(
-    catalogue: tuple[SecretSpec, ...], secret_name: pulumi.Input[str], qwen_api_base: str
-) -> list[dict]:
-    """The container's env: each catalogue secret by secretKeyRef, QWEN_API_BASE as plain config."""
+@dataclass(frozen=True)
+class SecretEnv:
+    """One env var read from the workload's Secret."""
+
+    env_var: str
+    key: str
+    """The key in the Secret."""
+
+
+def container_env(secrets: Sequence[SecretEnv], secret_name: str, plain: Mapping[str, str]) -> list[dict]:
+    """Each secret by secretKeyRef to the Secret `secret_name`, then the plain configuration."""
     env: list[dict] = [
         {
-            "name": spec.env_var,
-            "valueFrom": {"secretKeyRef": {"name": secret_name, "key": spec.key, "optional": False}},
+            "name": s.env_var,
+            "valueFrom": {"secretKeyRef": {"name": secret_name, "key": s.key, "optional": False}},
         }
-        for spec in backend_secrets(catalogue)
+        for s in secrets
     ]
-    env.append({"name": "QWEN_API_BASE", "value": qwen_api_base})
-    return env
-
-
-def backend_selector(stack: str) -> dict[str, str]:
-    """The labels that select the backend's pods (immutable once the Deployment exists)."""
-    return {"app.kubernetes.io/name": DEPLOYMENT_NAME, "ai-etl.io/environment": stack}
+    return env + [{"name": name, "value": value} for name, value in plain.items()]
 
 
 def network_policy_manifest(
-    *, namespace: pulumi.Input[str], stack: str, backend: BackendSettings, egress_ports: list[int]
+    *,
+    name: str,
+    namespace: pulumi.Input[str],
+    labels: Mapping[str, str],
+    selector: Mapping[str, str],
+    port: int,
+    egress_ports: Sequence[int],
 ) -> dict:
-    """Only what the backend needs: its HTTP port in; DNS, Postgres, Redis and HTTPS (LLM API, S3)
+    """Only what the workload needs: its HTTP port in; DNS, its databases and HTTPS (LLM API, S3)
     out. Everything else to and from its pods is denied where the cluster enforces policies."""
-    tcp = lambda port: {"protocol": "TCP", "port": port}  # noqa: E731
+
+    def tcp(p: int) -> dict:
+        return {"protocol": "TCP", "port": p}
+
     return {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "NetworkPolicy",
-        "metadata": {"name": DEPLOYMENT_NAME, "namespace": namespace, "labels": k8s_labels(stack, "backend")},
+        "metadata": {"name": name, "namespace": namespace, "labels": dict(labels)},
         "spec": {
-            "podSelector": {"matchLabels": backend_selector(stack)},
+            "podSelector": {"matchLabels": dict(selector)},
             "policyTypes": ["Ingress", "Egress"],
-            "ingress": [{"ports": [tcp(backend.port)]}],
+            "ingress": [{"ports": [tcp(port)]}],
             "egress": [
                 {"ports": [{"protocol": "UDP", "port": 53}, tcp(53)]},
-                {"ports": [tcp(port) for port in sorted({*egress_ports, 443})]},
+                {"ports": [tcp(p) for p in sorted({*egress_ports, 443})]},
             ],
         },
     }
@@ -65,28 +71,32 @@ def network_policy_manifest(
 
 def deployment_manifest(
     *,
+    name: str,
+    container_name: str,
     namespace: pulumi.Input[str],
-    stack: str,
-    backend: BackendSettings,
+    labels: Mapping[str, str],
+    selector: Mapping[str, str],
+    settings: WorkloadSettings,
     service_account: pulumi.Input[str],
     env: pulumi.Input[list[dict]],
 ) -> dict:
     """The Deployment: non-root, read-only root filesystem, no privilege, probes and resources set."""
-    labels = k8s_labels(stack, "backend")
-    selector = backend_selector(stack)
-    http_get = lambda path: {"path": path, "port": "http"}  # noqa: E731
+
+    def http_get(path: str) -> dict:
+        return {"path": path, "port": "http"}
+
     container = {
-        "name": CONTAINER_NAME,
-        "image": backend.image,
+        "name": container_name,
+        "image": settings.image,
         "imagePullPolicy": "Always",
-        "ports": [{"name": "http", "containerPort": backend.port, "protocol": "TCP"}],
+        "ports": [{"name": "http", "containerPort": settings.port, "protocol": "TCP"}],
         "env": env,
         "resources": {
-            "requests": {"cpu": backend.cpu_request, "memory": backend.memory_request},
-            "limits": {"cpu": backend.cpu_limit, "memory": backend.memory_limit},
+            "requests": {"cpu": settings.cpu_request, "memory": settings.memory_request},
+            "limits": {"cpu": settings.cpu_limit, "memory": settings.memory_limit},
         },
-        "livenessProbe": {"httpGet": http_get(backend.liveness_path), "periodSeconds": 10},
-        "readinessProbe": {"httpGet": http_get(backend.readiness_path), "periodSeconds": 5},
+        "livenessProbe": {"httpGet": http_get(settings.liveness_path), "periodSeconds": 10},
+        "readinessProbe": {"httpGet": http_get(settings.readiness_path), "periodSeconds": 5},
         "securityContext": {
             "allowPrivilegeEscalation": False,
             "privileged": False,
@@ -101,14 +111,14 @@ def deployment_manifest(
         "apiVersion": "apps/v1",
         "kind": "Deployment",
         "metadata": {
-            "name": DEPLOYMENT_NAME,
+            "name": name,
             "namespace": namespace,
-            "labels": labels,
+            "labels": dict(labels),
             "annotations": dict(SCAN_EXCEPTIONS),
         },
         "spec": {
-            "replicas": backend.replicas,
-            "selector": {"matchLabels": selector},
+            "replicas": settings.replicas,
+            "selector": {"matchLabels": dict(selector)},
             "strategy": {
                 "type": "RollingUpdate",
                 # Never fewer ready pods than asked for while a rotation rolls out.
@@ -118,7 +128,7 @@ def deployment_manifest(
                 "metadata": {"labels": {**labels, **selector}},
                 "spec": {
                     "serviceAccountName": service_account,
-                    # The credentials arrive as env vars, which the kubelet resolves; the backend
+                    # The credentials arrive as env vars, which the kubelet resolves; the workload
                     # needs no API token, so none is mounted (least privilege).
                     "automountServiceAccountToken": False,
                     "securityContext": {
@@ -134,57 +144,3 @@ def deployment_manifest(
             },
         },
     }
-
-
-@dataclass(frozen=True)
-class BackendArgs:
-    namespace: pulumi.Input[str]
-    stack: str
-    backend: BackendSettings
-    egress_ports: list[int]
-    """TCP ports the backend connects to besides HTTPS (Postgres, Redis)."""
-    catalogue: tuple[SecretSpec, ...]
-    qwen_api_base: str
-    service_account: pulumi.Input[str]
-    secret_name: pulumi.Input[str]
-    """The current generation's Secret: a new name rolls the Deployment onto the new values."""
-
-
-class Backend(pulumi.ComponentResource):
-    """The AI-ETL backend and its NetworkPolicy; Pulumi waits for the rollout to finish."""
-
-    name: pulumi.Output[str]
-    """The Deployment's name."""
-
-    def __init__(self, name: str, args: BackendArgs, opts: pulumi.ResourceOptions | None = None):
-        super().__init__("ai-etl:backend:Backend", name, None, opts)
-        # Outputs sit near the leaves, so a new Secret name leaves only `env` unknown in a preview.
-        # The env list is built in one apply: one dependency on the Secret name rather than one
-        # per variable, which keeps the SDK's cycle check linear in the catalogue's size.
-        env = pulumi.Output.from_input(args.secret_name).apply(
-            lambda secret_name: backend_env(args.catalogue, secret_name, args.qwen_api_base)
-        )
-        manifest = deployment_manifest(
-            namespace=args.namespace,
-            stack=args.stack,
-            backend=args.backend,
-            service_account=args.service_account,
-            env=env,
-        )
-        deployment = k8s.apps.v1.Deployment(
-            f"{name}-deployment",
-            metadata=manifest["metadata"],
-            spec=manifest["spec"],
-            opts=pulumi.ResourceOptions(parent=self),
-        )
-        policy = network_policy_manifest(
-            namespace=args.namespace, stack=args.stack, backend=args.backend, egress_ports=args.egress_ports
-        )
-        k8s.networking.v1.NetworkPolicy(
-            f"{name}-network-policy",
-            metadata=policy["metadata"],
-            spec=policy["spec"],
-            opts=pulumi.ResourceOptions(parent=self),
-        )
-        self.name = name_of(deployment)
-        self.register_outputs({"name": self.name})

@@ -1,4 +1,4 @@
-"""AWS Secrets Manager: the environment's own KMS key, and one secret per catalogue entry."""
+"""AWS Secrets Manager: an environment's own KMS key, and one secret (with its value) per entry."""
 
 from __future__ import annotations
 
@@ -8,39 +8,60 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components.catalogue import SecretSpec
+from ai_etl.tokens import SECRETS_MANAGER_COMPONENT
+
+
+@dataclass(frozen=True)
+class SecretEntry:
+    """One secret to store."""
+
+    name: str
+    """Its Secrets Manager name."""
+    description: str
+    value: pulumi.Input[str]
+    """Its value; sent to AWS as a secret whatever it is."""
+
+
+@dataclass(frozen=True)
+class StoredSecret:
+    """One stored secret: what others need to read it, never its value."""
+
+    name: str
+    arn: pulumi.Output[str]
+    """Its ARN (with AWS's random suffix)."""
+    version_id: pulumi.Output[str]
+    """The id of its current value: new with every value, and not secret."""
 
 
 @dataclass(frozen=True)
 class SecretsManagerArgs:
-    prefix: str
-    """`ai-etl-<stack>`: names the key's alias."""
-    names: Mapping[str, str]
-    """Secrets Manager name by catalogue key (`ai-etl/<stack>/<key>`)."""
-    catalogue: tuple[SecretSpec, ...]
-    values: Mapping[str, pulumi.Input[str]]
-    """Secret value by catalogue key."""
+    key_alias: str
+    """The KMS key's alias (`alias/<name>`)."""
+    key_description: str
+    secrets: Mapping[str, SecretEntry]
+    """The secrets by key (the key names their child resources)."""
     recovery_window_in_days: int
+    """Days a deleted secret, and the key, can be recovered (7 to 30)."""
     protect: bool
-    """Protect the key and the secrets from deletion (production)."""
+    """Protect the key and the secrets from deletion."""
     tags: Mapping[str, str]
 
 
 class SecretsManager(pulumi.ComponentResource):
-    """Every secret of the catalogue in Secrets Manager, encrypted with this environment's key."""
+    """Secrets in Secrets Manager, each encrypted with the component's own customer-managed key."""
 
     kms_key_arn: pulumi.Output[str]
-    """ARN of the environment's customer-managed KMS key."""
-    secret_arns: dict[str, pulumi.Output[str]]
-    """Secret ARN (with AWS's random suffix) by catalogue key."""
-    version_ids: dict[str, pulumi.Output[str]]
-    """Id of the current version by catalogue key: changes with every new value, never secret."""
+    """ARN of the customer-managed KMS key."""
+    secrets: dict[str, StoredSecret]
+    """Each stored secret by key."""
 
-    def __init__(self, name: str, args: SecretsManagerArgs, opts: pulumi.ResourceOptions | None = None):
-        super().__init__("ai-etl:secretsmanager:SecretsManager", name, None, opts)
+    def __init__(
+        self, name: str, args: SecretsManagerArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__(SECRETS_MANAGER_COMPONENT, name, None, opts)
         key = aws.kms.Key(
             f"{name}-key",
-            description=f"Encrypts the {args.prefix} secrets in Secrets Manager",
+            description=args.key_description,
             enable_key_rotation=True,
             deletion_window_in_days=args.recovery_window_in_days,
             tags=dict(args.tags),
@@ -48,18 +69,17 @@ class SecretsManager(pulumi.ComponentResource):
         )
         aws.kms.Alias(
             f"{name}-key-alias",
-            name=f"alias/{args.prefix}-secrets",
+            name=args.key_alias,
             target_key_id=key.key_id,
             opts=pulumi.ResourceOptions(parent=self),
         )
         self.kms_key_arn = key.arn
-        self.secret_arns = {}
-        self.version_ids = {}
-        for spec in args.catalogue:
+        self.secrets = {}
+        for entry_key, entry in args.secrets.items():
             secret = aws.secretsmanager.Secret(
-                f"{name}-{spec.key}",
-                name=args.names[spec.key],
-                description=spec.description,
+                f"{name}-{entry_key}",
+                name=entry.name,
+                description=entry.description,
                 kms_key_id=key.arn,
                 recovery_window_in_days=args.recovery_window_in_days,
                 tags=dict(args.tags),
@@ -67,18 +87,19 @@ class SecretsManager(pulumi.ComponentResource):
             )
             # Not protected: a new value replaces the version, which protection would block.
             version = aws.secretsmanager.SecretVersion(
-                f"{name}-{spec.key}-value",
+                f"{name}-{entry_key}-value",
                 secret_id=secret.id,
-                secret_string=pulumi.Output.secret(args.values[spec.key]),
+                secret_string=pulumi.Output.secret(entry.value),
                 opts=pulumi.ResourceOptions(parent=self),
             )
-            self.secret_arns[spec.key] = secret.arn
             # A version id names a value without revealing it; unsecret keeps it usable in names.
-            self.version_ids[spec.key] = pulumi.Output.unsecret(version.version_id)
+            self.secrets[entry_key] = StoredSecret(
+                entry.name, secret.arn, pulumi.Output.unsecret(version.version_id)
+            )
         self.register_outputs(
             {
                 "kms_key_arn": self.kms_key_arn,
-                "secret_arns": self.secret_arns,
-                "version_ids": self.version_ids,
+                "secret_arns": {k: s.arn for k, s in self.secrets.items()},
+                "version_ids": {k: s.version_id for k, s in self.secrets.items()},
             }
         )

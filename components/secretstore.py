@@ -1,7 +1,7 @@
-"""The External Secrets Operator's access to AWS (IRSA): a ServiceAccount and its IAM role.
+"""An External Secrets Operator SecretStore reading AWS Secrets Manager through IRSA.
 
-The role trusts the cluster's OIDC provider for exactly one ServiceAccount of this namespace, and
-may only read this environment's secrets that the backend needs, and decrypt with its key.
+Its IAM role trusts the cluster's OIDC provider for exactly one ServiceAccount of the namespace, and
+may only read the named secrets (by exact ARN) and decrypt them with one key via Secrets Manager.
 """
 
 from __future__ import annotations
@@ -14,8 +14,12 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from components.labels import k8s_labels, name_of
+from ai_etl.tokens import SECRET_STORE_COMPONENT
+from components.labels import with_component
+from components.outputs import name_of
 
+API_VERSION = "external-secrets.io/v1"
+WAIT_FOR_READY = {"pulumi.com/waitFor": "condition=Ready"}
 STS_AUDIENCE = "sts.amazonaws.com"
 ROLE_ARN_ANNOTATION = "eks.amazonaws.com/role-arn"
 READ_ACTIONS = ("secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret")
@@ -64,63 +68,111 @@ def read_policy(secret_arns: Sequence[str], kms_key_arn: str, region: str) -> di
     }
 
 
+def secret_store_manifest(
+    name: str,
+    namespace: pulumi.Input[str],
+    region: str,
+    service_account: pulumi.Input[str],
+    labels: Mapping[str, str],
+) -> dict:
+    """The SecretStore: AWS Secrets Manager in `region`, authenticated as the IRSA ServiceAccount."""
+    return {
+        "apiVersion": API_VERSION,
+        "kind": "SecretStore",
+        "metadata": {
+            "name": name,
+            "namespace": namespace,
+            "labels": dict(labels),
+            "annotations": dict(WAIT_FOR_READY),
+        },
+        "spec": {
+            "provider": {
+                "aws": {
+                    "service": "SecretsManager",
+                    "region": region,
+                    "auth": {"jwt": {"serviceAccountRef": {"name": service_account}}},
+                }
+            }
+        },
+    }
+
+
 @dataclass(frozen=True)
-class OperatorAccessArgs:
+class SecretStoreArgs:
     namespace: pulumi.Input[str]
+    store_name: str
+    """The SecretStore's name, which ExternalSecrets reference."""
     service_account: str
+    """The ServiceAccount the operator authenticates as (IRSA)."""
     role_name: str
+    role_description: str
     oidc_provider_arn: str
     oidc_issuer: str
-    secret_arns: Mapping[str, pulumi.Input[str]]
-    """ARNs of the secrets the operator syncs, by key."""
-    kms_key_arn: pulumi.Input[str]
+    """The issuer (host and path) that the OIDC provider ARN names."""
     region: str
-    stack: str
+    secret_arns: Sequence[pulumi.Input[str]]
+    """The secrets the store may read, and only these."""
+    kms_key_arn: pulumi.Input[str]
+    labels: Mapping[str, str]
     tags: Mapping[str, str]
 
 
-class OperatorAccess(pulumi.ComponentResource):
-    """IRSA for the SecretStore: role, its read-only inline policy, and the annotated ServiceAccount."""
+class SecretStore(pulumi.ComponentResource):
+    """IAM role (trust: one ServiceAccount), its read-only policy, the annotated ServiceAccount, the store."""
 
     role_arn: pulumi.Output[str]
-    """ARN of the role the operator assumes for this environment."""
-    service_account: pulumi.Output[str]
-    """Name of the ServiceAccount the SecretStore authenticates as; ready once the role may read."""
+    """ARN of the role the operator assumes."""
+    name: pulumi.Output[str]
+    """The SecretStore's name; known once the operator reports it Ready (so the role may read)."""
 
-    def __init__(self, name: str, args: OperatorAccessArgs, opts: pulumi.ResourceOptions | None = None):
-        super().__init__("ai-etl:operator:OperatorAccess", name, None, opts)
+    def __init__(self, name: str, args: SecretStoreArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__(SECRET_STORE_COMPONENT, name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        labels = with_component(args.labels, "secret-store")
+        trust = pulumi.Output.from_input(args.namespace).apply(
+            lambda namespace: json.dumps(
+                trust_policy(args.oidc_provider_arn, args.oidc_issuer, namespace, args.service_account)
+            )
+        )
         role = aws.iam.Role(
             f"{name}-role",
             name=args.role_name,
-            description=f"External Secrets Operator reads the {args.stack} secrets of ai-etl",
-            assume_role_policy=pulumi.Output.from_input(args.namespace).apply(
-                lambda namespace: json.dumps(
-                    trust_policy(args.oidc_provider_arn, args.oidc_issuer, namespace, args.service_account)
-                )
-            ),
+            description=args.role_description,
+            assume_role_policy=trust,
             tags=dict(args.tags),
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=child,
         )
         policy = aws.iam.RolePolicy(
             f"{name}-read",
             name="read-secrets",
             role=role.id,
-            policy=pulumi.Output.all(pulumi.Output.all(*args.secret_arns.values()), args.kms_key_arn).apply(
+            policy=pulumi.Output.all(pulumi.Output.all(*args.secret_arns), args.kms_key_arn).apply(
                 lambda a: json.dumps(read_policy(a[0], a[1], args.region))
             ),
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=child,
         )
         account = k8s.core.v1.ServiceAccount(
             f"{name}-service-account",
             metadata={
                 "name": args.service_account,
                 "namespace": args.namespace,
-                "labels": k8s_labels(args.stack, "secret-store"),
+                "labels": labels,
                 "annotations": {ROLE_ARN_ANNOTATION: role.arn},
             },
             # The operator must not try the role before it may read.
             opts=pulumi.ResourceOptions(parent=self, depends_on=[policy]),
         )
+        manifest = secret_store_manifest(
+            args.store_name, args.namespace, args.region, name_of(account), labels
+        )
+        store = k8s.apiextensions.CustomResource(
+            name,
+            api_version=manifest["apiVersion"],
+            kind=manifest["kind"],
+            metadata=manifest["metadata"],
+            spec=manifest["spec"],
+            opts=child,
+        )
         self.role_arn = role.arn
-        self.service_account = name_of(account)
-        self.register_outputs({"role_arn": self.role_arn, "service_account": self.service_account})
+        self.name = name_of(store)
+        self.register_outputs({"role_arn": self.role_arn, "name": self.name})

@@ -1,181 +1,176 @@
-"""External Secrets Operator objects (external-secrets.io/v1): the SecretStore and the ExternalSecret.
+"""A workload that reads secrets: its own synced Secret, identity and Deployment.
 
-Every generation of values gets its own ExternalSecret and Kubernetes Secret, named by a hash of
-what the backend reads (keys, Secrets Manager names, version ids). A new value therefore means a
-new Secret name: Pulumi creates the new ExternalSecret, waits until the operator reports it Ready,
+Every generation of its values gets its own ExternalSecret and Kubernetes Secret, named by a hash
+of what it reads (keys, Secrets Manager names, version ids). A new value therefore means a new
+Secret name: Pulumi creates the new ExternalSecret, waits until the operator reports it Ready,
 then rolls the Deployment onto it, and deletes the old generation only after the rollout. A pod
 can never start against a Secret that still holds the old values.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any, cast
 
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.labels import k8s_labels, name_of
-
-API_VERSION = "external-secrets.io/v1"
-STORE_NAME = "aws-secrets-manager"
-SECRET_BASENAME = "ai-etl-secrets"
-WAIT_FOR_READY = {"pulumi.com/waitFor": "condition=Ready"}
-# The values are pinned by version id, so a periodic refresh only repairs drift (a deleted Secret).
-REFRESH_INTERVAL = "1h"
+from ai_etl.settings import WorkloadSettings
+from ai_etl.tokens import WORKLOAD_COMPONENT
+from components.externalsecrets import external_secret_manifest, generation_name, version_ref
+from components.labels import with_component
+from components.outputs import name_of
+from components.pods import SecretEnv, container_env, deployment_manifest, network_policy_manifest
 
 
 @dataclass(frozen=True)
-class RemoteEntry:
-    """One key of the synced Secret: where it lives in Secrets Manager, at which version."""
+class SyncedKey:
+    """One key of the workload's Secret: where it lives in Secrets Manager, at which version."""
 
     key: str
+    env_var: str
     remote_name: str
-    version: pulumi.Input[str]
-    """The remoteRef version: `uuid/<version id>` (see version_ref)."""
+    version_id: pulumi.Input[str]
 
 
-def version_ref(version_id: str) -> str:
-    """Pins a remoteRef to one Secrets Manager version (the operator's `uuid/` form)."""
-    return f"uuid/{version_id}"
+def secret_reader_rules(secret_name: str) -> list[dict]:
+    """`get` on the one Secret, by name: no list, no watch, no other Secret of the namespace."""
+    return [{"apiGroups": [""], "resources": ["secrets"], "resourceNames": [secret_name], "verbs": ["get"]}]
 
 
-def generation_name(entries: list[tuple[str, str, str]]) -> str:
-    """`ai-etl-secrets-<hash>` of (key, Secrets Manager name, version id) triples.
-
-    It changes whenever a key, its source or its value's version changes, and with nothing else.
-    """
-    canonical = json.dumps(sorted(entries), separators=(",", ":"))
-    return f"{SECRET_BASENAME}-{hashlib.sha256(canonical.encode()).hexdigest()[:10]}"
-
-
-def secret_store_manifest(
-    namespace: pulumi.Input[str], region: str, service_account: pulumi.Input[str], stack: str
-) -> dict:
-    """The SecretStore: AWS Secrets Manager in the stack's region, as the IRSA ServiceAccount."""
-    return {
-        "apiVersion": API_VERSION,
-        "kind": "SecretStore",
-        "metadata": {
-            "name": STORE_NAME,
-            "namespace": namespace,
-            "labels": k8s_labels(stack, "secret-store"),
-            "annotations": dict(WAIT_FOR_READY),
-        },
-        "spec": {
-            "provider": {
-                "aws": {
-                    "service": "SecretsManager",
-                    "region": region,
-                    "auth": {"jwt": {"serviceAccountRef": {"name": service_account}}},
-                }
-            }
-        },
-    }
-
-
-def external_secret_manifest(
-    *,
-    name: pulumi.Input[str],
+def role_binding_manifest(
+    name: str,
     namespace: pulumi.Input[str],
-    store_name: pulumi.Input[str],
-    entries: list[RemoteEntry],
-    stack: str,
+    role: pulumi.Input[str],
+    service_account: pulumi.Input[str],
+    labels: Mapping[str, str],
 ) -> dict:
-    """The ExternalSecret of one generation: each key pinned to its Secrets Manager version.
-
-    The target Secret takes the ExternalSecret's own name (see generation_name).
-    """
+    """Binds the Role to the workload's ServiceAccount, in its own namespace only."""
     return {
-        "apiVersion": API_VERSION,
-        "kind": "ExternalSecret",
-        "metadata": {
-            "name": name,
-            "namespace": namespace,
-            "labels": k8s_labels(stack, "secrets"),
-            "annotations": dict(WAIT_FOR_READY),
-        },
-        "spec": {
-            "refreshInterval": REFRESH_INTERVAL,
-            "secretStoreRef": {"kind": "SecretStore", "name": store_name},
-            "target": {
-                "name": name,
-                # Owner: the operator owns the Secret, which goes when this generation goes.
-                "creationPolicy": "Owner",
-                # Retain: if a Secrets Manager entry vanished, keep serving the last values.
-                "deletionPolicy": "Retain",
-            },
-            "data": [
-                {
-                    "secretKey": e.key,
-                    "remoteRef": {"key": e.remote_name, "version": e.version},
-                }
-                for e in entries
-            ],
-        },
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "RoleBinding",
+        "metadata": {"name": name, "namespace": namespace, "labels": dict(labels)},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": role},
+        "subjects": [{"kind": "ServiceAccount", "name": service_account, "namespace": namespace}],
     }
 
 
 @dataclass(frozen=True)
-class ExternalSecretsArgs:
+class WorkloadArgs:
+    name: str
+    """Its Kubernetes name: the Deployment, ServiceAccount and NetworkPolicy; `<name>-secrets-<hash>`
+    and `<name>-secret-reader` for its Secret and Role."""
+    component: str
+    """Its `app.kubernetes.io/component` label and container name (e.g. `backend`)."""
     namespace: pulumi.Input[str]
-    region: str
-    service_account: pulumi.Input[str]
-    """The IRSA ServiceAccount (its Output, so the store waits for the role)."""
-    remote_names: Mapping[str, str]
-    """Secrets Manager name by key, for the keys the backend reads."""
-    version_ids: Mapping[str, pulumi.Input[str]]
-    """Current version id by key (never secret)."""
-    stack: str
+    labels: Mapping[str, str]
+    selector_labels: Mapping[str, str]
+    """Labels that, with `app.kubernetes.io/name`, select its pods (immutable once deployed)."""
+    store_name: pulumi.Input[str]
+    """The SecretStore its ExternalSecret reads through."""
+    synced: Sequence[SyncedKey]
+    """The secrets it reads, and only these."""
+    plain_env: Mapping[str, str]
+    settings: WorkloadSettings
+    egress_ports: Sequence[int]
+    """TCP ports it connects to besides HTTPS and DNS (its databases)."""
 
 
-class ExternalSecrets(pulumi.ComponentResource):
-    """Syncs the backend's secrets from AWS into one Kubernetes Secret per generation of values."""
+class Workload(pulumi.ComponentResource):
+    """ExternalSecret (one per generation), ServiceAccount, a Role that reads only its Secret, the
+    RoleBinding, the Deployment (every credential by secretKeyRef) and its NetworkPolicy."""
 
     secret_name: pulumi.Output[str]
-    """Name of the current generation's Kubernetes Secret; known once the operator has synced it."""
+    """The current generation's Kubernetes Secret; known once the operator synced it."""
+    service_account: pulumi.Output[str]
+    """The ServiceAccount its pods run as."""
 
-    def __init__(self, name: str, args: ExternalSecretsArgs, opts: pulumi.ResourceOptions | None = None):
-        super().__init__("ai-etl:externalsecrets:ExternalSecrets", name, None, opts)
-        store_manifest = secret_store_manifest(args.namespace, args.region, args.service_account, args.stack)
-        store = self._declare(f"{name}-store", store_manifest)
-        keys = list(args.remote_names)
+    def __init__(self, name: str, args: WorkloadArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__(WORKLOAD_COMPONENT, name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        labels = with_component(args.labels, args.component)
+        selector = {"app.kubernetes.io/name": args.name, **args.selector_labels}
+
         # Only the name and the pinned versions wait for new values; the rest stays known in
         # preview, so a rotation previews as the replacement it is.
-        generation = pulumi.Output.all(*(args.version_ids[k] for k in keys)).apply(
+        generation = pulumi.Output.all(*(s.version_id for s in args.synced)).apply(
             lambda ids: generation_name(
-                [(k, args.remote_names[k], v) for k, v in zip(keys, ids, strict=True)]
+                f"{args.name}-secrets",
+                [(s.key, s.remote_name, v) for s, v in zip(args.synced, ids, strict=True)],
             )
         )
-        manifest = external_secret_manifest(
+        data = [
+            (s.key, s.remote_name, pulumi.Output.from_input(s.version_id).apply(version_ref))
+            for s in args.synced
+        ]
+        es = external_secret_manifest(
             name=generation,
             namespace=args.namespace,
-            store_name=name_of(store),
-            entries=[
-                RemoteEntry(
-                    k,
-                    args.remote_names[k],
-                    pulumi.Output.from_input(args.version_ids[k]).apply(version_ref),
-                )
-                for k in keys
-            ],
-            stack=args.stack,
+            store_name=args.store_name,
+            data=data,
+            labels=with_component(args.labels, "secrets"),
         )
-        external_secret = self._declare(f"{name}-external-secret", manifest)
-        # The target Secret bears the ExternalSecret's name; taking it from the created object
-        # makes every user of the Secret wait until the operator reported it Ready.
+        external_secret = k8s.apiextensions.CustomResource(
+            f"{name}-secrets",
+            api_version=es["apiVersion"],
+            kind=es["kind"],
+            metadata=es["metadata"],
+            spec=es["spec"],
+            opts=child,
+        )
+        # The Secret bears the ExternalSecret's name; taking it from the created object makes
+        # every user of the Secret wait until the operator reported it Ready.
         self.secret_name = name_of(external_secret)
-        self.register_outputs({"secret_name": self.secret_name})
 
-    def _declare(self, resource_name: str, manifest: dict) -> k8s.apiextensions.CustomResource:
-        """A custom resource, child of this component, from its manifest."""
-        return k8s.apiextensions.CustomResource(
-            resource_name,
-            api_version=manifest["apiVersion"],
-            kind=manifest["kind"],
-            metadata=manifest["metadata"],
-            spec=manifest["spec"],
-            opts=pulumi.ResourceOptions(parent=self),
+        account = k8s.core.v1.ServiceAccount(
+            f"{name}-service-account",
+            metadata={"name": args.name, "namespace": args.namespace, "labels": labels},
+            opts=child,
         )
+        self.service_account = name_of(account)
+        reader = f"{args.name}-secret-reader"
+        role = k8s.rbac.v1.Role(
+            f"{name}-secret-reader",
+            metadata={"name": reader, "namespace": args.namespace, "labels": labels},
+            # Plain dicts are what the provider receives; the SDK's TypedDicts add nothing here.
+            rules=cast(Any, self.secret_name.apply(secret_reader_rules)),
+            opts=child,
+        )
+        binding = role_binding_manifest(reader, args.namespace, name_of(role), self.service_account, labels)
+        k8s.rbac.v1.RoleBinding(
+            f"{name}-secret-reader-binding",
+            metadata=binding["metadata"],
+            role_ref=binding["roleRef"],
+            subjects=binding["subjects"],
+            opts=child,
+        )
+
+        # Outputs sit near the leaves, so a new Secret name leaves only `env` unknown in a preview.
+        # The env is built in one apply: one dependency on the Secret name rather than one per
+        # variable, which keeps the SDK's cycle check linear in the number of secrets.
+        secrets = [SecretEnv(s.env_var, s.key) for s in args.synced]
+        env = self.secret_name.apply(lambda secret: container_env(secrets, secret, args.plain_env))
+        deployment = deployment_manifest(
+            name=args.name,
+            container_name=args.component,
+            namespace=args.namespace,
+            labels=labels,
+            selector=selector,
+            settings=args.settings,
+            service_account=self.service_account,
+            env=env,
+        )
+        k8s.apps.v1.Deployment(name, metadata=deployment["metadata"], spec=deployment["spec"], opts=child)
+        policy = network_policy_manifest(
+            name=args.name,
+            namespace=args.namespace,
+            labels=labels,
+            selector=selector,
+            port=args.settings.port,
+            egress_ports=args.egress_ports,
+        )
+        k8s.networking.v1.NetworkPolicy(
+            f"{name}-network-policy", metadata=policy["metadata"], spec=policy["spec"], opts=child
+        )
+        self.register_outputs({"secret_name": self.secret_name, "service_account": self.service_account})

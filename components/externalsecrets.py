@@ -1,0 +1,67 @@
+"""Pure builders of External Secrets objects: generations, pinned versions, the ExternalSecret."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+
+import pulumi
+
+from components.secretstore import API_VERSION, WAIT_FOR_READY
+
+# The values are pinned by version id, so a periodic refresh only repairs drift (a deleted Secret).
+REFRESH_INTERVAL = "1h"
+
+
+def version_ref(version_id: str) -> str:
+    """Pins a remoteRef to one Secrets Manager version (the operator's `uuid/` form)."""
+    return f"uuid/{version_id}"
+
+
+def generation_name(basename: str, entries: list[tuple[str, str, str]]) -> str:
+    """`<basename>-<hash>` of (key, Secrets Manager name, version id) triples.
+
+    It changes whenever a key, its source or its value's version changes, and with nothing else.
+    """
+    canonical = json.dumps(sorted(entries), separators=(",", ":"))
+    return f"{basename}-{hashlib.sha256(canonical.encode()).hexdigest()[:10]}"
+
+
+def external_secret_manifest(
+    *,
+    name: pulumi.Input[str],
+    namespace: pulumi.Input[str],
+    store_name: pulumi.Input[str],
+    data: Sequence[tuple[str, str, pulumi.Input[str]]],
+    labels: Mapping[str, str],
+) -> dict:
+    """The ExternalSecret of one generation: each (key, remote name, version) pinned.
+
+    The target Secret takes the ExternalSecret's own name (see generation_name).
+    """
+    return {
+        "apiVersion": API_VERSION,
+        "kind": "ExternalSecret",
+        "metadata": {
+            "name": name,
+            "namespace": namespace,
+            "labels": dict(labels),
+            "annotations": dict(WAIT_FOR_READY),
+        },
+        "spec": {
+            "refreshInterval": REFRESH_INTERVAL,
+            "secretStoreRef": {"kind": "SecretStore", "name": store_name},
+            "target": {
+                "name": name,
+                # Owner: the operator owns the Secret, which goes when this generation goes.
+                "creationPolicy": "Owner",
+                # Retain: if a Secrets Manager entry vanished, keep serving the last values.
+                "deletionPolicy": "Retain",
+            },
+            "data": [
+                {"secretKey": key, "remoteRef": {"key": remote, "version": version}}
+                for key, remote, version in data
+            ],
+        },
+    }
