@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from components.settings import ConfigError
+from ai_etl.settings import ConfigError
 from offline import diff as diffing
 from offline.check import check
 from offline.render import offline_run, render, summary
@@ -20,8 +20,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     sub = parser.add_subparsers(dest="command", required=True)
     r = sub.add_parser("render", help="run the program for a stack and write what it declares")
-    r.add_argument("stack", help="a stack of this project (dev, production): reads Pulumi.<stack>.yaml")
+    r.add_argument("stack", help="a stack of the project: reads its Pulumi.<stack>.yaml")
     r.add_argument("--out", type=Path, help="output folder (default: build/<stack>)")
+    r.add_argument("-C", "--cwd", type=Path, default=Path(), help="the project's folder, as pulumi's --cwd")
     d = sub.add_parser("diff", help="compare two render folders like `pulumi preview --diff`")
     d.add_argument("base", type=Path, help="render folder before the change")
     d.add_argument("head", type=Path, help="render folder after the change")
@@ -29,12 +30,13 @@ def main(argv: list[str] | None = None) -> int:
     d.add_argument("--title", default="Offline preview", help="heading of the markdown output")
     d.add_argument("--exit-code", action="store_true", help="exit 1 when there are changes (like git diff)")
     c = sub.add_parser("check", help="run the guardrails on a stack and print the guide's checklist")
-    c.add_argument("stack", help="a stack of this project (dev, production)")
+    c.add_argument("stack", help="a stack of the project: reads its Pulumi.<stack>.yaml")
+    c.add_argument("-C", "--cwd", type=Path, default=Path(), help="the project's folder, as pulumi's --cwd")
     args = parser.parse_args(argv)
 
     if args.command == "check":
         try:
-            text, failed = check(offline_run(args.stack)[0])
+            text, failed = check(offline_run(args.stack, args.cwd)[0], args.cwd)
         except (ConfigError, FileNotFoundError) as error:
             print(f"error: {error}", file=sys.stderr)
             return 2
@@ -43,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.command == "render":
         try:
-            rendered = render(args.stack, args.out or Path("build") / args.stack)
+            rendered = render(args.stack, args.out or args.cwd / "build" / args.stack, args.cwd)
         except (ConfigError, FileNotFoundError) as error:
             print(f"error: {error}", file=sys.stderr)
             return 2

@@ -29,7 +29,7 @@ def _gitignore_has_env(root: Path = PROJECT_DIR) -> bool:
 
 
 def _rotation_documented(root: Path = PROJECT_DIR) -> bool:
-    path = root / "README.md"
+    path = root / "docs" / "runbooks.md"
     return path.exists() and "## Rotation runbook" in path.read_text()
 
 
@@ -56,7 +56,7 @@ CHECKLIST: tuple[ChecklistItem, ...] = (
     ChecklistItem("Secrets are backed up (encrypted)",
                   ("secrets-manager-recovery-window", "production-protected")),
     ChecklistItem("Team trained on secret handling", outside=(
-        "people, not code: walk new members through README's rotation runbook and the guide")),
+        "people, not code: walk new members through docs/runbooks.md and the guide")),
 )  # fmt: skip
 
 
@@ -82,7 +82,9 @@ def repository_findings(root: Path = PROJECT_DIR) -> list[Finding]:
     if not _gitignore_has_env(root):
         findings.append(Finding("gitignore-env", ".gitignore", "add `.env` to .gitignore", False))
     if not _rotation_documented(root):
-        findings.append(Finding("rotation-documented", "README.md", "document the rotation runbook", False))
+        findings.append(
+            Finding("rotation-documented", "docs/runbooks.md", "document the rotation runbook", False)
+        )
     return findings
 
 

@@ -12,22 +12,28 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-# Inputs whose change makes the provider replace the resource (pulumi-random, pulumi-aws schemas).
+from ai_etl import tokens
+
+# Inputs whose change makes the provider replace the resource ("ForceNew" in the providers' source:
+# hashicorp/terraform-provider-aws internal/service/kms/key.go, .../secretsmanager/secret.go and
+# secret_version.go, .../iam/role.go and role_policy.go; terraform-provider-random
+# internal/provider/resource_password.go). tests/test_offline.py holds every name to the installed
+# SDK, so a renamed input cannot drift in unnoticed.
 REPLACE_ON: dict[str, tuple[str, ...]] = {
     # Every RandomPassword input forces a new value; keepers exist for exactly that.
-    "random:index/randomPassword:RandomPassword": ("*",),
-    "aws:kms/key:Key": ("customerMasterKeySpec", "keySpec", "keyUsage", "multiRegion", "customKeyStoreId"),
-    "aws:kms/alias:Alias": ("name", "namePrefix"),
-    "aws:secretsmanager/secret:Secret": ("name", "namePrefix"),
-    "aws:secretsmanager/secretVersion:SecretVersion": ("secretId", "secretString", "secretBinary"),
-    "aws:iam/role:Role": ("name", "namePrefix", "path"),
-    "aws:iam/rolePolicy:RolePolicy": ("name", "namePrefix", "role"),
+    tokens.RANDOM_PASSWORD: ("*",),
+    tokens.KMS_KEY: ("customerMasterKeySpec", "keyUsage", "multiRegion", "customKeyStoreId", "xksKeyId"),
+    tokens.KMS_ALIAS: ("name", "namePrefix"),
+    tokens.SM_SECRET: ("name", "namePrefix"),
+    tokens.SM_VERSION: ("secretId", "secretString", "secretBinary"),
+    tokens.IAM_ROLE: ("name", "namePrefix", "path"),
+    tokens.IAM_ROLE_POLICY: ("name", "namePrefix", "role"),
 }
 # Kubernetes: an object is identified by kind, namespace and name; some fields are immutable.
 K8S_REPLACE_ON: tuple[str, ...] = ("apiVersion", "kind", "metadata.name", "metadata.namespace")
 K8S_IMMUTABLE: dict[str, tuple[str, ...]] = {
-    "kubernetes:apps/v1:Deployment": ("spec.selector",),
-    "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding": ("roleRef",),
+    tokens.K8S_DEPLOYMENT: ("spec.selector",),
+    tokens.K8S_ROLE_BINDING: ("roleRef",),
 }
 
 

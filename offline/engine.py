@@ -1,17 +1,20 @@
-"""Runs the real program for a stack under the Pulumi SDK's mock engine, and records what it declares.
+"""Runs a Pulumi program for a stack under the Pulumi SDK's own mocks, and records what it declares.
 
-The Pulumi CLI is not needed: the SDK's MockMonitor stands in for the engine, and a small table of
-provider behaviours (ids, ARNs, version ids, the secret outputs a provider declares) stands in for
-the providers. Everything the program registers is kept with the options that matter for safety,
-its dependencies and its inputs, secret values wrapped in `Secret` so that nothing can mistake them
-for plain text.
+No Pulumi CLI is needed. The program gets its config as the language host hands it over
+(PULUMI_CONFIG), runs under `pulumi.runtime.test` with `set_mocks`, and the SDK's MockMonitor
+registers every resource; this module only extends it: engine-style URNs, the secret outputs a
+provider declares, auto-naming, and a record of each registration with its options and inputs.
+Secret values are wrapped in `Sensitive`, so nothing can mistake them for plain text.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
+import re
 import runpy
+import threading
 import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -20,26 +23,23 @@ from typing import Any
 
 import pulumi
 import yaml
-from pulumi.runtime import mocks, rpc
-from pulumi.runtime.settings import set_root_resource
-from pulumi.runtime.stack import run_pulumi_func
-from pulumi.runtime.sync_await import _sync_await
+from pulumi.runtime.mocks import MockMonitor
+
+from ai_etl import tokens
+from offline.sdk import is_secret_wire, secret_wire
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
-PROJECT = "ai-etl"
 MOCK_ACCOUNT = "123456789012"
-_SECRET_SIG = rpc._special_sig_key
-_SECRET_VALUE = rpc._special_secret_sig
 
 
 @dataclass(frozen=True)
-class Secret:
+class Sensitive:
     """A value the program marked secret; its repr never shows the value."""
 
     value: Any
 
     def __repr__(self) -> str:
-        return "Secret([redacted])"
+        return "Sensitive([redacted])"
 
 
 @dataclass
@@ -60,10 +60,10 @@ class Registration:
     additional_secret_outputs: list[str]
     property_dependencies: dict[str, list[str]]
     """For each input, the resources its value came from (as the engine tells policies)."""
-    inputs: dict[str, Any]
-    """Inputs as sent to the provider; secret values as `Secret`."""
+    inputs: dict[str, Any] = field(default_factory=dict)
+    """Inputs as sent to the provider; secret values as `Sensitive`."""
     outputs: dict[str, Any] = field(default_factory=dict)
-    """What the mocked provider answered; secret values as `Secret`."""
+    """What the mocked provider answered; secret values as `Sensitive`."""
 
 
 @dataclass
@@ -73,7 +73,7 @@ class Run:
     stack: str
     resources: list[Registration]
     exports: dict[str, Any]
-    """Stack outputs; secret ones as `Secret`."""
+    """Stack outputs; secret ones as `Sensitive`."""
 
     def of_type(self, type_token: str) -> list[Registration]:
         return [r for r in self.resources if r.type == type_token]
@@ -89,14 +89,14 @@ class Run:
 
 
 def wrap_secrets(value: Any) -> Any:
-    """Turn the wire form of secrets (as deserialize_properties leaves them) into `Secret`.
+    """Turn the wire form of secrets into `Sensitive`.
 
     Whole numbers come back as ints: the wire (a protobuf Struct) knows only doubles, and the
     providers convert them back; Kubernetes' schemas type them `integer`.
     """
+    if is_secret_wire(value):
+        return Sensitive(wrap_secrets(unwrap(value["value"])))
     if isinstance(value, dict):
-        if value.get(_SECRET_SIG) == _SECRET_VALUE:
-            return Secret(wrap_secrets(unwrap(value.get("value"))))
         return {k: wrap_secrets(v) for k, v in value.items()}
     if isinstance(value, list):
         return [wrap_secrets(v) for v in value]
@@ -107,11 +107,11 @@ def wrap_secrets(value: Any) -> Any:
 
 def unwrap(value: Any) -> Any:
     """The plain value, secrets included (for providers' behaviour and for tests of values)."""
-    if isinstance(value, Secret):
+    if isinstance(value, Sensitive):
         return unwrap(value.value)
+    if is_secret_wire(value):
+        return unwrap(value["value"])
     if isinstance(value, dict):
-        if value.get(_SECRET_SIG) == _SECRET_VALUE:
-            return unwrap(value.get("value"))
         return {k: unwrap(v) for k, v in value.items()}
     if isinstance(value, list):
         return [unwrap(v) for v in value]
@@ -120,7 +120,7 @@ def unwrap(value: Any) -> Any:
 
 def secrets_in(value: Any) -> Iterator[Any]:
     """Every secret value inside `value`, unwrapped."""
-    if isinstance(value, Secret):
+    if isinstance(value, Sensitive):
         yield unwrap(value)
     elif isinstance(value, dict):
         for item in value.values():
@@ -134,89 +134,108 @@ def _digest(*parts: Any) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
 
 
-class ProviderMocks(mocks.Mocks):
-    """What each provider answers on create: the camelCase outputs real providers return."""
+class ProviderMocks(pulumi.runtime.Mocks):
+    """What each provider answers on create: the camelCase outputs real providers return.
+
+    A resource declared without a name gets one as the providers auto-name it: its logical name
+    and a random suffix (here a stable one).
+    """
 
     def __init__(self, stack: str, region: str) -> None:
         self.stack = stack
         self.region = region
 
-    def new_resource(self, args: mocks.MockResourceArgs) -> tuple[str | None, dict]:
-        inputs = args.inputs
-        plain = unwrap(inputs)
-        state = dict(inputs)
+    def autoname(self, logical: str) -> str:
+        return f"{logical}-{_digest(self.stack, logical)[:7]}"
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict]:
+        plain = unwrap(args.inputs)
+        state = dict(args.inputs)
         token = args.typ
-        if token == "random:index/randomPassword:RandomPassword":
+        if token.startswith("aws:") and "name" not in plain:
+            plain["name"] = state["name"] = self.autoname(args.name)
+        if token == tokens.RANDOM_PASSWORD:
             # Deterministic per stack, name, length and keepers (a new keeper: a new value), and
             # with the characters that break an unencoded URL, so composing must encode them.
             seed = _digest(self.stack, args.name, plain.get("keepers"), plain.get("length"))
-            length = int(plain["length"])
-            result = ("@:/#" + seed + seed)[:length]
+            result = ("@:/#" + seed + seed)[: int(plain["length"])]
             state.update(result=result, bcryptHash="$2a$10$" + seed[:53])
             return f"{args.name}-id", state
-        if token == "aws:kms/key:Key":
+        if token == tokens.KMS_KEY:
             key_id = str(uuid.UUID(_digest(self.stack, args.name)[:32]))
             state.update(keyId=key_id, arn=f"arn:aws:kms:{self.region}:{MOCK_ACCOUNT}:key/{key_id}")
             return key_id, state
-        if token == "aws:kms/alias:Alias":
+        if token == tokens.KMS_ALIAS:
             state["arn"] = f"arn:aws:kms:{self.region}:{MOCK_ACCOUNT}:{plain['name']}"
             return plain["name"], state
-        if token == "aws:secretsmanager/secret:Secret":
+        if token == tokens.SM_SECRET:
             suffix = _digest(plain["name"])[:6]  # AWS appends six random characters
             arn = f"arn:aws:secretsmanager:{self.region}:{MOCK_ACCOUNT}:secret:{plain['name']}-{suffix}"
             state["arn"] = arn
             return arn, state
-        if token == "aws:secretsmanager/secretVersion:SecretVersion":
+        if token == tokens.SM_VERSION:
             # Secrets Manager mints a new version id for every new value.
             version_id = str(uuid.UUID(_digest(plain["secretId"], plain.get("secretString"))[:32]))
             state.update(versionId=version_id, arn=plain["secretId"])
             return f"{plain['secretId']}|{version_id}", state
-        if token == "aws:iam/role:Role":
+        if token == tokens.IAM_ROLE:
             state.update(
                 arn=f"arn:aws:iam::{MOCK_ACCOUNT}:role/{plain['name']}",
                 uniqueId="AROA" + _digest(args.name)[:17].upper(),
             )
             return plain["name"], state
-        if token == "aws:iam/rolePolicy:RolePolicy":
+        if token == tokens.IAM_ROLE_POLICY:
             return f"{plain['role']}:{plain['name']}", state
         if token.startswith("kubernetes:"):
-            metadata = plain.get("metadata") or {}
-            name = metadata.get("name") or args.name
+            metadata = dict(plain.get("metadata") or {})
+            if not metadata.get("name"):
+                metadata["name"] = self.autoname(args.name)
+                state["metadata"] = {**(state.get("metadata") or {}), "name": metadata["name"]}
             namespace = metadata.get("namespace")
-            return (f"{namespace}/{name}" if namespace else name), state
+            return (f"{namespace}/{metadata['name']}" if namespace else metadata["name"]), state
         return f"{args.name}-id", state
 
-    def call(self, args: mocks.MockCallArgs) -> tuple[dict, list[tuple[str, str]] | None]:
-        raise NotImplementedError(f"the program made an unexpected provider call: {args.token}")
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict, list[tuple[str, str]] | None]:
+        raise NotImplementedError(f"the program made a provider call offline cannot answer: {args.token}")
 
 
-class RecordingMonitor(mocks.MockMonitor):
-    """The SDK's MockMonitor, keeping each registration's options and marking declared secret outputs."""
+class RecordingMonitor(MockMonitor):
+    """The SDK's MockMonitor, recording each registration; URNs and secret outputs as the engine
+    makes them."""
 
     def __init__(self, provider_mocks: ProviderMocks) -> None:
-        super().__init__(provider_mocks)
+        super().__init__(_Recorder(self, provider_mocks))
         self.registrations: list[Registration] = []
-        self.stack_outputs: dict[str, Any] = {}
+        self._current = threading.local()  # the request being registered, per SDK worker thread
 
     def make_urn(self, parent: str, type_: str, name: str) -> str:
-        """URNs as the engine makes them: a child's type carries its parents' whole type chain
-        (the SDK's mock keeps only the last link, and counts the root stack as a parent)."""
+        """A child's type carries its parents' whole type chain (the SDK's mock keeps only the last
+        link, and counts the root stack as a parent)."""
         if parent:
             parent_type = parent.split("::")[2]
-            if parent_type != "pulumi:pulumi:Stack":
+            if parent_type != tokens.STACK:
                 type_ = f"{parent_type}${type_}"
         return "urn:pulumi:" + "::".join([pulumi.get_stack(), pulumi.get_project(), type_, name])
 
-    def RegisterResource(self, request):  # noqa: N802 (gRPC method name)
-        urn = self.make_urn(request.parent, request.type, request.name)
-        if request.type == "pulumi:pulumi:Stack":
-            return mocks.resource_pb2.RegisterResourceResponse(urn=urn)
-        mocks._ensure_event_loop()
-        inputs = rpc.deserialize_properties(request.object, keep_unknowns=True)
-        registration = Registration(
+    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
+        if request.type == tokens.STACK:
+            return super().RegisterResource(request)
+        self._current.request = request
+        self._current.registration = None
+        response = super().RegisterResource(request)
+        registration: Registration = self._current.registration
+        if request.custom:
+            registration.outputs = wrap_secrets(self.resources[response.urn].state)
+        self.registrations.append(registration)
+        return response
+
+    def record(self, args: pulumi.runtime.MockResourceArgs, state: dict) -> dict:
+        """Note the registration under way; the engine marks the outputs a provider declares secret."""
+        request = self._current.request
+        self._current.registration = Registration(
             type=request.type,
             name=request.name,
-            urn=urn,
+            urn=self.make_urn(request.parent, request.type, request.name),
             parent=request.parent,
             custom=bool(request.custom),
             dependencies=list(request.dependencies),
@@ -227,30 +246,51 @@ class RecordingMonitor(mocks.MockMonitor):
             ignore_changes=list(request.ignoreChanges),
             additional_secret_outputs=list(request.additionalSecretOutputs),
             property_dependencies={k: list(v.urns) for k, v in request.propertyDependencies.items()},
-            inputs=wrap_secrets(inputs),
+            inputs=wrap_secrets(args.inputs),
         )
-        if not request.custom:
-            self.registrations.append(registration)
-            return mocks.resource_pb2.RegisterResourceResponse(urn=urn, id="", object=None)
-        resource_id, state = self.mocks.new_resource(
-            mocks.MockResourceArgs(
-                typ=request.type,
-                name=request.name,
-                inputs=inputs,
-                provider=request.provider,
-                resource_id=request.importId,
-                custom=True,
-            )
-        )
-        # The engine marks the outputs a provider declares secret; do as it does.
-        for key in request.additionalSecretOutputs:
-            if key in state:
-                state[key] = {_SECRET_SIG: _SECRET_VALUE, "value": unwrap(state[key])}
-        registration.outputs = wrap_secrets(state)
-        self.registrations.append(registration)
-        obj = _sync_await(rpc.serialize_properties(state, {}))
-        self.resources[urn] = mocks.MockMonitor.ResourceRegistration(urn, resource_id or "", state)
-        return mocks.resource_pb2.RegisterResourceResponse(urn=urn, id=resource_id or "", object=obj)
+        secret = set(request.additionalSecretOutputs)
+        return {k: secret_wire(unwrap(v)) if k in secret else v for k, v in state.items()}
+
+
+class _Recorder(pulumi.runtime.Mocks):
+    """The mocks the monitor calls: the provider's answer, recorded."""
+
+    def __init__(self, monitor: RecordingMonitor, provider_mocks: ProviderMocks) -> None:
+        self.monitor = monitor
+        self.provider_mocks = provider_mocks
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict]:
+        resource_id, state = self.provider_mocks.new_resource(args)
+        return resource_id, self.monitor.record(args, state)
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict, list[tuple[str, str]] | None]:
+        return self.provider_mocks.call(args)
+
+
+class _StackFileLoader(yaml.SafeLoader):
+    """YAML as the Pulumi CLI reads a stack file (Go's yaml.v3): `2026-12-01` stays text, and only
+    `true`/`false` are booleans (YAML 1.1's yes/no/on/off are strings)."""
+
+
+_StackFileLoader.yaml_implicit_resolvers = {
+    first: [
+        (tag, rx)
+        for tag, rx in resolvers
+        if tag not in ("tag:yaml.org,2002:timestamp", "tag:yaml.org,2002:bool")
+    ]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_StackFileLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
+
+
+def load_project(project_dir: Path = PROJECT_DIR) -> dict[str, Any]:
+    """`Pulumi.yaml`: the project's name, runtime and config declarations."""
+    path = project_dir / "Pulumi.yaml"
+    if not path.exists():
+        raise FileNotFoundError(f"no Pulumi.yaml in {project_dir}: is it a Pulumi project?")
+    return dict(yaml.load(path.read_text(), Loader=_StackFileLoader) or {})
 
 
 def load_stack_config(stack: str, project_dir: Path = PROJECT_DIR) -> dict[str, Any]:
@@ -258,7 +298,7 @@ def load_stack_config(stack: str, project_dir: Path = PROJECT_DIR) -> dict[str, 
     path = project_dir / f"Pulumi.{stack}.yaml"
     if not path.exists():
         raise FileNotFoundError(f"no stack file {path.name}: is '{stack}' a stack of this project?")
-    data = yaml.safe_load(path.read_text()) or {}
+    data = yaml.load(path.read_text(), Loader=_StackFileLoader) or {}
     return dict(data.get("config") or {})
 
 
@@ -273,8 +313,9 @@ def run_program(
     secret_keys: Mapping[str, str] | None = None,
     program: Path = PROJECT_DIR / "__main__.py",
     registrations: list[Registration] | None = None,
+    project: str = "ai-etl",
 ) -> Run:
-    """Run `program` for `stack` under the mock engine.
+    """Run `program` for `stack` under the SDK's mocks.
 
     `config` maps full keys (`ai-etl:backend`) to YAML values; `secret_keys` maps full keys to the
     plain value the stack's secrets provider would decrypt (they are marked secret, as the CLI
@@ -282,35 +323,52 @@ def run_program(
     as `registrations` to see what was declared before one.
     """
     secret_keys = dict(secret_keys or {})
-    region = str(config.get("aws:region", "us-east-1"))
-    provider_mocks = ProviderMocks(stack, region)
+    provider_mocks = ProviderMocks(stack, str(config.get("aws:region", "us-east-1")))
     monitor = RecordingMonitor(provider_mocks)
     if registrations is not None:
         monitor.registrations = registrations
-    set_root_resource(None)  # type: ignore[arg-type]
-    mocks.set_mocks(provider_mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor)
-    plain_config = {k: v for k, v in config.items() if not (isinstance(v, dict) and "secure" in v)}
-    pulumi.runtime.set_all_config(
-        engine_config({**plain_config, **secret_keys}), secret_keys=list(secret_keys)
-    )
-
-    # Registrations reach the monitor in the order their inputs resolve, which varies from run to
-    # run; a stack transformation sees each resource as the program declares it, in program order.
+    plain = {k: v for k, v in config.items() if not (isinstance(v, dict) and "secure" in v)}
+    # As the language host does (pulumi/pulumi sdk/python/cmd/pulumi-language-python-exec): the
+    # config in PULUMI_CONFIG, its secret keys in PULUMI_CONFIG_SECRET_KEYS, then set_all_config.
+    handed = {
+        "PULUMI_CONFIG": json.dumps(engine_config({**plain, **secret_keys})),
+        "PULUMI_CONFIG_SECRET_KEYS": json.dumps(sorted(secret_keys)),
+    }
+    saved = {name: os.environ.get(name) for name in handed}
+    os.environ.update(handed)
     declared: dict[tuple[str, str], int] = {}
+    exports: dict[str, Any] = {}
 
     def note_declaration(args: pulumi.ResourceTransformationArgs) -> None:
         declared.setdefault((args.type_, args.name), len(declared))
 
-    def body() -> None:
+    async def collect_exports() -> None:
+        root = pulumi.runtime.get_root_resource()
+        for name, value in getattr(root, "outputs", {}).items():
+            output = pulumi.Output.from_input(value)
+            resolved = await output.future()
+            exports[name] = Sensitive(resolved) if await output.is_secret() else resolved
+
+    @pulumi.runtime.test
+    def body() -> Any:
         pulumi.runtime.register_stack_transformation(note_declaration)
         runpy.run_path(str(program), run_name="__main__")
+        return collect_exports()
 
-    _sync_await(run_pulumi_func(body))
+    try:
+        pulumi.runtime.reset_options(project=project, stack=stack, preview=False)
+        pulumi.runtime.set_all_config(
+            pulumi.runtime.get_config_env(), pulumi.runtime.get_config_secret_keys_env()
+        )
+        pulumi.runtime.set_mocks(provider_mocks, project=project, stack=stack, preview=False, monitor=monitor)
+        body()
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+    # Registrations reach the monitor in the order their inputs resolve, which varies from run to
+    # run; the stack transformation saw each resource as the program declared it, in program order.
     monitor.registrations.sort(key=lambda r: declared.get((r.type, r.name), len(declared)))
-    root = pulumi.runtime.get_root_resource()
-    exports: dict[str, Any] = {}
-    for name, value in getattr(root, "outputs", {}).items():
-        output = pulumi.Output.from_input(value)
-        resolved = _sync_await(output.future())
-        exports[name] = Secret(resolved) if _sync_await(output.is_secret()) else resolved
     return Run(stack=stack, resources=monitor.registrations, exports=exports)

@@ -17,13 +17,12 @@ from typing import Any
 
 import yaml
 
-from components.catalogue import CATALOGUE, Source, of_source
-from components.settings import PROJECT
 from offline.engine import (
     PROJECT_DIR,
     Registration,
     Run,
-    Secret,
+    Sensitive,
+    load_project,
     load_stack_config,
     run_program,
     secrets_in,
@@ -48,25 +47,31 @@ class Rendered:
 def offline_config(
     stack: str, stack_dir: Path = PROJECT_DIR
 ) -> tuple[dict[str, Any], dict[str, str], list[str]]:
-    """The stack's config, and placeholders for the provided secrets it cannot decrypt here.
+    """The stack's config, and placeholders for the secrets it cannot decrypt here.
 
-    A `secure:` value needs the stack's secrets provider, which offline has not, so it is treated
-    like an absent one. Nothing else is invented: a missing plain key stays missing.
+    A `secure:` value needs the stack's secrets provider, which offline has not, so it gets a
+    placeholder, as does a key that Pulumi.yaml declares `secret: true` and the stack leaves unset.
+    Nothing else is invented: a missing plain key stays missing.
     """
     config = load_stack_config(stack, stack_dir)
+    project = load_project(stack_dir)
+    declared = project.get("config") or {}
+    secret_keys = [
+        key if ":" in key else f"{project['name']}:{key}"
+        for key, spec in declared.items()
+        if isinstance(spec, dict) and spec.get("secret")
+    ]
+    encrypted = [key for key, value in config.items() if isinstance(value, dict) and "secure" in value]
     secrets: dict[str, str] = {}
-    for spec in of_source(Source.PROVIDED, CATALOGUE):
-        key = f"{PROJECT}:{spec.config_key}"
-        value = config.get(key)
-        if value is None or (isinstance(value, dict) and "secure" in value):
-            config.pop(key, None)
-            secrets[key] = f"{PLACEHOLDER_PREFIX}{spec.config_key}"
+    for key in sorted({*encrypted, *(k for k in secret_keys if k not in config)}):
+        config.pop(key, None)
+        secrets[key] = f"{PLACEHOLDER_PREFIX}{key.split(':', 1)[-1]}"
     return config, secrets, sorted(secrets)
 
 
 def mask(value: Any) -> Any:
     """`value` with every secret written as "[secret]"."""
-    if isinstance(value, Secret):
+    if isinstance(value, Sensitive):
         return SECRET_MARK
     if isinstance(value, dict):
         return {k: mask(v) for k, v in value.items()}
@@ -81,7 +86,7 @@ def fingerprints(value: Any, path: str = "") -> dict[str, str]:
     Offline values are never real ones (passwords come from the mock provider, provided secrets
     are placeholders), so a digest reveals nothing; it only changes when the value does.
     """
-    if isinstance(value, Secret):
+    if isinstance(value, Sensitive):
         digest = hashlib.sha256(json.dumps(unwrap(value), sort_keys=True).encode()).hexdigest()
         return {path: digest[:16]}
     out: dict[str, str] = {}
@@ -145,10 +150,14 @@ def kubernetes_documents(run: Run) -> list[dict[str, Any]]:
 def offline_run(stack: str, stack_dir: Path = PROJECT_DIR) -> tuple[Run, list[str]]:
     """Run the program for `stack` offline; and which provided secrets got placeholders.
 
-    `stack_dir` holds the `Pulumi.<stack>.yaml` to read (this project's, unless a test says).
+    `stack_dir` is the project: its `Pulumi.yaml`, its program (`main`, or `__main__.py`) and the
+    `Pulumi.<stack>.yaml` to read; any Pulumi Python project, this one by default.
     """
     config, secrets, placeholders = offline_config(stack, stack_dir)
-    return run_program(stack, config, secrets), placeholders
+    project = load_project(stack_dir)
+    main = stack_dir / str(project.get("main") or ".")
+    program = main / "__main__.py" if main.is_dir() else main
+    return run_program(stack, config, secrets, program, project=str(project["name"])), placeholders
 
 
 def render(stack: str, out: Path, stack_dir: Path = PROJECT_DIR) -> Rendered:
