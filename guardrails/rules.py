@@ -12,35 +12,42 @@ import json
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
-from components.catalogue import CATALOGUE, Source, by_key
+from ai_etl import PROJECT
+from ai_etl.catalogue import CATALOGUE, Source, by_key
+from ai_etl.tokens import (
+    ESO_EXTERNAL_SECRET,
+    ESO_PREFIX,
+    IAM_POLICY,
+    IAM_ROLE,
+    IAM_ROLE_POLICY,
+    K8S_CLUSTER_ROLE,
+    K8S_CONFIGMAP,
+    K8S_CRON_JOB,
+    K8S_DAEMON_SET,
+    K8S_DEPLOYMENT,
+    K8S_JOB,
+    K8S_POD,
+    K8S_ROLE,
+    K8S_SECRET,
+    K8S_STATEFUL_SET,
+    KMS_KEY,
+    RANDOM_PASSWORD,
+    SM_SECRET,
+    SM_VERSION,
+)
 
-PROJECT = "ai-etl"
 PRODUCTION = "production"
 ROTATE_EVERY_DAYS = 90
 MIN_PASSWORD_LENGTH = 32
-
-PASSWORD = "random:index/randomPassword:RandomPassword"
-SM_SECRET = "aws:secretsmanager/secret:Secret"
-SM_VERSION = "aws:secretsmanager/secretVersion:SecretVersion"
-KMS_KEY = "aws:kms/key:Key"
-IAM_ROLE = "aws:iam/role:Role"
-IAM_ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
-IAM_POLICY = "aws:iam/policy:Policy"
-K8S_SECRET = "kubernetes:core/v1:Secret"
-K8S_CONFIGMAP = "kubernetes:core/v1:ConfigMap"
-CLUSTER_ROLE = "kubernetes:rbac.authorization.k8s.io/v1:ClusterRole"
-ROLE = "kubernetes:rbac.authorization.k8s.io/v1:Role"
-ESO_PREFIX = "kubernetes:external-secrets.io/"
-EXTERNAL_SECRET = "kubernetes:external-secrets.io/v1:ExternalSecret"
-WORKLOADS = {
-    "kubernetes:apps/v1:Deployment": ("spec", "template", "spec"),
-    "kubernetes:apps/v1:StatefulSet": ("spec", "template", "spec"),
-    "kubernetes:apps/v1:DaemonSet": ("spec", "template", "spec"),
-    "kubernetes:batch/v1:Job": ("spec", "template", "spec"),
-    "kubernetes:batch/v1:CronJob": ("spec", "jobTemplate", "spec", "template", "spec"),
-    "kubernetes:core/v1:Pod": ("spec",),
+WORKLOADS = {  # where each workload kind keeps its pod spec
+    K8S_DEPLOYMENT: ("spec", "template", "spec"),
+    K8S_STATEFUL_SET: ("spec", "template", "spec"),
+    K8S_DAEMON_SET: ("spec", "template", "spec"),
+    K8S_JOB: ("spec", "template", "spec"),
+    K8S_CRON_JOB: ("spec", "jobTemplate", "spec", "template", "spec"),
+    K8S_POD: ("spec",),
 }
 CREDENTIAL_NAME = re.compile(r"PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|CREDENTIAL", re.IGNORECASE)
 URL_WITH_PASSWORD = re.compile(r"^[a-z][a-z0-9+.-]*://[^/@\s:]*:[^/@\s]+@", re.IGNORECASE)
@@ -64,24 +71,64 @@ class Subject:
         return self.urn.split("::", 1)[0].rsplit(":", 1)[-1]
 
 
+ResourceCheck = Callable[[Subject], Iterable[str]]
+"""A resource rule's check: one message per problem of one resource."""
+StackCheck = Callable[[list[Subject]], Iterable[tuple[str, str]]]
+"""A stack rule's check: (URN, message) per problem, seeing every resource at once."""
+
+
 @dataclass(frozen=True)
-class Rule:
-    """One practice of the guide. `types` filters a resource rule; a stack rule has none."""
+class ResourceRule:
+    """A practice of the guide, checked on each resource of the given types."""
 
     name: str
     description: str
-    check: Callable[..., Iterable[Any]]
-    types: tuple[str, ...] | None = None
-    """Resource types a resource rule applies to (a prefix ending in '/' matches a group)."""
+    check: ResourceCheck
+    types: tuple[str, ...]
+    """Resource types it applies to (a prefix ending in '/' matches a group)."""
     advisory: bool = False
 
-    @property
-    def is_stack_rule(self) -> bool:
-        return self.types is None
-
     def applies_to(self, type_token: str) -> bool:
-        assert self.types is not None
         return any(type_token == t or (t.endswith("/") and type_token.startswith(t)) for t in self.types)
+
+
+@dataclass(frozen=True)
+class StackRule:
+    """A practice of the guide, checked on all the stack's resources together."""
+
+    name: str
+    description: str
+    check: StackCheck
+    advisory: bool = False
+
+
+Rule = ResourceRule | StackRule
+RULES: list[Rule] = []
+"""Every rule, in the order this module declares them (the decorators below add them)."""
+
+
+R = TypeVar("R", bound=ResourceCheck)
+S = TypeVar("S", bound=StackCheck)
+
+
+def resource_rule(name: str, description: str, *types: str, advisory: bool = False) -> Callable[[R], R]:
+    """Declare the decorated function a resource rule, with its name and description beside it."""
+
+    def register(check: R) -> R:
+        RULES.append(ResourceRule(name, description, check, types, advisory))
+        return check
+
+    return register
+
+
+def stack_rule(name: str, description: str, *, advisory: bool = False) -> Callable[[S], S]:
+    """Declare the decorated function a stack rule, with its name and description beside it."""
+
+    def register(check: S) -> S:
+        RULES.append(StackRule(name, description, check, advisory))
+        return check
+
+    return register
 
 
 @dataclass(frozen=True)
@@ -103,6 +150,9 @@ def _get(value: Any, *path: str) -> Any:
 # --- resource rules -----------------------------------------------------------------------------
 
 
+@resource_rule(
+    "generated-secrets-strong", "Generated secrets are RandomPassword of 32+ characters", RANDOM_PASSWORD
+)
 def strong_passwords(s: Subject) -> Iterator[str]:
     length = s.props.get("length")
     if not isinstance(length, (int, float)) or length < MIN_PASSWORD_LENGTH:
@@ -112,6 +162,13 @@ def strong_passwords(s: Subject) -> Iterator[str]:
         )
 
 
+@resource_rule(
+    "no-plain-credentials",
+    "No credential in a Secret's data, a ConfigMap or a plain env value",
+    K8S_SECRET,
+    K8S_CONFIGMAP,
+    *WORKLOADS,
+)
 def no_plain_credentials(s: Subject) -> Iterator[str]:
     if s.type == K8S_SECRET and (s.props.get("data") or s.props.get("stringData")):
         yield f"{s.name}: a Secret with data in the program; let the External Secrets Operator write it"
@@ -133,12 +190,16 @@ def no_plain_credentials(s: Subject) -> Iterator[str]:
                     )
 
 
+@resource_rule("secrets-manager-cmk", "Secrets Manager secrets use a customer-managed KMS key", SM_SECRET)
 def customer_managed_key(s: Subject) -> Iterator[str]:
     key = s.props.get("kmsKeyId")
     if not key or str(key).startswith("alias/aws/"):
         yield f"{s.name}: encrypt it with the environment's customer-managed KMS key (kmsKeyId)"
 
 
+@resource_rule(
+    "secrets-manager-recovery-window", "Recovery window of 7 days or more (30 in production)", SM_SECRET
+)
 def recovery_window(s: Subject) -> Iterator[str]:
     window = s.props.get("recoveryWindowInDays")
     needed = 30 if s.stack == PRODUCTION else 7
@@ -146,12 +207,19 @@ def recovery_window(s: Subject) -> Iterator[str]:
         yield f"{s.name}: recovery window {window} days; {needed} or more in {s.stack}"
 
 
+@resource_rule("secrets-manager-name", "Secrets Manager names live under ai-etl/<stack>/", SM_SECRET)
 def secret_name_prefix(s: Subject) -> Iterator[str]:
     name, prefix = s.props.get("name"), f"{PROJECT}/{s.stack}/"
     if not isinstance(name, str) or not name.startswith(prefix):
         yield f"{s.name}: secret name {name!r} must start with {prefix!r} (environments share nothing)"
 
 
+@resource_rule(
+    "rbac-secrets",
+    "No ClusterRole on secrets; a Role on secrets: get only, by resourceNames",
+    K8S_CLUSTER_ROLE,
+    K8S_ROLE,
+)
 def rbac_on_secrets(s: Subject) -> Iterator[str]:
     for rule in s.props.get("rules") or []:
         resources, verbs = rule.get("resources") or [], rule.get("verbs") or []
@@ -161,17 +229,24 @@ def rbac_on_secrets(s: Subject) -> Iterator[str]:
             continue
         if "secrets" not in resources:
             continue
-        if s.type == CLUSTER_ROLE:
+        if s.type == K8S_CLUSTER_ROLE:
             yield f"{s.name}: a ClusterRole with access to secrets (it would reach every namespace)"
         elif sorted(verbs) != ["get"] or not rule.get("resourceNames"):
             yield f"{s.name}: a Role on secrets may only `get`, by resourceNames (got verbs {verbs})"
 
 
+@resource_rule("external-secrets-v1", "External Secrets objects use external-secrets.io/v1", ESO_PREFIX)
 def external_secrets_v1(s: Subject) -> Iterator[str]:
     if not s.type.startswith(ESO_PREFIX + "v1:"):
         yield f"{s.name}: {s.type} is not external-secrets.io/v1 (v1beta1 is no longer served)"
 
 
+@resource_rule(
+    "rotate-regularly",
+    "Rotate every 90 days (a rotation date older than that)",
+    RANDOM_PASSWORD,
+    advisory=True,
+)
 def rotate_regularly(s: Subject, today: dt.date | None = None) -> Iterator[str]:
     value = _get(s.props, "keepers", "rotation")
     try:
@@ -186,6 +261,7 @@ def rotate_regularly(s: Subject, today: dt.date | None = None) -> Iterator[str]:
 # --- stack rules --------------------------------------------------------------------------------
 
 
+@stack_rule("values-not-literal", "No Secrets Manager value comes from a literal")
 def values_not_literal(subjects: list[Subject]) -> Iterator[tuple[str, str]]:
     """A generated or composed value must come from a RandomPassword; a provided one from config."""
     by_urn = {s.urn: s for s in subjects}
@@ -195,7 +271,7 @@ def values_not_literal(subjects: list[Subject]) -> Iterator[tuple[str, str]]:
         key = str(secrets[0].props.get("name", "")).rsplit("/", 1)[-1] if secrets else ""
         spec = catalogue.get(key)
         sources = [by_urn.get(d) for d in version.property_dependencies.get("secretString", ())]
-        from_password = any(r is not None and r.type == PASSWORD for r in sources)
+        from_password = any(r is not None and r.type == RANDOM_PASSWORD for r in sources)
         if spec is not None and spec.source is Source.PROVIDED:
             continue  # read from secret stack config by the program; plain config is refused there
         if not from_password:
@@ -215,6 +291,7 @@ def _as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
+@stack_rule("iam-least-privilege", "Roles that read secrets: no wildcard; trust one service account, STS")
 def iam_least_privilege(subjects: list[Subject]) -> Iterator[tuple[str, str]]:
     """A role that reads secrets: no wildcard action or resource; trust for one subject and STS."""
     roles = {str(s.props.get("name")): s for s in subjects if s.type == IAM_ROLE}
@@ -246,10 +323,11 @@ def _trust_problems(role: Subject) -> Iterator[tuple[str, str]]:
             yield role.urn, f"{role.name}: trust must require the sts.amazonaws.com audience (:aud)"
 
 
+@stack_rule("secret-refs-resolve", "Every secretKeyRef resolves to a key an ExternalSecret provides")
 def secret_refs_resolve(subjects: list[Subject]) -> Iterator[tuple[str, str]]:
     """Every secretKeyRef of a workload names a key an ExternalSecret of its namespace provides."""
     provided: dict[tuple[Any, Any], set[str] | None] = {}
-    for es in (s for s in subjects if s.type == EXTERNAL_SECRET):
+    for es in (s for s in subjects if s.type == ESO_EXTERNAL_SECRET):
         meta, spec = es.props.get("metadata") or {}, es.props.get("spec") or {}
         target = _get(spec, "target", "name") or meta.get("name")
         keys = None if spec.get("dataFrom") else {d.get("secretKey") for d in spec.get("data") or []}
@@ -273,44 +351,18 @@ def secret_refs_resolve(subjects: list[Subject]) -> Iterator[tuple[str, str]]:
                     )
 
 
+@stack_rule("production-protected", "In production the KMS key and the secrets are protected")
 def production_protected(subjects: list[Subject]) -> Iterator[tuple[str, str]]:
     for s in subjects:
         if s.stack == PRODUCTION and s.type in (KMS_KEY, SM_SECRET) and not s.protect:
             yield s.urn, f"{s.name}: in production the KMS key and the secrets must be protected"
 
 
-RULES: tuple[Rule, ...] = (
-    Rule("generated-secrets-strong", "Generated secrets are RandomPassword of 32+ characters",
-         strong_passwords, (PASSWORD,)),
-    Rule("values-not-literal", "No Secrets Manager value comes from a literal", values_not_literal),
-    Rule("no-plain-credentials", "No credential in a Secret's data, a ConfigMap or a plain env value",
-         no_plain_credentials, (K8S_SECRET, K8S_CONFIGMAP, *WORKLOADS)),
-    Rule("secrets-manager-cmk", "Secrets Manager secrets use a customer-managed KMS key",
-         customer_managed_key, (SM_SECRET,)),
-    Rule("secrets-manager-recovery-window", "Recovery window of 7 days or more (30 in production)",
-         recovery_window, (SM_SECRET,)),
-    Rule("secrets-manager-name", "Secrets Manager names live under ai-etl/<stack>/",
-         secret_name_prefix, (SM_SECRET,)),
-    Rule("iam-least-privilege", "Roles that read secrets: no wildcard; trust one service account, STS",
-         iam_least_privilege),
-    Rule("rbac-secrets", "No ClusterRole on secrets; a Role on secrets: get only, by resourceNames",
-         rbac_on_secrets, (CLUSTER_ROLE, ROLE)),
-    Rule("external-secrets-v1", "External Secrets objects use external-secrets.io/v1",
-         external_secrets_v1, (ESO_PREFIX,)),
-    Rule("secret-refs-resolve", "Every secretKeyRef resolves to a key an ExternalSecret provides",
-         secret_refs_resolve),
-    Rule("production-protected", "In production the KMS key and the secrets are protected",
-         production_protected),
-    Rule("rotate-regularly", "Rotate every 90 days (a rotation date older than that)",
-         rotate_regularly, (PASSWORD,), advisory=True),
-)  # fmt: skip
-
-
-def evaluate(subjects: list[Subject], rules: tuple[Rule, ...] = RULES) -> list[Finding]:
+def evaluate(subjects: list[Subject], rules: list[Rule] = RULES) -> list[Finding]:
     """Every rule over every resource, as the policy pack would run them."""
     findings = []
     for rule in rules:
-        if rule.is_stack_rule:
+        if isinstance(rule, StackRule):
             for urn, message in rule.check(subjects):
                 findings.append(Finding(rule.name, urn, message, rule.advisory))
             continue

@@ -1,9 +1,8 @@
-"""The ai-etl policy pack: `pulumi preview --policy-pack policy` runs every guardrail."""
+"""The ai-etl policy pack: `pulumi preview --policy-pack policy` runs every guardrail.
 
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # policies.py, beside this file
+The engine starts it as `python __main__.py` in this folder, so `policies` (beside it) imports as
+is; the rules come from the installed project (`pip install -e ..`, see the Makefile).
+"""
 
 from policies import PACK_NAME, POLICIES
 from pulumi_policy import PolicyPack

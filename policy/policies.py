@@ -1,12 +1,6 @@
-"""The guardrails (../guardrails/rules.py) wrapped as Pulumi policies; the rules live there, once."""
+"""The guardrails (guardrails/rules.py) wrapped as Pulumi policies; the rules live there, once."""
 
 from __future__ import annotations
-
-import sys
-from pathlib import Path
-
-# The pack runs from policy/ in its own virtualenv; the rules live beside it, in the repository.
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from pulumi_policy import (
     EnforcementLevel,
@@ -18,7 +12,7 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
-from guardrails.rules import RULES, Rule, Subject
+from guardrails.rules import RULES, ResourceRule, Rule, StackRule, Subject
 
 PACK_NAME = "ai-etl-guardrails"
 
@@ -42,7 +36,7 @@ def _level(rule: Rule) -> EnforcementLevel:
     return EnforcementLevel.ADVISORY if rule.advisory else EnforcementLevel.MANDATORY
 
 
-def _resource_policy(rule: Rule) -> ResourceValidationPolicy:
+def _resource_policy(rule: ResourceRule) -> ResourceValidationPolicy:
     def validate(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
         if rule.applies_to(args.resource_type):
             for message in rule.check(subject_of(args)):
@@ -51,7 +45,7 @@ def _resource_policy(rule: Rule) -> ResourceValidationPolicy:
     return ResourceValidationPolicy(rule.name, rule.description, validate, _level(rule))
 
 
-def _stack_policy(rule: Rule) -> StackValidationPolicy:
+def _stack_policy(rule: StackRule) -> StackValidationPolicy:
     def validate(args: StackValidationArgs, report_violation: ReportViolation) -> None:
         subjects = [subject_of(r, dependencies=True) for r in args.resources]
         for urn, message in rule.check(subjects):
@@ -60,4 +54,4 @@ def _stack_policy(rule: Rule) -> StackValidationPolicy:
     return StackValidationPolicy(rule.name, rule.description, validate, _level(rule))
 
 
-POLICIES = [_stack_policy(rule) if rule.is_stack_rule else _resource_policy(rule) for rule in RULES]
+POLICIES = [_stack_policy(rule) if isinstance(rule, StackRule) else _resource_policy(rule) for rule in RULES]
