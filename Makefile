@@ -5,7 +5,7 @@ TOOLS ?= .venv-tools
 STACK ?= dev
 PY := $(VENV)/bin/python
 
-.PHONY: render check test lint typecheck setup tools bench clean
+.PHONY: render check test lint typecheck setup tools policy-venv bench docs lock clean
 
 ## Render a stack offline (no Pulumi CLI, cloud or cluster): build/$(STACK)/{resources.json,kubernetes.yaml}
 render: setup
@@ -21,7 +21,8 @@ test: lint typecheck tools
 
 setup: $(VENV)/.installed
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt
+# The project itself (editable) and the gate's tools, at the versions requirements.lock pins.
+$(VENV)/.installed: pyproject.toml requirements.lock requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt
@@ -29,10 +30,19 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 
 tools: $(TOOLS)/.installed
 
-$(TOOLS)/.installed: requirements-tools.txt
+$(TOOLS)/.installed: requirements-tools.lock
 	$(PYTHON) -m venv $(TOOLS)
 	$(TOOLS)/bin/python -m pip install --quiet --upgrade pip
-	$(TOOLS)/bin/python -m pip install --quiet -r requirements-tools.txt
+	$(TOOLS)/bin/python -m pip install --quiet -r requirements-tools.lock
+	touch $@
+
+## The policy pack's environment: `pulumi preview --policy-pack policy` runs policy/venv/bin/python.
+policy-venv: policy/venv/.installed
+
+policy/venv/.installed: policy/requirements.txt requirements.lock pyproject.toml
+	$(PYTHON) -m venv policy/venv
+	policy/venv/bin/python -m pip install --quiet --upgrade pip
+	policy/venv/bin/python -m pip install --quiet -r policy/requirements.txt -e .
 	touch $@
 
 lint: setup
@@ -40,11 +50,24 @@ lint: setup
 	$(PY) -m ruff format --check .
 
 typecheck: setup
-	$(PY) -m mypy components offline benchmarks guardrails policy/policies.py __main__.py
+	$(PY) -m mypy ai_etl components offline benchmarks guardrails policy/policies.py __main__.py tests
+
+## Regenerate what derives from the catalogue: .env.example and docs/configuration.md's table of secrets.
+docs: setup
+	$(PY) -m ai_etl.docs write
 
 ## Render time per stack, and the program's own cost against the SDK's floor (see README).
 bench: setup
 	$(PY) -m benchmarks
 
+## Re-pin every dependency after a change to pyproject.toml or requirements-tools.in.
+lock:
+	$(PYTHON) -m venv .venv-lock
+	.venv-lock/bin/python -m pip install --quiet "pip-tools~=7.6"
+	.venv-lock/bin/pip-compile --quiet --strip-extras --extra dev --no-emit-index-url --no-emit-find-links \
+		-o requirements.lock pyproject.toml
+	.venv-lock/bin/pip-compile --quiet --strip-extras --no-emit-index-url --no-emit-find-links \
+		-o requirements-tools.lock requirements-tools.in
+
 clean:
-	rm -rf $(VENV) $(TOOLS) policy/venv build .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(TOOLS) .venv-lock policy/venv build .pytest_cache .mypy_cache .ruff_cache

@@ -6,9 +6,9 @@ import os
 
 import pulumi
 
-from components.catalogue import CATALOGUE, SecretSpec, Source
+from ai_etl.catalogue import CATALOGUE, SecretSpec, Source
+from ai_etl.settings import load_settings
 from components.environment import Environment, EnvironmentArgs
-from components.settings import load_settings
 
 
 def catalogue_of(size: int) -> tuple[SecretSpec, ...]:
@@ -28,4 +28,4 @@ def catalogue_of(size: int) -> tuple[SecretSpec, ...]:
 if __name__ == "__main__":
     settings = load_settings(catalogue_of(int(os.environ["AI_ETL_BENCH_SIZE"])))
     environment = Environment("ai-etl", EnvironmentArgs(settings))
-    pulumi.export("secretName", environment.secret_name)
+    pulumi.export("secretNames", environment.secret_names)
