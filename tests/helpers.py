@@ -1,14 +1,91 @@
-"""Reading a recorded run: Kubernetes manifests, secret values, and the dependency graph."""
+"""Shared test helpers: running a stack offline, reading a recorded run, and what the catalogue implies."""
 
 from __future__ import annotations
 
 import json
+import shutil
+from pathlib import Path
 from typing import Any
 
-from offline.engine import Registration, Run
+import jsonschema
+import kubernetes_validate
+import yaml
+
+from ai_etl import PROJECT
+from ai_etl.catalogue import CATALOGUE, CONSUMERS, Consumer, SecretSpec, Source, of_source
+from offline.engine import PROJECT_DIR, Registration, Run, load_stack_config, run_program
 from offline.render import mask
 
+STACKS = tuple(sorted(p.name.split(".")[1] for p in PROJECT_DIR.glob("Pulumi.*.yaml")))
+"""Every stack of the project: one `Pulumi.<stack>.yaml` each."""
 K8S_PREFIX = "kubernetes:"
+KUBERNETES_VERSION = "1.33"
+ESO_GROUP = "external-secrets.io"
+CRD_FILES = {"ExternalSecret": "externalsecrets", "SecretStore": "secretstores"}
+
+
+def placeholders(catalogue: tuple[SecretSpec, ...] = CATALOGUE) -> dict[str, str]:
+    """Obviously fake stand-ins for the provided secrets, which no committed file holds."""
+    return {
+        f"{PROJECT}:{s.config_key}": f"placeholder-{s.key}" for s in of_source(Source.PROVIDED, catalogue)
+    }
+
+
+PLACEHOLDERS = placeholders()
+
+
+def expected_resources(
+    catalogue: tuple[SecretSpec, ...] = CATALOGUE, consumers: tuple[Consumer, ...] = CONSUMERS
+) -> int:
+    """How many resources a stack declares: 5 components and one per workload; a namespace; a password
+    per generated secret; a KMS key and alias; a secret and its value per entry; the store's role,
+    policy, ServiceAccount and SecretStore; per workload an ExternalSecret, ServiceAccount, Role,
+    RoleBinding, Deployment and NetworkPolicy."""
+    generated = len(of_source(Source.GENERATED, catalogue))
+    return 5 + len(consumers) + 1 + generated + 2 + 2 * len(catalogue) + 4 + 6 * len(consumers)
+
+
+def run_stack(
+    stack: str,
+    *,
+    overrides: dict[str, Any] | None = None,
+    remove: tuple[str, ...] = (),
+    secrets: dict[str, str] | None = None,
+    registrations: list | None = None,
+    program: Path = PROJECT_DIR / "__main__.py",
+) -> Run:
+    """Run the program for `stack` from its real Pulumi.<stack>.yaml, with optional changes.
+
+    `overrides` set full config keys (objects are merged one level deep, as `config set --path`
+    would), `remove` drops keys, `secrets` replaces the provided secrets (marked secret), and
+    `registrations`, if given, receives what is declared even when the program fails.
+    """
+    config = load_stack_config(stack)
+    for key, value in (overrides or {}).items():
+        if isinstance(value, dict) and isinstance(config.get(key), dict):
+            config[key] = {**config[key], **value}
+        else:
+            config[key] = value
+    for key in remove:
+        config.pop(key, None)
+    return run_program(
+        stack,
+        config,
+        PLACEHOLDERS if secrets is None else secrets,
+        program=program,
+        registrations=registrations,
+    )
+
+
+def project_copy(folder: Path, stack: str, extra: str = "") -> Path:
+    """A copy of the project's Pulumi.yaml, program and one stack file, with `extra` appended under
+    `config:` of the stack file, as a branch would change it."""
+    folder.mkdir(parents=True)
+    for name in ("Pulumi.yaml", "__main__.py", f"Pulumi.{stack}.yaml"):
+        shutil.copy(PROJECT_DIR / name, folder)
+    with (folder / f"Pulumi.{stack}.yaml").open("a") as f:
+        f.write(extra)
+    return folder
 
 
 def manifests(run: Run) -> list[dict[str, Any]]:
@@ -16,11 +93,10 @@ def manifests(run: Run) -> list[dict[str, Any]]:
     return [r.inputs for r in run.resources if r.type.startswith(K8S_PREFIX)]
 
 
-def manifest(run: Run, kind: str, api_version: str | None = None) -> dict[str, Any]:
+def manifest(run: Run, kind: str, name: str | None = None) -> dict[str, Any]:
+    """The one object of `kind` (named `name`, if given)."""
     found = [
-        m
-        for m in manifests(run)
-        if m["kind"] == kind and (api_version is None or m["apiVersion"] == api_version)
+        m for m in manifests(run) if m["kind"] == kind and (name is None or m["metadata"]["name"] == name)
     ]
     assert len(found) == 1, f"expected one {kind}, found {len(found)}"
     return found[0]
@@ -46,3 +122,45 @@ def depends_on(run: Run, resource: Registration, target: Registration) -> bool:
         # A dependency on a component is a dependency on all its children.
         todo.extend(r.urn for r in run.resources if r.parent == urn)
     return False
+
+
+def backend_secret(run: Run) -> str:
+    """The name of the backend's current Secret, from the stack outputs."""
+    return str(run.exports["secretNames"]["backend"])
+
+
+def _closed(schema: Any) -> Any:
+    """An OpenAPI v3 structural schema as JSON Schema that rejects unknown fields."""
+    if isinstance(schema, list):
+        return [_closed(s) for s in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {k: _closed(v) for k, v in schema.items() if not k.startswith("x-kubernetes-")}
+    if (
+        schema.get("type") == "object"
+        and "properties" in schema
+        and "additionalProperties" not in schema
+        and not schema.get("x-kubernetes-preserve-unknown-fields")
+    ):
+        out["additionalProperties"] = False
+    return out
+
+
+def crd_schema(schemas_dir: Path, kind: str) -> dict:
+    crd = yaml.safe_load((schemas_dir / f"{ESO_GROUP}_{CRD_FILES[kind]}.yaml").read_text())
+    (version,) = [v for v in crd["spec"]["versions"] if v["name"] == "v1"]
+    assert version["served"], "the program must use a version the operator serves"
+    return _closed(version["schema"]["openAPIV3Schema"])
+
+
+def eso_errors(schemas_dir: Path, obj: dict) -> list[str]:
+    """Problems of an External Secrets object: against its CRD, and its metadata against ObjectMeta."""
+    validator = jsonschema.Draft7Validator(crd_schema(schemas_dir, obj["kind"]))
+    errors = [f"{'.'.join(map(str, e.path))}: {e.message}" for e in validator.iter_errors(obj)]
+    # The CRD types metadata as a bare object; the API server holds it to ObjectMeta.
+    probe = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": obj["metadata"]}
+    try:
+        kubernetes_validate.validate(probe, KUBERNETES_VERSION, strict=True)
+    except kubernetes_validate.ValidationError as e:
+        errors.append(f"metadata: {e.message}")
+    return errors

@@ -3,6 +3,7 @@ AWS inputs are held to the AWS API's own models (botocore) and the IAM grammar (
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from typing import Any
@@ -13,10 +14,10 @@ import pytest
 import regex
 from botocore.validate import ParamValidator
 
-from components.catalogue import backend_secrets
-from components.settings import RECOVERY_WINDOW_RANGE
+from ai_etl.catalogue import synced
+from ai_etl.tokens import IAM_ROLE, IAM_ROLE_POLICY, KMS_ALIAS, KMS_KEY, SM_SECRET
 from offline.engine import Run, load_stack_config
-from tests.helpers import manifest, manifests
+from tests.helpers import backend_secret, manifest, manifests
 
 SESSION = botocore.session.get_session()
 
@@ -56,11 +57,11 @@ def iam_findings(policy: dict, *, trust: bool = False) -> list[str]:
 
 
 def read_policy(run: Run) -> dict:
-    return json.loads(run.one("aws:iam/rolePolicy:RolePolicy").inputs["policy"])
+    return json.loads(run.one(IAM_ROLE_POLICY).inputs["policy"])
 
 
 def trust_policy(run: Run) -> dict:
-    return json.loads(run.one("aws:iam/role:Role").inputs["assumeRolePolicy"])
+    return json.loads(run.one(IAM_ROLE).inputs["assumeRolePolicy"])
 
 
 def test_backend_runs_as_its_own_account_bound_to_a_get_only_role(stack_run: Run) -> None:
@@ -69,19 +70,19 @@ def test_backend_runs_as_its_own_account_bound_to_a_get_only_role(stack_run: Run
     account = deployment["spec"]["template"]["spec"]["serviceAccountName"]
     assert account == "ai-etl-backend"
     role, binding = manifest(stack_run, "Role"), manifest(stack_run, "RoleBinding")
-    assert role["metadata"]["name"] == "secret-reader"
+    assert role["metadata"]["name"] == "ai-etl-backend-secret-reader"
     assert role["rules"] == [
         {
             "apiGroups": [""],
             "resources": ["secrets"],
-            "resourceNames": [stack_run.exports["secretName"]],
+            "resourceNames": [backend_secret(stack_run)],
             "verbs": ["get"],
         }
     ]
     assert binding["roleRef"] == {
         "apiGroup": "rbac.authorization.k8s.io",
         "kind": "Role",
-        "name": "secret-reader",
+        "name": "ai-etl-backend-secret-reader",
     }
     assert binding["subjects"] == [
         {"kind": "ServiceAccount", "name": account, "namespace": stack_run.exports["namespace"]}
@@ -96,7 +97,7 @@ def test_operator_role_reads_only_what_the_backend_needs(stack_run: Run) -> None
     arns = stack_run.exports["secretArns"]
     read, decrypt = policy["Statement"]
     assert read["Action"] == ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"]
-    assert read["Resource"] == sorted(arns[spec.key] for spec in backend_secrets())
+    assert read["Resource"] == sorted(arns[spec.key] for spec in synced())
     assert decrypt["Action"] == "kms:Decrypt"
     assert decrypt["Resource"] == stack_run.exports["kmsKeyArn"]
     region = load_stack_config(stack_run.stack)["aws:region"]
@@ -151,7 +152,7 @@ def test_secret_store_reads_the_stacks_region(stack_run: Run) -> None:
 def test_aws_inputs_meet_the_api_constraints(stack_run: Run) -> None:
     """Names, lengths, ranges and patterns of every AWS input, per the AWS API models."""
     errors = []
-    for s in stack_run.of_type("aws:secretsmanager/secret:Secret"):
+    for s in stack_run.of_type(SM_SECRET):
         i = s.inputs
         tags = [{"Key": k, "Value": v} for k, v in i["tags"].items()]
         errors += api_errors(
@@ -160,9 +161,9 @@ def test_aws_inputs_meet_the_api_constraints(stack_run: Run) -> None:
             {"Name": i["name"], "Description": i["description"], "KmsKeyId": i["kmsKeyId"], "Tags": tags},
         )
         # Documented in DeleteSecret: RecoveryWindowInDays is 7 to 30.
-        assert RECOVERY_WINDOW_RANGE[0] <= i["recoveryWindowInDays"] <= RECOVERY_WINDOW_RANGE[1] == 30
+        assert 7 <= i["recoveryWindowInDays"] <= 30
         assert re.fullmatch(r"[A-Za-z0-9/_+=.@-]+", i["name"]), "Secrets Manager name characters"
-    role = stack_run.one("aws:iam/role:Role").inputs
+    role = stack_run.one(IAM_ROLE).inputs
     errors += api_errors(
         "iam",
         "CreateRole",
@@ -173,13 +174,13 @@ def test_aws_inputs_meet_the_api_constraints(stack_run: Run) -> None:
             "Tags": [{"Key": k, "Value": v} for k, v in role["tags"].items()],
         },
     )
-    policy = stack_run.one("aws:iam/rolePolicy:RolePolicy").inputs
+    policy = stack_run.one(IAM_ROLE_POLICY).inputs
     errors += api_errors(
         "iam",
         "PutRolePolicy",
         {"RoleName": policy["role"], "PolicyName": policy["name"], "PolicyDocument": policy["policy"]},
     )
-    key = stack_run.one("aws:kms/key:Key").inputs
+    key = stack_run.one(KMS_KEY).inputs
     errors += api_errors(
         "kms",
         "CreateKey",
@@ -193,7 +194,7 @@ def test_aws_inputs_meet_the_api_constraints(stack_run: Run) -> None:
     )
     assert 7 <= key["deletionWindowInDays"] <= 30, "KMS: a pending window of 7 to 30 days"
     assert key["enableKeyRotation"] is True
-    alias = stack_run.one("aws:kms/alias:Alias").inputs
+    alias = stack_run.one(KMS_ALIAS).inputs
     errors += api_errors("kms", "CreateAlias", {"AliasName": alias["name"], "TargetKeyId": "k"})
     assert alias["name"].startswith("alias/") and not alias["name"].startswith("alias/aws/")
     assert errors == []
@@ -207,9 +208,9 @@ def test_api_constraint_check_is_live() -> None:
 
 def test_production_keeps_a_thirty_day_recovery_window(stack_runs: dict[str, Run]) -> None:
     """Production's deleted secrets and key can be recovered for 30 days."""
-    for s in stack_runs["production"].of_type("aws:secretsmanager/secret:Secret"):
+    for s in stack_runs["production"].of_type(SM_SECRET):
         assert s.inputs["recoveryWindowInDays"] == 30
-    assert stack_runs["production"].one("aws:kms/key:Key").inputs["deletionWindowInDays"] == 30
+    assert stack_runs["production"].one(KMS_KEY).inputs["deletionWindowInDays"] == 30
 
 
 def test_production_protects_key_and_secrets_but_not_what_rotation_replaces(
@@ -220,30 +221,32 @@ def test_production_protects_key_and_secrets_but_not_what_rotation_replaces(
     for stack, protected in (("production", True), ("dev", False)):
         run = stack_runs[stack]
         for r in run.resources:
-            if r.type in ("aws:kms/key:Key", "aws:secretsmanager/secret:Secret"):
+            if r.type in (KMS_KEY, SM_SECRET):
                 assert r.protect is protected, (stack, r.name)
             else:
                 assert r.protect is False, (stack, r.name)
 
 
 def test_environments_share_nothing(stack_runs: dict[str, Run]) -> None:
-    """dev and production share no namespace, secret name, key, role or trust."""
-    dev, prod = stack_runs["dev"], stack_runs["production"]
+    """No two stacks share a namespace, secret name, key, role or trust."""
 
     def names(run: Run) -> set[str]:
         out = {run.exports["namespace"], run.exports["kmsKeyArn"], run.exports["operatorRoleArn"]}
-        out |= {s.inputs["name"] for s in run.of_type("aws:secretsmanager/secret:Secret")}
-        out.add(run.one("aws:kms/alias:Alias").inputs["name"])
+        out |= {s.inputs["name"] for s in run.of_type(SM_SECRET)}
+        out.add(run.one(KMS_ALIAS).inputs["name"])
         out.add(trust_policy(run)["Statement"][0]["Principal"]["Federated"])
         return out
 
-    assert names(dev) and not names(dev) & names(prod)
-    assert not set(read_policy(dev)["Statement"][0]["Resource"]) & set(
-        read_policy(prod)["Statement"][0]["Resource"]
-    )
-    for obj in manifests(dev):
-        if obj["kind"] != "Namespace":
-            assert obj["metadata"]["namespace"] == "ai-etl-dev"
+    assert len(stack_runs) >= 2
+    for one, other in itertools.combinations(stack_runs.values(), 2):
+        assert names(one) and not names(one) & names(other), (one.stack, other.stack)
+        assert not set(read_policy(one)["Statement"][0]["Resource"]) & set(
+            read_policy(other)["Statement"][0]["Resource"]
+        )
+    for run in stack_runs.values():
+        for obj in manifests(run):
+            if obj["kind"] != "Namespace":
+                assert obj["metadata"]["namespace"] == f"ai-etl-{run.stack}"
 
 
 def test_namespace_enforces_restricted_pod_security(stack_run: Run) -> None:

@@ -6,9 +6,10 @@ from urllib.parse import unquote, urlsplit
 
 import pytest
 
-from components.catalogue import by_key, compose_url
-from components.external_secrets import generation_name
-from components.operator_access import trust_policy
+from ai_etl.catalogue import by_key
+from components.externalsecrets import generation_name
+from components.secretstore import trust_policy
+from components.urls import compose_url
 
 ENTRIES = [
     ("jwt-secret-key", "ai-etl/dev/jwt-secret-key", "v1"),
@@ -18,9 +19,9 @@ ENTRIES = [
 
 def test_generation_name_is_a_valid_stable_secret_name() -> None:
     """Same values, same name, whatever the order: a re-run never churns the Secret."""
-    name = generation_name(ENTRIES)
-    assert name == generation_name(list(reversed(ENTRIES)))
-    assert name.startswith("ai-etl-secrets-") and len(name) == len("ai-etl-secrets-") + 10
+    name = generation_name("ai-etl-backend-secrets", ENTRIES)
+    assert name == generation_name("ai-etl-backend-secrets", list(reversed(ENTRIES)))
+    assert name.startswith("ai-etl-backend-secrets-") and len(name) == len("ai-etl-backend-secrets-") + 10
 
 
 @pytest.mark.parametrize("index", [0, 1, 2])
@@ -28,13 +29,18 @@ def test_generation_name_changes_with_any_part(index: int) -> None:
     """A new version id, a new source or a new key each give a new generation."""
     changed = [list(e) for e in ENTRIES]
     changed[0][index] += "x"
-    assert generation_name([(e[0], e[1], e[2]) for e in changed]) != generation_name(ENTRIES)
+    assert generation_name("s", [(e[0], e[1], e[2]) for e in changed]) != generation_name("s", ENTRIES)
 
 
 @pytest.mark.parametrize("password", ["p@ss:w/rd#1", "%41", "a b?c&d=e"])
 def test_composed_url_round_trips_any_password(password: str) -> None:
     """Whatever a password holds, the URL parses back to the same host and password."""
-    connection = {"host": "postgres-svc", "port": 5432, "name": "ai_etl", "user": "ai etl"}
+    connection: dict[str, str | int] = {
+        "host": "postgres-svc",
+        "port": 5432,
+        "name": "ai_etl",
+        "user": "ai etl",
+    }
     url = urlsplit(compose_url(by_key()["database-url"], connection, password))
     assert (url.hostname, url.port, url.path) == ("postgres-svc", 5432, "/ai_etl")
     assert unquote(url.password or "") == password and unquote(url.username or "") == "ai etl"

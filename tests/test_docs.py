@@ -1,32 +1,98 @@
-"""README is the front door: what it tells an operator to run must match the program."""
+"""The README and docs/ are what people run: every command, URN, key and example in them must match
+the program as it is."""
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
+import subprocess
+from pathlib import Path
 
 import yaml
 
+from ai_etl.settings import ConfigError, StackConfig, WorkloadSettings
 from offline.engine import PROJECT_DIR, Run
+from tests.helpers import run_stack
 
 README = (PROJECT_DIR / "README.md").read_text()
+DOCS = PROJECT_DIR / "docs"
+
+
+def fenced(text: str, after: str, lang: str = "bash") -> str:
+    """The first fenced block of `lang` after the line holding `after`."""
+    rest = text[text.index(after) :]
+    match = re.search(rf"```{lang}\n(.*?)```", rest, re.S)
+    assert match, f"no {lang} block after {after!r}"
+    return match.group(1)
 
 
 def test_runbook_target_urns_exist(stack_runs: dict[str, Run]) -> None:
     """The `--target` URNs of the database-password runbook name real resources of production."""
-    urns = re.findall(r"--target '([^']+)'", README)
+    urns = re.findall(r"--target '([^']+)'", (DOCS / "runbooks.md").read_text())
     assert len(urns) == 2
     declared = {r.urn for r in stack_runs["production"].resources}
     for urn in urns:
         assert urn in declared
 
 
-def test_every_declared_config_key_is_documented() -> None:
-    """Each key of Pulumi.yaml's config schema appears in README's configuration reference."""
+def test_every_config_key_is_documented() -> None:
+    """Each key of Pulumi.yaml's schema and every settings field appears in the configuration docs."""
+    text = (DOCS / "configuration.md").read_text()
     for key in yaml.safe_load((PROJECT_DIR / "Pulumi.yaml").read_text())["config"]:
-        assert f"`ai-etl:{key}`" in README, key
+        assert f"`ai-etl:{key}`" in text, key
+    for model in (StackConfig, WorkloadSettings):
+        for info in model.model_fields.values():
+            assert f"`{info.alias}`" in text or f"`ai-etl:{info.alias}`" in text, info.alias
+
+
+def test_the_documented_error_is_what_the_program_prints() -> None:
+    """The configuration page's example error is, to the character, the program's message."""
+    shown = fenced((DOCS / "configuration.md").read_text(), "`pulumi preview` stops with", lang="")
+    try:
+        run_stack(
+            "production", overrides={"ai-etl:recoveryWindowInDays": 3, "ai-etl:backend": {"replica": 4}}
+        )
+    except ConfigError as error:
+        assert shown == f"error: {error}\n"
+    else:
+        raise AssertionError("the documented mistakes were accepted")
+
+
+def test_every_docs_link_resolves() -> None:
+    """The README's and the docs' relative links name files (and headings) that exist."""
+    for page in [PROJECT_DIR / "README.md", *DOCS.glob("*.md")]:
+        for target in re.findall(r"\]\(((?!https?://)[^)#]+)(?:#[^)]*)?\)", page.read_text()):
+            assert (page.parent / target).exists(), f"{page.name} links to {target}"
+
+
+def test_the_readme_offline_example_runs_as_printed(tmp_path: Path) -> None:
+    """The README's base / change / head / diff commands, run as printed in a clean copy of the
+    project, print the output the README shows, and leave the stack file as it was."""
+    project = tmp_path / "project"
+    shutil.copytree(
+        PROJECT_DIR,
+        project,
+        ignore=shutil.ignore_patterns(".venv*", "build", ".git", "__pycache__", ".*_cache", "policy"),
+    )
+    (project / ".venv").symlink_to(PROJECT_DIR / ".venv")
+    subprocess.run(["git", "init", "-q"], cwd=project, check=True)
+    subprocess.run(["git", "add", "Pulumi.production.yaml"], cwd=project, check=True)
+    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com"}
+    env |= {"GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com"}
+    subprocess.run(["git", "commit", "-qm", "base"], cwd=project, check=True, env=env)
+    before = (project / "Pulumi.production.yaml").read_text()
+    commands = fenced(README, "See what a change does")
+    result = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", commands], cwd=project, capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    shown = fenced(README, "See what a change does", lang="").strip()
+    assert shown in result.stdout
+    assert (project / "Pulumi.production.yaml").read_text() == before
 
 
 def test_ci_runs_the_readme_test_command() -> None:
     """CI runs exactly the test command README gives."""
-    assert "make test" in README
+    assert "make test " in fenced(README, "## Quick start")
     assert (PROJECT_DIR / ".ci" / "run").read_text().strip().endswith("make test")

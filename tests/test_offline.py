@@ -3,20 +3,33 @@
 
 from __future__ import annotations
 
+import inspect
 import json
-import shutil
+import re
 from pathlib import Path
 
 import kubernetes_validate
 import pytest
 import yaml
 
-from components.settings import ConfigError
+from ai_etl.catalogue import CATALOGUE
+from ai_etl.settings import ConfigError
+from ai_etl.tokens import (
+    ENVIRONMENT_COMPONENT,
+    IAM_ROLE,
+    K8S_DEPLOYMENT,
+    K8S_SERVICE_ACCOUNT,
+    KMS_KEY,
+    NAMESPACE_COMPONENT,
+    SM_SECRET,
+    SM_VERSION,
+    sdk_class,
+)
 from offline import diff as diffing
+from offline import sdk
 from offline.__main__ import main
-from offline.engine import PROJECT_DIR
 from offline.render import PLACEHOLDER_PREFIX, SECRET_MARK, render
-from tests.conftest import STACKS
+from tests.helpers import STACKS, expected_resources, project_copy
 
 KEYS = {
     "urn", "type", "name", "parent", "custom", "dependencies", "protect", "retainOnDelete",
@@ -33,13 +46,8 @@ def renders(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 def head_stack_dir(tmp_path: Path, stack: str, extra: str) -> Path:
-    """A copy of the stack file with `extra` appended under `config:`, as a branch would change it."""
-    folder = tmp_path / "head"
-    folder.mkdir()
-    shutil.copy(PROJECT_DIR / f"Pulumi.{stack}.yaml", folder)
-    with (folder / f"Pulumi.{stack}.yaml").open("a") as f:
-        f.write(extra)
-    return folder
+    """The project as a branch changes it: `extra` appended under the stack file's `config:`."""
+    return project_copy(tmp_path / "head", stack, extra)
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -50,15 +58,13 @@ def test_resources_json_lists_every_resource_with_its_safety_options(
     options that matter for safety."""
     data = json.loads((renders[stack] / "resources.json").read_text())
     resources = data["resources"]
-    assert data["stack"] == stack and len(resources) == 46
+    assert data["stack"] == stack and len(resources) == expected_resources()
     for record in resources:
         assert set(record) >= KEYS
-    assert resources[0]["type"] == "ai-etl:environment:Environment"
-    assert resources[1]["type"] == "ai-etl:namespace:Namespace", "declaration order, not resolution order"
+    assert resources[0]["type"] == ENVIRONMENT_COMPONENT
+    assert resources[1]["type"] == NAMESPACE_COMPONENT, "declaration order, not resolution order"
     protected = {r["type"] for r in resources if r["protect"]}
-    assert protected == (
-        {"aws:kms/key:Key", "aws:secretsmanager/secret:Secret"} if stack == "production" else set()
-    )
+    assert protected == ({KMS_KEY, SM_SECRET} if stack == "production" else set())
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -66,7 +72,7 @@ def test_render_writes_no_secret_value(renders: dict[str, Path], stack: str) -> 
     """Secret inputs are written as "[secret]"; the placeholders and passwords appear nowhere."""
     text = (renders[stack] / "resources.json").read_text() + (renders[stack] / "kubernetes.yaml").read_text()
     resources = json.loads((renders[stack] / "resources.json").read_text())["resources"]
-    versions = [r for r in resources if r["type"] == "aws:secretsmanager/secretVersion:SecretVersion"]
+    versions = [r for r in resources if r["type"] == SM_VERSION]
     assert versions and all(v["inputs"]["secretString"] == SECRET_MARK for v in versions)
     assert PLACEHOLDER_PREFIX not in text
     assert "@:/#" not in text, "the mock passwords start with these characters"
@@ -128,10 +134,10 @@ def test_render_cli_prints_a_tree_and_counts(tmp_path: Path, capsys: pytest.Capt
     """The summary shows resources as a tree by component and counts by type."""
     assert main(["render", "production", "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    assert "stack production: 46 resources" in out
+    assert f"stack production: {expected_resources()} resources" in out
     assert "└─ ai-etl:environment:Environment  ai-etl" in out
-    assert "│  └─ kubernetes:core/v1:Namespace  ai-etl-namespace-namespace" in out
-    assert "    10  aws:secretsmanager/secret:Secret" in out
+    assert "│  └─ kubernetes:core/v1:Namespace  ai-etl-namespace" in out
+    assert f"{len(CATALOGUE):>6}  aws:secretsmanager/secret:Secret" in out
     assert "aws:kms/key:Key  ai-etl-secrets-key [protected]" in out
 
 
@@ -148,17 +154,17 @@ def test_diff_of_a_rotation_reads_like_pulumi_preview(renders: dict[str, Path], 
     head = render("production", tmp_path / "head-render", folder).resources_path.parent
     changes = diffing.diff(diffing.load(renders["production"]), diffing.load(head))
     assert {(c.op, c.name) for c in changes} == {
-        ("replace", "ai-etl-generated-jwt-secret-key"),
+        ("replace", "ai-etl-passwords-jwt-secret-key"),
         ("replace", "ai-etl-secrets-jwt-secret-key-value"),
-        ("replace", "ai-etl-sync-external-secret"),
-        ("update", "ai-etl-identity-role"),
-        ("update", "ai-etl-backend-deployment"),
+        ("replace", "ai-etl-backend-secrets"),
+        ("update", "ai-etl-backend-secret-reader"),
+        ("update", "ai-etl-backend"),
     }
     by_name = {c.name: c for c in changes}
     assert by_name["ai-etl-secrets-jwt-secret-key-value"].fields == [
         ("secretString", "[secret]", "[secret] (changed)")
     ]
-    assert by_name["ai-etl-sync-external-secret"].replace_reasons == ["metadata.name"]
+    assert by_name["ai-etl-backend-secrets"].replace_reasons == ["metadata.name"]
     text = diffing.format_text(changes)
     assert "2 to update, 3 to replace" in text
     assert '~ keepers.rotation: "initial" => "2026-12-01"' in text
@@ -180,7 +186,7 @@ def test_diff_exit_code_and_markdown(
     )
     out = capsys.readouterr().out
     assert out.startswith("### production\n\n**1 to update**")
-    assert "| ~ | update | `kubernetes:apps/v1:Deployment` | `ai-etl-backend-deployment` |  |" in out
+    assert "| ~ | update | `kubernetes:apps/v1:Deployment` | `ai-etl-backend` |  |" in out
     assert "+   spec.replicas: 4" in out
 
 
@@ -191,21 +197,21 @@ def record(name: str, inputs: dict, type_: str = "test:index:Thing", **extra: ob
 @pytest.mark.parametrize(
     ("type_", "old", "new", "op"),
     [
-        ("aws:secretsmanager/secret:Secret", {"name": "a/b"}, {"name": "a/c"}, "replace"),
-        ("aws:secretsmanager/secret:Secret", {"description": "x"}, {"description": "y"}, "update"),
+        (SM_SECRET, {"name": "a/b"}, {"name": "a/c"}, "replace"),
+        (SM_SECRET, {"description": "x"}, {"description": "y"}, "update"),
         (
-            "kubernetes:core/v1:ServiceAccount",
+            K8S_SERVICE_ACCOUNT,
             {"metadata": {"namespace": "a"}},
             {"metadata": {"namespace": "b"}},
             "replace",
         ),
         (
-            "kubernetes:apps/v1:Deployment",
+            K8S_DEPLOYMENT,
             {"spec": {"selector": {"a": "1"}}},
             {"spec": {"selector": {"a": "2"}}},
             "replace",
         ),
-        ("aws:iam/role:Role", {"name": "r1"}, {"name": "r2"}, "replace"),
+        (IAM_ROLE, {"name": "r1"}, {"name": "r2"}, "replace"),
     ],
 )
 def test_diff_knows_which_changes_replace(type_: str, old: dict, new: dict, op: str) -> None:
@@ -227,3 +233,57 @@ def test_diff_of_a_missing_render_says_how_to_make_it(
 ) -> None:
     assert main(["diff", str(tmp_path), str(tmp_path)]) == 2
     assert "render it first" in capsys.readouterr().err
+
+
+def test_the_replacement_table_names_real_inputs() -> None:
+    """Every input the diff treats as forcing a replacement exists on that resource type in the
+    installed provider SDK, so a renamed or removed input cannot drift in silently."""
+    for token, inputs in diffing.REPLACE_ON.items():
+        params = set(inspect.signature(sdk_class(token)._internal_init).parameters)  # type: ignore[attr-defined]
+        for name in inputs:
+            if name != "*":
+                assert re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower() in params, (token, name)
+
+
+def test_the_wire_form_of_a_secret_is_the_sdks() -> None:
+    """offline/sdk.py spells out the SDK's private secret signature; the pinned SDK agrees."""
+    from pulumi.runtime import rpc
+
+    assert (rpc._special_sig_key, rpc._special_secret_sig) == (sdk.SIG_KEY, sdk.SECRET_SIG)
+
+
+FOREIGN_PROGRAM = """
+import json
+import pulumi
+import pulumi_aws as aws
+import pulumi_kubernetes as k8s
+
+role = aws.iam.Role("app", assume_role_policy=json.dumps({"Version": "2012-10-17", "Statement": []}))
+aws.iam.RolePolicy("app-read", role=role.id, policy=json.dumps({"Version": "2012-10-17", "Statement": []}))
+k8s.core.v1.ConfigMap("settings", data={"LOG_LEVEL": "info"})
+pulumi.export("token", pulumi.Config().require_secret("token"))
+"""
+
+
+def test_render_runs_any_pulumi_program_with_auto_naming(tmp_path: Path) -> None:
+    """Another project, whose resources rely on Pulumi's auto-naming (an IAM role and RolePolicy
+    without `name`, a ConfigMap without metadata), renders as `pulumi up` would name them; its
+    `secret: true` key, unset here, gets a placeholder."""
+    (tmp_path / "Pulumi.yaml").write_text(
+        "name: other\nruntime: python\nmain: app/\nconfig:\n  token:\n    type: string\n    secret: true\n"
+    )
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app" / "__main__.py").write_text(FOREIGN_PROGRAM)
+    (tmp_path / "Pulumi.qa.yaml").write_text("config:\n  aws:region: eu-west-1\n")
+    rendered = render("qa", tmp_path / "out", tmp_path)
+    names = {
+        r.type: r.inputs.get("name") or r.inputs.get("metadata", {}).get("name")
+        for r in rendered.run.resources
+    }
+    policy = rendered.run.one("aws:iam/rolePolicy:RolePolicy")
+    assert re.fullmatch(r"app-read-[0-9a-f]{7}", str(policy.outputs["name"]))
+    assert names["aws:iam/role:Role"] is None and rendered.run.one("aws:iam/role:Role").outputs[
+        "name"
+    ].startswith("app-")
+    assert rendered.placeholders == ("other:token",)
+    assert rendered.run.resources[0].urn == "urn:pulumi:qa::other::aws:iam/role:Role::app"

@@ -8,11 +8,18 @@ from typing import Any
 
 import pytest
 
-from guardrails.rules import PASSWORD
-from guardrails.rules import SM_VERSION as VERSION
+from ai_etl.tokens import (
+    ESO_EXTERNAL_SECRET,
+    ESO_SECRET_STORE,
+    IAM_ROLE_POLICY,
+    K8S_DEPLOYMENT,
+    K8S_ROLE,
+    RANDOM_PASSWORD,
+    SM_SECRET,
+    SM_VERSION,
+)
 from offline.engine import Run, unwrap
-from tests.conftest import PLACEHOLDERS, run_stack
-from tests.helpers import depends_on, manifest
+from tests.helpers import PLACEHOLDERS, backend_secret, depends_on, manifest, run_stack
 
 
 def changed(before: Run, after: Run, type_token: str, part: str = "inputs") -> set[str]:
@@ -41,18 +48,18 @@ def rotated() -> Run:
 def test_bumping_a_keeper_replaces_exactly_that_password(base: Run, rotated: Run) -> None:
     """Only the jwt-secret-key RandomPassword sees new keepers (the provider replaces it), and only
     its Secrets Manager value changes; the secrets themselves are untouched."""
-    assert changed(base, rotated, PASSWORD) == {"ai-etl-generated-jwt-secret-key"}
-    assert changed(base, rotated, PASSWORD, "outputs") == {"ai-etl-generated-jwt-secret-key"}
-    assert changed(base, rotated, VERSION) == {"ai-etl-secrets-jwt-secret-key-value"}
-    assert changed(base, rotated, "aws:secretsmanager/secret:Secret") == set()
+    assert changed(base, rotated, RANDOM_PASSWORD) == {"ai-etl-passwords-jwt-secret-key"}
+    assert changed(base, rotated, RANDOM_PASSWORD, "outputs") == {"ai-etl-passwords-jwt-secret-key"}
+    assert changed(base, rotated, SM_VERSION) == {"ai-etl-secrets-jwt-secret-key-value"}
+    assert changed(base, rotated, SM_SECRET) == set()
     assert rotated.exports["rotation"]["jwt-secret-key"] == "2026-12-01"
 
 
 def test_rotation_syncs_a_new_generation_and_rolls_the_backend_onto_it(base: Run, rotated: Run) -> None:
     """A new value gives a new Secret name: the ExternalSecret is replaced (its name changes), the
     Deployment and the Role follow the new name, so pods roll with no manual restart."""
-    old_name, new_name = base.exports["secretName"], rotated.exports["secretName"]
-    assert old_name != new_name and new_name.startswith("ai-etl-secrets-")
+    old_name, new_name = backend_secret(base), backend_secret(rotated)
+    assert old_name != new_name and new_name.startswith("ai-etl-backend-secrets-")
     assert secret_refs(base) == {old_name} and secret_refs(rotated) == {new_name}
     assert manifest(rotated, "Role")["rules"][0]["resourceNames"] == [new_name]
     old_data = {d["secretKey"]: d["remoteRef"] for d in manifest(base, "ExternalSecret")["spec"]["data"]}
@@ -64,19 +71,19 @@ def test_the_rollout_waits_for_the_operators_sync(rotated: Run) -> None:
     """Order on `pulumi up`: new SecretVersions, then the ExternalSecret (awaited until Ready),
     then the Deployment and the Role. The old generation is deleted only after (no
     delete-before-replace), so no pod can start against a Secret with old values."""
-    external = rotated.one("kubernetes:external-secrets.io/v1:ExternalSecret")
-    deployment = rotated.one("kubernetes:apps/v1:Deployment")
-    role = rotated.one("kubernetes:rbac.authorization.k8s.io/v1:Role")
+    external = rotated.one(ESO_EXTERNAL_SECRET)
+    deployment = rotated.one(K8S_DEPLOYMENT)
+    role = rotated.one(K8S_ROLE)
     assert external.inputs["metadata"]["annotations"]["pulumi.com/waitFor"] == "condition=Ready"
     assert external.delete_before_replace is False
     assert depends_on(rotated, deployment, external)
     assert depends_on(rotated, role, external)
-    for version in rotated.of_type(VERSION):
+    for version in rotated.of_type(SM_VERSION):
         key = version.name.removeprefix("ai-etl-secrets-").removesuffix("-value")
         assert depends_on(rotated, external, version) is (key not in ("db-password", "redis-password"))
-    store = rotated.one("kubernetes:external-secrets.io/v1:SecretStore")
+    store = rotated.one(ESO_SECRET_STORE)
     assert depends_on(rotated, external, store)
-    assert depends_on(rotated, store, rotated.one("aws:iam/rolePolicy:RolePolicy")), (
+    assert depends_on(rotated, store, rotated.one(IAM_ROLE_POLICY)), (
         "the store is used only once its role may read"
     )
 
@@ -84,20 +91,20 @@ def test_the_rollout_waits_for_the_operators_sync(rotated: Run) -> None:
 def test_rotating_the_database_password_changes_database_url(base: Run) -> None:
     """db-password feeds DATABASE_URL: rotating it changes both values and the generation."""
     after = run_stack("production", overrides={"ai-etl:rotation": {"db-password": "2027-01-01"}})
-    assert changed(base, after, VERSION) == {
+    assert changed(base, after, SM_VERSION) == {
         "ai-etl-secrets-db-password-value",
         "ai-etl-secrets-database-url-value",
     }
-    assert after.exports["secretName"] != base.exports["secretName"]
+    assert backend_secret(after) != backend_secret(base)
 
 
 def test_a_new_provided_secret_reaches_the_pods_the_same_way(base: Run) -> None:
     """`pulumi config set --secret qwenApiKey ...` then `pulumi up`: only that value changes, and the
     backend rolls onto a new generation."""
     after = run_stack("production", secrets={**PLACEHOLDERS, "ai-etl:qwenApiKey": "placeholder-qwen-v2"})
-    assert changed(base, after, VERSION) == {"ai-etl-secrets-qwen-api-key-value"}
-    assert changed(base, after, PASSWORD) == set()
-    assert secret_refs(after) == {after.exports["secretName"]} != {base.exports["secretName"]}
+    assert changed(base, after, SM_VERSION) == {"ai-etl-secrets-qwen-api-key-value"}
+    assert changed(base, after, RANDOM_PASSWORD) == set()
+    assert secret_refs(after) == {backend_secret(after)} != {backend_secret(base)}
 
 
 @pytest.mark.parametrize(
@@ -108,5 +115,5 @@ def test_a_new_provided_secret_reaches_the_pods_the_same_way(base: Run) -> None:
 def test_changes_that_touch_no_value_keep_the_generation(base: Run, overrides: dict[str, Any]) -> None:
     """A change to no secret value keeps the Secret name: no needless resync or restart."""
     after = run_stack("production", overrides=overrides)
-    assert after.exports["secretName"] == base.exports["secretName"]
-    assert changed(base, after, VERSION) == set()
+    assert backend_secret(after) == backend_secret(base)
+    assert changed(base, after, SM_VERSION) == set()

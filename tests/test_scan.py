@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from offline.render import render
-from tests.conftest import STACKS
+from tests.helpers import STACKS
 from tests.tools import run_tool
 
 

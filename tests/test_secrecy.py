@@ -3,9 +3,9 @@ Kubernetes object, a plain input, a provider's plain output, a resource name or 
 
 from __future__ import annotations
 
-from offline.engine import PROJECT_DIR, Run, Secret, secrets_in, unwrap
-from tests.conftest import PLACEHOLDERS
-from tests.helpers import manifests, plain_text
+from ai_etl.tokens import K8S_NAMESPACE, RANDOM_PASSWORD, SM_VERSION
+from offline.engine import PROJECT_DIR, Run, Sensitive, secrets_in, unwrap
+from tests.helpers import PLACEHOLDERS, manifests, plain_text
 
 
 def secret_values(run: Run) -> set[str]:
@@ -35,18 +35,18 @@ def leaks(run: Run) -> list[str]:
 
 def test_no_secret_value_appears_in_plain_text(stack_run: Run) -> None:
     """Nothing a reader of the plan, the state or the cluster's objects sees holds a secret value."""
-    assert len(secret_values(stack_run)) >= 13  # 5 passwords (+5 hashes), 2 URLs, 3 provided
+    assert len(secret_values(stack_run)) >= 13  # passwords and their hashes, URLs, provided
     assert leaks(stack_run) == []
 
 
 def test_the_leak_check_finds_a_planted_leak(stack_run: Run) -> None:
     """The leak check is live: a password copied into a plain label is found."""
-    namespace = next(r for r in stack_run.resources if r.type == "kubernetes:core/v1:Namespace")
-    password = unwrap(stack_run.of_type("random:index/randomPassword:RandomPassword")[0].outputs["result"])
+    namespace = next(r for r in stack_run.resources if r.type == K8S_NAMESPACE)
+    password = unwrap(stack_run.of_type(RANDOM_PASSWORD)[0].outputs["result"])
     original = namespace.inputs["metadata"]["labels"].copy()
     namespace.inputs["metadata"]["labels"]["leak"] = password
     try:
-        assert leaks(stack_run) == ["kubernetes:core/v1:Namespace ai-etl-namespace-namespace inputs"]
+        assert leaks(stack_run) == ["kubernetes:core/v1:Namespace ai-etl-namespace inputs"]
     finally:
         namespace.inputs["metadata"]["labels"] = original
 
@@ -60,19 +60,19 @@ def test_kubernetes_objects_hold_no_secret_at_all(stack_run: Run) -> None:
 
 def test_generated_and_provided_values_travel_as_secrets(stack_run: Run) -> None:
     """The provider marks passwords secret, and every value sent to Secrets Manager is secret."""
-    for p in stack_run.of_type("random:index/randomPassword:RandomPassword"):
-        assert isinstance(p.outputs["result"], Secret)
+    for p in stack_run.of_type(RANDOM_PASSWORD):
+        assert isinstance(p.outputs["result"], Sensitive)
         assert "result" in p.additional_secret_outputs
         assert list(secrets_in(p.inputs["keepers"])) == [], "keepers are plain: never a secret"
-    for v in stack_run.of_type("aws:secretsmanager/secretVersion:SecretVersion"):
-        assert isinstance(v.inputs["secretString"], Secret)
-        assert not isinstance(v.outputs["versionId"], Secret), "a version id names a value, unsecret"
+    for v in stack_run.of_type(SM_VERSION):
+        assert isinstance(v.inputs["secretString"], Sensitive)
+        assert not isinstance(v.outputs["versionId"], Sensitive), "a version id names a value, unsecret"
 
 
 def test_stack_outputs_are_never_secret_values(stack_run: Run) -> None:
     """No output is a secret (secret outputs would still put values one command away)."""
     for name, value in stack_run.exports.items():
-        assert not isinstance(value, Secret), name
+        assert not isinstance(value, Sensitive), name
 
 
 def test_local_env_files_are_ignored() -> None:

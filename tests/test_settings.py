@@ -2,170 +2,102 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 import yaml
 
-from components.settings import DEFAULTS, ConfigError
+from ai_etl.catalogue import CATALOGUE, Source, of_source
+from ai_etl.settings import DEFAULTS, ConfigError
 from offline.engine import PROJECT_DIR
-from tests.conftest import PLACEHOLDERS, run_stack
-
-CASES: list[tuple[str, dict[str, Any], tuple[str, ...], dict[str, str] | None, tuple[str, ...]]] = [
-    # (case, overrides, removed keys, secrets, fragments the message must hold)
-    (
-        "missing provided secret",
-        {},
-        (),
-        {k: v for k, v in PLACEHOLDERS.items() if k != "ai-etl:qwenApiKey"},
-        ("qwenApiKey", "pulumi config set --secret qwenApiKey <value> --stack production"),
-    ),
-    (
-        "empty provided secret",
-        {},
-        (),
-        {**PLACEHOLDERS, "ai-etl:s3SecretKey": "  "},
-        ("s3SecretKey: is empty", "pulumi config set --secret s3SecretKey"),
-    ),
-    (
-        "provided secret in plain text",
-        {"ai-etl:s3AccessKey": "plain-text-value"},
-        (),
-        {k: v for k, v in PLACEHOLDERS.items() if k != "ai-etl:s3AccessKey"},
-        ("s3AccessKey: is stored in plain text", "--secret s3AccessKey"),
-    ),
-    (
-        "invalid namespace",
-        {"ai-etl:namespace": "AI_ETL"},
-        (),
-        None,
-        ("namespace", "RFC 1123", "pulumi config set namespace ai-etl-production --stack production"),
-    ),
-    (
-        "unknown rotation key",
-        {"ai-etl:rotation": {"jwt-secret": "2026-12-01"}},
-        (),
-        None,
-        ("rotation.jwt-secret: is not a known setting", "jwt-secret-key", "pulumi config rm --path"),
-    ),
-    (
-        "rotation of a provided secret",
-        {"ai-etl:rotation": {"qwen-api-key": "2026-12-01"}},
-        (),
-        None,
-        ("rotation.qwen-api-key: is not a known setting",),
-    ),
-    (
-        "empty rotation value",
-        {"ai-etl:rotation": {"jwt-secret-key": ""}},
-        (),
-        None,
-        ("rotation.jwt-secret-key: must be a non-empty string", "--path 'rotation.jwt-secret-key'"),
-    ),
-    (
-        "zero replicas",
-        {"ai-etl:backend": {"replicas": 0}},
-        (),
-        None,
-        ("backend.replicas: must be a positive whole number", "--path 'backend.replicas' 2"),
-    ),
-    (
-        "replicas as text",
-        {"ai-etl:backend": {"replicas": "three"}},
-        (),
-        None,
-        ("backend.replicas: must be a positive whole number, got 'three'",),
-    ),
-    (
-        "missing image",
-        {"ai-etl:backend": {"image": None}},
-        (),
-        None,
-        ("backend.image: is required", "--path 'backend.image'"),
-    ),
-    (
-        "typo in backend",
-        {"ai-etl:backend": {"replica": 3}},
-        (),
-        None,
-        ("backend.replica: is not a known setting",),
-    ),
-    (
-        "malformed OIDC provider ARN",
-        {"ai-etl:oidcProviderArn": "arn:aws:iam::1234:role/not-a-provider"},
-        (),
-        None,
-        ("oidcProviderArn", "oidc-provider", "pulumi config set oidcProviderArn"),
-    ),
-    (
-        "missing OIDC provider ARN",
-        {},
-        ("ai-etl:oidcProviderArn",),
-        None,
-        ("oidcProviderArn: is required",),
-    ),
-    (
-        "missing region",
-        {},
-        ("aws:region",),
-        None,
-        ("aws:region: is required", "pulumi config set aws:region us-east-1 --stack production"),
-    ),
-    (
-        "recovery window below AWS's minimum",
-        {"ai-etl:recoveryWindowInDays": 3},
-        (),
-        None,
-        ("recoveryWindowInDays: must be a whole number from 7 to 30, got 3",),
-    ),
-    (
-        "short passwords",
-        {"ai-etl:passwordLength": 16},
-        (),
-        None,
-        ("passwordLength: must be a whole number from 32 to 256",),
-    ),
-    (
-        "protect not a boolean",
-        {"ai-etl:protect": "yes"},
-        (),
-        None,
-        ("protect: must be true or false",),
-    ),
-    (
-        "credentials in the API base URL",
-        {"ai-etl:qwenApiBase": "https://user:pw@api.example.com/v1"},
-        (),
-        None,
-        ("qwenApiBase: must not carry credentials",),
-    ),
-    (
-        "database port out of range",
-        {"ai-etl:database": {"port": 70000}},
-        (),
-        None,
-        ("database.port: must be a whole number from 1 to 65535",),
-    ),
-]
+from tests.helpers import PLACEHOLDERS, run_stack
 
 
-@pytest.mark.parametrize(
-    ("overrides", "removed", "secrets", "fragments"),
-    [case[1:] for case in CASES],
-    ids=[case[0] for case in CASES],
-)
-def test_bad_config_is_reported_with_its_fix_and_nothing_declared(
-    overrides: dict[str, Any],
-    removed: tuple[str, ...],
-    secrets: dict[str, str] | None,
-    fragments: tuple[str, ...],
-) -> None:
+def without(config_key: str) -> dict[str, str]:
+    """The provided secrets, less one."""
+    return {k: v for k, v in PLACEHOLDERS.items() if k != f"ai-etl:{config_key}"}
+
+
+@dataclass(frozen=True)
+class Case:
+    """One mistake a user can make, and what the message must say about it."""
+
+    name: str
+    expect: tuple[str, ...]
+    """Fragments the message must hold."""
+    overrides: dict[str, Any] = field(default_factory=dict)
+    removed: tuple[str, ...] = ()
+    secrets: dict[str, str] | None = None
+    """The provided secrets, if not the placeholders."""
+
+
+CASES = [
+    Case("missing provided secret", secrets=without("qwenApiKey"),
+         expect=("qwenApiKey", "pulumi config set --secret qwenApiKey <value> --stack production")),
+    Case("empty provided secret", secrets={**PLACEHOLDERS, "ai-etl:s3SecretKey": "  "},
+         expect=("s3SecretKey: is empty", "pulumi config set --secret s3SecretKey")),
+    Case("provided secret in plain text", overrides={"ai-etl:s3AccessKey": "plain-text-value"},
+         secrets=without("s3AccessKey"), expect=("s3AccessKey: is stored in plain text", "--secret s3AccessKey")),
+    Case("invalid namespace", overrides={"ai-etl:namespace": "AI_ETL"},
+         expect=("namespace", "RFC 1123", "pulumi config set namespace ai-etl-production --stack production")),
+    Case("unknown rotation key", overrides={"ai-etl:rotation": {"jwt-secret": "2026-12-01"}},
+         expect=("rotation.jwt-secret: is not a setting", "did you mean jwt-secret-key?",
+                 "pulumi config rm --path 'rotation.jwt-secret' --stack production")),
+    Case("rotation of a provided secret", overrides={"ai-etl:rotation": {"qwen-api-key": "2026-12-01"}},
+         expect=("rotation.qwen-api-key: is not a setting of this program",)),
+    Case("empty rotation value", overrides={"ai-etl:rotation": {"jwt-secret-key": ""}},
+         expect=("rotation.jwt-secret-key: must be a non-empty string", "--path 'rotation.jwt-secret-key'")),
+    Case("zero replicas", overrides={"ai-etl:backend": {"replicas": 0}},
+         expect=("backend.replicas: must be a whole number of 1 or more", "--path 'backend.replicas' 2")),
+    Case("replicas as text", overrides={"ai-etl:backend": {"replicas": "three"}},
+         expect=("backend.replicas: must be a whole number of 1 or more, got 'three'",)),
+    Case("missing image", overrides={"ai-etl:backend": {"image": None}},
+         expect=("backend.image: must be a container image reference", "--path 'backend.image'")),
+    Case("no backend at all", removed=("ai-etl:backend",),
+         expect=("backend.image: is required: the container image",
+                 "pulumi config set --path 'backend.image' registry.example.com/ai-etl-backend:1.4.2")),
+    Case("typo in backend", overrides={"ai-etl:backend": {"replica": 3}},
+         expect=("backend.replica: is not a setting of this program; did you mean replicas?",
+                 "pulumi config rm --path 'backend.replica' --stack production && pulumi config set --path 'backend.replicas' 2 --stack production")),
+    Case("malformed OIDC provider ARN", overrides={"ai-etl:oidcProviderArn": "arn:aws:iam::1234:role/not-a-provider"},
+         expect=("oidcProviderArn", "oidc-provider", "pulumi config set oidcProviderArn")),
+    Case("missing OIDC provider ARN", removed=("ai-etl:oidcProviderArn",),
+         expect=("oidcProviderArn: is required",)),
+    Case("missing region", removed=("aws:region",),
+         expect=("aws:region: is required", "pulumi config set aws:region us-east-1 --stack production")),
+    Case("a region that does not exist", overrides={"aws:region": "us-east-9"},
+         expect=("aws:region: 'us-east-9' is not an AWS region",)),
+    Case("recovery window below AWS's minimum", overrides={"ai-etl:recoveryWindowInDays": 3},
+         expect=("recoveryWindowInDays: must be a whole number from 7 to 30, got 3",)),
+    Case("short passwords", overrides={"ai-etl:passwordLength": 16},
+         expect=("passwordLength: must be a whole number from 32 to 256",)),
+    Case("protect not a boolean", overrides={"ai-etl:protect": "yes"},
+         expect=("protect: must be true or false", "pulumi config set protect false")),
+    Case("credentials in the API base URL", overrides={"ai-etl:qwenApiBase": "https://user:pw@api.example.com/v1"},
+         expect=("qwenApiBase: must be an http(s) URL without credentials",)),
+    Case("database port out of range", overrides={"ai-etl:database": {"port": 70000}},
+         expect=("database.port: must be a whole number from 1 to 65535",
+                 "pulumi config set --path 'database.port' 5432 --stack production")),
+    Case("backend as a scalar", overrides={"ai-etl:backend": "registry.example.com/x:1"},
+         expect=("backend: must be an object of settings", "pulumi config rm backend --stack production")),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
+def test_bad_config_is_reported_with_its_fix_and_nothing_declared(case: Case) -> None:
     """Each mistake a user can make names the key and the command that fixes it; nothing is declared."""
     declared: list = []
     with pytest.raises(ConfigError) as raised:
-        run_stack("production", overrides=overrides, remove=removed, secrets=secrets, registrations=declared)
+        run_stack(
+            "production",
+            overrides=case.overrides,
+            remove=case.removed,
+            secrets=case.secrets,
+            registrations=declared,
+        )
     message = str(raised.value)
-    for fragment in fragments:
+    for fragment in case.expect:
         assert fragment in message
     assert "nothing was declared" in message
     assert declared == []
@@ -182,11 +114,16 @@ def test_a_secret_value_never_appears_in_an_error() -> None:
     """A provided secret committed in plain text is reported without repeating the value."""
     value = "value-that-must-not-be-echoed"
     with pytest.raises(ConfigError) as raised:
-        run_stack(
-            "dev",
-            overrides={"ai-etl:qwenApiKey": value},
-            secrets={k: v for k, v in PLACEHOLDERS.items() if k != "ai-etl:qwenApiKey"},
-        )
+        run_stack("dev", overrides={"ai-etl:qwenApiKey": value}, secrets=without("qwenApiKey"))
+    assert value not in str(raised.value)
+
+
+def test_a_misspelt_secret_key_is_reported_without_its_value() -> None:
+    """A provided secret set under a misspelt key is an unknown key; its value is never echoed."""
+    value = "misspelt-secret-value"
+    with pytest.raises(ConfigError) as raised:
+        run_stack("dev", secrets={**PLACEHOLDERS, "ai-etl:qwenApiKy": value})
+    assert "qwenApiKy: is not a setting of this program; did you mean qwenApiKey?" in str(raised.value)
     assert value not in str(raised.value)
 
 
@@ -196,21 +133,32 @@ def test_numeric_rotation_value_is_accepted() -> None:
     assert run.exports["rotation"]["secret-key"] == "2"
 
 
+def test_a_quantity_stored_as_a_number_is_accepted() -> None:
+    """`config set --path 'backend.cpuLimit' 2` stores the integer 2: a valid quantity."""
+    run = run_stack("dev", overrides={"ai-etl:backend": {"cpuLimit": 2}})
+    (deployment,) = run.of_type("kubernetes:apps/v1:Deployment")
+    (container,) = deployment.inputs["spec"]["template"]["spec"]["containers"]
+    assert container["resources"]["limits"]["cpu"] == "2"
+
+
 def test_namespace_defaults_to_project_and_stack(stack_runs) -> None:
     """Without `ai-etl:namespace`, each environment lives in `ai-etl-<stack>`."""
-    assert stack_runs["dev"].exports["namespace"] == "ai-etl-dev"
-    assert stack_runs["production"].exports["namespace"] == "ai-etl-production"
+    for stack, run in stack_runs.items():
+        assert run.exports["namespace"] == f"ai-etl-{stack}"
 
 
-def test_pulumi_yaml_declares_the_same_defaults_as_the_code() -> None:
-    """Pulumi.yaml's config schema and the settings defaults cannot drift apart."""
+def test_pulumi_yaml_declares_the_same_defaults_and_every_provided_secret() -> None:
+    """Pulumi.yaml's config schema and the settings defaults cannot drift apart, and the CLI knows
+    every provided secret is `secret: true` (it refuses a plain-text value for it)."""
     project = yaml.safe_load((PROJECT_DIR / "Pulumi.yaml").read_text())
     declared = project["config"]
     assert project["name"] == "ai-etl"
+    assert DEFAULTS, "the settings declare defaults"
     for key, default in DEFAULTS.items():
         assert declared[key]["default"] == default, key
-    for key in ("qwenApiKey", "s3AccessKey", "s3SecretKey"):
-        assert declared[key]["secret"] is True and "default" not in declared[key]
+    for spec in of_source(Source.PROVIDED, CATALOGUE):
+        entry = declared[str(spec.config_key)]
+        assert entry["secret"] is True and "default" not in entry
 
 
 def test_the_declared_check_sees_declarations() -> None:
@@ -228,4 +176,5 @@ def test_a_misspelt_key_is_reported_with_a_suggestion() -> None:
     message = str(raised.value)
     assert "recoveryWindowDays: is not a setting of this program" in message
     assert "did you mean recoveryWindowInDays?" in message
-    assert "pulumi config rm recoveryWindowDays --stack production" in message
+    fix = "pulumi config rm recoveryWindowDays --stack production && pulumi config set recoveryWindowInDays 30 --stack production"
+    assert fix in message

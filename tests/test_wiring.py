@@ -5,16 +5,15 @@ from __future__ import annotations
 
 from urllib.parse import unquote, urlsplit
 
-from components.catalogue import CATALOGUE, Source, backend_secrets, by_key
-from guardrails.rules import PASSWORD
-from guardrails.rules import SM_SECRET as SECRET
-from guardrails.rules import SM_VERSION as VERSION
-from offline.engine import Registration, Run, Secret, unwrap
-from tests.conftest import PLACEHOLDERS
-from tests.helpers import manifest
+from ai_etl.catalogue import CATALOGUE, Source, by_key, synced
+from ai_etl.tokens import IAM_ROLE, KMS_KEY, RANDOM_PASSWORD
+from ai_etl.tokens import SM_SECRET as SECRET
+from ai_etl.tokens import SM_VERSION as VERSION
+from offline.engine import Registration, Run, Sensitive, unwrap
+from tests.helpers import PLACEHOLDERS, backend_secret, manifest
 
 
-def secret_value(run: Run, remote_name: str, version_ref: str) -> Secret:
+def secret_value(run: Run, remote_name: str, version_ref: str) -> Sensitive:
     """The value Secrets Manager holds under `remote_name` at the pinned version."""
     (secret,) = [r for r in run.of_type(SECRET) if r.inputs["name"] == remote_name]
     (version,) = [r for r in run.of_type(VERSION) if r.inputs["secretId"] == secret.outputs["arn"]]
@@ -22,12 +21,12 @@ def secret_value(run: Run, remote_name: str, version_ref: str) -> Secret:
         "the ExternalSecret pins the current version"
     )
     value = version.inputs["secretString"]
-    assert isinstance(value, Secret), f"{remote_name} is sent to AWS as a secret"
+    assert isinstance(value, Sensitive), f"{remote_name} is sent to AWS as a secret"
     return value
 
 
 def password(run: Run, key: str) -> Registration:
-    (found,) = [r for r in run.of_type(PASSWORD) if r.name == f"ai-etl-generated-{key}"]
+    (found,) = [r for r in run.of_type(RANDOM_PASSWORD) if r.name == f"ai-etl-passwords-{key}"]
     return found
 
 
@@ -60,7 +59,7 @@ def test_every_backend_variable_resolves_to_its_source(stack_run: Run) -> None:
                 password(stack_run, spec.password_of).outputs["result"]
             )
         seen.add(spec.key)
-    assert seen == {spec.key for spec in backend_secrets()}
+    assert seen == {spec.key for spec in synced()}
 
 
 def test_composed_urls_carry_the_guides_defaults_and_survive_special_characters(stack_run: Run) -> None:
@@ -96,7 +95,7 @@ def test_composed_urls_carry_the_guides_defaults_and_survive_special_characters(
 def test_every_catalogue_entry_is_one_encrypted_secrets_manager_entry(stack_run: Run) -> None:
     """Each catalogue key has exactly one Secrets Manager secret, under ai-etl/<stack>/, with the
     environment's own KMS key, and exactly one value."""
-    (key,) = stack_run.of_type("aws:kms/key:Key")
+    (key,) = stack_run.of_type(KMS_KEY)
     secrets = stack_run.of_type(SECRET)
     assert sorted(s.inputs["name"] for s in secrets) == sorted(
         f"ai-etl/{stack_run.stack}/{spec.key}" for spec in CATALOGUE
@@ -108,9 +107,9 @@ def test_every_catalogue_entry_is_one_encrypted_secrets_manager_entry(stack_run:
 
 def test_database_and_redis_passwords_stay_out_of_kubernetes(stack_run: Run) -> None:
     """Entries without an env var live in Secrets Manager only: the operator does not sync them."""
-    synced = {d["secretKey"] for d in manifest(stack_run, "ExternalSecret")["spec"]["data"]}
-    assert synced == {spec.key for spec in backend_secrets()}
-    assert not synced & {"db-password", "redis-password"}
+    keys = {d["secretKey"] for d in manifest(stack_run, "ExternalSecret")["spec"]["data"]}
+    assert keys == {spec.key for spec in synced()}
+    assert not keys & {"db-password", "redis-password"}
 
 
 def test_api_base_is_plain_configuration(stack_run: Run) -> None:
@@ -122,8 +121,8 @@ def test_api_base_is_plain_configuration(stack_run: Run) -> None:
 
 def test_generated_secrets_are_long_random_passwords(stack_run: Run) -> None:
     """Every generated secret is a RandomPassword of 32 characters or more, with mixed classes."""
-    passwords = stack_run.of_type(PASSWORD)
-    assert {p.name.removeprefix("ai-etl-generated-") for p in passwords} == {
+    passwords = stack_run.of_type(RANDOM_PASSWORD)
+    assert {p.name.removeprefix("ai-etl-passwords-") for p in passwords} == {
         spec.key for spec in CATALOGUE if spec.source is Source.GENERATED
     }
     for p in passwords:
@@ -135,9 +134,9 @@ def test_generated_secrets_are_long_random_passwords(stack_run: Run) -> None:
 def test_stack_outputs_help_an_operator(stack_run: Run) -> None:
     """The outputs name what an operator looks for, and match what was declared."""
     exports = stack_run.exports
-    assert exports["secretName"] == manifest(stack_run, "ExternalSecret")["metadata"]["name"]
+    assert backend_secret(stack_run) == manifest(stack_run, "ExternalSecret")["metadata"]["name"]
     assert exports["namespace"] == manifest(stack_run, "Namespace")["metadata"]["name"]
-    assert exports["operatorRoleArn"] == stack_run.one("aws:iam/role:Role").outputs["arn"]
-    assert exports["kmsKeyArn"] == stack_run.one("aws:kms/key:Key").outputs["arn"]
+    assert exports["operatorRoleArn"] == stack_run.one(IAM_ROLE).outputs["arn"]
+    assert exports["kmsKeyArn"] == stack_run.one(KMS_KEY).outputs["arn"]
     assert set(exports["secretArns"]) == {spec.key for spec in CATALOGUE}
     assert set(exports["rotation"]) == {spec.key for spec in CATALOGUE if spec.source is Source.GENERATED}

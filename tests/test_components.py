@@ -1,0 +1,143 @@
+"""Each component stands on its own: built alone by a program of its own, from plain arguments,
+with objects that hold against Kubernetes' schemas and the operator's CRDs; and its type token,
+module and class agree (`ai-etl:<module>:<Type>` is class <Type> in components/<module>.py)."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import json
+from pathlib import Path
+
+import kubernetes_validate
+import pulumi
+import pytest
+
+from ai_etl import tokens
+from offline.engine import Run, run_program
+from tests.helpers import ESO_GROUP, KUBERNETES_VERSION, eso_errors, manifests
+
+COMPONENT_TOKENS = {name: value for name, value in vars(tokens).items() if name.endswith("_COMPONENT")}
+
+WORKLOAD_SETTINGS = "WorkloadSettings(image='registry.example.com/app:1.0.0', replicas=1)"
+PROGRAMS = {
+    "Namespace": """
+from components.namespace import Namespace, NamespaceArgs
+Namespace("team", NamespaceArgs(name="team-a", labels={"team": "a"}))
+""",
+    "Passwords": """
+import pulumi
+from components.passwords import Passwords, PasswordsArgs
+pw = Passwords("pw", PasswordsArgs(rotation={"api": "2026-01-01", "db": "initial"}, length=40))
+pulumi.export("results", pw.results)
+""",
+    "SecretsManager": """
+import pulumi
+from components.secretsmanager import SecretEntry, SecretsManager, SecretsManagerArgs
+sm = SecretsManager("vault", SecretsManagerArgs(
+    key_alias="alias/team-a", key_description="team a",
+    secrets={"token": SecretEntry("team-a/token", "a token", pulumi.Output.secret("not-a-real-token"))},
+    recovery_window_in_days=14, protect=False, tags={"Team": "a"}))
+pulumi.export("token", {"name": sm.secrets["token"].name, "arn": sm.secrets["token"].arn,
+                        "version": sm.secrets["token"].version_id})
+""",
+    "SecretStore": """
+from components.secretstore import SecretStore, SecretStoreArgs
+SecretStore("store", SecretStoreArgs(
+    namespace="team-a", store_name="aws", service_account="reader", role_name="team-a-reader",
+    role_description="reads team a",
+    oidc_provider_arn="arn:aws:iam::111111111111:oidc-provider/oidc.example.com/id/X",
+    oidc_issuer="oidc.example.com/id/X", region="eu-west-1",
+    secret_arns=["arn:aws:secretsmanager:eu-west-1:111111111111:secret:team-a/token-AbCdEf"],
+    kms_key_arn="arn:aws:kms:eu-west-1:111111111111:key/k", labels={"team": "a"}, tags={"Team": "a"}))
+""",
+    "Workload": f"""
+from ai_etl.settings import WorkloadSettings
+from components.workload import SyncedKey, Workload, WorkloadArgs
+Workload("app", WorkloadArgs(
+    name="app", component="api", namespace="team-a", labels={{"team": "a"}}, selector_labels={{"team": "a"}},
+    store_name="aws", synced=[SyncedKey("token", "API_TOKEN", "team-a/token", "v-1")],
+    plain_env={{"LOG_LEVEL": "info"}}, settings={WORKLOAD_SETTINGS}, egress_ports=[5432]))
+""",
+}
+
+
+def run_alone(tmp_path: Path, component: str) -> Run:
+    program = tmp_path / f"{component}.py"
+    program.write_text(PROGRAMS[component])
+    return run_program("test", {}, {}, program, project="other-project")
+
+
+def test_every_component_token_names_its_module_and_class() -> None:
+    """`ai-etl:<module>:<Type>` is class <Type> in components/<module>.py, registered under that token."""
+    assert set(COMPONENT_TOKENS.values()) >= {f"ai-etl:{c.lower()}:{c}" for c in ("Namespace", "Passwords")}
+    for token in COMPONENT_TOKENS.values():
+        _, module, name = token.split(":")
+        cls = getattr(importlib.import_module(f"components.{module}"), name)
+        constant = next(k for k, v in COMPONENT_TOKENS.items() if v == token)
+        assert issubclass(cls, pulumi.ComponentResource)
+        assert f"super().__init__({constant}," in inspect.getsource(cls.__init__), (
+            f"{name} registers as {token}"
+        )
+
+
+def test_every_component_has_a_program_of_its_own() -> None:
+    """The programs below cover every component but the whole environment."""
+    assert set(PROGRAMS) == {t.split(":")[2] for t in COMPONENT_TOKENS.values()} - {"Environment"}
+
+
+@pytest.mark.parametrize("component", sorted(PROGRAMS))
+def test_a_component_builds_alone_from_plain_arguments(
+    tmp_path: Path, schemas_dir: Path, component: str
+) -> None:
+    """Built by itself, in another project, each component declares valid objects under its own name."""
+    run = run_alone(tmp_path, component)
+    (root,) = [r for r in run.resources if tokens.STACK in r.parent]
+    assert root.type == f"ai-etl:{component.lower()}:{component}" and not root.custom
+    assert all(r.urn.startswith("urn:pulumi:test::other-project::") for r in run.resources)
+    children = [r for r in run.resources if r is not root]
+    assert children and all(r.name.startswith(root.name) for r in children), "children are scoped by its name"
+    for obj in manifests(run):
+        if obj["apiVersion"].startswith(ESO_GROUP):
+            assert eso_errors(schemas_dir, obj) == []
+        else:
+            kubernetes_validate.validate(obj, KUBERNETES_VERSION, strict=True)
+
+
+def test_secrets_manager_outputs_are_grouped_per_secret(tmp_path: Path) -> None:
+    """A caller gets each secret's name, ARN and version id together, never its value."""
+    run = run_alone(tmp_path, "SecretsManager")
+    token = run.exports["token"]
+    (secret,) = run.of_type(tokens.SM_SECRET)
+    (version,) = run.of_type(tokens.SM_VERSION)
+    assert token == {
+        "name": "team-a/token",
+        "arn": secret.outputs["arn"],
+        "version": version.outputs["versionId"],
+    }
+    assert "not-a-real-token" not in json.dumps(token)
+
+
+def test_passwords_follow_their_own_rotation_values(tmp_path: Path) -> None:
+    """One RandomPassword per key, each kept by its own rotation value."""
+    run = run_alone(tmp_path, "Passwords")
+    keepers = {p.name: p.inputs["keepers"] for p in run.of_type(tokens.RANDOM_PASSWORD)}
+    assert keepers == {"pw-api": {"rotation": "2026-01-01"}, "pw-db": {"rotation": "initial"}}
+
+
+def test_a_workload_reads_only_what_it_is_given(tmp_path: Path) -> None:
+    """Its Secret holds its keys, its Role reads that Secret only, its env names them by secretKeyRef."""
+    run = run_alone(tmp_path, "Workload")
+    objects = {m["kind"]: m for m in manifests(run)}
+    secret_name = objects["ExternalSecret"]["metadata"]["name"]
+    assert secret_name.startswith("app-secrets-")
+    assert objects["Role"]["rules"][0]["resourceNames"] == [secret_name]
+    (container,) = objects["Deployment"]["spec"]["template"]["spec"]["containers"]
+    assert container["name"] == "api"
+    assert container["env"] == [
+        {
+            "name": "API_TOKEN",
+            "valueFrom": {"secretKeyRef": {"name": secret_name, "key": "token", "optional": False}},
+        },
+        {"name": "LOG_LEVEL", "value": "info"},
+    ]
