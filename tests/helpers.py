@@ -88,6 +88,23 @@ def project_copy(folder: Path, stack: str, extra: str = "") -> Path:
     return folder
 
 
+def copy_project(dest: Path) -> Path:
+    """A working copy of the project at `dest` (its virtual environment linked, not copied), with
+    `../shared` beside it as in CI, for tests that run what users run."""
+    shutil.copytree(
+        PROJECT_DIR,
+        dest,
+        ignore=shutil.ignore_patterns(
+            ".venv*", "build", ".git", "__pycache__", ".*_cache", "venv", "*.egg-info"
+        ),
+    )
+    (dest / ".venv").symlink_to(PROJECT_DIR / ".venv")
+    shared = PROJECT_DIR.parent / "shared"
+    if shared.exists() and not (dest.parent / "shared").exists():
+        (dest.parent / "shared").symlink_to(shared)
+    return dest
+
+
 def manifests(run: Run) -> list[dict[str, Any]]:
     """Every Kubernetes object the run declares, as the API server would receive it."""
     return [r.inputs for r in run.resources if r.type.startswith(K8S_PREFIX)]

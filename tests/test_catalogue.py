@@ -3,6 +3,9 @@ derives from it, and each workload gets only the secrets it needs."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -11,9 +14,10 @@ from ai_etl.catalogue import CATALOGUE, CONSUMERS, Consumer, SecretSpec, Source,
 from ai_etl.docs import env_example, secrets_table
 from ai_etl.tokens import ESO_EXTERNAL_SECRET, IAM_ROLE_POLICY, SM_SECRET
 from offline.engine import PROJECT_DIR, Run, load_stack_config, run_program
-from tests.helpers import PLACEHOLDERS, expected_resources, manifest, manifests, placeholders
+from tests.helpers import PLACEHOLDERS, copy_project, expected_resources, manifest, manifests, placeholders
 
-EXTRA = SecretSpec("sentry-dsn", "SENTRY_DSN", Source.PROVIDED, "Error reporting DSN", config_key="sentryDsn")
+# A secret no catalogue holds yet (the docs' example, SENTRY_DSN, may well be added for real).
+EXTRA = SecretSpec("example-dsn", "EXAMPLE_DSN", Source.PROVIDED, "An example DSN", config_key="exampleDsn")
 WORKER = Consumer(
     "worker",
     "An ETL worker: the databases, the LLM and S3; no JWT or webhook key",
@@ -58,17 +62,17 @@ def test_adding_a_secret_is_one_entry(tmp_path: Path) -> None:
     backend env var, with nothing else to edit."""
     run = run_with(tmp_path, (EXTRA,), (), {})
     assert len(run.resources) == expected_resources(CATALOGUE + (EXTRA,))
-    assert "ai-etl/dev/sentry-dsn" in {s.inputs["name"] for s in run.of_type(SM_SECRET)}
-    assert run.exports["secretArns"]["sentry-dsn"] in run.one(IAM_ROLE_POLICY).inputs["policy"]
+    assert "ai-etl/dev/example-dsn" in {s.inputs["name"] for s in run.of_type(SM_SECRET)}
+    assert run.exports["secretArns"]["example-dsn"] in run.one(IAM_ROLE_POLICY).inputs["policy"]
     data = manifest(run, "ExternalSecret")["spec"]["data"]
-    (entry,) = [d for d in data if d["secretKey"] == "sentry-dsn"]
-    assert entry["remoteRef"]["key"] == "ai-etl/dev/sentry-dsn"
-    assert container_env(run, "ai-etl-backend")["SENTRY_DSN"]["valueFrom"]["secretKeyRef"] == {
+    (entry,) = [d for d in data if d["secretKey"] == "example-dsn"]
+    assert entry["remoteRef"]["key"] == "ai-etl/dev/example-dsn"
+    assert container_env(run, "ai-etl-backend")["EXAMPLE_DSN"]["valueFrom"]["secretKeyRef"] == {
         "name": run.exports["secretNames"]["backend"],
-        "key": "sentry-dsn",
+        "key": "example-dsn",
         "optional": False,
     }
-    assert "SENTRY_DSN=" in env_example(CATALOGUE + (EXTRA,))
+    assert "EXAMPLE_DSN=" in env_example(CATALOGUE + (EXTRA,))
 
 
 def test_a_second_workload_gets_only_its_secrets(tmp_path: Path) -> None:
@@ -165,3 +169,29 @@ def test_an_inconsistent_catalogue_is_refused(
 def test_placeholders_cover_every_provided_secret() -> None:
     """The tests' stand-ins follow the catalogue, so a new provided secret needs no test edit."""
     assert set(PLACEHOLDERS) == {f"ai-etl:{s.config_key}" for s in CATALOGUE if s.source is Source.PROVIDED}
+
+
+def test_the_suite_follows_a_new_secret(tmp_path: Path) -> None:
+    """The docs' recipe, done as a new user would: one catalogue entry (SENTRY_DSN), its declaration
+    in Pulumi.yaml, `make docs`; then the whole suite passes with no test edited."""
+    project = copy_project(tmp_path / "project")
+    catalogue = project / "ai_etl" / "catalogue.py"
+    entry = (
+        '    SecretSpec("sentry-dsn", "SENTRY_DSN", Source.PROVIDED, "Error DSN", config_key="sentryDsn"),\n'
+    )
+    text = catalogue.read_text()
+    end = text.index("\n)\n", text.index("CATALOGUE: tuple"))
+    catalogue.write_text(text[: end + 1] + entry + text[end + 1 :])
+    pulumi_yaml = project / "Pulumi.yaml"
+    pulumi_yaml.write_text(pulumi_yaml.read_text() + "  sentryDsn:\n    type: string\n    secret: true\n")
+    env = {**os.environ, "PYTHONPATH": str(project)}
+    run = lambda *args: subprocess.run(  # noqa: E731
+        [sys.executable, *args], cwd=project, env=env, capture_output=True, text=True, check=False
+    )
+    assert run("-m", "ai_etl.docs", "write").returncode == 0
+    assert "SENTRY_DSN=" in (project / ".env.example").read_text()
+    # The scanners (their own environment, slow) and this very test aside: the suite proper runs them.
+    aside = ["--ignore=tests/test_scan.py", "--ignore=tests/test_workflows.py", "-k", "not suite_follows"]
+    result = run("-m", "pytest", "-q", "-p", "no:cacheprovider", *aside)
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert " passed" in result.stdout.splitlines()[-1]

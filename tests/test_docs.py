@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -13,7 +12,7 @@ import yaml
 
 from ai_etl.settings import ConfigError, StackConfig, WorkloadSettings
 from offline.engine import PROJECT_DIR, Run
-from tests.helpers import run_stack
+from tests.helpers import copy_project, run_stack
 
 README = (PROJECT_DIR / "README.md").read_text()
 DOCS = PROJECT_DIR / "docs"
@@ -69,13 +68,7 @@ def test_every_docs_link_resolves() -> None:
 def test_the_readme_offline_example_runs_as_printed(tmp_path: Path) -> None:
     """The README's base / change / head / diff commands, run as printed in a clean copy of the
     project, print the output the README shows, and leave the stack file as it was."""
-    project = tmp_path / "project"
-    shutil.copytree(
-        PROJECT_DIR,
-        project,
-        ignore=shutil.ignore_patterns(".venv*", "build", ".git", "__pycache__", ".*_cache", "policy"),
-    )
-    (project / ".venv").symlink_to(PROJECT_DIR / ".venv")
+    project = copy_project(tmp_path / "project")
     subprocess.run(["git", "init", "-q"], cwd=project, check=True)
     subprocess.run(["git", "add", "Pulumi.production.yaml"], cwd=project, check=True)
     env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com"}
