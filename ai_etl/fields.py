@@ -1,4 +1,5 @@
-"""Constrained config field types whose problems read as ours: `must be <what>, got <value>`.
+"""Constrained config field types whose problems read as ours (`must be <what>, got <value>`), and
+the real references some are checked against (AWS's region list).
 
 Each type takes every form the Pulumi CLI can store for a valid value: `config set --path` stores
 `2` as an integer, plain `config set` stores text.
@@ -6,8 +7,12 @@ Each type takes every form the Pulumi CLI can store for a valid value: `config s
 
 from __future__ import annotations
 
+import importlib.util
+import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from functools import cache
+from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
@@ -89,3 +94,13 @@ HttpPath = Annotated[str, text("an HTTP path starting with '/'", r"/\S*")]
 Hostname = Annotated[str, text("a DNS name such as 'postgres-svc'", HOSTNAME)]
 Word = Annotated[str, text("a non-empty string")]
 Label = Annotated[str, text("an RFC 1123 label (lower-case letters, digits and '-', at most 63)", LABEL)]
+
+
+@cache
+def aws_regions() -> Mapping[str, str]:
+    """Every AWS region, with its partition, as botocore's data lists them (botocore/data/
+    partitions.json, read directly: botocore's loader would import its HTTP stack for nothing)."""
+    spec = importlib.util.find_spec("botocore")
+    assert spec is not None and spec.origin is not None, "botocore is a dependency"
+    data = json.loads((Path(spec.origin).parent / "data" / "partitions.json").read_text())
+    return {r: p["id"] for p in data["partitions"] for r in p["regions"] if not r.endswith("-global")}

@@ -10,11 +10,9 @@ import difflib
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from functools import cache
 from types import MappingProxyType
 from typing import Annotated, Any
 
-import botocore.loaders
 import pulumi
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
@@ -40,6 +38,7 @@ from ai_etl.fields import (
     Port,
     Quantity,
     Word,
+    aws_regions,
     http_url_without_credentials,
     text,
     whole,
@@ -186,13 +185,6 @@ class Settings:
         """Values of plain env vars (PLAIN_ENV) from this stack's config."""
         values = self.config.model_dump(by_alias=True)
         return {name: str(values[PLAIN_ENV[name]]) for name in names}
-
-
-@cache
-def aws_regions() -> Mapping[str, str]:
-    """Every AWS region, with its partition, as botocore's partitions list them."""
-    data = botocore.loaders.create_loader().load_data("partitions")
-    return {r: p["id"] for p in data["partitions"] for r in p["regions"] if not r.endswith("-global")}
 
 
 def parse_settings(
