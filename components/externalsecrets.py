@@ -1,4 +1,5 @@
-"""Pure builders of External Secrets objects: generations, pinned versions, the ExternalSecret."""
+"""External Secrets Operator objects (external-secrets.io/v1): their manifests, built as plain dicts
+(generations, pinned versions, the ExternalSecret), and the custom resource that declares one."""
 
 from __future__ import annotations
 
@@ -7,11 +8,43 @@ import json
 from collections.abc import Mapping, Sequence
 
 import pulumi
+import pulumi_kubernetes as k8s
 
-from components.secretstore import API_VERSION, WAIT_FOR_READY
-
+API_VERSION = "external-secrets.io/v1"
+WAIT_FOR_READY = {"pulumi.com/waitFor": "condition=Ready"}
 # The values are pinned by version id, so a periodic refresh only repairs drift (a deleted Secret).
 REFRESH_INTERVAL = "1h"
+
+
+def eso_manifest(
+    kind: str, name: pulumi.Input[str], namespace: pulumi.Input[str], labels: Mapping[str, str], spec: dict
+) -> dict:
+    """An External Secrets object that Pulumi waits on until the operator reports it Ready."""
+    return {
+        "apiVersion": API_VERSION,
+        "kind": kind,
+        "metadata": {
+            "name": name,
+            "namespace": namespace,
+            "labels": dict(labels),
+            "annotations": dict(WAIT_FOR_READY),
+        },
+        "spec": spec,
+    }
+
+
+def declare(
+    resource_name: str, manifest: dict, opts: pulumi.ResourceOptions
+) -> k8s.apiextensions.CustomResource:
+    """The custom resource of an External Secrets manifest."""
+    return k8s.apiextensions.CustomResource(
+        resource_name,
+        api_version=manifest["apiVersion"],
+        kind=manifest["kind"],
+        metadata=manifest["metadata"],
+        spec=manifest["spec"],
+        opts=opts,
+    )
 
 
 def version_ref(version_id: str) -> str:
@@ -40,28 +73,19 @@ def external_secret_manifest(
 
     The target Secret takes the ExternalSecret's own name (see generation_name).
     """
-    return {
-        "apiVersion": API_VERSION,
-        "kind": "ExternalSecret",
-        "metadata": {
+    spec = {
+        "refreshInterval": REFRESH_INTERVAL,
+        "secretStoreRef": {"kind": "SecretStore", "name": store_name},
+        "target": {
             "name": name,
-            "namespace": namespace,
-            "labels": dict(labels),
-            "annotations": dict(WAIT_FOR_READY),
+            # Owner: the operator owns the Secret, which goes when this generation goes.
+            "creationPolicy": "Owner",
+            # Retain: if a Secrets Manager entry vanished, keep serving the last values.
+            "deletionPolicy": "Retain",
         },
-        "spec": {
-            "refreshInterval": REFRESH_INTERVAL,
-            "secretStoreRef": {"kind": "SecretStore", "name": store_name},
-            "target": {
-                "name": name,
-                # Owner: the operator owns the Secret, which goes when this generation goes.
-                "creationPolicy": "Owner",
-                # Retain: if a Secrets Manager entry vanished, keep serving the last values.
-                "deletionPolicy": "Retain",
-            },
-            "data": [
-                {"secretKey": key, "remoteRef": {"key": remote, "version": version}}
-                for key, remote, version in data
-            ],
-        },
+        "data": [
+            {"secretKey": key, "remoteRef": {"key": remote, "version": version}}
+            for key, remote, version in data
+        ],
     }
+    return eso_manifest("ExternalSecret", name, namespace, labels, spec)

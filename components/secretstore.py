@@ -15,11 +15,10 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from ai_etl.tokens import SECRET_STORE_COMPONENT
+from components.externalsecrets import declare, eso_manifest
 from components.labels import with_component
 from components.outputs import name_of
 
-API_VERSION = "external-secrets.io/v1"
-WAIT_FOR_READY = {"pulumi.com/waitFor": "condition=Ready"}
 STS_AUDIENCE = "sts.amazonaws.com"
 ROLE_ARN_ANNOTATION = "eks.amazonaws.com/role-arn"
 READ_ACTIONS = ("secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret")
@@ -76,25 +75,16 @@ def secret_store_manifest(
     labels: Mapping[str, str],
 ) -> dict:
     """The SecretStore: AWS Secrets Manager in `region`, authenticated as the IRSA ServiceAccount."""
-    return {
-        "apiVersion": API_VERSION,
-        "kind": "SecretStore",
-        "metadata": {
-            "name": name,
-            "namespace": namespace,
-            "labels": dict(labels),
-            "annotations": dict(WAIT_FOR_READY),
-        },
-        "spec": {
-            "provider": {
-                "aws": {
-                    "service": "SecretsManager",
-                    "region": region,
-                    "auth": {"jwt": {"serviceAccountRef": {"name": service_account}}},
-                }
+    spec = {
+        "provider": {
+            "aws": {
+                "service": "SecretsManager",
+                "region": region,
+                "auth": {"jwt": {"serviceAccountRef": {"name": service_account}}},
             }
-        },
+        }
     }
+    return eso_manifest("SecretStore", name, namespace, labels, spec)
 
 
 @dataclass(frozen=True)
@@ -165,14 +155,7 @@ class SecretStore(pulumi.ComponentResource):
         manifest = secret_store_manifest(
             args.store_name, args.namespace, args.region, name_of(account), labels
         )
-        store = k8s.apiextensions.CustomResource(
-            name,
-            api_version=manifest["apiVersion"],
-            kind=manifest["kind"],
-            metadata=manifest["metadata"],
-            spec=manifest["spec"],
-            opts=child,
-        )
+        store = declare(name, manifest, child)
         self.role_arn = role.arn
         self.name = name_of(store)
         self.register_outputs({"role_arn": self.role_arn, "name": self.name})

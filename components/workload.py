@@ -18,7 +18,7 @@ import pulumi_kubernetes as k8s
 
 from ai_etl.settings import WorkloadSettings
 from ai_etl.tokens import WORKLOAD_COMPONENT
-from components.externalsecrets import external_secret_manifest, generation_name, version_ref
+from components.externalsecrets import declare, external_secret_manifest, generation_name, version_ref
 from components.labels import with_component
 from components.outputs import name_of
 from components.pods import SecretEnv, container_env, deployment_manifest, network_policy_manifest
@@ -111,14 +111,7 @@ class Workload(pulumi.ComponentResource):
             data=data,
             labels=with_component(args.labels, "secrets"),
         )
-        external_secret = k8s.apiextensions.CustomResource(
-            f"{name}-secrets",
-            api_version=es["apiVersion"],
-            kind=es["kind"],
-            metadata=es["metadata"],
-            spec=es["spec"],
-            opts=child,
-        )
+        external_secret = declare(f"{name}-secrets", es, child)
         # The Secret bears the ExternalSecret's name; taking it from the created object makes
         # every user of the Secret wait until the operator reported it Ready.
         self.secret_name = name_of(external_secret)
