@@ -57,7 +57,8 @@ class Consumer:
 CATALOGUE: tuple[SecretSpec, ...] = (
     SecretSpec("jwt-secret-key", "JWT_SECRET_KEY", Source.GENERATED, "Signs the backend's JWTs"),
     SecretSpec("secret-key", "SECRET_KEY", Source.GENERATED, "The backend's application secret"),
-    SecretSpec("webhook-secret", "WEBHOOK_SECRET", Source.GENERATED, "Signs outgoing webhooks"),
+    # Not `webhook-secret`: a Secrets Manager name must not end in a hyphen and six characters.
+    SecretSpec("webhook-signing-key", "WEBHOOK_SECRET", Source.GENERATED, "Signs outgoing webhooks"),
     SecretSpec("db-password", None, Source.GENERATED, "Password of the Postgres user"),
     SecretSpec("redis-password", None, Source.GENERATED, "Password of Redis"),
     SecretSpec(
@@ -101,6 +102,9 @@ CONSUMERS: tuple[Consumer, ...] = (
 # Kubernetes Secret keys and object-name parts are RFC 1123 labels; env vars are C identifiers.
 _LABEL_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _ENV_VAR_RE = re.compile(r"^[A-Z_][A-Z0-9_]*$")
+# AWS CreateSecret: "Do not end your secret name with a hyphen followed by six characters", which
+# confuses the lookup of a secret by a partial ARN (its ARN ends in -<six random characters>).
+_PARTIAL_ARN_SUFFIX = re.compile(r"-[A-Za-z0-9]{6}$")
 
 
 def by_key(catalogue: tuple[SecretSpec, ...] = CATALOGUE) -> dict[str, SecretSpec]:
@@ -142,6 +146,11 @@ def check_catalogue(
     for spec in catalogue:
         if not _LABEL_RE.match(spec.key):
             raise ValueError(f"catalogue key {spec.key!r} is not a valid Kubernetes Secret key")
+        if _PARTIAL_ARN_SUFFIX.search(spec.key):
+            raise ValueError(
+                f"catalogue key {spec.key!r} ends in a hyphen and six characters, which AWS asks of no "
+                "secret name (partial-ARN lookups would mistake it for the random suffix)"
+            )
         if spec.env_var is not None and not _ENV_VAR_RE.match(spec.env_var):
             raise ValueError(f"catalogue env var {spec.env_var!r} is not a valid name")
         if (spec.source is Source.PROVIDED) != (spec.config_key is not None):

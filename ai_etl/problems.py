@@ -57,7 +57,12 @@ class Problems:
                         known[str(f.alias)] = _example(f, self.stack) if _is_scalar(f) else None
                     self.unknown(key, known)
                 elif e["type"] in ("model_type", "dict_type"):
-                    fix = f"pulumi config rm {key} --stack {self.stack}, then set its fields with --path"
+                    # Replace the value with an object: remove it, then set each required field.
+                    target = _model_at(model, loc) if loc else model
+                    fix = f"pulumi config rm {_quoted(key)} --stack {self.stack}"
+                    for name, f in target.model_fields.items():
+                        if f.is_required():
+                            fix += " && " + self.set_cmd(f"{key}.{f.alias or name}", _example(f, self.stack))
                     self.add(key, f"must be an object of settings, got {e['input']!r}", fix)
                 else:
                     problem = (

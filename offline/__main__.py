@@ -9,6 +9,7 @@ from pathlib import Path
 from ai_etl.settings import ConfigError
 from offline import diff as diffing
 from offline.check import check
+from offline.engine import StackConfigError
 from offline.render import offline_run, render, summary
 
 
@@ -37,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "check":
         try:
             text, failed = check(offline_run(args.stack, args.cwd)[0], args.cwd)
-        except (ConfigError, FileNotFoundError) as error:
+        except (ConfigError, StackConfigError, FileNotFoundError) as error:
             print(f"error: {error}", file=sys.stderr)
             return 2
         print(text)
@@ -46,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "render":
         try:
             rendered = render(args.stack, args.out or args.cwd / "build" / args.stack, args.cwd)
-        except (ConfigError, FileNotFoundError) as error:
+        except (ConfigError, StackConfigError, FileNotFoundError) as error:
             print(f"error: {error}", file=sys.stderr)
             return 2
         print(summary(rendered))

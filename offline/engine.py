@@ -302,6 +302,70 @@ def load_stack_config(stack: str, project_dir: Path = PROJECT_DIR) -> dict[str, 
     return dict(data.get("config") or {})
 
 
+class StackConfigError(Exception):
+    """The stack's config fails what the Pulumi CLI checks before the program runs; the message
+    is the CLI's own."""
+
+
+def _cli_list(keys: list[str]) -> str:
+    """Keys as the CLI lists them: 'a', 'a' and 'b', 'a', 'b' and 'c'."""
+    quoted = [f"'{k}'" for k in sorted(keys)]
+    return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + f" and {quoted[-1]}"
+
+
+def _cli_type_ok(type_name: str, value: Any) -> bool:
+    """pulumi/pulumi sdk/go/common/workspace/project.go ValidateConfigValue, for scalars: the CLI
+    sees a scalar stack value as its text."""
+    text = str(value).lower() if isinstance(value, bool) else str(value)
+    if type_name == "integer":
+        return bool(re.fullmatch(r"[+-]?\d+", text))
+    if type_name == "boolean":
+        return text in ("true", "false")
+    return type_name == "string"
+
+
+def apply_project_config(
+    stack: str, project: Mapping[str, Any], config: Mapping[str, Any], secret_keys: Mapping[str, str]
+) -> dict[str, Any]:
+    """What the CLI does with Pulumi.yaml's `config:` before the program runs: stop on keys the
+    project declares without a default that the stack lacks, on a `secret: true` key set in plain
+    text, or on a value of the wrong type; then add the declared defaults (pulumi/pulumi
+    sdk/go/common/workspace/config.go mergeConfig and validateStackConfigValues)."""
+    name = str(project.get("name"))
+    declared = {
+        (key if ":" in key else f"{name}:{key}"): spec
+        for key, spec in (project.get("config") or {}).items()
+        if isinstance(spec, dict)
+    }
+    merged = dict(config)
+    missing = []
+    for key in sorted(declared):
+        spec = declared[key]
+        if key in merged or key in secret_keys:
+            continue
+        if "default" in spec or "value" in spec:
+            merged[key] = spec.get("default", spec.get("value"))
+        elif key.startswith(f"{name}:"):
+            missing.append(key.split(":", 1)[1])
+    if missing:
+        values = "values" if len(missing) > 1 else "value"
+        raise StackConfigError(f"Stack '{stack}' is missing configuration {values} {_cli_list(missing)}")
+    for key in sorted(declared):
+        spec, short = declared[key], key.split(":", 1)[1] if key.startswith(f"{name}:") else key
+        if "type" not in spec or (key not in merged and key not in secret_keys):
+            continue
+        if spec.get("secret") and key not in secret_keys:
+            raise StackConfigError(
+                f"Stack '{stack}' with configuration key '{short}' must be encrypted as it's secret"
+            )
+        value = secret_keys[key] if key in secret_keys else merged[key]
+        if not isinstance(value, dict | list) and not _cli_type_ok(spec["type"], value):
+            raise StackConfigError(
+                f"Stack '{stack}' with configuration key '{short}' must be of type '{spec['type']}'"
+            )
+    return merged
+
+
 def engine_config(values: Mapping[str, Any]) -> dict[str, str]:
     """Config as the engine hands it to a program: strings stay, anything else is JSON text."""
     return {key: value if isinstance(value, str) else json.dumps(value) for key, value in values.items()}
@@ -313,16 +377,21 @@ def run_program(
     secret_keys: Mapping[str, str] | None = None,
     program: Path = PROJECT_DIR / "__main__.py",
     registrations: list[Registration] | None = None,
-    project: str = "ai-etl",
+    project: str | Mapping[str, Any] = "ai-etl",
 ) -> Run:
     """Run `program` for `stack` under the SDK's mocks.
 
     `config` maps full keys (`ai-etl:backend`) to YAML values; `secret_keys` maps full keys to the
     plain value the stack's secrets provider would decrypt (they are marked secret, as the CLI
     marks `secure:` values). Exceptions of the program (a ConfigError, say) propagate; pass a list
-    as `registrations` to see what was declared before one.
+    as `registrations` to see what was declared before one. `project` is the project's name, or
+    its whole Pulumi.yaml, whose config declarations are then checked and applied as the CLI does
+    (StackConfigError).
     """
     secret_keys = dict(secret_keys or {})
+    if isinstance(project, Mapping):
+        config = apply_project_config(stack, project, config, secret_keys)
+        project = str(project["name"])
     provider_mocks = ProviderMocks(stack, str(config.get("aws:region", "us-east-1")))
     monitor = RecordingMonitor(provider_mocks)
     if registrations is not None:

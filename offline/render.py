@@ -157,7 +157,7 @@ def offline_run(stack: str, stack_dir: Path = PROJECT_DIR) -> tuple[Run, list[st
     project = load_project(stack_dir)
     main = stack_dir / str(project.get("main") or ".")
     program = main / "__main__.py" if main.is_dir() else main
-    return run_program(stack, config, secrets, program, project=str(project["name"])), placeholders
+    return run_program(stack, config, secrets, program, project=project), placeholders
 
 
 def render(stack: str, out: Path, stack_dir: Path = PROJECT_DIR) -> Rendered:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+import shlex
 import shutil
 from pathlib import Path
 from typing import Any
@@ -13,7 +15,7 @@ import yaml
 
 from ai_etl import PROJECT
 from ai_etl.catalogue import CATALOGUE, CONSUMERS, Consumer, SecretSpec, Source, of_source
-from offline.engine import PROJECT_DIR, Registration, Run, load_stack_config, run_program
+from offline.engine import PROJECT_DIR, Registration, Run, load_project, load_stack_config, run_program
 from offline.render import mask
 
 STACKS = tuple(sorted(p.name.split(".")[1] for p in PROJECT_DIR.glob("Pulumi.*.yaml")))
@@ -45,6 +47,42 @@ def expected_resources(
     return 5 + len(consumers) + 1 + generated + 2 + 2 * len(catalogue) + 4 + 6 * len(consumers)
 
 
+def stack_config(
+    stack: str, overrides: dict[str, Any] | None = None, remove: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    """The real Pulumi.<stack>.yaml's config, with `overrides` (objects merged one level deep, as
+    `config set --path` would) and without the `remove` keys."""
+    config = load_stack_config(stack)
+    for key, value in (overrides or {}).items():
+        if isinstance(value, dict) and isinstance(config.get(key), dict):
+            config[key] = {**config[key], **value}
+        else:
+            config[key] = value
+    for key in remove:
+        config.pop(key, None)
+    return config
+
+
+def run_config(
+    stack: str,
+    config: dict[str, Any],
+    secrets: dict[str, str] | None = None,
+    registrations: list | None = None,
+    program: Path = PROJECT_DIR / "__main__.py",
+) -> Run:
+    """Run the program for `stack` with `config` and the provided `secrets` (marked secret), after
+    the CLI's checks of Pulumi.yaml's declarations, as on `pulumi up` (StackConfigError).
+    `registrations`, if given, receives what is declared even when the program fails."""
+    return run_program(
+        stack,
+        config,
+        PLACEHOLDERS if secrets is None else secrets,
+        program=program,
+        registrations=registrations,
+        project=load_project(),
+    )
+
+
 def run_stack(
     stack: str,
     *,
@@ -54,27 +92,49 @@ def run_stack(
     registrations: list | None = None,
     program: Path = PROJECT_DIR / "__main__.py",
 ) -> Run:
-    """Run the program for `stack` from its real Pulumi.<stack>.yaml, with optional changes.
+    """Run the program for `stack` from its real Pulumi.<stack>.yaml, changed as `stack_config`
+    says; `secrets` replaces the provided secrets."""
+    return run_config(stack, stack_config(stack, overrides, remove), secrets, registrations, program)
 
-    `overrides` set full config keys (objects are merged one level deep, as `config set --path`
-    would), `remove` drops keys, `secrets` replaces the provided secrets (marked secret), and
-    `registrations`, if given, receives what is declared even when the program fails.
-    """
-    config = load_stack_config(stack)
-    for key, value in (overrides or {}).items():
-        if isinstance(value, dict) and isinstance(config.get(key), dict):
-            config[key] = {**config[key], **value}
-        else:
-            config[key] = value
-    for key in remove:
-        config.pop(key, None)
-    return run_program(
-        stack,
-        config,
-        PLACEHOLDERS if secrets is None else secrets,
-        program=program,
-        registrations=registrations,
+
+def cli_stored(value: str, path: bool) -> Any:
+    """What `pulumi config set` stores for `value` (pulumi/pulumi sdk/go/common/resource/config/
+    map.go adjustObjectValue): with --path, `true`/`false` become booleans and digits without a
+    leading zero an integer; otherwise, and without --path, the text as typed."""
+    if not path:
+        return value
+    if value in ("true", "false"):
+        return value == "true"
+    if len(value) > 1 and value[0] == "0":
+        return value
+    return int(value) if re.fullmatch(r"[+-]?\d+", value) else value
+
+
+def run_cli(command: str, config: dict[str, Any], secrets: dict[str, str], project: str = PROJECT) -> None:
+    """Apply a `pulumi config set|rm` command line to `config` and `secrets` as the CLI stores it."""
+    words = shlex.split(command)
+    assert words[:2] == ["pulumi", "config"] and words[-2] == "--stack", command
+    verb, flags, args = (
+        words[2],
+        {w for w in words[3:-2] if w.startswith("--")},
+        [w for w in words[3:-2] if not w.startswith("--")],
     )
+    key, *value = args
+    full = key if ":" in key else f"{project}:{key}"
+    root, _, field = full.partition(".") if "--path" in flags else (full, "", "")
+    if verb == "rm":
+        if field:
+            config.get(root, {}).pop(field, None)
+        else:
+            config.pop(root, None)
+            secrets.pop(root, None)
+    elif "--secret" in flags:
+        config.pop(full, None)
+        secrets[full] = value[0]
+    elif field:
+        config[root] = {**(config.get(root) or {}), field: cli_stored(value[0], True)}
+    else:
+        config[root] = cli_stored(value[0], False)
 
 
 def project_copy(folder: Path, stack: str, extra: str = "") -> Path:

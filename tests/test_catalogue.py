@@ -148,6 +148,7 @@ def test_docs_table_is_derived_from_the_catalogue() -> None:
         (CATALOGUE + (SecretSpec("no-config", "NO_CONFIG", Source.PROVIDED, "x"),), CONSUMERS),
         (CATALOGUE, CONSUMERS + (Consumer("worker", "x", keys=("db-password",)),)),
         (CATALOGUE, CONSUMERS + (Consumer("Worker", "x"),)),
+        (CATALOGUE + (SecretSpec("github-secret", "GH", Source.GENERATED, "x"),), CONSUMERS),
     ],
     ids=[
         "duplicate",
@@ -156,6 +157,7 @@ def test_docs_table_is_derived_from_the_catalogue() -> None:
         "provided-without-config-key",
         "consumer-reads-a-key-without-env-var",
         "consumer-name-not-a-label",
+        "name-ending-like-an-arn-suffix",
     ],
 )
 def test_an_inconsistent_catalogue_is_refused(

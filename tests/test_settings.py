@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -10,8 +11,8 @@ import yaml
 
 from ai_etl.catalogue import CATALOGUE, Source, of_source
 from ai_etl.settings import DEFAULTS, ConfigError
-from offline.engine import PROJECT_DIR
-from tests.helpers import PLACEHOLDERS, run_stack
+from offline.engine import PROJECT_DIR, StackConfigError, run_program
+from tests.helpers import PLACEHOLDERS, run_cli, run_config, run_stack, stack_config
 
 
 def without(config_key: str) -> dict[str, str]:
@@ -30,15 +31,18 @@ class Case:
     removed: tuple[str, ...] = ()
     secrets: dict[str, str] | None = None
     """The provided secrets, if not the placeholders."""
+    cli: bool = False
+    """The Pulumi CLI stops it before the program runs (Pulumi.yaml declares the key)."""
 
 
 CASES = [
-    Case("missing provided secret", secrets=without("qwenApiKey"),
-         expect=("qwenApiKey", "pulumi config set --secret qwenApiKey <value> --stack production")),
+    Case("missing provided secret", secrets=without("qwenApiKey"), cli=True,
+         expect=("Stack 'production' is missing configuration value 'qwenApiKey'",)),
     Case("empty provided secret", secrets={**PLACEHOLDERS, "ai-etl:s3SecretKey": "  "},
          expect=("s3SecretKey: is empty", "pulumi config set --secret s3SecretKey")),
     Case("provided secret in plain text", overrides={"ai-etl:s3AccessKey": "plain-text-value"},
-         secrets=without("s3AccessKey"), expect=("s3AccessKey: is stored in plain text", "--secret s3AccessKey")),
+         secrets=without("s3AccessKey"), cli=True,
+         expect=("Stack 'production' with configuration key 's3AccessKey' must be encrypted as it's secret",)),
     Case("invalid namespace", overrides={"ai-etl:namespace": "AI_ETL"},
          expect=("namespace", "RFC 1123", "pulumi config set namespace ai-etl-production --stack production")),
     Case("unknown rotation key", overrides={"ai-etl:rotation": {"jwt-secret": "2026-12-01"}},
@@ -72,35 +76,71 @@ CASES = [
          expect=("recoveryWindowInDays: must be a whole number from 7 to 30, got 3",)),
     Case("short passwords", overrides={"ai-etl:passwordLength": 16},
          expect=("passwordLength: must be a whole number from 32 to 256",)),
-    Case("protect not a boolean", overrides={"ai-etl:protect": "yes"},
-         expect=("protect: must be true or false", "pulumi config set protect false")),
+    Case("protect not a boolean", overrides={"ai-etl:protect": "yes"}, cli=True,
+         expect=("Stack 'production' with configuration key 'protect' must be of type 'boolean'",)),
+    Case("password length not a number", overrides={"ai-etl:passwordLength": "long"}, cli=True,
+         expect=("Stack 'production' with configuration key 'passwordLength' must be of type 'integer'",)),
     Case("credentials in the API base URL", overrides={"ai-etl:qwenApiBase": "https://user:pw@api.example.com/v1"},
          expect=("qwenApiBase: must be an http(s) URL without credentials",)),
+    Case("a quantity that is not one", overrides={"ai-etl:backend": {"cpuLimit": "two"}},
+         expect=("backend.cpuLimit: must be a Kubernetes quantity", "--path 'backend.cpuLimit' 1 --stack production")),
     Case("database port out of range", overrides={"ai-etl:database": {"port": 70000}},
          expect=("database.port: must be a whole number from 1 to 65535",
                  "pulumi config set --path 'database.port' 5432 --stack production")),
     Case("backend as a scalar", overrides={"ai-etl:backend": "registry.example.com/x:1"},
-         expect=("backend: must be an object of settings", "pulumi config rm backend --stack production")),
+         expect=("backend: must be an object of settings",
+                 "pulumi config rm backend --stack production && pulumi config set --path 'backend.image' ")),
 ]  # fmt: skip
 
 
 @pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
-def test_bad_config_is_reported_with_its_fix_and_nothing_declared(case: Case) -> None:
-    """Each mistake a user can make names the key and the command that fixes it; nothing is declared."""
+def test_bad_config_is_reported_and_nothing_declared(case: Case) -> None:
+    """Each mistake a user can make stops before anything is declared, with the message of the
+    layer that speaks for the key: the CLI's own for what Pulumi.yaml declares, else the program's,
+    which names the key and the command that fixes it."""
     declared: list = []
-    with pytest.raises(ConfigError) as raised:
-        run_stack(
-            "production",
-            overrides=case.overrides,
-            remove=case.removed,
-            secrets=case.secrets,
-            registrations=declared,
+    error = StackConfigError if case.cli else ConfigError
+    with pytest.raises(error) as raised:
+        run_config(
+            "production", stack_config("production", case.overrides, case.removed), case.secrets, declared
         )
     message = str(raised.value)
     for fragment in case.expect:
         assert fragment in message
-    assert "nothing was declared" in message
+    if not case.cli:
+        assert "nothing was declared" in message
     assert declared == []
+
+
+PROGRAM_CASES = [case for case in CASES if not case.cli]
+
+
+@pytest.mark.parametrize("case", PROGRAM_CASES, ids=[case.name for case in PROGRAM_CASES])
+def test_every_printed_fix_works_as_printed(case: Case) -> None:
+    """Each `fix:` line, run through the CLI's storage rules (`--path` stores 2 as an integer and
+    `true` as a boolean), gives config the program accepts. Placeholders in <angle brackets> stand
+    for what only the user knows; they are filled with sample values."""
+    config = stack_config("production", case.overrides, case.removed)
+    secrets = dict(PLACEHOLDERS if case.secrets is None else case.secrets)
+    with pytest.raises(ConfigError) as raised:
+        run_config("production", config, secrets)
+    fixes = re.findall(r"^ +fix: (.*)$", str(raised.value), re.M)
+    assert fixes
+    for line in fixes:
+        line = line.split(" (and rotate")[0]
+        for placeholder, sample in SAMPLES.items():
+            line = line.replace(placeholder, sample)
+        for command in line.split(" && "):
+            run_cli(command, config, secrets)
+    run_config("production", config, secrets)
+
+
+SAMPLES = {
+    "<value>": "placeholder-value",
+    "<account>": "222222222222",
+    "<region>": "us-east-1",
+    "<id>": "EXAMPLE",
+}
 
 
 def test_every_problem_is_reported_at_once() -> None:
@@ -111,11 +151,16 @@ def test_every_problem_is_reported_at_once() -> None:
 
 
 def test_a_secret_value_never_appears_in_an_error() -> None:
-    """A provided secret committed in plain text is reported without repeating the value."""
+    """A provided secret committed in plain text is reported without repeating the value: by the
+    CLI, and by the program itself where no CLI checked first (the Automation API, say)."""
     value = "value-that-must-not-be-echoed"
-    with pytest.raises(ConfigError) as raised:
-        run_stack("dev", overrides={"ai-etl:qwenApiKey": value}, secrets=without("qwenApiKey"))
-    assert value not in str(raised.value)
+    config = stack_config("dev", {"ai-etl:qwenApiKey": value})
+    with pytest.raises(StackConfigError) as by_cli:
+        run_config("dev", config, without("qwenApiKey"))
+    with pytest.raises(ConfigError) as by_program:
+        run_program("dev", config, without("qwenApiKey"))
+    assert "qwenApiKey: is stored in plain text" in str(by_program.value)
+    assert value not in str(by_cli.value) + str(by_program.value)
 
 
 def test_a_misspelt_secret_key_is_reported_without_its_value() -> None:
