@@ -1,7 +1,19 @@
-"""Strong random passwords, one per name, each replaced only when its own rotation value changes."""
+"""Strong random passwords, one per key, each made anew only when its own rotation value changes.
+
+Every input that shapes a password (length, character classes, minimums) forces a new one in the
+provider (hashicorp/terraform-provider-random internal/provider/resource_password.go:
+RequiresReplace), so changing the length would rotate every password at once, the database's and
+Redis's included. They are therefore `ignoreChanges` on an existing password. But the engine applies
+ignoreChanges to the inputs a replacement is created from as well (pulumi/pulumi
+pkg/resource/deploy/step_generator.go: processIgnoreChanges runs before Check and Diff), so a
+replacement would keep the old length. Hence each rotation value names its own password: a rotation
+creates a new resource, with the current length, and deletes the old one after everything else.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -9,6 +21,19 @@ import pulumi
 import pulumi_random as random
 
 from ai_etl.tokens import PASSWORDS_COMPONENT
+
+GENERATION_INPUTS = (
+    "length", "special", "upper", "lower", "number", "numeric",
+    "minLower", "minUpper", "minNumeric", "minSpecial", "overrideSpecial",
+)  # fmt: skip
+"""What shapes a password: a change applies to the next rotation, never to an existing password."""
+
+
+def password_name(component: str, key: str, rotation: str) -> str:
+    """`<component>-<key>-<rotation value>`; a value that is no plain name is hashed."""
+    if re.fullmatch(r"[A-Za-z0-9._-]{1,64}", rotation):
+        return f"{component}-{key}-{rotation}"
+    return f"{component}-{key}-r{hashlib.sha256(rotation.encode()).hexdigest()[:12]}"
 
 
 def keepers(rotation: str) -> dict[str, str]:
@@ -34,14 +59,14 @@ class Passwords(pulumi.ComponentResource):
         self.results = {}
         for key, rotation in args.rotation.items():
             password = random.RandomPassword(
-                f"{name}-{key}",
+                password_name(name, key, rotation),
                 length=args.length,
                 special=True,
                 min_lower=1,
                 min_upper=1,
                 min_numeric=1,
                 keepers=keepers(rotation),
-                opts=pulumi.ResourceOptions(parent=self),
+                opts=pulumi.ResourceOptions(parent=self, ignore_changes=list(GENERATION_INPUTS)),
             )
             self.results[key] = password.result
         self.register_outputs({"results": self.results})

@@ -78,12 +78,14 @@ def replace_triggers(record: dict[str, Any]) -> tuple[str, ...]:
 
 
 def changed_fields(old: dict[str, Any], new: dict[str, Any]) -> list[tuple[str, Any, Any]]:
-    """Changed input paths; a secret counts as changed when its fingerprint does."""
+    """Changed input paths; a secret counts as changed when its fingerprint does. Paths under the
+    resource's `ignoreChanges` keep their old value, as the engine keeps them."""
     before, after = flatten(old["inputs"]), flatten(new["inputs"])
+    ignored = new.get("ignoreChanges") or []
     fields = [
         (p, before.get(p), after.get(p))
         for p in sorted(before.keys() | after.keys())
-        if before.get(p) != after.get(p)
+        if before.get(p) != after.get(p) and not any(_covers(i, p) for i in ignored)
     ]
     old_fp, new_fp = old.get("secretFingerprints", {}), new.get("secretFingerprints", {})
     for path in sorted(old_fp.keys() | new_fp.keys()):

@@ -155,10 +155,11 @@ class ProviderMocks(pulumi.runtime.Mocks):
         if token.startswith("aws:") and "name" not in plain:
             plain["name"] = state["name"] = self.autoname(args.name)
         if token == tokens.RANDOM_PASSWORD:
-            # Deterministic per stack, name, length and keepers (a new keeper: a new value), and
-            # with the characters that break an unencoded URL, so composing must encode them.
-            seed = _digest(self.stack, args.name, plain.get("keepers"), plain.get("length"))
-            result = ("@:/#" + seed + seed)[: int(plain["length"])]
+            # Deterministic per stack, name and keepers, what makes a new password; not per length,
+            # which a program may ignore on an existing one (ignoreChanges). It holds the
+            # characters that break an unencoded URL, so composing must encode them.
+            seed = _digest(self.stack, args.name, plain.get("keepers"))
+            result = "@:/#" + seed + seed
             state.update(result=result, bcryptHash="$2a$10$" + seed[:53])
             return f"{args.name}-id", state
         if token == tokens.KMS_KEY:

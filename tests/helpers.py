@@ -15,6 +15,8 @@ import yaml
 
 from ai_etl import PROJECT
 from ai_etl.catalogue import CATALOGUE, CONSUMERS, Consumer, SecretSpec, Source, of_source
+from ai_etl.tokens import RANDOM_PASSWORD
+from components.passwords import password_name
 from offline.engine import PROJECT_DIR, Registration, Run, load_project, load_stack_config, run_program
 from offline.render import mask
 
@@ -199,6 +201,13 @@ def depends_on(run: Run, resource: Registration, target: Registration) -> bool:
         # A dependency on a component is a dependency on all its children.
         todo.extend(r.urn for r in run.resources if r.parent == urn)
     return False
+
+
+def password_of(run: Run, key: str) -> Registration:
+    """The RandomPassword of a generated secret, at its current rotation value."""
+    name = password_name("ai-etl-passwords", key, run.exports["rotation"][key])
+    (found,) = [r for r in run.of_type(RANDOM_PASSWORD) if r.name == name]
+    return found
 
 
 def backend_secret(run: Run) -> str:

@@ -122,7 +122,10 @@ def test_passwords_follow_their_own_rotation_values(tmp_path: Path) -> None:
     """One RandomPassword per key, each kept by its own rotation value."""
     run = run_alone(tmp_path, "Passwords")
     keepers = {p.name: p.inputs["keepers"] for p in run.of_type(tokens.RANDOM_PASSWORD)}
-    assert keepers == {"pw-api": {"rotation": "2026-01-01"}, "pw-db": {"rotation": "initial"}}
+    assert keepers == {
+        "pw-api-2026-01-01": {"rotation": "2026-01-01"},
+        "pw-db-initial": {"rotation": "initial"},
+    }
 
 
 def test_a_workload_reads_only_what_it_is_given(tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 import yaml
 
 from ai_etl.settings import ConfigError, StackConfig, WorkloadSettings
-from offline.engine import PROJECT_DIR, Run
+from offline.engine import PROJECT_DIR
 from tests.helpers import copy_project, run_stack
 
 README = (PROJECT_DIR / "README.md").read_text()
@@ -26,11 +26,16 @@ def fenced(text: str, after: str, lang: str = "bash") -> str:
     return match.group(1)
 
 
-def test_runbook_target_urns_exist(stack_runs: dict[str, Run]) -> None:
-    """The `--target` URNs of the database-password runbook name real resources of production."""
-    urns = re.findall(r"--target '([^']+)'", (DOCS / "runbooks.md").read_text())
+def test_runbook_target_urns_exist() -> None:
+    """The `--target` URNs of the database-password runbook name real resources of production, once
+    the runbook's first command has set the rotation value."""
+    text = (DOCS / "runbooks.md").read_text()
+    value = re.search(r"config set --path 'rotation.db-password' (\S+) --stack production", text)
+    assert value, "the runbook starts by setting the rotation value"
+    urns = re.findall(r"--target '([^']+)'", text)
     assert len(urns) == 2
-    declared = {r.urn for r in stack_runs["production"].resources}
+    rotated = run_stack("production", overrides={"ai-etl:rotation": {"db-password": value.group(1)}})
+    declared = {r.urn for r in rotated.resources}
     for urn in urns:
         assert urn in declared
 

@@ -21,6 +21,7 @@ from ai_etl.tokens import (
     K8S_SERVICE_ACCOUNT,
     KMS_KEY,
     NAMESPACE_COMPONENT,
+    RANDOM_PASSWORD,
     SM_SECRET,
     SM_VERSION,
     sdk_class,
@@ -155,7 +156,8 @@ def test_diff_of_a_rotation_reads_like_pulumi_preview(renders: dict[str, Path], 
     head = render("production", tmp_path / "head-render", folder).resources_path.parent
     changes = diffing.diff(diffing.load(renders["production"]), diffing.load(head))
     assert {(c.op, c.name) for c in changes} == {
-        ("replace", "ai-etl-passwords-jwt-secret-key"),
+        ("create", "ai-etl-passwords-jwt-secret-key-2026-12-01"),
+        ("delete", "ai-etl-passwords-jwt-secret-key-initial"),
         ("replace", "ai-etl-secrets-jwt-secret-key-value"),
         ("replace", "ai-etl-backend-secrets"),
         ("update", "ai-etl-backend-secret-reader"),
@@ -167,8 +169,17 @@ def test_diff_of_a_rotation_reads_like_pulumi_preview(renders: dict[str, Path], 
     ]
     assert by_name["ai-etl-backend-secrets"].replace_reasons == ["metadata.name"]
     text = diffing.format_text(changes)
-    assert "2 to update, 3 to replace" in text
-    assert '~ keepers.rotation: "initial" => "2026-12-01"' in text
+    assert "1 to create, 2 to update, 2 to replace, 1 to delete" in text
+
+
+def test_a_new_password_length_rotates_nothing(renders: dict[str, Path], tmp_path: Path) -> None:
+    """`passwordLength` applies at each secret's next rotation: alone, it changes no password and
+    no value, so `pulumi preview` (which keeps ignored inputs at their old value) shows nothing."""
+    folder = head_stack_dir(tmp_path, "production", "  ai-etl:passwordLength: 64\n")
+    head = render("production", tmp_path / "head-render", folder).resources_path.parent
+    assert diffing.diff(diffing.load(renders["production"]), diffing.load(head)) == []
+    lengths = {r["inputs"]["length"] for r in diffing.load(head) if r["type"] == RANDOM_PASSWORD}
+    assert lengths == {64}, "the program asks for the new length; the engine keeps the old one"
 
 
 def test_diff_exit_code_and_markdown(

@@ -4,6 +4,8 @@ rolls onto it only once the operator reports it Ready."""
 
 from __future__ import annotations
 
+import inspect
+import re
 from typing import Any
 
 import pytest
@@ -17,9 +19,11 @@ from ai_etl.tokens import (
     RANDOM_PASSWORD,
     SM_SECRET,
     SM_VERSION,
+    sdk_class,
 )
+from components.passwords import GENERATION_INPUTS
 from offline.engine import Run, unwrap
-from tests.helpers import PLACEHOLDERS, backend_secret, depends_on, manifest, run_stack
+from tests.helpers import PLACEHOLDERS, backend_secret, depends_on, manifest, password_of, run_stack
 
 
 def changed(before: Run, after: Run, type_token: str, part: str = "inputs") -> set[str]:
@@ -45,14 +49,32 @@ def rotated() -> Run:
     return run_stack("production", overrides={"ai-etl:rotation": {"jwt-secret-key": "2026-12-01"}})
 
 
-def test_bumping_a_keeper_replaces_exactly_that_password(base: Run, rotated: Run) -> None:
-    """Only the jwt-secret-key RandomPassword sees new keepers (the provider replaces it), and only
-    its Secrets Manager value changes; the secrets themselves are untouched."""
-    assert changed(base, rotated, RANDOM_PASSWORD) == {"ai-etl-passwords-jwt-secret-key"}
-    assert changed(base, rotated, RANDOM_PASSWORD, "outputs") == {"ai-etl-passwords-jwt-secret-key"}
+def test_bumping_a_rotation_value_makes_exactly_that_password_anew(base: Run, rotated: Run) -> None:
+    """Only jwt-secret-key gets a new RandomPassword (named by its new rotation value, so it takes
+    the current length; the old one is deleted), and only its Secrets Manager value changes."""
+    old = {p.name for p in base.of_type(RANDOM_PASSWORD)}
+    new = {p.name for p in rotated.of_type(RANDOM_PASSWORD)}
+    assert new - old == {"ai-etl-passwords-jwt-secret-key-2026-12-01"}
+    assert old - new == {"ai-etl-passwords-jwt-secret-key-initial"}
+    assert password_of(rotated, "jwt-secret-key").inputs["keepers"] == {"rotation": "2026-12-01"}
     assert changed(base, rotated, SM_VERSION) == {"ai-etl-secrets-jwt-secret-key-value"}
     assert changed(base, rotated, SM_SECRET) == set()
     assert rotated.exports["rotation"]["jwt-secret-key"] == "2026-12-01"
+
+
+def test_no_setting_but_a_rotation_value_changes_a_password(base: Run) -> None:
+    """A new length (or any input that shapes a password) is ignored on existing passwords: the
+    provider would otherwise replace every one of them, the database's and Redis's included."""
+    for p in base.of_type(RANDOM_PASSWORD):
+        assert set(p.ignore_changes) == set(GENERATION_INPUTS)
+    params = set(inspect.signature(sdk_class(RANDOM_PASSWORD)._internal_init).parameters)  # type: ignore[attr-defined]
+    assert {re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower() for name in GENERATION_INPUTS} <= params
+    longer = run_stack("production", overrides={"ai-etl:passwordLength": 64})
+    assert {p.name for p in longer.of_type(RANDOM_PASSWORD)} == {
+        p.name for p in base.of_type(RANDOM_PASSWORD)
+    }
+    assert changed(base, longer, SM_VERSION) == set()
+    assert backend_secret(longer) == backend_secret(base)
 
 
 def test_rotation_syncs_a_new_generation_and_rolls_the_backend_onto_it(base: Run, rotated: Run) -> None:

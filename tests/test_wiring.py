@@ -9,8 +9,8 @@ from ai_etl.catalogue import CATALOGUE, Source, by_key, synced
 from ai_etl.tokens import IAM_ROLE, KMS_KEY, RANDOM_PASSWORD
 from ai_etl.tokens import SM_SECRET as SECRET
 from ai_etl.tokens import SM_VERSION as VERSION
-from offline.engine import Registration, Run, Sensitive, unwrap
-from tests.helpers import PLACEHOLDERS, backend_secret, manifest
+from offline.engine import Run, Sensitive, unwrap
+from tests.helpers import PLACEHOLDERS, backend_secret, manifest, password_of
 
 
 def secret_value(run: Run, remote_name: str, version_ref: str) -> Sensitive:
@@ -23,11 +23,6 @@ def secret_value(run: Run, remote_name: str, version_ref: str) -> Sensitive:
     value = version.inputs["secretString"]
     assert isinstance(value, Sensitive), f"{remote_name} is sent to AWS as a secret"
     return value
-
-
-def password(run: Run, key: str) -> Registration:
-    (found,) = [r for r in run.of_type(RANDOM_PASSWORD) if r.name == f"ai-etl-passwords-{key}"]
-    return found
 
 
 def test_every_backend_variable_resolves_to_its_source(stack_run: Run) -> None:
@@ -49,14 +44,14 @@ def test_every_backend_variable_resolves_to_its_source(stack_run: Run) -> None:
         assert remote["key"] == f"ai-etl/{stack_run.stack}/{spec.key}"
         value = unwrap(secret_value(stack_run, remote["key"], remote["version"]))
         if spec.source is Source.GENERATED:
-            assert value == unwrap(password(stack_run, spec.key).outputs["result"])
+            assert value == unwrap(password_of(stack_run, spec.key).outputs["result"])
         elif spec.source is Source.PROVIDED:
             assert value == PLACEHOLDERS[f"ai-etl:{spec.config_key}"]
         else:
             url = urlsplit(value)
             assert spec.password_of is not None
             assert unquote(url.password or "") == unwrap(
-                password(stack_run, spec.password_of).outputs["result"]
+                password_of(stack_run, spec.password_of).outputs["result"]
             )
         seen.add(spec.key)
     assert seen == {spec.key for spec in synced()}
@@ -72,7 +67,7 @@ def test_composed_urls_carry_the_guides_defaults_and_survive_special_characters(
                 unwrap(secret_value(stack_run, remote["remoteRef"]["key"], remote["remoteRef"]["version"]))
             )
     db, redis = urls["database-url"], urls["redis-url"]
-    db_password = unwrap(password(stack_run, "db-password").outputs["result"])
+    db_password = unwrap(password_of(stack_run, "db-password").outputs["result"])
     assert set("@:/#") <= set(db_password), "the mock's password exercises the encoding"
     assert (db.scheme, db.hostname, db.port, db.path, db.username) == (
         "postgresql+asyncpg",
@@ -89,7 +84,7 @@ def test_composed_urls_carry_the_guides_defaults_and_survive_special_characters(
         "/0",
         "",
     )
-    assert unquote(redis.password or "") == unwrap(password(stack_run, "redis-password").outputs["result"])
+    assert unquote(redis.password or "") == unwrap(password_of(stack_run, "redis-password").outputs["result"])
 
 
 def test_every_catalogue_entry_is_one_encrypted_secrets_manager_entry(stack_run: Run) -> None:
@@ -121,10 +116,9 @@ def test_api_base_is_plain_configuration(stack_run: Run) -> None:
 
 def test_generated_secrets_are_long_random_passwords(stack_run: Run) -> None:
     """Every generated secret is a RandomPassword of 32 characters or more, with mixed classes."""
+    generated = [spec.key for spec in CATALOGUE if spec.source is Source.GENERATED]
     passwords = stack_run.of_type(RANDOM_PASSWORD)
-    assert {p.name.removeprefix("ai-etl-passwords-") for p in passwords} == {
-        spec.key for spec in CATALOGUE if spec.source is Source.GENERATED
-    }
+    assert sorted(p.urn for p in passwords) == sorted(password_of(stack_run, key).urn for key in generated)
     for p in passwords:
         assert p.inputs["length"] >= 32
         assert p.inputs["special"] is True
