@@ -11,6 +11,12 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 API_VERSION = "external-secrets.io/v1"
+DELETE_TIMEOUT = "5m"
+"""How long a delete may wait for the operator. It removes its finalizer
+(`externalsecrets.external-secrets.io/externalsecret-cleanup`) from what it deletes, and only a
+running operator does (external-secrets pkg/controllers/externalsecret/externalsecret_controller.go),
+so with the operator down a delete waits; pulumi-kubernetes waits until the object is gone and warns
+that "finalizers might be preventing deletion" (provider/pkg/await/condition/deleted.go)."""
 WAIT_FOR_READY = {"pulumi.com/waitFor": "condition=Ready"}
 # The values are pinned by version id, so a periodic refresh only repairs drift (a deleted Secret).
 REFRESH_INTERVAL = "1h"
@@ -36,14 +42,16 @@ def eso_manifest(
 def declare(
     resource_name: str, manifest: dict, opts: pulumi.ResourceOptions
 ) -> k8s.apiextensions.CustomResource:
-    """The custom resource of an External Secrets manifest."""
+    """The custom resource of an External Secrets manifest; its delete gives up after DELETE_TIMEOUT
+    (see docs/troubleshooting.md) instead of hanging a rotation or a destroy."""
+    timeouts = pulumi.ResourceOptions(custom_timeouts=pulumi.CustomTimeouts(delete=DELETE_TIMEOUT))
     return k8s.apiextensions.CustomResource(
         resource_name,
         api_version=manifest["apiVersion"],
         kind=manifest["kind"],
         metadata=manifest["metadata"],
         spec=manifest["spec"],
-        opts=opts,
+        opts=pulumi.ResourceOptions.merge(opts, timeouts),
     )
 
 

@@ -118,6 +118,10 @@ def deployment_manifest(
         },
         "spec": {
             "replicas": settings.replicas,
+            # No old ReplicaSets, so no `kubectl rollout undo`: the previous one would read the
+            # previous generation's Secret, which is deleted with its ExternalSecret, and its pods
+            # would never start. Roll back through the stack's config instead (docs/runbooks.md).
+            "revisionHistoryLimit": 0,
             "selector": {"matchLabels": dict(selector)},
             "strategy": {
                 "type": "RollingUpdate",

@@ -58,6 +58,8 @@ class Registration:
     replace_on_changes: list[str]
     ignore_changes: list[str]
     additional_secret_outputs: list[str]
+    custom_timeouts: dict[str, str]
+    """create / update / delete timeouts the program set (e.g. {"delete": "5m"})."""
     property_dependencies: dict[str, list[str]]
     """For each input, the resources its value came from (as the engine tells policies)."""
     inputs: dict[str, Any] = field(default_factory=dict)
@@ -246,6 +248,11 @@ class RecordingMonitor(MockMonitor):
             replace_on_changes=list(request.replaceOnChanges),
             ignore_changes=list(request.ignoreChanges),
             additional_secret_outputs=list(request.additionalSecretOutputs),
+            custom_timeouts={
+                op: value
+                for op in ("create", "update", "delete")
+                if (value := getattr(request.customTimeouts, op, ""))
+            },
             property_dependencies={k: list(v.urns) for k, v in request.propertyDependencies.items()},
             inputs=wrap_secrets(args.inputs),
         )

@@ -113,6 +113,7 @@ def resource_record(r: Registration) -> dict[str, Any]:
         "deleteBeforeReplace": r.delete_before_replace,
         "replaceOnChanges": r.replace_on_changes,
         "ignoreChanges": r.ignore_changes,
+        "customTimeouts": r.custom_timeouts,
         "inputs": mask(r.inputs),
     }
     secret_paths = fingerprints(r.inputs)

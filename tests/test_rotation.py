@@ -139,3 +139,32 @@ def test_changes_that_touch_no_value_keep_the_generation(base: Run, overrides: d
     after = run_stack("production", overrides=overrides)
     assert backend_secret(after) == backend_secret(base)
     assert changed(base, after, SM_VERSION) == set()
+
+
+def test_kubectl_rollout_undo_cannot_start_pods_on_a_deleted_secret(rotated: Run) -> None:
+    """After a rotation the previous generation's Secret is gone: the operator owns it (a
+    controller reference for creationPolicy Owner, external-secrets
+    pkg/controllers/externalsecret/externalsecret_controller.go), so it is garbage-collected with
+    its ExternalSecret. A kept ReplicaSet would roll back onto pods that can never start, so the
+    Deployment keeps none: `kubectl rollout undo` finds no history, and rollbacks go through config."""
+    assert manifest(rotated, "Deployment")["spec"]["revisionHistoryLimit"] == 0
+    assert manifest(rotated, "ExternalSecret")["spec"]["target"]["creationPolicy"] == "Owner"
+
+
+def test_an_image_rollback_changes_no_credential(base: Run) -> None:
+    """Rolling the image back (`config set --path 'backend.image' <previous>`) updates the
+    Deployment alone: same Secret generation, same values."""
+    image = "registry.example.com/ai-etl-backend:0.9.0@sha256:" + "1" * 64
+    after = run_stack("production", overrides={"ai-etl:backend": {"image": image}})
+    assert backend_secret(after) == backend_secret(base)
+    assert changed(base, after, SM_VERSION) == set()
+    (container,) = manifest(after, "Deployment")["spec"]["template"]["spec"]["containers"]
+    assert container["image"] == image
+
+
+def test_deletes_that_wait_on_the_operator_are_bounded(base: Run) -> None:
+    """Only a running operator removes its finalizer from an ExternalSecret being deleted; a
+    rotation (which deletes the old generation) or a destroy would otherwise wait for it forever.
+    Both External Secrets objects give up after five minutes (docs/troubleshooting.md)."""
+    for token in (ESO_EXTERNAL_SECRET, ESO_SECRET_STORE):
+        assert base.one(token).custom_timeouts == {"delete": "5m"}
