@@ -2,10 +2,12 @@
 
 import pulumi
 
+from ai_etl.guards import check_account
 from ai_etl.settings import load_settings
 from components.environment import Environment, EnvironmentArgs
 
 settings = load_settings()  # every config problem stops here, before anything is declared
+check_account(settings)  # and a cluster of another AWS account than the credentials'
 environment = Environment("ai-etl", EnvironmentArgs(settings))
 
 pulumi.export("namespace", environment.namespace)

@@ -97,10 +97,19 @@ Label = Annotated[str, text("an RFC 1123 label (lower-case letters, digits and '
 
 
 @cache
-def aws_regions() -> Mapping[str, str]:
-    """Every AWS region, with its partition, as botocore's data lists them (botocore/data/
-    partitions.json, read directly: botocore's loader would import its HTTP stack for nothing)."""
+def _partitions() -> list[dict[str, Any]]:
+    """botocore/data/partitions.json, read directly: botocore's loader would import its HTTP stack."""
     spec = importlib.util.find_spec("botocore")
     assert spec is not None and spec.origin is not None, "botocore is a dependency"
-    data = json.loads((Path(spec.origin).parent / "data" / "partitions.json").read_text())
-    return {r: p["id"] for p in data["partitions"] for r in p["regions"] if not r.endswith("-global")}
+    return list(json.loads((Path(spec.origin).parent / "data" / "partitions.json").read_text())["partitions"])
+
+
+@cache
+def aws_regions() -> Mapping[str, str]:
+    """Every AWS region, with its partition, as botocore's data lists them."""
+    return {r: p["id"] for p in _partitions() for r in p["regions"] if not r.endswith("-global")}
+
+
+def dns_suffix(partition: str) -> str:
+    """The partition's DNS suffix (`amazonaws.com`, `amazonaws.com.cn`, ...), for service names."""
+    return str(next(p["outputs"]["dnsSuffix"] for p in _partitions() if p["id"] == partition))

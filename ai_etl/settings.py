@@ -39,6 +39,7 @@ from ai_etl.fields import (
     Quantity,
     Word,
     aws_regions,
+    dns_suffix,
     http_url_without_credentials,
     text,
     whole,
@@ -48,6 +49,8 @@ from ai_etl.reading import RawConfig, read_config
 
 __all__ = ["ConfigError", "Settings", "StackConfig", "WorkloadSettings", "load_settings", "parse_settings"]
 
+SUPPORTED_PARTITIONS = ("aws", "aws-cn", "aws-us-gov")
+"""Partitions whose IAM OIDC providers (IRSA) the program's ARN check accepts."""
 DEFAULT_ROTATION = "initial"
 """The rotation value of a generated secret that `ai-etl:rotation` does not name."""
 
@@ -161,6 +164,23 @@ class Settings:
         return self.config.namespace or self.prefix
 
     @property
+    def partition(self) -> str:
+        """The AWS partition of the stack's region (`aws`, `aws-cn`, `aws-us-gov`)."""
+        return aws_regions()[self.region]
+
+    @property
+    def secrets_manager_endpoint(self) -> str:
+        """Secrets Manager's service name in the region, as `kms:ViaService` sees it."""
+        return f"secretsmanager.{self.region}.{dns_suffix(self.partition)}"
+
+    @property
+    def oidc_account(self) -> str:
+        """The AWS account that holds the cluster's OIDC provider."""
+        match = OIDC_PROVIDER_ARN.fullmatch(self.config.oidc_provider_arn)
+        assert match is not None  # validated
+        return match["account"]
+
+    @property
     def oidc_issuer(self) -> str:
         """The OIDC issuer (host and path) that the provider ARN names."""
         match = OIDC_PROVIDER_ARN.fullmatch(self.config.oidc_provider_arn)
@@ -226,6 +246,22 @@ def parse_settings(
             "aws:region",
             "is required: the AWS region of Secrets Manager" if raw.region is None else problem,
             f"pulumi config set aws:region {close[0] if close else 'us-east-1'} --stack {raw.stack}",
+        )
+    partition = aws_regions().get(str(raw.region))
+    oidc = OIDC_PROVIDER_ARN.fullmatch(str(raw.values.get("oidcProviderArn")))
+    if partition and oidc and oidc["partition"] != partition:
+        problems.add(
+            "oidcProviderArn",
+            f"is in partition {oidc['partition']!r}, but aws:region {raw.region!r} is in {partition!r}: "
+            "the cluster's OIDC provider must be in the partition the secrets are in",
+            problems.set_cmd("oidcProviderArn", f"arn:{partition}:iam::<account>:oidc-provider/<issuer>"),
+        )
+    elif partition and partition not in SUPPORTED_PARTITIONS:
+        problems.add(
+            "aws:region",
+            f"{raw.region!r} is in partition {partition!r}, which this program does not support "
+            f"({', '.join(SUPPORTED_PARTITIONS)})",
+            f"pulumi config set aws:region us-east-1 --stack {raw.stack}",
         )
     for spec in provided:
         key = str(spec.config_key)

@@ -87,6 +87,7 @@ class Environment(pulumi.ComponentResource):
                 oidc_provider_arn=s.config.oidc_provider_arn,
                 oidc_issuer=s.oidc_issuer,
                 region=s.region,
+                secrets_manager_endpoint=s.secrets_manager_endpoint,
                 # Only what some workload reads: db-password and redis-password stay in AWS.
                 secret_arns=[store.secrets[spec.key].arn for spec in synced(s.catalogue, s.consumers)],
                 kms_key_arn=store.kms_key_arn,

@@ -45,8 +45,9 @@ def trust_policy(oidc_provider_arn: str, issuer: str, namespace: str, service_ac
     }
 
 
-def read_policy(secret_arns: Sequence[str], kms_key_arn: str, region: str) -> dict:
-    """What the role may do: read the named secrets (exact ARNs) and decrypt them via Secrets Manager."""
+def read_policy(secret_arns: Sequence[str], kms_key_arn: str, secrets_manager_endpoint: str) -> dict:
+    """What the role may do: read the named secrets (exact ARNs) and decrypt them via Secrets Manager
+    (`secretsmanager.<region>.<the partition's DNS suffix>`, as `kms:ViaService` names it)."""
     return {
         "Version": "2012-10-17",
         "Statement": [
@@ -61,7 +62,7 @@ def read_policy(secret_arns: Sequence[str], kms_key_arn: str, region: str) -> di
                 "Effect": "Allow",
                 "Action": "kms:Decrypt",
                 "Resource": kms_key_arn,
-                "Condition": {"StringEquals": {"kms:ViaService": f"secretsmanager.{region}.amazonaws.com"}},
+                "Condition": {"StringEquals": {"kms:ViaService": secrets_manager_endpoint}},
             },
         ],
     }
@@ -100,6 +101,8 @@ class SecretStoreArgs:
     oidc_issuer: str
     """The issuer (host and path) that the OIDC provider ARN names."""
     region: str
+    secrets_manager_endpoint: str
+    """Secrets Manager's name in the region, e.g. `secretsmanager.us-east-1.amazonaws.com`."""
     secret_arns: Sequence[pulumi.Input[str]]
     """The secrets the store may read, and only these."""
     kms_key_arn: pulumi.Input[str]
@@ -137,7 +140,7 @@ class SecretStore(pulumi.ComponentResource):
             name="read-secrets",
             role=role.id,
             policy=pulumi.Output.all(pulumi.Output.all(*args.secret_arns), args.kms_key_arn).apply(
-                lambda a: json.dumps(read_policy(a[0], a[1], args.region))
+                lambda a: json.dumps(read_policy(a[0], a[1], args.secrets_manager_endpoint))
             ),
             opts=child,
         )

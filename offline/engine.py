@@ -143,9 +143,10 @@ class ProviderMocks(pulumi.runtime.Mocks):
     and a random suffix (here a stable one).
     """
 
-    def __init__(self, stack: str, region: str) -> None:
+    def __init__(self, stack: str, region: str, account: str = MOCK_ACCOUNT) -> None:
         self.stack = stack
         self.region = region
+        self.account = account
 
     def autoname(self, logical: str) -> str:
         return f"{logical}-{_digest(self.stack, logical)[:7]}"
@@ -166,14 +167,14 @@ class ProviderMocks(pulumi.runtime.Mocks):
             return f"{args.name}-id", state
         if token == tokens.KMS_KEY:
             key_id = str(uuid.UUID(_digest(self.stack, args.name)[:32]))
-            state.update(keyId=key_id, arn=f"arn:aws:kms:{self.region}:{MOCK_ACCOUNT}:key/{key_id}")
+            state.update(keyId=key_id, arn=f"arn:aws:kms:{self.region}:{self.account}:key/{key_id}")
             return key_id, state
         if token == tokens.KMS_ALIAS:
-            state["arn"] = f"arn:aws:kms:{self.region}:{MOCK_ACCOUNT}:{plain['name']}"
+            state["arn"] = f"arn:aws:kms:{self.region}:{self.account}:{plain['name']}"
             return plain["name"], state
         if token == tokens.SM_SECRET:
             suffix = _digest(plain["name"])[:6]  # AWS appends six random characters
-            arn = f"arn:aws:secretsmanager:{self.region}:{MOCK_ACCOUNT}:secret:{plain['name']}-{suffix}"
+            arn = f"arn:aws:secretsmanager:{self.region}:{self.account}:secret:{plain['name']}-{suffix}"
             state["arn"] = arn
             return arn, state
         if token == tokens.SM_VERSION:
@@ -183,7 +184,7 @@ class ProviderMocks(pulumi.runtime.Mocks):
             return f"{plain['secretId']}|{version_id}", state
         if token == tokens.IAM_ROLE:
             state.update(
-                arn=f"arn:aws:iam::{MOCK_ACCOUNT}:role/{plain['name']}",
+                arn=f"arn:aws:iam::{self.account}:role/{plain['name']}",
                 uniqueId="AROA" + _digest(args.name)[:17].upper(),
             )
             return plain["name"], state
@@ -199,6 +200,9 @@ class ProviderMocks(pulumi.runtime.Mocks):
         return f"{args.name}-id", state
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict, list[tuple[str, str]] | None]:
+        if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
+            arn = f"arn:aws:sts::{self.account}:assumed-role/offline/offline"
+            return {"accountId": self.account, "arn": arn, "id": self.account, "userId": "AROAOFFLINE"}, []
         raise NotImplementedError(f"the program made a provider call offline cannot answer: {args.token}")
 
 
@@ -400,7 +404,10 @@ def run_program(
     if isinstance(project, Mapping):
         config = apply_project_config(stack, project, config, secret_keys)
         project = str(project["name"])
-    provider_mocks = ProviderMocks(stack, str(config.get("aws:region", "us-east-1")))
+    # The credentials' account: the first the AWS provider is allowed to use, if the stack says.
+    allowed = config.get("aws:allowedAccountIds")
+    account = str(allowed[0]) if isinstance(allowed, list) and allowed else MOCK_ACCOUNT
+    provider_mocks = ProviderMocks(stack, str(config.get("aws:region", "us-east-1")), account)
     monitor = RecordingMonitor(provider_mocks)
     if registrations is not None:
         monitor.registrations = registrations

@@ -15,9 +15,10 @@ import regex
 from botocore.validate import ParamValidator
 
 from ai_etl.catalogue import synced
+from ai_etl.settings import ConfigError
 from ai_etl.tokens import IAM_ROLE, IAM_ROLE_POLICY, KMS_ALIAS, KMS_KEY, SM_SECRET
 from offline.engine import Run, load_stack_config
-from tests.helpers import backend_secret, manifest, manifests
+from tests.helpers import backend_secret, manifest, manifests, run_stack
 
 SESSION = botocore.session.get_session()
 
@@ -300,3 +301,48 @@ def test_network_policy_admits_only_what_the_backend_needs(stack_run: Run) -> No
     assert spec["ingress"] == [{"ports": [{"protocol": "TCP", "port": 8000}]}]
     ports = {(p["protocol"], p["port"]) for rule in spec["egress"] for p in rule["ports"]}
     assert ports == {("UDP", 53), ("TCP", 53), ("TCP", 5432), ("TCP", 6379), ("TCP", 443)}
+
+
+def test_a_cluster_of_another_account_is_refused_before_anything_is_declared() -> None:
+    """STS looks the OIDC provider up in the role's own account: a provider of another account
+    passes every schema and fails only when the operator first authenticates. The program compares
+    it with the deploying credentials' account and stops, naming both."""
+    declared: list = []
+    with pytest.raises(ConfigError) as raised:
+        run_stack("production", overrides={"aws:allowedAccountIds": ["333333333333"]}, registrations=declared)
+    message = str(raised.value)
+    assert "is in account 222222222222, but these credentials deploy to account 333333333333" in message
+    assert "nothing was declared" in message and declared == []
+
+
+def test_kms_via_service_names_the_partitions_endpoint() -> None:
+    """In aws-cn, Secrets Manager is `secretsmanager.<region>.amazonaws.com.cn` (botocore's
+    partitions): a condition on `...amazonaws.com` would never match, and decryption would fail."""
+    run = run_stack(
+        "dev",
+        overrides={
+            "aws:region": "cn-north-1",
+            "ai-etl:oidcProviderArn": (
+                "arn:aws-cn:iam::111111111111:oidc-provider/oidc.eks.cn-north-1.amazonaws.com.cn/id/X"
+            ),
+        },
+    )
+    (_, decrypt) = read_policy(run)["Statement"]
+    assert decrypt["Condition"] == {
+        "StringEquals": {"kms:ViaService": "secretsmanager.cn-north-1.amazonaws.com.cn"}
+    }
+
+
+def test_an_oidc_provider_of_another_partition_is_refused() -> None:
+    """A cluster in `aws` cannot vouch for a role in `aws-cn`: the mismatch is a config error."""
+    with pytest.raises(
+        ConfigError, match="is in partition 'aws', but aws:region 'cn-north-1' is in 'aws-cn'"
+    ):
+        run_stack("dev", overrides={"aws:region": "cn-north-1"})
+
+
+def test_no_secret_name_ends_like_an_arn_suffix(stack_run: Run) -> None:
+    """AWS CreateSecret: a name must not end in a hyphen and six characters, which partial-ARN
+    lookups would take for the random suffix AWS appends."""
+    for secret in stack_run.of_type(SM_SECRET):
+        assert not re.search(r"-[A-Za-z0-9]{6}$", secret.inputs["name"]), secret.inputs["name"]

@@ -48,6 +48,7 @@ SecretStore("store", SecretStoreArgs(
     role_description="reads team a",
     oidc_provider_arn="arn:aws:iam::111111111111:oidc-provider/oidc.example.com/id/X",
     oidc_issuer="oidc.example.com/id/X", region="eu-west-1",
+    secrets_manager_endpoint="secretsmanager.eu-west-1.amazonaws.com",
     secret_arns=["arn:aws:secretsmanager:eu-west-1:111111111111:secret:team-a/token-AbCdEf"],
     kms_key_arn="arn:aws:kms:eu-west-1:111111111111:key/k", labels={"team": "a"}, tags={"Team": "a"}))
 """,
