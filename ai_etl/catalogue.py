@@ -132,6 +132,12 @@ def synced(
     return tuple(spec for spec in catalogue if spec.key in keys)
 
 
+def server_passwords(catalogue: tuple[SecretSpec, ...] = CATALOGUE) -> tuple[SecretSpec, ...]:
+    """Generated passwords a server holds too (Postgres, Redis): a new value must be set there as well."""
+    used = {spec.password_of for spec in catalogue if spec.password_of}
+    return tuple(spec for spec in catalogue if spec.key in used)
+
+
 def check_catalogue(
     catalogue: tuple[SecretSpec, ...] = CATALOGUE, consumers: tuple[Consumer, ...] = CONSUMERS
 ) -> None:

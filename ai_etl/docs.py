@@ -56,20 +56,31 @@ def secrets_table(
     return "\n".join(rows) + "\n"
 
 
-DOCUMENTS = {"env-example": env_example, "secrets-table": secrets_table}
-TABLE_START, TABLE_END = "<!-- secrets-table:start -->", "<!-- secrets-table:end -->"
+def impact_table() -> str:
+    """What each setting and each rotation does (ai_etl/impact.py; it runs the program offline)."""
+    from ai_etl.impact import impact_table as table
+
+    return table()
+
+
+DOCUMENTS = {"env-example": env_example, "secrets-table": secrets_table, "impact-table": impact_table}
+TABLES = ("secrets-table", "impact-table")
+"""The documents that docs/configuration.md holds between `<!-- <name>:start -->` and `:end -->`."""
 
 
 def write(root: Path) -> list[Path]:
-    """Regenerate `.env.example` and the table of secrets in docs/configuration.md under `root`."""
+    """Regenerate `.env.example` and the tables of docs/configuration.md under `root`."""
     (root / ".env.example").write_text(env_example())
     page = root / "docs" / "configuration.md"
     text = page.read_text()
-    head, _, rest = text.partition(TABLE_START)
-    _, _, tail = rest.partition(TABLE_END)
-    if not tail and TABLE_END not in rest:
-        raise ValueError(f"{page} lacks the {TABLE_START} ... {TABLE_END} markers")
-    page.write_text(f"{head}{TABLE_START}\n{secrets_table()}{TABLE_END}{tail}")
+    for name in TABLES:
+        start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+        head, found, rest = text.partition(start)
+        _, closed, tail = rest.partition(end)
+        if not (found and closed):
+            raise ValueError(f"{page} lacks the {start} ... {end} markers")
+        text = f"{head}{start}\n{DOCUMENTS[name]()}{end}{tail}"
+    page.write_text(text)
     return [root / ".env.example", page]
 
 

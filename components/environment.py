@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import pulumi
 
 from ai_etl import PROJECT
-from ai_etl.catalogue import read_by, synced
+from ai_etl.catalogue import read_by, server_passwords, synced
 from ai_etl.settings import Settings
 from ai_etl.tokens import ENVIRONMENT_COMPONENT
 from components.labels import ENVIRONMENT_LABEL, aws_tags, environment_labels
@@ -24,6 +24,8 @@ from components.workload import SyncedKey, Workload, WorkloadArgs
 
 STORE_NAME = "aws-secrets-manager"
 OPERATOR_SERVICE_ACCOUNT = f"{PROJECT}-secret-store"
+SERVER_STEP = "set it on the server too - docs/runbooks.md The database and Redis passwords"
+"""The RotationStep tag of the passwords a server holds (AWS tag values allow no comma or '#')."""
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,7 @@ class Environment(pulumi.ComponentResource):
         s = args.settings
         child = pulumi.ResourceOptions(parent=self)
         labels = environment_labels(PROJECT, s.stack)
+        server = server_passwords(s.catalogue)
         tags = aws_tags(PROJECT, s.stack)
 
         namespace = Namespace(f"{name}-namespace", NamespaceArgs(s.namespace, labels), child)
@@ -67,7 +70,12 @@ class Environment(pulumi.ComponentResource):
                 key_alias=f"alias/{s.prefix}-secrets",
                 key_description=f"Encrypts the {s.prefix} secrets in Secrets Manager",
                 secrets={
-                    spec.key: SecretEntry(s.secret_name(spec.key), spec.description, values[spec.key])
+                    spec.key: SecretEntry(
+                        s.secret_name(spec.key),
+                        spec.description,
+                        values[spec.key],
+                        SERVER_STEP if spec in server else None,
+                    )
                     for spec in s.catalogue
                 },
                 recovery_window_in_days=s.config.recovery_window_in_days,

@@ -10,6 +10,8 @@ import pulumi_aws as aws
 
 from ai_etl.tokens import SECRETS_MANAGER_COMPONENT
 
+ROTATION_STEP_TAG = "RotationStep"
+
 
 @dataclass(frozen=True)
 class SecretEntry:
@@ -20,6 +22,8 @@ class SecretEntry:
     description: str
     value: pulumi.Input[str]
     """Its value; sent to AWS as a secret whatever it is."""
+    rotation_step: str | None = None
+    """What else a new value needs, outside Pulumi (tag `RotationStep`, which the offline diff shows)."""
 
 
 @dataclass(frozen=True)
@@ -82,7 +86,10 @@ class SecretsManager(pulumi.ComponentResource):
                 description=entry.description,
                 kms_key_id=key.arn,
                 recovery_window_in_days=args.recovery_window_in_days,
-                tags=dict(args.tags),
+                tags={
+                    **args.tags,
+                    **({ROTATION_STEP_TAG: entry.rotation_step} if entry.rotation_step else {}),
+                },
                 opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
             )
             # Not protected: a new value replaces the version, which protection would block.

@@ -54,14 +54,15 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     try:
-        changes = diffing.diff(diffing.load(args.base), diffing.load(args.head))
+        base, head = diffing.load(args.base), diffing.load(args.head)
     except FileNotFoundError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    changes, rotated = diffing.diff(base, head), diffing.rotated_credentials(base, head)
     if args.format == "markdown":
-        print(diffing.format_markdown(changes, args.title), end="")
+        print(diffing.format_markdown(changes, args.title, rotated), end="")
     else:
-        print(diffing.format_text(changes))
+        print(diffing.format_text(changes, rotated))
     return 1 if args.exit_code and changes else 0
 
 

@@ -87,6 +87,10 @@ def changed_fields(old: dict[str, Any], new: dict[str, Any]) -> list[tuple[str, 
         for p in sorted(before.keys() | after.keys())
         if before.get(p) != after.get(p) and not any(_covers(i, p) for i in ignored)
     ]
+    # Resource options the engine records in the state: a change shows, and replaces nothing.
+    for option in ("protect", "retainOnDelete", "deleteBeforeReplace"):
+        if old.get(option, False) != new.get(option, False):
+            fields.append((f"[{option}]", old.get(option, False), new.get(option, False)))
     old_fp, new_fp = old.get("secretFingerprints", {}), new.get("secretFingerprints", {})
     for path in sorted(old_fp.keys() | new_fp.keys()):
         if old_fp.get(path) != new_fp.get(path) and not any(f[0] == path for f in fields):
@@ -107,15 +111,43 @@ def diff(base: list[dict[str, Any]], head: list[dict[str, Any]]) -> list[Change]
         if not fields:
             continue
         triggers = replace_triggers(record)
-        reasons = sorted({t for p, _, _ in fields for t in triggers if _covers(t, p)} - {"*"})
+        inputs = [p for p, _, _ in fields if not p.startswith("[")]
+        reasons = sorted({t for p in inputs for t in triggers if _covers(t, p)} - {"*"})
         if "*" in triggers:
-            reasons = sorted({p.split(".")[0].split("[")[0] for p, _, _ in fields})
+            reasons = sorted({p.split(".")[0].split("[")[0] for p in inputs})
         op = "replace" if reasons else "update"
         changes.append(Change(op, urn, record["type"], record["name"], fields, reasons))
     for urn, record in old.items():
         if urn not in new:
             changes.append(Change("delete", urn, record["type"], record["name"]))
     return changes
+
+
+@dataclass(frozen=True)
+class RotatedCredential:
+    """A Secrets Manager secret whose value a change replaces."""
+
+    name: str
+    step: str | None
+    """What else a new value needs outside Pulumi (the secret's `RotationStep` tag), if anything."""
+
+
+def rotated_credentials(base: list[dict[str, Any]], head: list[dict[str, Any]]) -> list[RotatedCredential]:
+    """The secrets whose value changes from `base` to `head`: each SecretVersion whose (fingerprinted)
+    value differs or that is new, named by its secret, with the step it needs outside Pulumi."""
+    old = {r["urn"]: r for r in base}
+    secrets = {r["inputs"].get("name"): r for r in head if r["type"] == tokens.SM_SECRET}
+    found = []
+    for version in (r for r in head if r["type"] == tokens.SM_VERSION):
+        before = old.get(version["urn"])
+        if before is not None and before.get("secretFingerprints") == version.get("secretFingerprints"):
+            continue
+        # The version names its secret by ARN, which ends in the name and AWS's random suffix.
+        arn = str(version["inputs"].get("secretId", ""))
+        name = next((n for n in secrets if n and arn.split(":secret:")[-1].startswith(f"{n}-")), arn)
+        tags = (secrets.get(name) or {}).get("inputs", {}).get("tags") or {}
+        found.append(RotatedCredential(name, tags.get("RotationStep")))
+    return sorted(found, key=lambda c: c.name)
 
 
 def load(folder: Path) -> list[dict[str, Any]]:
@@ -134,10 +166,20 @@ def _value(v: Any) -> str:
     return "(none)" if v is None else json.dumps(v)
 
 
-def format_text(changes: list[Change]) -> str:
+def credentials_lines(rotated: list[RotatedCredential]) -> list[str]:
+    """The credentials a change rotates, those needing a step outside Pulumi flagged."""
+    if not rotated:
+        return []
+    lines = [f"Credentials this change rotates ({len(rotated)}):"]
+    for c in rotated:
+        lines.append(f"  {c.name}" + (f"  ! outside Pulumi: {c.step}" if c.step else ""))
+    return [*lines, ""]
+
+
+def format_text(changes: list[Change], rotated: list[RotatedCredential] | None = None) -> str:
     if not changes:
         return "no changes"
-    lines = []
+    lines = credentials_lines(rotated or [])
     for c in changes:
         why = f"  [replace: {', '.join(c.replace_reasons)}]" if c.replace_reasons else ""
         lines.append(f"{SYMBOL[c.op]:>2} {c.op:<7} {c.type}  {c.name}{why}")
@@ -153,11 +195,20 @@ def counts_line(changes: list[Change]) -> str:
     return ", ".join(f"{n} to {op}" for op, n in counts.items() if n) or "no changes"
 
 
-def format_markdown(changes: list[Change], title: str = "Offline preview") -> str:
-    """A pull-request comment: a summary line, a table, and the changed fields folded."""
+def format_markdown(
+    changes: list[Change], title: str = "Offline preview", rotated: list[RotatedCredential] | None = None
+) -> str:
+    """A pull-request comment: the credentials it rotates, a summary line, a table, and the changed
+    fields folded."""
     lines = [f"### {title}", ""]
     if not changes:
         return "\n".join([*lines, "No changes."]) + "\n"
+    if rotated:
+        lines += [f"**Credentials this change rotates ({len(rotated)}):**", ""]
+        for credential in rotated:
+            flag = f" :warning: **outside Pulumi:** {credential.step}" if credential.step else ""
+            lines.append(f"- `{credential.name}`{flag}")
+        lines.append("")
     lines += [
         f"**{counts_line(changes)}**",
         "",

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import yaml
 
+from ai_etl.impact import ALTERNATES, impact_table, settings_keys
 from ai_etl.settings import ConfigError, StackConfig, WorkloadSettings
 from offline.engine import PROJECT_DIR
 from tests.helpers import copy_project, run_stack
@@ -94,3 +95,20 @@ def test_ci_runs_the_readme_test_command() -> None:
     """CI runs exactly the test command README gives."""
     assert "make test " in fenced(README, "## Quick start")
     assert (PROJECT_DIR / ".ci" / "run").read_text().strip().endswith("make test")
+
+
+def test_the_change_impact_table_is_current_and_complete() -> None:
+    """The configuration page's change-impact table is what the program does today, with a row for
+    every setting (a new setting needs its alternate value in ai_etl/impact.py)."""
+    assert set(ALTERNATES) == set(settings_keys())
+    assert impact_table() in (DOCS / "configuration.md").read_text()
+
+
+def test_the_impact_table_says_which_changes_need_a_step_outside_pulumi() -> None:
+    """Only rotating the database's or Redis's password needs a step outside Pulumi; a new password
+    length changes nothing; an image rolls pods without touching a credential."""
+    rows = {row.split(" | ")[0].lstrip("| "): row.split(" | ") for row in impact_table().splitlines()[2:]}
+    outside = {change for change, cells in rows.items() if cells[6].strip(" |") != "-"}
+    assert outside == {"rotate `db-password`", "rotate `redis-password`"}
+    assert rows["`passwordLength`"][1:6] == ["-", "-", "-", "no", "-"]
+    assert rows["`backend.image`"][4:6] == ["yes", "-"]

@@ -299,3 +299,23 @@ def test_render_runs_any_pulumi_program_with_auto_naming(tmp_path: Path) -> None
     ].startswith("app-")
     assert rendered.placeholders == ("other:token",)
     assert rendered.run.resources[0].urn == "urn:pulumi:qa::other::aws:iam/role:Role::app"
+
+
+def test_a_diff_opens_with_the_credentials_it_rotates(renders: dict[str, Path], tmp_path: Path) -> None:
+    """A reviewer sees first which credentials change, and which need a step outside Pulumi (the
+    secret's RotationStep tag): rotating db-password changes it and DATABASE_URL, and only the
+    password must also be set on Postgres."""
+    folder = head_stack_dir(tmp_path, "production", "  ai-etl:rotation:\n    db-password: '2026-12-01'\n")
+    head_dir = render("production", tmp_path / "head-render", folder).resources_path.parent
+    base, head = diffing.load(renders["production"]), diffing.load(head_dir)
+    rotated = diffing.rotated_credentials(base, head)
+    assert [(c.name, bool(c.step)) for c in rotated] == [
+        ("ai-etl/production/database-url", False),
+        ("ai-etl/production/db-password", True),
+    ]
+    text = diffing.format_text(diffing.diff(base, head), rotated)
+    assert text.startswith("Credentials this change rotates (2):\n  ai-etl/production/database-url\n")
+    assert "ai-etl/production/db-password  ! outside Pulumi: set it on the server too" in text
+    markdown = diffing.format_markdown(diffing.diff(base, head), "production", rotated)
+    assert markdown.startswith("### production\n\n**Credentials this change rotates (2):**")
+    assert ":warning: **outside Pulumi:**" in markdown

@@ -1,0 +1,153 @@
+"""What each change does to a running environment, found by the program itself: every setting and
+every secret's rotation is made once on the production stack, rendered offline and diffed against
+the unchanged stack. `make docs` writes the table into docs/configuration.md; a test keeps it true.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache, partial
+from typing import Any
+
+from pydantic import BaseModel
+
+from ai_etl import PROJECT
+from ai_etl.catalogue import CATALOGUE, Source, of_source
+from ai_etl.settings import DatabaseSettings, RedisSettings, StackConfig, WorkloadSettings
+from offline.diff import Change, RotatedCredential, diff, rotated_credentials
+from offline.engine import PROJECT_DIR, load_project, load_stack_config, run_program
+from offline.render import resource_record
+
+STACK = "production"
+# A different valid value for every setting: a new setting needs one here (a test says so).
+ALTERNATES: dict[str, Any] = {
+    "namespace": "ai-etl-blue",
+    "oidcProviderArn": "arn:aws:iam::222222222222:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/OTHER",
+    "qwenApiBase": "https://api.example.com/v1",
+    "passwordLength": 64,
+    "recoveryWindowInDays": 14,
+    "protect": False,
+    "database.host": "db.internal",
+    "database.port": 5433,
+    "database.name": "ai_etl_2",
+    "database.user": "ai_etl_2",
+    "redis.host": "cache.internal",
+    "redis.port": 6380,
+    "redis.db": 1,
+    "backend.image": "registry.example.com/ai-etl-backend:1.0.1@sha256:" + "1" * 64,
+    "backend.replicas": 4,
+    "backend.port": 8080,
+    "backend.livenessPath": "/livez",
+    "backend.readinessPath": "/readyz",
+    "backend.cpuRequest": "200m",
+    "backend.memoryRequest": "512Mi",
+    "backend.cpuLimit": "3",
+    "backend.memoryLimit": "2Gi",
+}
+NESTED: dict[str, type[BaseModel]] = {
+    "database": DatabaseSettings,
+    "redis": RedisSettings,
+    "backend": WorkloadSettings,
+}
+
+
+@dataclass(frozen=True)
+class Impact:
+    """One change and what it does."""
+
+    change: str
+    changes: list[Change]
+    rotated: list[RotatedCredential]
+
+
+def settings_keys() -> list[str]:
+    """Every setting a stack can change, as `key` or `object.field`."""
+    keys = [str(f.alias) for n, f in StackConfig.model_fields.items() if f.alias not in (*NESTED, "rotation")]
+    for name, model in NESTED.items():
+        keys += [f"{name}.{f.alias}" for f in model.model_fields.values()]
+    return keys
+
+
+def _set(config: dict[str, Any], key: str, value: Any) -> None:
+    root, _, field = key.partition(".")
+    full = f"{PROJECT}:{root}"
+    if field:
+        config[full] = {**(config.get(full) or {}), field: value}
+    else:
+        config[full] = value
+
+
+def _set_config(config: dict[str, Any], secrets: dict[str, str], *, key: str, value: Any) -> None:
+    _set(config, key, value)
+
+
+def _set_secret(config: dict[str, Any], secrets: dict[str, str], *, key: str) -> None:
+    secrets[key] = "placeholder-new-value"
+
+
+def _records(config: dict[str, Any], secrets: dict[str, str]) -> list[dict[str, Any]]:
+    run = run_program(STACK, config, secrets, PROJECT_DIR / "__main__.py", project=load_project())
+    return [resource_record(r) for r in run.resources]
+
+
+def impacts() -> list[Impact]:
+    """Each change, made alone on production, diffed against production as it is."""
+    config = load_stack_config(STACK)
+    secrets = {f"{PROJECT}:{s.config_key}": f"placeholder-{s.key}" for s in of_source(Source.PROVIDED)}
+    base = _records(config, secrets)
+    changes: list[tuple[str, Callable[[dict[str, Any], dict[str, str]], None]]] = []
+    for key in settings_keys():
+        changes.append((f"`{key}`", partial(_set_config, key=key, value=ALTERNATES[key])))
+    for spec in of_source(Source.GENERATED, CATALOGUE):
+        changes.append(
+            (f"rotate `{spec.key}`", partial(_set_config, key=f"rotation.{spec.key}", value="2026-12-01"))
+        )
+    for spec in of_source(Source.PROVIDED, CATALOGUE):
+        changes.append((f"new `{spec.config_key}`", partial(_set_secret, key=f"{PROJECT}:{spec.config_key}")))
+    found = []
+    for label, apply in changes:
+        head_config, head_secrets = copy.deepcopy(config), dict(secrets)
+        apply(head_config, head_secrets)
+        head = _records(head_config, head_secrets)
+        found.append(Impact(label, diff(base, head), rotated_credentials(base, head)))
+    return found
+
+
+def _kind(token: str) -> str:
+    """`iam.Role` for aws:iam/role:Role, plain `Role` for a Kubernetes one."""
+    package, module, name = token.split(":")
+    return f"{module.split('/')[0]}.{name}" if package == "aws" else name
+
+
+def _kinds(changes: list[Change], *ops: str) -> str:
+    counts = Counter(_kind(c.type) for c in changes if c.op in ops)
+    return ", ".join(f"{kind} x{n}" if n > 1 else kind for kind, n in sorted(counts.items())) or "-"
+
+
+def _pods_roll(changes: list[Change]) -> bool:
+    """New pods: a Deployment replaced or created, or its pod template changed."""
+    deployments = [c for c in changes if c.type.endswith(":Deployment")]
+    return any(
+        c.op in ("replace", "create") or any(p.startswith("spec.template") for p, _, _ in c.fields)
+        for c in deployments
+    )
+
+
+@cache
+def impact_table() -> str:
+    """The change-impact table, one row per change."""
+    rows = [
+        "| change | replaced | updated in place | created / deleted | pods roll | credentials that change "
+        "| step outside Pulumi |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for item in impacts():
+        rotated = ", ".join(f"`{c.name.rsplit('/', 1)[-1]}`" for c in item.rotated) or "-"
+        steps = "; ".join(f"`{c.name.rsplit('/', 1)[-1]}`: {c.step}" for c in item.rotated if c.step) or "-"
+        replaced, updated = _kinds(item.changes, "replace"), _kinds(item.changes, "update")
+        created, roll = _kinds(item.changes, "create", "delete"), "yes" if _pods_roll(item.changes) else "no"
+        rows.append(f"| {item.change} | {replaced} | {updated} | {created} | {roll} | {rotated} | {steps} |")
+    return "\n".join(rows) + "\n"
