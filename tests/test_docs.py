@@ -12,11 +12,16 @@ import yaml
 
 from ai_etl.impact import ALTERNATES, impact_table, settings_keys
 from ai_etl.settings import ConfigError, StackConfig, WorkloadSettings
-from offline.engine import PROJECT_DIR
-from tests.helpers import copy_project, run_stack
+from offline.engine import PROJECT_DIR, StackConfigError
+from tests.helpers import PLACEHOLDERS, copy_project, run_stack
 
 README = (PROJECT_DIR / "README.md").read_text()
 DOCS = PROJECT_DIR / "docs"
+
+
+def without(config_key: str) -> dict[str, str]:
+    """The provided secrets, less one."""
+    return {k: v for k, v in PLACEHOLDERS.items() if k != f"ai-etl:{config_key}"}
 
 
 def fenced(text: str, after: str, lang: str = "bash") -> str:
@@ -112,3 +117,21 @@ def test_the_impact_table_says_which_changes_need_a_step_outside_pulumi() -> Non
     assert outside == {"rotate `db-password`", "rotate `redis-password`"}
     assert rows["`passwordLength`"][1:6] == ["-", "-", "-", "no", "-"]
     assert rows["`backend.image`"][4:6] == ["yes", "-"]
+
+
+def test_the_documented_cli_errors_are_the_clis() -> None:
+    """The configuration page's examples of what the CLI stops on are, to the character, what the
+    CLI's checks (as the offline engine runs them) say for those mistakes."""
+    shown = fenced((DOCS / "configuration.md").read_text(), "Its messages are its own", lang="").splitlines()
+    mistakes = [
+        ({}, without("qwenApiKey")),
+        ({"ai-etl:s3AccessKey": "plain"}, without("s3AccessKey")),
+        ({"ai-etl:protect": "yes"}, None),
+    ]
+    said = []
+    for overrides, secrets in mistakes:
+        try:
+            run_stack("production", overrides=overrides, secrets=secrets)
+        except StackConfigError as error:
+            said.append(f"error: {error}")
+    assert said == shown
