@@ -1,6 +1,7 @@
 """What each change does to a running environment, found by the program itself: every setting and
-every secret's rotation is made once on the production stack, rendered offline and diffed against
-the unchanged stack. `make docs` writes the table into docs/configuration.md; a test keeps it true.
+every secret's rotation is made once on the dev stack (standard grade, where each may change alone),
+rendered offline and diffed against the unchanged stack. `make docs` writes the table into
+docs/configuration.md; a test keeps it true.
 """
 
 from __future__ import annotations
@@ -21,15 +22,17 @@ from offline.diff import Change, RotatedCredential, diff, rotated_credentials
 from offline.engine import PROJECT_DIR, load_project, load_stack_config, run_program
 from offline.render import resource_record
 
-STACK = "production"
+STACK = "dev"  # standard grade, where every setting may change alone
 # A different valid value for every setting: a new setting needs one here (a test says so).
 ALTERNATES: dict[str, Any] = {
     "namespace": "ai-etl-blue",
-    "oidcProviderArn": "arn:aws:iam::222222222222:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/OTHER",
+    "oidcProviderArn": "arn:aws:iam::111111111111:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/OTHER",
     "qwenApiBase": "https://api.example.com/v1",
     "passwordLength": 64,
     "recoveryWindowInDays": 14,
-    "protect": False,
+    "protect": True,
+    # Production grade requires protection and 30 days: the row shows the three together.
+    "grade": {"grade": "production", "protect": True, "recoveryWindowInDays": 30},
     "database.host": "db.internal",
     "database.port": 5433,
     "database.name": "ai_etl_2",
@@ -38,7 +41,7 @@ ALTERNATES: dict[str, Any] = {
     "redis.port": 6380,
     "redis.db": 1,
     "backend.image": "registry.example.com/ai-etl-backend:1.0.1@sha256:" + "1" * 64,
-    "backend.replicas": 4,
+    "backend.replicas": 2,
     "backend.port": 8080,
     "backend.livenessPath": "/livez",
     "backend.readinessPath": "/readyz",
@@ -80,8 +83,9 @@ def _set(config: dict[str, Any], key: str, value: Any) -> None:
         config[full] = value
 
 
-def _set_config(config: dict[str, Any], secrets: dict[str, str], *, key: str, value: Any) -> None:
-    _set(config, key, value)
+def _set_config(config: dict[str, Any], secrets: dict[str, str], *, values: dict[str, Any]) -> None:
+    for key, value in values.items():
+        _set(config, key, value)
 
 
 def _set_secret(config: dict[str, Any], secrets: dict[str, str], *, key: str) -> None:
@@ -100,10 +104,12 @@ def impacts() -> list[Impact]:
     base = _records(config, secrets)
     changes: list[tuple[str, Callable[[dict[str, Any], dict[str, str]], None]]] = []
     for key in settings_keys():
-        changes.append((f"`{key}`", partial(_set_config, key=key, value=ALTERNATES[key])))
+        together = ALTERNATES[key] if isinstance(ALTERNATES[key], dict) else {key: ALTERNATES[key]}
+        label = ", ".join(f"`{k}`" for k in together)
+        changes.append((label, partial(_set_config, values=together)))
     for spec in of_source(Source.GENERATED, CATALOGUE):
         changes.append(
-            (f"rotate `{spec.key}`", partial(_set_config, key=f"rotation.{spec.key}", value="2026-12-01"))
+            (f"rotate `{spec.key}`", partial(_set_config, values={f"rotation.{spec.key}": "2026-12-01"}))
         )
     for spec in of_source(Source.PROVIDED, CATALOGUE):
         changes.append((f"new `{spec.config_key}`", partial(_set_secret, key=f"{PROJECT}:{spec.config_key}")))

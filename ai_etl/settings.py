@@ -49,6 +49,7 @@ from ai_etl.reading import RawConfig, read_config
 
 __all__ = ["ConfigError", "Settings", "StackConfig", "WorkloadSettings", "load_settings", "parse_settings"]
 
+PRODUCTION_GRADE = "production"
 SUPPORTED_PARTITIONS = ("aws", "aws-cn", "aws-us-gov")
 """Partitions whose IAM OIDC providers (IRSA) the program's ARN check accepts."""
 DEFAULT_ROTATION = "initial"
@@ -65,7 +66,10 @@ class WorkloadSettings(_Model):
     image: Annotated[
         str,
         text("a container image reference such as registry.example.com/ai-etl-backend:1.4.2", IMAGE),
-        Field(description="the container image", examples=["registry.example.com/ai-etl-backend:1.4.2"]),
+        Field(
+            description="the container image",
+            examples=["registry.example.com/ai-etl-backend:1.4.2@sha256:<digest>"],
+        ),
     ]
     replicas: Annotated[int, whole(1)] = 2
     port: Port = 8000
@@ -123,6 +127,11 @@ class StackConfig(_Model):
     # DeleteSecret's RecoveryWindowInDays; the fix suggests 30, which every stack may take.
     recovery_window_in_days: Annotated[int, whole(7, 30)] = Field(default=7, examples=[30])
     protect: Flag = False
+    grade: Annotated[str, text("'standard' or 'production'", r"standard|production")] = Field(
+        default="standard",
+        description="production: protection, the 30-day recovery window, images by digest and the "
+        "production guardrails",
+    )
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     redis: RedisSettings = Field(default_factory=RedisSettings)
     rotation: dict[str, Annotated[str, text("a non-empty string (a date is a good choice)")]] = Field(
@@ -207,6 +216,28 @@ class Settings:
         return {name: str(values[PLAIN_ENV[name]]) for name in names}
 
 
+def _production_grade(problems: Problems, config: StackConfig, workloads: Mapping[str, Any]) -> None:
+    """What `grade: production` requires, stated in the stack file rather than implied by a name."""
+    why = "in a production-grade stack (ai-etl:grade)"
+    if not config.protect:
+        problems.add(
+            "protect", f"must be true {why}: the KMS key and the secrets", problems.set_cmd("protect", "true")
+        )
+    if config.recovery_window_in_days != 30:
+        problems.add(
+            "recoveryWindowInDays",
+            f"must be 30 {why}, got {config.recovery_window_in_days}",
+            problems.set_cmd("recoveryWindowInDays", 30),
+        )
+    for name, workload in workloads.items():
+        if workload is not None and "@sha256:" not in workload.image:
+            problems.add(
+                f"{name}.image",
+                f"must be pinned by digest {why}, so what was previewed is what runs; got {workload.image!r}",
+                problems.set_cmd(f"{name}.image", "<registry>/<image>:<tag>@sha256:<digest>"),
+            )
+
+
 def parse_settings(
     raw: RawConfig,
     secret_of: Callable[[str], pulumi.Output[str]],
@@ -273,6 +304,10 @@ def parse_settings(
         elif state == "plaintext":
             problem = "is stored in plain text in the stack file; it must be encrypted"
             problems.add(key, problem, fix + " (and rotate the value: it has been exposed)")
+    if config is not None and config.grade == PRODUCTION_GRADE:
+        _production_grade(
+            problems, config, {c.name: w for c, w in zip(consumers, workloads.values(), strict=True)}
+        )
     problems.raise_if_any()
     return Settings(
         stack=raw.stack,

@@ -51,9 +51,9 @@ class Environment(pulumi.ComponentResource):
         super().__init__(ENVIRONMENT_COMPONENT, name, None, opts)
         s = args.settings
         child = pulumi.ResourceOptions(parent=self)
-        labels = environment_labels(PROJECT, s.stack)
+        labels = environment_labels(PROJECT, s.stack, s.config.grade)
         server = server_passwords(s.catalogue)
-        tags = aws_tags(PROJECT, s.stack)
+        tags = aws_tags(PROJECT, s.stack, s.config.grade)
 
         namespace = Namespace(f"{name}-namespace", NamespaceArgs(s.namespace, labels), child)
         passwords = Passwords(

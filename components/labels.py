@@ -5,14 +5,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 ENVIRONMENT_LABEL = "ai-etl.io/environment"
+GRADE_LABEL = "ai-etl.io/grade"
+GRADE_TAG = "Grade"
 
 
-def environment_labels(project: str, environment: str) -> dict[str, str]:
-    """Recommended Kubernetes labels (app.kubernetes.io/*) plus the environment."""
+def environment_labels(project: str, environment: str, grade: str) -> dict[str, str]:
+    """Recommended Kubernetes labels (app.kubernetes.io/*) plus the environment and its grade."""
     return {
         "app.kubernetes.io/part-of": project,
         "app.kubernetes.io/managed-by": "pulumi",
         ENVIRONMENT_LABEL: environment,
+        GRADE_LABEL: grade,
     }
 
 
@@ -21,6 +24,6 @@ def with_component(labels: Mapping[str, str], component: str) -> dict[str, str]:
     return {**labels, "app.kubernetes.io/component": component}
 
 
-def aws_tags(project: str, environment: str) -> dict[str, str]:
-    """Tags of every AWS resource, so cost and audit reports group them by environment."""
-    return {"Project": project, "Environment": environment, "ManagedBy": "pulumi"}
+def aws_tags(project: str, environment: str, grade: str) -> dict[str, str]:
+    """Tags of every AWS resource, so cost and audit reports (and the guardrails) group them."""
+    return {"Project": project, "Environment": environment, GRADE_TAG: grade, "ManagedBy": "pulumi"}

@@ -39,6 +39,8 @@ from ai_etl.tokens import (
 )
 
 PRODUCTION = "production"
+GRADE_TAG, GRADE_LABEL = "Grade", "ai-etl.io/grade"
+"""Where a resource carries its stack's grade (ai-etl:grade): an AWS tag, a Kubernetes label."""
 ROTATE_EVERY_DAYS = 90
 MIN_PASSWORD_LENGTH = 32
 WORKLOADS = {  # where each workload kind keeps its pod spec
@@ -139,6 +141,13 @@ class Finding:
     advisory: bool
 
 
+def grade_of(s: Subject) -> str | None:
+    """The grade the resource states (its Grade tag or grade label); None if it states none."""
+    tags = s.props.get("tags") if isinstance(s.props.get("tags"), Mapping) else {}
+    labels = _get(s.props, "metadata", "labels") or {}
+    return (tags or {}).get(GRADE_TAG) or labels.get(GRADE_LABEL)
+
+
 def _get(value: Any, *path: str) -> Any:
     for part in path:
         if not isinstance(value, Mapping):
@@ -198,13 +207,14 @@ def customer_managed_key(s: Subject) -> Iterator[str]:
 
 
 @resource_rule(
-    "secrets-manager-recovery-window", "Recovery window of 7 days or more (30 in production)", SM_SECRET
+    "secrets-manager-recovery-window", "Recovery window of 7 days or more (30 in production grade)", SM_SECRET
 )
 def recovery_window(s: Subject) -> Iterator[str]:
     window = s.props.get("recoveryWindowInDays")
-    needed = 30 if s.stack == PRODUCTION else 7
+    grade = grade_of(s) or "standard"
+    needed = 30 if grade == PRODUCTION else 7
     if not isinstance(window, (int, float)) or window < needed:
-        yield f"{s.name}: recovery window {window} days; {needed} or more in {s.stack}"
+        yield f"{s.name}: recovery window {window} days; {needed} or more in grade {grade}"
 
 
 @resource_rule("secrets-manager-name", "Secrets Manager names live under ai-etl/<stack>/", SM_SECRET)
@@ -351,11 +361,39 @@ def secret_refs_resolve(subjects: list[Subject]) -> Iterator[tuple[str, str]]:
                     )
 
 
-@stack_rule("production-protected", "In production the KMS key and the secrets are protected")
+@stack_rule("production-protected", "In production grade the KMS key and the secrets are protected")
 def production_protected(subjects: list[Subject]) -> Iterator[tuple[str, str]]:
     for s in subjects:
-        if s.stack == PRODUCTION and s.type in (KMS_KEY, SM_SECRET) and not s.protect:
-            yield s.urn, f"{s.name}: in production the KMS key and the secrets must be protected"
+        if grade_of(s) == PRODUCTION and s.type in (KMS_KEY, SM_SECRET) and not s.protect:
+            yield s.urn, f"{s.name}: in production grade the KMS key and the secrets must be protected"
+
+
+@stack_rule("production-images-pinned", "In production grade every container image is pinned by digest")
+def production_images_pinned(subjects: list[Subject]) -> Iterator[tuple[str, str]]:
+    for w in (s for s in subjects if s.type in WORKLOADS and grade_of(s) == PRODUCTION):
+        pod = _get(w.props, *WORKLOADS[w.type]) or {}
+        for container in [*(pod.get("initContainers") or []), *(pod.get("containers") or [])]:
+            if "@sha256:" not in str(container.get("image", "")):
+                yield (
+                    w.urn,
+                    f"{w.name}: image {container.get('image')!r} is not pinned by digest (@sha256:...)",
+                )
+
+
+@stack_rule("grade-stated", "The stack states its grade; production rules apply to production grade only",
+            advisory=True)  # fmt: skip
+def grade_stated(subjects: list[Subject]) -> Iterator[tuple[str, str]]:
+    grades = {grade_of(s) for s in subjects if grade_of(s)}
+    if PRODUCTION not in grades:
+        urn = next((s.urn for s in subjects), "")
+        stated = ", ".join(sorted(str(g) for g in grades)) or "none"
+        yield (
+            urn,
+            (
+                f"grade {stated}: the production rules do not apply to this stack "
+                "(state ai-etl:grade: production in its stack file to get them)"
+            ),
+        )
 
 
 def evaluate(subjects: list[Subject], rules: list[Rule] = RULES) -> list[Finding]:

@@ -8,8 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from guardrails.rules import RULES, Finding, Subject, evaluate
-from offline.engine import PROJECT_DIR, Run, unwrap
+from guardrails.rules import RULES, Finding, Subject, evaluate, grade_of
+from offline.engine import PROJECT_DIR, Run, load_stack_config, unwrap
 
 
 @dataclass(frozen=True)
@@ -88,10 +88,24 @@ def repository_findings(root: Path = PROJECT_DIR) -> list[Finding]:
     return findings
 
 
-def report(run: Run, findings: list[Finding]) -> tuple[str, bool]:
+def grade_line(run: Run, root: Path = PROJECT_DIR) -> str:
+    """Which grade the stack is, and why: what its stack file states, as its resources carry it."""
+    grades = sorted({g for s in subjects_of(run) if (g := grade_of(s))})
+    stated = (root / f"Pulumi.{run.stack}.yaml").exists() and "ai-etl:grade" in load_stack_config(
+        run.stack, root
+    )
+    why = (
+        f"stated by ai-etl:grade in Pulumi.{run.stack}.yaml"
+        if stated
+        else "ai-etl:grade not stated: the default"
+    )
+    return f"Grade: {', '.join(grades) or 'none'} ({why})"
+
+
+def report(run: Run, findings: list[Finding], root: Path = PROJECT_DIR) -> tuple[str, bool]:
     """The checklist and the findings as text; and whether a mandatory rule failed."""
     failed = {f.rule for f in findings if not f.advisory}
-    lines = [f"Validation checklist for stack {run.stack}:"]
+    lines = [f"Validation checklist for stack {run.stack}:", grade_line(run, root)]
     for i, item in enumerate(CHECKLIST, 1):
         if item.rules and not item.outside:
             status = "FAIL" if failed & set(item.rules) else "pass"
@@ -119,4 +133,4 @@ def report(run: Run, findings: list[Finding]) -> tuple[str, bool]:
 
 def check(run: Run, root: Path = PROJECT_DIR) -> tuple[str, bool]:
     """Run every rule on `run`, plus the repository's checklist lines."""
-    return report(run, evaluate(subjects_of(run)) + repository_findings(root))
+    return report(run, evaluate(subjects_of(run)) + repository_findings(root), root)

@@ -39,7 +39,7 @@ from guardrails.rules import RULES, Subject, rotate_regularly
 from offline.__main__ import main
 from offline.check import check
 from offline.engine import PROJECT_DIR, load_stack_config, run_program
-from tests.helpers import PLACEHOLDERS
+from tests.helpers import PLACEHOLDERS, STACKS, copy_project
 
 
 def _load_pack() -> Any:
@@ -96,6 +96,17 @@ def deployment(env: list[dict[str, Any]], namespace: str = "ai-etl-dev") -> dict
             "spec": {"template": {"spec": {"containers": [{"name": "c", "env": env}]}}},
         },
     }
+
+
+PROD = {"Grade": "production"}
+
+
+def pinned(image: str) -> dict[str, Any]:
+    """A production-grade Deployment running `image`."""
+    workload = deployment([])
+    workload["props"]["metadata"]["labels"] = {"ai-etl.io/grade": "production"}
+    workload["props"]["spec"]["template"]["spec"]["containers"][0]["image"] = image
+    return workload
 
 
 REF = {"name": "S", "valueFrom": {"secretKeyRef": {"name": "gen-1", "key": "s"}}}
@@ -164,9 +175,9 @@ CASES: dict[str, tuple[list[dict[str, Any]], list[dict[str, Any]], str]] = {
         "dev",
     ),
     "secrets-manager-recovery-window": (
-        [{"type": SM_SECRET, "props": {**GOOD_SM, "name": "ai-etl/production/x", "recoveryWindowInDays": 7}}],
-        [{"type": SM_SECRET, "props": {**GOOD_SM, "name": "ai-etl/production/x", "recoveryWindowInDays": 30}}],
-        "production",
+        [{"type": SM_SECRET, "props": {**GOOD_SM, "name": "ai-etl/prod-eu/x", "recoveryWindowInDays": 7, "tags": PROD}}],
+        [{"type": SM_SECRET, "props": {**GOOD_SM, "name": "ai-etl/prod-eu/x", "recoveryWindowInDays": 30, "tags": PROD}}],
+        "prod-eu",
     ),
     "secrets-manager-name": (
         [{"type": SM_SECRET, "props": {**GOOD_SM, "name": "ai-etl/production/jwt-secret-key"}}],
@@ -196,8 +207,18 @@ CASES: dict[str, tuple[list[dict[str, Any]], list[dict[str, Any]], str]] = {
         "dev",
     ),
     "production-protected": (
-        [{"type": KMS_KEY, "props": {}, "protect": False}],
-        [{"type": KMS_KEY, "props": {}, "protect": True}],
+        [{"type": KMS_KEY, "props": {"tags": PROD}, "protect": False}],
+        [{"type": KMS_KEY, "props": {"tags": PROD}, "protect": True}],
+        "prod-eu",
+    ),
+    "production-images-pinned": (
+        [pinned("registry.example.com/app:latest")],
+        [pinned("registry.example.com/app:1.0@sha256:" + "0" * 64)],
+        "prod-eu",
+    ),
+    "grade-stated": (
+        [{"type": KMS_KEY, "props": {"tags": {"Grade": "standard"}}}],
+        [{"type": KMS_KEY, "props": {"tags": PROD}}],
         "production",
     ),
     "rotate-regularly": (
@@ -233,9 +254,10 @@ def test_trust_for_any_service_account_is_refused() -> None:
     assert any("exactly one service account" in m for m in found)
 
 
-def test_only_rotation_is_advisory() -> None:
+def test_only_rotation_age_and_the_grade_notice_are_advisory() -> None:
     levels = {p.name: p.enforcement_level for p in PACK.POLICIES}
     assert levels.pop("rotate-regularly") == EnforcementLevel.ADVISORY
+    assert levels.pop("grade-stated") == EnforcementLevel.ADVISORY
     assert set(levels.values()) == {EnforcementLevel.MANDATORY}
 
 
@@ -250,8 +272,8 @@ def test_rotation_age_counts_from_today() -> None:
     assert list(rotate_regularly(s, today=dt.date(2026, 6, 1)))
 
 
-@pytest.mark.parametrize("stack", ["dev", "production"])
-def test_both_stacks_pass_offline_check(stack: str, capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_stack_passes_offline_check(stack: str, capsys: pytest.CaptureFixture[str]) -> None:
     """Every mandatory rule passes on the committed stacks; the checklist has the guide's ten lines."""
     assert main(["check", stack]) == 0
     out = capsys.readouterr().out
@@ -289,3 +311,42 @@ def test_planted_violations_fail_the_check(tmp_path: Path) -> None:
         assert f"[FAIL] {rule} (mandatory)" in text
     assert "[FAIL] Kubernetes Secrets are created with proper RBAC" in text
     assert "[FAIL] Separate secrets for each environment" in text, "iam-least-privilege decides it"
+
+
+def rename_stack(tmp_path: Path, source: str, target: str, drop: tuple[str, ...] = ()) -> Path:
+    """A copy of the project whose stack `target` has `source`'s stack file, less the `drop` keys."""
+    folder = copy_project(tmp_path / "project")
+    text = (folder / f"Pulumi.{source}.yaml").read_text()
+    kept = "\n".join(line for line in text.splitlines() if not any(f"ai-etl:{k}:" in line for k in drop))
+    (folder / f"Pulumi.{target}.yaml").write_text(kept + "\n")
+    return folder
+
+
+def test_a_stack_of_any_name_that_states_production_grade_gets_every_production_rule(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`prod-eu`, stating `grade: production`, is checked as production; with protection off, the
+    program refuses it before anything is declared, naming the key and the fix."""
+    folder = rename_stack(tmp_path, "production", "prod-eu")
+    assert main(["check", "prod-eu", "-C", str(folder)]) == 0
+    out = capsys.readouterr().out
+    assert "Grade: production (stated by ai-etl:grade in Pulumi.prod-eu.yaml)" in out
+    assert "[pass] production-protected (mandatory)" in out and "[warn] grade-stated" not in out
+    stack_file = folder / "Pulumi.prod-eu.yaml"
+    stack_file.write_text(stack_file.read_text().replace("ai-etl:protect: true", "ai-etl:protect: false"))
+    assert main(["check", "prod-eu", "-C", str(folder)]) == 2
+    assert "protect: must be true in a production-grade stack" in capsys.readouterr().err
+
+
+def test_a_stack_called_production_that_states_no_grade_is_told_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The name alone makes nothing production-grade, and the check and the pack say so rather
+    than let it go without the production rules silently."""
+    folder = rename_stack(
+        tmp_path, "production", "production", drop=("grade", "recoveryWindowInDays", "protect")
+    )
+    assert main(["check", "production", "-C", str(folder)]) == 0
+    out = capsys.readouterr().out
+    assert "Grade: standard (ai-etl:grade not stated: the default)" in out
+    assert "[warn] grade-stated (advisory)" in out and "the production rules do not apply" in out

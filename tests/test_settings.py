@@ -60,7 +60,7 @@ CASES = [
          expect=("backend.image: must be a container image reference", "--path 'backend.image'")),
     Case("no backend at all", removed=("ai-etl:backend",),
          expect=("backend.image: is required: the container image",
-                 "pulumi config set --path 'backend.image' registry.example.com/ai-etl-backend:1.4.2")),
+                 "pulumi config set --path 'backend.image' registry.example.com/ai-etl-backend:1.4.2@sha256:<digest>")),
     Case("typo in backend", overrides={"ai-etl:backend": {"replica": 3}},
          expect=("backend.replica: is not a setting of this program; did you mean replicas?",
                  "pulumi config rm --path 'backend.replica' --stack production && pulumi config set --path 'backend.replicas' 2 --stack production")),
@@ -140,6 +140,7 @@ SAMPLES = {
     "<account>": "222222222222",
     "<region>": "us-east-1",
     "<id>": "EXAMPLE",
+    "<digest>": "0" * 64,
 }
 
 
