@@ -145,8 +145,8 @@ def test_render_cli_prints_a_tree_and_counts(tmp_path: Path, capsys: pytest.Capt
 
 def test_render_cli_reports_a_bad_stack_clearly(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """An unknown stack is an error naming the missing stack file, exit code 2."""
-    assert main(["render", "staging", "--out", str(tmp_path)]) == 2
-    assert "Pulumi.staging.yaml" in capsys.readouterr().err
+    assert main(["render", "qa", "--out", str(tmp_path)]) == 2
+    assert "Pulumi.qa.yaml" in capsys.readouterr().err
 
 
 def test_diff_of_a_rotation_reads_like_pulumi_preview(renders: dict[str, Path], tmp_path: Path) -> None:

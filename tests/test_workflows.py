@@ -3,7 +3,10 @@
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +14,7 @@ import pytest
 import yaml
 
 from offline.engine import PROJECT_DIR
+from tests.helpers import STACKS
 from tests.tools import run_tool
 
 WORKFLOWS = sorted((PROJECT_DIR / ".github" / "workflows").glob("*.yml"))
@@ -94,7 +98,8 @@ def test_pull_requests_get_tests_offline_diff_and_same_repo_preview() -> None:
     assert jobs["offline-diff"]["permissions"] == {"contents": "read"}
     preview = jobs["preview"]
     assert preview["if"] == "github.event.pull_request.head.repo.full_name == github.repository"
-    assert preview["strategy"]["matrix"]["stack"] == ["dev", "production"]
+    assert preview["strategy"]["matrix"]["stack"] == "${{ fromJSON(needs.stacks.outputs.list) }}"
+    assert jobs["offline-diff"]["strategy"]["matrix"]["stack"] == preview["strategy"]["matrix"]["stack"]
     (pulumi,) = [s for s in preview["steps"] if s.get("uses", "").startswith("pulumi/actions@")]
     assert pulumi["with"]["command"] == "preview" and pulumi["with"]["comment-on-pr"] is True
     assert "policyPacks" in pulumi["with"]
@@ -110,13 +115,32 @@ def test_comment_workflow_runs_no_pull_request_code() -> None:
     assert job["permissions"] == {"actions": "read", "pull-requests": "write"}
 
 
-def test_deploy_updates_dev_then_production_behind_its_environment() -> None:
-    """Push to main: dev first, then production in its own (reviewer-gated) environment."""
+def test_the_matrices_list_every_stack_file(tmp_path: Path) -> None:
+    """The `stacks` job's step, run on this checkout, lists exactly the stack files: a new
+    Pulumi.<stack>.yaml is previewed and diffed with no workflow edit."""
+    (step,) = [s for s in workflow("pull-request")["jobs"]["stacks"]["steps"] if s.get("id") == "list"]
+    output = tmp_path / "output"
+    result = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", step["run"]],
+        cwd=PROJECT_DIR,
+        env={**os.environ, "GITHUB_OUTPUT": str(output)},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(output.read_text().removeprefix("list=")) == list(STACKS)
+
+
+def test_deploy_promotes_every_stack_in_order_behind_its_environment() -> None:
+    """Push to main: one job per stack file, each after the one before (dev, staging, then the
+    reviewer-gated production), each in its own environment."""
     wf = workflow("deploy")
     assert wf["on"] == {"push": {"branches": ["main"]}}
     assert wf["concurrency"]["cancel-in-progress"] is False
-    assert wf["jobs"]["production"]["needs"] == "dev"
-    for stack in ("dev", "production"):
+    assert set(wf["jobs"]) == set(STACKS)
+    assert wf["jobs"]["staging"]["needs"] == "dev" and wf["jobs"]["production"]["needs"] == "staging"
+    for stack in STACKS:
         job = wf["jobs"][stack]
         assert job["environment"] == stack
         (pulumi,) = [s for s in job["steps"] if s.get("uses", "").startswith("pulumi/actions@")]
