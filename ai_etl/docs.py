@@ -63,25 +63,41 @@ def impact_table() -> str:
     return table()
 
 
-DOCUMENTS = {"env-example": env_example, "secrets-table": secrets_table, "impact-table": impact_table}
-TABLES = ("secrets-table", "impact-table")
-"""The documents that docs/configuration.md holds between `<!-- <name>:start -->` and `:end -->`."""
+def takeover_production() -> str:
+    """The takeover's commands for the production stack (ai_etl/takeover.py), as a shell block."""
+    from ai_etl.takeover import script
+
+    return f"```bash\n{script('production')}```\n"
+
+
+DOCUMENTS = {
+    "env-example": env_example,
+    "secrets-table": secrets_table,
+    "impact-table": impact_table,
+    "takeover-production": takeover_production,
+}
+PAGES = {
+    "secrets-table": "configuration.md",
+    "impact-table": "configuration.md",
+    "takeover-production": "takeover.md",
+}
+"""The documents that a page of docs/ holds between `<!-- <name>:start -->` and `<!-- <name>:end -->`."""
 
 
 def write(root: Path) -> list[Path]:
-    """Regenerate `.env.example` and the tables of docs/configuration.md under `root`."""
+    """Regenerate `.env.example` and every generated part of the pages of docs/ under `root`."""
     (root / ".env.example").write_text(env_example())
-    page = root / "docs" / "configuration.md"
-    text = page.read_text()
-    for name in TABLES:
+    written = [root / ".env.example"]
+    for name, page_name in PAGES.items():
+        page = root / "docs" / page_name
         start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
-        head, found, rest = text.partition(start)
+        head, found, rest = page.read_text().partition(start)
         _, closed, tail = rest.partition(end)
         if not (found and closed):
             raise ValueError(f"{page} lacks the {start} ... {end} markers")
-        text = f"{head}{start}\n{DOCUMENTS[name]()}{end}{tail}"
-    page.write_text(text)
-    return [root / ".env.example", page]
+        page.write_text(f"{head}{start}\n{DOCUMENTS[name]()}{end}{tail}")
+        written.append(page)
+    return sorted(set(written))
 
 
 def main(argv: list[str] | None = None) -> None:

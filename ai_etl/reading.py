@@ -23,6 +23,14 @@ class RawConfig:
     region: str | None
     provided_state: Mapping[str, str]
     """For each provided secret's config key: 'missing', 'empty', 'plaintext' or 'ok'."""
+    adopted: tuple[str, ...] = ()
+    """The keys of `ai-etl:adopt` (live values kept at a takeover); their values are not read here."""
+    adopt_encrypted: bool = True
+    """Whether `ai-etl:adopt` was set with --secret."""
+
+
+ADOPT = "adopt"
+"""`ai-etl:adopt.<key>`: a generated secret's live value, kept until that secret's first rotation."""
 
 
 def _decoded(value: str) -> Any:
@@ -44,11 +52,15 @@ def read_config(stack: str, catalogue: tuple[SecretSpec, ...] = CATALOGUE) -> Ra
     secret_keys = {str(s.config_key) for s in of_source(Source.PROVIDED, catalogue)}
     prefix = f"{PROJECT}:"
     keys = sorted(k.removeprefix(prefix) for k in pulumi.runtime.get_config_env() if k.startswith(prefix))
-    values = {k: _decoded(str(config.get(k))) for k in keys if k not in secret_keys}
+    values = {k: _decoded(str(config.get(k))) for k in keys if k not in secret_keys and k != ADOPT}
     provided_state: dict[str, str] = {}
     for key in sorted(secret_keys):
         # Read only to judge presence; the value leaves this module only as a secret Output.
         present = config.get(key)
         state = "ok" if pulumi.runtime.is_config_secret(config.full_key(key)) else "plaintext"
         provided_state[key] = "missing" if present is None else state if present.strip() else "empty"
-    return RawConfig(stack, values, pulumi.Config("aws").get("region"), provided_state)
+    # Only the adopted keys are read here, to check them; the values leave only as secret Outputs.
+    adopt = _decoded(str(config.get(ADOPT))) if ADOPT in keys else {}
+    adopted = tuple(sorted(adopt)) if isinstance(adopt, dict) else ("(not an object)",)
+    encrypted = ADOPT not in keys or pulumi.runtime.is_config_secret(config.full_key(ADOPT))
+    return RawConfig(stack, values, pulumi.Config("aws").get("region"), provided_state, adopted, encrypted)

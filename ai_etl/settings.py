@@ -45,7 +45,7 @@ from ai_etl.fields import (
     whole,
 )
 from ai_etl.problems import ConfigError, Problems
-from ai_etl.reading import RawConfig, read_config
+from ai_etl.reading import ADOPT, RawConfig, read_config
 
 __all__ = ["ConfigError", "Settings", "StackConfig", "WorkloadSettings", "load_settings", "parse_settings"]
 
@@ -160,6 +160,9 @@ class Settings:
     """Each consumer's Deployment settings, by consumer name."""
     provided: Mapping[str, pulumi.Output[str]] = field(repr=False)
     """Secret values of the provided secrets by catalogue key; never plain strings."""
+    adopted: Mapping[str, pulumi.Output[str]] = field(default_factory=dict, repr=False)
+    """Live values kept at a takeover (`ai-etl:adopt`), by generated key, for the keys not yet
+    rotated; secret Outputs."""
     catalogue: tuple[SecretSpec, ...] = CATALOGUE
     consumers: tuple[Consumer, ...] = CONSUMERS
 
@@ -243,11 +246,12 @@ def parse_settings(
     secret_of: Callable[[str], pulumi.Output[str]],
     catalogue: tuple[SecretSpec, ...] = CATALOGUE,
     consumers: tuple[Consumer, ...] = CONSUMERS,
+    adopted_values: Callable[[list[str]], dict[str, pulumi.Output[str]]] = lambda keys: {},
 ) -> Settings:
     """Validate `raw` into Settings, or raise ConfigError listing every problem.
 
-    `secret_of(config_key)` gives a provided secret as a secret Output; it is called only once
-    every check has passed.
+    `secret_of(config_key)` gives a provided secret as a secret Output, `adopted_values(keys)` the
+    adopted values of those keys; both are called only once every check has passed.
     """
     check_catalogue(catalogue, consumers)
     problems = Problems(raw.stack)
@@ -308,13 +312,27 @@ def parse_settings(
         _production_grade(
             problems, config, {c.name: w for c, w in zip(consumers, workloads.values(), strict=True)}
         )
+    generated_keys = [s.key for s in of_source(Source.GENERATED, catalogue)]
+    for key in raw.adopted:
+        if key not in generated_keys:
+            problems.unknown(f"{ADOPT}.{key}", dict.fromkeys(generated_keys))
+    if raw.adopted and not raw.adopt_encrypted:
+        problems.add(ADOPT, "holds live credentials in plain text; it must be encrypted",
+                     f"pulumi config rm {ADOPT} --stack {raw.stack}, then set each value with --secret "
+                     "(docs/takeover.md), and rotate them: they have been exposed")  # fmt: skip
     problems.raise_if_any()
+    rotation = {k: raw.values.get("rotation", {}).get(k, DEFAULT_ROTATION) for k in generated_keys}
+    kept = [k for k in raw.adopted if rotation.get(k) == DEFAULT_ROTATION]
+    for key in sorted(set(raw.adopted) - set(kept)):
+        pulumi.log.warn(f"{ADOPT}.{key} is ignored: {key} was rotated. Remove it: "
+                        f"pulumi config rm --path '{ADOPT}.{key}' --stack {raw.stack}")  # fmt: skip
     return Settings(
         stack=raw.stack,
         region=str(raw.region),
         config=config,
         workloads=MappingProxyType(workloads),
         provided=MappingProxyType({s.key: secret_of(str(s.config_key)) for s in provided}),
+        adopted=MappingProxyType(adopted_values(kept)),
         catalogue=catalogue,
         consumers=consumers,
     )
@@ -325,4 +343,16 @@ def load_settings(
 ) -> Settings:
     """Read and validate the current stack's config; raise ConfigError before anything is declared."""
     raw = read_config(pulumi.get_stack(), catalogue)
-    return parse_settings(raw, pulumi.Config(PROJECT).require_secret, catalogue, consumers)
+    config = pulumi.Config(PROJECT)
+
+    def adopted(keys: list[str]) -> dict[str, pulumi.Output[str]]:
+        if not keys:
+            return {}
+        values: pulumi.Output[Any] = config.require_secret_object(ADOPT)
+
+        def value_of(key: str) -> pulumi.Output[str]:
+            return pulumi.Output.secret(values.apply(lambda v: str(v[key])))
+
+        return {key: value_of(key) for key in keys}
+
+    return parse_settings(raw, config.require_secret, catalogue, consumers, adopted)

@@ -59,11 +59,9 @@ class Environment(pulumi.ComponentResource):
         passwords = Passwords(
             f"{name}-passwords", PasswordsArgs(rotation=s.rotation, length=s.config.password_length), child
         )
-        values = {
-            **passwords.results,
-            **composed_values(s.catalogue, s.connection, passwords.results),
-            **s.provided,
-        }
+        # A live value kept at a takeover stands in for its password until that secret's rotation.
+        generated = {**passwords.results, **s.adopted}
+        values = {**generated, **composed_values(s.catalogue, s.connection, generated), **s.provided}
         store = SecretsManager(
             f"{name}-secrets",
             SecretsManagerArgs(
@@ -75,6 +73,7 @@ class Environment(pulumi.ComponentResource):
                         spec.description,
                         values[spec.key],
                         SERVER_STEP if spec in server else None,
+                        adopted=spec.key in s.adopted or spec.password_of in s.adopted,
                     )
                     for spec in s.catalogue
                 },

@@ -11,6 +11,7 @@ import pulumi_aws as aws
 from ai_etl.tokens import SECRETS_MANAGER_COMPONENT
 
 ROTATION_STEP_TAG = "RotationStep"
+VALUE_SOURCE_TAG = "ValueSource"
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,8 @@ class SecretEntry:
     """Its value; sent to AWS as a secret whatever it is."""
     rotation_step: str | None = None
     """What else a new value needs, outside Pulumi (tag `RotationStep`, which the offline diff shows)."""
+    adopted: bool = False
+    """The value was kept from before this program managed it (tag `ValueSource: adopted`)."""
 
 
 @dataclass(frozen=True)
@@ -89,6 +92,7 @@ class SecretsManager(pulumi.ComponentResource):
                 tags={
                     **args.tags,
                     **({ROTATION_STEP_TAG: entry.rotation_step} if entry.rotation_step else {}),
+                    **({VALUE_SOURCE_TAG: "adopted"} if entry.adopted else {}),
                 },
                 opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
             )

@@ -284,6 +284,8 @@ def values_not_literal(subjects: list[Subject]) -> Iterator[tuple[str, str]]:
         from_password = any(r is not None and r.type == RANDOM_PASSWORD for r in sources)
         if spec is not None and spec.source is Source.PROVIDED:
             continue  # read from secret stack config by the program; plain config is refused there
+        if secrets and (secrets[0].props.get("tags") or {}).get("ValueSource") == "adopted":
+            continue  # a live value kept at a takeover, from secret stack config, until its rotation
         if not from_password:
             yield version.urn, f"{version.name}: its value is not from a RandomPassword (a literal?)"
 

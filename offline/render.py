@@ -61,12 +61,31 @@ def offline_config(
         for key, spec in declared.items()
         if isinstance(spec, dict) and spec.get("secret")
     ]
-    encrypted = [key for key, value in config.items() if isinstance(value, dict) and "secure" in value]
+    encrypted = [key for key, value in config.items() if _holds_secure(value)]
     secrets: dict[str, str] = {}
     for key in sorted({*encrypted, *(k for k in secret_keys if k not in config)}):
-        config.pop(key, None)
-        secrets[key] = f"{PLACEHOLDER_PREFIX}{key.split(':', 1)[-1]}"
+        value = config.pop(key, None)
+        name = f"{PLACEHOLDER_PREFIX}{key.split(':', 1)[-1]}"
+        # A key is secret as a whole when any value inside it is (as the CLI marks it).
+        is_object = isinstance(value, dict) and "secure" not in value
+        secrets[key] = json.dumps(_placeholders(value, name)) if is_object else name
     return config, secrets, sorted(secrets)
+
+
+def _holds_secure(value: Any) -> bool:
+    """Whether `value` is, or holds, an encrypted `secure:` value."""
+    if isinstance(value, dict):
+        return "secure" in value or any(_holds_secure(v) for v in value.values())
+    return isinstance(value, list) and any(_holds_secure(v) for v in value)
+
+
+def _placeholders(value: Any, name: str) -> Any:
+    """`value` with every `secure:` value inside it replaced by a placeholder named by its path."""
+    if isinstance(value, dict):
+        if "secure" in value:
+            return name
+        return {k: _placeholders(v, f"{name}.{k}") for k, v in value.items()}
+    return value
 
 
 def mask(value: Any) -> Any:

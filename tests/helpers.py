@@ -112,8 +112,15 @@ def cli_stored(value: str, path: bool) -> Any:
     return int(value) if re.fullmatch(r"[+-]?\d+", value) else value
 
 
-def run_cli(command: str, config: dict[str, Any], secrets: dict[str, str], project: str = PROJECT) -> None:
-    """Apply a `pulumi config set|rm` command line to `config` and `secrets` as the CLI stores it."""
+def run_cli(
+    command: str,
+    config: dict[str, Any],
+    secrets: dict[str, str],
+    project: str = PROJECT,
+    stdin: str | None = None,
+) -> None:
+    """Apply a `pulumi config set|rm` command line to `config` and `secrets` as the CLI stores it;
+    a value not on the line comes from `stdin`, as the CLI reads it when piped."""
     words = shlex.split(command)
     assert words[:2] == ["pulumi", "config"] and words[-2] == "--stack", command
     verb, flags, args = (
@@ -122,14 +129,19 @@ def run_cli(command: str, config: dict[str, Any], secrets: dict[str, str], proje
         [w for w in words[3:-2] if not w.startswith("--")],
     )
     key, *value = args
+    value = value or [str(stdin)]
     full = key if ":" in key else f"{project}:{key}"
     root, _, field = full.partition(".") if "--path" in flags else (full, "", "")
     if verb == "rm":
-        if field:
+        if field and root in secrets:  # a leaf of an object with secure leaves
+            secrets[root] = json.dumps({k: v for k, v in json.loads(secrets[root]).items() if k != field})
+        elif field:
             config.get(root, {}).pop(field, None)
         else:
             config.pop(root, None)
             secrets.pop(root, None)
+    elif "--secret" in flags and field:
+        secrets[root] = json.dumps({**json.loads(secrets.get(root, "{}")), field: value[0]})
     elif "--secret" in flags:
         config.pop(full, None)
         secrets[full] = value[0]

@@ -1,0 +1,147 @@
+"""The takeover of an installation made by hand (the guide's `kubectl create secret generic
+ai-etl-secrets`, Deployment `ai-etl-backend`), printed as exact commands for one stack:
+`python -m ai_etl.takeover <stack>`. No credential changes, and no value is typed on a command line
+or written to a file: each is piped from the live Secret into encrypted stack config.
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+from pathlib import Path
+
+from ai_etl import PROJECT
+from ai_etl.catalogue import CONSUMERS, Source, by_key, of_source
+from ai_etl.reading import ADOPT
+from offline.engine import PROJECT_DIR, load_stack_config
+
+HAND_MADE_SECRET = "ai-etl-secrets"
+"""The Secret the guide creates from literals."""
+GUIDE_KEYS = ("database-url", "redis-url", "jwt-secret-key", "secret-key", "qwen-api-key", "s3-access-key",
+              "s3-secret-key")  # fmt: skip
+"""The keys the guide puts in it."""
+PASSWORD_OF_URL = (
+    "python3 -c 'import sys, urllib.parse as u; "
+    'print(u.unquote(u.urlsplit(sys.stdin.read().strip()).password or ""), end="")'
+    "'"
+)
+URL_WITHOUT_PASSWORD = (
+    "python3 -c 'import sys, urllib.parse as u; x = u.urlsplit(sys.stdin.read().strip()); "
+    "print(x.scheme, x.hostname, x.port, x.path, x.username)'"
+)
+
+
+@dataclass(frozen=True)
+class Step:
+    title: str
+    commands: tuple[str, ...]
+
+
+def steps(stack: str, project_dir: Path = PROJECT_DIR) -> list[Step]:
+    """The takeover of `stack`, step by step, as commands to run in order."""
+    config = load_stack_config(stack, project_dir)
+    namespace = str(config.get(f"{PROJECT}:namespace", f"{PROJECT}-{stack}"))
+    index = by_key()
+    keep = [f'NS={namespace} STACK={stack}', (
+        'live() { v=$(kubectl get secret ' + HAND_MADE_SECRET + ' -n "$NS" -o "jsonpath={.data.$1}" | base64 -d); '
+        '[ -n "$v" ] || { echo "' + HAND_MADE_SECRET + ' has no $1" >&2; return 1; }; printf %s "$v"; }'
+    )]  # fmt: skip
+    for spec in of_source(Source.PROVIDED):
+        if spec.key in GUIDE_KEYS:
+            keep.append(f'live {spec.key} | pulumi config set --secret {spec.config_key} --stack "$STACK"')
+    for spec in of_source(Source.PROVIDED):
+        if spec.key not in GUIDE_KEYS:  # added since the guide: there is no live value, so it prompts
+            keep.append(f'pulumi config set --secret {spec.config_key} --stack "$STACK"')
+    for spec in of_source(Source.GENERATED):
+        if spec.key in GUIDE_KEYS:
+            keep.append(
+                f"live {spec.key} | pulumi config set --secret --path '{ADOPT}.{spec.key}' --stack \"$STACK\""
+            )
+    composed = [s for s in of_source(Source.COMPOSED) if s.key in GUIDE_KEYS and s.password_of]
+    for spec in composed:
+        keep.append(
+            f"live {spec.key} | {PASSWORD_OF_URL} | "
+            f"pulumi config set --secret --path '{ADOPT}.{spec.password_of}' --stack \"$STACK\""
+        )
+    check = [f"live {spec.key} | {URL_WITHOUT_PASSWORD}" for spec in composed]
+    backend = f"{PROJECT}-{CONSUMERS[0].name}"
+    kept_keys = " ".join(k for k in GUIDE_KEYS if k in index)
+    return [
+        Step(
+            "Keep every live value: piped from the hand-made Secret into encrypted stack config", tuple(keep)
+        ),
+        Step(
+            "Check the connection settings match the live URLs (printed without their passwords); "
+            "if not, set database.* and redis.* to match (docs/configuration.md)",
+            tuple(check),
+        ),
+        Step(
+            "Adopt the existing namespace, and let the new Deployment take over the running pods' place: "
+            "the old one's selector is immutable, so it goes, but its pods keep serving until the new ones "
+            "are ready",
+            (
+                # Create adopts an existing object instead of failing AlreadyExists, and takes the
+                # fields `kubectl` set (the guide's SecretStore has the same name) instead of failing
+                # on a field conflict: provider config upsertExistingObjects and enablePatchForce
+                # (pulumi/pulumi-kubernetes provider/pkg/await/await.go, Creation with patchForce).
+                'pulumi config set kubernetes:upsertExistingObjects true --stack "$STACK"',
+                'pulumi config set kubernetes:enablePatchForce true --stack "$STACK"',
+                f'kubectl delete deployment {backend} -n "$NS" --cascade=orphan',
+                'pulumi up --stack "$STACK"',
+            ),
+        ),
+        Step(
+            "Check the backend got the very values it had (compared by hash, never printed)",
+            (
+                'new=$(pulumi stack output secretNames --stack "$STACK" --json | '
+                "python3 -c 'import json, sys; print(json.load(sys.stdin)[\"backend\"])')",
+                f"for key in {kept_keys}; do "
+                f'old=$(kubectl get secret {HAND_MADE_SECRET} -n "$NS" -o "jsonpath={{.data.$key}}" | sha256sum); '
+                f'now=$(kubectl get secret "$new" -n "$NS" -o "jsonpath={{.data.$key}}" | sha256sum); '
+                f'[ "$old" = "$now" ] && echo "$key: kept" || echo "$key: CHANGED"; done',
+            ),
+        ),
+        Step(
+            "Retire what was made by hand, once every key reads `kept` and the new pods are ready",
+            (
+                'pulumi config rm kubernetes:upsertExistingObjects --stack "$STACK"',
+                'pulumi config rm kubernetes:enablePatchForce --stack "$STACK"',
+                # The old Deployment's ReplicaSets, left without an owner by --cascade=orphan.
+                f'kubectl get replicaset -n "$NS" -o json | python3 -c \'import json, sys; '
+                f'print(*[r["metadata"]["name"] for r in json.load(sys.stdin)["items"] '
+                f'if r["metadata"]["name"].startswith("{backend}-") and not r["metadata"].get("ownerReferences")])\' '
+                f'| xargs -r kubectl delete replicaset -n "$NS"',
+                # The guide's ExternalSecret, where it was used, owns the Secret: deleting it deletes both.
+                f'kubectl delete externalsecrets.external-secrets.io {HAND_MADE_SECRET} -n "$NS" --ignore-not-found',
+                f'kubectl delete secret {HAND_MADE_SECRET} -n "$NS" --ignore-not-found',
+                'kubectl delete rolebinding secret-reader -n "$NS" --ignore-not-found',
+                'kubectl delete role secret-reader -n "$NS" --ignore-not-found',
+            ),
+        ),
+    ]
+
+
+def script(stack: str, project_dir: Path = PROJECT_DIR) -> str:
+    """The steps as one commented shell script."""
+    lines = [f"# Takeover of the hand-made installation by stack {stack} (python -m ai_etl.takeover {stack})"]
+    for number, step in enumerate(steps(stack, project_dir), 1):
+        lines += ["", f"# {number}. {step.title}", *step.commands]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Print the takeover's commands for a stack."""
+    parser = argparse.ArgumentParser(prog="python -m ai_etl.takeover", description=main.__doc__)
+    parser.add_argument("stack", help="a stack of this project: reads its Pulumi.<stack>.yaml")
+    args = parser.parse_args(argv)
+    try:
+        text = script(args.stack)
+    except FileNotFoundError as error:
+        parser.error(
+            f"{error} (the stacks: {', '.join(sorted(p.name[7:-5] for p in PROJECT_DIR.glob('Pulumi.*.yaml')))})"
+        )
+    print(text, end="")
+
+
+if __name__ == "__main__":
+    main()
