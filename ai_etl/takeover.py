@@ -11,15 +11,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ai_etl import PROJECT
-from ai_etl.catalogue import CONSUMERS, Source, by_key, of_source
+from ai_etl.catalogue import CONSUMERS, Source, by_key, of_source, read_by
 from ai_etl.reading import ADOPT
 from offline.engine import PROJECT_DIR, load_stack_config
 
 HAND_MADE_SECRET = "ai-etl-secrets"
 """The Secret the guide creates from literals."""
-GUIDE_KEYS = ("database-url", "redis-url", "jwt-secret-key", "secret-key", "qwen-api-key", "s3-access-key",
-              "s3-secret-key")  # fmt: skip
-"""The keys the guide puts in it."""
 PASSWORD_OF_URL = (
     "python3 -c 'import sys, urllib.parse as u; "
     'print(u.unquote(u.urlsplit(sys.stdin.read().strip()).password or ""), end="")'
@@ -41,31 +38,44 @@ def steps(stack: str, project_dir: Path = PROJECT_DIR) -> list[Step]:
     """The takeover of `stack`, step by step, as commands to run in order."""
     config = load_stack_config(stack, project_dir)
     namespace = str(config.get(f"{PROJECT}:namespace", f"{PROJECT}-{stack}"))
-    index = by_key()
-    keep = [f'NS={namespace} STACK={stack}', (
-        'live() { v=$(kubectl get secret ' + HAND_MADE_SECRET + ' -n "$NS" -o "jsonpath={.data.$1}" | base64 -d); '
-        '[ -n "$v" ] || { echo "' + HAND_MADE_SECRET + ' has no $1" >&2; return 1; }; printf %s "$v"; }'
-    )]  # fmt: skip
-    for spec in of_source(Source.PROVIDED):
-        if spec.key in GUIDE_KEYS:
-            keep.append(f'live {spec.key} | pulumi config set --secret {spec.config_key} --stack "$STACK"')
-    for spec in of_source(Source.PROVIDED):
-        if spec.key not in GUIDE_KEYS:  # added since the guide: there is no live value, so it prompts
-            keep.append(f'pulumi config set --secret {spec.config_key} --stack "$STACK"')
-    for spec in of_source(Source.GENERATED):
-        if spec.key in GUIDE_KEYS:
-            keep.append(
-                f"live {spec.key} | pulumi config set --secret --path '{ADOPT}.{spec.key}' --stack \"$STACK\""
-            )
-    composed = [s for s in of_source(Source.COMPOSED) if s.key in GUIDE_KEYS and s.password_of]
-    for spec in composed:
-        keep.append(
-            f"live {spec.key} | {PASSWORD_OF_URL} | "
-            f"pulumi config set --secret --path '{ADOPT}.{spec.password_of}' --stack \"$STACK\""
-        )
-    check = [f"live {spec.key} | {URL_WITHOUT_PASSWORD}" for spec in composed]
     backend = f"{PROJECT}-{CONSUMERS[0].name}"
-    kept_keys = " ".join(k for k in GUIDE_KEYS if k in index)
+    # The hand-made Secret names a value by its key (`--from-literal`, Option 1 of the guide) or by
+    # its env var (`--from-env-file`, Option 2); `live` tries both and prints nothing when absent.
+    # Values pass through shell variables and pipes only: printf is a builtin, so no process has a
+    # value among its arguments.
+    keep = [
+        f"NS={namespace} STACK={stack}",
+        'live() { local k v; for k in "$@"; do '
+        f'v=$(kubectl get secret {HAND_MADE_SECRET} -n "$NS" -o "jsonpath={{.data.$k}}" | base64 -d); '
+        '[ -n "$v" ] && { printf %s "$v"; return 0; }; done; return 1; }',
+        f"password() {{ {PASSWORD_OF_URL}; }}",
+        # keep NAME ENV FILTER CONFIG-ARGS...: the live value, through FILTER, into encrypted config.
+        'keep() { local v; v=$(live "$1" "$2" | $3) && [ -n "$v" ] || { echo "$1: not in '
+        + HAND_MADE_SECRET
+        + '" >&2; return 1; }; printf %s "$v" | pulumi config set --secret "${@:4}" --stack "$STACK"; }',
+    ]
+    names = {spec.key: f"{spec.key} {spec.env_var or '-'}" for spec in by_key().values()}
+    for spec in of_source(Source.PROVIDED):
+        # Not in the Secret (added since the guide): pulumi prompts for it, without echo.
+        keep.append(
+            f"keep {names[spec.key]} cat {spec.config_key} || "
+            f'pulumi config set --secret {spec.config_key} --stack "$STACK"'
+        )
+    composed = [s for s in of_source(Source.COMPOSED) if s.password_of]
+    passwords = {str(s.password_of): s for s in composed}
+    for spec in of_source(Source.GENERATED):
+        adopt = f"--path '{ADOPT}.{spec.key}'"
+        if spec.key in passwords:
+            keep.append(f"keep {names[passwords[spec.key].key]} password {adopt}")
+        else:  # Not in the Secret: it gets a new random value, unused so far.
+            keep.append(f"keep {names[spec.key]} cat {adopt} || echo '{spec.key}: a new value'")
+    check = [f"live {names[spec.key]} | {URL_WITHOUT_PASSWORD}" for spec in composed]
+    read_by_backend = read_by(CONSUMERS[0])
+    compare = (
+        'same() { local old now; old=$(live "$1" "$2") || { echo "$1: new"; return 0; }; '
+        'now=$(kubectl get secret "$new" -n "$NS" -o "jsonpath={.data.$1}" | base64 -d); '
+        '[ "$old" = "$now" ] && echo "$1: kept" || echo "$1: CHANGED"; }'
+    )
     return [
         Step(
             "Keep every live value: piped from the hand-made Secret into encrypted stack config", tuple(keep)
@@ -95,10 +105,8 @@ def steps(stack: str, project_dir: Path = PROJECT_DIR) -> list[Step]:
             (
                 'new=$(pulumi stack output secretNames --stack "$STACK" --json | '
                 "python3 -c 'import json, sys; print(json.load(sys.stdin)[\"backend\"])')",
-                f"for key in {kept_keys}; do "
-                f'old=$(kubectl get secret {HAND_MADE_SECRET} -n "$NS" -o "jsonpath={{.data.$key}}" | sha256sum); '
-                f'now=$(kubectl get secret "$new" -n "$NS" -o "jsonpath={{.data.$key}}" | sha256sum); '
-                f'[ "$old" = "$now" ] && echo "$key: kept" || echo "$key: CHANGED"; done',
+                compare,
+                *(f"same {names[spec.key]}" for spec in read_by_backend),
             ),
         ),
         Step(
@@ -123,7 +131,10 @@ def steps(stack: str, project_dir: Path = PROJECT_DIR) -> list[Step]:
 
 def script(stack: str, project_dir: Path = PROJECT_DIR) -> str:
     """The steps as one commented shell script."""
-    lines = [f"# Takeover of the hand-made installation by stack {stack} (python -m ai_etl.takeover {stack})"]
+    lines = [
+        f"# Takeover of the hand-made installation by stack {stack} (python -m ai_etl.takeover {stack})",
+        "# Run the steps in order, in one shell: step 1 defines the functions the later steps use.",
+    ]
     for number, step in enumerate(steps(stack, project_dir), 1):
         lines += ["", f"# {number}. {step.title}", *step.commands]
     return "\n".join(lines) + "\n"

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from ai_etl.catalogue import by_key
 from ai_etl.settings import ConfigError
 from ai_etl.takeover import HAND_MADE_SECRET, main, steps
 from ai_etl.tokens import SM_SECRET, SM_VERSION
@@ -21,7 +22,8 @@ from offline.engine import Run, unwrap
 from tests.helpers import PLACEHOLDERS, manifest, run_cli, run_config, stack_config
 
 STACK = "production"
-# What the guide's `kubectl create secret generic ai-etl-secrets` holds (obviously fake values).
+# What the guide's `kubectl create secret generic ai-etl-secrets --from-literal=...` holds (obviously
+# fake values); the guide's other way, `--from-env-file`, names them by env var, webhook key included.
 LIVE = {
     "database-url": "postgresql+asyncpg://ai_etl:kept%40db%3Apw@postgres-svc:5432/ai_etl",
     "redis-url": "redis://:kept-redis-pw@redis-svc:6379/0",
@@ -31,26 +33,53 @@ LIVE = {
     "s3-access-key": "kept-s3-id-not-real",
     "s3-secret-key": "kept-s3-secret-not-real",
 }
-FAKES = r"""
-declare -A LIVE=(%s)
-# kubectl get secret ai-etl-secrets -n NS -o jsonpath={.data.KEY}: base64, as the API serves it
-kubectl() {
-  [ "$3" = "%s" ] || { echo "unexpected: kubectl $*" >&2; return 1; }
-  local key; key=$(printf %%s "$*" | sed -E 's/.*\{\.data\.([a-z0-9-]+)\}.*/\1/')
-  printf %%s "${LIVE[$key]:-}"
+WEBHOOK = "kept-webhook-key-not-real"
+FORMS: dict[str, dict[str, str]] = {
+    "from-literal": LIVE,
+    "from-env-file": {
+        str(by_key()[k].env_var): v for k, v in {**LIVE, "webhook-signing-key": WEBHOOK}.items()
+    },
 }
-pulumi() { printf '%%s\t%%s\n' "$*" "$(base64 -w0)" >> "$LOG"; }
+FAKES = r"""
+declare -A HAND=(%s) NEW=(%s)
+# kubectl get secret NAME -n NS -o jsonpath={.data.KEY}: base64, as the API serves it
+kubectl() {
+  local key; key=$(printf %%s "$*" | sed -E 's/.*\{\.data\.([A-Za-z0-9_-]+)\}.*/\1/')
+  case "$3" in
+    %s) printf %%s "${HAND[$key]:-}" ;;
+    "$NEW_SECRET") printf %%s "${NEW[$key]:-}" ;;
+    *) echo "unexpected: kubectl $*" >&2; return 1 ;;
+  esac
+}
+pulumi() {
+  if [ "$1 $2" = "stack output" ]; then printf %%s "$OUTPUT"; return; fi
+  printf '%%s\t%%s\n' "$*" "$(base64 -w0)" >> "$LOG"
+}
 """
 
 
-def run_steps(tmp_path: Path, numbers: tuple[int, ...]) -> tuple[subprocess.CompletedProcess[str], Path]:
-    """The takeover's steps `numbers`, as printed, with kubectl and pulumi faked; returns the run and
-    the log of what pulumi was given (its arguments and its standard input)."""
+def _array(values: dict[str, str]) -> str:
+    return " ".join(f"[{k}]={base64.b64encode(v.encode()).decode()}" for k, v in values.items())
+
+
+def run_steps(
+    tmp_path: Path, numbers: tuple[int, ...], form: str = "from-literal", run: Run | None = None
+) -> tuple[subprocess.CompletedProcess[str], Path]:
+    """The takeover's steps `numbers`, as printed, with kubectl and pulumi faked, the hand-made
+    Secret made the guide's way `form` and, given `run`, the operator's Secret holding what the
+    program stored; returns the run and the log of what pulumi was given (arguments, stdin)."""
     log = tmp_path / "pulumi.log"
-    live = " ".join(f"[{k}]={base64.b64encode(v.encode()).decode()}" for k, v in LIVE.items())
+    names = run.exports["secretNames"] if run else {"backend": "none"}
     chosen = [s for i, s in enumerate(steps(STACK), 1) if i in numbers]
-    script = FAKES % (live, HAND_MADE_SECRET) + "\n".join(c for s in chosen for c in s.commands)
-    env = {"LOG": str(log), "PATH": "/usr/bin:/bin"}
+    new = stored(run) if run else {}
+    script = FAKES % (_array(FORMS[form]), _array(new), HAND_MADE_SECRET)
+    script += "\n".join(c for s in chosen for c in s.commands)
+    env = {
+        "LOG": str(log),
+        "PATH": "/usr/bin:/bin",
+        "OUTPUT": json.dumps(names),
+        "NEW_SECRET": names["backend"],
+    }
     result = subprocess.run(
         ["bash", "-eo", "pipefail", "-c", script],
         env=env,
@@ -62,9 +91,9 @@ def run_steps(tmp_path: Path, numbers: tuple[int, ...]) -> tuple[subprocess.Comp
     return result, log
 
 
-def taken_over(tmp_path: Path) -> tuple[dict, dict[str, str]]:
+def taken_over(tmp_path: Path, form: str = "from-literal") -> tuple[dict, dict[str, str]]:
     """The stack's config and secrets once step 1 ran, stored as the CLI stores them."""
-    result, log = run_steps(tmp_path, (1,))
+    result, log = run_steps(tmp_path, (1,), form)
     assert result.returncode == 0, result.stderr
     config, secrets = stack_config(STACK), dict[str, str]()
     for line in log.read_text().splitlines():
@@ -82,26 +111,47 @@ def stored(run: Run) -> dict[str, str]:
     return {names[v.inputs["secretId"]]: unwrap(v.inputs["secretString"]) for v in run.of_type(SM_VERSION)}
 
 
-def test_the_takeover_keeps_every_live_credential(tmp_path: Path) -> None:
-    """After step 1 the program writes the very values the hand-made Secret holds, the URLs
-    included (composed again from the kept passwords), and tags the kept ones."""
-    config, secrets = taken_over(tmp_path)
+@pytest.mark.parametrize("form", FORMS)
+def test_the_takeover_keeps_every_live_credential(tmp_path: Path, form: str) -> None:
+    """After step 1 the program writes the very values the hand-made Secret holds, made either way
+    the guide shows, the URLs included (composed again from the kept passwords), and tags the kept
+    ones; a generated secret the Secret lacks gets a new value."""
+    config, secrets = taken_over(tmp_path, form)
     assert set(secrets) == {*PLACEHOLDERS, "ai-etl:adopt"}, "every value went to encrypted config"
     run = run_config(STACK, config, secrets)
     values = stored(run)
     for key, value in LIVE.items():
         assert values[key] == value, key
+    assert (values["webhook-signing-key"] == WEBHOOK) == (form == "from-env-file")
     tags = {r.inputs["name"].rsplit("/", 1)[-1]: r.inputs["tags"] for r in run.of_type(SM_SECRET)}
     adopted = {k for k, t in tags.items() if t.get("ValueSource") == "adopted"}
-    assert adopted == {
-        "jwt-secret-key",
-        "secret-key",
-        "db-password",
-        "redis-password",
-        "database-url",
-        "redis-url",
-    }
+    kept = {"jwt-secret-key", "secret-key", "db-password", "redis-password", "database-url", "redis-url"}
+    assert adopted == kept | ({"webhook-signing-key"} if form == "from-env-file" else set())
     assert [f.message for f in evaluate(subjects_of(run)) if not f.advisory] == []
+
+
+@pytest.mark.parametrize("form", FORMS)
+def test_the_check_after_the_deploy_finds_every_value_kept(tmp_path: Path, form: str) -> None:
+    """Step 4, against the Secret the operator makes from what the program stored, reads `kept`
+    for every value the hand-made Secret had, and nothing CHANGED."""
+    config, secrets = taken_over(tmp_path, form)
+    run = run_config(STACK, config, secrets)
+    result, _ = run_steps(tmp_path, (1, 4), form, run)
+    assert result.returncode == 0, result.stderr
+    lines = dict(line.split(": ") for line in result.stdout.splitlines())
+    assert {k for k, v in lines.items() if v == "kept"} == set(LIVE) | (
+        {"webhook-signing-key"} if form == "from-env-file" else set()
+    )
+    assert "CHANGED" not in lines.values()
+
+
+def test_the_check_after_the_deploy_shows_a_changed_value(tmp_path: Path) -> None:
+    """Had a value changed, step 4 says which one (and only its name)."""
+    config, secrets = taken_over(tmp_path)
+    config["ai-etl:rotation"] = {"secret-key": "2026-12-01"}
+    result, _ = run_steps(tmp_path, (1, 4), run=run_config(STACK, config, secrets))
+    assert "secret-key: CHANGED" in result.stdout.splitlines()
+    assert LIVE["secret-key"] not in result.stdout
 
 
 def test_no_live_value_is_on_a_command_line(tmp_path: Path) -> None:
