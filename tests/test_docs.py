@@ -12,8 +12,9 @@ import yaml
 
 from ai_etl.impact import ALTERNATES, impact_table, settings_keys
 from ai_etl.settings import ConfigError, StackConfig, WorkloadSettings
+from ai_etl.tokens import SM_SECRET
 from offline.engine import PROJECT_DIR, StackConfigError
-from tests.helpers import PLACEHOLDERS, copy_project, run_stack
+from tests.helpers import PLACEHOLDERS, copy_project, manifest, run_stack, stack_config
 
 README = (PROJECT_DIR / "README.md").read_text()
 DOCS = PROJECT_DIR / "docs"
@@ -44,6 +45,28 @@ def test_runbook_target_urns_exist() -> None:
     declared = {r.urn for r in rotated.resources}
     for urn in urns:
         assert urn in declared
+
+
+def test_the_first_deploy_commands_name_the_stacks_own_objects() -> None:
+    """The first deploy's bootstrap reads the very Secrets Manager entries the stack declares for
+    the two servers, uses the user and database of the stack's `database` settings, and restarts
+    the Deployment the stack declares, in its namespace."""
+    block = fenced((DOCS / "runbooks.md").read_text(), "## First deploy")
+    stack = re.search(r"pulumi up --stack (\S+)", block)
+    assert stack
+    run = run_stack(stack[1])
+    names = {r.inputs["name"] for r in run.of_type(SM_SECRET)}
+    read = re.findall(r"--secret-id (\S+)", block)
+    assert sorted(read) == sorted(n for n in names if n.endswith(("/db-password", "/redis-password")))
+    database = stack_config(stack[1]).get("ai-etl:database", {})
+    user, name = database.get("user", "ai_etl"), database.get("name", "ai_etl")
+    assert (
+        f"CREATE ROLE {user} LOGIN PASSWORD :'pw'" in block
+        and f"CREATE DATABASE {name} OWNER {user}" in block
+    )
+    restart = re.search(r"kubectl rollout restart deployment/(\S+) -n (\S+)", block)
+    assert restart and restart[1] == manifest(run, "Deployment")["metadata"]["name"]
+    assert restart[2] == run.exports["namespace"]
 
 
 def test_every_config_key_is_documented() -> None:
