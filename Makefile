@@ -5,7 +5,7 @@ TOOLS ?= .venv-tools
 STACK ?= dev
 PY := $(VENV)/bin/python
 
-.PHONY: render check test lint typecheck setup tools policy-venv bench docs lock clean
+.PHONY: render check test lint typecheck setup tools policy-venv schemas bench docs lock clean
 
 ## Render a stack offline (no Pulumi CLI, cloud or cluster): build/$(STACK)/{resources.json,kubernetes.yaml}
 render: setup
@@ -53,6 +53,10 @@ typecheck: setup
 	$(PY) -m mypy ai_etl components offline benchmarks guardrails policy/policies.py __main__.py tests
 
 ## Regenerate what derives from the catalogue: .env.example and docs/configuration.md's table of secrets.
+## The External Secrets CRDs the tests validate against (../shared's copy, else the pinned release, verified)
+schemas: setup
+	$(PY) -m tests.crds
+
 docs: setup
 	$(PY) -m ai_etl.docs write
 
@@ -70,4 +74,4 @@ lock:
 		-o requirements-tools.lock requirements-tools.in
 
 clean:
-	rm -rf $(VENV) $(TOOLS) .venv-lock policy/venv build .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(TOOLS) .venv-lock policy/venv build .cache .pytest_cache .mypy_cache .ruff_cache

@@ -6,10 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from offline.engine import PROJECT_DIR, Run
+from offline.engine import Run
+from tests.crds import CrdError, crd_dir
 from tests.helpers import STACKS, run_stack
-
-SCHEMAS_DIR = PROJECT_DIR.parent / "shared" / "schemas" / "external-secrets"
 
 
 @pytest.fixture(scope="session")
@@ -26,6 +25,8 @@ def stack_run(request: pytest.FixtureRequest, stack_runs: dict[str, Run]) -> Run
 
 @pytest.fixture(scope="session")
 def schemas_dir() -> Path:
-    if not SCHEMAS_DIR.is_dir():
-        pytest.fail(f"the External Secrets CRDs are missing: expected {SCHEMAS_DIR}")
-    return SCHEMAS_DIR
+    """The operator's CRDs: ../shared's copy, or the pinned release's, downloaded and verified."""
+    try:
+        return crd_dir()
+    except CrdError as error:
+        pytest.fail(str(error))

@@ -14,6 +14,7 @@ import kubernetes_validate
 import pytest
 
 from offline.engine import Run
+from tests.crds import RELEASE, SHA256, CrdError, crd_dir, holds_release
 from tests.helpers import ESO_GROUP, KUBERNETES_VERSION, eso_errors, manifest, manifests
 
 CRD_FILES = ("ExternalSecret", "SecretStore")
@@ -59,3 +60,34 @@ def test_crd_check_rejects_unknown_and_misplaced_fields(stack_run: Run, schemas_
     errors = eso_errors(schemas_dir, obj)
     assert any("versionId" in e for e in errors)
     assert any("creationPolicy" in e or "Owned" in e for e in errors)
+
+
+def test_without_shared_the_crds_are_the_pinned_release_verified(tmp_path: Path, schemas_dir: Path) -> None:
+    """A clone with no ../shared beside it gets the same CRDs: downloaded once from the pinned
+    release into the cache, each held to its SHA-256, and not downloaded again."""
+    fetched: list[str] = []
+
+    def fetch(url: str) -> bytes:
+        fetched.append(url)
+        return (schemas_dir / url.rsplit("/", 1)[-1]).read_bytes()
+
+    cache = tmp_path / "cache"
+    assert crd_dir(tmp_path / "no-shared", cache, fetch) == cache
+    assert len(fetched) == len(SHA256) and all(f"/{RELEASE}/config/crds/bases/" in u for u in fetched)
+    assert holds_release(cache)
+    assert crd_dir(tmp_path / "no-shared", cache, fetch) == cache and len(fetched) == len(SHA256)
+
+
+def test_a_download_that_is_not_the_release_is_refused(tmp_path: Path) -> None:
+    """A changed or cut file is an error naming it, and nothing of it is kept."""
+    with pytest.raises(CrdError, match="not the release's"):
+        crd_dir(tmp_path / "no-shared", tmp_path / "cache", lambda url: b"kind: Something")
+    assert not any((tmp_path / "cache").iterdir())
+
+
+def test_an_unreachable_release_says_how_to_get_it(tmp_path: Path) -> None:
+    def offline(url: str) -> bytes:
+        raise OSError("network is unreachable")
+
+    with pytest.raises(CrdError, match="make schemas"):
+        crd_dir(tmp_path / "no-shared", tmp_path / "cache", offline)

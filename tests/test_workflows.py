@@ -145,3 +145,11 @@ def test_deploy_promotes_every_stack_in_order_behind_its_environment() -> None:
         assert job["environment"] == stack
         (pulumi,) = [s for s in job["steps"] if s.get("uses", "").startswith("pulumi/actions@")]
         assert pulumi["with"]["command"] == "up" and pulumi["with"]["stack-name"] == stack
+
+
+def test_the_gate_gets_its_crds_the_way_a_clone_does() -> None:
+    """The gate job fetches the External Secrets CRDs with the project's own verified target, not
+    a download of its own that could drift from the pinned release."""
+    gate = [s.get("run", "") for s in workflow("pull-request")["jobs"]["test"]["steps"]]
+    assert any(run.strip() == "make schemas" for run in gate)
+    assert not any("curl" in run or "../shared" in run for run in gate)
