@@ -31,6 +31,8 @@ class RawConfig:
 
 ADOPT = "adopt"
 """`ai-etl:adopt.<key>`: a generated secret's live value, kept until that secret's first rotation."""
+NOT_AN_OBJECT = ""
+"""`RawConfig.adopted` when `ai-etl:adopt` is not an object."""
 
 
 def _decoded(value: str) -> Any:
@@ -61,6 +63,6 @@ def read_config(stack: str, catalogue: tuple[SecretSpec, ...] = CATALOGUE) -> Ra
         provided_state[key] = "missing" if present is None else state if present.strip() else "empty"
     # Only the adopted keys are read here, to check them; the values leave only as secret Outputs.
     adopt = _decoded(str(config.get(ADOPT))) if ADOPT in keys else {}
-    adopted = tuple(sorted(adopt)) if isinstance(adopt, dict) else ("(not an object)",)
+    adopted = tuple(sorted(adopt)) if isinstance(adopt, dict) else (NOT_AN_OBJECT,)
     encrypted = ADOPT not in keys or pulumi.runtime.is_config_secret(config.full_key(ADOPT))
     return RawConfig(stack, values, pulumi.Config("aws").get("region"), provided_state, adopted, encrypted)

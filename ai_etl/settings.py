@@ -45,7 +45,7 @@ from ai_etl.fields import (
     whole,
 )
 from ai_etl.problems import ConfigError, Problems
-from ai_etl.reading import ADOPT, RawConfig, read_config
+from ai_etl.reading import ADOPT, NOT_AN_OBJECT, RawConfig, read_config
 
 __all__ = ["ConfigError", "Settings", "StackConfig", "WorkloadSettings", "load_settings", "parse_settings"]
 
@@ -314,7 +314,10 @@ def parse_settings(
         )
     generated_keys = [s.key for s in of_source(Source.GENERATED, catalogue)]
     for key in raw.adopted:
-        if key not in generated_keys:
+        if key == NOT_AN_OBJECT:
+            fix = f"pulumi config rm {ADOPT} --stack {raw.stack}, then docs/takeover.md step 1"
+            problems.add(ADOPT, "must be an object: generated key -> live value", fix)
+        elif key not in generated_keys:
             problems.unknown(f"{ADOPT}.{key}", dict.fromkeys(generated_keys))
     if raw.adopted and not raw.adopt_encrypted:
         problems.add(ADOPT, "holds live credentials in plain text; it must be encrypted",

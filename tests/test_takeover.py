@@ -216,6 +216,8 @@ def test_adopt_takes_generated_secrets_only_and_encrypted() -> None:
     secrets = {**PLACEHOLDERS, "ai-etl:adopt": json.dumps({"qwen-api-key": "x"})}
     with pytest.raises(ConfigError, match=r"adopt\.qwen-api-key: is not a setting of this program"):
         run_config(STACK, stack_config(STACK), secrets)
+    with pytest.raises(ConfigError, match="adopt: must be an object"):
+        run_config(STACK, stack_config(STACK), {**PLACEHOLDERS, "ai-etl:adopt": "a-value"})
     with pytest.raises(ConfigError, match="adopt: holds live credentials in plain text"):
         run_config(STACK, stack_config(STACK, {"ai-etl:adopt": {"secret-key": "x"}}), dict(PLACEHOLDERS))
 
