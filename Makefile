@@ -16,7 +16,7 @@ check: setup
 	$(PY) -m offline check $(STACK)
 
 ## The whole gate: lint, types, then every test (scanners included).
-test: lint typecheck tools
+test: lint typecheck tools policy-venv
 	AI_ETL_TOOLS_BIN=$(abspath $(TOOLS))/bin $(PY) -m pytest
 
 setup: $(VENV)/.installed

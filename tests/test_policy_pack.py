@@ -4,7 +4,6 @@ over gRPC (the engine's Analyzer protocol) what it enforces, and given a resourc
 from __future__ import annotations
 
 import subprocess
-import sys
 from collections.abc import Iterator
 
 import grpc
@@ -15,13 +14,22 @@ from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
 from guardrails.rules import RULES
 from offline.engine import PROJECT_DIR
 
+# PulumiPolicy.yaml's `virtualenv: venv`: the CLI starts a local Python pack through the
+# `pulumi-analyzer-policy-python` shim with the runtime options as flags (`-virtualenv=venv`), which
+# runs policy/venv's python and does not create it (pulumi/pulumi
+# `sdk/go/common/resource/plugin/analyzer_plugin.go`, NewPolicyAnalyzer), so `make policy-venv`
+# must have made it; the tests start the pack from there, not from the project's .venv.
+POLICY_PYTHON = PROJECT_DIR / "policy" / "venv" / "bin" / "python"
+
 
 @pytest.fixture(scope="module")
 def analyzer() -> Iterator[analyzer_pb2_grpc.AnalyzerStub]:
-    """The pack, launched like the engine launches it: `python __main__.py` in policy/, which
-    prints the port it serves on."""
+    """The pack, launched like the engine launches it: `python __main__.py` in policy/, with the
+    pack's own environment (`make policy-venv`), which prints the port it serves on."""
+    if not POLICY_PYTHON.exists():
+        pytest.fail(f"{POLICY_PYTHON} is missing: run `make policy-venv` (make test does)")
     process = subprocess.Popen(
-        [sys.executable, "__main__.py"],
+        [str(POLICY_PYTHON), "__main__.py"],
         cwd=PROJECT_DIR / "policy",
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

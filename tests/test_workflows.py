@@ -153,3 +153,16 @@ def test_the_gate_gets_its_crds_the_way_a_clone_does() -> None:
     gate = [s.get("run", "") for s in workflow("pull-request")["jobs"]["test"]["steps"]]
     assert any(run.strip() == "make schemas" for run in gate)
     assert not any("curl" in run or "../shared" in run for run in gate)
+
+
+@pytest.mark.parametrize("name", ["pull-request", "deploy"])
+def test_every_job_that_runs_the_policy_pack_makes_its_environment_first(name: str) -> None:
+    """The CLI does not create policy/venv for a local pack (tests/test_policy_pack.py), so a job
+    whose pulumi step names the pack runs `make policy-venv` before it."""
+    jobs = [job for job in workflow(name)["jobs"].values() if "steps" in job]
+    running = [job for job in jobs if any("policyPacks" in s.get("with", {}) for s in job["steps"])]
+    assert running, "the pack runs somewhere"
+    for job in running:
+        pulumi = next(i for i, s in enumerate(job["steps"]) if "policyPacks" in s.get("with", {}))
+        before = " ".join(s.get("run", "") for s in job["steps"][:pulumi])
+        assert re.search(r"\bmake\b[^\n]*\bpolicy-venv\b", before), job.get("name")
