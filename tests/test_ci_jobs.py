@@ -5,12 +5,14 @@ command of the steps runs as written."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from offline.engine import PROJECT_DIR
@@ -40,8 +42,11 @@ def expand(text: str, values: dict[str, str]) -> str:
     return re.sub(r"\$\{\{\s*(.*?)\s*\}\}", value, text)
 
 
-def run_steps(job: dict[str, Any], workspace: Path, values: dict[str, str]) -> None:
-    """Each `run:` step of `job`, with its env, in `workspace`, by the runner's default shell."""
+def run_steps(
+    job: dict[str, Any], workspace: Path, values: dict[str, str], extra_env: dict[str, str] | None = None
+) -> None:
+    """Each `run:` step of `job`, with its env, in `workspace`, by the runner's default shell;
+    AssertionError names the step that failed."""
     for step in job["steps"]:
         if "run" not in step:
             continue
@@ -50,7 +55,12 @@ def run_steps(job: dict[str, Any], workspace: Path, values: dict[str, str]) -> N
         result = subprocess.run(
             ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", step["run"]],
             cwd=workspace,
-            env={**os.environ, "GITHUB_STEP_SUMMARY": str(workspace / "summary.md"), **env},
+            env={
+                **os.environ,
+                "GITHUB_STEP_SUMMARY": str(workspace / "summary.md"),
+                **(extra_env or {}),
+                **env,
+            },
             capture_output=True,
             text=True,
             check=False,
@@ -102,3 +112,84 @@ def test_the_preview_job_makes_the_policy_packs_environment(tmp_path: Path) -> N
     finally:
         pack.kill()
         pack.wait(timeout=10)
+
+
+FAKE_GH = r"""#!/bin/bash
+# gh as the comment job calls it: GitHub's answers come from the FAKE_* variables.
+printf '%s\n' "$*" >> "$GH_LOG"
+case "$*" in
+  "run download "*)
+    dir="${@: -1}"; mkdir -p "$dir/offline-diff-dev"
+    printf '%s\n' "$FAKE_PR" > "$dir/offline-diff-dev/pr-number"
+    printf '### Offline preview: dev\n' > "$dir/offline-diff-dev/dev.md" ;;
+  "api repos/"*"/pulls/"*) printf '%s\n' "$FAKE_HEAD_SHA" ;;
+  "api --paginate repos/"*"/comments "*) printf '%s\n' "$FAKE_COMMENTS" ;;
+  "api --method PATCH "*|"pr comment "*) ;;
+  *) echo "unexpected: gh $*" >&2; exit 1 ;;
+esac
+"""
+MARKER = "<!-- ai-etl offline diff -->"
+VALUES = {
+    "github.token": "token",
+    "github.event.workflow_run.id": "1001",
+    "github.repository": "acme/ai-etl",
+    "github.event.workflow_run.head_sha": "a" * 40,
+}
+
+
+def run_comment_job(tmp_path: Path, comments: list[dict[str, Any]], head_sha: str = "a" * 40) -> list[str]:
+    """comment.yml's steps with a fake gh; returns the gh calls, or raises on a failed step."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "gh").write_text(FAKE_GH)
+    (bin_dir / "gh").chmod(0o755)
+    log = tmp_path / "gh.log"
+    env = {
+        "PATH": f"{bin_dir}:{os.environ['PATH']}",
+        "GH_LOG": str(log),
+        "FAKE_PR": "42",
+        "FAKE_HEAD_SHA": head_sha,
+        "FAKE_COMMENTS": "\n".join(json.dumps(c) for c in comments),
+    }
+    workspace = tmp_path / "workspace"
+    workspace.mkdir()
+    try:
+        run_steps(workflow("comment")["jobs"]["comment"], workspace, VALUES, env)
+    finally:
+        calls = log.read_text().splitlines() if log.exists() else []
+    return calls
+
+
+def test_the_comment_updates_its_own_comment_only(tmp_path: Path) -> None:
+    """With pulumi/actions' preview comment (same bot, no marker) and someone's copy of the marker
+    on the pull request, the job edits its own earlier comment and nothing else."""
+    comments = [
+        {"id": 5, "author": "someone", "body": f"{MARKER} a copy"},
+        {"id": 6, "author": "github-actions[bot]", "body": "#### :tropical_drink: `preview` on dev"},
+        {"id": 7, "author": "github-actions[bot]", "body": f"{MARKER}\n### Offline preview: dev"},
+    ]
+    calls = run_comment_job(tmp_path, comments)
+    writes = [c for c in calls if c.startswith(("api --method", "pr comment"))]
+    assert writes == ["api --method PATCH repos/acme/ai-etl/issues/comments/7 -F body=@comment.md"]
+    assert (tmp_path / "workspace" / "comment.md").read_text().startswith(MARKER)
+
+
+def test_the_first_comment_is_created(tmp_path: Path) -> None:
+    calls = run_comment_job(tmp_path, [{"id": 6, "author": "github-actions[bot]", "body": "preview"}])
+    assert [c for c in calls if c.startswith(("api --method", "pr comment"))] == [
+        "pr comment 42 --repo acme/ai-etl --body-file comment.md"
+    ]
+
+
+def test_a_number_that_is_not_the_runs_pull_request_gets_no_comment(tmp_path: Path) -> None:
+    """The artifact's number is the pull request's own code's word: when that pull request's head
+    is not the commit the run ran on, nothing is posted."""
+    with pytest.raises(AssertionError, match="Comment on the pull request"):
+        run_comment_job(tmp_path, [], head_sha="b" * 40)
+    calls = (tmp_path / "gh.log").read_text().splitlines()
+    assert not [c for c in calls if c.startswith(("api --method", "pr comment"))]
+
+
+def test_cancelled_or_failed_runs_are_skipped() -> None:
+    condition = workflow("comment")["jobs"]["comment"]["if"]
+    assert "github.event.workflow_run.conclusion == 'success'" in condition
