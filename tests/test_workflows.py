@@ -137,7 +137,6 @@ def test_deploy_promotes_every_stack_in_order_behind_its_environment() -> None:
     reviewer-gated production), each in its own environment."""
     wf = workflow("deploy")
     assert wf["on"] == {"push": {"branches": ["main"]}}
-    assert wf["concurrency"]["cancel-in-progress"] is False
     assert set(wf["jobs"]) == set(STACKS)
     assert wf["jobs"]["staging"]["needs"] == "dev" and wf["jobs"]["production"]["needs"] == "staging"
     for stack in STACKS:
@@ -166,3 +165,20 @@ def test_every_job_that_runs_the_policy_pack_makes_its_environment_first(name: s
         pulumi = next(i for i, s in enumerate(job["steps"]) if "policyPacks" in s.get("with", {}))
         before = " ".join(s.get("run", "") for s in job["steps"][:pulumi])
         assert re.search(r"\bmake\b[^\n]*\bpolicy-venv\b", before), job.get("name")
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.stem)
+def test_every_job_has_a_timeout(path: Path) -> None:
+    """A hung job otherwise runs for GitHub's six hours, holding the stack's lock if it is in
+    `pulumi up`."""
+    for name, job in load(path)["jobs"].items():
+        assert isinstance(job.get("timeout-minutes"), int) and job["timeout-minutes"] <= 60, name
+
+
+def test_deploys_queue_per_stack_and_are_never_cancelled() -> None:
+    """Production waiting for its reviewer does not block the next dev deploy, and no running
+    `pulumi up` is cancelled by a newer push."""
+    wf = workflow("deploy")
+    assert "concurrency" not in wf, "one group for the whole workflow would serialise every stack"
+    for stack in STACKS:
+        assert wf["jobs"][stack]["concurrency"] == {"group": f"deploy-{stack}", "cancel-in-progress": False}
