@@ -68,8 +68,18 @@ def offline_config(
         name = f"{PLACEHOLDER_PREFIX}{key.split(':', 1)[-1]}"
         # A key is secret as a whole when any value inside it is (as the CLI marks it).
         is_object = isinstance(value, dict) and "secure" not in value
-        secrets[key] = json.dumps(_placeholders(value, name)) if is_object else name
+        secrets[key] = json.dumps(_placeholders(value, name)) if is_object else _placeholder(value, name)
     return config, secrets, sorted(secrets)
+
+
+def _placeholder(value: Any, name: str) -> str:
+    """The placeholder of one secret: its name and, for a `secure:` value, a digest of the
+    ciphertext. The ciphertext is in the committed stack file and its digest says nothing of the
+    value, but a new ciphertext (a provided secret set again) makes a new placeholder, which the
+    diff reports as a changed secret instead of "no changes"."""
+    if isinstance(value, dict) and "secure" in value:
+        return f"{name}-{hashlib.sha256(str(value['secure']).encode()).hexdigest()[:12]}"
+    return name
 
 
 def _holds_secure(value: Any) -> bool:
@@ -83,7 +93,7 @@ def _placeholders(value: Any, name: str) -> Any:
     """`value` with every `secure:` value inside it replaced by a placeholder named by its path."""
     if isinstance(value, dict):
         if "secure" in value:
-            return name
+            return _placeholder(value, name)
         return {k: _placeholders(v, f"{name}.{k}") for k, v in value.items()}
     return value
 

@@ -88,6 +88,20 @@ def test_encrypted_provided_secrets_get_placeholders(tmp_path: Path) -> None:
     assert rendered.placeholders == tuple(sorted(PLACEHOLDERS)), "every provided secret, absent or encrypted"
 
 
+def test_a_provided_secret_set_again_shows_in_the_diff(tmp_path: Path) -> None:
+    """A new `secure:` ciphertext (say production's LLM key rotated in a pull request) is a
+    changed secret in the diff, never "no changes", and no value or ciphertext is printed."""
+    renders = {}
+    for side, ciphertext in (("base", "v1:AAAA"), ("head", "v1:BBBB")):
+        folder = head_stack_dir(tmp_path / side, "dev", f"  ai-etl:qwenApiKey:\n    secure: {ciphertext}\n")
+        renders[side] = render("dev", tmp_path / side / "out", folder)
+    changes = diffing.diff(diffing.load(tmp_path / "base" / "out"), diffing.load(tmp_path / "head" / "out"))
+    changed = {(c.name, path, new) for c in changes for path, _, new in c.fields}
+    assert ("ai-etl-secrets-qwen-api-key-value", "secretString", "[secret] (changed)") in changed
+    text = diffing.format_text(changes)
+    assert "AAAA" not in text and "BBBB" not in text and PLACEHOLDER_PREFIX not in text
+
+
 def test_nothing_but_provided_secrets_is_invented(tmp_path: Path) -> None:
     """A missing plain key stays missing: the render stops with the program's own message."""
     folder = head_stack_dir(tmp_path, "dev", "")
