@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -62,7 +63,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.format == "markdown":
         print(diffing.format_markdown(changes, args.title, rotated), end="")
     else:
-        print(diffing.format_text(changes, rotated))
+        colour = sys.stdout.isatty() and "NO_COLOR" not in os.environ
+        stack = diffing.stack_of(args.head)
+        unchanged = diffing.unchanged_count(head, changes)
+        print(diffing.format_text(changes, rotated, stack, unchanged, colour))
     return 1 if args.exit_code and changes else 0
 
 

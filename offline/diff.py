@@ -50,8 +50,32 @@ class Change:
     replace_reasons: list[str] = field(default_factory=list)
 
 
+def item_key(items: list[Any], index: int) -> str:
+    """`[name]` for a list of uniquely named objects (env vars, containers, ports: Kubernetes merges
+    them by name, so an insertion shifts no other entry), else `[index]`."""
+    names = [item.get("name") if isinstance(item, dict) else None for item in items]
+    if all(isinstance(n, str) for n in names) and len(set(names)) == len(names):
+        return f"[{names[index]}]"
+    return f"[{index}]"
+
+
+def json_document(value: Any) -> dict[str, Any] | list[Any] | None:
+    """The object or array a string input holds as JSON (an IAM policy), else None."""
+    if not isinstance(value, str) or value[:1] not in ("{", "["):
+        return None
+    try:
+        parsed = json.loads(value)
+    except ValueError:
+        return None
+    return parsed if isinstance(parsed, (dict, list)) else None
+
+
 def flatten(value: Any, path: str = "") -> dict[str, Any]:
-    """Leaf paths of a JSON value: `spec.template.spec.containers[0].image` → value."""
+    """Leaf paths of a JSON value, `spec.template.spec.containers[backend].env[JWT_SECRET_KEY].name`
+    → value; a string holding a JSON document (an IAM policy) is followed into, field by field."""
+    document = json_document(value)
+    if document is not None:
+        return flatten(document, path)
     if isinstance(value, dict) and value:
         out: dict[str, Any] = {}
         for k, v in value.items():
@@ -60,7 +84,7 @@ def flatten(value: Any, path: str = "") -> dict[str, Any]:
     if isinstance(value, list) and value:
         out = {}
         for i, v in enumerate(value):
-            out.update(flatten(v, f"{path}[{i}]"))
+            out.update(flatten(v, f"{path}{item_key(value, i)}"))
         return out
     return {path: value}
 
@@ -159,6 +183,11 @@ def load(folder: Path) -> list[dict[str, Any]]:
     return json.loads(path.read_text())["resources"]
 
 
+def stack_of(folder: Path) -> str:
+    """The stack a render folder was made from."""
+    return str(json.loads((folder / "resources.json").read_text()).get("stack", folder.name))
+
+
 SYMBOL = {"create": "+", "delete": "-", "update": "~", "replace": "+-"}
 
 
@@ -176,23 +205,45 @@ def credentials_lines(rotated: list[RotatedCredential]) -> list[str]:
     return [*lines, ""]
 
 
-def format_text(changes: list[Change], rotated: list[RotatedCredential] | None = None) -> str:
-    if not changes:
-        return "no changes"
-    lines = credentials_lines(rotated or [])
+COLOUR = {"create": "\033[32m", "delete": "\033[31m", "update": "\033[33m", "replace": "\033[35m"}
+RESET = "\033[0m"
+
+
+def format_text(
+    changes: list[Change],
+    rotated: list[RotatedCredential] | None = None,
+    stack: str | None = None,
+    unchanged: int | None = None,
+    colour: bool = False,
+) -> str:
+    """Like `pulumi preview --diff`: a header naming the stack, each change with its fields, and
+    a closing count, unchanged resources included; colour only when asked (a terminal)."""
+    lines = [f"Offline preview of stack {stack}", ""] if stack else []
+    lines += credentials_lines(rotated or [])
     for c in changes:
         why = f"  [replace: {', '.join(c.replace_reasons)}]" if c.replace_reasons else ""
-        lines.append(f"{SYMBOL[c.op]:>2} {c.op:<7} {c.type}  {c.name}{why}")
+        line = f"{SYMBOL[c.op]:>2} {c.op:<7} {c.type}  {c.name}{why}"
+        lines.append(f"{COLOUR[c.op]}{line}{RESET}" if colour else line)
         for path, old, new in c.fields:
             lines.append(f"      ~ {path}: {_value(old)} => {_value(new)}")
-    lines.append("")
-    lines.append(counts_line(changes))
+    if changes:
+        lines.append("")
+    lines.append(counts_line(changes, unchanged))
     return "\n".join(lines)
 
 
-def counts_line(changes: list[Change]) -> str:
+def counts_line(changes: list[Change], unchanged: int | None = None) -> str:
     counts = {op: sum(1 for c in changes if c.op == op) for op in ("create", "update", "replace", "delete")}
-    return ", ".join(f"{n} to {op}" for op, n in counts.items() if n) or "no changes"
+    parts = [f"{n} to {op}" for op, n in counts.items() if n] or ["no changes"]
+    if unchanged is not None:
+        parts.append(f"{unchanged} unchanged")
+    return ", ".join(parts)
+
+
+def unchanged_count(head: list[dict[str, Any]], changes: list[Change]) -> int:
+    """The resources of `head` that no change touches."""
+    touched = {c.urn for c in changes}
+    return sum(1 for r in head if r["urn"] not in touched)
 
 
 def format_markdown(
@@ -222,7 +273,8 @@ def format_markdown(
     if details:
         lines += ["", "<details><summary>Changed fields</summary>", "", "```diff"]
         for c in details:
-            lines.append(f"{SYMBOL[c.op]} {c.name}")
+            # A hunk header, not a `+`/`-` line: GitHub would paint a resource's name as added.
+            lines.append(f"@@ {c.op} {c.name} @@")
             for path, old, new in c.fields:
                 lines.append(f"-   {path}: {_value(old)}")
                 lines.append(f"+   {path}: {_value(new)}")

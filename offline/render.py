@@ -17,6 +17,7 @@ from typing import Any
 
 import yaml
 
+from offline.diff import item_key
 from offline.engine import (
     PROJECT_DIR,
     Registration,
@@ -124,7 +125,7 @@ def fingerprints(value: Any, path: str = "") -> dict[str, str]:
             out.update(fingerprints(v, f"{path}.{k}" if path else k))
     elif isinstance(value, list):
         for i, v in enumerate(value):
-            out.update(fingerprints(v, f"{path}[{i}]"))
+            out.update(fingerprints(v, f"{path}{item_key(value, i)}"))  # the diff's own paths
     return out
 
 

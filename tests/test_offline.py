@@ -202,7 +202,9 @@ def test_diff_exit_code_and_markdown(
     """`--exit-code` gives 1 only when something changes (as git diff); markdown is a PR comment."""
     base = str(renders["production"])
     assert main(["diff", base, base, "--exit-code"]) == 0
-    assert capsys.readouterr().out.strip() == "no changes"
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[0] == "Offline preview of stack production"
+    assert re.fullmatch(r"no changes, \d+ unchanged", lines[-1])
     folder = head_stack_dir(tmp_path, "production", "")
     text = (folder / "Pulumi.production.yaml").read_text().replace("replicas: 3", "replicas: 4")
     (folder / "Pulumi.production.yaml").write_text(text)
@@ -333,3 +335,41 @@ def test_a_diff_opens_with_the_credentials_it_rotates(renders: dict[str, Path], 
     markdown = diffing.format_markdown(diffing.diff(base, head), "production", rotated)
     assert markdown.startswith("### production\n\n**Credentials this change rotates (2):**")
     assert ":warning: **outside Pulumi:**" in markdown
+
+
+def _record(inputs: dict, name: str = "r", type_: str = "kubernetes:apps/v1:Deployment") -> dict:
+    return {"urn": f"urn:{name}", "type": type_, "name": name, "inputs": inputs}
+
+
+def test_the_diff_names_list_entries_and_follows_json_into_policies() -> None:
+    """An env var is named, not numbered, so adding one shows one addition, not every later entry
+    shifted; a one-statement change to an IAM policy (a JSON string) shows that field alone."""
+    env = [{"name": "A", "value": "1"}, {"name": "C", "value": "3"}]
+    base = _record({"env": env})
+    head = _record({"env": [env[0], {"name": "B", "value": "2"}, env[1]]})
+    assert [path for path, _, _ in diffing.changed_fields(base, head)] == ["env[B].name", "env[B].value"]
+    policy = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "kms:Decrypt"}]}
+    wider = {**policy, "Statement": [{"Effect": "Allow", "Action": "kms:*"}]}
+    old = _record({"policy": json.dumps(policy)}, type_="aws:iam/rolePolicy:RolePolicy")
+    new = _record({"policy": json.dumps(wider)}, type_="aws:iam/rolePolicy:RolePolicy")
+    assert diffing.changed_fields(old, new) == [("policy.Statement[0].Action", "kms:Decrypt", "kms:*")]
+
+
+def test_the_text_diff_reads_like_pulumi_preview() -> None:
+    """A header naming the stack, a closing count of unchanged resources, colour only when asked."""
+    base, head = [_record({"replicas": 1}), _record({}, "s")], [_record({"replicas": 2}), _record({}, "s")]
+    changes = diffing.diff(base, head)
+    plain = diffing.format_text(changes, stack="dev", unchanged=diffing.unchanged_count(head, changes))
+    assert plain.splitlines()[0] == "Offline preview of stack dev"
+    assert plain.splitlines()[-1] == "1 to update, 1 unchanged"
+    assert "\033[" not in plain
+    assert "\033[33m" in diffing.format_text(changes, colour=True)
+
+
+def test_the_markdown_diff_paints_no_resource_as_added() -> None:
+    """In the comment's ```diff block only field lines start with + or -; a resource's name is a
+    hunk header."""
+    changes = diffing.diff([_record({"replicas": 1})], [_record({"replicas": 2})])
+    block = diffing.format_markdown(changes).split("```diff\n")[1].split("```")[0].splitlines()
+    assert block[0] == "@@ update r @@"
+    assert all(line.startswith(("-   ", "+   ", "@@ ")) for line in block)
