@@ -89,6 +89,8 @@ class ResourceRule:
     types: tuple[str, ...]
     """Resource types it applies to (a prefix ending in '/' matches a group)."""
     advisory: bool = False
+    fix: str = ""
+    """For this project, the change that makes it pass (`{stack}`: the stack's name)."""
 
     def applies_to(self, type_token: str) -> bool:
         return any(type_token == t or (t.endswith("/") and type_token.startswith(t)) for t in self.types)
@@ -102,6 +104,8 @@ class StackRule:
     description: str
     check: StackCheck
     advisory: bool = False
+    fix: str = ""
+    """For this project, the change that makes it pass (`{stack}`: the stack's name)."""
 
 
 Rule = ResourceRule | StackRule
@@ -113,21 +117,23 @@ R = TypeVar("R", bound=ResourceCheck)
 S = TypeVar("S", bound=StackCheck)
 
 
-def resource_rule(name: str, description: str, *types: str, advisory: bool = False) -> Callable[[R], R]:
+def resource_rule(
+    name: str, description: str, *types: str, advisory: bool = False, fix: str = ""
+) -> Callable[[R], R]:
     """Declare the decorated function a resource rule, with its name and description beside it."""
 
     def register(check: R) -> R:
-        RULES.append(ResourceRule(name, description, check, types, advisory))
+        RULES.append(ResourceRule(name, description, check, types, advisory, fix))
         return check
 
     return register
 
 
-def stack_rule(name: str, description: str, *, advisory: bool = False) -> Callable[[S], S]:
+def stack_rule(name: str, description: str, *, advisory: bool = False, fix: str = "") -> Callable[[S], S]:
     """Declare the decorated function a stack rule, with its name and description beside it."""
 
     def register(check: S) -> S:
-        RULES.append(StackRule(name, description, check, advisory))
+        RULES.append(StackRule(name, description, check, advisory, fix))
         return check
 
     return register
@@ -160,7 +166,10 @@ def _get(value: Any, *path: str) -> Any:
 
 
 @resource_rule(
-    "generated-secrets-strong", "Generated secrets are RandomPassword of 32+ characters", RANDOM_PASSWORD
+    "generated-secrets-strong",
+    "Generated secrets are RandomPassword of 32+ characters",
+    RANDOM_PASSWORD,
+    fix="pulumi config set passwordLength 48 --stack {stack} (applies at each secret's next rotation)",
 )
 def strong_passwords(s: Subject) -> Iterator[str]:
     length = s.props.get("length")
@@ -207,7 +216,10 @@ def customer_managed_key(s: Subject) -> Iterator[str]:
 
 
 @resource_rule(
-    "secrets-manager-recovery-window", "Recovery window of 7 days or more (30 in production grade)", SM_SECRET
+    "secrets-manager-recovery-window",
+    "Recovery window of 7 days or more (30 in production grade)",
+    SM_SECRET,
+    fix="pulumi config set recoveryWindowInDays 30 --stack {stack}",
 )
 def recovery_window(s: Subject) -> Iterator[str]:
     window = s.props.get("recoveryWindowInDays")
@@ -256,6 +268,7 @@ def external_secrets_v1(s: Subject) -> Iterator[str]:
     "Rotate every 90 days (a rotation date older than that)",
     RANDOM_PASSWORD,
     advisory=True,
+    fix="pulumi config set --path 'rotation.<key>' <today's date> --stack {stack} (docs/runbooks.md)",
 )
 def rotate_regularly(s: Subject, today: dt.date | None = None) -> Iterator[str]:
     value = _get(s.props, "keepers", "rotation")
@@ -363,14 +376,22 @@ def secret_refs_resolve(subjects: list[Subject]) -> Iterator[tuple[str, str]]:
                     )
 
 
-@stack_rule("production-protected", "In production grade the KMS key and the secrets are protected")
+@stack_rule(
+    "production-protected",
+    "In production grade the KMS key and the secrets are protected",
+    fix="pulumi config set protect true --stack {stack}",
+)
 def production_protected(subjects: list[Subject]) -> Iterator[tuple[str, str]]:
     for s in subjects:
         if grade_of(s) == PRODUCTION and s.type in (KMS_KEY, SM_SECRET) and not s.protect:
             yield s.urn, f"{s.name}: in production grade the KMS key and the secrets must be protected"
 
 
-@stack_rule("production-images-pinned", "In production grade every container image is pinned by digest")
+@stack_rule(
+    "production-images-pinned",
+    "In production grade every container image is pinned by digest",
+    fix="pulumi config set --path 'backend.image' '<registry>/<image>:<tag>@sha256:<digest>' --stack {stack}",
+)
 def production_images_pinned(subjects: list[Subject]) -> Iterator[tuple[str, str]]:
     for w in (s for s in subjects if s.type in WORKLOADS and grade_of(s) == PRODUCTION):
         pod = _get(w.props, *WORKLOADS[w.type]) or {}
@@ -382,8 +403,12 @@ def production_images_pinned(subjects: list[Subject]) -> Iterator[tuple[str, str
                 )
 
 
-@stack_rule("grade-stated", "The stack states its grade; production rules apply to production grade only",
-            advisory=True)  # fmt: skip
+@stack_rule(
+    "grade-stated",
+    "The stack states its grade; production rules apply to production grade only",
+    advisory=True,
+    fix="pulumi config set grade production --stack {stack} (or standard)",
+)
 def grade_stated(subjects: list[Subject]) -> Iterator[tuple[str, str]]:
     grades = {grade_of(s) for s in subjects if grade_of(s)}
     if PRODUCTION not in grades:

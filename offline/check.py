@@ -5,6 +5,7 @@ The same rules as the policy pack (guardrails/rules.py), on the resources the pr
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -119,15 +120,23 @@ def report(run: Run, findings: list[Finding], root: Path = PROJECT_DIR) -> tuple
             lines.append(f"        check: {item.outside}")
     lines.append("")
     lines.append(f"Rules ({len(RULES)}):")
+    statuses = []
     for rule in RULES:
         mine = [f for f in findings if f.rule == rule.name]
         level = "advisory" if rule.advisory else "mandatory"
         status = ("warn" if rule.advisory else "FAIL") if mine else "pass"
+        statuses.append(status)
         lines.append(f"  [{status}] {rule.name} ({level}): {rule.description}")
-        lines += [f"         - {f.message}" for f in mine]
+        for message, count in Counter(f.message for f in mine).items():
+            lines.append(f"         - {message}" + (f" ({count} times)" if count > 1 else ""))
+        if mine and rule.fix:
+            lines.append(f"         fix: {rule.fix.format(stack=run.stack)}")
     for f in findings:
         if f.rule in ("gitignore-env", "rotation-documented"):
             lines.append(f"  [FAIL] {f.rule}: {f.message}")
+            statuses.append("FAIL")
+    tally = Counter(statuses)
+    lines += ["", f"{tally['FAIL']} failed, {tally['warn']} warned, {tally['pass']} passed"]
     return "\n".join(lines), bool(failed)
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import importlib.util
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -311,6 +312,9 @@ def test_planted_violations_fail_the_check(tmp_path: Path) -> None:
         assert f"[FAIL] {rule} (mandatory)" in text
     assert "[FAIL] Kubernetes Secrets are created with proper RBAC" in text
     assert "[FAIL] Separate secrets for each environment" in text, "iam-least-privilege decides it"
+    summary = re.fullmatch(r"3 failed, (\d+) warned, (\d+) passed", text.splitlines()[-1])
+    assert summary and 3 + int(summary[1]) + int(summary[2]) == len(RULES), "every rule counted once"
+    assert sum(line.startswith("  [FAIL] iam-least-privilege") for line in text.splitlines()) == 1
 
 
 def rename_stack(tmp_path: Path, source: str, target: str, drop: tuple[str, ...] = ()) -> Path:
@@ -350,3 +354,5 @@ def test_a_stack_called_production_that_states_no_grade_is_told_so(
     out = capsys.readouterr().out
     assert "Grade: standard (ai-etl:grade not stated: the default)" in out
     assert "[warn] grade-stated (advisory)" in out and "the production rules do not apply" in out
+    assert "fix: pulumi config set grade production --stack production (or standard)" in out
+    assert out.strip().splitlines()[-1] == f"0 failed, 1 warned, {len(RULES) - 1} passed"
