@@ -29,6 +29,16 @@ def measure(*args: str) -> float:
     return float(out.stdout.strip().splitlines()[-1])
 
 
+def progress(message: str) -> None:
+    """What is being measured now, on stderr, so minutes of runs are not minutes of silence and
+    the tables on stdout stay clean."""
+    print(f"bench: {message}", file=sys.stderr, flush=True)
+
+
+def runs(n: int) -> str:
+    return f"{n} run" if n == 1 else f"{n} runs"
+
+
 def median_of(repeat: int, *args: str) -> float:
     return statistics.median(measure(*args) for _ in range(repeat))
 
@@ -42,12 +52,14 @@ def main(argv: list[str] | None = None) -> int:
 
     print("| stack | render (s) |\n|---|---|")
     for stack in args.stacks:
-        print(f"| {stack} | {median_of(args.repeat, 'render', stack):.2f} |")
+        progress(f"render {stack}, {runs(args.repeat)}")
+        print(f"| {stack} | {median_of(args.repeat, 'render', stack):.2f} |", flush=True)
 
     print("\n| secrets | resources | program (s) | SDK floor (s) | program / floor |\n|---|---|---|---|---|")
     within = True
     with tempfile.TemporaryDirectory() as tmp:
         for size in args.sizes:
+            progress(f"{size} secrets: program and SDK floor, {runs(args.repeat)} each")
             recorded = Path(tmp) / f"{size}.json"
             measure("record", str(size), str(recorded))
             resources = recorded.read_text().count('"urn"')
@@ -59,7 +71,8 @@ def main(argv: list[str] | None = None) -> int:
             within &= ratio <= BUDGET
             print(
                 f"| {size} | {resources} | {statistics.median(program):.2f} | "
-                f"{statistics.median(floor):.2f} | {ratio:.2f} |"
+                f"{statistics.median(floor):.2f} | {ratio:.2f} |",
+                flush=True,
             )
     print(f"\nbudget: program / floor <= {BUDGET} at every size: {'met' if within else 'NOT met'}")
     return 0 if within else 1

@@ -4,11 +4,13 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 from benchmarks import worker
 from benchmarks.program import catalogue_of
-from offline.engine import run_program
+from offline.engine import PROJECT_DIR, run_program
 from tests.helpers import expected_resources
 
 
@@ -32,3 +34,20 @@ def test_floor_registers_the_programs_resources(tmp_path: Path) -> None:
 
     assert shape(floor) == shape(program)
     assert len(program.resources) > expected_resources()
+
+
+def test_the_benchmark_says_what_it_measures_as_it_goes() -> None:
+    """`make bench` prints each step to stderr before it starts (not minutes of silence), and only
+    the tables to stdout."""
+    result = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--sizes", "2", "--stacks", "dev", "--repeat", "1"],
+        cwd=PROJECT_DIR,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.stderr.splitlines() == [
+        "bench: render dev, 1 run",
+        "bench: 2 secrets: program and SDK floor, 1 run each",
+    ]
+    assert "bench:" not in result.stdout and "| dev |" in result.stdout
