@@ -220,16 +220,45 @@ def format_text(
     a closing count, unchanged resources included; colour only when asked (a terminal)."""
     lines = [f"Offline preview of stack {stack}", ""] if stack else []
     lines += credentials_lines(rotated or [])
+    shared = shared_fields(changes)
     for c in changes:
         why = f"  [replace: {', '.join(c.replace_reasons)}]" if c.replace_reasons else ""
         line = f"{SYMBOL[c.op]:>2} {c.op:<7} {c.type}  {c.name}{why}"
         lines.append(f"{COLOUR[c.op]}{line}{RESET}" if colour else line)
         for path, old, new in c.fields:
-            lines.append(f"      ~ {path}: {_value(old)} => {_value(new)}")
+            if _key(path, old, new) not in shared:
+                lines.append(f"      ~ {path}: {_value(old)} => {_value(new)}")
+    for names, fields in _grouped(shared).items():
+        lines += ["", f"The same change on {len(names)} resources ({', '.join(names)}):"]
+        lines += [f"      ~ {path}: {_value(old)} => {_value(new)}" for path, old, new in fields]
     if changes:
         lines.append("")
     lines.append(counts_line(changes, unchanged))
     return "\n".join(lines)
+
+
+def _key(path: str, old: Any, new: Any) -> tuple[str, str, str]:
+    return path, json.dumps(old, sort_keys=True), json.dumps(new, sort_keys=True)
+
+
+def shared_fields(changes: list[Change]) -> dict[tuple[str, str, str], list[str]]:
+    """Each field change made alike on more than one resource (a label on every object, say), with
+    the resources it is made on, so the text diff says it once."""
+    on: dict[tuple[str, str, str], list[str]] = {}
+    for c in changes:
+        for path, old, new in c.fields:
+            on.setdefault(_key(path, old, new), []).append(c.name)
+    return {key: names for key, names in on.items() if len(names) > 1}
+
+
+def _grouped(
+    shared: dict[tuple[str, str, str], list[str]],
+) -> dict[tuple[str, ...], list[tuple[str, Any, Any]]]:
+    """The shared field changes, grouped by the resources they are made on."""
+    groups: dict[tuple[str, ...], list[tuple[str, Any, Any]]] = {}
+    for (path, old, new), names in shared.items():
+        groups.setdefault(tuple(names), []).append((path, json.loads(old), json.loads(new)))
+    return groups
 
 
 def counts_line(changes: list[Change], unchanged: int | None = None) -> str:

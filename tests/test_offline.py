@@ -373,3 +373,14 @@ def test_the_markdown_diff_paints_no_resource_as_added() -> None:
     block = diffing.format_markdown(changes).split("```diff\n")[1].split("```")[0].splitlines()
     assert block[0] == "@@ update r @@"
     assert all(line.startswith(("-   ", "+   ", "@@ ")) for line in block)
+
+
+def test_a_change_made_alike_on_many_resources_is_said_once() -> None:
+    """A label changed on every object is one line naming the resources, not one per object; a
+    resource's own changes stay under it."""
+    base = [_record({"labels": {"grade": "standard"}, "replicas": 1}, n) for n in ("a", "b", "c")]
+    head = [_record({"labels": {"grade": "production"}, "replicas": 2 if n == "a" else 1}, n) for n in "abc"]
+    text = diffing.format_text(diffing.diff(base, head))
+    assert text.count('labels.grade: "standard" => "production"') == 1
+    assert "The same change on 3 resources (a, b, c):" in text
+    assert "      ~ replicas: 1 => 2" in text.split("The same change")[0]
