@@ -25,10 +25,16 @@ class Problems:
     def add(self, key: str, problem: str, fix: str) -> None:
         self.lines.append(f"  - {key}: {problem}\n      fix: {fix}")
 
-    def set_cmd(self, key: str, example: Any, *, secret: bool = False) -> str:
+    def set_cmd(self, key: str, example: Any) -> str:
         """`pulumi config set`, with --path for a key inside an object (else it sets a new top-level key)."""
-        flags = (" --secret" if secret else "") + (" --path" if "." in key else "")
+        flags = " --path" if "." in key else ""
         return f"pulumi config set{flags} {_quoted(key)} {example} --stack {self.stack}"
+
+    def set_secret_cmd(self, key: str) -> str:
+        """`pulumi config set --secret` with no value: the CLI prompts for it without echo (or reads
+        a pipe), so the value stays out of shell history (pulumi/pulumi
+        `pkg/cmd/pulumi/config/config_set.go`)."""
+        return f"pulumi config set --secret {_quoted(key)} --stack {self.stack}"
 
     def unknown(self, key: str, known: Mapping[str, str | None]) -> None:
         """`key` is not a setting; suggest the closest known one, with a value to set it to if any."""

@@ -300,7 +300,7 @@ def parse_settings(
         )
     for spec in provided:
         key = str(spec.config_key)
-        state, fix = raw.provided_state.get(key, "missing"), problems.set_cmd(key, "<value>", secret=True)
+        state, fix = raw.provided_state.get(key, "missing"), problems.set_secret_cmd(key)
         if state == "missing":
             problems.add(key, f"is required: {spec.description}", fix)
         elif state == "empty":

@@ -13,7 +13,7 @@ import yaml
 from ai_etl.impact import ALTERNATES, impact_table, settings_keys
 from ai_etl.settings import ConfigError, StackConfig, WorkloadSettings
 from ai_etl.tokens import SM_SECRET
-from offline.engine import PROJECT_DIR, StackConfigError
+from offline.engine import PROJECT_DIR, StackConfigError, run_program
 from tests.helpers import PLACEHOLDERS, copy_project, manifest, run_stack, stack_config
 
 README = (PROJECT_DIR / "README.md").read_text()
@@ -158,3 +158,19 @@ def test_the_documented_cli_errors_are_the_clis() -> None:
         except StackConfigError as error:
             said.append(f"error: {error}")
     assert said == shown
+
+
+def test_no_command_puts_a_secret_value_on_the_command_line() -> None:
+    """Every `config set --secret` the docs, the stack files, the takeover and the program's own
+    fixes print takes its value from the prompt or a pipe, never as an argument, which would land
+    in shell history and the process list."""
+    texts = [PROJECT_DIR / "README.md", *DOCS.glob("*.md"), *PROJECT_DIR.glob("Pulumi.*.yaml")]
+    corpus = "\n".join(p.read_text() for p in texts)
+    try:  # the program's own check, where no CLI checked first (the Automation API, say)
+        run_program("production", stack_config("production"), {})
+    except ConfigError as error:
+        corpus += f"\n{error}"
+    commands = re.findall(r"config set --secret(?: --path)? ('[^']*'|[^\s`]+) ([^\s`]+)", corpus)
+    assert len(commands) >= 10
+    for key, after in commands:
+        assert after == "--stack", f"a value on the command line: config set --secret {key} {after}"
