@@ -6,8 +6,6 @@ reports every problem at once, each naming its key and the `pulumi config` comma
 
 from __future__ import annotations
 
-import difflib
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -17,7 +15,7 @@ import pulumi
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
-from ai_etl import PROJECT
+from ai_etl import PROJECT, crosschecks
 from ai_etl.catalogue import (
     CATALOGUE,
     CONSUMERS,
@@ -45,14 +43,12 @@ from ai_etl.fields import (
     whole,
 )
 from ai_etl.problems import ConfigError, Problems
-from ai_etl.reading import ADOPT, NOT_AN_OBJECT, RawConfig, read_config
+from ai_etl.reading import ADOPT, RawConfig, read_config
 
 __all__ = ["ConfigError", "Settings", "StackConfig", "WorkloadSettings", "load_settings", "parse_settings"]
 
 PRODUCTION_GRADE = "production"
-SUPPORTED_PARTITIONS = ("aws", "aws-cn", "aws-us-gov")
-"""Partitions whose IAM OIDC providers (IRSA) the program's ARN check accepts."""
-DEFAULT_ROTATION = "initial"
+DEFAULT_ROTATION = crosschecks.INITIAL
 """The rotation value of a generated secret that `ai-etl:rotation` does not name."""
 
 
@@ -219,28 +215,6 @@ class Settings:
         return {name: str(values[PLAIN_ENV[name]]) for name in names}
 
 
-def _production_grade(problems: Problems, config: StackConfig, workloads: Mapping[str, Any]) -> None:
-    """What `grade: production` requires, stated in the stack file rather than implied by a name."""
-    why = "in a production-grade stack (ai-etl:grade)"
-    if not config.protect:
-        problems.add(
-            "protect", f"must be true {why}: the KMS key and the secrets", problems.set_cmd("protect", "true")
-        )
-    if config.recovery_window_in_days != 30:
-        problems.add(
-            "recoveryWindowInDays",
-            f"must be 30 {why}, got {config.recovery_window_in_days}",
-            problems.set_cmd("recoveryWindowInDays", 30),
-        )
-    for name, workload in workloads.items():
-        if workload is not None and "@sha256:" not in workload.image:
-            problems.add(
-                f"{name}.image",
-                f"must be pinned by digest {why}, so what was previewed is what runs; got {workload.image!r}",
-                problems.set_cmd(f"{name}.image", "<registry>/<image>:<tag>@sha256:<digest>"),
-            )
-
-
 def parse_settings(
     raw: RawConfig,
     secret_of: Callable[[str], pulumi.Output[str]],
@@ -256,6 +230,7 @@ def parse_settings(
     check_catalogue(catalogue, consumers)
     problems = Problems(raw.stack)
     provided = of_source(Source.PROVIDED, catalogue)
+    generated = [s.key for s in of_source(Source.GENERATED, catalogue)]
     names = tuple(c.name for c in consumers)
     extra = (*names, *(str(s.config_key) for s in provided))
     core = {k: v for k, v in raw.values.items() if k not in names}
@@ -264,71 +239,17 @@ def parse_settings(
         c.name: problems.validate(WorkloadSettings, raw.values.get(c.name), (c.name,)) for c in consumers
     }
     rotation = raw.values.get("rotation")
-    generated = [s.key for s in of_source(Source.GENERATED, catalogue)]
     for key in sorted(set(rotation or ()) - set(generated)) if isinstance(rotation, dict) else ():
         problems.unknown(f"rotation.{key}", dict.fromkeys(generated, "2026-12-01"))
-    if not re.fullmatch(LABEL, raw.stack) or len(raw.stack) > 40:
-        problems.add(
-            "stack name",
-            f"{raw.stack!r} must be lower-case letters, digits and '-' (at most 40): it names the "
-            "namespace, Secrets Manager paths and IAM roles",
-            "pulumi stack rename <name> (e.g. dev, production)",
-        )
-    if raw.region not in aws_regions():
-        close = difflib.get_close_matches(str(raw.region), list(aws_regions()), n=1)
-        problem = f"{raw.region!r} is not an AWS region" + (f"; did you mean {close[0]}?" if close else "")
-        problems.add(
-            "aws:region",
-            "is required: the AWS region of Secrets Manager" if raw.region is None else problem,
-            f"pulumi config set aws:region {close[0] if close else 'us-east-1'} --stack {raw.stack}",
-        )
-    partition = aws_regions().get(str(raw.region))
-    oidc = OIDC_PROVIDER_ARN.fullmatch(str(raw.values.get("oidcProviderArn")))
-    if partition and oidc and oidc["partition"] != partition:
-        problems.add(
-            "oidcProviderArn",
-            f"is in partition {oidc['partition']!r}, but aws:region {raw.region!r} is in {partition!r}: "
-            "the cluster's OIDC provider must be in the partition the secrets are in",
-            problems.set_cmd("oidcProviderArn", f"arn:{partition}:iam::<account>:oidc-provider/<issuer>"),
-        )
-    elif partition and partition not in SUPPORTED_PARTITIONS:
-        problems.add(
-            "aws:region",
-            f"{raw.region!r} is in partition {partition!r}, which this program does not support "
-            f"({', '.join(SUPPORTED_PARTITIONS)})",
-            f"pulumi config set aws:region us-east-1 --stack {raw.stack}",
-        )
-    for spec in provided:
-        key = str(spec.config_key)
-        state, fix = raw.provided_state.get(key, "missing"), problems.set_secret_cmd(key)
-        if state == "missing":
-            problems.add(key, f"is required: {spec.description}", fix)
-        elif state == "empty":
-            problems.add(key, "is empty", fix)
-        elif state == "plaintext":
-            problem = "is stored in plain text in the stack file; it must be encrypted"
-            problems.add(key, problem, fix + " (and rotate the value: it has been exposed)")
+    crosschecks.stack_name(problems, raw.stack)
+    crosschecks.region_and_partition(problems, raw)
+    crosschecks.provided_secrets(problems, raw, provided)
     if config is not None and config.grade == PRODUCTION_GRADE:
-        _production_grade(
-            problems, config, {c.name: w for c, w in zip(consumers, workloads.values(), strict=True)}
-        )
-    generated_keys = [s.key for s in of_source(Source.GENERATED, catalogue)]
-    for key in raw.adopted:
-        if key == NOT_AN_OBJECT:
-            fix = f"pulumi config rm {ADOPT} --stack {raw.stack}, then docs/takeover.md step 1"
-            problems.add(ADOPT, "must be an object: generated key -> live value", fix)
-        elif key not in generated_keys:
-            problems.unknown(f"{ADOPT}.{key}", dict.fromkeys(generated_keys))
-    if raw.adopted and not raw.adopt_encrypted:
-        problems.add(ADOPT, "holds live credentials in plain text; it must be encrypted",
-                     f"pulumi config rm {ADOPT} --stack {raw.stack}, then set each value with --secret "
-                     "(docs/takeover.md), and rotate them: they have been exposed")  # fmt: skip
+        crosschecks.production_grade(problems, config, workloads)
+    crosschecks.adopted(problems, raw, generated)
     problems.raise_if_any()
-    rotation = {k: raw.values.get("rotation", {}).get(k, DEFAULT_ROTATION) for k in generated_keys}
-    kept = [k for k in raw.adopted if rotation.get(k) == DEFAULT_ROTATION]
-    for key in sorted(set(raw.adopted) - set(kept)):
-        pulumi.log.warn(f"{ADOPT}.{key} is ignored: {key} was rotated. Remove it: "
-                        f"pulumi config rm --path '{ADOPT}.{key}' --stack {raw.stack}")  # fmt: skip
+    assert config is not None  # validated
+    kept = crosschecks.adopted_in_use(raw, {k: config.rotation.get(k, DEFAULT_ROTATION) for k in generated})
     return Settings(
         stack=raw.stack,
         region=str(raw.region),
