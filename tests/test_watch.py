@@ -1,0 +1,153 @@
+"""The daily watch: each secret's age read from the stack's state (when its Secrets Manager value
+was last made, not what the rotation value says), and the one rotation issue opened, updated or
+closed by the workflow's own steps."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ai_etl.tokens import SM_VERSION
+from ai_etl.watch import MARKER, ages, main, report
+from tests.test_ci_jobs import run_steps
+from tests.test_workflows import workflow
+
+TODAY = dt.date(2026, 11, 28)
+
+
+def export(*versions: tuple[str, str | None]) -> dict[str, Any]:
+    """A `pulumi stack export` holding a SecretVersion per (key, created), and a password."""
+    resources: list[dict[str, Any]] = [
+        {
+            "urn": "urn:pulumi:production::ai-etl::random:index/randomPassword:RandomPassword::p",
+            "type": "random",
+        }
+    ]
+    for key, created in versions:
+        parent = "ai-etl:secretsmanager:SecretsManager"
+        urn = f"urn:pulumi:production::ai-etl::{parent}${SM_VERSION}::ai-etl-secrets-{key}-value"
+        resources.append({"urn": urn, "type": SM_VERSION, **({"created": created} if created else {})})
+    return {"version": 3, "deployment": {"resources": resources}}
+
+
+def test_age_is_when_the_value_was_last_made() -> None:
+    """A secret rotated 10 days ago is 10 days old; one never rotated is as old as its first
+    deploy; a checkpoint without times gives an unknown age, which the report lists too."""
+    found = ages(
+        "production",
+        export(
+            ("jwt-secret-key", "2026-11-18T09:00:00.123456789Z"),
+            ("qwen-api-key", "2026-06-01T00:00:00Z"),
+            ("secret-key", None),
+        ),
+        TODAY,
+    )
+    assert [(a.key, a.days) for a in found] == [
+        ("jwt-secret-key", 10),
+        ("qwen-api-key", 180),
+        ("secret-key", None),
+    ]
+    body = report(found)
+    assert body.startswith(MARKER) and "| production | `qwen-api-key` | 180 |" in body
+    assert "| production | `secret-key` | unknown |" in body and "jwt-secret-key" not in body
+    assert report(found[:1]) == "", "nothing older than 90 days: no body, and the issue closes"
+
+
+def test_the_cli_measures_per_stack_and_reports_them_together(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    state = tmp_path / "state.json"
+    state.write_text(json.dumps(export(("qwen-api-key", "2026-01-01T00:00:00Z"))))
+    main(["ages", f"production={state}", "--today", TODAY.isoformat()])
+    (tmp_path / "production.json").write_text(capsys.readouterr().out)
+    main(["report", str(tmp_path / "production.json")])
+    assert "| production | `qwen-api-key` | 331 |" in capsys.readouterr().out
+
+
+FAKE_GH = r"""#!/bin/bash
+printf '%s\n' "$*" >> "$GH_LOG"
+case "$*" in
+  "run download "*)
+    dir="${@: -1}"; mkdir -p "$dir/ages-production"
+    printf '%s' "$FAKE_AGES" > "$dir/ages-production/production.json" ;;
+  "issue list "*) printf '%s\n' "$FAKE_OPEN" ;;
+  "issue edit "*|"issue create "*|"issue close "*) ;;
+  *) echo "unexpected: gh $*" >&2; exit 1 ;;
+esac
+"""
+
+
+@pytest.mark.parametrize(
+    ("stale", "open_issue", "expected"),
+    [
+        (
+            True,
+            "",
+            "issue create --repo acme/ai-etl --title Secrets not rotated for 90 days --body-file body.md",
+        ),
+        (True, "12", "issue edit 12 --repo acme/ai-etl --body-file body.md"),
+        (False, "12", "issue close 12 --repo acme/ai-etl --comment Every secret is 90 days old or younger."),
+        (False, "", None),
+    ],
+)
+def test_the_rotation_issue_follows_the_ages(
+    tmp_path: Path, stale: bool, open_issue: str, expected: str | None
+) -> None:
+    """The rotation job's steps, run as written with a fake gh: one issue, created, updated or
+    closed as the secrets' ages say."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "gh").write_text(FAKE_GH)
+    (bin_dir / "gh").chmod(0o755)
+    log = tmp_path / "gh.log"
+    days = 120 if stale else 30
+    workspace = tmp_path / "workspace"
+    workspace.mkdir()
+    (workspace / "ai_etl").symlink_to(Path(__file__).resolve().parent.parent / "ai_etl")
+    env = {
+        "PATH": f"{bin_dir}:{os.environ['PATH']}",
+        "GH_LOG": str(log),
+        "FAKE_AGES": json.dumps([{"stack": "production", "key": "qwen-api-key", "days": days}]),
+        "FAKE_OPEN": open_issue,
+    }
+    values = {"github.token": "t", "github.run_id": "7", "github.repository": "acme/ai-etl"}
+    run_steps(workflow("watch")["jobs"]["rotation"], workspace, values, env)
+    writes = [
+        c for c in log.read_text().splitlines() if c.startswith(("issue edit", "issue create", "issue close"))
+    ]
+    assert writes == ([expected] if expected else [])
+
+
+@pytest.mark.parametrize(
+    ("open_issue", "expected"),
+    [("", "issue create --repo acme/ai-etl --title Drift in stack dev"), ("4", "issue comment 4")],
+)
+def test_drift_opens_one_issue_per_stack_and_then_comments_on_it(
+    tmp_path: Path, open_issue: str, expected: str
+) -> None:
+    """The drift step, as written, with a fake gh: a stack's first drift opens its issue, a later
+    one adds a comment with the run's link instead of a second issue."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "gh").write_text(FAKE_GH.replace('"issue edit "*|', '"issue comment "*|"issue edit "*|'))
+    (bin_dir / "gh").chmod(0o755)
+    log = tmp_path / "gh.log"
+    job = workflow("watch")["jobs"]["stack"]
+    (step,) = [s for s in job["steps"] if s.get("name") == "Open or update the stack's drift issue"]
+    assert step["if"] == "steps.drift.outcome == 'failure'"
+    values = {
+        "github.token": "t",
+        "github.repository": "acme/ai-etl",
+        "matrix.stack": "dev",
+        "github.server_url": "https://github.com",
+        "github.run_id": "9",
+    }
+    env = {"PATH": f"{bin_dir}:{os.environ['PATH']}", "GH_LOG": str(log), "FAKE_OPEN": open_issue}
+    run_steps({"steps": [step]}, tmp_path, values, env)
+    (write,) = [c for c in log.read_text().splitlines() if c.startswith(("issue create", "issue comment"))]
+    assert write.startswith(expected) and "https://github.com/acme/ai-etl/actions/runs/9" in write
