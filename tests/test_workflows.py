@@ -115,10 +115,11 @@ def test_comment_workflow_runs_no_pull_request_code() -> None:
     assert job["permissions"] == {"actions": "read", "pull-requests": "write"}
 
 
-def test_the_matrices_list_every_stack_file(tmp_path: Path) -> None:
+@pytest.mark.parametrize("name", ["pull-request", "watch"])
+def test_the_matrices_list_every_stack_file(tmp_path: Path, name: str) -> None:
     """The `stacks` job's step, run on this checkout, lists exactly the stack files: a new
-    Pulumi.<stack>.yaml is previewed and diffed with no workflow edit."""
-    (step,) = [s for s in workflow("pull-request")["jobs"]["stacks"]["steps"] if s.get("id") == "list"]
+    Pulumi.<stack>.yaml is previewed, diffed and watched with no workflow edit."""
+    (step,) = [s for s in workflow(name)["jobs"]["stacks"]["steps"] if s.get("id") == "list"]
     output = tmp_path / "output"
     result = subprocess.run(
         ["bash", "-euo", "pipefail", "-c", step["run"]],
