@@ -22,8 +22,6 @@ if TYPE_CHECKING:
 
 SUPPORTED_PARTITIONS = ("aws", "aws-cn", "aws-us-gov")
 """Partitions whose IAM OIDC providers (IRSA) the program's ARN check accepts."""
-INITIAL = "initial"
-"""The rotation value of a generated secret that `ai-etl:rotation` does not name."""
 
 
 def stack_name(problems: Problems, stack: str) -> None:
@@ -115,10 +113,10 @@ def adopted(problems: Problems, raw: RawConfig, generated: list[str]) -> None:
                      "(docs/takeover.md), and rotate them: they have been exposed")  # fmt: skip
 
 
-def adopted_in_use(raw: RawConfig, rotation: Mapping[str, str]) -> list[str]:
+def adopted_in_use(raw: RawConfig, never_rotated: set[str]) -> list[str]:
     """The adopted keys still in use: those not rotated since the takeover. The others are warned
     about, with the command that removes them."""
-    kept = [k for k in raw.adopted if rotation.get(k) == INITIAL]
+    kept = [k for k in raw.adopted if k in never_rotated]
     for key in sorted(set(raw.adopted) - set(kept)):
         pulumi.log.warn(f"{ADOPT}.{key} is ignored: {key} was rotated. Remove it: "
                         f"pulumi config rm --path '{ADOPT}.{key}' --stack {raw.stack}")  # fmt: skip

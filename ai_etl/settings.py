@@ -48,7 +48,7 @@ from ai_etl.reading import ADOPT, RawConfig, read_config
 __all__ = ["ConfigError", "Settings", "StackConfig", "WorkloadSettings", "load_settings", "parse_settings"]
 
 PRODUCTION_GRADE = "production"
-DEFAULT_ROTATION = crosschecks.INITIAL
+DEFAULT_ROTATION = "initial"
 """The rotation value of a generated secret that `ai-etl:rotation` does not name."""
 
 
@@ -202,8 +202,7 @@ class Settings:
     @property
     def rotation(self) -> dict[str, str]:
         """The rotation value of every generated secret, by key; bumping one rotates that secret."""
-        generated = of_source(Source.GENERATED, self.catalogue)
-        return {spec.key: self.config.rotation.get(spec.key, DEFAULT_ROTATION) for spec in generated}
+        return rotation_of(self.config, self.catalogue)
 
     def connection(self, name: str) -> dict[str, str | int]:
         """A connection's fields (`database`, `redis`) as the URL templates name them."""
@@ -213,6 +212,13 @@ class Settings:
         """Values of plain env vars (PLAIN_ENV) from this stack's config."""
         values = self.config.model_dump(by_alias=True)
         return {name: str(values[PLAIN_ENV[name]]) for name in names}
+
+
+def rotation_of(config: StackConfig, catalogue: tuple[SecretSpec, ...]) -> dict[str, str]:
+    """The rotation value of every generated secret, by key (DEFAULT_ROTATION where none is set)."""
+    return {
+        s.key: config.rotation.get(s.key, DEFAULT_ROTATION) for s in of_source(Source.GENERATED, catalogue)
+    }
 
 
 def parse_settings(
@@ -249,7 +255,8 @@ def parse_settings(
     crosschecks.adopted(problems, raw, generated)
     problems.raise_if_any()
     assert config is not None  # validated
-    kept = crosschecks.adopted_in_use(raw, {k: config.rotation.get(k, DEFAULT_ROTATION) for k in generated})
+    never_rotated = {k for k, value in rotation_of(config, catalogue).items() if value == DEFAULT_ROTATION}
+    kept = crosschecks.adopted_in_use(raw, never_rotated)
     return Settings(
         stack=raw.stack,
         region=str(raw.region),
