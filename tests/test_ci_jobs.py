@@ -114,6 +114,17 @@ def test_the_preview_job_makes_the_policy_packs_environment(tmp_path: Path) -> N
         pack.wait(timeout=10)
 
 
+def fake_gh(tmp_path: Path, script: str) -> tuple[dict[str, str], Path]:
+    """The env that puts a `gh` running `script` first on PATH, and the file its calls go to
+    (`$GH_LOG`, one line of arguments per call)."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "gh").write_text(script)
+    (bin_dir / "gh").chmod(0o755)
+    log = tmp_path / "gh.log"
+    return {"PATH": f"{bin_dir}:{os.environ['PATH']}", "GH_LOG": str(log)}, log
+
+
 FAKE_GH = r"""#!/bin/bash
 # gh as the comment job calls it: GitHub's answers come from the FAKE_* variables.
 printf '%s\n' "$*" >> "$GH_LOG"
@@ -139,14 +150,8 @@ VALUES = {
 
 def run_comment_job(tmp_path: Path, comments: list[dict[str, Any]], head_sha: str = "a" * 40) -> list[str]:
     """comment.yml's steps with a fake gh; returns the gh calls, or raises on a failed step."""
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    (bin_dir / "gh").write_text(FAKE_GH)
-    (bin_dir / "gh").chmod(0o755)
-    log = tmp_path / "gh.log"
-    env = {
-        "PATH": f"{bin_dir}:{os.environ['PATH']}",
-        "GH_LOG": str(log),
+    env, log = fake_gh(tmp_path, FAKE_GH)
+    env |= {
         "FAKE_PR": "42",
         "FAKE_HEAD_SHA": head_sha,
         "FAKE_COMMENTS": "\n".join(json.dumps(c) for c in comments),

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +13,7 @@ import pytest
 
 from ai_etl.tokens import SM_VERSION
 from ai_etl.watch import MARKER, ages, main, report
-from tests.test_ci_jobs import run_steps
+from tests.test_ci_jobs import fake_gh, run_steps
 from tests.test_workflows import workflow
 
 TODAY = dt.date(2026, 11, 28)
@@ -76,10 +75,14 @@ case "$*" in
     dir="${@: -1}"; mkdir -p "$dir/ages-production"
     printf '%s' "$FAKE_AGES" > "$dir/ages-production/production.json" ;;
   "issue list "*) printf '%s\n' "$FAKE_OPEN" ;;
-  "issue edit "*|"issue create "*|"issue close "*) ;;
+  "issue comment "*|"issue edit "*|"issue create "*|"issue close "*) ;;
   *) echo "unexpected: gh $*" >&2; exit 1 ;;
 esac
 """
+
+
+WRITES = ("issue comment", "issue edit", "issue create", "issue close")
+"""The gh calls that change an issue."""
 
 
 @pytest.mark.parametrize(
@@ -100,26 +103,18 @@ def test_the_rotation_issue_follows_the_ages(
 ) -> None:
     """The rotation job's steps, run as written with a fake gh: one issue, created, updated or
     closed as the secrets' ages say."""
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    (bin_dir / "gh").write_text(FAKE_GH)
-    (bin_dir / "gh").chmod(0o755)
-    log = tmp_path / "gh.log"
+    env, log = fake_gh(tmp_path, FAKE_GH)
     days = 120 if stale else 30
     workspace = tmp_path / "workspace"
     workspace.mkdir()
     (workspace / "ai_etl").symlink_to(Path(__file__).resolve().parent.parent / "ai_etl")
-    env = {
-        "PATH": f"{bin_dir}:{os.environ['PATH']}",
-        "GH_LOG": str(log),
+    env |= {
         "FAKE_AGES": json.dumps([{"stack": "production", "key": "qwen-api-key", "days": days}]),
         "FAKE_OPEN": open_issue,
     }
     values = {"github.token": "t", "github.run_id": "7", "github.repository": "acme/ai-etl"}
     run_steps(workflow("watch")["jobs"]["rotation"], workspace, values, env)
-    writes = [
-        c for c in log.read_text().splitlines() if c.startswith(("issue edit", "issue create", "issue close"))
-    ]
+    writes = [c for c in log.read_text().splitlines() if c.startswith(WRITES)]
     assert writes == ([expected] if expected else [])
 
 
@@ -132,11 +127,7 @@ def test_drift_opens_one_issue_per_stack_and_then_comments_on_it(
 ) -> None:
     """The drift step, as written, with a fake gh: a stack's first drift opens its issue, a later
     one adds a comment with the run's link instead of a second issue."""
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    (bin_dir / "gh").write_text(FAKE_GH.replace('"issue edit "*|', '"issue comment "*|"issue edit "*|'))
-    (bin_dir / "gh").chmod(0o755)
-    log = tmp_path / "gh.log"
+    env, log = fake_gh(tmp_path, FAKE_GH)
     job = workflow("watch")["jobs"]["stack"]
     (step,) = [s for s in job["steps"] if s.get("name") == "Open or update the stack's drift issue"]
     assert step["if"] == "steps.drift.outcome == 'failure'"
@@ -147,7 +138,7 @@ def test_drift_opens_one_issue_per_stack_and_then_comments_on_it(
         "github.server_url": "https://github.com",
         "github.run_id": "9",
     }
-    env = {"PATH": f"{bin_dir}:{os.environ['PATH']}", "GH_LOG": str(log), "FAKE_OPEN": open_issue}
+    env["FAKE_OPEN"] = open_issue
     run_steps({"steps": [step]}, tmp_path, values, env)
-    (write,) = [c for c in log.read_text().splitlines() if c.startswith(("issue create", "issue comment"))]
+    (write,) = [c for c in log.read_text().splitlines() if c.startswith(WRITES)]
     assert write.startswith(expected) and "https://github.com/acme/ai-etl/actions/runs/9" in write
