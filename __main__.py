@@ -2,13 +2,13 @@
 
 import pulumi
 
-from ai_etl.guards import check_account
+from ai_etl.cluster import lookup_cluster
 from ai_etl.settings import load_settings
 from components.environment import Environment, EnvironmentArgs
 
 settings = load_settings()  # every config problem stops here, before anything is declared
-check_account(settings)  # and a cluster of another AWS account than the credentials'
-environment = Environment("ai-etl", EnvironmentArgs(settings))
+cluster = lookup_cluster(settings)  # and a cluster that is missing, or refused for this grade
+environment = Environment("ai-etl", EnvironmentArgs(settings, cluster))
 
 pulumi.export("namespace", environment.namespace)
 pulumi.export("secretNames", environment.secret_names)
@@ -16,3 +16,4 @@ pulumi.export("secretArns", environment.secret_arns)
 pulumi.export("operatorRoleArn", environment.operator_role_arn)
 pulumi.export("kmsKeyArn", environment.kms_key_arn)
 pulumi.export("rotation", settings.rotation)
+pulumi.export("cluster", cluster.name)

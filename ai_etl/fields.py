@@ -26,6 +26,8 @@ IMAGE = (  # [registry[:port]/]path[:tag][@sha256:digest], lower-case path
     r"(?:[a-zA-Z0-9.-]+(?::\d+)?/)?[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*"
     r"(?::[\w][\w.-]{0,127})?(?:@sha256:[a-f0-9]{64})?"
 )
+CLUSTER_NAME = r"[0-9A-Za-z][A-Za-z0-9_-]{0,99}"
+"""An EKS cluster's name: botocore's eks model, shape ClusterName (pattern, at most 100)."""
 OIDC_PROVIDER_ARN = re.compile(
     r"arn:(?P<partition>aws|aws-cn|aws-us-gov):iam::(?P<account>\d{12}):oidc-provider/"
     r"(?P<issuer>[a-z0-9.-]+(/[A-Za-z0-9._~-]+)*)"

@@ -26,7 +26,12 @@ STACK = "dev"  # standard grade, where every setting may change alone
 # A different valid value for every setting: a new setting needs one here (a test says so).
 ALTERNATES: dict[str, Any] = {
     "namespace": "ai-etl-blue",
-    "oidcProviderArn": "arn:aws:iam::111111111111:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/OTHER",
+    "clusterName": "ai-etl-blue",
+    # Stating the ARN the cluster's own lookup gives changes nothing (any other is refused).
+    "oidcProviderArn": (
+        "arn:aws:iam::111111111111:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/"
+        "EB7950D320E1321AD587D5A99223E088"
+    ),
     "qwenApiBase": "https://api.example.com/v1",
     "passwordLength": 64,
     "recoveryWindowInDays": 14,
@@ -125,6 +130,8 @@ def impacts() -> list[Impact]:
 def _kind(token: str) -> str:
     """`iam.Role` for aws:iam/role:Role, plain `Role` for a Kubernetes one."""
     package, module, name = token.split(":")
+    if package == "pulumi":  # pulumi:providers:kubernetes
+        return f"{name} provider"
     return f"{module.split('/')[0]}.{name}" if package == "aws" else name
 
 

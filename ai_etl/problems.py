@@ -74,13 +74,18 @@ class Problems:
                     problem = (
                         f"is required: {info.description}" if e["type"] == "missing" and info else e["msg"]
                     )
-                    self.add(key, problem, self.set_cmd(key, _example(info, self.stack)))
+                    if info is not None and info.default is None and not info.examples:
+                        # Optional, with nothing to suggest: leaving it out is the fix.
+                        problem += f" ({info.description})" if info.description else ""
+                        self.add(key, problem, f"pulumi config rm {_quoted(key)} --stack {self.stack}")
+                    else:
+                        self.add(key, problem, self.set_cmd(key, _example(info, self.stack)))
             return None
 
-    def raise_if_any(self) -> None:
+    def raise_if_any(self, header: str = "") -> None:
         if self.lines:
-            header = f"invalid configuration for stack '{self.stack}' (nothing was declared):\n"
-            raise ConfigError(header + "\n".join(self.lines))
+            header = header or f"invalid configuration for stack '{self.stack}' (nothing was declared):"
+            raise ConfigError(header + "\n" + "\n".join(self.lines))
 
 
 def _quoted(key: str) -> str:

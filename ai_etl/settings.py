@@ -27,6 +27,7 @@ from ai_etl.catalogue import (
     of_source,
 )
 from ai_etl.fields import (
+    CLUSTER_NAME,
     IMAGE,
     LABEL,
     OIDC_PROVIDER_ARN,
@@ -101,17 +102,24 @@ class StackConfig(_Model):
         str | None,
         text("an RFC 1123 label (lower-case letters, digits and '-', at most 63)", LABEL, optional=True),
     ] = Field(default=None, examples=["ai-etl-{stack}"])
-    oidc_provider_arn: Annotated[
+    cluster_name: Annotated[
         str,
+        text("an EKS cluster name (letters, digits, '-' and '_', at most 100)", CLUSTER_NAME),
+        Field(
+            description="the name of the stack's EKS cluster: its Kubernetes objects go there, and the "
+            "operator's trust derives from its OIDC issuer",
+            examples=["<cluster>"],
+        ),
+    ]
+    oidc_provider_arn: Annotated[
+        str | None,
         text(
             "an IAM OIDC provider ARN, arn:aws:iam::<account>:oidc-provider/<issuer>",
             OIDC_PROVIDER_ARN.pattern,
+            optional=True,
         ),
-        Field(
-            description="the ARN of the cluster's IAM OIDC provider",
-            examples=["arn:aws:iam::<account>:oidc-provider/oidc.eks.<region>.amazonaws.com/id/<id>"],
-        ),
-    ]
+        Field(description="optional: the program derives it from the cluster; leave it out"),
+    ] = None
     qwen_api_base: Annotated[
         str,
         text(
@@ -180,20 +188,6 @@ class Settings:
     def secrets_manager_endpoint(self) -> str:
         """Secrets Manager's service name in the region, as `kms:ViaService` sees it."""
         return f"secretsmanager.{self.region}.{dns_suffix(self.partition)}"
-
-    @property
-    def oidc_account(self) -> str:
-        """The AWS account that holds the cluster's OIDC provider."""
-        match = OIDC_PROVIDER_ARN.fullmatch(self.config.oidc_provider_arn)
-        assert match is not None  # validated
-        return match["account"]
-
-    @property
-    def oidc_issuer(self) -> str:
-        """The OIDC issuer (host and path) that the provider ARN names."""
-        match = OIDC_PROVIDER_ARN.fullmatch(self.config.oidc_provider_arn)
-        assert match is not None  # validated
-        return match["issuer"]
 
     def secret_name(self, key: str) -> str:
         """The Secrets Manager name of a catalogue key: `ai-etl/<stack>/<key>`."""

@@ -34,6 +34,12 @@ ESO_PREFIX = "kubernetes:external-secrets.io/"
 ESO_SECRET_STORE = "kubernetes:external-secrets.io/v1:SecretStore"
 ESO_EXTERNAL_SECRET = "kubernetes:external-secrets.io/v1:ExternalSecret"
 
+# Provider functions (invokes) the program calls at deploy time.
+GET_CALLER_IDENTITY = "aws:index/getCallerIdentity:getCallerIdentity"
+GET_EKS_CLUSTER = "aws:eks/getCluster:getCluster"
+GET_OIDC_PROVIDER = "aws:iam/getOpenIdConnectProvider:getOpenIdConnectProvider"
+K8S_PROVIDER = "pulumi:providers:kubernetes"
+
 # This project's components: `ai-etl:<module>:<Type>` is class <Type> in components/<module>.py.
 ENVIRONMENT_COMPONENT = "ai-etl:environment:Environment"
 NAMESPACE_COMPONENT = "ai-etl:namespace:Namespace"
@@ -52,6 +58,8 @@ def sdk_class(token: str) -> type:
     `pulumi_kubernetes.apiextensions.CustomResource`.
     """
     package, module, name = token.split(":")
+    if package == "pulumi" and module == "providers":  # pulumi:providers:kubernetes -> ...Provider
+        return importlib.import_module(_SDK_PACKAGES[name]).Provider  # type: ignore[no-any-return]
     if token.startswith(ESO_PREFIX):
         return importlib.import_module("pulumi_kubernetes.apiextensions").CustomResource  # type: ignore[no-any-return]
     if package == "kubernetes":

@@ -36,7 +36,12 @@ def declare_all(resources: list[dict[str, Any]]) -> None:
     made: dict[str, pulumi.Resource] = {}
     for r in resources:
         depends_on = [made[d] for d in r["dependencies"] if d in made]
-        opts = pulumi.ResourceOptions(parent=made.get(r["parent"]), depends_on=depends_on)
+        provider = made.get(r.get("provider", "").rpartition("::")[0])
+        opts = pulumi.ResourceOptions(
+            parent=made.get(r["parent"]),
+            depends_on=depends_on,
+            provider=provider if isinstance(provider, pulumi.ProviderResource) else None,
+        )
         if r["custom"]:
             made[r["urn"]] = sdk_resource(r["type"], r["name"], r["inputs"], opts)
         else:

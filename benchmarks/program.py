@@ -7,6 +7,7 @@ import os
 import pulumi
 
 from ai_etl.catalogue import CATALOGUE, SecretSpec, Source
+from ai_etl.cluster import lookup_cluster
 from ai_etl.settings import load_settings
 from components.environment import Environment, EnvironmentArgs
 
@@ -27,5 +28,5 @@ def catalogue_of(size: int) -> tuple[SecretSpec, ...]:
 
 if __name__ == "__main__":
     settings = load_settings(catalogue_of(int(os.environ["AI_ETL_BENCH_SIZE"])))
-    environment = Environment("ai-etl", EnvironmentArgs(settings))
+    environment = Environment("ai-etl", EnvironmentArgs(settings, lookup_cluster(settings)))
     pulumi.export("secretNames", environment.secret_names)

@@ -9,13 +9,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pulumi
+import pulumi_kubernetes as k8s
 
 from ai_etl import PROJECT
 from ai_etl.catalogue import read_by, server_passwords, synced
+from ai_etl.cluster import Cluster, kubeconfig
 from ai_etl.settings import Settings
 from ai_etl.tokens import ENVIRONMENT_COMPONENT
 from components.labels import ENVIRONMENT_LABEL, aws_tags, environment_labels
-from components.namespace import Namespace, NamespaceArgs
+from components.namespace import Namespace, NamespaceArgs, cluster_annotations
 from components.passwords import Passwords, PasswordsArgs
 from components.secretsmanager import SecretEntry, SecretsManager, SecretsManagerArgs
 from components.secretstore import SecretStore, SecretStoreArgs
@@ -31,6 +33,8 @@ SERVER_STEP = "set it on the server too - docs/runbooks.md The database and Redi
 @dataclass(frozen=True)
 class EnvironmentArgs:
     settings: Settings
+    cluster: Cluster
+    """The stack's EKS cluster, as looked up at deploy time: every Kubernetes object goes there."""
 
 
 class Environment(pulumi.ComponentResource):
@@ -49,13 +53,21 @@ class Environment(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: EnvironmentArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(ENVIRONMENT_COMPONENT, name, None, opts)
-        s = args.settings
+        s, cluster = args.settings, args.cluster
         child = pulumi.ResourceOptions(parent=self)
+        # Every Kubernetes object goes to the stack's own cluster, never to whatever cluster the
+        # deploying shell's kubeconfig points at.
+        provider = k8s.Provider(
+            f"{name}-cluster", k8s.ProviderArgs(kubeconfig=kubeconfig(cluster, s.region)), child
+        )
+        in_cluster = pulumi.ResourceOptions(parent=self, providers={"kubernetes": provider})
         labels = environment_labels(PROJECT, s.stack, s.config.grade)
         server = server_passwords(s.catalogue)
         tags = aws_tags(PROJECT, s.stack, s.config.grade)
 
-        namespace = Namespace(f"{name}-namespace", NamespaceArgs(s.namespace, labels), child)
+        namespace = Namespace(
+            f"{name}-namespace", NamespaceArgs(s.namespace, labels, cluster_annotations(cluster)), in_cluster
+        )
         passwords = Passwords(
             f"{name}-passwords", PasswordsArgs(rotation=s.rotation, length=s.config.password_length), child
         )
@@ -91,8 +103,8 @@ class Environment(pulumi.ComponentResource):
                 service_account=OPERATOR_SERVICE_ACCOUNT,
                 role_name=f"{s.prefix}-secret-store",
                 role_description=f"External Secrets Operator reads the {s.stack} secrets of {PROJECT}",
-                oidc_provider_arn=s.config.oidc_provider_arn,
-                oidc_issuer=s.oidc_issuer,
+                oidc_provider_arn=cluster.oidc_provider_arn,
+                oidc_issuer=cluster.oidc_issuer,
                 region=s.region,
                 secrets_manager_endpoint=s.secrets_manager_endpoint,
                 # Only what some workload reads: db-password and redis-password stay in AWS.
@@ -101,7 +113,7 @@ class Environment(pulumi.ComponentResource):
                 labels=labels,
                 tags=tags,
             ),
-            child,
+            in_cluster,
         )
         self.secret_names = {}
         for consumer in s.consumers:
@@ -130,7 +142,7 @@ class Environment(pulumi.ComponentResource):
                         {int(s.connection(spec.connection)["port"]) for spec in reads if spec.connection}
                     ),
                 ),
-                child,
+                in_cluster,
             )
             self.secret_names[consumer.name] = workload.secret_name
 

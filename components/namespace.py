@@ -8,15 +8,30 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
+from ai_etl.cluster import Cluster
 from ai_etl.tokens import NAMESPACE_COMPONENT
 from components.labels import with_component
 from components.outputs import name_of
 
 PSA_LEVEL = "restricted"
+CLUSTER_ANNOTATION = "ai-etl.io/eks-cluster"
+VERSION_ANNOTATION = "ai-etl.io/eks-version"
+AUDIT_ANNOTATION = "ai-etl.io/eks-audit-log"
+"""What the program found of the stack's cluster at deploy time, on the namespace, so the policy pack
+and `offline check` can hold it to the guide (guardrails/rules.py, cluster-encrypted-and-audited)."""
 
 
-def namespace_manifest(name: str, labels: Mapping[str, str]) -> dict:
-    """The Namespace object: labelled, and `restricted` enforced, audited and warned."""
+def cluster_annotations(cluster: Cluster) -> dict[str, str]:
+    """The cluster's name, Kubernetes version and audit log, as the namespace records them."""
+    return {
+        CLUSTER_ANNOTATION: cluster.name,
+        VERSION_ANNOTATION: cluster.version,
+        AUDIT_ANNOTATION: "enabled" if cluster.audited else "disabled",
+    }
+
+
+def namespace_manifest(name: str, labels: Mapping[str, str], annotations: Mapping[str, str]) -> dict:
+    """The Namespace object: labelled, annotated, and `restricted` enforced, audited and warned."""
     psa = {
         f"pod-security.kubernetes.io/{mode}{suffix}": value
         for mode in ("enforce", "audit", "warn")
@@ -25,7 +40,11 @@ def namespace_manifest(name: str, labels: Mapping[str, str]) -> dict:
     return {
         "apiVersion": "v1",
         "kind": "Namespace",
-        "metadata": {"name": name, "labels": {**with_component(labels, "namespace"), **psa}},
+        "metadata": {
+            "name": name,
+            "labels": {**with_component(labels, "namespace"), **psa},
+            "annotations": dict(annotations),
+        },
     }
 
 
@@ -34,6 +53,7 @@ class NamespaceArgs:
     name: str
     """The namespace's name (an RFC 1123 label)."""
     labels: Mapping[str, str]
+    annotations: Mapping[str, str]
 
 
 class Namespace(pulumi.ComponentResource):
@@ -44,7 +64,7 @@ class Namespace(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: NamespaceArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(NAMESPACE_COMPONENT, name, None, opts)
-        manifest = namespace_manifest(args.name, args.labels)
+        manifest = namespace_manifest(args.name, args.labels, args.annotations)
         # The component's one object takes the component's name (its URN differs by type).
         namespace = k8s.core.v1.Namespace(
             name, metadata=manifest["metadata"], opts=pulumi.ResourceOptions(parent=self)

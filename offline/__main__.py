@@ -38,10 +38,13 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.command == "check":
         try:
-            text, failed = check(offline_run(args.stack, args.cwd)[0], args.cwd)
+            run = offline_run(args.stack, args.cwd)[0]
+            text, failed = check(run, args.cwd)
         except (ConfigError, StackConfigError, FileNotFoundError) as error:
             print(f"error: {error}", file=sys.stderr)
             return 2
+        for warning in run.warnings:
+            print(f"warning: {warning}", file=sys.stderr)
         print(text)
         return 1 if failed else 0
 
@@ -51,6 +54,8 @@ def main(argv: list[str] | None = None) -> int:
         except (ConfigError, StackConfigError, FileNotFoundError) as error:
             print(f"error: {error}", file=sys.stderr)
             return 2
+        for warning in rendered.run.warnings:
+            print(f"warning: {warning}", file=sys.stderr)
         print(summary(rendered))
         return 0
 

@@ -122,16 +122,44 @@ def changed_fields(old: dict[str, Any], new: dict[str, Any]) -> list[tuple[str, 
     return fields
 
 
+def active_cluster(kubeconfig: Any) -> Any:
+    """The cluster a kubeconfig's current context points at (its `cluster` entry), or None."""
+    config = json_document(kubeconfig)
+    if not isinstance(config, dict):
+        return None
+    context: dict[str, Any] = next(
+        (c for c in config.get("contexts") or [] if c.get("name") == config.get("current-context")), {}
+    )
+    name = (context.get("context") or {}).get("cluster")
+    return next((c.get("cluster") for c in config.get("clusters") or [] if c.get("name") == name), None)
+
+
+def provider_replaced(old: dict[str, Any], new: dict[str, Any]) -> bool:
+    """A Kubernetes provider whose active cluster changes is replaced, and with it every object it
+    manages (pulumi/pulumi-kubernetes provider/pkg/provider/provider.go, DiffConfig; pulumi/pulumi
+    pkg/resource/deploy/step_generator.go, providerChanged and calculateDependentReplacements)."""
+    if new["type"] != tokens.K8S_PROVIDER:
+        return False
+    return bool(
+        active_cluster(old["inputs"].get("kubeconfig")) != active_cluster(new["inputs"].get("kubeconfig"))
+    )
+
+
 def diff(base: list[dict[str, Any]], head: list[dict[str, Any]]) -> list[Change]:
     """The changes from `base` to `head` resources, in head's order, deletions last."""
     old = {r["urn"]: r for r in base}
     new = {r["urn"]: r for r in head}
     changes = []
+    replaced_providers = {u for u, r in new.items() if u in old and provider_replaced(old[u], r)}
     for urn, record in new.items():
         if urn not in old:
             changes.append(Change("create", urn, record["type"], record["name"]))
             continue
         fields = changed_fields(old[urn], record)
+        if urn in replaced_providers or record.get("provider") in replaced_providers:
+            reason = "kubeconfig (another cluster)" if urn in replaced_providers else "provider"
+            changes.append(Change("replace", urn, record["type"], record["name"], fields, [reason]))
+            continue
         if not fields:
             continue
         triggers = replace_triggers(record)

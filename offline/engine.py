@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import re
 import runpy
@@ -26,6 +27,7 @@ import yaml
 from pulumi.runtime.mocks import MockMonitor
 
 from ai_etl import tokens
+from ai_etl.fields import aws_regions, dns_suffix
 from offline.sdk import is_secret_wire, secret_wire
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -62,10 +64,21 @@ class Registration:
     """create / update / delete timeouts the program set (e.g. {"delete": "5m"})."""
     property_dependencies: dict[str, list[str]]
     """For each input, the resources its value came from (as the engine tells policies)."""
+    provider: str = ""
+    """The explicit provider's reference (`<urn>::<id>`); empty for the default provider."""
     inputs: dict[str, Any] = field(default_factory=dict)
     """Inputs as sent to the provider; secret values as `Sensitive`."""
     outputs: dict[str, Any] = field(default_factory=dict)
     """What the mocked provider answered; secret values as `Sensitive`."""
+
+
+@dataclass(frozen=True)
+class Call:
+    """One provider function call (an invoke) and what it answered."""
+
+    token: str
+    args: dict[str, Any]
+    result: dict[str, Any]
 
 
 @dataclass
@@ -76,6 +89,10 @@ class Run:
     resources: list[Registration]
     exports: dict[str, Any]
     """Stack outputs; secret ones as `Sensitive`."""
+    calls: list[Call] = field(default_factory=list)
+    """The provider functions the program called (lookups), in the order it called them."""
+    warnings: list[str] = field(default_factory=list)
+    """What the program logged as warnings (`pulumi.log.warn`), as `pulumi preview` would show them."""
 
     def of_type(self, type_token: str) -> list[Registration]:
         return [r for r in self.resources if r.type == type_token]
@@ -88,6 +105,11 @@ class Run:
 
     def by_urn(self, urn: str) -> Registration:
         return next(r for r in self.resources if r.urn == urn)
+
+    def answer(self, token: str) -> dict[str, Any]:
+        """What the one call of the provider function `token` answered."""
+        (call,) = [c for c in self.calls if c.token == token]
+        return call.result
 
 
 def wrap_secrets(value: Any) -> Any:
@@ -143,10 +165,18 @@ class ProviderMocks(pulumi.runtime.Mocks):
     and a random suffix (here a stable one).
     """
 
-    def __init__(self, stack: str, region: str, account: str = MOCK_ACCOUNT) -> None:
+    def __init__(
+        self,
+        stack: str,
+        region: str,
+        account: str = MOCK_ACCOUNT,
+        answers: Mapping[str, Mapping[str, Any] | None] | None = None,
+    ) -> None:
         self.stack = stack
         self.region = region
         self.account = account
+        self.answers = dict(answers or {})
+        """Per function token: fields that replace the made-up answer, or None for "not found"."""
 
     def autoname(self, logical: str) -> str:
         return f"{logical}-{_digest(self.stack, logical)[:7]}"
@@ -200,10 +230,43 @@ class ProviderMocks(pulumi.runtime.Mocks):
         return f"{args.name}-id", state
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict, list[tuple[str, str]] | None]:
-        if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
+        if args.token in self.answers and self.answers[args.token] is None:
+            # As a provider reports a failed lookup: the SDK raises "invoke of <token> failed".
+            return {}, [("", "couldn't find resource (offline answer)")]
+        return {**self.made_up(args), **(self.answers.get(args.token) or {})}, []
+
+    def made_up(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
+        """What the function would answer for a healthy account: a cluster on a current Kubernetes
+        with every control plane log on, and its IAM OIDC provider."""
+        plain = unwrap(args.args)
+        if args.token == tokens.GET_CALLER_IDENTITY:
             arn = f"arn:aws:sts::{self.account}:assumed-role/offline/offline"
-            return {"accountId": self.account, "arn": arn, "id": self.account, "userId": "AROAOFFLINE"}, []
+            return {"accountId": self.account, "arn": arn, "id": self.account, "userId": "AROAOFFLINE"}
+        if args.token == tokens.GET_EKS_CLUSTER:
+            name, dns = plain["name"], dns_suffix(_partition(self.region))
+            cluster_id = _digest(self.stack, self.account, name)[:32].upper()
+            return {
+                "name": name,
+                "id": name,
+                "arn": f"arn:{_partition(self.region)}:eks:{self.region}:{self.account}:cluster/{name}",
+                "version": "1.33",
+                "endpoint": f"https://{cluster_id}.gr7.{self.region}.eks.{dns}",
+                "certificateAuthorities": [{"data": "T0ZGTElORS1DQQ=="}],  # base64("OFFLINE-CA")
+                "identities": [
+                    {"oidcs": [{"issuer": f"https://oidc.eks.{self.region}.{dns}/id/{cluster_id}"}]}
+                ],
+                "enabledClusterLogTypes": ["api", "audit", "authenticator"],
+                "status": "ACTIVE",
+            }
+        if args.token == tokens.GET_OIDC_PROVIDER:
+            issuer = str(plain["url"]).removeprefix("https://")
+            arn = f"arn:{_partition(self.region)}:iam::{self.account}:oidc-provider/{issuer}"
+            return {"arn": arn, "id": arn, "url": issuer, "clientIdLists": ["sts.amazonaws.com"]}
         raise NotImplementedError(f"the program made a provider call offline cannot answer: {args.token}")
+
+
+def _partition(region: str) -> str:
+    return aws_regions().get(region, "aws")
 
 
 class RecordingMonitor(MockMonitor):
@@ -213,6 +276,7 @@ class RecordingMonitor(MockMonitor):
     def __init__(self, provider_mocks: ProviderMocks) -> None:
         super().__init__(_Recorder(self, provider_mocks))
         self.registrations: list[Registration] = []
+        self.calls: list[Call] = []
         self._current = threading.local()  # the request being registered, per SDK worker thread
 
     def make_urn(self, parent: str, type_: str, name: str) -> str:
@@ -258,6 +322,7 @@ class RecordingMonitor(MockMonitor):
                 if (value := getattr(request.customTimeouts, op, ""))
             },
             property_dependencies={k: list(v.urns) for k, v in request.propertyDependencies.items()},
+            provider=str(request.provider),
             inputs=wrap_secrets(args.inputs),
         )
         secret = set(request.additionalSecretOutputs)
@@ -276,7 +341,20 @@ class _Recorder(pulumi.runtime.Mocks):
         return resource_id, self.monitor.record(args, state)
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict, list[tuple[str, str]] | None]:
-        return self.provider_mocks.call(args)
+        result, failures = self.provider_mocks.call(args)
+        self.monitor.calls.append(Call(args.token, unwrap(dict(args.args)), result))
+        return result, failures
+
+
+class _Collect(logging.Handler):
+    """Keeps the message of every record of WARNING or above."""
+
+    def __init__(self, into: list[str]) -> None:
+        super().__init__(logging.WARNING)
+        self.into = into
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.into.append(record.getMessage())
 
 
 class _StackFileLoader(yaml.SafeLoader):
@@ -390,6 +468,7 @@ def run_program(
     program: Path = PROJECT_DIR / "__main__.py",
     registrations: list[Registration] | None = None,
     project: str | Mapping[str, Any] = "ai-etl",
+    answers: Mapping[str, Mapping[str, Any] | None] | None = None,
 ) -> Run:
     """Run `program` for `stack` under the SDK's mocks.
 
@@ -398,7 +477,8 @@ def run_program(
     marks `secure:` values). Exceptions of the program (a ConfigError, say) propagate; pass a list
     as `registrations` to see what was declared before one. `project` is the project's name, or
     its whole Pulumi.yaml, whose config declarations are then checked and applied as the CLI does
-    (StackConfigError).
+    (StackConfigError). `answers` replaces fields of what provider functions answer, by token
+    (None: "not found"), e.g. an older cluster for `aws:eks/getCluster:getCluster`.
     """
     secret_keys = dict(secret_keys or {})
     if isinstance(project, Mapping):
@@ -407,7 +487,7 @@ def run_program(
     # The credentials' account: the first the AWS provider is allowed to use, if the stack says.
     allowed = config.get("aws:allowedAccountIds")
     account = str(allowed[0]) if isinstance(allowed, list) and allowed else MOCK_ACCOUNT
-    provider_mocks = ProviderMocks(stack, str(config.get("aws:region", "us-east-1")), account)
+    provider_mocks = ProviderMocks(stack, str(config.get("aws:region", "us-east-1")), account, answers)
     monitor = RecordingMonitor(provider_mocks)
     if registrations is not None:
         monitor.registrations = registrations
@@ -422,6 +502,11 @@ def run_program(
     os.environ.update(handed)
     declared: dict[tuple[str, str], int] = {}
     exports: dict[str, Any] = {}
+    # The program's log, as the engine would show it: warnings (and errors) kept for the Run.
+    warnings: list[str] = []
+    logger = logging.getLogger(f"offline.program.{uuid.uuid4().hex}")
+    logger.propagate = False
+    logger.addHandler(_Collect(warnings))
 
     def note_declaration(args: pulumi.ResourceTransformationArgs) -> None:
         declared.setdefault((args.type_, args.name), len(declared))
@@ -444,7 +529,9 @@ def run_program(
         pulumi.runtime.set_all_config(
             pulumi.runtime.get_config_env(), pulumi.runtime.get_config_secret_keys_env()
         )
-        pulumi.runtime.set_mocks(provider_mocks, project=project, stack=stack, preview=False, monitor=monitor)
+        pulumi.runtime.set_mocks(
+            provider_mocks, project=project, stack=stack, preview=False, monitor=monitor, logger=logger
+        )
         body()
     finally:
         for name, value in saved.items():
@@ -455,4 +542,6 @@ def run_program(
     # Registrations reach the monitor in the order their inputs resolve, which varies from run to
     # run; the stack transformation saw each resource as the program declared it, in program order.
     monitor.registrations.sort(key=lambda r: declared.get((r.type, r.name), len(declared)))
-    return Run(stack=stack, resources=monitor.registrations, exports=exports)
+    return Run(
+        stack=stack, resources=monitor.registrations, exports=exports, calls=monitor.calls, warnings=warnings
+    )

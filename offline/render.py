@@ -144,6 +144,7 @@ def resource_record(r: Registration) -> dict[str, Any]:
         "replaceOnChanges": r.replace_on_changes,
         "ignoreChanges": r.ignore_changes,
         "customTimeouts": r.custom_timeouts,
+        "provider": r.provider.rpartition("::")[0] or None,
         "inputs": mask(r.inputs),
     }
     secret_paths = fingerprints(r.inputs)

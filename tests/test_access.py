@@ -16,7 +16,15 @@ from botocore.validate import ParamValidator
 
 from ai_etl.catalogue import synced
 from ai_etl.settings import ConfigError
-from ai_etl.tokens import IAM_ROLE, IAM_ROLE_POLICY, KMS_ALIAS, KMS_KEY, SM_SECRET
+from ai_etl.tokens import (
+    GET_EKS_CLUSTER,
+    GET_OIDC_PROVIDER,
+    IAM_ROLE,
+    IAM_ROLE_POLICY,
+    KMS_ALIAS,
+    KMS_KEY,
+    SM_SECRET,
+)
 from offline.engine import Run, load_stack_config
 from tests.helpers import backend_secret, manifest, manifests, run_stack
 
@@ -119,11 +127,16 @@ def test_iam_grammar_check_is_live() -> None:
 
 
 def test_operator_role_trusts_exactly_one_service_account(stack_run: Run) -> None:
-    """Only the SecretStore's ServiceAccount, in this namespace, for the STS audience, may assume it."""
+    """Only the SecretStore's ServiceAccount, in this namespace, for the STS audience, may assume it;
+    through the IAM OIDC provider the account holds for the stack's cluster's issuer (both looked
+    up at deploy time, never typed in)."""
     policy = trust_policy(stack_run)
     (statement,) = policy["Statement"]
-    arn = load_stack_config(stack_run.stack)["ai-etl:oidcProviderArn"]
-    issuer = arn.split(":oidc-provider/", 1)[1]
+    cluster = stack_run.answer(GET_EKS_CLUSTER)
+    assert cluster["name"] == load_stack_config(stack_run.stack)["ai-etl:clusterName"]
+    issuer = cluster["identities"][0]["oidcs"][0]["issuer"].removeprefix("https://")
+    arn = stack_run.answer(GET_OIDC_PROVIDER)["arn"]
+    assert arn.endswith(f":oidc-provider/{issuer}")
     store = manifest(stack_run, "SecretStore")
     sa_name = store["spec"]["provider"]["aws"]["auth"]["jwt"]["serviceAccountRef"]["name"]
     assert statement["Principal"] == {"Federated": arn}
@@ -303,30 +316,28 @@ def test_network_policy_admits_only_what_the_backend_needs(stack_run: Run) -> No
     assert ports == {("UDP", 53), ("TCP", 53), ("TCP", 5432), ("TCP", 6379), ("TCP", 443)}
 
 
-def test_a_cluster_of_another_account_is_refused_before_anything_is_declared() -> None:
-    """STS looks the OIDC provider up in the role's own account: a provider of another account
-    passes every schema and fails only when the operator first authenticates. The program compares
-    it with the deploying credentials' account and stops, naming both."""
+def test_an_oidc_provider_arn_that_is_not_the_clusters_is_refused_before_anything_is_declared() -> None:
+    """STS looks the OIDC provider up in the role's own account: a provider of another account or
+    cluster passes every schema and fails only when the operator first authenticates. A stack that
+    still states `oidcProviderArn` must state the one its cluster trusts; the fix removes it."""
     declared: list = []
+    stated = "arn:aws:iam::222222222222:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/OTHER"
     with pytest.raises(ConfigError) as raised:
-        run_stack("production", overrides={"aws:allowedAccountIds": ["333333333333"]}, registrations=declared)
+        run_stack("production", overrides={"ai-etl:oidcProviderArn": stated}, registrations=declared)
     message = str(raised.value)
-    assert "is in account 222222222222, but these credentials deploy to account 333333333333" in message
+    assert (
+        f"oidcProviderArn: is {stated}, but cluster 'ai-etl-production' trusts arn:aws:iam::222222222222:"
+        in (message)
+    )
+    assert "fix: pulumi config rm oidcProviderArn --stack production" in message
     assert "nothing was declared" in message and declared == []
 
 
 def test_kms_via_service_names_the_partitions_endpoint() -> None:
     """In aws-cn, Secrets Manager is `secretsmanager.<region>.amazonaws.com.cn` (botocore's
     partitions): a condition on `...amazonaws.com` would never match, and decryption would fail."""
-    run = run_stack(
-        "dev",
-        overrides={
-            "aws:region": "cn-north-1",
-            "ai-etl:oidcProviderArn": (
-                "arn:aws-cn:iam::111111111111:oidc-provider/oidc.eks.cn-north-1.amazonaws.com.cn/id/X"
-            ),
-        },
-    )
+    run = run_stack("dev", overrides={"aws:region": "cn-north-1"})
+    assert trust_policy(run)["Statement"][0]["Principal"]["Federated"].startswith("arn:aws-cn:iam::")
     (_, decrypt) = read_policy(run)["Statement"]
     assert decrypt["Condition"] == {
         "StringEquals": {"kms:ViaService": "secretsmanager.cn-north-1.amazonaws.com.cn"}
@@ -338,7 +349,15 @@ def test_an_oidc_provider_of_another_partition_is_refused() -> None:
     with pytest.raises(
         ConfigError, match="is in partition 'aws', but aws:region 'cn-north-1' is in 'aws-cn'"
     ):
-        run_stack("dev", overrides={"aws:region": "cn-north-1"})
+        run_stack(
+            "dev",
+            overrides={
+                "aws:region": "cn-north-1",
+                "ai-etl:oidcProviderArn": (
+                    "arn:aws:iam::111111111111:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/X"
+                ),
+            },
+        )
 
 
 def test_no_secret_name_ends_like_an_arn_suffix(stack_run: Run) -> None:

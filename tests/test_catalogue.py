@@ -27,12 +27,13 @@ WORKER = Consumer(
 PROGRAM = """
 import pulumi
 from ai_etl.catalogue import CATALOGUE, CONSUMERS, Consumer, SecretSpec, Source
+from ai_etl.cluster import lookup_cluster
 from ai_etl.settings import load_settings
 from components.environment import Environment, EnvironmentArgs
 from tests.test_catalogue import EXTRA, WORKER
 
 settings = load_settings(CATALOGUE + {extra}, CONSUMERS + {consumers})
-environment = Environment("ai-etl", EnvironmentArgs(settings))
+environment = Environment("ai-etl", EnvironmentArgs(settings, lookup_cluster(settings)))
 pulumi.export("secretNames", environment.secret_names)
 pulumi.export("secretArns", environment.secret_arns)
 """

@@ -23,7 +23,7 @@ WORKLOAD_SETTINGS = "WorkloadSettings(image='registry.example.com/app:1.0.0', re
 PROGRAMS = {
     "Namespace": """
 from components.namespace import Namespace, NamespaceArgs
-Namespace("team", NamespaceArgs(name="team-a", labels={"team": "a"}))
+Namespace("team", NamespaceArgs(name="team-a", labels={"team": "a"}, annotations={}))
 """,
     "Passwords": """
 import pulumi

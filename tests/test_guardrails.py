@@ -289,9 +289,11 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 from components.environment import Environment, EnvironmentArgs
+from ai_etl.cluster import lookup_cluster
 from ai_etl.settings import load_settings
 
-environment = Environment("ai-etl", EnvironmentArgs(load_settings()))
+settings = load_settings()
+environment = Environment("ai-etl", EnvironmentArgs(settings, lookup_cluster(settings)))
 k8s.core.v1.ConfigMap("leaky", metadata={"name": "leaky", "namespace": "ai-etl-dev"},
                       data={"DB_PASSWORD": "not-a-real-one"})
 k8s.rbac.v1.ClusterRole("lister", metadata={"name": "lister"},

@@ -18,6 +18,7 @@ from ai_etl.tokens import (
     ENVIRONMENT_COMPONENT,
     IAM_ROLE,
     K8S_DEPLOYMENT,
+    K8S_PROVIDER,
     K8S_SERVICE_ACCOUNT,
     KMS_KEY,
     NAMESPACE_COMPONENT,
@@ -63,7 +64,8 @@ def test_resources_json_lists_every_resource_with_its_safety_options(
     for record in resources:
         assert set(record) >= KEYS
     assert resources[0]["type"] == ENVIRONMENT_COMPONENT
-    assert resources[1]["type"] == NAMESPACE_COMPONENT, "declaration order, not resolution order"
+    assert resources[1]["type"] == K8S_PROVIDER, "the stack's cluster, before any object goes to it"
+    assert resources[2]["type"] == NAMESPACE_COMPONENT, "declaration order, not resolution order"
     protected = {r["type"] for r in resources if r["protect"]}
     assert protected == ({KMS_KEY, SM_SECRET} if stack == "production" else set())
 
@@ -106,10 +108,8 @@ def test_nothing_but_provided_secrets_is_invented(tmp_path: Path) -> None:
     """A missing plain key stays missing: the render stops with the program's own message."""
     folder = head_stack_dir(tmp_path, "dev", "")
     path = folder / "Pulumi.dev.yaml"
-    path.write_text(
-        "\n".join(line for line in path.read_text().splitlines() if "oidcProviderArn" not in line)
-    )
-    with pytest.raises(ConfigError, match="oidcProviderArn: is required"):
+    path.write_text("\n".join(line for line in path.read_text().splitlines() if "clusterName" not in line))
+    with pytest.raises(ConfigError, match="clusterName: is required"):
         render("dev", tmp_path / "bad", folder)
 
 

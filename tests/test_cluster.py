@@ -1,0 +1,174 @@
+"""Each stack bound to its own EKS cluster, looked up at deploy time: where the Kubernetes objects go,
+whom the operator trusts, and whether the cluster encrypts and audits (issue 10, point 3)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from ai_etl.settings import ConfigError
+from ai_etl.tokens import GET_EKS_CLUSTER, GET_OIDC_PROVIDER, K8S_PROVIDER
+from components.namespace import AUDIT_ANNOTATION, CLUSTER_ANNOTATION, VERSION_ANNOTATION
+from offline.diff import diff
+from offline.engine import Run, load_stack_config
+from offline.render import resource_record
+from tests.helpers import PLACEHOLDERS, manifest, run_cli, stack_config
+from tests.helpers import run_config as run_with
+
+
+def run_against(stack: str, cluster: dict[str, Any] | None, **overrides: Any) -> Run:
+    """The stack, with the cluster lookup answering `cluster`'s fields (None: no such cluster)."""
+    from offline.engine import load_project, run_program
+
+    return run_program(
+        stack,
+        stack_config(stack, overrides),
+        PLACEHOLDERS,
+        project=load_project(),
+        answers={GET_EKS_CLUSTER: cluster},
+    )
+
+
+def test_every_kubernetes_object_goes_to_the_stacks_own_cluster(stack_run: Run) -> None:
+    """Not to whatever cluster the deploying shell's kubeconfig points at: every Kubernetes object
+    names the stack's provider, whose kubeconfig holds the looked-up cluster's endpoint and CA and
+    gets a token from `aws eks get-token` for that cluster and region. No token is stored, so the
+    kubeconfig is the same on every run and the provider never shows a change."""
+    (provider,) = stack_run.of_type(K8S_PROVIDER)
+    objects = [r for r in stack_run.resources if r.type.startswith("kubernetes:")]
+    assert objects and {r.provider.rpartition("::")[0] for r in objects} == {provider.urn}
+    cluster = stack_run.answer(GET_EKS_CLUSTER)
+    stack = load_stack_config(stack_run.stack)
+    assert cluster["name"] == stack["ai-etl:clusterName"]
+    config = json.loads(provider.inputs["kubeconfig"])
+    (entry,) = config["clusters"]
+    assert entry["cluster"] == {
+        "server": cluster["endpoint"],
+        "certificate-authority-data": cluster["certificateAuthorities"][0]["data"],
+    }
+    (context,) = config["contexts"]
+    assert config["current-context"] == context["name"] and context["context"]["cluster"] == entry["name"]
+    (user,) = config["users"]
+    exec_ = user["user"]["exec"]
+    assert exec_["command"] == "aws" and exec_["apiVersion"] == "client.authentication.k8s.io/v1beta1"
+    assert exec_["args"] == [
+        "eks",
+        "get-token",
+        "--cluster-name",
+        cluster["name"],
+        "--region",
+        stack["aws:region"],
+    ]
+    assert "token" not in json.dumps(user["user"]).replace("get-token", "")
+
+
+def test_the_namespace_records_what_was_found_of_the_cluster(stack_run: Run) -> None:
+    """The policy pack and `offline check` see the cluster's version and audit log on the namespace."""
+    annotations = manifest(stack_run, "Namespace")["metadata"]["annotations"]
+    cluster = stack_run.answer(GET_EKS_CLUSTER)
+    assert annotations == {
+        CLUSTER_ANNOTATION: cluster["name"],
+        VERSION_ANNOTATION: cluster["version"],
+        AUDIT_ANNOTATION: "enabled",
+    }
+
+
+@pytest.mark.parametrize(
+    ("change", "expect"),
+    [
+        ({"version": "1.27"}, "runs Kubernetes 1.27: EKS envelope-encrypts"),
+        ({"enabledClusterLogTypes": ["api", "authenticator"]}, "has the audit log off"),
+    ],
+)
+def test_a_production_grade_stack_refuses_a_cluster_that_does_not_encrypt_or_audit(
+    change: dict[str, Any], expect: str
+) -> None:
+    """Before anything is declared, naming the cluster, what is wrong and the aws command that fixes it."""
+    declared: list = []
+    with pytest.raises(ConfigError) as raised:
+        from offline.engine import load_project, run_program
+
+        run_program(
+            "production",
+            stack_config("production"),
+            PLACEHOLDERS,
+            project=load_project(),
+            answers={GET_EKS_CLUSTER: change},
+            registrations=declared,
+        )
+    message = str(raised.value)
+    assert "cluster 'ai-etl-production' refused for stack 'production' (nothing was declared)" in message
+    assert expect in message and "required of a production-grade stack" in message
+    assert (
+        "fix: aws eks update-cluster-" in message and "--name ai-etl-production --region us-east-1" in message
+    )
+    assert declared == []
+
+
+def test_a_standard_stack_deploys_to_such_a_cluster_with_a_warning() -> None:
+    """dev may run on an older cluster, or with the audit log off; the preview says so, with the fix."""
+    run = run_against("dev", {"version": "1.27", "enabledClusterLogTypes": []})
+    assert manifest(run, "Namespace")["metadata"]["annotations"][AUDIT_ANNOTATION] == "disabled"
+    text = "\n".join(run.warnings)
+    assert "runs Kubernetes 1.27" in text and "has the audit log off" in text
+    assert "aws eks update-cluster-config --name ai-etl-dev --region us-east-1 --logging" in text
+
+
+def test_a_missing_cluster_is_a_clear_error() -> None:
+    with pytest.raises(ConfigError) as raised:
+        run_against("dev", None)
+    message = str(raised.value)
+    assert "clusterName: no EKS cluster 'ai-etl-dev' in us-east-1 for these credentials" in message
+    fix = "fix: aws eks list-clusters --region us-east-1, then pulumi config set clusterName <cluster>"
+    assert f"{fix} --stack dev" in message
+
+
+def test_a_cluster_without_an_iam_oidc_provider_is_refused() -> None:
+    """IRSA needs the account's IAM OIDC provider for the cluster's issuer; eksctl creates it."""
+    from offline.engine import load_project, run_program
+
+    with pytest.raises(ConfigError) as raised:
+        run_program(
+            "dev",
+            stack_config("dev"),
+            PLACEHOLDERS,
+            project=load_project(),
+            answers={GET_OIDC_PROVIDER: None},
+        )
+    assert (
+        "fix: eksctl utils associate-iam-oidc-provider --cluster ai-etl-dev --region us-east-1 --approve"
+        in str(raised.value)
+    )
+
+
+def test_a_stack_file_from_before_the_lookup_works_once_it_names_its_cluster() -> None:
+    """A stack file that still states the right `oidcProviderArn` deploys unchanged; a wrong one is
+    refused, and the printed fix, run as printed, leaves a stack the program accepts."""
+    right = run_against("dev", {}).answer(GET_OIDC_PROVIDER)["arn"]
+    config = stack_config("dev", {"ai-etl:oidcProviderArn": right})
+    assert run_with("dev", config).exports["namespace"] == "ai-etl-dev"
+    wrong = stack_config("dev", {"ai-etl:oidcProviderArn": right.replace("/id/", "/id/X")})
+    with pytest.raises(ConfigError) as raised:
+        run_with("dev", wrong)
+    (fix,) = [line.split("fix: ", 1)[1] for line in str(raised.value).splitlines() if "fix: " in line]
+    secrets = dict(PLACEHOLDERS)
+    run_cli(fix, wrong, secrets)
+    assert "ai-etl:oidcProviderArn" not in wrong
+    run_with("dev", wrong, secrets)
+
+
+def test_moving_a_stack_to_another_cluster_replaces_every_kubernetes_object() -> None:
+    """pulumi-kubernetes replaces its provider when the kubeconfig's active cluster changes, and the
+    engine replaces every resource of a replaced provider (offline/diff.py cites both). The offline
+    diff says so, rather than a harmless-looking update; AWS resources stay."""
+    base = [resource_record(r) for r in run_with("dev", stack_config("dev")).resources]
+    moved = run_with("dev", stack_config("dev", {"ai-etl:clusterName": "ai-etl-blue"}))
+    changes = {c.name: c for c in diff(base, [resource_record(r) for r in moved.resources])}
+    objects = [r.name for r in moved.resources if r.type.startswith("kubernetes:")]
+    assert objects and all(
+        changes[n].op == "replace" and changes[n].replace_reasons == ["provider"] for n in objects
+    )
+    assert changes["ai-etl-cluster"].replace_reasons == ["kubeconfig (another cluster)"]
+    assert not [c for c in changes.values() if c.type.startswith("aws:") and c.op == "replace"]
