@@ -77,7 +77,42 @@ def provided_secrets(problems: Problems, raw: RawConfig, provided: tuple[SecretS
             problems.add(key, problem, fix + " (and rotate the value: it has been exposed)")
 
 
-def production_grade(problems: Problems, config: StackConfig, workloads: Mapping[str, Any]) -> None:
+def replica_region_for(region: str) -> str:
+    """A sensible second region: another of the same partition, of the same geography if any."""
+    partition = aws_regions().get(region, "aws")
+    others = sorted(r for r, p in aws_regions().items() if p == partition and r != region)
+    near = [r for r in others if r.split("-")[0] == region.split("-")[0]]
+    return (near or others or ["us-west-2"])[0]
+
+
+def replica_region(problems: Problems, raw: RawConfig, config: StackConfig) -> None:
+    """A replica region AWS lists, in the secrets' partition, other than their own region."""
+    replica, region = config.replica_region, str(raw.region)
+    if replica is None or region not in aws_regions():
+        return
+    fix = problems.set_cmd("replicaRegion", replica_region_for(region))
+    if replica not in aws_regions():
+        close = difflib.get_close_matches(replica, [r for r in aws_regions() if r != region], n=1)
+        if close:
+            fix = problems.set_cmd("replicaRegion", close[0])
+        hint = f"; did you mean {close[0]}?" if close else ""
+        problems.add("replicaRegion", f"{replica!r} is not an AWS region{hint}", fix)
+    elif replica == region:
+        problems.add(
+            "replicaRegion", f"is aws:region ({region}): a replica must survive the loss of that region", fix
+        )
+    elif aws_regions()[replica] != aws_regions()[region]:
+        problems.add(
+            "replicaRegion",
+            f"{replica!r} is in partition {aws_regions()[replica]!r}, but aws:region {region!r} is in "
+            f"{aws_regions()[region]!r}: Secrets Manager replicates within a partition",
+            fix,
+        )
+
+
+def production_grade(
+    problems: Problems, config: StackConfig, workloads: Mapping[str, Any], region: str
+) -> None:
     """What `grade: production` requires, stated in the stack file rather than implied by a name."""
     why = "in a production-grade stack (ai-etl:grade)"
     if not config.protect:
@@ -89,6 +124,13 @@ def production_grade(problems: Problems, config: StackConfig, workloads: Mapping
             "recoveryWindowInDays",
             f"must be 30 {why}, got {config.recovery_window_in_days}",
             problems.set_cmd("recoveryWindowInDays", 30),
+        )
+    if config.replica_region is None:
+        problems.add(
+            "replicaRegion",
+            f"is required {why}: the recovery window does not survive the loss of the region, so "
+            "every secret keeps a replica, encrypted, in a second one",
+            problems.set_cmd("replicaRegion", replica_region_for(region)),
         )
     for name, workload in workloads.items():
         if workload is not None and "@sha256:" not in workload.image:

@@ -32,12 +32,18 @@ ALTERNATES: dict[str, Any] = {
         "arn:aws:iam::111111111111:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/"
         "EB7950D320E1321AD587D5A99223E088"
     ),
+    "replicaRegion": "us-west-2",
     "qwenApiBase": "https://api.example.com/v1",
     "passwordLength": 64,
     "recoveryWindowInDays": 14,
     "protect": True,
-    # Production grade requires protection and 30 days: the row shows the three together.
-    "grade": {"grade": "production", "protect": True, "recoveryWindowInDays": 30},
+    # Production grade requires protection, 30 days and a replica region: the row shows them together.
+    "grade": {
+        "grade": "production",
+        "protect": True,
+        "recoveryWindowInDays": 30,
+        "replicaRegion": "us-west-2",
+    },
     "database.host": "db.internal",
     "database.port": 5433,
     "database.name": "ai_etl_2",

@@ -127,6 +127,14 @@ class StackConfig(_Model):
             ok=http_url_without_credentials,
         ),
     ] = "https://api.together.xyz/v1"
+    replica_region: Annotated[
+        str | None,
+        text("an AWS region such as us-west-2", r"[a-z]{2}(-[a-z]+)+-\d", optional=True),
+        Field(
+            description="a second region holding a replica of every secret, encrypted with a key of "
+            "its own there (required of a production-grade stack)",
+        ),
+    ] = None
     password_length: Annotated[int, whole(32, 256)] = 48
     # DeleteSecret's RecoveryWindowInDays; the fix suggests 30, which every stack may take.
     recovery_window_in_days: Annotated[int, whole(7, 30)] = Field(default=7, examples=[30])
@@ -244,8 +252,10 @@ def parse_settings(
     crosschecks.stack_name(problems, raw.stack)
     crosschecks.region_and_partition(problems, raw)
     crosschecks.provided_secrets(problems, raw, provided)
+    if config is not None:
+        crosschecks.replica_region(problems, raw, config)
     if config is not None and config.grade == PRODUCTION_GRADE:
-        crosschecks.production_grade(problems, config, workloads)
+        crosschecks.production_grade(problems, config, workloads, str(raw.region))
     crosschecks.adopted(problems, raw, generated)
     problems.raise_if_any()
     assert config is not None  # validated

@@ -92,6 +92,7 @@ class Environment(pulumi.ComponentResource):
                 recovery_window_in_days=s.config.recovery_window_in_days,
                 protect=s.config.protect,
                 tags=tags,
+                replica_region=s.config.replica_region,
             ),
             child,
         )

@@ -52,6 +52,8 @@ class SecretsManagerArgs:
     protect: bool
     """Protect the key and the secrets from deletion."""
     tags: Mapping[str, str]
+    replica_region: str | None = None
+    """A second region holding a replica of every secret, under a key of its own there; None for none."""
 
 
 class SecretsManager(pulumi.ComponentResource):
@@ -59,6 +61,8 @@ class SecretsManager(pulumi.ComponentResource):
 
     kms_key_arn: pulumi.Output[str]
     """ARN of the customer-managed KMS key."""
+    replica_key_arn: pulumi.Output[str] | None
+    """ARN of the replica region's key, if there is a replica region."""
     secrets: dict[str, StoredSecret]
     """Each stored secret by key."""
 
@@ -81,6 +85,34 @@ class SecretsManager(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
         self.kms_key_arn = key.arn
+        # The replicas' key lives in the replica region: a single-region key of that region (a
+        # multi-Region key would need the primary key replaced, as multiRegion forces a new key,
+        # hashicorp/terraform-provider-aws internal/service/kms/key.go). pulumi-aws 7 takes the
+        # region per resource (terraform-provider-aws 6's `region` argument), so the stack's own
+        # provider, with its allowedAccountIds, creates it: no second provider to keep in step.
+        replicas: list[aws.secretsmanager.SecretReplicaArgs] = []
+        self.replica_key_arn = None
+        if args.replica_region:
+            replica_key = aws.kms.Key(
+                f"{name}-replica-key",
+                region=args.replica_region,
+                description=f"{args.key_description} (replicas in {args.replica_region})",
+                enable_key_rotation=True,
+                deletion_window_in_days=args.recovery_window_in_days,
+                tags=dict(args.tags),
+                opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
+            )
+            aws.kms.Alias(
+                f"{name}-replica-key-alias",
+                region=args.replica_region,
+                name=args.key_alias,
+                target_key_id=replica_key.key_id,
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            self.replica_key_arn = replica_key.arn
+            replicas = [
+                aws.secretsmanager.SecretReplicaArgs(region=args.replica_region, kms_key_id=replica_key.arn)
+            ]
         self.secrets = {}
         for entry_key, entry in args.secrets.items():
             secret = aws.secretsmanager.Secret(
@@ -89,6 +121,10 @@ class SecretsManager(pulumi.ComponentResource):
                 description=entry.description,
                 kms_key_id=key.arn,
                 recovery_window_in_days=args.recovery_window_in_days,
+                # A replica follows every new value. A secret of the same name already in the
+                # replica region stops the replication rather than being overwritten.
+                replicas=replicas,
+                force_overwrite_replica_secret=False,
                 tags={
                     **args.tags,
                     **({ROTATION_STEP_TAG: entry.rotation_step} if entry.rotation_step else {}),

@@ -195,12 +195,16 @@ class ProviderMocks(pulumi.runtime.Mocks):
             result = "@:/#" + seed + seed
             state.update(result=result, bcryptHash="$2a$10$" + seed[:53])
             return f"{args.name}-id", state
+        # A resource may name its own region (pulumi-aws 7); else the provider's.
+        region = str(plain.get("region") or self.region)
         if token == tokens.KMS_KEY:
             key_id = str(uuid.UUID(_digest(self.stack, args.name)[:32]))
-            state.update(keyId=key_id, arn=f"arn:aws:kms:{self.region}:{self.account}:key/{key_id}")
+            state.update(
+                keyId=key_id, arn=f"arn:{_partition(region)}:kms:{region}:{self.account}:key/{key_id}"
+            )
             return key_id, state
         if token == tokens.KMS_ALIAS:
-            state["arn"] = f"arn:aws:kms:{self.region}:{self.account}:{plain['name']}"
+            state["arn"] = f"arn:{_partition(region)}:kms:{region}:{self.account}:{plain['name']}"
             return plain["name"], state
         if token == tokens.SM_SECRET:
             suffix = _digest(plain["name"])[:6]  # AWS appends six random characters

@@ -39,14 +39,18 @@ PLACEHOLDERS = placeholders()
 
 
 def expected_resources(
-    catalogue: tuple[SecretSpec, ...] = CATALOGUE, consumers: tuple[Consumer, ...] = CONSUMERS
+    catalogue: tuple[SecretSpec, ...] = CATALOGUE,
+    consumers: tuple[Consumer, ...] = CONSUMERS,
+    stack: str = "dev",
 ) -> int:
     """How many resources a stack declares: 5 components and one per workload; the cluster's
     Kubernetes provider; a namespace; a password per generated secret; a KMS key and alias; a secret
     and its value per entry; the store's role, policy, ServiceAccount and SecretStore; per workload
-    an ExternalSecret, ServiceAccount, Role, RoleBinding, Deployment and NetworkPolicy."""
+    an ExternalSecret, ServiceAccount, Role, RoleBinding, Deployment and NetworkPolicy; with a
+    replica region (the stack file's `replicaRegion`), its KMS key and alias."""
     generated = len(of_source(Source.GENERATED, catalogue))
-    return 5 + len(consumers) + 1 + 1 + generated + 2 + 2 * len(catalogue) + 4 + 6 * len(consumers)
+    replica = 2 if "ai-etl:replicaRegion" in load_stack_config(stack) else 0
+    return 5 + len(consumers) + 1 + 1 + generated + 2 + replica + 2 * len(catalogue) + 4 + 6 * len(consumers)
 
 
 def stack_config(

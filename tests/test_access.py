@@ -169,10 +169,17 @@ def test_aws_inputs_meet_the_api_constraints(stack_run: Run) -> None:
     for s in stack_run.of_type(SM_SECRET):
         i = s.inputs
         tags = [{"Key": k, "Value": v} for k, v in i["tags"].items()]
+        replicas = [{"Region": r["region"], "KmsKeyId": r["kmsKeyId"]} for r in i.get("replicas", [])]
         errors += api_errors(
             "secretsmanager",
             "CreateSecret",
-            {"Name": i["name"], "Description": i["description"], "KmsKeyId": i["kmsKeyId"], "Tags": tags},
+            {
+                "Name": i["name"],
+                "Description": i["description"],
+                "KmsKeyId": i["kmsKeyId"],
+                "Tags": tags,
+                **({"AddReplicaRegions": replicas} if replicas else {}),
+            },
         )
         # Documented in DeleteSecret: RecoveryWindowInDays is 7 to 30.
         assert 7 <= i["recoveryWindowInDays"] <= 30
@@ -194,23 +201,23 @@ def test_aws_inputs_meet_the_api_constraints(stack_run: Run) -> None:
         "PutRolePolicy",
         {"RoleName": policy["role"], "PolicyName": policy["name"], "PolicyDocument": policy["policy"]},
     )
-    key = stack_run.one(KMS_KEY).inputs
-    errors += api_errors(
-        "kms",
-        "CreateKey",
-        {
-            "Description": key["description"],
-            "Tags": [{"TagKey": k, "TagValue": v} for k, v in key["tags"].items()],
-        },
-    )
-    errors += api_errors(
-        "kms", "ScheduleKeyDeletion", {"KeyId": "k", "PendingWindowInDays": key["deletionWindowInDays"]}
-    )
-    assert 7 <= key["deletionWindowInDays"] <= 30, "KMS: a pending window of 7 to 30 days"
-    assert key["enableKeyRotation"] is True
-    alias = stack_run.one(KMS_ALIAS).inputs
-    errors += api_errors("kms", "CreateAlias", {"AliasName": alias["name"], "TargetKeyId": "k"})
-    assert alias["name"].startswith("alias/") and not alias["name"].startswith("alias/aws/")
+    for key in (k.inputs for k in stack_run.of_type(KMS_KEY)):
+        errors += api_errors(
+            "kms",
+            "CreateKey",
+            {
+                "Description": key["description"],
+                "Tags": [{"TagKey": k, "TagValue": v} for k, v in key["tags"].items()],
+            },
+        )
+        errors += api_errors(
+            "kms", "ScheduleKeyDeletion", {"KeyId": "k", "PendingWindowInDays": key["deletionWindowInDays"]}
+        )
+        assert 7 <= key["deletionWindowInDays"] <= 30, "KMS: a pending window of 7 to 30 days"
+        assert key["enableKeyRotation"] is True
+    for alias in (a.inputs for a in stack_run.of_type(KMS_ALIAS)):
+        errors += api_errors("kms", "CreateAlias", {"AliasName": alias["name"], "TargetKeyId": "k"})
+        assert alias["name"].startswith("alias/") and not alias["name"].startswith("alias/aws/")
     assert errors == []
 
 
@@ -224,7 +231,7 @@ def test_production_keeps_a_thirty_day_recovery_window(stack_runs: dict[str, Run
     """Production's deleted secrets and key can be recovered for 30 days."""
     for s in stack_runs["production"].of_type(SM_SECRET):
         assert s.inputs["recoveryWindowInDays"] == 30
-    assert stack_runs["production"].one(KMS_KEY).inputs["deletionWindowInDays"] == 30
+    assert stack_runs["production"].one(KMS_KEY, "-secrets-key").inputs["deletionWindowInDays"] == 30
 
 
 def test_production_protects_key_and_secrets_but_not_what_rotation_replaces(
@@ -247,7 +254,7 @@ def test_environments_share_nothing(stack_runs: dict[str, Run]) -> None:
     def names(run: Run) -> set[str]:
         out = {run.exports["namespace"], run.exports["kmsKeyArn"], run.exports["operatorRoleArn"]}
         out |= {s.inputs["name"] for s in run.of_type(SM_SECRET)}
-        out.add(run.one(KMS_ALIAS).inputs["name"])
+        out.add(run.one(KMS_ALIAS, "-secrets-key-alias").inputs["name"])
         out.add(trust_policy(run)["Statement"][0]["Principal"]["Federated"])
         return out
 
@@ -365,3 +372,45 @@ def test_no_secret_name_ends_like_an_arn_suffix(stack_run: Run) -> None:
     lookups would take for the random suffix AWS appends."""
     for secret in stack_run.of_type(SM_SECRET):
         assert not re.search(r"-[A-Za-z0-9]{6}$", secret.inputs["name"]), secret.inputs["name"]
+
+
+def test_production_keeps_an_encrypted_replica_of_every_secret_in_a_second_region(
+    stack_runs: dict[str, Run],
+) -> None:
+    """The recovery window does not survive the loss of a region: production replicates every
+    secret to `replicaRegion`, each replica under a customer-managed key of that region (created by
+    the stack's own provider there, not the AWS-managed `aws/secretsmanager` key)."""
+    run = stack_runs["production"]
+    replica = load_stack_config("production")["ai-etl:replicaRegion"]
+    key = run.one(KMS_KEY, "-replica-key")
+    assert key.inputs["region"] == replica and key.protect
+    assert key.outputs["arn"].startswith(f"arn:aws:kms:{replica}:")
+    alias = run.one(KMS_ALIAS, "-replica-key-alias")
+    assert alias.inputs["region"] == replica and alias.inputs["targetKeyId"] == key.outputs["keyId"]
+    for secret in run.of_type(SM_SECRET):
+        assert secret.inputs["replicas"] == [{"region": replica, "kmsKeyId": key.outputs["arn"]}]
+        assert secret.inputs["forceOverwriteReplicaSecret"] is False
+    assert not [s for s in stack_runs["dev"].of_type(SM_SECRET) if s.inputs.get("replicas")]
+
+
+@pytest.mark.parametrize(
+    ("value", "problem", "fix"),
+    [
+        (
+            "us-east-1",
+            "is aws:region (us-east-1)",
+            "pulumi config set replicaRegion us-east-2 --stack production",
+        ),
+        ("us-west-9", "'us-west-9' is not an AWS region; did you mean us-west-2?", "replicaRegion us-west-2"),
+        ("cn-north-1", "Secrets Manager replicates within a partition", "replicaRegion us-east-2"),
+    ],
+)
+def test_a_replica_region_that_cannot_hold_a_replica_is_refused(value: str, problem: str, fix: str) -> None:
+    with pytest.raises(ConfigError) as raised:
+        run_stack("production", overrides={"ai-etl:replicaRegion": value})
+    assert problem in str(raised.value) and fix in str(raised.value)
+
+
+def test_a_production_grade_stack_without_a_replica_region_is_refused() -> None:
+    with pytest.raises(ConfigError, match="replicaRegion: is required in a production-grade stack"):
+        run_stack("production", remove=("ai-etl:replicaRegion",))

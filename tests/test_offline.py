@@ -60,7 +60,7 @@ def test_resources_json_lists_every_resource_with_its_safety_options(
     options that matter for safety."""
     data = json.loads((renders[stack] / "resources.json").read_text())
     resources = data["resources"]
-    assert data["stack"] == stack and len(resources) == expected_resources()
+    assert data["stack"] == stack and len(resources) == expected_resources(stack=stack)
     for record in resources:
         assert set(record) >= KEYS
     assert resources[0]["type"] == ENVIRONMENT_COMPONENT
@@ -150,7 +150,7 @@ def test_render_cli_prints_a_tree_and_counts(tmp_path: Path, capsys: pytest.Capt
     """The summary shows resources as a tree by component and counts by type."""
     assert main(["render", "production", "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    assert f"stack production: {expected_resources()} resources" in out
+    assert f"stack production: {expected_resources(stack='production')} resources" in out
     assert "└─ ai-etl:environment:Environment  ai-etl" in out
     assert "│  └─ kubernetes:core/v1:Namespace  ai-etl-namespace" in out
     assert f"{len(CATALOGUE):>6}  aws:secretsmanager/secret:Secret" in out

@@ -119,3 +119,25 @@ def test_the_recovery_runbook_brings_every_secret_and_the_key_back(aws: dict[str
     value = aws_out(aws, "secretsmanager", "get-secret-value", "--secret-id", f"ai-etl/{STACK}/secret-key",
                     "--query", "SecretString", "--output", "text")  # fmt: skip
     assert value == SAMPLE + "x"
+
+
+def test_the_replica_drill_reads_every_replica_back_by_length(aws: dict[str, str]) -> None:
+    """Secrets created as the program declares them (a replica in `replicaRegion` under that
+    region's key) are readable there; the runbook's drill reads each back without printing it."""
+    replica = "us-west-2"
+    key = aws_out(
+        aws, "kms", "create-key", "--region", replica, "--query", "KeyMetadata.Arn", "--output", "text"
+    )
+    for i, spec in enumerate(CATALOGUE):
+        aws_out(aws, "secretsmanager", "create-secret", "--name", f"ai-etl/{STACK}/{spec.key}",
+                "--secret-string", SAMPLE + "x" * i,
+                "--add-replica-regions", f"Region={replica},KmsKeyId={key}")  # fmt: skip
+    block = fenced((DOCS / "runbooks.md").read_text(), "A drill (read every replica back")
+    assert f"STACK={STACK} REPLICA={replica}" in block
+    result = run(aws, block)
+    assert result.returncode == 0, result.stderr[-2000:]
+    lengths = {
+        line.split(": ")[0]: int(line.split(": ")[1].split()[0]) for line in result.stdout.splitlines()
+    }
+    assert lengths == {f"ai-etl/{STACK}/{s.key}": len(SAMPLE) + i for i, s in enumerate(CATALOGUE)}
+    assert SAMPLE not in result.stdout

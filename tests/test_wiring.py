@@ -90,7 +90,7 @@ def test_composed_urls_carry_the_guides_defaults_and_survive_special_characters(
 def test_every_catalogue_entry_is_one_encrypted_secrets_manager_entry(stack_run: Run) -> None:
     """Each catalogue key has exactly one Secrets Manager secret, under ai-etl/<stack>/, with the
     environment's own KMS key, and exactly one value."""
-    (key,) = stack_run.of_type(KMS_KEY)
+    key = stack_run.one(KMS_KEY, "-secrets-key")
     secrets = stack_run.of_type(SECRET)
     assert sorted(s.inputs["name"] for s in secrets) == sorted(
         f"ai-etl/{stack_run.stack}/{spec.key}" for spec in CATALOGUE
@@ -131,6 +131,6 @@ def test_stack_outputs_help_an_operator(stack_run: Run) -> None:
     assert backend_secret(stack_run) == manifest(stack_run, "ExternalSecret")["metadata"]["name"]
     assert exports["namespace"] == manifest(stack_run, "Namespace")["metadata"]["name"]
     assert exports["operatorRoleArn"] == stack_run.one(IAM_ROLE).outputs["arn"]
-    assert exports["kmsKeyArn"] == stack_run.one(KMS_KEY).outputs["arn"]
+    assert exports["kmsKeyArn"] == stack_run.one(KMS_KEY, "-secrets-key").outputs["arn"]
     assert set(exports["secretArns"]) == {spec.key for spec in CATALOGUE}
     assert set(exports["rotation"]) == {spec.key for spec in CATALOGUE if spec.source is Source.GENERATED}
