@@ -28,6 +28,9 @@ IMAGE = (  # [registry[:port]/]path[:tag][@sha256:digest], lower-case path
 )
 CLUSTER_NAME = r"[0-9A-Za-z][A-Za-z0-9_-]{0,99}"
 """An EKS cluster's name: botocore's eks model, shape ClusterName (pattern, at most 100)."""
+ROLE_ARN = r"arn:(aws|aws-cn|aws-us-gov):iam::\d{12}:role/[\w+=,.@/-]{1,512}"
+"""An IAM role's ARN (IAM's role name and path characters)."""
+EMAIL = r"[^@\s]+@[^@\s]+\.[^@\s]+"
 OIDC_PROVIDER_ARN = re.compile(
     r"arn:(?P<partition>aws|aws-cn|aws-us-gov):iam::(?P<account>\d{12}):oidc-provider/"
     r"(?P<issuer>[a-z0-9.-]+(/[A-Za-z0-9._~-]+)*)"

@@ -33,6 +33,8 @@ ALTERNATES: dict[str, Any] = {
         "EB7950D320E1321AD587D5A99223E088"
     ),
     "replicaRegion": "us-west-2",
+    "auditEmail": "secops@example.com",
+    "auditExpectedReaders": ["arn:aws:iam::111111111111:role/ci-deploy"],
     "qwenApiBase": "https://api.example.com/v1",
     "passwordLength": 64,
     "recoveryWindowInDays": 14,

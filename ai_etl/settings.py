@@ -28,9 +28,11 @@ from ai_etl.catalogue import (
 )
 from ai_etl.fields import (
     CLUSTER_NAME,
+    EMAIL,
     IMAGE,
     LABEL,
     OIDC_PROVIDER_ARN,
+    ROLE_ARN,
     Flag,
     Hostname,
     HttpPath,
@@ -135,6 +137,14 @@ class StackConfig(_Model):
             "its own there (required of a production-grade stack)",
         ),
     ] = None
+    audit_email: Annotated[
+        str | None,
+        text("an email address", EMAIL, optional=True),
+        Field(description="where the access alerts go (SNS mails a confirmation link first)"),
+    ] = None
+    audit_expected_readers: list[
+        Annotated[str, text("an IAM role ARN, arn:aws:iam::<account>:role/<name>", ROLE_ARN)]
+    ] = Field(default_factory=list, examples=["arn:aws:iam::<account>:role/<ci-deploy-role>"])
     password_length: Annotated[int, whole(32, 256)] = 48
     # DeleteSecret's RecoveryWindowInDays; the fix suggests 30, which every stack may take.
     recovery_window_in_days: Annotated[int, whole(7, 30)] = Field(default=7, examples=[30])

@@ -16,6 +16,11 @@ SM_VERSION = "aws:secretsmanager/secretVersion:SecretVersion"
 IAM_ROLE = "aws:iam/role:Role"
 IAM_ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
 IAM_POLICY = "aws:iam/policy:Policy"
+SNS_TOPIC = "aws:sns/topic:Topic"
+SNS_TOPIC_POLICY = "aws:sns/topicPolicy:TopicPolicy"
+SNS_SUBSCRIPTION = "aws:sns/topicSubscription:TopicSubscription"
+EVENT_RULE = "aws:cloudwatch/eventRule:EventRule"
+EVENT_TARGET = "aws:cloudwatch/eventTarget:EventTarget"
 K8S_NAMESPACE = "kubernetes:core/v1:Namespace"
 K8S_SERVICE_ACCOUNT = "kubernetes:core/v1:ServiceAccount"
 K8S_SECRET = "kubernetes:core/v1:Secret"
@@ -40,6 +45,12 @@ GET_EKS_CLUSTER = "aws:eks/getCluster:getCluster"
 GET_OIDC_PROVIDER = "aws:iam/getOpenIdConnectProvider:getOpenIdConnectProvider"
 K8S_PROVIDER = "pulumi:providers:kubernetes"
 
+# What the program records of the stack's cluster on its namespace (components/namespace.py), for
+# the policy pack and `offline check` (guardrails/rules.py, cluster-encrypted-and-audited).
+CLUSTER_ANNOTATION = "ai-etl.io/eks-cluster"
+VERSION_ANNOTATION = "ai-etl.io/eks-version"
+AUDIT_ANNOTATION = "ai-etl.io/eks-audit-log"
+
 # This project's components: `ai-etl:<module>:<Type>` is class <Type> in components/<module>.py.
 ENVIRONMENT_COMPONENT = "ai-etl:environment:Environment"
 NAMESPACE_COMPONENT = "ai-etl:namespace:Namespace"
@@ -47,6 +58,7 @@ PASSWORDS_COMPONENT = "ai-etl:passwords:Passwords"
 SECRETS_MANAGER_COMPONENT = "ai-etl:secretsmanager:SecretsManager"
 SECRET_STORE_COMPONENT = "ai-etl:secretstore:SecretStore"
 WORKLOAD_COMPONENT = "ai-etl:workload:Workload"
+AUDIT_COMPONENT = "ai-etl:accessaudit:AccessAudit"
 
 _SDK_PACKAGES = {"random": "pulumi_random", "aws": "pulumi_aws", "kubernetes": "pulumi_kubernetes"}
 

@@ -1,11 +1,13 @@
 """One environment of the platform: settings in, every component wired, stack outputs out.
 
-Data flow: Settings -> Passwords (+ composed URLs, + provided config) -> SecretsManager
--> SecretStore (IRSA) -> one Workload per consumer (its Secret, identity and Deployment).
+Data flow: Settings + the looked-up Cluster -> the cluster's Kubernetes provider -> Namespace ->
+Passwords (+ composed URLs, + provided config) -> SecretsManager (+ replicas) -> SecretStore (IRSA)
+-> AccessAudit (reads by anyone else) -> one Workload per consumer (its Secret, identity, Deployment).
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 import pulumi
@@ -16,10 +18,11 @@ from ai_etl.catalogue import read_by, server_passwords, synced
 from ai_etl.cluster import Cluster, kubeconfig
 from ai_etl.settings import Settings
 from ai_etl.tokens import ENVIRONMENT_COMPONENT
+from components.accessaudit import AccessAudit, AccessAuditArgs
 from components.labels import ENVIRONMENT_LABEL, aws_tags, environment_labels
 from components.namespace import Namespace, NamespaceArgs, cluster_annotations
 from components.passwords import Passwords, PasswordsArgs
-from components.secretsmanager import SecretEntry, SecretsManager, SecretsManagerArgs
+from components.secretsmanager import SecretEntry, SecretsManager, SecretsManagerArgs, key_policy
 from components.secretstore import SecretStore, SecretStoreArgs
 from components.urls import composed_values
 from components.workload import SyncedKey, Workload, WorkloadArgs
@@ -50,6 +53,8 @@ class Environment(pulumi.ComponentResource):
     """IAM role the External Secrets Operator assumes."""
     kms_key_arn: pulumi.Output[str]
     """The environment's KMS key."""
+    audit_topic_arn: pulumi.Output[str]
+    """The SNS topic of the access alerts."""
 
     def __init__(self, name: str, args: EnvironmentArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(ENVIRONMENT_COMPONENT, name, None, opts)
@@ -93,16 +98,18 @@ class Environment(pulumi.ComponentResource):
                 protect=s.config.protect,
                 tags=tags,
                 replica_region=s.config.replica_region,
+                key_policy=json.dumps(key_policy(cluster.partition, cluster.account)),
             ),
             child,
         )
+        operator_role = f"{s.prefix}-secret-store"
         secret_store = SecretStore(
             f"{name}-secret-store",
             SecretStoreArgs(
                 namespace=namespace.name,
                 store_name=STORE_NAME,
                 service_account=OPERATOR_SERVICE_ACCOUNT,
-                role_name=f"{s.prefix}-secret-store",
+                role_name=operator_role,
                 role_description=f"External Secrets Operator reads the {s.stack} secrets of {PROJECT}",
                 oidc_provider_arn=cluster.oidc_provider_arn,
                 oidc_issuer=cluster.oidc_issuer,
@@ -115,6 +122,23 @@ class Environment(pulumi.ComponentResource):
                 tags=tags,
             ),
             in_cluster,
+        )
+        audit = AccessAudit(
+            f"{name}-access-audit",
+            AccessAuditArgs(
+                name=f"{s.prefix}-secret-access",
+                secret_name_prefix=s.secret_name(""),
+                secret_arn_prefix=f"arn:{cluster.partition}:secretsmanager:{s.region}:{cluster.account}:"
+                f"secret:{s.secret_name('')}",
+                # Spelled out rather than taken from the role, so the pattern is known at preview
+                # and the policy pack can read it before the role exists.
+                operator_role_arn=f"arn:{cluster.partition}:iam::{cluster.account}:role/{operator_role}",
+                expected_readers=s.config.audit_expected_readers,
+                kms_key_arn=store.kms_key_arn,
+                email=s.config.audit_email,
+                tags=tags,
+            ),
+            child,
         )
         self.secret_names = {}
         for consumer in s.consumers:
@@ -151,6 +175,7 @@ class Environment(pulumi.ComponentResource):
         self.secret_arns = {key: stored.arn for key, stored in store.secrets.items()}
         self.operator_role_arn = secret_store.role_arn
         self.kms_key_arn = store.kms_key_arn
+        self.audit_topic_arn = audit.topic_arn
         self.register_outputs(
             {
                 "namespace": self.namespace,
@@ -158,5 +183,6 @@ class Environment(pulumi.ComponentResource):
                 "secret_arns": self.secret_arns,
                 "operator_role_arn": self.operator_role_arn,
                 "kms_key_arn": self.kms_key_arn,
+                "audit_topic_arn": self.audit_topic_arn,
             }
         )

@@ -9,16 +9,11 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from ai_etl.cluster import Cluster
-from ai_etl.tokens import NAMESPACE_COMPONENT
+from ai_etl.tokens import AUDIT_ANNOTATION, CLUSTER_ANNOTATION, NAMESPACE_COMPONENT, VERSION_ANNOTATION
 from components.labels import with_component
 from components.outputs import name_of
 
 PSA_LEVEL = "restricted"
-CLUSTER_ANNOTATION = "ai-etl.io/eks-cluster"
-VERSION_ANNOTATION = "ai-etl.io/eks-version"
-AUDIT_ANNOTATION = "ai-etl.io/eks-audit-log"
-"""What the program found of the stack's cluster at deploy time, on the namespace, so the policy pack
-and `offline check` can hold it to the guide (guardrails/rules.py, cluster-encrypted-and-audited)."""
 
 
 def cluster_annotations(cluster: Cluster) -> dict[str, str]:

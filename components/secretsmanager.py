@@ -11,6 +11,34 @@ import pulumi_aws as aws
 from ai_etl.tokens import SECRETS_MANAGER_COMPONENT
 
 ROTATION_STEP_TAG = "RotationStep"
+
+
+def key_policy(partition: str, account: str) -> dict:
+    """The environment key's policy: KMS's default (the account's IAM policies decide, so nothing is
+    locked out), and EventBridge may encrypt what it publishes to a topic under this key (SNS
+    developer guide, "Key management": an AWS service publishing to an encrypted topic needs
+    kms:GenerateDataKey* and kms:Decrypt in the key policy)."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "EnableIAMUserPermissions",
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:{partition}:iam::{account}:root"},
+                "Action": "kms:*",
+                "Resource": "*",
+            },
+            {
+                "Sid": "EventBridgePublishesToEncryptedTopics",
+                "Effect": "Allow",
+                "Principal": {"Service": "events.amazonaws.com"},
+                "Action": ["kms:GenerateDataKey*", "kms:Decrypt"],
+                "Resource": "*",
+            },
+        ],
+    }
+
+
 VALUE_SOURCE_TAG = "ValueSource"
 
 
@@ -54,6 +82,8 @@ class SecretsManagerArgs:
     tags: Mapping[str, str]
     replica_region: str | None = None
     """A second region holding a replica of every secret, under a key of its own there; None for none."""
+    key_policy: str | None = None
+    """The key's policy (JSON); None for KMS's default."""
 
 
 class SecretsManager(pulumi.ComponentResource):
@@ -75,6 +105,7 @@ class SecretsManager(pulumi.ComponentResource):
             description=args.key_description,
             enable_key_rotation=True,
             deletion_window_in_days=args.recovery_window_in_days,
+            policy=args.key_policy,
             tags=dict(args.tags),
             opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
         )

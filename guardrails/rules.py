@@ -17,8 +17,12 @@ from typing import Any, TypeVar
 from ai_etl import PROJECT
 from ai_etl.catalogue import CATALOGUE, Source, by_key
 from ai_etl.tokens import (
+    AUDIT_ANNOTATION,
+    CLUSTER_ANNOTATION,
     ESO_EXTERNAL_SECRET,
     ESO_PREFIX,
+    EVENT_RULE,
+    EVENT_TARGET,
     IAM_POLICY,
     IAM_ROLE,
     IAM_ROLE_POLICY,
@@ -28,6 +32,7 @@ from ai_etl.tokens import (
     K8S_DAEMON_SET,
     K8S_DEPLOYMENT,
     K8S_JOB,
+    K8S_NAMESPACE,
     K8S_POD,
     K8S_ROLE,
     K8S_SECRET,
@@ -36,12 +41,18 @@ from ai_etl.tokens import (
     RANDOM_PASSWORD,
     SM_SECRET,
     SM_VERSION,
+    SNS_TOPIC,
+    VERSION_ANNOTATION,
 )
 
 PRODUCTION = "production"
 GRADE_TAG, GRADE_LABEL = "Grade", "ai-etl.io/grade"
 """Where a resource carries its stack's grade (ai-etl:grade): an AWS tag, a Kubernetes label."""
 ROTATE_EVERY_DAYS = 90
+ALL_MANAGEMENT_EVENTS = "ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS"
+"""The only rule state in which read-only management events (GetSecretValue) reach a rule."""
+ENCRYPTED_BY_DEFAULT = (1, 28)
+"""EKS envelope-encrypts Kubernetes API data by default from 1.28 (ai_etl/cluster.py)."""
 MIN_PASSWORD_LENGTH = 32
 WORKLOADS = {  # where each workload kind keeps its pod spec
     K8S_DEPLOYMENT: ("spec", "template", "spec"),
@@ -160,6 +171,11 @@ def _get(value: Any, *path: str) -> Any:
             return None
         value = value.get(part)
     return value
+
+
+def _version(text: Any) -> tuple[int, int]:
+    match = re.match(r"(\d+)\.(\d+)", str(text or ""))
+    return (int(match[1]), int(match[2])) if match else (0, 0)
 
 
 # --- resource rules -----------------------------------------------------------------------------
@@ -282,6 +298,86 @@ def rotate_regularly(s: Subject, today: dt.date | None = None) -> Iterator[str]:
 
 
 # --- stack rules --------------------------------------------------------------------------------
+
+
+@resource_rule(
+    "secrets-replicated",
+    "In production grade every secret keeps a replica in a second region, under a customer-managed key",
+    SM_SECRET,
+    fix="pulumi config set replicaRegion us-west-2 --stack {stack}",
+)
+def secrets_replicated(s: Subject) -> Iterator[str]:
+    if grade_of(s) != PRODUCTION:
+        return
+    replicas = s.props.get("replicas") or []
+    if not replicas:
+        yield f"{s.name}: no replica: the recovery window does not survive the loss of the region"
+    for replica in replicas:
+        key = str(replica.get("kmsKeyId") or "")
+        if not key or key.startswith("alias/aws/"):
+            yield f"{s.name}: the replica in {replica.get('region')} is not under a customer-managed key"
+
+
+@resource_rule(
+    "cluster-encrypted-and-audited",
+    "The namespace names the stack's EKS cluster; in production grade it encrypts at rest (1.28+) and audits",
+    K8S_NAMESPACE,
+    fix="pulumi config set clusterName <cluster> --stack {stack}, on a cluster of Kubernetes 1.28+ with "
+    "the audit log on",
+)
+def cluster_encrypted_and_audited(s: Subject) -> Iterator[str]:
+    annotations = _get(s.props, "metadata", "annotations") or {}
+    if not annotations.get(CLUSTER_ANNOTATION):
+        yield f"{s.name}: names no EKS cluster ({CLUSTER_ANNOTATION}): its objects go where kubeconfig points"
+        return
+    if grade_of(s) != PRODUCTION:
+        return
+    version = annotations.get(VERSION_ANNOTATION)
+    if _version(version) < ENCRYPTED_BY_DEFAULT:
+        yield f"{s.name}: the cluster runs Kubernetes {version}: no default envelope encryption before 1.28"
+    if annotations.get(AUDIT_ANNOTATION) != "enabled":
+        yield f"{s.name}: the cluster's audit log is off"
+
+
+@stack_rule(
+    "access-audited",
+    "A read of the stack's secrets by anyone but the expected roles reaches an encrypted SNS topic",
+    fix="the program declares it (components/accessaudit.py): pulumi up --stack {stack}",
+)
+def access_audited(subjects: list[Subject]) -> Iterator[tuple[str, str]]:
+    secrets = [s for s in subjects if s.type == SM_SECRET]
+    if not secrets:
+        return
+    prefix = f"{PROJECT}/{secrets[0].stack}/"
+    by_urn = {s.urn: s for s in subjects}
+
+    def watches(rule: Subject) -> bool:
+        try:
+            pattern = json.loads(str(rule.props.get("eventPattern")))
+        except ValueError:
+            return False
+        detail = pattern.get("detail") or {}
+        ids = _get(detail, "requestParameters", "secretId") or []
+        return (
+            rule.props.get("state") == ALL_MANAGEMENT_EVENTS
+            and "GetSecretValue" in (detail.get("eventName") or [])
+            and any(isinstance(i, Mapping) and i.get("prefix") == prefix for i in ids)
+        )
+
+    def encrypted_topic(target: Subject) -> bool:
+        topics = [by_urn.get(u) for u in target.property_dependencies.get("arn", ())]
+        return any(t is not None and t.type == SNS_TOPIC and t.props.get("kmsMasterKeyId") for t in topics)
+
+    rules = {s.urn for s in subjects if s.type == EVENT_RULE and watches(s)}
+    targets = [
+        s for s in subjects if s.type == EVENT_TARGET and rules & set(s.property_dependencies.get("rule", ()))
+    ]
+    if not any(encrypted_topic(t) for t in targets):
+        yield (
+            secrets[0].urn,
+            f"no EventBridge rule ({ALL_MANAGEMENT_EVENTS}) sends reads of {prefix}* to an encrypted "
+            "SNS topic",
+        )
 
 
 @stack_rule("values-not-literal", "No Secrets Manager value comes from a literal")

@@ -9,7 +9,7 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from guardrails.rules import RULES, Finding, Subject, evaluate, grade_of
+from guardrails.rules import PRODUCTION, RULES, Finding, Subject, evaluate, grade_of
 from offline.engine import PROJECT_DIR, Run, load_stack_config, unwrap
 
 
@@ -22,6 +22,10 @@ class ChecklistItem:
     """The rules that decide it; none when it lies outside this program."""
     outside: str = ""
     """How to check it, when it lies outside this program."""
+    note: str = ""
+    """What the rules rest on that a stack's resources cannot show (printed under the line)."""
+    standard: str = ""
+    """What the line means for a stack that is not production-grade (printed for those)."""
 
 
 def _gitignore_has_env(root: Path = PROJECT_DIR) -> bool:
@@ -45,17 +49,22 @@ CHECKLIST: tuple[ChecklistItem, ...] = (
                   ("rbac-secrets", "no-plain-credentials", "secret-refs-resolve")),
     ChecklistItem("Secret rotation schedule is documented", ("rotation-documented", "rotate-regularly")),
     ChecklistItem(
-        "Secrets are encrypted at rest (K8s encryption enabled)", ("secrets-manager-cmk",), outside=(
-            "Secrets Manager is (rule above); for the cluster's etcd: `aws eks describe-cluster "
-            "--name <cluster> --query cluster.encryptionConfig` lists `secrets`")),
-    ChecklistItem("Access to secrets is audited", outside=(
-        "CloudTrail records every GetSecretValue: `aws cloudtrail lookup-events --lookup-attributes "
-        "AttributeKey=EventName,AttributeValue=GetSecretValue`; "
-        "for the cluster, enable the EKS `audit` log")),
+        "Secrets are encrypted at rest (K8s encryption enabled)",
+        ("secrets-manager-cmk", "cluster-encrypted-and-audited"),
+        note="Secrets Manager under the stack's own key; etcd by EKS's default envelope encryption "
+             "(Kubernetes 1.28+, checked on the cluster the program looked up)",
+        standard="a standard-grade stack may run on an older cluster: the preview warns"),
+    ChecklistItem(
+        "Access to secrets is audited", ("access-audited", "cluster-encrypted-and-audited"),
+        note="EventBridge sees GetSecretValue only while a CloudTrail trail logs in the account: "
+             "`aws cloudtrail get-trail-status --name <trail> --query IsLogging` (docs/security.md)",
+        standard="a standard-grade stack may run with the cluster's audit log off: the preview warns"),
     ChecklistItem("Separate secrets for each environment",
                   ("secrets-manager-name", "iam-least-privilege", "external-secrets-v1")),
     ChecklistItem("Secrets are backed up (encrypted)",
-                  ("secrets-manager-recovery-window", "production-protected")),
+                  ("secrets-manager-recovery-window", "production-protected", "secrets-replicated"),
+                  standard="a standard-grade stack keeps the recovery window only: no replica region "
+                           "(set replicaRegion to have one)"),
     ChecklistItem("Team trained on secret handling", outside=(
         "people, not code: walk new members through docs/runbooks.md and the guide")),
 )  # fmt: skip
@@ -107,10 +116,13 @@ def report(run: Run, findings: list[Finding], root: Path = PROJECT_DIR) -> tuple
     """The checklist and the findings as text; and whether a mandatory rule failed."""
     failed = {f.rule for f in findings if not f.advisory}
     lines = [f"Validation checklist for stack {run.stack}:", grade_line(run, root)]
+    production = PRODUCTION in {grade_of(s) for s in subjects_of(run)}
     for i, item in enumerate(CHECKLIST, 1):
         if item.rules and not item.outside:
             status = "FAIL" if failed & set(item.rules) else "pass"
             lines.append(f"  {i:>2}. [{status}] {item.text}")
+            lines += [f"        note: {item.note}"] if item.note else []
+            lines += [f"        standard grade: {item.standard}"] if item.standard and not production else []
         elif item.rules:
             status = "FAIL" if failed & set(item.rules) else "pass"
             lines.append(f"  {i:>2}. [{status}, partly outside this program] {item.text}")

@@ -216,6 +216,12 @@ class ProviderMocks(pulumi.runtime.Mocks):
             version_id = str(uuid.UUID(_digest(plain["secretId"], plain.get("secretString"))[:32]))
             state.update(versionId=version_id, arn=plain["secretId"])
             return f"{plain['secretId']}|{version_id}", state
+        if token == tokens.SNS_TOPIC:
+            state["arn"] = f"arn:{_partition(region)}:sns:{region}:{self.account}:{plain['name']}"
+            return state["arn"], state
+        if token == tokens.EVENT_RULE:
+            state["arn"] = f"arn:{_partition(region)}:events:{region}:{self.account}:rule/{plain['name']}"
+            return plain["name"], state
         if token == tokens.IAM_ROLE:
             state.update(
                 arn=f"arn:aws:iam::{self.account}:role/{plain['name']}",

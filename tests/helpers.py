@@ -43,14 +43,20 @@ def expected_resources(
     consumers: tuple[Consumer, ...] = CONSUMERS,
     stack: str = "dev",
 ) -> int:
-    """How many resources a stack declares: 5 components and one per workload; the cluster's
+    """How many resources a stack declares: 5 components and one per workload (the audit's counted
+    below); the cluster's
     Kubernetes provider; a namespace; a password per generated secret; a KMS key and alias; a secret
     and its value per entry; the store's role, policy, ServiceAccount and SecretStore; per workload
     an ExternalSecret, ServiceAccount, Role, RoleBinding, Deployment and NetworkPolicy; with a
-    replica region (the stack file's `replicaRegion`), its KMS key and alias."""
+    replica region (the stack file's `replicaRegion`), its KMS key and alias; the access audit's
+    component, topic, rule, topic policy and target (and an email subscription if `auditEmail`)."""
     generated = len(of_source(Source.GENERATED, catalogue))
-    replica = 2 if "ai-etl:replicaRegion" in load_stack_config(stack) else 0
-    return 5 + len(consumers) + 1 + 1 + generated + 2 + replica + 2 * len(catalogue) + 4 + 6 * len(consumers)
+    config = load_stack_config(stack)
+    replica = 2 if "ai-etl:replicaRegion" in config else 0
+    audit = 5 + (1 if "ai-etl:auditEmail" in config else 0)
+    k8s = 1 + 1  # the cluster's provider, the namespace
+    per_entry = 2 * len(catalogue)
+    return 5 + len(consumers) + k8s + generated + 2 + replica + per_entry + 4 + audit + 6 * len(consumers)
 
 
 def stack_config(

@@ -187,7 +187,9 @@ def test_the_suite_follows_a_new_secret(tmp_path: Path) -> None:
     catalogue.write_text(text[: end + 1] + entry + text[end + 1 :])
     pulumi_yaml = project / "Pulumi.yaml"
     pulumi_yaml.write_text(pulumi_yaml.read_text() + "  sentryDsn:\n    type: string\n    secret: true\n")
-    env = {**os.environ, "PYTHONPATH": str(project)}
+    # The copy has no tools environment of its own: it borrows this checkout's (moto, for the audit).
+    tools = os.environ.get("AI_ETL_TOOLS_BIN", str(PROJECT_DIR / ".venv-tools" / "bin"))
+    env = {**os.environ, "PYTHONPATH": str(project), "AI_ETL_TOOLS_BIN": tools}
     run = lambda *args: subprocess.run(  # noqa: E731
         [sys.executable, *args], cwd=project, env=env, capture_output=True, text=True, check=False
     )

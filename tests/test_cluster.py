@@ -9,8 +9,14 @@ from typing import Any
 import pytest
 
 from ai_etl.settings import ConfigError
-from ai_etl.tokens import GET_EKS_CLUSTER, GET_OIDC_PROVIDER, K8S_PROVIDER
-from components.namespace import AUDIT_ANNOTATION, CLUSTER_ANNOTATION, VERSION_ANNOTATION
+from ai_etl.tokens import (
+    AUDIT_ANNOTATION,
+    CLUSTER_ANNOTATION,
+    GET_EKS_CLUSTER,
+    GET_OIDC_PROVIDER,
+    K8S_PROVIDER,
+    VERSION_ANNOTATION,
+)
 from offline.diff import diff
 from offline.engine import Run, load_stack_config
 from offline.render import resource_record

@@ -41,6 +41,14 @@ sm = SecretsManager("vault", SecretsManagerArgs(
 pulumi.export("token", {"name": sm.secrets["token"].name, "arn": sm.secrets["token"].arn,
                         "version": sm.secrets["token"].version_id})
 """,
+    "AccessAudit": """
+from components.accessaudit import AccessAudit, AccessAuditArgs
+AccessAudit("watch", AccessAuditArgs(
+    name="team-a-reads", secret_name_prefix="team-a/",
+    secret_arn_prefix="arn:aws:secretsmanager:eu-west-1:111111111111:secret:team-a/",
+    operator_role_arn="arn:aws:iam::111111111111:role/team-a-reader", expected_readers=[],
+    kms_key_arn="arn:aws:kms:eu-west-1:111111111111:key/k", email="team-a@example.com", tags={"Team": "a"}))
+""",
     "SecretStore": """
 from components.secretstore import SecretStore, SecretStoreArgs
 SecretStore("store", SecretStoreArgs(

@@ -23,18 +23,25 @@ from pulumi_policy import (
 )
 
 from ai_etl.tokens import (
+    AUDIT_ANNOTATION,
+    CLUSTER_ANNOTATION,
     ESO_EXTERNAL_SECRET,
+    EVENT_RULE,
+    EVENT_TARGET,
     IAM_ROLE,
     IAM_ROLE_POLICY,
     K8S_CLUSTER_ROLE,
     K8S_CONFIGMAP,
     K8S_DEPLOYMENT,
+    K8S_NAMESPACE,
     K8S_ROLE,
     K8S_SECRET,
     KMS_KEY,
     RANDOM_PASSWORD,
     SM_SECRET,
     SM_VERSION,
+    SNS_TOPIC,
+    VERSION_ANNOTATION,
 )
 from guardrails.rules import RULES, Subject, rotate_regularly
 from offline.__main__ import main
@@ -146,6 +153,28 @@ LOOSE_TRUST = {
         {**TRUST["Statement"][0], "Condition": {"StringLike": {"o:sub": "system:serviceaccount:*"}}}
     ]
 }
+
+
+def namespace(version: str, audit: str) -> dict[str, Any]:
+    annotations = {CLUSTER_ANNOTATION: "prod-eu", VERSION_ANNOTATION: version, AUDIT_ANNOTATION: audit}
+    return {"type": K8S_NAMESPACE, "props": {"metadata": {
+        "name": "ai-etl-prod-eu", "labels": {"ai-etl.io/grade": "production"}, "annotations": annotations}}}  # fmt: skip
+
+
+def audit(state: str) -> list[dict[str, Any]]:
+    """A secret of dev, a rule on its reads in `state`, and its target: an encrypted topic."""
+    pattern = {"detail": {"eventName": ["GetSecretValue"],
+                          "requestParameters": {"secretId": [{"prefix": "ai-etl/dev/"}]}}}  # fmt: skip
+    return [
+        {"type": SM_SECRET, "props": GOOD_SM},
+        {"type": SNS_TOPIC, "name": "topic", "props": {"kmsMasterKeyId": "arn:aws:kms:us-east-1:1:key/k"}},
+        {"type": EVENT_RULE, "name": "rule", "props": {"state": state, "eventPattern": json.dumps(pattern)}},
+        {"type": EVENT_TARGET, "props": {}, "deps": ["rule", "topic"],
+         "property_deps": {"rule": ["rule"], "arn": ["topic"]}},
+    ]  # fmt: skip
+
+
+REPLICATED = {**GOOD_SM, "name": "ai-etl/prod-eu/x", "recoveryWindowInDays": 30, "tags": PROD}
 CASES: dict[str, tuple[list[dict[str, Any]], list[dict[str, Any]], str]] = {
     # rule: (violating resources, compliant resources, stack)
     "generated-secrets-strong": (
@@ -222,6 +251,18 @@ CASES: dict[str, tuple[list[dict[str, Any]], list[dict[str, Any]], str]] = {
         [{"type": KMS_KEY, "props": {"tags": PROD}}],
         "production",
     ),
+    "secrets-replicated": (
+        [{"type": SM_SECRET, "props": REPLICATED}],
+        [{"type": SM_SECRET,
+          "props": {**REPLICATED, "replicas": [{"region": "us-west-2", "kmsKeyId": "arn:aws:kms:us-west-2:1:key/r"}]}}],
+        "prod-eu",
+    ),
+    "cluster-encrypted-and-audited": (
+        [namespace("1.27", "disabled")],
+        [namespace("1.31", "enabled")],
+        "prod-eu",
+    ),
+    "access-audited": (audit("ENABLED"), audit("ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS"), "dev"),
     "rotate-regularly": (
         [{"type": RANDOM_PASSWORD, "props": {"length": 48, "keepers": {"rotation": "2020-01-01"}}}],
         [{"type": RANDOM_PASSWORD,
@@ -280,7 +321,11 @@ def test_every_stack_passes_offline_check(stack: str, capsys: pytest.CaptureFixt
     out = capsys.readouterr().out
     assert out.count("[pass]") >= 12 and "[FAIL]" not in out
     assert sum(1 for line in out.splitlines() if line[:5].strip().rstrip(".").isdigit()) == 10
-    assert "[outside this program] Access to secrets is audited" in out
+    outside = [line for line in out.splitlines() if "[outside this program]" in line]
+    assert len(outside) == 2 and "config.py" in outside[0] and "Team trained" in outside[1]
+    assert "[pass] Access to secrets is audited" in out and "[pass] Secrets are backed up (encrypted)" in out
+    standard = "standard grade: a standard-grade stack keeps the recovery window only"
+    assert (standard in out) == (load_stack_config(stack).get("ai-etl:grade") != "production")
 
 
 PLANTED = """
