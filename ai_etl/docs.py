@@ -70,18 +70,44 @@ def takeover_production() -> str:
     return f"```bash\n{script('production')}```\n"
 
 
+def readme_example() -> str:
+    """The output of the README's offline example (production's backend from 3 to 4 replicas:
+    render, change, render, diff), computed as `python -m offline diff` prints it."""
+    import copy
+
+    from offline.diff import diff, format_text, rotated_credentials, unchanged_count
+    from offline.engine import PROJECT_DIR, load_project, run_program
+    from offline.render import offline_config, resource_record
+
+    stack = "production"
+    config, secrets, _ = offline_config(stack, PROJECT_DIR)
+    head_config = copy.deepcopy(config)
+    head_config[f"{PROJECT}:backend"]["replicas"] = 4  # the README's `sed` makes this change
+
+    def records(values: dict) -> list[dict]:
+        run = run_program(stack, values, secrets, PROJECT_DIR / "__main__.py", project=load_project())
+        return [resource_record(r) for r in run.resources]
+
+    base, head = records(config), records(head_config)
+    changes = diff(base, head)
+    text = format_text(changes, rotated_credentials(base, head), stack, unchanged_count(head, changes), False)
+    return f"```\n{text}\n```\n"
+
+
 DOCUMENTS = {
     "env-example": env_example,
     "secrets-table": secrets_table,
     "impact-table": impact_table,
     "takeover-production": takeover_production,
+    "readme-example": readme_example,
 }
 PAGES = {
-    "secrets-table": "configuration.md",
-    "impact-table": "configuration.md",
-    "takeover-production": "takeover.md",
+    "secrets-table": "docs/configuration.md",
+    "impact-table": "docs/configuration.md",
+    "takeover-production": "docs/takeover.md",
+    "readme-example": "README.md",
 }
-"""The documents that a page of docs/ holds between `<!-- <name>:start -->` and `<!-- <name>:end -->`."""
+"""The documents that a page holds between `<!-- <name>:start -->` and `<!-- <name>:end -->`."""
 
 
 def write(root: Path) -> list[Path]:
@@ -89,7 +115,7 @@ def write(root: Path) -> list[Path]:
     (root / ".env.example").write_text(env_example())
     written = [root / ".env.example"]
     for name, page_name in PAGES.items():
-        page = root / "docs" / page_name
+        page = root / page_name
         start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
         head, found, rest = page.read_text().partition(start)
         _, closed, tail = rest.partition(end)

@@ -16,14 +16,25 @@ from ai_etl import tokens
 
 # Inputs whose change makes the provider replace the resource ("ForceNew" in the providers' source:
 # hashicorp/terraform-provider-aws internal/service/kms/key.go, .../secretsmanager/secret.go and
-# secret_version.go, .../iam/role.go and role_policy.go; terraform-provider-random
-# internal/provider/resource_password.go). tests/test_offline.py holds every name to the installed
-# SDK, so a renamed input cannot drift in unnoticed.
+# secret_version.go, .../iam/role.go and role_policy.go, .../sns/topic.go, .../events/rule.go;
+# terraform-provider-random internal/provider/resource_password.go). tests/test_offline.py holds
+# every name to the installed SDK, so a renamed input cannot drift in unnoticed.
 REPLACE_ON: dict[str, tuple[str, ...]] = {
     # Every RandomPassword input forces a new value; keepers exist for exactly that.
     tokens.RANDOM_PASSWORD: ("*",),
-    tokens.KMS_KEY: ("customerMasterKeySpec", "keyUsage", "multiRegion", "customKeyStoreId", "xksKeyId"),
-    tokens.KMS_ALIAS: ("name", "namePrefix"),
+    # A resource's own `region` (pulumi-aws 7) forces a new one when it changes (terraform-provider-aws
+    # internal/provider, forceNewIfRegionChanges).
+    tokens.KMS_KEY: (
+        "customerMasterKeySpec",
+        "keyUsage",
+        "multiRegion",
+        "customKeyStoreId",
+        "xksKeyId",
+        "region",
+    ),
+    tokens.KMS_ALIAS: ("name", "namePrefix", "region"),
+    tokens.SNS_TOPIC: ("name", "namePrefix", "fifoTopic"),
+    tokens.EVENT_RULE: ("name", "namePrefix", "eventBusName"),
     tokens.SM_SECRET: ("name", "namePrefix"),
     tokens.SM_VERSION: ("secretId", "secretString", "secretBinary"),
     tokens.IAM_ROLE: ("name", "namePrefix", "path"),

@@ -6,6 +6,7 @@ CloudTrail writes for Secrets Manager; AWS inputs to the API models and IAM's gr
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from typing import Any
 
@@ -135,6 +136,9 @@ def test_audit_inputs_meet_the_api_constraints(audited: Run) -> None:
         {"Name": topic["name"], "Attributes": {"KmsMasterKeyId": topic["kmsMasterKeyId"]}},
     )
     assert errors == []
+    # The provider's own check of a (standard) topic name: hashicorp/terraform-provider-aws
+    # internal/service/sns/topic.go, resourceTopicCustomizeDiff.
+    assert re.fullmatch(r"[0-9A-Za-z_-]{1,256}", topic["name"])
 
 
 def test_many_expected_readers_still_fit_the_rule(tmp_path: Any) -> None:

@@ -10,10 +10,13 @@ from pathlib import Path
 
 import yaml
 
+from ai_etl.docs import PAGES, write
 from ai_etl.impact import ALTERNATES, impact_table, settings_keys
 from ai_etl.settings import ConfigError, StackConfig, WorkloadSettings
-from ai_etl.tokens import SM_SECRET
+from ai_etl.tokens import KMS_KEY, SM_SECRET
+from offline.diff import diff
 from offline.engine import PROJECT_DIR, StackConfigError, run_program
+from offline.render import resource_record
 from tests.helpers import PLACEHOLDERS, copy_project, manifest, run_stack, stack_config
 
 README = (PROJECT_DIR / "README.md").read_text()
@@ -26,11 +29,13 @@ def without(config_key: str) -> dict[str, str]:
 
 
 def fenced(text: str, after: str, lang: str = "bash") -> str:
-    """The first fenced block of `lang` after the line holding `after`."""
+    """The first fenced block of `lang` after the line holding `after` (`lang=""`: a block with no
+    language). Fences are paired in order, so a closing fence never passes for an opening one."""
     rest = text[text.index(after) :]
-    match = re.search(rf"```{lang}\n(.*?)```", rest, re.S)
-    assert match, f"no {lang} block after {after!r}"
-    return match.group(1)
+    blocks = re.findall(r"^```(\S*)\n(.*?)^```$", rest, re.S | re.M)
+    found = next((body for tag, body in blocks if tag == lang), None)
+    assert found is not None, f"no {lang or 'plain'} block after {after!r}"
+    return str(found)
 
 
 def test_runbook_target_urns_exist() -> None:
@@ -115,7 +120,7 @@ def test_the_readme_offline_example_runs_as_printed(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr[-2000:]
     shown = fenced(README, "See what a change does", lang="").strip()
-    assert shown in result.stdout
+    assert shown.startswith("Offline preview of stack production") and shown in result.stdout
     assert (project / "Pulumi.production.yaml").read_text() == before
 
 
@@ -174,3 +179,28 @@ def test_no_command_puts_a_secret_value_on_the_command_line() -> None:
     assert len(commands) >= 10
     for key, after in commands:
         assert after == "--stack", f"a value on the command line: config set --secret {key} {after}"
+
+
+def test_the_replica_region_runbook_unprotects_exactly_the_key_it_replaces() -> None:
+    """Its `state unprotect` names production's replica key, protected; and the region change the
+    runbook makes replaces that key (and nothing else protected) in the offline diff."""
+    block = fenced((DOCS / "runbooks.md").read_text(), "## Changing the replica region")
+    (urn,) = re.findall(r"pulumi state unprotect '([^']+)' --stack production", block)
+    region = re.search(r"pulumi config set replicaRegion (\S+) --stack production", block)
+    assert region
+    base = run_stack("production")
+    (key,) = [r for r in base.resources if r.urn == urn]
+    assert key.type == KMS_KEY and key.protect
+    head = run_stack("production", overrides={"ai-etl:replicaRegion": region[1]})
+    changes = diff([resource_record(r) for r in base.resources], [resource_record(r) for r in head.resources])
+    protected = {r.urn for r in base.resources if r.protect}
+    assert {c.urn for c in changes if c.op == "replace" and c.urn in protected} == {urn}
+
+
+def test_every_generated_section_is_current(tmp_path: Path) -> None:
+    """`make docs` (python -m ai_etl.docs write) leaves every page as committed: the README's example
+    output, the secrets and impact tables and the takeover script are what the program makes now."""
+    project = copy_project(tmp_path / "project")
+    before = {page: (project / page).read_text() for page in PAGES.values()}
+    write(project)
+    assert {page: (project / page).read_text() for page in PAGES.values()} == before
