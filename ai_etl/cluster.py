@@ -114,12 +114,13 @@ def check_cluster(settings: Settings, cluster: Cluster) -> tuple[Problems, list[
         )
     graded: list[tuple[str, str]] = []
     if not cluster.encrypted_at_rest:
+        major, minor = cluster.minor_version
         graded.append(
             (
                 f"cluster {cluster.name!r} runs Kubernetes {cluster.version}: EKS envelope-encrypts "
-                "Kubernetes API data (the synced Secrets included) by default only from 1.28",
-                f"aws eks update-cluster-version {where} --kubernetes-version <next minor version> "
-                "(one minor version at a time, up to 1.28 or later)",
+                "Kubernetes API data (the synced Secrets included) by default only from 1.28 (EKS "
+                "upgrades one minor version at a time: repeat up to 1.28)",
+                f"aws eks update-cluster-version {where} --kubernetes-version {major}.{minor + 1}",
             )
         )
     if not cluster.audited:

@@ -11,7 +11,12 @@ from ai_etl.settings import ConfigError
 from offline import diff as diffing
 from offline.check import check
 from offline.engine import StackConfigError
-from offline.render import offline_run, render, summary
+from offline.render import load_answers, offline_run, render, summary
+
+ANSWERS_HELP = (
+    "a YAML file of what provider functions answer: token -> fields (null: not found), "
+    "e.g. aws:eks/getCluster:getCluster: {version: '1.27'}"
+)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -25,6 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("stack", help="a stack of the project: reads its Pulumi.<stack>.yaml")
     r.add_argument("--out", type=Path, help="output folder (default: build/<stack>)")
     r.add_argument("-C", "--cwd", type=Path, default=Path(), help="the project's folder, as pulumi's --cwd")
+    r.add_argument("--answers", type=Path, help=ANSWERS_HELP)
     d = sub.add_parser("diff", help="compare two render folders like `pulumi preview --diff`")
     d.add_argument("base", type=Path, help="render folder before the change")
     d.add_argument("head", type=Path, help="render folder after the change")
@@ -34,13 +40,14 @@ def main(argv: list[str] | None = None) -> int:
     c = sub.add_parser("check", help="run the guardrails on a stack and print the guide's checklist")
     c.add_argument("stack", help="a stack of the project: reads its Pulumi.<stack>.yaml")
     c.add_argument("-C", "--cwd", type=Path, default=Path(), help="the project's folder, as pulumi's --cwd")
+    c.add_argument("--answers", type=Path, help=ANSWERS_HELP)
     args = parser.parse_args(argv)
 
     if args.command == "check":
         try:
-            run = offline_run(args.stack, args.cwd)[0]
+            run = offline_run(args.stack, args.cwd, load_answers(args.answers))[0]
             text, failed = check(run, args.cwd)
-        except (ConfigError, StackConfigError, FileNotFoundError) as error:
+        except (ConfigError, StackConfigError, FileNotFoundError, ValueError) as error:
             print(f"error: {error}", file=sys.stderr)
             return 2
         for warning in run.warnings:
@@ -50,8 +57,9 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.command == "render":
         try:
-            rendered = render(args.stack, args.out or args.cwd / "build" / args.stack, args.cwd)
-        except (ConfigError, StackConfigError, FileNotFoundError) as error:
+            out = args.out or args.cwd / "build" / args.stack
+            rendered = render(args.stack, out, args.cwd, load_answers(args.answers))
+        except (ConfigError, StackConfigError, FileNotFoundError, ValueError) as error:
             print(f"error: {error}", file=sys.stderr)
             return 2
         for warning in rendered.run.warnings:

@@ -179,22 +179,39 @@ def kubernetes_documents(run: Run) -> list[dict[str, Any]]:
     return docs
 
 
-def offline_run(stack: str, stack_dir: Path = PROJECT_DIR) -> tuple[Run, list[str]]:
+def load_answers(path: Path | None) -> dict[str, Any]:
+    """What provider functions answer, from a YAML file: function token -> the fields that replace
+    the made-up answer's, or null for "not found" (e.g. an older cluster for
+    `aws:eks/getCluster:getCluster`)."""
+    if path is None:
+        return {}
+    data = yaml.safe_load(path.read_text()) or {}
+    if not isinstance(data, dict) or not all(isinstance(v, dict | None) for v in data.values()):
+        raise ValueError(f"{path}: expected a mapping of function tokens to fields (or null)")
+    return dict(data)
+
+
+def offline_run(
+    stack: str, stack_dir: Path = PROJECT_DIR, answers: dict[str, Any] | None = None
+) -> tuple[Run, list[str]]:
     """Run the program for `stack` offline; and which provided secrets got placeholders.
 
     `stack_dir` is the project: its `Pulumi.yaml`, its program (`main`, or `__main__.py`) and the
-    `Pulumi.<stack>.yaml` to read; any Pulumi Python project, this one by default.
+    `Pulumi.<stack>.yaml` to read; any Pulumi Python project, this one by default. `answers`
+    replaces what provider functions answer (`load_answers`).
     """
     config, secrets, placeholders = offline_config(stack, stack_dir)
     project = load_project(stack_dir)
     main = stack_dir / str(project.get("main") or ".")
     program = main / "__main__.py" if main.is_dir() else main
-    return run_program(stack, config, secrets, program, project=project), placeholders
+    return run_program(stack, config, secrets, program, project=project, answers=answers), placeholders
 
 
-def render(stack: str, out: Path, stack_dir: Path = PROJECT_DIR) -> Rendered:
+def render(
+    stack: str, out: Path, stack_dir: Path = PROJECT_DIR, answers: dict[str, Any] | None = None
+) -> Rendered:
     """Run the program for `stack` and write resources.json and kubernetes.yaml into `out`."""
-    run, placeholders = offline_run(stack, stack_dir)
+    run, placeholders = offline_run(stack, stack_dir, answers)
     out.mkdir(parents=True, exist_ok=True)
     resources_path = out / "resources.json"
     resources_path.write_text(

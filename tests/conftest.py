@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -9,6 +14,7 @@ import pytest
 from offline.engine import Run
 from tests.crds import CrdError, crd_dir
 from tests.helpers import STACKS, run_stack
+from tests.tools import tool
 
 
 @pytest.fixture(scope="session")
@@ -30,3 +36,36 @@ def schemas_dir() -> Path:
         return crd_dir()
     except CrdError as error:
         pytest.fail(str(error))
+
+
+@pytest.fixture
+def aws(tmp_path: Path) -> Iterator[dict[str, str]]:
+    """The environment in which `aws` talks to a fresh moto server, and nothing else."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen(
+        [str(tool("moto_server")), "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        yield {
+            "PATH": f"{tool('aws').parent}:{os.environ['PATH']}",
+            "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_CONFIG_FILE": str(tmp_path / "no-config"),
+            "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "no-credentials"),
+            "HOME": str(tmp_path),
+        }
+    finally:
+        server.terminate()
+        server.wait(timeout=10)

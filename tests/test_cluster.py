@@ -4,6 +4,8 @@ whom the operator trusts, and whether the cluster encrypts and audits (issue 10,
 from __future__ import annotations
 
 import json
+import shlex
+import subprocess
 from typing import Any
 
 import pytest
@@ -22,6 +24,7 @@ from offline.engine import Run, load_stack_config
 from offline.render import resource_record
 from tests.helpers import PLACEHOLDERS, manifest, run_cli, stack_config
 from tests.helpers import run_config as run_with
+from tests.test_access import api_errors
 
 
 def run_against(stack: str, cluster: dict[str, Any] | None, **overrides: Any) -> Run:
@@ -178,3 +181,60 @@ def test_moving_a_stack_to_another_cluster_replaces_every_kubernetes_object() ->
     )
     assert changes["ai-etl-cluster"].replace_reasons == ["kubeconfig (another cluster)"]
     assert not [c for c in changes.values() if c.type.startswith("aws:") and c.op == "replace"]
+
+
+def enabled_log_types(logging: dict[str, Any]) -> list[str]:
+    """DescribeCluster's `logging` as the provider hands it to the program: the types of every
+    enabled setup (hashicorp/terraform-provider-aws internal/service/eks/cluster.go, flattenLogging)."""
+    return [t for setup in logging.get("clusterLogging", []) if setup.get("enabled") for t in setup["types"]]
+
+
+def test_the_printed_audit_log_fix_works_as_printed(aws: dict[str, str]) -> None:
+    """A production cluster with the audit log off is refused; the `aws eks update-cluster-config`
+    the error prints, run as printed (against moto's EKS, tests/conftest.py), turns it on, and the
+    stack is accepted."""
+    logging = {
+        "clusterLogging": [{"types": ["api"], "enabled": True}, {"types": ["audit"], "enabled": False}]
+    }
+    create = [
+        "aws", "eks", "create-cluster", "--name", "ai-etl-production", "--role-arn",
+        "arn:aws:iam::123456789012:role/eks", "--resources-vpc-config", "subnetIds=subnet-1", "--logging",
+        json.dumps(logging),
+    ]  # fmt: skip
+    assert subprocess.run(create, env=aws, capture_output=True, check=False).returncode == 0
+
+    def described() -> dict[str, Any]:
+        out = subprocess.run(
+            ["aws", "eks", "describe-cluster", "--name", "ai-etl-production", "--query", "cluster.logging"],
+            env=aws, capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        return {"enabledClusterLogTypes": enabled_log_types(json.loads(out.stdout))}
+
+    with pytest.raises(ConfigError) as raised:
+        run_against("production", described())
+    (fix,) = [
+        line.split("fix: ", 1)[1]
+        for line in str(raised.value).splitlines()
+        if "update-cluster-config" in line
+    ]
+    result = subprocess.run(["bash", "-euo", "pipefail", "-c", fix], env=aws, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert "audit" in described()["enabledClusterLogTypes"]
+    assert run_against("production", described()).exports["cluster"] == "ai-etl-production"
+
+
+def test_the_printed_upgrade_fix_names_the_next_version_in_the_api_shape() -> None:
+    """EKS upgrades one minor version at a time: for 1.26 the fix asks for 1.27, in the shape
+    UpdateClusterVersion takes (botocore's eks model)."""
+    with pytest.raises(ConfigError) as raised:
+        run_against("production", {"version": "1.26"})
+    (fix,) = [
+        line.split("fix: ", 1)[1]
+        for line in str(raised.value).splitlines()
+        if "update-cluster-version" in line
+    ]
+    words = shlex.split(fix)
+    assert words[:3] == ["aws", "eks", "update-cluster-version"]
+    options = dict(zip(words[3::2], words[4::2], strict=True))
+    assert options == {"--name": "ai-etl-production", "--region": "us-east-1", "--kubernetes-version": "1.27"}
+    assert api_errors("eks", "UpdateClusterVersion", {"name": options["--name"], "version": "1.27"}) == []

@@ -384,3 +384,20 @@ def test_a_change_made_alike_on_many_resources_is_said_once() -> None:
     assert text.count('labels.grade: "standard" => "production"') == 1
     assert "The same change on 3 resources (a, b, c):" in text
     assert "      ~ replicas: 1 => 2" in text.split("The same change")[0]
+
+
+def test_answers_let_a_render_or_check_meet_another_cluster(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--answers FILE` replaces what a provider function answers: dev renders on a 1.27 cluster
+    with the preview's warning on stderr; production refuses it, as `pulumi preview` would."""
+    answers = tmp_path / "answers.yaml"
+    answers.write_text("aws:eks/getCluster:getCluster:\n  version: '1.27'\n")
+    assert main(["render", "dev", "--out", str(tmp_path / "dev"), "--answers", str(answers)]) == 0
+    assert "warning: cluster 'ai-etl-dev' runs Kubernetes 1.27" in capsys.readouterr().err
+    assert main(["check", "production", "--answers", str(answers)]) == 2
+    err = capsys.readouterr().err
+    assert "error: cluster 'ai-etl-production' refused" in err and "--kubernetes-version 1.28" in err
+    answers.write_text("- not a mapping\n")
+    assert main(["check", "dev", "--answers", str(answers)]) == 2
+    assert "expected a mapping of function tokens" in capsys.readouterr().err
