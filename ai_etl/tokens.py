@@ -4,6 +4,8 @@ all name resource types from here, so a typo cannot hide in one of them."""
 from __future__ import annotations
 
 import importlib
+import re
+from typing import Any
 
 STACK = "pulumi:pulumi:Stack"
 
@@ -61,6 +63,15 @@ WORKLOAD_COMPONENT = "ai-etl:workload:Workload"
 AUDIT_COMPONENT = "ai-etl:accessaudit:AccessAudit"
 
 _SDK_PACKAGES = {"random": "pulumi_random", "aws": "pulumi_aws", "kubernetes": "pulumi_kubernetes"}
+
+
+def sdk_function(token: str) -> Any:
+    """The Python SDK function of a provider function: `aws:eks/getCluster:getCluster` ->
+    pulumi_aws.eks.get_cluster."""
+    package, module, name = token.split(":")
+    path = module.split("/")[0].replace("index", "")
+    target = ".".join(filter(None, (_SDK_PACKAGES[package], path)))
+    return getattr(importlib.import_module(target), re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower())
 
 
 def sdk_class(token: str) -> type:

@@ -1,7 +1,8 @@
-"""The floor: the program's resources registered raw through the same SDK classes.
+"""The floor: the program's lookups and resources, made raw through the same SDK functions and classes.
 
-Reads the registrations `worker.py record` saved (path in AI_ETL_BENCH_FLOOR) and declares each
-with plain values, its parent and its dependencies, and nothing else.
+Reads what `worker.py record` saved (path in AI_ETL_BENCH_FLOOR): calls each provider function the
+program called (its cluster lookups), with the same arguments, then declares each resource with
+plain values, its parent and its dependencies, and nothing else.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 
 import pulumi
 
-from ai_etl.tokens import ESO_PREFIX, sdk_class
+from ai_etl.tokens import ESO_PREFIX, sdk_class, sdk_function
 
 _CAMEL = re.compile(r"(?<!^)(?=[A-Z])")
 
@@ -48,5 +49,12 @@ def declare_all(resources: list[dict[str, Any]]) -> None:
             made[r["urn"]] = pulumi.ComponentResource(r["type"], r["name"], None, opts)
 
 
+def call_all(calls: list[dict[str, Any]]) -> None:
+    for call in calls:
+        sdk_function(call["token"])(**{_CAMEL.sub("_", k).lower(): v for k, v in call["args"].items()})
+
+
 if __name__ == "__main__":
-    declare_all(json.loads(Path(os.environ["AI_ETL_BENCH_FLOOR"]).read_text()))
+    recorded = json.loads(Path(os.environ["AI_ETL_BENCH_FLOOR"]).read_text())
+    call_all(recorded["calls"])
+    declare_all(recorded["resources"])

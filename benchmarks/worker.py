@@ -58,11 +58,13 @@ def record(size: int, path: Path) -> None:
         }
         for r in run.resources
     ]
-    path.write_text(json.dumps(resources))
+    calls = [{"token": c.token, "args": c.args} for c in run.calls]
+    path.write_text(json.dumps({"calls": calls, "resources": resources}))
 
 
 def floor(path: Path) -> None:
-    """Register the same resources through the same SDK classes, with plain values: no settings,
+    """Make the same lookups through the same SDK functions, and register the same resources through
+    the same SDK classes, with plain values: no settings,
     no components' logic, no Outputs between resources; the same parents (so the same URNs) and
     the same dependencies (which the engine needs for ordering, so any program pays for them).
     It runs under the same engine harness as the program (run_program), so only the programs differ."""

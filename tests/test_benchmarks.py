@@ -20,7 +20,8 @@ def test_synthetic_catalogue_grows_to_the_requested_size() -> None:
 
 
 def test_floor_registers_the_programs_resources(tmp_path: Path) -> None:
-    """Same URNs, same parents, same dependencies, same inputs: only the program around them differs."""
+    """Same lookups, same URNs, same parents, same dependencies, same inputs: only the program around
+    them differs."""
     recorded = tmp_path / "run.json"
     worker.record(14, recorded)
     program = worker.run_benchmark_program(14)
@@ -33,6 +34,8 @@ def test_floor_registers_the_programs_resources(tmp_path: Path) -> None:
         return {r.urn: (r.parent, sorted(set(r.dependencies)), r.custom) for r in run.resources}
 
     assert shape(floor) == shape(program)
+    assert [(c.token, c.args) for c in floor.calls] == [(c.token, c.args) for c in program.calls]
+    assert program.calls, "the program looks its cluster up"
     assert len(program.resources) > expected_resources()
 
 
