@@ -27,7 +27,7 @@ class Problems:
 
     def set_cmd(self, key: str, example: Any) -> str:
         """`pulumi config set`, with --path for a key inside an object (else it sets a new top-level key)."""
-        flags = " --path" if "." in key else ""
+        flags = " --path" if _is_path(key) else ""
         return f"pulumi config set{flags} {_quoted(key)} {example} --stack {self.stack}"
 
     def set_secret_cmd(self, key: str) -> str:
@@ -55,7 +55,7 @@ class Problems:
         except ValidationError as error:
             for e in error.errors():
                 loc = tuple(map(str, e["loc"]))
-                key, info = ".".join((*prefix, *loc)), _field_at(model, loc)
+                key, info = _path((*prefix, *e["loc"])), _field_at(model, loc)
                 if e["type"] == "extra_forbidden":
                     fields = _model_at(model, loc[:-1]).model_fields.values()
                     known: dict[str, str | None] = dict.fromkeys(extra if len(loc) == 1 else ())
@@ -88,8 +88,21 @@ class Problems:
             raise ConfigError(header + "\n" + "\n".join(self.lines))
 
 
+def _path(parts: tuple[str | int, ...]) -> str:
+    """A config path as `pulumi config --path` reads it: `backend.replicas`, `readers[0]` (pulumi/pulumi
+    sdk/go/common/resource/properties_path.go, ParsePropertyPath: `[i]` indexes a list)."""
+    return "".join(
+        f"[{p}]" if isinstance(p, int) else (f".{p}" if i else str(p)) for i, p in enumerate(parts)
+    )
+
+
+def _is_path(key: str) -> bool:
+    return "." in key or "[" in key
+
+
 def _quoted(key: str) -> str:
-    return f"'{key}'" if "." in key else key
+    """Quoted for the shell when it is a path (`[0]` would otherwise be a glob)."""
+    return f"'{key}'" if _is_path(key) else key
 
 
 def _model_at(model: type[BaseModel], loc: tuple[str, ...]) -> type[BaseModel]:

@@ -117,7 +117,11 @@ class AccessAudit(pulumi.ComponentResource):
             ),
             opts=child,
         )
-        aws.cloudwatch.EventTarget(f"{name}-target", rule=rule.name, arn=topic.arn, opts=child)
+        # A target id of our own, rather than the provider's random one, names the target in
+        # `aws events list-targets-by-rule` and never changes.
+        aws.cloudwatch.EventTarget(
+            f"{name}-target", rule=rule.name, target_id="alert-topic", arn=topic.arn, opts=child
+        )
         if args.email:
             # SNS mails a confirmation link; nothing is delivered until it is followed, and an
             # unconfirmed subscription lapses after 48 hours (SNS developer guide, "Deleting a

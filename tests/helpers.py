@@ -141,6 +141,17 @@ def run_cli(
     key, *value = args
     value = value or [str(stdin)]
     full = key if ":" in key else f"{project}:{key}"
+    listed = re.fullmatch(r"([^.\[]+)\[(\d+)\]", full) if "--path" in flags else None
+    if listed:  # `--path 'key[i]'`: the i-th item of a list (the CLI appends at i == its length)
+        root, index = listed[1], int(listed[2])
+        items = list(config.get(root) or [])
+        if verb == "rm":
+            del items[index]
+        else:
+            assert index <= len(items), command
+            items[index : index + 1] = [cli_stored(value[0], True)]
+        config[root] = items
+        return
     root, _, field = full.partition(".") if "--path" in flags else (full, "", "")
     if verb == "rm":
         if field and root in secrets:  # a leaf of an object with secure leaves

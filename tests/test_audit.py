@@ -135,13 +135,19 @@ def test_audit_inputs_meet_the_api_constraints(audited: Run) -> None:
         "CreateTopic",
         {"Name": topic["name"], "Attributes": {"KmsMasterKeyId": topic["kmsMasterKeyId"]}},
     )
+    target = audited.one(EVENT_TARGET).inputs
+    targets = [{"Id": target["targetId"], "Arn": target["arn"]}]
+    errors += api_errors("events", "PutTargets", {"Rule": target["rule"], "Targets": targets})
+    policy = audited.one(SNS_TOPIC_POLICY).inputs
+    attribute = {"TopicArn": policy["arn"], "AttributeName": "Policy", "AttributeValue": policy["policy"]}
+    errors += api_errors("sns", "SetTopicAttributes", attribute)
     assert errors == []
     # The provider's own check of a (standard) topic name: hashicorp/terraform-provider-aws
     # internal/service/sns/topic.go, resourceTopicCustomizeDiff.
     assert re.fullmatch(r"[0-9A-Za-z_-]{1,256}", topic["name"])
 
 
-def test_many_expected_readers_still_fit_the_rule(tmp_path: Any) -> None:
+def test_many_expected_readers_still_fit_the_rule() -> None:
     """PutRule takes a pattern of 4096 characters at most: twenty expected roles still fit."""
     readers = [f"arn:aws:iam::{ACCOUNT}:role/reader-with-a-long-descriptive-name-{i:02d}" for i in range(20)]
     run = run_stack("dev", overrides={"ai-etl:auditExpectedReaders": readers})
@@ -170,7 +176,7 @@ def test_alerts_are_mailed_only_where_the_stack_says() -> None:
         (
             "ai-etl:auditExpectedReaders",
             ["arn:aws:iam::1:user/x"],
-            "auditExpectedReaders.0: must be an IAM role ARN",
+            r"auditExpectedReaders\[0\]: must be an IAM role ARN",
         ),
     ],
 )
