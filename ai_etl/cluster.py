@@ -11,21 +11,16 @@ declared: `aws.eks.get_cluster` (DescribeCluster, hashicorp/terraform-provider-a
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, replace
 from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 
+from ai_etl.eks import AUDIT_LOG, ENCRYPTED_BY_DEFAULT, minor_version
 from ai_etl.problems import ConfigError, Problems
 from ai_etl.settings import PRODUCTION_GRADE, Settings
 
-ENCRYPTED_BY_DEFAULT = (1, 28)
-"""EKS envelope-encrypts all Kubernetes API data (Secrets included) with KMS by default from
-Kubernetes 1.28 (EKS user guide, "Default envelope encryption for all Kubernetes API data")."""
-AUDIT_LOG = "audit"
-"""The control plane log type that records who read which Secret (EKS `enabledClusterLogTypes`)."""
 EXEC_API_VERSION = "client.authentication.k8s.io/v1beta1"
 """The exec credential API `aws eks get-token` speaks (v1alpha1 left client-go in Kubernetes 1.24)."""
 
@@ -62,13 +57,8 @@ class Cluster:
         return self.oidc_issuer_url.removeprefix("https://")
 
     @property
-    def minor_version(self) -> tuple[int, int]:
-        match = re.match(r"(\d+)\.(\d+)", self.version)
-        return (int(match[1]), int(match[2])) if match else (0, 0)
-
-    @property
     def encrypted_at_rest(self) -> bool:
-        return self.minor_version >= ENCRYPTED_BY_DEFAULT
+        return minor_version(self.version) >= ENCRYPTED_BY_DEFAULT
 
     @property
     def audited(self) -> bool:
@@ -114,7 +104,7 @@ def check_cluster(settings: Settings, cluster: Cluster) -> tuple[Problems, list[
         )
     graded: list[tuple[str, str]] = []
     if not cluster.encrypted_at_rest:
-        major, minor = cluster.minor_version
+        major, minor = minor_version(cluster.version)
         graded.append(
             (
                 f"cluster {cluster.name!r} runs Kubernetes {cluster.version}: EKS envelope-encrypts "

@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 from ai_etl import PROJECT
 from ai_etl.catalogue import CATALOGUE, Source, by_key
+from ai_etl.eks import ENCRYPTED_BY_DEFAULT, minor_version
 from ai_etl.tokens import (
     AUDIT_ANNOTATION,
     CLUSTER_ANNOTATION,
@@ -51,8 +52,7 @@ GRADE_TAG, GRADE_LABEL = "Grade", "ai-etl.io/grade"
 ROTATE_EVERY_DAYS = 90
 ALL_MANAGEMENT_EVENTS = "ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS"
 """The only rule state in which read-only management events (GetSecretValue) reach a rule."""
-ENCRYPTED_BY_DEFAULT = (1, 28)
-"""EKS envelope-encrypts Kubernetes API data by default from 1.28 (ai_etl/cluster.py)."""
+
 MIN_PASSWORD_LENGTH = 32
 WORKLOADS = {  # where each workload kind keeps its pod spec
     K8S_DEPLOYMENT: ("spec", "template", "spec"),
@@ -171,11 +171,6 @@ def _get(value: Any, *path: str) -> Any:
             return None
         value = value.get(part)
     return value
-
-
-def _version(text: Any) -> tuple[int, int]:
-    match = re.match(r"(\d+)\.(\d+)", str(text or ""))
-    return (int(match[1]), int(match[2])) if match else (0, 0)
 
 
 # --- resource rules -----------------------------------------------------------------------------
@@ -333,9 +328,9 @@ def cluster_encrypted_and_audited(s: Subject) -> Iterator[str]:
     if grade_of(s) != PRODUCTION:
         return
     version = annotations.get(VERSION_ANNOTATION)
-    if _version(version) < ENCRYPTED_BY_DEFAULT:
+    if minor_version(version) < ENCRYPTED_BY_DEFAULT:
         yield f"{s.name}: the cluster runs Kubernetes {version}: no default envelope encryption before 1.28"
-    if annotations.get(AUDIT_ANNOTATION) != "enabled":
+    if annotations.get(AUDIT_ANNOTATION) != "enabled":  # what components/namespace.py records
         yield f"{s.name}: the cluster's audit log is off"
 
 

@@ -98,9 +98,13 @@ def repository_findings(root: Path = PROJECT_DIR) -> list[Finding]:
     return findings
 
 
-def grade_line(run: Run, root: Path = PROJECT_DIR) -> str:
+def grades_of(run: Run) -> set[str]:
+    """The grades the stack's resources carry (its Grade tags and grade labels)."""
+    return {g for s in subjects_of(run) if (g := grade_of(s))}
+
+
+def grade_line(run: Run, grades: set[str], root: Path = PROJECT_DIR) -> str:
     """Which grade the stack is, and why: what its stack file states, as its resources carry it."""
-    grades = sorted({g for s in subjects_of(run) if (g := grade_of(s))})
     stated = (root / f"Pulumi.{run.stack}.yaml").exists() and "ai-etl:grade" in load_stack_config(
         run.stack, root
     )
@@ -109,14 +113,15 @@ def grade_line(run: Run, root: Path = PROJECT_DIR) -> str:
         if stated
         else "ai-etl:grade not stated: the default"
     )
-    return f"Grade: {', '.join(grades) or 'none'} ({why})"
+    return f"Grade: {', '.join(sorted(grades)) or 'none'} ({why})"
 
 
 def report(run: Run, findings: list[Finding], root: Path = PROJECT_DIR) -> tuple[str, bool]:
     """The checklist and the findings as text; and whether a mandatory rule failed."""
     failed = {f.rule for f in findings if not f.advisory}
-    lines = [f"Validation checklist for stack {run.stack}:", grade_line(run, root)]
-    production = PRODUCTION in {grade_of(s) for s in subjects_of(run)}
+    grades = grades_of(run)
+    lines = [f"Validation checklist for stack {run.stack}:", grade_line(run, grades, root)]
+    production = PRODUCTION in grades
     for i, item in enumerate(CHECKLIST, 1):
         if item.rules and not item.outside:
             status = "FAIL" if failed & set(item.rules) else "pass"
