@@ -20,23 +20,30 @@ from ai_etl.tokens import (
     VERSION_ANNOTATION,
 )
 from offline.diff import diff
-from offline.engine import Run, load_stack_config
+from offline.engine import Run, load_project, load_stack_config, run_program
 from offline.render import resource_record
 from tests.helpers import PLACEHOLDERS, manifest, run_cli, stack_config
 from tests.helpers import run_config as run_with
 from tests.test_access import api_errors
 
 
-def run_against(stack: str, cluster: dict[str, Any] | None, **overrides: Any) -> Run:
-    """The stack, with the cluster lookup answering `cluster`'s fields (None: no such cluster)."""
-    from offline.engine import load_project, run_program
-
+def run_against(
+    stack: str,
+    cluster: dict[str, Any] | None,
+    registrations: list | None = None,
+    *,
+    no_oidc_provider: bool = False,
+) -> Run:
+    """The stack, with the cluster lookup answering `cluster`'s fields (None: no such cluster), and
+    with no IAM OIDC provider for its issuer if `no_oidc_provider`."""
+    answers = {GET_EKS_CLUSTER: cluster, **({GET_OIDC_PROVIDER: None} if no_oidc_provider else {})}
     return run_program(
         stack,
-        stack_config(stack, overrides),
+        stack_config(stack),
         PLACEHOLDERS,
         project=load_project(),
-        answers={GET_EKS_CLUSTER: cluster},
+        answers=answers,
+        registrations=registrations,
     )
 
 
@@ -97,16 +104,7 @@ def test_a_production_grade_stack_refuses_a_cluster_that_does_not_encrypt_or_aud
     """Before anything is declared, naming the cluster, what is wrong and the aws command that fixes it."""
     declared: list = []
     with pytest.raises(ConfigError) as raised:
-        from offline.engine import load_project, run_program
-
-        run_program(
-            "production",
-            stack_config("production"),
-            PLACEHOLDERS,
-            project=load_project(),
-            answers={GET_EKS_CLUSTER: change},
-            registrations=declared,
-        )
+        run_against("production", change, registrations=declared)
     message = str(raised.value)
     assert "cluster 'ai-etl-production' refused for stack 'production' (nothing was declared)" in message
     assert expect in message and "required of a production-grade stack" in message
@@ -136,16 +134,8 @@ def test_a_missing_cluster_is_a_clear_error() -> None:
 
 def test_a_cluster_without_an_iam_oidc_provider_is_refused() -> None:
     """IRSA needs the account's IAM OIDC provider for the cluster's issuer; eksctl creates it."""
-    from offline.engine import load_project, run_program
-
     with pytest.raises(ConfigError) as raised:
-        run_program(
-            "dev",
-            stack_config("dev"),
-            PLACEHOLDERS,
-            project=load_project(),
-            answers={GET_OIDC_PROVIDER: None},
-        )
+        run_against("dev", {}, no_oidc_provider=True)
     assert (
         "fix: eksctl utils associate-iam-oidc-provider --cluster ai-etl-dev --region us-east-1 --approve"
         in str(raised.value)
