@@ -100,21 +100,7 @@ class SecretsManager(pulumi.ComponentResource):
         self, name: str, args: SecretsManagerArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__(SECRETS_MANAGER_COMPONENT, name, None, opts)
-        key = aws.kms.Key(
-            f"{name}-key",
-            description=args.key_description,
-            enable_key_rotation=True,
-            deletion_window_in_days=args.recovery_window_in_days,
-            policy=args.key_policy,
-            tags=dict(args.tags),
-            opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
-        )
-        aws.kms.Alias(
-            f"{name}-key-alias",
-            name=args.key_alias,
-            target_key_id=key.key_id,
-            opts=pulumi.ResourceOptions(parent=self),
-        )
+        key = self._key(f"{name}-key", args, args.key_description, policy=args.key_policy)
         self.kms_key_arn = key.arn
         # The replicas' key lives in the replica region: a single-region key of that region (a
         # multi-Region key would need the primary key replaced, as multiRegion forces a new key,
@@ -124,22 +110,8 @@ class SecretsManager(pulumi.ComponentResource):
         replicas: list[aws.secretsmanager.SecretReplicaArgs] = []
         self.replica_key_arn = None
         if args.replica_region:
-            replica_key = aws.kms.Key(
-                f"{name}-replica-key",
-                region=args.replica_region,
-                description=f"{args.key_description} (replicas in {args.replica_region})",
-                enable_key_rotation=True,
-                deletion_window_in_days=args.recovery_window_in_days,
-                tags=dict(args.tags),
-                opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
-            )
-            aws.kms.Alias(
-                f"{name}-replica-key-alias",
-                region=args.replica_region,
-                name=args.key_alias,
-                target_key_id=replica_key.key_id,
-                opts=pulumi.ResourceOptions(parent=self),
-            )
+            description = f"{args.key_description} (replicas in {args.replica_region})"
+            replica_key = self._key(f"{name}-replica-key", args, description, region=args.replica_region)
             self.replica_key_arn = replica_key.arn
             replicas = [
                 aws.secretsmanager.SecretReplicaArgs(region=args.replica_region, kms_key_id=replica_key.arn)
@@ -181,3 +153,32 @@ class SecretsManager(pulumi.ComponentResource):
                 "version_ids": {k: s.version_id for k, s in self.secrets.items()},
             }
         )
+
+    def _key(
+        self,
+        name: str,
+        args: SecretsManagerArgs,
+        description: str,
+        region: str | None = None,
+        policy: str | None = None,
+    ) -> aws.kms.Key:
+        """A rotating customer-managed key with the environment's alias, in `region` (None: the
+        provider's), protected as the secrets are."""
+        key = aws.kms.Key(
+            name,
+            region=region,
+            description=description,
+            enable_key_rotation=True,
+            deletion_window_in_days=args.recovery_window_in_days,
+            policy=policy,
+            tags=dict(args.tags),
+            opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
+        )
+        aws.kms.Alias(
+            f"{name}-alias",
+            region=region,
+            name=args.key_alias,
+            target_key_id=key.key_id,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        return key

@@ -292,9 +292,6 @@ def rotate_regularly(s: Subject, today: dt.date | None = None) -> Iterator[str]:
         yield f"{s.name}: last rotated {value}, {age} days ago; rotate every {ROTATE_EVERY_DAYS} days"
 
 
-# --- stack rules --------------------------------------------------------------------------------
-
-
 @resource_rule(
     "secrets-replicated",
     "In production grade every secret keeps a replica in a second region, under a customer-managed key",
@@ -332,6 +329,9 @@ def cluster_encrypted_and_audited(s: Subject) -> Iterator[str]:
         yield f"{s.name}: the cluster runs Kubernetes {version}: no default envelope encryption before 1.28"
     if annotations.get(AUDIT_ANNOTATION) != "enabled":  # what components/namespace.py records
         yield f"{s.name}: the cluster's audit log is off"
+
+
+# --- stack rules --------------------------------------------------------------------------------
 
 
 @stack_rule(
