@@ -9,11 +9,11 @@ PY := $(VENV)/bin/python
 
 ## Render a stack offline (no Pulumi CLI, cloud or cluster): build/$(STACK)/{resources.json,kubernetes.yaml}
 render: setup
-	$(PY) -m offline render $(STACK)
+	$(PY) -m ai_etl.offline render $(STACK)
 
 ## The guardrails (policy/ rules) on a stack offline, with the guide's validation checklist.
 check: setup
-	$(PY) -m offline check $(STACK)
+	$(PY) -m ai_etl.offline check $(STACK)
 
 ## The whole gate: lint, types, then every test (scanners included).
 test: lint typecheck tools policy-venv
@@ -50,7 +50,7 @@ lint: setup
 	$(PY) -m ruff format --check .
 
 typecheck: setup
-	$(PY) -m mypy ai_etl components offline benchmarks guardrails policy/policies.py __main__.py tests
+	$(PY) -m mypy ai_etl benchmarks policy/policies.py __main__.py tests
 
 ## Regenerate what derives from the catalogue: .env.example and docs/configuration.md's table of secrets.
 ## The External Secrets CRDs the tests validate against (../shared's copy, else the pinned release, verified)
@@ -58,7 +58,7 @@ schemas: setup
 	$(PY) -m tests.crds
 
 docs: setup
-	$(PY) -m ai_etl.docs write
+	$(PY) -m ai_etl.ops.docs write
 
 ## Render time per stack, and the program's own cost against the SDK's floor (see README).
 bench: setup

@@ -2,9 +2,9 @@
 
 import pulumi
 
-from ai_etl.cluster import lookup_cluster
-from ai_etl.settings import load_settings
-from components.environment import Environment, EnvironmentArgs
+from ai_etl.config.cluster import lookup_cluster
+from ai_etl.config.settings import load_settings
+from ai_etl.environment import Environment, EnvironmentArgs
 
 settings = load_settings()  # every config problem stops here, before anything is declared
 cluster = lookup_cluster(settings)  # and a cluster that is missing, or refused for this grade

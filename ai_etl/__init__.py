@@ -1,6 +1,6 @@
 """The ai-etl project's own library: its stack settings, its secrets catalogue and its names.
 
-Components (`components/`) take plain arguments and know nothing of this package but type tokens.
+Components (`ai_etl/components/`) take plain arguments and know nothing of this package but type tokens.
 """
 
 PROJECT = "ai-etl"

@@ -1,5 +1,5 @@
 """What EKS guarantees by Kubernetes version and log type: one place for the program's cluster
-check (ai_etl/cluster.py) and the policy rule that holds a stack to it (guardrails/rules.py)."""
+check (ai_etl/config/cluster.py) and the policy rule that holds a stack to it (ai_etl/guardrails/rules.py)."""
 
 from __future__ import annotations
 

@@ -47,8 +47,8 @@ GET_EKS_CLUSTER = "aws:eks/getCluster:getCluster"
 GET_OIDC_PROVIDER = "aws:iam/getOpenIdConnectProvider:getOpenIdConnectProvider"
 K8S_PROVIDER = "pulumi:providers:kubernetes"
 
-# What the program records of the stack's cluster on its namespace (components/namespace.py), for
-# the policy pack and `offline check` (guardrails/rules.py, cluster-encrypted-and-audited).
+# What the program records of the stack's cluster on its namespace (ai_etl/components/namespace.py), for
+# the policy pack and `offline check` (ai_etl/guardrails/rules.py, cluster-encrypted-and-audited).
 CLUSTER_ANNOTATION = "ai-etl.io/eks-cluster"
 VERSION_ANNOTATION = "ai-etl.io/eks-version"
 AUDIT_ANNOTATION = "ai-etl.io/eks-audit-log"

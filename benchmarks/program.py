@@ -7,9 +7,9 @@ import os
 import pulumi
 
 from ai_etl.catalogue import CATALOGUE, SecretSpec, Source
-from ai_etl.cluster import lookup_cluster
-from ai_etl.settings import load_settings
-from components.environment import Environment, EnvironmentArgs
+from ai_etl.config.cluster import lookup_cluster
+from ai_etl.config.settings import load_settings
+from ai_etl.environment import Environment, EnvironmentArgs
 
 
 def catalogue_of(size: int) -> tuple[SecretSpec, ...]:

@@ -21,7 +21,7 @@ import pulumi_aws  # noqa: E402, F401
 import pulumi_kubernetes  # noqa: E402, F401
 import pulumi_random  # noqa: E402, F401
 
-from offline.engine import load_stack_config, run_program, unwrap  # noqa: E402
+from ai_etl.offline.engine import load_stack_config, run_program, unwrap  # noqa: E402
 
 BENCH_STACK = "dev"
 PROGRAM = Path(__file__).with_name("program.py")
@@ -83,7 +83,7 @@ def main(argv: list[str]) -> None:
     elif command == "render":
         import tempfile
 
-        from offline.render import render
+        from ai_etl.offline.render import render
 
         with tempfile.TemporaryDirectory() as out:
             render(argv[1], Path(out))

@@ -1,4 +1,4 @@
-"""The guardrails (guardrails/rules.py) wrapped as Pulumi policies; the rules live there, once."""
+"""The guardrails (ai_etl/guardrails/rules.py) wrapped as Pulumi policies; the rules live there, once."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
-from guardrails.rules import RULES, ResourceRule, Rule, StackRule, Subject
+from ai_etl.guardrails.rules import RULES, ResourceRule, Rule, StackRule, Subject
 
 PACK_NAME = "ai-etl-guardrails"
 

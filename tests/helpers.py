@@ -15,10 +15,10 @@ import yaml
 
 from ai_etl import PROJECT
 from ai_etl.catalogue import CATALOGUE, CONSUMERS, Consumer, SecretSpec, Source, of_source
+from ai_etl.components.passwords import password_name
+from ai_etl.offline.engine import PROJECT_DIR, Registration, Run, load_project, load_stack_config, run_program
+from ai_etl.offline.render import mask
 from ai_etl.tokens import RANDOM_PASSWORD
-from components.passwords import password_name
-from offline.engine import PROJECT_DIR, Registration, Run, load_project, load_stack_config, run_program
-from offline.render import mask
 
 STACKS = tuple(sorted(p.name.split(".")[1] for p in PROJECT_DIR.glob("Pulumi.*.yaml")))
 """Every stack of the project: one `Pulumi.<stack>.yaml` each."""

@@ -15,7 +15,8 @@ import regex
 from botocore.validate import ParamValidator
 
 from ai_etl.catalogue import synced
-from ai_etl.settings import ConfigError
+from ai_etl.config.settings import ConfigError
+from ai_etl.offline.engine import Run, load_stack_config
 from ai_etl.tokens import (
     GET_EKS_CLUSTER,
     GET_OIDC_PROVIDER,
@@ -25,7 +26,6 @@ from ai_etl.tokens import (
     KMS_KEY,
     SM_SECRET,
 )
-from offline.engine import Run, load_stack_config
 from tests.helpers import backend_secret, manifest, manifests, run_stack
 
 SESSION = botocore.session.get_session()

@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from ai_etl.settings import ConfigError
+from ai_etl.config.settings import ConfigError
+from ai_etl.offline.engine import Run
 from ai_etl.tokens import EVENT_RULE, EVENT_TARGET, KMS_KEY, SNS_SUBSCRIPTION, SNS_TOPIC, SNS_TOPIC_POLICY
-from offline.engine import Run
 from tests.helpers import run_stack
 from tests.test_access import api_errors, iam_findings
 from tests.tools import tool

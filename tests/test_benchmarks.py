@@ -8,9 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from ai_etl.offline.engine import PROJECT_DIR, run_program
 from benchmarks import worker
 from benchmarks.program import catalogue_of
-from offline.engine import PROJECT_DIR, run_program
 from tests.helpers import expected_resources
 
 

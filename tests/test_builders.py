@@ -7,9 +7,9 @@ from urllib.parse import unquote, urlsplit
 import pytest
 
 from ai_etl.catalogue import by_key
-from components.externalsecrets import generation_name
-from components.secretstore import trust_policy
-from components.urls import compose_url
+from ai_etl.catalogue.urls import compose_url
+from ai_etl.components.externalsecrets import generation_name
+from ai_etl.components.secretstore import trust_policy
 
 ENTRIES = [
     ("jwt-secret-key", "ai-etl/dev/jwt-secret-key", "v1"),

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from ai_etl.catalogue import CATALOGUE, CONSUMERS, Consumer, SecretSpec, Source, check_catalogue, read_by
-from ai_etl.docs import env_example, secrets_table
+from ai_etl.offline.engine import PROJECT_DIR, Run, load_stack_config, run_program
+from ai_etl.ops.docs import env_example, secrets_table
 from ai_etl.tokens import ESO_EXTERNAL_SECRET, IAM_ROLE_POLICY, SM_SECRET
-from offline.engine import PROJECT_DIR, Run, load_stack_config, run_program
 from tests.helpers import PLACEHOLDERS, copy_project, expected_resources, manifest, manifests, placeholders
 
 # A secret no catalogue holds yet (the docs' example, SENTRY_DSN, may well be added for real).
@@ -27,9 +27,9 @@ WORKER = Consumer(
 PROGRAM = """
 import pulumi
 from ai_etl.catalogue import CATALOGUE, CONSUMERS, Consumer, SecretSpec, Source
-from ai_etl.cluster import lookup_cluster
-from ai_etl.settings import load_settings
-from components.environment import Environment, EnvironmentArgs
+from ai_etl.config.cluster import lookup_cluster
+from ai_etl.config.settings import load_settings
+from ai_etl.environment import Environment, EnvironmentArgs
 from tests.test_catalogue import EXTRA, WORKER
 
 settings = load_settings(CATALOGUE + {extra}, CONSUMERS + {consumers})
@@ -114,7 +114,7 @@ def test_a_second_workload_gets_only_its_secrets(tmp_path: Path) -> None:
 
 def test_a_workload_without_its_config_is_an_error(tmp_path: Path) -> None:
     """A consumer needs its own `ai-etl:<name>` object (at least an image); the error says so."""
-    from ai_etl.settings import ConfigError
+    from ai_etl.config.settings import ConfigError
 
     with pytest.raises(ConfigError, match=r"worker\.image: is required"):
         run_with(tmp_path, (), (WORKER,), {})
@@ -193,7 +193,7 @@ def test_the_suite_follows_a_new_secret(tmp_path: Path) -> None:
     run = lambda *args: subprocess.run(  # noqa: E731
         [sys.executable, *args], cwd=project, env=env, capture_output=True, text=True, check=False
     )
-    assert run("-m", "ai_etl.docs", "write").returncode == 0
+    assert run("-m", "ai_etl.ops.docs", "write").returncode == 0
     assert "SENTRY_DSN=" in (project / ".env.example").read_text()
     # The tools of their own environment (scanners, the AWS emulator, the policy pack's venv, git
     # clones of the repository) and this very test aside: the suite proper runs them.

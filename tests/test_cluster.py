@@ -10,7 +10,10 @@ from typing import Any
 
 import pytest
 
-from ai_etl.settings import ConfigError
+from ai_etl.config.settings import ConfigError
+from ai_etl.offline.diff import diff
+from ai_etl.offline.engine import Run, load_project, load_stack_config, run_program
+from ai_etl.offline.render import resource_record
 from ai_etl.tokens import (
     AUDIT_ANNOTATION,
     CLUSTER_ANNOTATION,
@@ -19,9 +22,6 @@ from ai_etl.tokens import (
     K8S_PROVIDER,
     VERSION_ANNOTATION,
 )
-from offline.diff import diff
-from offline.engine import Run, load_project, load_stack_config, run_program
-from offline.render import resource_record
 from tests.helpers import PLACEHOLDERS, manifest, run_cli, stack_config
 from tests.helpers import run_config as run_with
 from tests.test_access import api_errors
@@ -160,7 +160,7 @@ def test_a_stack_file_from_before_the_lookup_works_once_it_names_its_cluster() -
 
 def test_moving_a_stack_to_another_cluster_replaces_every_kubernetes_object() -> None:
     """pulumi-kubernetes replaces its provider when the kubeconfig's active cluster changes, and the
-    engine replaces every resource of a replaced provider (offline/diff.py cites both). The offline
+    engine replaces every resource of a replaced provider (ai_etl/offline/diff.py cites both). The offline
     diff says so, rather than a harmless-looking update; AWS resources stay."""
     base = [resource_record(r) for r in run_with("dev", stack_config("dev")).resources]
     moved = run_with("dev", stack_config("dev", {"ai-etl:clusterName": "ai-etl-blue"}))

@@ -14,7 +14,7 @@ import pulumi
 import pytest
 
 from ai_etl import tokens
-from offline.engine import Run, run_program
+from ai_etl.offline.engine import Run, run_program
 from tests.helpers import ESO_GROUP, KUBERNETES_VERSION, eso_errors, manifests
 
 COMPONENT_TOKENS = {name: value for name, value in vars(tokens).items() if name.endswith("_COMPONENT")}
@@ -22,18 +22,18 @@ COMPONENT_TOKENS = {name: value for name, value in vars(tokens).items() if name.
 WORKLOAD_SETTINGS = "WorkloadSettings(image='registry.example.com/app:1.0.0', replicas=1)"
 PROGRAMS = {
     "Namespace": """
-from components.namespace import Namespace, NamespaceArgs
+from ai_etl.components.namespace import Namespace, NamespaceArgs
 Namespace("team", NamespaceArgs(name="team-a", labels={"team": "a"}, annotations={}))
 """,
     "Passwords": """
 import pulumi
-from components.passwords import Passwords, PasswordsArgs
+from ai_etl.components.passwords import Passwords, PasswordsArgs
 pw = Passwords("pw", PasswordsArgs(rotation={"api": "2026-01-01", "db": "initial"}, length=40))
 pulumi.export("results", pw.results)
 """,
     "SecretsManager": """
 import pulumi
-from components.secretsmanager import SecretEntry, SecretsManager, SecretsManagerArgs
+from ai_etl.components.secretsmanager import SecretEntry, SecretsManager, SecretsManagerArgs
 sm = SecretsManager("vault", SecretsManagerArgs(
     key_alias="alias/team-a", key_description="team a",
     secrets={"token": SecretEntry("team-a/token", "a token", pulumi.Output.secret("not-a-real-token"))},
@@ -42,7 +42,7 @@ pulumi.export("token", {"name": sm.secrets["token"].name, "arn": sm.secrets["tok
                         "version": sm.secrets["token"].version_id})
 """,
     "AccessAudit": """
-from components.accessaudit import AccessAudit, AccessAuditArgs
+from ai_etl.components.accessaudit import AccessAudit, AccessAuditArgs
 AccessAudit("watch", AccessAuditArgs(
     name="team-a-reads", secret_name_prefix="team-a/",
     secret_arn_prefix="arn:aws:secretsmanager:eu-west-1:111111111111:secret:team-a/",
@@ -50,7 +50,7 @@ AccessAudit("watch", AccessAuditArgs(
     kms_key_arn="arn:aws:kms:eu-west-1:111111111111:key/k", email="team-a@example.com", tags={"Team": "a"}))
 """,
     "SecretStore": """
-from components.secretstore import SecretStore, SecretStoreArgs
+from ai_etl.components.secretstore import SecretStore, SecretStoreArgs
 SecretStore("store", SecretStoreArgs(
     namespace="team-a", store_name="aws", service_account="reader", role_name="team-a-reader",
     role_description="reads team a",
@@ -61,8 +61,8 @@ SecretStore("store", SecretStoreArgs(
     kms_key_arn="arn:aws:kms:eu-west-1:111111111111:key/k", labels={"team": "a"}, tags={"Team": "a"}))
 """,
     "Workload": f"""
-from ai_etl.settings import WorkloadSettings
-from components.workload import SyncedKey, Workload, WorkloadArgs
+from ai_etl.config.settings import WorkloadSettings
+from ai_etl.components.workload import SyncedKey, Workload, WorkloadArgs
 Workload("app", WorkloadArgs(
     name="app", component="api", namespace="team-a", labels={{"team": "a"}}, selector_labels={{"team": "a"}},
     store_name="aws", synced=[SyncedKey("token", "API_TOKEN", "team-a/token", "v-1")],
@@ -78,11 +78,13 @@ def run_alone(tmp_path: Path, component: str) -> Run:
 
 
 def test_every_component_token_names_its_module_and_class() -> None:
-    """`ai-etl:<module>:<Type>` is class <Type> in components/<module>.py, registered under that token."""
+    """`ai-etl:<module>:<Type>` is class <Type> in ai_etl/components/<module>.py (the Environment, which
+    composes them, in ai_etl/environment.py), registered under that token."""
     assert set(COMPONENT_TOKENS.values()) >= {f"ai-etl:{c.lower()}:{c}" for c in ("Namespace", "Passwords")}
     for token in COMPONENT_TOKENS.values():
         _, module, name = token.split(":")
-        cls = getattr(importlib.import_module(f"components.{module}"), name)
+        package = "ai_etl" if module == "environment" else "ai_etl.components"
+        cls = getattr(importlib.import_module(f"{package}.{module}"), name)
         constant = next(k for k, v in COMPONENT_TOKENS.items() if v == token)
         assert issubclass(cls, pulumi.ComponentResource)
         assert f"super().__init__({constant}," in inspect.getsource(cls.__init__), (

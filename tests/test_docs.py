@@ -10,13 +10,13 @@ from pathlib import Path
 
 import yaml
 
-from ai_etl.docs import PAGES, write
-from ai_etl.impact import ALTERNATES, impact_table, settings_keys
-from ai_etl.settings import ConfigError, StackConfig, WorkloadSettings
+from ai_etl.config.settings import ConfigError, StackConfig, WorkloadSettings
+from ai_etl.offline.diff import diff
+from ai_etl.offline.engine import PROJECT_DIR, StackConfigError, run_program
+from ai_etl.offline.render import resource_record
+from ai_etl.ops.docs import PAGES, write
+from ai_etl.ops.impact import ALTERNATES, impact_table, settings_keys
 from ai_etl.tokens import KMS_KEY, SM_SECRET
-from offline.diff import diff
-from offline.engine import PROJECT_DIR, StackConfigError, run_program
-from offline.render import resource_record
 from tests.helpers import PLACEHOLDERS, copy_project, manifest, run_stack, stack_config
 
 README = (PROJECT_DIR / "README.md").read_text()
@@ -132,7 +132,7 @@ def test_ci_runs_the_readme_test_command() -> None:
 
 def test_the_change_impact_table_is_current_and_complete() -> None:
     """The configuration page's change-impact table is what the program does today, with a row for
-    every setting (a new setting needs its alternate value in ai_etl/impact.py)."""
+    every setting (a new setting needs its alternate value in ai_etl/ops/impact.py)."""
     assert set(ALTERNATES) == set(settings_keys())
     assert impact_table() in (DOCS / "configuration.md").read_text()
 
@@ -198,7 +198,7 @@ def test_the_replica_region_runbook_unprotects_exactly_the_key_it_replaces() -> 
 
 
 def test_every_generated_section_is_current(tmp_path: Path) -> None:
-    """`make docs` (python -m ai_etl.docs write) leaves every page as committed: the README's example
+    """`make docs` (python -m ai_etl.ops.docs write) leaves every page as committed: the README's example
     output, the secrets and impact tables and the takeover script are what the program makes now."""
     project = copy_project(tmp_path / "project")
     before = {page: (project / page).read_text() for page in PAGES.values()}

@@ -22,6 +22,10 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
+from ai_etl.guardrails.rules import RULES, Subject, rotate_regularly
+from ai_etl.offline.__main__ import main
+from ai_etl.offline.check import check
+from ai_etl.offline.engine import PROJECT_DIR, load_stack_config, run_program
 from ai_etl.tokens import (
     AUDIT_ANNOTATION,
     CLUSTER_ANNOTATION,
@@ -43,10 +47,6 @@ from ai_etl.tokens import (
     SNS_TOPIC,
     VERSION_ANNOTATION,
 )
-from guardrails.rules import RULES, Subject, rotate_regularly
-from offline.__main__ import main
-from offline.check import check
-from offline.engine import PROJECT_DIR, load_stack_config, run_program
 from tests.helpers import PLACEHOLDERS, STACKS, copy_project
 
 
@@ -333,9 +333,9 @@ import json
 import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
-from components.environment import Environment, EnvironmentArgs
-from ai_etl.cluster import lookup_cluster
-from ai_etl.settings import load_settings
+from ai_etl.environment import Environment, EnvironmentArgs
+from ai_etl.config.cluster import lookup_cluster
+from ai_etl.config.settings import load_settings
 
 settings = load_settings()
 environment = Environment("ai-etl", EnvironmentArgs(settings, lookup_cluster(settings)))

@@ -1,5 +1,5 @@
-"""The offline preview: `python -m offline render` writes the exact desired state of a stack, and
-`python -m offline diff` reads two renders the way `pulumi preview --diff` does."""
+"""The offline preview: `python -m ai_etl.offline render` writes the exact desired state of a stack, and
+`python -m ai_etl.offline diff` reads two renders the way `pulumi preview --diff` does."""
 
 from __future__ import annotations
 
@@ -13,7 +13,11 @@ import pytest
 import yaml
 
 from ai_etl.catalogue import CATALOGUE
-from ai_etl.settings import ConfigError
+from ai_etl.config.settings import ConfigError
+from ai_etl.offline import diff as diffing
+from ai_etl.offline import sdk
+from ai_etl.offline.__main__ import main
+from ai_etl.offline.render import PLACEHOLDER_PREFIX, SECRET_MARK, render
 from ai_etl.tokens import (
     ENVIRONMENT_COMPONENT,
     IAM_ROLE,
@@ -27,10 +31,6 @@ from ai_etl.tokens import (
     SM_VERSION,
     sdk_class,
 )
-from offline import diff as diffing
-from offline import sdk
-from offline.__main__ import main
-from offline.render import PLACEHOLDER_PREFIX, SECRET_MARK, render
 from tests.helpers import PLACEHOLDERS, STACKS, expected_resources, project_copy
 
 KEYS = {
@@ -274,7 +274,7 @@ def test_the_replacement_table_names_real_inputs() -> None:
 
 
 def test_the_wire_form_of_a_secret_is_the_sdks() -> None:
-    """offline/sdk.py spells out the SDK's private secret signature; the pinned SDK agrees."""
+    """ai_etl/offline/sdk.py spells out the SDK's private secret signature; the pinned SDK agrees."""
     from pulumi.runtime import rpc
 
     assert (rpc._special_sig_key, rpc._special_secret_sig) == (sdk.SIG_KEY, sdk.SECRET_SIG)

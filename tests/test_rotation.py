@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 
+from ai_etl.components.passwords import GENERATION_INPUTS
+from ai_etl.offline.engine import Run, unwrap
 from ai_etl.tokens import (
     ESO_EXTERNAL_SECRET,
     ESO_SECRET_STORE,
@@ -21,8 +23,6 @@ from ai_etl.tokens import (
     SM_VERSION,
     sdk_class,
 )
-from components.passwords import GENERATION_INPUTS
-from offline.engine import Run, unwrap
 from tests.helpers import PLACEHOLDERS, backend_secret, depends_on, manifest, password_of, run_stack
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from offline.render import render
+from ai_etl.offline.render import render
 from tests.helpers import STACKS
 from tests.tools import run_tool
 

@@ -10,8 +10,8 @@ import pytest
 import yaml
 
 from ai_etl.catalogue import CATALOGUE, Source, of_source
-from ai_etl.settings import DEFAULTS, ConfigError
-from offline.engine import PROJECT_DIR, StackConfigError, run_program
+from ai_etl.config.settings import DEFAULTS, ConfigError
+from ai_etl.offline.engine import PROJECT_DIR, StackConfigError, run_program
 from tests.helpers import PLACEHOLDERS, run_cli, run_config, run_stack, stack_config
 
 

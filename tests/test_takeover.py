@@ -13,12 +13,12 @@ from pathlib import Path
 import pytest
 
 from ai_etl.catalogue import by_key
-from ai_etl.settings import ConfigError
-from ai_etl.takeover import HAND_MADE_SECRET, main, steps
+from ai_etl.config.settings import ConfigError
+from ai_etl.guardrails.rules import evaluate
+from ai_etl.offline.check import subjects_of
+from ai_etl.offline.engine import Run, unwrap
+from ai_etl.ops.takeover import HAND_MADE_SECRET, main, steps
 from ai_etl.tokens import SM_SECRET, SM_VERSION
-from guardrails.rules import evaluate
-from offline.check import subjects_of
-from offline.engine import Run, unwrap
 from tests.helpers import PLACEHOLDERS, manifest, run_cli, run_config, stack_config
 
 STACK = "production"
@@ -222,7 +222,7 @@ def test_adopt_takes_generated_secrets_only_and_encrypted() -> None:
 
 
 def test_an_unknown_stack_is_named_with_the_stacks_there_are(capsys: pytest.CaptureFixture[str]) -> None:
-    """`python -m ai_etl.takeover prod` exits 2 naming the stack files that exist."""
+    """`python -m ai_etl.ops.takeover prod` exits 2 naming the stack files that exist."""
     with pytest.raises(SystemExit) as exit_:
         main(["prod"])
     assert exit_.value.code == 2

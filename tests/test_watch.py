@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
+from ai_etl.ops.watch import MARKER, ages, main, report
 from ai_etl.tokens import SM_VERSION
-from ai_etl.watch import MARKER, ages, main, report
 from tests.test_ci_jobs import fake_gh, run_steps
 from tests.test_workflows import workflow
 

@@ -1,6 +1,6 @@
 """The takeover of an installation made by hand (the guide's `kubectl create secret generic
 ai-etl-secrets`, Deployment `ai-etl-backend`), printed as exact commands for one stack:
-`python -m ai_etl.takeover <stack>`. No credential changes, and no value is typed on a command line
+`python -m ai_etl.ops.takeover <stack>`. No credential changes, and no value is typed on a command line
 or written to a file: each is piped from the live Secret into encrypted stack config.
 """
 
@@ -12,8 +12,8 @@ from pathlib import Path
 
 from ai_etl import PROJECT
 from ai_etl.catalogue import CONSUMERS, Source, by_key, of_source, read_by
-from ai_etl.reading import ADOPT
-from offline.engine import PROJECT_DIR, load_stack_config
+from ai_etl.config.reading import ADOPT
+from ai_etl.offline.engine import PROJECT_DIR, load_stack_config
 
 HAND_MADE_SECRET = "ai-etl-secrets"
 """The Secret the guide creates from literals."""
@@ -132,7 +132,7 @@ def steps(stack: str, project_dir: Path = PROJECT_DIR) -> list[Step]:
 def script(stack: str, project_dir: Path = PROJECT_DIR) -> str:
     """The steps as one commented shell script."""
     lines = [
-        f"# Takeover of the hand-made installation by stack {stack} (python -m ai_etl.takeover {stack})",
+        f"# Takeover of the hand-made installation by stack {stack} (python -m ai_etl.ops.takeover {stack})",
         "# Run the steps in order, in one shell: step 1 defines the functions the later steps use.",
     ]
     for number, step in enumerate(steps(stack, project_dir), 1):
@@ -142,7 +142,7 @@ def script(stack: str, project_dir: Path = PROJECT_DIR) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     """Print the takeover's commands for a stack."""
-    parser = argparse.ArgumentParser(prog="python -m ai_etl.takeover", description=main.__doc__)
+    parser = argparse.ArgumentParser(prog="python -m ai_etl.ops.takeover", description=main.__doc__)
     parser.add_argument("stack", help="a stack of this project: reads its Pulumi.<stack>.yaml")
     args = parser.parse_args(argv)
     try:

@@ -15,17 +15,17 @@ import pulumi_kubernetes as k8s
 
 from ai_etl import PROJECT
 from ai_etl.catalogue import read_by, server_passwords, synced
-from ai_etl.cluster import Cluster, kubeconfig
-from ai_etl.settings import Settings
+from ai_etl.catalogue.urls import composed_values
+from ai_etl.components.accessaudit import AccessAudit, AccessAuditArgs
+from ai_etl.components.labels import ENVIRONMENT_LABEL, aws_tags, environment_labels
+from ai_etl.components.namespace import Namespace, NamespaceArgs, cluster_annotations
+from ai_etl.components.passwords import Passwords, PasswordsArgs
+from ai_etl.components.secretsmanager import SecretEntry, SecretsManager, SecretsManagerArgs, key_policy
+from ai_etl.components.secretstore import SecretStore, SecretStoreArgs
+from ai_etl.components.workload import SyncedKey, Workload, WorkloadArgs
+from ai_etl.config.cluster import Cluster, kubeconfig
+from ai_etl.config.settings import Settings
 from ai_etl.tokens import ENVIRONMENT_COMPONENT
-from components.accessaudit import AccessAudit, AccessAuditArgs
-from components.labels import ENVIRONMENT_LABEL, aws_tags, environment_labels
-from components.namespace import Namespace, NamespaceArgs, cluster_annotations
-from components.passwords import Passwords, PasswordsArgs
-from components.secretsmanager import SecretEntry, SecretsManager, SecretsManagerArgs, key_policy
-from components.secretstore import SecretStore, SecretStoreArgs
-from components.urls import composed_values
-from components.workload import SyncedKey, Workload, WorkloadArgs
 
 STORE_NAME = "aws-secrets-manager"
 OPERATOR_SERVICE_ACCOUNT = f"{PROJECT}-secret-store"

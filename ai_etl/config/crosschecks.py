@@ -13,12 +13,12 @@ from typing import TYPE_CHECKING, Any
 import pulumi
 
 from ai_etl.catalogue import SecretSpec
-from ai_etl.fields import LABEL, OIDC_PROVIDER_ARN, aws_regions
-from ai_etl.problems import Problems
-from ai_etl.reading import ADOPT, NOT_AN_OBJECT, RawConfig
+from ai_etl.config.fields import LABEL, OIDC_PROVIDER_ARN, aws_regions
+from ai_etl.config.problems import Problems
+from ai_etl.config.reading import ADOPT, NOT_AN_OBJECT, RawConfig
 
 if TYPE_CHECKING:
-    from ai_etl.settings import StackConfig
+    from ai_etl.config.settings import StackConfig
 
 SUPPORTED_PARTITIONS = ("aws", "aws-cn", "aws-us-gov")
 """Partitions whose IAM OIDC providers (IRSA) the program's ARN check accepts."""

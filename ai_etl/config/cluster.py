@@ -17,9 +17,9 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from ai_etl.config.problems import ConfigError, Problems
+from ai_etl.config.settings import PRODUCTION_GRADE, Settings
 from ai_etl.eks import AUDIT_LOG, ENCRYPTED_BY_DEFAULT, minor_version
-from ai_etl.problems import ConfigError, Problems
-from ai_etl.settings import PRODUCTION_GRADE, Settings
 
 EXEC_API_VERSION = "client.authentication.k8s.io/v1beta1"
 """The exec credential API `aws eks get-token` speaks (v1alpha1 left client-go in Kubernetes 1.24)."""

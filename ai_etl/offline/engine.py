@@ -27,10 +27,10 @@ import yaml
 from pulumi.runtime.mocks import MockMonitor
 
 from ai_etl import tokens
-from ai_etl.fields import aws_regions, dns_suffix
-from offline.sdk import is_secret_wire, secret_wire
+from ai_etl.config.fields import aws_regions, dns_suffix
+from ai_etl.offline.sdk import is_secret_wire, secret_wire
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
+PROJECT_DIR = Path(__file__).resolve().parents[2]
 MOCK_ACCOUNT = "123456789012"
 
 
@@ -514,7 +514,7 @@ def run_program(
     exports: dict[str, Any] = {}
     # The program's log, as the engine would show it: warnings (and errors) kept for the Run.
     warnings: list[str] = []
-    logger = logging.getLogger(f"offline.program.{uuid.uuid4().hex}")
+    logger = logging.getLogger(f"ai_etl.offline.program.{uuid.uuid4().hex}")
     logger.propagate = False
     logger.addHandler(_Collect(warnings))
 

@@ -1,5 +1,5 @@
 """The guide's practices as rules: written once, run by the policy pack (`policy/`) in every
-`pulumi preview`/`up`, and by `python -m offline check` on an offline render.
+`pulumi preview`/`up`, and by `python -m ai_etl.offline check` on an offline render.
 
 A rule sees resources as the engine hands them to a policy: type token, name, URN, inputs (secret
 values in plain text, as policies get them), `protect`, and dependencies.
@@ -327,7 +327,7 @@ def cluster_encrypted_and_audited(s: Subject) -> Iterator[str]:
     version = annotations.get(VERSION_ANNOTATION)
     if minor_version(version) < ENCRYPTED_BY_DEFAULT:
         yield f"{s.name}: the cluster runs Kubernetes {version}: no default envelope encryption before 1.28"
-    if annotations.get(AUDIT_ANNOTATION) != "enabled":  # what components/namespace.py records
+    if annotations.get(AUDIT_ANNOTATION) != "enabled":  # what ai_etl/components/namespace.py records
         yield f"{s.name}: the cluster's audit log is off"
 
 
@@ -337,7 +337,7 @@ def cluster_encrypted_and_audited(s: Subject) -> Iterator[str]:
 @stack_rule(
     "access-audited",
     "A read of the stack's secrets by anyone but the expected roles reaches an encrypted SNS topic",
-    fix="the program declares it (components/accessaudit.py): pulumi up --stack {stack}",
+    fix="the program declares it (ai_etl/components/accessaudit.py): pulumi up --stack {stack}",
 )
 def access_audited(subjects: list[Subject]) -> Iterator[tuple[str, str]]:
     secrets = [s for s in subjects if s.type == SM_SECRET]

@@ -16,12 +16,12 @@ from typing import Any, cast
 import pulumi
 import pulumi_kubernetes as k8s
 
-from ai_etl.settings import WorkloadSettings
+from ai_etl.components.externalsecrets import declare, external_secret_manifest, generation_name, version_ref
+from ai_etl.components.labels import with_component
+from ai_etl.components.outputs import name_of
+from ai_etl.components.pods import SecretEnv, container_env, deployment_manifest, network_policy_manifest
+from ai_etl.config.settings import WorkloadSettings
 from ai_etl.tokens import WORKLOAD_COMPONENT
-from components.externalsecrets import declare, external_secret_manifest, generation_name, version_ref
-from components.labels import with_component
-from components.outputs import name_of
-from components.pods import SecretEnv, container_env, deployment_manifest, network_policy_manifest
 
 
 @dataclass(frozen=True)

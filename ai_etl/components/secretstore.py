@@ -14,10 +14,10 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
+from ai_etl.components.externalsecrets import declare, eso_manifest
+from ai_etl.components.labels import with_component
+from ai_etl.components.outputs import name_of
 from ai_etl.tokens import SECRET_STORE_COMPONENT
-from components.externalsecrets import declare, eso_manifest
-from components.labels import with_component
-from components.outputs import name_of
 
 STS_AUDIENCE = "sts.amazonaws.com"
 ROLE_ARN_ANNOTATION = "eks.amazonaws.com/role-arn"

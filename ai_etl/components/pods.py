@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import pulumi
 
-from ai_etl.settings import WorkloadSettings
+from ai_etl.config.settings import WorkloadSettings
 
 RUN_AS = 10001  # any non-root uid above 10000, clear of host users; `restricted` needs non-root
 # Deliberate exceptions to the security scan, on the object they concern (checkov reads them).

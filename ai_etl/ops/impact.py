@@ -17,10 +17,10 @@ from pydantic import BaseModel
 
 from ai_etl import PROJECT
 from ai_etl.catalogue import CATALOGUE, Source, of_source
-from ai_etl.settings import DatabaseSettings, RedisSettings, StackConfig, WorkloadSettings
-from offline.diff import Change, RotatedCredential, diff, rotated_credentials
-from offline.engine import PROJECT_DIR, load_project, load_stack_config, run_program
-from offline.render import resource_record
+from ai_etl.config.settings import DatabaseSettings, RedisSettings, StackConfig, WorkloadSettings
+from ai_etl.offline.diff import Change, RotatedCredential, diff, rotated_credentials
+from ai_etl.offline.engine import PROJECT_DIR, load_project, load_stack_config, run_program
+from ai_etl.offline.render import resource_record
 
 STACK = "dev"  # standard grade, where every setting may change alone
 # A different valid value for every setting: a new setting needs one here (a test says so).

@@ -217,7 +217,7 @@ def load(folder: Path) -> list[dict[str, Any]]:
     path = folder / "resources.json"
     if not path.exists():
         raise FileNotFoundError(
-            f"{path} not found: render it first (python -m offline render <stack> --out {folder})"
+            f"{path} not found: render it first (python -m ai_etl.offline render <stack> --out {folder})"
         )
     return json.loads(path.read_text())["resources"]
 

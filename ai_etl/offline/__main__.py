@@ -1,4 +1,4 @@
-"""`python -m offline render|diff`: the desired state of a stack, and its changes, without the cloud."""
+"""`python -m ai_etl.offline render|diff`: a stack's desired state, and its changes, without the cloud."""
 
 from __future__ import annotations
 
@@ -7,11 +7,11 @@ import os
 import sys
 from pathlib import Path
 
-from ai_etl.settings import ConfigError
-from offline import diff as diffing
-from offline.check import check
-from offline.engine import StackConfigError
-from offline.render import load_answers, offline_run, render, summary
+from ai_etl.config.settings import ConfigError
+from ai_etl.offline import diff as diffing
+from ai_etl.offline.check import check
+from ai_etl.offline.engine import StackConfigError
+from ai_etl.offline.render import load_answers, offline_run, render, summary
 
 ANSWERS_HELP = (
     "a YAML file of what provider functions answer: token -> fields (null: not found), "
@@ -21,7 +21,7 @@ ANSWERS_HELP = (
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m offline",
+        prog="python -m ai_etl.offline",
         description="Render a stack under the Pulumi SDK's mocks, and diff two renders; no CLI, "
         "state backend or cloud credentials needed.",
     )

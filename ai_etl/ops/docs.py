@@ -1,5 +1,5 @@
 """Documents derived from the catalogue (`.env.example`, the docs' table of secrets), and their CLI:
-`python -m ai_etl.docs write` (`make docs`) regenerates both in place."""
+`python -m ai_etl.ops.docs write` (`make docs`) regenerates both in place."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ai_etl import PROJECT
 from ai_etl.catalogue import CATALOGUE, CONSUMERS, PLAIN_ENV, Consumer, SecretSpec, Source, read_by
-from ai_etl.settings import DEFAULTS
+from ai_etl.config.settings import DEFAULTS
 
 
 def env_example(
@@ -16,8 +16,8 @@ def env_example(
 ) -> str:
     """`.env.example`: every variable the workloads read, with a placeholder and never a value."""
     lines = [
-        "# Variables the AI-ETL workloads read. Generated from ai_etl/catalogue.py:",
-        "#   make docs (python -m ai_etl.docs write)",
+        "# Variables the AI-ETL workloads read. Generated from ai_etl/catalogue/__init__.py:",
+        "#   make docs (python -m ai_etl.ops.docs write)",
         "# Copy to .env (git-ignored) for local development and fill in your own values.",
         '# Generate strong values with: python -c "import secrets; print(secrets.token_urlsafe(32))"',
         "",
@@ -57,27 +57,27 @@ def secrets_table(
 
 
 def impact_table() -> str:
-    """What each setting and each rotation does (ai_etl/impact.py; it runs the program offline)."""
-    from ai_etl.impact import impact_table as table
+    """What each setting and each rotation does (ai_etl/ops/impact.py; it runs the program offline)."""
+    from ai_etl.ops.impact import impact_table as table
 
     return table()
 
 
 def takeover_production() -> str:
-    """The takeover's commands for the production stack (ai_etl/takeover.py), as a shell block."""
-    from ai_etl.takeover import script
+    """The takeover's commands for the production stack (ai_etl/ops/takeover.py), as a shell block."""
+    from ai_etl.ops.takeover import script
 
     return f"```bash\n{script('production')}```\n"
 
 
 def readme_example() -> str:
     """The output of the README's offline example (production's backend from 3 to 4 replicas:
-    render, change, render, diff), computed as `python -m offline diff` prints it."""
+    render, change, render, diff), computed as `python -m ai_etl.offline diff` prints it."""
     import copy
 
-    from offline.diff import diff, format_text, rotated_credentials, unchanged_count
-    from offline.engine import PROJECT_DIR, load_project, run_program
-    from offline.render import offline_config, resource_record
+    from ai_etl.offline.diff import diff, format_text, rotated_credentials, unchanged_count
+    from ai_etl.offline.engine import PROJECT_DIR, load_project, run_program
+    from ai_etl.offline.render import offline_config, resource_record
 
     stack = "production"
     config, secrets, _ = offline_config(stack, PROJECT_DIR)
@@ -128,7 +128,7 @@ def write(root: Path) -> list[Path]:
 
 def main(argv: list[str] | None = None) -> None:
     """Print a document derived from the catalogue, or `write` them all in place."""
-    parser = argparse.ArgumentParser(prog="python -m ai_etl.docs", description=main.__doc__)
+    parser = argparse.ArgumentParser(prog="python -m ai_etl.ops.docs", description=main.__doc__)
     parser.add_argument("document", choices=[*sorted(DOCUMENTS), "write"])
     parser.add_argument("--root", type=Path, default=Path(), help="the project folder (for `write`)")
     args = parser.parse_args(argv)

@@ -26,7 +26,7 @@ from ai_etl.catalogue import (
     check_catalogue,
     of_source,
 )
-from ai_etl.fields import (
+from ai_etl.config.fields import (
     CLUSTER_NAME,
     EMAIL,
     IMAGE,
@@ -45,8 +45,8 @@ from ai_etl.fields import (
     text,
     whole,
 )
-from ai_etl.problems import ConfigError, Problems
-from ai_etl.reading import ADOPT, RawConfig, read_config
+from ai_etl.config.problems import ConfigError, Problems
+from ai_etl.config.reading import ADOPT, RawConfig, read_config
 
 __all__ = ["ConfigError", "Settings", "StackConfig", "WorkloadSettings", "load_settings", "parse_settings"]
 

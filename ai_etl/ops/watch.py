@@ -1,4 +1,4 @@
-"""How long each secret has held its value, from the stacks' state: `python -m ai_etl.watch
+"""How long each secret has held its value, from the stacks' state: `python -m ai_etl.ops.watch
 <stack>=<export.json> ...` prints the issue body for the secrets older than `--max-days` (the guide's
 90), or nothing when there are none. The scheduled workflow (`.github/workflows/watch.yml`) opens,
 updates or closes one issue with it.
@@ -65,7 +65,7 @@ def report(found: list[Age], max_days: int = MAX_DAYS) -> str:
 def main(argv: list[str] | None = None) -> None:
     """`ages STACK=EXPORT ...` prints the ages as JSON (one file per stack job); `report AGES.json
     ...` prints the issue body from them."""
-    parser = argparse.ArgumentParser(prog="python -m ai_etl.watch", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m ai_etl.ops.watch", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     measure = sub.add_parser("ages", help="the age of each secret in `pulumi stack export` files, as JSON")
     measure.add_argument("exports", nargs="+", metavar="STACK=EXPORT")

@@ -8,10 +8,10 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
-from ai_etl.cluster import Cluster
+from ai_etl.components.labels import with_component
+from ai_etl.components.outputs import name_of
+from ai_etl.config.cluster import Cluster
 from ai_etl.tokens import AUDIT_ANNOTATION, CLUSTER_ANNOTATION, NAMESPACE_COMPONENT, VERSION_ANNOTATION
-from components.labels import with_component
-from components.outputs import name_of
 
 PSA_LEVEL = "restricted"
 

@@ -17,8 +17,8 @@ from typing import Any
 
 import yaml
 
-from offline.diff import item_key
-from offline.engine import (
+from ai_etl.offline.diff import item_key
+from ai_etl.offline.engine import (
     PROJECT_DIR,
     Registration,
     Run,

@@ -1,6 +1,6 @@
-"""`python -m offline check <stack>`: the guardrails on an offline render, and the guide's checklist.
+"""`python -m ai_etl.offline check <stack>`: the guardrails on an offline render, and the guide's checklist.
 
-The same rules as the policy pack (guardrails/rules.py), on the resources the program declares.
+The same rules as the policy pack (ai_etl/guardrails/rules.py), on the resources the program declares.
 """
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from guardrails.rules import PRODUCTION, RULES, Finding, Subject, evaluate, grade_of
-from offline.engine import PROJECT_DIR, Run, load_stack_config, unwrap
+from ai_etl.guardrails.rules import PRODUCTION, RULES, Finding, Subject, evaluate, grade_of
+from ai_etl.offline.engine import PROJECT_DIR, Run, load_stack_config, unwrap
 
 
 @dataclass(frozen=True)

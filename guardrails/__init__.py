@@ -1,1 +1,0 @@
-"""The guide's practices as rules, shared by the policy pack and `python -m offline check`."""
