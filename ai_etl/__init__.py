@@ -1,7 +1,8 @@
-"""The ai-etl project's own library: its stack settings, its secrets catalogue and its names.
+"""The ai-etl secrets infrastructure, one package laid out as the data flows.
 
-Components (`ai_etl/components/`) take plain arguments and know nothing of this package but type tokens.
+Stack config -> `config` (typed settings) -> `catalogue` (the secrets, as data) -> `plan` (what one
+environment declares, computed) -> `environment` (wires `components`) -> the stack outputs.
+Beside it: `names` and `grade` (facts every layer shares), `guardrails` (the rules), `offline` (runs
+any Pulumi program under the SDK's mocks) and `ops` (operator tools). Nothing imports upward, and
+this module imports nothing, so the policy pack can load the light modules alone.
 """
-
-PROJECT = "ai-etl"
-"""The Pulumi project name: the `ai-etl:` config namespace and the prefix of every name."""

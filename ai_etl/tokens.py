@@ -47,6 +47,10 @@ GET_EKS_CLUSTER = "aws:eks/getCluster:getCluster"
 GET_OIDC_PROVIDER = "aws:iam/getOpenIdConnectProvider:getOpenIdConnectProvider"
 K8S_PROVIDER = "pulumi:providers:kubernetes"
 
+ALL_MANAGEMENT_EVENTS = "ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS"
+"""The only EventBridge rule state in which read-only management events (GetSecretValue) reach a
+rule: the access audit sets it, and the guardrails look for it."""
+
 # What the program records of the stack's cluster on its namespace (ai_etl/components/namespace.py), for
 # the policy pack and `offline check` (ai_etl/guardrails/rules.py, cluster-encrypted-and-audited).
 CLUSTER_ANNOTATION = "ai-etl.io/eks-cluster"

@@ -1,15 +1,11 @@
-"""The program's own path (settings, catalogue, components, exports) over a synthetic catalogue."""
+"""The program itself (`ai_etl.program.main`) over a synthetic catalogue of AI_ETL_BENCH_SIZE secrets."""
 
 from __future__ import annotations
 
 import os
 
-import pulumi
-
 from ai_etl.catalogue import CATALOGUE, SecretSpec, Source
-from ai_etl.config.cluster import lookup_cluster
-from ai_etl.config.settings import load_settings
-from ai_etl.environment import Environment, EnvironmentArgs
+from ai_etl.program import main
 
 
 def catalogue_of(size: int) -> tuple[SecretSpec, ...]:
@@ -27,6 +23,4 @@ def catalogue_of(size: int) -> tuple[SecretSpec, ...]:
 
 
 if __name__ == "__main__":
-    settings = load_settings(catalogue_of(int(os.environ["AI_ETL_BENCH_SIZE"])))
-    environment = Environment("ai-etl", EnvironmentArgs(settings, lookup_cluster(settings)))
-    pulumi.export("secretNames", environment.secret_names)
+    main(catalogue_of(int(os.environ["AI_ETL_BENCH_SIZE"])))

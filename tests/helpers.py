@@ -13,9 +13,9 @@ import jsonschema
 import kubernetes_validate
 import yaml
 
-from ai_etl import PROJECT
 from ai_etl.catalogue import CATALOGUE, CONSUMERS, Consumer, SecretSpec, Source, of_source
 from ai_etl.components.passwords import password_name
+from ai_etl.names import PROJECT
 from ai_etl.offline.engine import PROJECT_DIR, Registration, Run, load_project, load_stack_config, run_program
 from ai_etl.offline.render import mask
 from ai_etl.tokens import RANDOM_PASSWORD

@@ -25,17 +25,11 @@ WORKER = Consumer(
     plain_env=("QWEN_API_BASE",),
 )
 PROGRAM = """
-import pulumi
-from ai_etl.catalogue import CATALOGUE, CONSUMERS, Consumer, SecretSpec, Source
-from ai_etl.config.cluster import lookup_cluster
-from ai_etl.config.settings import load_settings
-from ai_etl.environment import Environment, EnvironmentArgs
+from ai_etl.catalogue import CATALOGUE, CONSUMERS
+from ai_etl.program import main
 from tests.test_catalogue import EXTRA, WORKER
 
-settings = load_settings(CATALOGUE + {extra}, CONSUMERS + {consumers})
-environment = Environment("ai-etl", EnvironmentArgs(settings, lookup_cluster(settings)))
-pulumi.export("secretNames", environment.secret_names)
-pulumi.export("secretArns", environment.secret_arns)
+main(CATALOGUE + {extra}, CONSUMERS + {consumers})
 """
 
 

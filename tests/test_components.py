@@ -19,7 +19,10 @@ from tests.helpers import ESO_GROUP, KUBERNETES_VERSION, eso_errors, manifests
 
 COMPONENT_TOKENS = {name: value for name, value in vars(tokens).items() if name.endswith("_COMPONENT")}
 
-WORKLOAD_SETTINGS = "WorkloadSettings(image='registry.example.com/app:1.0.0', replicas=1)"
+CONTAINER = (
+    "ContainerSpec(image='registry.example.com/app:1.0.0', replicas=1, port=8080, liveness_path='/live', "
+    "readiness_path='/ready', cpu_request='50m', memory_request='64Mi', cpu_limit='1', memory_limit='128Mi')"
+)
 PROGRAMS = {
     "Namespace": """
 from ai_etl.components.namespace import Namespace, NamespaceArgs
@@ -61,12 +64,12 @@ SecretStore("store", SecretStoreArgs(
     kms_key_arn="arn:aws:kms:eu-west-1:111111111111:key/k", labels={"team": "a"}, tags={"Team": "a"}))
 """,
     "Workload": f"""
-from ai_etl.config.settings import WorkloadSettings
+from ai_etl.components.pods import ContainerSpec
 from ai_etl.components.workload import SyncedKey, Workload, WorkloadArgs
 Workload("app", WorkloadArgs(
     name="app", component="api", namespace="team-a", labels={{"team": "a"}}, selector_labels={{"team": "a"}},
     store_name="aws", synced=[SyncedKey("token", "API_TOKEN", "team-a/token", "v-1")],
-    plain_env={{"LOG_LEVEL": "info"}}, settings={WORKLOAD_SETTINGS}, egress_ports=[5432]))
+    plain_env={{"LOG_LEVEL": "info"}}, container={CONTAINER}, egress_ports=[5432]))
 """,
 }
 

@@ -333,12 +333,9 @@ import json
 import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
-from ai_etl.environment import Environment, EnvironmentArgs
-from ai_etl.config.cluster import lookup_cluster
-from ai_etl.config.settings import load_settings
+from ai_etl.program import main
 
-settings = load_settings()
-environment = Environment("ai-etl", EnvironmentArgs(settings, lookup_cluster(settings)))
+main()
 k8s.core.v1.ConfigMap("leaky", metadata={"name": "leaky", "namespace": "ai-etl-dev"},
                       data={"DB_PASSWORD": "not-a-real-one"})
 k8s.rbac.v1.ClusterRole("lister", metadata={"name": "lister"},

@@ -17,9 +17,9 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from ai_etl.tokens import AUDIT_COMPONENT
+from ai_etl.tokens import ALL_MANAGEMENT_EVENTS, AUDIT_COMPONENT
 
-RULE_STATE = "ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS"
+RULE_STATE = ALL_MANAGEMENT_EVENTS
 READ_EVENTS = ("GetSecretValue",)
 
 

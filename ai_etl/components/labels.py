@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-ENVIRONMENT_LABEL = "ai-etl.io/environment"
-GRADE_LABEL = "ai-etl.io/grade"
-GRADE_TAG = "Grade"
+from ai_etl.grade import GRADE_LABEL, GRADE_TAG
+from ai_etl.names import ENVIRONMENT_LABEL
 
 
 def environment_labels(project: str, environment: str, grade: str) -> dict[str, str]:

@@ -10,19 +10,9 @@ import pulumi_kubernetes as k8s
 
 from ai_etl.components.labels import with_component
 from ai_etl.components.outputs import name_of
-from ai_etl.config.cluster import Cluster
-from ai_etl.tokens import AUDIT_ANNOTATION, CLUSTER_ANNOTATION, NAMESPACE_COMPONENT, VERSION_ANNOTATION
+from ai_etl.tokens import NAMESPACE_COMPONENT
 
 PSA_LEVEL = "restricted"
-
-
-def cluster_annotations(cluster: Cluster) -> dict[str, str]:
-    """The cluster's name, Kubernetes version and audit log, as the namespace records them."""
-    return {
-        CLUSTER_ANNOTATION: cluster.name,
-        VERSION_ANNOTATION: cluster.version,
-        AUDIT_ANNOTATION: "enabled" if cluster.audited else "disabled",
-    }
 
 
 def namespace_manifest(name: str, labels: Mapping[str, str], annotations: Mapping[str, str]) -> dict:

@@ -7,14 +7,27 @@ from dataclasses import dataclass
 
 import pulumi
 
-from ai_etl.config.settings import WorkloadSettings
-
 RUN_AS = 10001  # any non-root uid above 10000, clear of host users; `restricted` needs non-root
 # Deliberate exceptions to the security scan, on the object they concern (checkov reads them).
 SCAN_EXCEPTIONS = {
     "checkov.io/skip1": "CKV_K8S_35=The platform takes its credentials as environment variables "
     "by design; each comes by secretKeyRef from the operator-owned Secret",
 }
+
+
+@dataclass(frozen=True)
+class ContainerSpec:
+    """A workload's container: image, replicas, port, probes and resources, as plain values."""
+
+    image: str
+    replicas: int
+    port: int
+    liveness_path: str
+    readiness_path: str
+    cpu_request: str
+    memory_request: str
+    cpu_limit: str
+    memory_limit: str
 
 
 @dataclass(frozen=True)
@@ -76,7 +89,7 @@ def deployment_manifest(
     namespace: pulumi.Input[str],
     labels: Mapping[str, str],
     selector: Mapping[str, str],
-    settings: WorkloadSettings,
+    settings: ContainerSpec,
     service_account: pulumi.Input[str],
     env: pulumi.Input[list[dict]],
 ) -> dict:

@@ -8,9 +8,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from ai_etl.names import ADOPTED, ROTATION_STEP_TAG, VALUE_SOURCE_TAG, child, secret_value
 from ai_etl.tokens import SECRETS_MANAGER_COMPONENT
-
-ROTATION_STEP_TAG = "RotationStep"
 
 
 def key_policy(partition: str, account: str) -> dict:
@@ -37,9 +36,6 @@ def key_policy(partition: str, account: str) -> dict:
             },
         ],
     }
-
-
-VALUE_SOURCE_TAG = "ValueSource"
 
 
 @dataclass(frozen=True)
@@ -119,7 +115,7 @@ class SecretsManager(pulumi.ComponentResource):
         self.secrets = {}
         for entry_key, entry in args.secrets.items():
             secret = aws.secretsmanager.Secret(
-                f"{name}-{entry_key}",
+                child(name, entry_key),
                 name=entry.name,
                 description=entry.description,
                 kms_key_id=key.arn,
@@ -131,13 +127,13 @@ class SecretsManager(pulumi.ComponentResource):
                 tags={
                     **args.tags,
                     **({ROTATION_STEP_TAG: entry.rotation_step} if entry.rotation_step else {}),
-                    **({VALUE_SOURCE_TAG: "adopted"} if entry.adopted else {}),
+                    **({VALUE_SOURCE_TAG: ADOPTED} if entry.adopted else {}),
                 },
                 opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
             )
             # Not protected: a new value replaces the version, which protection would block.
             version = aws.secretsmanager.SecretVersion(
-                f"{name}-{entry_key}-value",
+                secret_value(name, entry_key),
                 secret_id=secret.id,
                 secret_string=pulumi.Output.secret(entry.value),
                 opts=pulumi.ResourceOptions(parent=self),

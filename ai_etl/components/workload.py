@@ -19,8 +19,13 @@ import pulumi_kubernetes as k8s
 from ai_etl.components.externalsecrets import declare, external_secret_manifest, generation_name, version_ref
 from ai_etl.components.labels import with_component
 from ai_etl.components.outputs import name_of
-from ai_etl.components.pods import SecretEnv, container_env, deployment_manifest, network_policy_manifest
-from ai_etl.config.settings import WorkloadSettings
+from ai_etl.components.pods import (
+    ContainerSpec,
+    SecretEnv,
+    container_env,
+    deployment_manifest,
+    network_policy_manifest,
+)
 from ai_etl.tokens import WORKLOAD_COMPONENT
 
 
@@ -72,7 +77,7 @@ class WorkloadArgs:
     synced: Sequence[SyncedKey]
     """The secrets it reads, and only these."""
     plain_env: Mapping[str, str]
-    settings: WorkloadSettings
+    container: ContainerSpec
     egress_ports: Sequence[int]
     """TCP ports it connects to besides HTTPS and DNS (its databases)."""
 
@@ -150,7 +155,7 @@ class Workload(pulumi.ComponentResource):
             namespace=args.namespace,
             labels=labels,
             selector=selector,
-            settings=args.settings,
+            settings=args.container,
             service_account=self.service_account,
             env=env,
         )
@@ -160,7 +165,7 @@ class Workload(pulumi.ComponentResource):
             namespace=args.namespace,
             labels=labels,
             selector=selector,
-            port=args.settings.port,
+            port=args.container.port,
             egress_ports=args.egress_ports,
         )
         k8s.networking.v1.NetworkPolicy(

@@ -18,8 +18,9 @@ import pulumi
 import pulumi_aws as aws
 
 from ai_etl.config.problems import ConfigError, Problems
-from ai_etl.config.settings import PRODUCTION_GRADE, Settings
+from ai_etl.config.settings import Settings
 from ai_etl.eks import AUDIT_LOG, ENCRYPTED_BY_DEFAULT, minor_version
+from ai_etl.grade import PRODUCTION
 
 EXEC_API_VERSION = "client.authentication.k8s.io/v1beta1"
 """The exec credential API `aws eks get-token` speaks (v1alpha1 left client-go in Kubernetes 1.24)."""
@@ -123,7 +124,7 @@ def check_cluster(settings: Settings, cluster: Cluster) -> tuple[Problems, list[
             )
         )
     for problem, fix in graded:
-        if settings.config.grade == PRODUCTION_GRADE:
+        if settings.config.grade == PRODUCTION:
             problems.add("clusterName", problem + " (required of a production-grade stack)", fix)
         else:
             warnings.append(f"{problem}; fix: {fix}")

@@ -8,17 +8,16 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pulumi
 
 from ai_etl.catalogue import SecretSpec
 from ai_etl.config.fields import LABEL, OIDC_PROVIDER_ARN, aws_regions
+from ai_etl.config.models import StackConfig
 from ai_etl.config.problems import Problems
 from ai_etl.config.reading import ADOPT, NOT_AN_OBJECT, RawConfig
-
-if TYPE_CHECKING:
-    from ai_etl.config.settings import StackConfig
+from ai_etl.grade import PRODUCTION, RECOVERY_WINDOW_FOR
 
 SUPPORTED_PARTITIONS = ("aws", "aws-cn", "aws-us-gov")
 """Partitions whose IAM OIDC providers (IRSA) the program's ARN check accepts."""
@@ -119,11 +118,12 @@ def production_grade(
         problems.add(
             "protect", f"must be true {why}: the KMS key and the secrets", problems.set_cmd("protect", "true")
         )
-    if config.recovery_window_in_days != 30:
+    needed = RECOVERY_WINDOW_FOR[PRODUCTION]
+    if config.recovery_window_in_days != needed:
         problems.add(
             "recoveryWindowInDays",
-            f"must be 30 {why}, got {config.recovery_window_in_days}",
-            problems.set_cmd("recoveryWindowInDays", 30),
+            f"must be {needed} {why}, got {config.recovery_window_in_days}",
+            problems.set_cmd("recoveryWindowInDays", needed),
         )
     if config.replica_region is None:
         problems.add(

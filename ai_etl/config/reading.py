@@ -9,8 +9,8 @@ from typing import Any
 
 import pulumi
 
-from ai_etl import PROJECT
 from ai_etl.catalogue import CATALOGUE, SecretSpec, Source, of_source
+from ai_etl.names import PROJECT
 
 
 @dataclass(frozen=True)

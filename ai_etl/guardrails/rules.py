@@ -14,10 +14,20 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from ai_etl import PROJECT
 from ai_etl.catalogue import CATALOGUE, Source, by_key
 from ai_etl.eks import ENCRYPTED_BY_DEFAULT, minor_version
+from ai_etl.grade import (
+    GRADE_LABEL,
+    GRADE_TAG,
+    MIN_PASSWORD_LENGTH,
+    PRODUCTION,
+    ROTATE_EVERY_DAYS,
+    STANDARD,
+    recovery_window_for,
+)
+from ai_etl.names import ADOPTED, VALUE_SOURCE_TAG, key_of_secret_name, secret_prefix
 from ai_etl.tokens import (
+    ALL_MANAGEMENT_EVENTS,
     AUDIT_ANNOTATION,
     CLUSTER_ANNOTATION,
     ESO_EXTERNAL_SECRET,
@@ -46,14 +56,6 @@ from ai_etl.tokens import (
     VERSION_ANNOTATION,
 )
 
-PRODUCTION = "production"
-GRADE_TAG, GRADE_LABEL = "Grade", "ai-etl.io/grade"
-"""Where a resource carries its stack's grade (ai-etl:grade): an AWS tag, a Kubernetes label."""
-ROTATE_EVERY_DAYS = 90
-ALL_MANAGEMENT_EVENTS = "ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS"
-"""The only rule state in which read-only management events (GetSecretValue) reach a rule."""
-
-MIN_PASSWORD_LENGTH = 32
 WORKLOADS = {  # where each workload kind keeps its pod spec
     K8S_DEPLOYMENT: ("spec", "template", "spec"),
     K8S_STATEFUL_SET: ("spec", "template", "spec"),
@@ -234,15 +236,15 @@ def customer_managed_key(s: Subject) -> Iterator[str]:
 )
 def recovery_window(s: Subject) -> Iterator[str]:
     window = s.props.get("recoveryWindowInDays")
-    grade = grade_of(s) or "standard"
-    needed = 30 if grade == PRODUCTION else 7
+    grade = grade_of(s) or STANDARD
+    needed = recovery_window_for(grade)
     if not isinstance(window, (int, float)) or window < needed:
         yield f"{s.name}: recovery window {window} days; {needed} or more in grade {grade}"
 
 
 @resource_rule("secrets-manager-name", "Secrets Manager names live under ai-etl/<stack>/", SM_SECRET)
 def secret_name_prefix(s: Subject) -> Iterator[str]:
-    name, prefix = s.props.get("name"), f"{PROJECT}/{s.stack}/"
+    name, prefix = s.props.get("name"), secret_prefix(s.stack)
     if not isinstance(name, str) or not name.startswith(prefix):
         yield f"{s.name}: secret name {name!r} must start with {prefix!r} (environments share nothing)"
 
@@ -343,7 +345,7 @@ def access_audited(subjects: list[Subject]) -> Iterator[tuple[str, str]]:
     secrets = [s for s in subjects if s.type == SM_SECRET]
     if not secrets:
         return
-    prefix = f"{PROJECT}/{secrets[0].stack}/"
+    prefix = secret_prefix(secrets[0].stack)
     by_urn = {s.urn: s for s in subjects}
 
     def watches(rule: Subject) -> bool:
@@ -382,13 +384,13 @@ def values_not_literal(subjects: list[Subject]) -> Iterator[tuple[str, str]]:
     catalogue = by_key(CATALOGUE)
     for version in (s for s in subjects if s.type == SM_VERSION):
         secrets = [by_urn[d] for d in version.dependencies if d in by_urn and by_urn[d].type == SM_SECRET]
-        key = str(secrets[0].props.get("name", "")).rsplit("/", 1)[-1] if secrets else ""
-        spec = catalogue.get(key)
+        key = key_of_secret_name(version.stack, str(secrets[0].props.get("name", ""))) if secrets else None
+        spec = catalogue.get(key or "")
         sources = [by_urn.get(d) for d in version.property_dependencies.get("secretString", ())]
         from_password = any(r is not None and r.type == RANDOM_PASSWORD for r in sources)
         if spec is not None and spec.source is Source.PROVIDED:
             continue  # read from secret stack config by the program; plain config is refused there
-        if secrets and (secrets[0].props.get("tags") or {}).get("ValueSource") == "adopted":
+        if secrets and (secrets[0].props.get("tags") or {}).get(VALUE_SOURCE_TAG) == ADOPTED:
             continue  # a live value kept at a takeover, from secret stack config, until its rotation
         if not from_password:
             yield version.urn, f"{version.name}: its value is not from a RandomPassword (a literal?)"

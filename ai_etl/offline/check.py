@@ -9,7 +9,8 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from ai_etl.guardrails.rules import PRODUCTION, RULES, Finding, Subject, evaluate, grade_of
+from ai_etl.grade import PRODUCTION
+from ai_etl.guardrails.rules import RULES, Finding, Subject, evaluate, grade_of
 from ai_etl.offline.engine import PROJECT_DIR, Run, load_stack_config, unwrap
 
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ai_etl import PROJECT
 from ai_etl.catalogue import CATALOGUE, CONSUMERS, PLAIN_ENV, Consumer, SecretSpec, Source, read_by
 from ai_etl.config.settings import DEFAULTS
+from ai_etl.names import PROJECT
 
 
 def env_example(

@@ -15,9 +15,9 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from ai_etl import PROJECT
 from ai_etl.catalogue import CATALOGUE, Source, of_source
 from ai_etl.config.settings import DatabaseSettings, RedisSettings, StackConfig, WorkloadSettings
+from ai_etl.names import PROJECT
 from ai_etl.offline.diff import Change, RotatedCredential, diff, rotated_credentials
 from ai_etl.offline.engine import PROJECT_DIR, load_project, load_stack_config, run_program
 from ai_etl.offline.render import resource_record

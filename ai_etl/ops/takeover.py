@@ -10,13 +10,12 @@ import argparse
 from dataclasses import dataclass
 from pathlib import Path
 
-from ai_etl import PROJECT
 from ai_etl.catalogue import CONSUMERS, Source, by_key, of_source, read_by
 from ai_etl.config.reading import ADOPT
+from ai_etl.names import HAND_MADE_SECRET, PROJECT, workload
+from ai_etl.names import namespace as namespace_of
 from ai_etl.offline.engine import PROJECT_DIR, load_stack_config
 
-HAND_MADE_SECRET = "ai-etl-secrets"
-"""The Secret the guide creates from literals."""
 PASSWORD_OF_URL = (
     "python3 -c 'import sys, urllib.parse as u; "
     'print(u.unquote(u.urlsplit(sys.stdin.read().strip()).password or ""), end="")'
@@ -37,8 +36,8 @@ class Step:
 def steps(stack: str, project_dir: Path = PROJECT_DIR) -> list[Step]:
     """The takeover of `stack`, step by step, as commands to run in order."""
     config = load_stack_config(stack, project_dir)
-    namespace = str(config.get(f"{PROJECT}:namespace", f"{PROJECT}-{stack}"))
-    backend = f"{PROJECT}-{CONSUMERS[0].name}"
+    namespace = namespace_of(stack, config.get(f"{PROJECT}:namespace"))
+    backend = workload(CONSUMERS[0].name)
     # The hand-made Secret names a value by its key (`--from-literal`, Option 1 of the guide) or by
     # its env var (`--from-env-file`, Option 2); `live` tries both and prints nothing when absent.
     # Values pass through shell variables and pipes only: printf is a builtin, so no process has a

@@ -19,9 +19,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ai_etl.tokens import SM_VERSION
+from ai_etl.grade import ROTATE_EVERY_DAYS
+from ai_etl.names import key_of_secret_name
+from ai_etl.tokens import SM_SECRET, SM_VERSION
 
-MAX_DAYS = 90
+MAX_DAYS = ROTATE_EVERY_DAYS
 MARKER = "<!-- ai-etl rotation watch -->"
 
 
@@ -34,13 +36,22 @@ class Age:
 
 
 def ages(stack: str, export: dict[str, Any], today: dt.date) -> list[Age]:
-    """The age in days of each Secrets Manager value in a `pulumi stack export`."""
+    """The age in days of each Secrets Manager value in a `pulumi stack export`.
+
+    A value (SecretVersion) names its secret by ARN (input `secretId`); the secret's own `name`
+    input gives the catalogue key, read back through the names module (ai_etl/names.py). A value
+    whose secret is not in the export, or not named as this stack's, is listed by what it names."""
+    live = [r for r in export.get("deployment", {}).get("resources") or [] if not r.get("delete")]
+    secret_names = {
+        (r.get("outputs") or {}).get("arn"): str((r.get("inputs") or {}).get("name"))
+        for r in live
+        if r.get("type") == SM_SECRET
+    }
     found = []
-    for resource in export.get("deployment", {}).get("resources") or []:
-        if resource.get("type") != SM_VERSION or resource.get("delete"):
-            continue
-        name = str(resource["urn"]).rsplit("::", 1)[-1]
-        key = name.removeprefix("ai-etl-secrets-").removesuffix("-value")
+    for resource in (r for r in live if r.get("type") == SM_VERSION):
+        secret_id = str((resource.get("inputs") or {}).get("secretId"))
+        name = secret_names.get(secret_id, secret_id)
+        key = key_of_secret_name(stack, name) or name
         created = resource.get("created")
         days = (today - dt.datetime.fromisoformat(created).date()).days if created else None
         found.append(Age(stack, key, days))

@@ -1,0 +1,162 @@
+"""The stack config's shape: frozen pydantic models of the `ai-etl:` keys, with their rules and defaults.
+
+`settings.py` validates a stack's config into these; the crosschecks and operator tools read them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+from ai_etl.config.fields import (
+    CLUSTER_NAME,
+    EMAIL,
+    IMAGE,
+    LABEL,
+    OIDC_PROVIDER_ARN,
+    ROLE_ARN,
+    Flag,
+    Hostname,
+    HttpPath,
+    Port,
+    Quantity,
+    Word,
+    http_url_without_credentials,
+    text,
+    whole,
+)
+from ai_etl.grade import (
+    GRADES,
+    MAX_PASSWORD_LENGTH,
+    MIN_PASSWORD_LENGTH,
+    PRODUCTION,
+    RECOVERY_WINDOW_DAYS,
+    RECOVERY_WINDOW_FOR,
+    STANDARD,
+)
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True)
+
+
+class WorkloadSettings(_Model):
+    """A workload's Deployment (`ai-etl:<consumer>`, e.g. `ai-etl:backend`)."""
+
+    image: Annotated[
+        str,
+        text("a container image reference such as registry.example.com/ai-etl-backend:1.4.2", IMAGE),
+        Field(
+            description="the container image",
+            examples=["registry.example.com/ai-etl-backend:1.4.2@sha256:<digest>"],
+        ),
+    ]
+    replicas: Annotated[int, whole(1)] = 2
+    port: Port = 8000
+    liveness_path: HttpPath = "/health"
+    readiness_path: HttpPath = "/health"
+    cpu_request: Quantity = "100m"
+    memory_request: Quantity = "256Mi"
+    cpu_limit: Quantity = "1"
+    memory_limit: Quantity = "512Mi"
+
+
+class DatabaseSettings(_Model):
+    """Where the backend finds Postgres (`ai-etl:database`); the guide's `postgres-svc:5432/ai_etl`."""
+
+    host: Hostname = "postgres-svc"
+    port: Port = 5432
+    name: Word = "ai_etl"
+    user: Word = "ai_etl"
+
+
+class RedisSettings(_Model):
+    """Where the backend finds Redis (`ai-etl:redis`); the guide's `redis-svc:6379/0`."""
+
+    host: Hostname = "redis-svc"
+    port: Port = 6379
+    db: Annotated[int, whole(0)] = 0
+
+
+class StackConfig(_Model):
+    """The stack's plain `ai-etl:` keys (workloads and provided secrets are read apart)."""
+
+    namespace: Annotated[
+        str | None,
+        text("an RFC 1123 label (lower-case letters, digits and '-', at most 63)", LABEL, optional=True),
+    ] = Field(default=None, examples=["ai-etl-{stack}"])
+    cluster_name: Annotated[
+        str,
+        text("an EKS cluster name (letters, digits, '-' and '_', at most 100)", CLUSTER_NAME),
+        Field(
+            description="the name of the stack's EKS cluster: its Kubernetes objects go there, and the "
+            "operator's trust derives from its OIDC issuer",
+            examples=["<cluster>"],
+        ),
+    ]
+    oidc_provider_arn: Annotated[
+        str | None,
+        text(
+            "an IAM OIDC provider ARN, arn:aws:iam::<account>:oidc-provider/<issuer>",
+            OIDC_PROVIDER_ARN.pattern,
+            optional=True,
+        ),
+        Field(description="optional: the program derives it from the cluster; leave it out"),
+    ] = None
+    qwen_api_base: Annotated[
+        str,
+        text(
+            "an http(s) URL without credentials (the key goes in qwenApiKey)",
+            ok=http_url_without_credentials,
+        ),
+    ] = "https://api.together.xyz/v1"
+    replica_region: Annotated[
+        str | None,
+        text("an AWS region such as us-west-2", r"[a-z]{2}(-[a-z]+)+-\d", optional=True),
+        Field(
+            description="a second region holding a replica of every secret, encrypted with a key of "
+            "its own there (required of a production-grade stack)",
+        ),
+    ] = None
+    audit_email: Annotated[
+        str | None,
+        text("an email address", EMAIL, optional=True),
+        Field(description="where the access alerts go (SNS mails a confirmation link first)"),
+    ] = None
+    audit_expected_readers: list[
+        Annotated[str, text("an IAM role ARN, arn:aws:iam::<account>:role/<name>", ROLE_ARN)]
+    ] = Field(default_factory=list, examples=["arn:aws:iam::<account>:role/<ci-deploy-role>"])
+    password_length: Annotated[int, whole(MIN_PASSWORD_LENGTH, MAX_PASSWORD_LENGTH)] = 48
+    # DeleteSecret's RecoveryWindowInDays; the fix suggests 30, which every stack may take.
+    recovery_window_in_days: Annotated[int, whole(*RECOVERY_WINDOW_DAYS)] = Field(
+        default=RECOVERY_WINDOW_FOR[STANDARD], examples=[RECOVERY_WINDOW_FOR[PRODUCTION]]
+    )
+    protect: Flag = False
+    grade: Annotated[str, text(" or ".join(map(repr, GRADES)), "|".join(GRADES))] = Field(
+        default=STANDARD,
+        description="production: protection, the 30-day recovery window, images by digest and the "
+        "production guardrails",
+    )
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    redis: RedisSettings = Field(default_factory=RedisSettings)
+    rotation: dict[str, Annotated[str, text("a non-empty string (a date is a good choice)")]] = Field(
+        default_factory=dict, examples=["2026-12-01"]
+    )
+
+    def connections(self) -> dict[str, DatabaseSettings | RedisSettings]:
+        """The connection settings by the name the catalogue's composed secrets give them."""
+        return {"database": self.database, "redis": self.redis}
+
+
+DEFAULTS: Mapping[str, Any] = MappingProxyType(
+    {
+        str(f.alias): f.default
+        for f in StackConfig.model_fields.values()
+        if not f.is_required() and f.default_factory is None and f.default is not None
+    }
+)
+"""Defaults of the scalar keys by config key; Pulumi.yaml declares the same (a test holds them equal)."""

@@ -1,0 +1,110 @@
+"""Every name the program makes, in one place, with the inverse each reader needs.
+
+A name is made here and read back here: the components, the checks, the guardrails and the operator
+tools import these functions instead of formatting or stripping one another's strings, so renaming
+a child cannot break a reader with the suite still green.
+"""
+
+from __future__ import annotations
+
+PROJECT = "ai-etl"
+"""The Pulumi project name: the `ai-etl:` config namespace and the prefix of every name."""
+
+ROOT = PROJECT
+"""The logical name of the stack's Environment component; its children are named under it."""
+
+STORE_NAME = "aws-secrets-manager"
+"""The SecretStore every ExternalSecret of an environment reads through."""
+OPERATOR_SERVICE_ACCOUNT = f"{PROJECT}-secret-store"
+"""The ServiceAccount the External Secrets Operator authenticates as (IRSA) for this environment."""
+HAND_MADE_SECRET = "ai-etl-secrets"
+"""The Kubernetes Secret the guide creates by hand (`kubectl create secret generic ai-etl-secrets`)."""
+
+ENVIRONMENT_LABEL = f"{PROJECT}.io/environment"
+"""The Kubernetes label naming an object's stack."""
+
+ROTATION_STEP_TAG = "RotationStep"
+"""AWS tag of a secret whose new value needs a step outside Pulumi (the offline diff shows it)."""
+VALUE_SOURCE_TAG = "ValueSource"
+"""AWS tag of a secret whose value was kept from before this program (`adopted`)."""
+ADOPTED = "adopted"
+
+
+def prefix(stack: str) -> str:
+    """Prefix of a stack's AWS names, and its default namespace: `ai-etl-<stack>`."""
+    return f"{PROJECT}-{stack}"
+
+
+def namespace(stack: str, configured: str | None = None) -> str:
+    """The stack's namespace: `ai-etl:namespace`, else `ai-etl-<stack>`."""
+    return configured or prefix(stack)
+
+
+def secret_prefix(stack: str) -> str:
+    """What every Secrets Manager name of a stack starts with: `ai-etl/<stack>/`."""
+    return f"{PROJECT}/{stack}/"
+
+
+def secret_name(stack: str, key: str) -> str:
+    """The Secrets Manager name of a catalogue key: `ai-etl/<stack>/<key>`."""
+    return secret_prefix(stack) + key
+
+
+def key_of_secret_name(stack: str, name: str) -> str | None:
+    """The catalogue key of a Secrets Manager name of `stack` (inverse of `secret_name`); None if the
+    name is not one of that stack's."""
+    start = secret_prefix(stack)
+    key = name[len(start) :] if name.startswith(start) else ""
+    return key if key and "/" not in key else None
+
+
+def secret_arn_prefix(partition: str, region: str, account: str, stack: str) -> str:
+    """`arn:<partition>:secretsmanager:<region>:<account>:secret:ai-etl/<stack>/`: any of its secrets."""
+    return f"arn:{partition}:secretsmanager:{region}:{account}:secret:{secret_prefix(stack)}"
+
+
+def kms_alias(stack: str) -> str:
+    """The alias of the stack's KMS key (and of its replica-region key)."""
+    return f"alias/{prefix(stack)}-secrets"
+
+
+def operator_role(stack: str) -> str:
+    """The IAM role the External Secrets Operator assumes for the stack."""
+    return f"{prefix(stack)}-secret-store"
+
+
+def role_arn(partition: str, account: str, role: str) -> str:
+    return f"arn:{partition}:iam::{account}:role/{role}"
+
+
+def audit_name(stack: str) -> str:
+    """The access alert's EventBridge rule and SNS topic."""
+    return f"{prefix(stack)}-secret-access"
+
+
+def workload(consumer: str) -> str:
+    """The Kubernetes name of a consumer's Deployment, ServiceAccount and NetworkPolicy."""
+    return f"{PROJECT}-{consumer}"
+
+
+# Logical names: `child(parent, role)` names a component's child, and every component names its
+# children with it, so readers of a state (the watch) can find a child by its role.
+def child(parent: str, role: str) -> str:
+    return f"{parent}-{role}"
+
+
+SECRETS = "secrets"
+"""Role of the Environment's SecretsManager component."""
+
+
+def secret_value(component: str, key: str) -> str:
+    """Logical name of the SecretVersion holding a key's value, in a SecretsManager `component`."""
+    return child(child(component, key), "value")
+
+
+def key_of_secret_value(component: str, logical_name: str) -> str | None:
+    """The catalogue key of a SecretVersion's logical name (inverse of `secret_value`)."""
+    start, end = child(component, ""), child("", "value")
+    if logical_name.startswith(start) and logical_name.endswith(end) and len(logical_name) > len(start + end):
+        return logical_name[len(start) : -len(end)]
+    return None

@@ -1,0 +1,192 @@
+"""What one environment declares, computed once from its settings and its cluster, without Pulumi.
+
+`plan(settings, cluster)` makes every name, label, tag, policy and container spec the components
+need; `ai_etl.environment.Environment` only wires components from it. The secret values are not
+part of the plan: they stay Outputs (`Settings.provided`, `Settings.adopted`, the passwords).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+
+from ai_etl import names
+from ai_etl.catalogue import PLAIN_ENV, Consumer, SecretSpec, read_by, server_passwords, synced
+from ai_etl.components.labels import aws_tags, environment_labels
+from ai_etl.components.pods import ContainerSpec
+from ai_etl.components.secretsmanager import key_policy
+from ai_etl.config.cluster import Cluster, kubeconfig
+from ai_etl.config.fields import dns_suffix
+from ai_etl.config.settings import Settings, WorkloadSettings
+from ai_etl.tokens import AUDIT_ANNOTATION, CLUSTER_ANNOTATION, VERSION_ANNOTATION
+
+SERVER_STEP = "set it on the server too - docs/runbooks.md The database and Redis passwords"
+"""The RotationStep tag of the passwords a server holds (AWS tag values allow no comma or '#')."""
+
+
+@dataclass(frozen=True)
+class SecretPlan:
+    """One Secrets Manager entry."""
+
+    key: str
+    name: str
+    description: str
+    rotation_step: str | None
+    adopted: bool
+
+
+@dataclass(frozen=True)
+class ComposedPlan:
+    """A URL composed from a generated password and plain connection settings."""
+
+    spec: SecretSpec
+    connection: Mapping[str, str | int]
+
+
+@dataclass(frozen=True)
+class ReadPlan:
+    """One key a workload reads: its Secret key, env var and Secrets Manager name."""
+
+    key: str
+    env_var: str
+    remote_name: str
+
+
+@dataclass(frozen=True)
+class WorkloadPlan:
+    consumer: str
+    name: str
+    reads: tuple[ReadPlan, ...]
+    plain_env: Mapping[str, str]
+    container: ContainerSpec
+    egress_ports: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Everything one environment declares, as plain values."""
+
+    stack: str
+    region: str
+    kubeconfig: str
+    namespace: str
+    labels: Mapping[str, str]
+    selector_labels: Mapping[str, str]
+    tags: Mapping[str, str]
+    cluster_annotations: Mapping[str, str]
+    rotation: Mapping[str, str]
+    password_length: int
+    composed: tuple[ComposedPlan, ...]
+    key_alias: str
+    key_description: str
+    key_policy: str
+    secrets: tuple[SecretPlan, ...]
+    recovery_window_in_days: int
+    protect: bool
+    replica_region: str | None
+    store_name: str
+    operator_service_account: str
+    operator_role: str
+    operator_role_arn: str
+    operator_role_description: str
+    oidc_provider_arn: str
+    oidc_issuer: str
+    secrets_manager_endpoint: str
+    synced_keys: tuple[str, ...]
+    """The keys some workload reads: the operator may read these, and only these."""
+    audit_name: str
+    secret_name_prefix: str
+    secret_arn_prefix: str
+    audit_expected_readers: tuple[str, ...]
+    audit_email: str | None
+    workloads: tuple[WorkloadPlan, ...]
+
+
+def cluster_annotations(cluster: Cluster) -> dict[str, str]:
+    """The cluster's name, Kubernetes version and audit log, as the namespace records them."""
+    return {
+        CLUSTER_ANNOTATION: cluster.name,
+        VERSION_ANNOTATION: cluster.version,
+        AUDIT_ANNOTATION: "enabled" if cluster.audited else "disabled",
+    }
+
+
+def container_spec(workload: WorkloadSettings) -> ContainerSpec:
+    """A workload's stack config as the plain spec the Workload component takes."""
+    return ContainerSpec(**{name: getattr(workload, name) for name in ContainerSpec.__dataclass_fields__})
+
+
+def plan(s: Settings, cluster: Cluster) -> Plan:
+    """The environment of `s` in `cluster`, every name made once."""
+    stack, config = s.stack, s.config
+    partition, account = cluster.partition, cluster.account
+    prefix = names.prefix(stack)
+    operator_role = names.operator_role(stack)
+    server = server_passwords(s.catalogue)
+    connections = config.connections()
+    plain = config.model_dump(by_alias=True)
+
+    def workload(consumer: Consumer) -> WorkloadPlan:
+        reads = read_by(consumer, s.catalogue)
+        return WorkloadPlan(
+            consumer=consumer.name,
+            name=names.workload(consumer.name),
+            reads=tuple(ReadPlan(r.key, str(r.env_var), names.secret_name(stack, r.key)) for r in reads),
+            plain_env=MappingProxyType({n: str(plain[PLAIN_ENV[n]]) for n in consumer.plain_env}),
+            container=container_spec(s.workloads[consumer.name]),
+            egress_ports=tuple(sorted({connections[r.connection].port for r in reads if r.connection})),
+        )
+
+    return Plan(
+        stack=stack,
+        region=s.region,
+        kubeconfig=kubeconfig(cluster, s.region),
+        namespace=names.namespace(stack, config.namespace),
+        labels=MappingProxyType(environment_labels(names.PROJECT, stack, config.grade)),
+        selector_labels=MappingProxyType({names.ENVIRONMENT_LABEL: stack}),
+        tags=MappingProxyType(aws_tags(names.PROJECT, stack, config.grade)),
+        cluster_annotations=MappingProxyType(cluster_annotations(cluster)),
+        rotation=MappingProxyType(s.rotation),
+        password_length=config.password_length,
+        composed=tuple(
+            ComposedPlan(spec, MappingProxyType(connections[str(spec.connection)].model_dump()))
+            for spec in s.catalogue
+            if spec.connection
+        ),
+        key_alias=names.kms_alias(stack),
+        key_description=f"Encrypts the {prefix} secrets in Secrets Manager",
+        key_policy=json.dumps(key_policy(partition, account)),
+        secrets=tuple(
+            SecretPlan(
+                spec.key,
+                names.secret_name(stack, spec.key),
+                spec.description,
+                SERVER_STEP if spec in server else None,
+                adopted=spec.key in s.adopted or spec.password_of in s.adopted,
+            )
+            for spec in s.catalogue
+        ),
+        recovery_window_in_days=config.recovery_window_in_days,
+        protect=config.protect,
+        replica_region=config.replica_region,
+        store_name=names.STORE_NAME,
+        operator_service_account=names.OPERATOR_SERVICE_ACCOUNT,
+        operator_role=operator_role,
+        # Spelled out rather than taken from the role, so the audit's pattern is known at preview
+        # and the policy pack can read it before the role exists.
+        operator_role_arn=names.role_arn(partition, account, operator_role),
+        operator_role_description=f"External Secrets Operator reads the {stack} secrets of {names.PROJECT}",
+        oidc_provider_arn=cluster.oidc_provider_arn,
+        oidc_issuer=cluster.oidc_issuer,
+        secrets_manager_endpoint=f"secretsmanager.{s.region}.{dns_suffix(partition)}",
+        # Only what some workload reads: db-password and redis-password stay in AWS.
+        synced_keys=tuple(spec.key for spec in synced(s.catalogue, s.consumers)),
+        audit_name=names.audit_name(stack),
+        secret_name_prefix=names.secret_prefix(stack),
+        secret_arn_prefix=names.secret_arn_prefix(partition, s.region, account, stack),
+        audit_expected_readers=tuple(config.audit_expected_readers),
+        audit_email=config.audit_email,
+        workloads=tuple(workload(c) for c in s.consumers),
+    )

@@ -1,0 +1,32 @@
+"""The program: stack config -> typed settings -> plan -> components -> stack outputs.
+
+`__main__.py` runs `main()`; the benchmark runs the same function over a larger catalogue, so it
+measures this program and no copy of it.
+"""
+
+from __future__ import annotations
+
+import pulumi
+
+from ai_etl import names
+from ai_etl.catalogue import CATALOGUE, CONSUMERS, Consumer, SecretSpec
+from ai_etl.config.cluster import lookup_cluster
+from ai_etl.config.settings import load_settings
+from ai_etl.environment import Environment, EnvironmentArgs
+from ai_etl.plan import plan
+
+
+def main(catalogue: tuple[SecretSpec, ...] = CATALOGUE, consumers: tuple[Consumer, ...] = CONSUMERS) -> None:
+    settings = load_settings(catalogue, consumers)  # every config problem stops here, before anything
+    cluster = lookup_cluster(settings)  # and a cluster that is missing, or refused for this grade
+    environment = Environment(
+        names.ROOT, EnvironmentArgs(plan(settings, cluster), settings.provided, settings.adopted)
+    )
+    pulumi.export("namespace", environment.namespace)
+    pulumi.export("secretNames", environment.secret_names)
+    pulumi.export("secretArns", environment.secret_arns)
+    pulumi.export("operatorRoleArn", environment.operator_role_arn)
+    pulumi.export("kmsKeyArn", environment.kms_key_arn)
+    pulumi.export("auditTopicArn", environment.audit_topic_arn)
+    pulumi.export("rotation", dict(settings.rotation))
+    pulumi.export("cluster", cluster.name)

@@ -1,0 +1,122 @@
+"""The package is laid out as the data flows (ai_etl/__init__.py): nothing imports upward, no two
+modules import each other, and components never reach the config layer, so another program can use
+them with plain values."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = ROOT / "ai_etl"
+
+BASE = ("ai_etl", "ai_etl.names", "ai_etl.grade", "ai_etl.tokens", "ai_etl.eks")
+"""Facts every layer shares; they import nothing of the package but each other."""
+MAY_IMPORT: dict[str, tuple[str, ...]] = {
+    # group: the groups its modules may import (besides BASE and their own group)
+    "ai_etl.catalogue": (),
+    "ai_etl.config": ("ai_etl.catalogue",),
+    "ai_etl.components": (),
+    "ai_etl.plan": ("ai_etl.catalogue", "ai_etl.config", "ai_etl.components"),
+    "ai_etl.environment": ("ai_etl.catalogue", "ai_etl.components", "ai_etl.plan"),
+    "ai_etl.program": ("ai_etl.catalogue", "ai_etl.config", "ai_etl.environment", "ai_etl.plan"),
+    "ai_etl.guardrails": ("ai_etl.catalogue",),
+    "ai_etl.offline": (),
+    "ai_etl.ops": (
+        "ai_etl.catalogue",
+        "ai_etl.config",
+        "ai_etl.components",
+        "ai_etl.guardrails",
+        "ai_etl.offline",
+    ),
+}
+SELF_CONTAINED = ("ai_etl.offline",)
+"""Groups that import nothing of the package but themselves: the offline engine runs any program."""
+
+
+def module_of(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+MODULES = {module_of(p): p for p in sorted(PACKAGE.rglob("*.py"))}
+
+
+def group_of(module: str) -> str:
+    if module in BASE:
+        return "base"
+    return next(g for g in MAY_IMPORT if module == g or module.startswith(g + "."))
+
+
+def imports_of(module: str) -> set[str]:
+    """The package's modules that `module` imports (`from ai_etl import names` is ai_etl.names)."""
+    found = set()
+    for node in ast.walk(ast.parse(MODULES[module].read_text())):
+        if isinstance(node, ast.Import):
+            found |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found |= {f"{node.module}.{a.name}" for a in node.names} | {node.module}
+    return {m for m in found if m in MODULES and m != module}
+
+
+def test_every_module_belongs_to_a_layer() -> None:
+    """A new module has a place in the data flow before it has imports."""
+    assert all(group_of(m) for m in MODULES)
+
+
+@pytest.mark.parametrize("module", sorted(MODULES))
+def test_no_module_imports_upward(module: str) -> None:
+    """Each layer imports only the layers below it: the deploy-time library never needs the
+    operator tools, and the offline engine runs any program, so it knows none of ours."""
+    group = group_of(module)
+    if group == "base":
+        allowed: tuple[str, ...] = ("base",)
+    elif group in SELF_CONTAINED:
+        allowed = (group,)
+    else:
+        allowed = ("base", group, *MAY_IMPORT[group])
+    upward = sorted(m for m in imports_of(module) if group_of(m) not in allowed)
+    assert not upward, f"{module} ({group}) imports {upward}"
+
+
+def test_no_two_modules_import_each_other() -> None:
+    """An import cycle makes the order of loading matter; the layers leave no room for one."""
+    graph = {m: imports_of(m) for m in MODULES}
+
+    def reaches(start: str, goal: str) -> bool:
+        seen, todo = set(), [start]
+        while todo:
+            node = todo.pop()
+            if node == goal:
+                return True
+            if node not in seen:
+                seen.add(node)
+                todo += graph[node]
+        return False
+
+    cycles = sorted((a, b) for a in graph for b in graph[a] if reaches(b, a))
+    assert not cycles
+
+
+def test_components_load_without_the_config_layer() -> None:
+    """Components take plain typed values: loading every one of them loads neither the stack
+    config's models nor pydantic."""
+    components = [m for m in MODULES if m.startswith("ai_etl.components.")]
+    code = (
+        "import sys\n"
+        + "".join(f"import {m}\n" for m in components)
+        + "print(sorted(m for m in sys.modules if m.startswith(('ai_etl.config', 'pydantic'))))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_one_top_level_name_is_installed() -> None:
+    """The project installs `ai_etl` and nothing else into a user's site-packages."""
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert pyproject["tool"]["setuptools"]["packages"]["find"]["include"] == ["ai_etl*"]
