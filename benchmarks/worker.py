@@ -1,25 +1,24 @@
-"""One measured process: `program N`, `floor N FILE` or `render STACK`; prints its wall time.
+"""One measured process: `program N`, `floor N FILE` or `render STACK`; prints the CPU time it spent.
+
+CPU time (user and system, every thread), not wall time: the figure is the work the process did,
+whatever else the 2-core machine is running at the time (a test suite beside it doubled wall times).
 
 The clock starts before any import, so both sides pay the same interpreter start and the same
-SDK imports: what differs is the program's own work (settings, catalogue, components, Outputs).
+engine harness (the SDK's mocks, ai_etl.offline): what differs is the program's own work, including
+the modules it imports (the providers' SDK modules, pydantic) that the raw floor does without.
 """
 
 from __future__ import annotations
 
 import time
 
-START = time.perf_counter()
+START = time.process_time()
 
 import json  # noqa: E402
 import os  # noqa: E402
 import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
-
-import pulumi  # noqa: E402, F401
-import pulumi_aws  # noqa: E402, F401
-import pulumi_kubernetes  # noqa: E402, F401
-import pulumi_random  # noqa: E402, F401
 
 from ai_etl.offline.engine import load_stack_config, run_program, unwrap  # noqa: E402
 
@@ -54,6 +53,7 @@ def record(size: int, path: Path) -> None:
             "parent": r.parent,
             "urn": r.urn,
             "dependencies": r.dependencies,
+            "provider": r.provider,
             "inputs": unwrap(r.inputs),
         }
         for r in run.resources
@@ -62,14 +62,18 @@ def record(size: int, path: Path) -> None:
     path.write_text(json.dumps({"calls": calls, "resources": resources}))
 
 
-def floor(path: Path) -> None:
-    """Make the same lookups through the same SDK functions, and register the same resources through
-    the same SDK classes, with plain values: no settings,
-    no components' logic, no Outputs between resources; the same parents (so the same URNs) and
-    the same dependencies (which the engine needs for ordering, so any program pays for them).
-    It runs under the same engine harness as the program (run_program), so only the programs differ."""
+FLOOR = Path(__file__).with_name("floor.py")
+
+
+def floor(path: Path, kind: str) -> None:
+    """Make the same lookups and register the same resources (floor.py; `kind` raw or sdk), with
+    plain values: no settings, no components' logic, no Outputs between resources; the same parents
+    (so the same URNs) and the same dependencies (which the engine needs for ordering, so any
+    program pays for them). It runs under the same engine harness as the program (run_program),
+    so only the programs differ."""
     os.environ["AI_ETL_BENCH_FLOOR"] = str(path)
-    run_program(BENCH_STACK, {"aws:region": "us-east-1"}, {}, program=Path(__file__).with_name("floor.py"))
+    os.environ["AI_ETL_BENCH_FLOOR_KIND"] = kind
+    run_program(BENCH_STACK, {"aws:region": "us-east-1"}, {}, program=FLOOR)
 
 
 def main(argv: list[str]) -> None:
@@ -79,7 +83,7 @@ def main(argv: list[str]) -> None:
     elif command == "record":
         record(int(argv[1]), Path(argv[2]))
     elif command == "floor":
-        floor(Path(argv[1]))
+        floor(Path(argv[1]), argv[2])
     elif command == "render":
         import tempfile
 
@@ -89,7 +93,7 @@ def main(argv: list[str]) -> None:
             render(argv[1], Path(out))
     else:
         raise SystemExit(f"unknown command {command}")
-    print(f"{time.perf_counter() - START:.6f}", flush=True)
+    print(f"{time.process_time() - START:.6f}", flush=True)
     # The SDK's event loop is still open; skip interpreter teardown, which would only report that.
     os._exit(0)
 

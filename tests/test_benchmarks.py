@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from ai_etl.offline.engine import PROJECT_DIR, run_program
 from benchmarks import worker
 from benchmarks.program import catalogue_of
@@ -19,19 +21,21 @@ def test_synthetic_catalogue_grows_to_the_requested_size() -> None:
     assert len(catalogue) == 40 and len({s.key for s in catalogue}) == 40
 
 
-def test_floor_registers_the_programs_resources(tmp_path: Path) -> None:
-    """Same lookups, same URNs, same parents, same dependencies, same inputs: only the program around
-    them differs."""
+@pytest.mark.parametrize("kind", ["sdk", "raw"])
+def test_floor_registers_the_programs_resources(tmp_path: Path, kind: str) -> None:
+    """Same lookups, same URNs, same parents, same providers, same dependencies, same inputs: only
+    the program around them differs."""
     recorded = tmp_path / "run.json"
     worker.record(14, recorded)
     program = worker.run_benchmark_program(14)
-    os.environ["AI_ETL_BENCH_FLOOR"] = str(recorded)
-    floor = run_program(
-        "dev", {"aws:region": "us-east-1"}, {}, program=Path(worker.__file__).with_name("floor.py")
-    )
+    os.environ["AI_ETL_BENCH_FLOOR"], os.environ["AI_ETL_BENCH_FLOOR_KIND"] = str(recorded), kind
+    floor = run_program("dev", {"aws:region": "us-east-1"}, {}, program=worker.FLOOR)
 
     def shape(run):  # type: ignore[no-untyped-def]
-        return {r.urn: (r.parent, sorted(set(r.dependencies)), r.custom) for r in run.resources}
+        return {
+            r.urn: (r.parent, sorted(set(r.dependencies)), r.custom, r.provider.rpartition("::")[0])
+            for r in run.resources
+        }
 
     assert shape(floor) == shape(program)
     assert [(c.token, c.args) for c in floor.calls] == [(c.token, c.args) for c in program.calls]
@@ -51,6 +55,6 @@ def test_the_benchmark_says_what_it_measures_as_it_goes() -> None:
     )
     assert result.stderr.splitlines() == [
         "bench: render dev, 1 run",
-        "bench: 2 secrets: program and SDK floor, 1 run each",
+        "bench: 2 secrets: program, SDK floor and raw floor, 1 run each",
     ]
     assert "bench:" not in result.stdout and "| dev |" in result.stdout

@@ -172,7 +172,7 @@ def test_the_suite_follows_a_new_secret(tmp_path: Path) -> None:
     """The docs' recipe, done as a new user would: one catalogue entry (SENTRY_DSN), its declaration
     in Pulumi.yaml, `make docs`; then the whole suite passes with no test edited."""
     project = copy_project(tmp_path / "project")
-    catalogue = project / "ai_etl" / "catalogue.py"
+    catalogue = project / "ai_etl" / "catalogue" / "__init__.py"
     entry = (
         '    SecretSpec("sentry-dsn", "SENTRY_DSN", Source.PROVIDED, "Error DSN", config_key="sentryDsn"),\n'
     )

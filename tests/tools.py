@@ -1,4 +1,4 @@
-"""The scanners, which live in their own virtual environment (see requirements-tools.txt)."""
+"""The scanners, which live in their own virtual environment (.venv-tools, from requirements-tools.lock)."""
 
 from __future__ import annotations
 

@@ -1,2 +1,3 @@
-"""The program's components, one per concern; each takes plain arguments (names, labels, tags) and
-can be used on its own. `environment.Environment` wires them for one stack."""
+"""The program's components, one per concern. Each takes plain typed arguments (names, labels, tags, a
+frozen ContainerSpec) and imports nothing of the config layer, so another program can use it alone;
+`ai_etl.environment.Environment` wires them for one stack from a plan."""

@@ -2,7 +2,7 @@
 
 Only the wire form of a secret: the SDK's names for it are private (`pulumi.runtime.rpc.
 _special_sig_key`, `_special_secret_sig`), so the values stand here as the protocol defines them
-(pulumi/pulumi sdk/go/common/resource/sig/sig.go). requirements.txt pins the SDK to one exact
+(pulumi/pulumi sdk/go/common/resource/sig/sig.go). pyproject.toml pins the SDK to one exact
 version, and tests/test_offline.py holds these equal to the SDK's own.
 """
 

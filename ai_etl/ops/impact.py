@@ -111,7 +111,7 @@ def _records(config: dict[str, Any], secrets: dict[str, str]) -> list[dict[str, 
 
 
 def impacts() -> list[Impact]:
-    """Each change, made alone on production, diffed against production as it is."""
+    """Each change, made alone on the STACK stack, diffed against that stack as it is."""
     config = load_stack_config(STACK)
     secrets = {f"{PROJECT}:{s.config_key}": f"placeholder-{s.key}" for s in of_source(Source.PROVIDED)}
     base = _records(config, secrets)
