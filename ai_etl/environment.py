@@ -8,7 +8,6 @@ secret comes from the plan (ai_etl/plan.py); the secrets stay Outputs from end t
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -16,7 +15,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from ai_etl import names
-from ai_etl.catalogue.urls import compose_url
+from ai_etl.catalogue.urls import composed_value
 from ai_etl.components.accessaudit import AccessAudit, AccessAuditArgs
 from ai_etl.components.namespace import Namespace, NamespaceArgs
 from ai_etl.components.passwords import Passwords, PasswordsArgs
@@ -70,10 +69,7 @@ class Environment(pulumi.ComponentResource):
         # A live value kept at a takeover stands in for its password until that secret's rotation.
         generated = {**passwords.results, **args.adopted}
         composed = {
-            # apply keeps the password's secretness; Output.secret makes the URL secret regardless.
-            c.spec.key: pulumi.Output.secret(
-                generated[str(c.spec.password_of)].apply(functools.partial(compose_url, c.spec, c.connection))
-            )
+            c.spec.key: composed_value(c.spec, c.connection, generated[str(c.spec.password_of)])
             for c in p.composed
         }
         values = {**generated, **composed, **args.provided}

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ from tests.test_workflows import workflow
 TODAY = dt.date(2026, 11, 28)
 
 
-def export(run: Run, created: dict[str, str | None]) -> dict[str, Any]:
+def export(run: Run, created: Mapping[str, str | None]) -> dict[str, Any]:
     """The program's own resources (an offline run of the real program), as `pulumi stack export`
     lays them out, each SecretVersion created at `created[key]` (keys not given: unknown)."""
     names = {r.outputs["arn"]: r.inputs["name"] for r in run.of_type(SM_SECRET)}

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from urllib.parse import quote
 
 import pulumi
 
-from ai_etl.catalogue import SecretSpec, Source, of_source
+from ai_etl.catalogue import SecretSpec
 
 
 def compose_url(spec: SecretSpec, connection: Mapping[str, str | int], password: str) -> str:
@@ -23,16 +23,9 @@ def compose_url(spec: SecretSpec, connection: Mapping[str, str | int], password:
     return spec.url_template.format(password=quote(password, safe=""), **fields)
 
 
-def composed_values(
-    catalogue: tuple[SecretSpec, ...],
-    connection: Callable[[str], Mapping[str, str | int]],
-    passwords: Mapping[str, pulumi.Output[str]],
-) -> dict[str, pulumi.Output[str]]:
-    """The composed secrets by key, each built inside apply so that it stays secret."""
-    values: dict[str, pulumi.Output[str]] = {}
-    for spec in of_source(Source.COMPOSED, catalogue):
-        assert spec.password_of is not None and spec.connection is not None
-        compose = functools.partial(compose_url, spec, connection(spec.connection))
-        # apply keeps the password's secretness; Output.secret makes the URL secret regardless.
-        values[spec.key] = pulumi.Output.secret(passwords[spec.password_of].apply(compose))
-    return values
+def composed_value(
+    spec: SecretSpec, connection: Mapping[str, str | int], password: pulumi.Output[str]
+) -> pulumi.Output[str]:
+    """A composed secret from its password, built inside apply so that it stays secret."""
+    # apply keeps the password's secretness; Output.secret makes the URL secret regardless.
+    return pulumi.Output.secret(password.apply(functools.partial(compose_url, spec, connection)))

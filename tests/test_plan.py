@@ -1,0 +1,82 @@
+"""The plan: what one environment declares, computed from its settings and cluster without Pulumi
+(no engine, no mocks), so each name and grant can be checked as plain data."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import pytest
+
+from ai_etl import names
+from ai_etl.catalogue import CATALOGUE, CONSUMERS, read_by, server_passwords
+from ai_etl.config.cluster import Cluster
+from ai_etl.config.reading import RawConfig
+from ai_etl.config.settings import Settings, parse_settings
+from ai_etl.offline.engine import load_stack_config
+from ai_etl.plan import Plan, plan
+from tests.helpers import STACKS
+
+CLUSTER = Cluster(
+    name="blue",
+    arn="arn:aws:eks:us-east-1:111111111111:cluster/blue",
+    version="1.31",
+    endpoint="https://blue.example.com",
+    certificate_authority="Q0E=",
+    oidc_issuer_url="https://oidc.eks.us-east-1.amazonaws.com/id/ABC",
+    log_types=("api", "audit"),
+    oidc_provider_arn="arn:aws:iam::111111111111:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/ABC",
+)
+
+
+def settings_of(stack: str, **overrides: Any) -> Settings:
+    """A stack file's settings, as the program reads them (provided secrets present, encrypted)."""
+    config = load_stack_config(stack)
+    prefix = f"{names.PROJECT}:"
+    values = {k.removeprefix(prefix): v for k, v in config.items() if k.startswith(prefix)}
+    provided = {str(s.config_key) for s in CATALOGUE if s.config_key}
+    raw = RawConfig(
+        stack=stack,
+        values={k: v for k, v in values.items() if k not in provided} | overrides,
+        region=str(config.get("aws:region")),
+        provided_state=dict.fromkeys(provided, "ok"),
+    )
+    return parse_settings(raw, secret_of=lambda key: f"<{key}>")  # type: ignore[arg-type, return-value]
+
+
+@pytest.fixture(params=STACKS)
+def stack_plan(request: pytest.FixtureRequest) -> Plan:
+    return plan(settings_of(request.param), CLUSTER)
+
+
+def test_every_secret_name_reads_back_to_its_key(stack_plan: Plan) -> None:
+    """The watch, the guardrails and the runbooks read keys back from names: every name the plan
+    makes is the stack's, and its inverse gives the key it was made from."""
+    for secret in stack_plan.secrets:
+        assert secret.name.startswith(stack_plan.secret_name_prefix)
+        assert names.key_of_secret_name(stack_plan.stack, secret.name) == secret.key
+        assert names.key_of_secret_name("other", secret.name) is None, "another stack's name is not ours"
+    assert [s.key for s in stack_plan.secrets] == [s.key for s in CATALOGUE]
+
+
+def test_the_operator_reads_what_workloads_read_and_nothing_more(stack_plan: Plan) -> None:
+    """Least privilege: the server passwords stay in AWS; every key a workload reads is synced."""
+    read = {r.key for w in stack_plan.workloads for r in w.reads}
+    assert set(stack_plan.synced_keys) == read
+    assert not read & {s.key for s in server_passwords(CATALOGUE)}
+    assert [w.consumer for w in stack_plan.workloads] == [c.name for c in CONSUMERS]
+    for w, consumer in zip(stack_plan.workloads, CONSUMERS, strict=True):
+        assert [r.key for r in w.reads] == [s.key for s in read_by(consumer, CATALOGUE)]
+
+
+def test_names_and_ports_come_from_the_stack_and_its_cluster() -> None:
+    """A stack's names are its own; the audit spells out the operator's role ARN in the cluster's
+    account and partition; a workload may reach exactly its databases' ports."""
+    p = plan(settings_of("dev", namespace="team-blue", database={"port": 6432}), CLUSTER)
+    assert (p.namespace, p.key_alias) == ("team-blue", "alias/ai-etl-dev-secrets")
+    assert p.operator_role_arn == "arn:aws:iam::111111111111:role/ai-etl-dev-secret-store"
+    assert p.secret_arn_prefix == "arn:aws:secretsmanager:us-east-1:111111111111:secret:ai-etl/dev/"
+    assert p.workloads[0].egress_ports == (6379, 6432)
+    assert p.secrets_manager_endpoint == "secretsmanager.us-east-1.amazonaws.com"
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        p.namespace = "kube-system"  # type: ignore[misc]
