@@ -87,8 +87,7 @@ def workload(consumer: str) -> str:
     return f"{PROJECT}-{consumer}"
 
 
-# Logical names: `child(parent, role)` names a component's child, and every component names its
-# children with it, so readers of a state (the watch) can find a child by its role.
+# Logical names: `child(parent, role)` names a component's child (its URN's last part).
 def child(parent: str, role: str) -> str:
     return f"{parent}-{role}"
 
@@ -101,10 +100,3 @@ def secret_value(component: str, key: str) -> str:
     """Logical name of the SecretVersion holding a key's value, in a SecretsManager `component`."""
     return child(child(component, key), "value")
 
-
-def key_of_secret_value(component: str, logical_name: str) -> str | None:
-    """The catalogue key of a SecretVersion's logical name (inverse of `secret_value`)."""
-    start, end = child(component, ""), child("", "value")
-    if logical_name.startswith(start) and logical_name.endswith(end) and len(logical_name) > len(start + end):
-        return logical_name[len(start) : -len(end)]
-    return None

@@ -23,9 +23,6 @@ from ai_etl.catalogue import (
     of_source,
 )
 from ai_etl.config import crosschecks
-from ai_etl.config.fields import (
-    aws_regions,
-)
 from ai_etl.config.models import DEFAULTS, DatabaseSettings, RedisSettings, StackConfig, WorkloadSettings
 from ai_etl.config.problems import ConfigError, Problems
 from ai_etl.config.reading import ADOPT, RawConfig, read_config
@@ -68,11 +65,6 @@ class Settings:
     """The rotation value of every generated secret, by key; bumping one rotates that secret."""
     catalogue: tuple[SecretSpec, ...] = CATALOGUE
     consumers: tuple[Consumer, ...] = CONSUMERS
-
-    @property
-    def partition(self) -> str:
-        """The AWS partition of the stack's region (`aws`, `aws-cn`, `aws-us-gov`)."""
-        return aws_regions()[self.region]
 
 
 def rotation_of(config: StackConfig, catalogue: tuple[SecretSpec, ...]) -> dict[str, str]:

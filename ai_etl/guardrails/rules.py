@@ -180,7 +180,7 @@ def _get(value: Any, *path: str) -> Any:
 
 @resource_rule(
     "generated-secrets-strong",
-    "Generated secrets are RandomPassword of 32+ characters",
+    f"Generated secrets are RandomPassword of {MIN_PASSWORD_LENGTH}+ characters",
     RANDOM_PASSWORD,
     fix="pulumi config set passwordLength 48 --stack {stack} (applies at each secret's next rotation)",
 )
@@ -278,7 +278,7 @@ def external_secrets_v1(s: Subject) -> Iterator[str]:
 
 @resource_rule(
     "rotate-regularly",
-    "Rotate every 90 days (a rotation date older than that)",
+    f"Rotate every {ROTATE_EVERY_DAYS} days (a rotation date older than that)",
     RANDOM_PASSWORD,
     advisory=True,
     fix="pulumi config set --path 'rotation.<key>' <today's date> --stack {stack} (docs/runbooks.md)",

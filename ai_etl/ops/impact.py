@@ -17,6 +17,7 @@ from pydantic import BaseModel
 
 from ai_etl.catalogue import CATALOGUE, Source, of_source
 from ai_etl.config.settings import DatabaseSettings, RedisSettings, StackConfig, WorkloadSettings
+from ai_etl.grade import PRODUCTION, RECOVERY_WINDOW_FOR
 from ai_etl.names import PROJECT
 from ai_etl.offline.diff import Change, RotatedCredential, diff, rotated_credentials
 from ai_etl.offline.engine import PROJECT_DIR, load_project, load_stack_config, run_program
@@ -41,9 +42,9 @@ ALTERNATES: dict[str, Any] = {
     "protect": True,
     # Production grade requires protection, 30 days and a replica region: the row shows them together.
     "grade": {
-        "grade": "production",
+        "grade": PRODUCTION,
         "protect": True,
-        "recoveryWindowInDays": 30,
+        "recoveryWindowInDays": RECOVERY_WINDOW_FOR[PRODUCTION],
         "replicaRegion": "us-west-2",
     },
     "database.host": "db.internal",
