@@ -21,7 +21,10 @@ import pulumi_aws  # noqa: E402, F401
 import pulumi_kubernetes  # noqa: E402, F401
 import pulumi_random  # noqa: E402, F401
 
-from ai_etl.offline.engine import load_stack_config, run_program, unwrap  # noqa: E402
+from ai_etl.names import PROJECT  # noqa: E402
+from ai_etl.offline.records import unwrap  # noqa: E402
+from ai_etl.offline.runner import run_program  # noqa: E402
+from ai_etl.offline.stackconfig import load_stack_config  # noqa: E402
 
 BENCH_STACK = "dev"
 PROGRAM = Path(__file__).with_name("program.py")
@@ -40,7 +43,9 @@ def provided_secrets(size: int) -> dict[str, str]:
 def run_benchmark_program(size: int) -> Any:
     """The real components over a catalogue of `size` secrets."""
     os.environ["AI_ETL_BENCH_SIZE"] = str(size)
-    return run_program(BENCH_STACK, load_stack_config(BENCH_STACK), provided_secrets(size), program=PROGRAM)
+    return run_program(
+        BENCH_STACK, load_stack_config(BENCH_STACK), provided_secrets(size), program=PROGRAM, project=PROJECT
+    )
 
 
 def record(size: int, path: Path) -> None:
@@ -69,7 +74,13 @@ def floor(path: Path) -> None:
     the same dependencies (which the engine needs for ordering, so any program pays for them).
     It runs under the same engine harness as the program (run_program), so only the programs differ."""
     os.environ["AI_ETL_BENCH_FLOOR"] = str(path)
-    run_program(BENCH_STACK, {"aws:region": "us-east-1"}, {}, program=Path(__file__).with_name("floor.py"))
+    run_program(
+        BENCH_STACK,
+        {"aws:region": "us-east-1"},
+        {},
+        program=Path(__file__).with_name("floor.py"),
+        project=PROJECT,
+    )
 
 
 def main(argv: list[str]) -> None:

@@ -8,10 +8,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-from ai_etl.offline.engine import PROJECT_DIR, run_program
+from ai_etl.names import PROJECT
+from ai_etl.offline.runner import run_program
 from benchmarks import worker
 from benchmarks.program import catalogue_of
 from tests.helpers import expected_resources
+from tests.paths import PROJECT_DIR
 
 
 def test_synthetic_catalogue_grows_to_the_requested_size() -> None:
@@ -27,7 +29,11 @@ def test_floor_registers_the_programs_resources(tmp_path: Path) -> None:
     program = worker.run_benchmark_program(14)
     os.environ["AI_ETL_BENCH_FLOOR"] = str(recorded)
     floor = run_program(
-        "dev", {"aws:region": "us-east-1"}, {}, program=Path(worker.__file__).with_name("floor.py")
+        "dev",
+        {"aws:region": "us-east-1"},
+        {},
+        program=Path(worker.__file__).with_name("floor.py"),
+        project=PROJECT,
     )
 
     def shape(run):  # type: ignore[no-untyped-def]

@@ -23,9 +23,11 @@ from pulumi_policy import (
 )
 
 from ai_etl.guardrails.rules import RULES, Subject, rotate_regularly
+from ai_etl.names import PROJECT
 from ai_etl.offline.__main__ import main
 from ai_etl.offline.check import check
-from ai_etl.offline.engine import PROJECT_DIR, load_stack_config, run_program
+from ai_etl.offline.runner import run_program
+from ai_etl.offline.stackconfig import load_stack_config
 from ai_etl.tokens import (
     AUDIT_ANNOTATION,
     CLUSTER_ANNOTATION,
@@ -48,6 +50,7 @@ from ai_etl.tokens import (
     VERSION_ANNOTATION,
 )
 from tests.helpers import PLACEHOLDERS, STACKS, copy_project
+from tests.paths import PROJECT_DIR
 
 
 def _load_pack() -> Any:
@@ -349,7 +352,7 @@ def test_planted_violations_fail_the_check(tmp_path: Path) -> None:
     """A ConfigMap holding a password, a ClusterRole listing secrets and an IAM policy with `*`."""
     program = tmp_path / "planted.py"
     program.write_text(PLANTED)
-    run = run_program("dev", load_stack_config("dev"), PLACEHOLDERS, program=program)
+    run = run_program("dev", load_stack_config("dev"), PLACEHOLDERS, program=program, project=PROJECT)
     text, failed = check(run)
     assert failed
     for rule in ("no-plain-credentials", "rbac-secrets", "iam-least-privilege"):

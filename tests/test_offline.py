@@ -17,7 +17,8 @@ from ai_etl.config.settings import ConfigError
 from ai_etl.offline import diff as diffing
 from ai_etl.offline import sdk
 from ai_etl.offline.__main__ import main
-from ai_etl.offline.render import PLACEHOLDER_PREFIX, SECRET_MARK, render
+from ai_etl.offline.placeholders import PLACEHOLDER_PREFIX
+from ai_etl.offline.render import SECRET_MARK, render
 from ai_etl.tokens import (
     ENVIRONMENT_COMPONENT,
     IAM_ROLE,

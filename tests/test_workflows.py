@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 import yaml
 
-from ai_etl.offline.engine import PROJECT_DIR
 from tests.helpers import STACKS
+from tests.paths import PROJECT_DIR
 from tests.tools import run_tool
 
 WORKFLOWS = sorted((PROJECT_DIR / ".github" / "workflows").glob("*.yml"))

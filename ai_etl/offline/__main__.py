@@ -9,9 +9,11 @@ from pathlib import Path
 
 from ai_etl.config.settings import ConfigError
 from ai_etl.offline import diff as diffing
+from ai_etl.offline.answers import load_answers
 from ai_etl.offline.check import check
-from ai_etl.offline.engine import StackConfigError
-from ai_etl.offline.render import load_answers, offline_run, render, summary
+from ai_etl.offline.render import render, summary
+from ai_etl.offline.runner import offline_run
+from ai_etl.offline.stackconfig import StackConfigError
 
 ANSWERS_HELP = (
     "a YAML file of what provider functions answer: token -> fields (null: not found), "

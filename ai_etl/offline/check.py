@@ -11,7 +11,8 @@ from pathlib import Path
 
 from ai_etl.grade import PRODUCTION
 from ai_etl.guardrails.rules import RULES, Finding, Subject, evaluate, grade_of
-from ai_etl.offline.engine import PROJECT_DIR, Run, load_stack_config, unwrap
+from ai_etl.offline.records import Run, unwrap
+from ai_etl.offline.stackconfig import load_stack_config
 
 
 @dataclass(frozen=True)
@@ -29,12 +30,12 @@ class ChecklistItem:
     """What the line means for a stack that is not production-grade (printed for those)."""
 
 
-def _gitignore_has_env(root: Path = PROJECT_DIR) -> bool:
+def _gitignore_has_env(root: Path = Path()) -> bool:
     path = root / ".gitignore"
     return path.exists() and ".env" in path.read_text().splitlines()
 
 
-def _rotation_documented(root: Path = PROJECT_DIR) -> bool:
+def _rotation_documented(root: Path = Path()) -> bool:
     path = root / "docs" / "runbooks.md"
     return path.exists() and "## Rotation runbook" in path.read_text()
 
@@ -87,7 +88,7 @@ def subjects_of(run: Run) -> list[Subject]:
     ]
 
 
-def repository_findings(root: Path = PROJECT_DIR) -> list[Finding]:
+def repository_findings(root: Path = Path()) -> list[Finding]:
     """The two checklist lines that concern this repository rather than the stack."""
     findings = []
     if not _gitignore_has_env(root):
@@ -104,7 +105,7 @@ def grades_of(run: Run) -> set[str]:
     return {g for s in subjects_of(run) if (g := grade_of(s))}
 
 
-def grade_line(run: Run, grades: set[str], root: Path = PROJECT_DIR) -> str:
+def grade_line(run: Run, grades: set[str], root: Path = Path()) -> str:
     """Which grade the stack is, and why: what its stack file states, as its resources carry it."""
     stated = (root / f"Pulumi.{run.stack}.yaml").exists() and "ai-etl:grade" in load_stack_config(
         run.stack, root
@@ -117,7 +118,7 @@ def grade_line(run: Run, grades: set[str], root: Path = PROJECT_DIR) -> str:
     return f"Grade: {', '.join(sorted(grades)) or 'none'} ({why})"
 
 
-def report(run: Run, findings: list[Finding], root: Path = PROJECT_DIR) -> tuple[str, bool]:
+def report(run: Run, findings: list[Finding], root: Path = Path()) -> tuple[str, bool]:
     """The checklist and the findings as text; and whether a mandatory rule failed."""
     failed = {f.rule for f in findings if not f.advisory}
     grades = grades_of(run)
@@ -158,6 +159,6 @@ def report(run: Run, findings: list[Finding], root: Path = PROJECT_DIR) -> tuple
     return "\n".join(lines), bool(failed)
 
 
-def check(run: Run, root: Path = PROJECT_DIR) -> tuple[str, bool]:
+def check(run: Run, root: Path = Path()) -> tuple[str, bool]:
     """Run every rule on `run`, plus the repository's checklist lines."""
     return report(run, evaluate(subjects_of(run)) + repository_findings(root), root)

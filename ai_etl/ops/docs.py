@@ -76,16 +76,18 @@ def readme_example() -> str:
     import copy
 
     from ai_etl.offline.diff import diff, format_text, rotated_credentials, unchanged_count
-    from ai_etl.offline.engine import PROJECT_DIR, load_project, run_program
-    from ai_etl.offline.render import offline_config, resource_record
+    from ai_etl.offline.placeholders import offline_config
+    from ai_etl.offline.render import resource_record
+    from ai_etl.offline.runner import run_program
+    from ai_etl.offline.stackconfig import load_project, program_of
 
     stack = "production"
-    config, secrets, _ = offline_config(stack, PROJECT_DIR)
+    config, secrets, _ = offline_config(stack)
     head_config = copy.deepcopy(config)
     head_config[f"{PROJECT}:backend"]["replicas"] = 4  # the README's `sed` makes this change
 
     def records(values: dict) -> list[dict]:
-        run = run_program(stack, values, secrets, PROJECT_DIR / "__main__.py", project=load_project())
+        run = run_program(stack, values, secrets, program=program_of(), project=load_project())
         return [resource_record(r) for r in run.resources]
 
     base, head = records(config), records(head_config)

@@ -19,8 +19,9 @@ from ai_etl.catalogue import CATALOGUE, Source, of_source
 from ai_etl.config.settings import DatabaseSettings, RedisSettings, StackConfig, WorkloadSettings
 from ai_etl.names import PROJECT
 from ai_etl.offline.diff import Change, RotatedCredential, diff, rotated_credentials
-from ai_etl.offline.engine import PROJECT_DIR, load_project, load_stack_config, run_program
 from ai_etl.offline.render import resource_record
+from ai_etl.offline.runner import run_program
+from ai_etl.offline.stackconfig import load_project, load_stack_config, program_of
 
 STACK = "dev"  # standard grade, where every setting may change alone
 # A different valid value for every setting: a new setting needs one here (a test says so).
@@ -106,7 +107,7 @@ def _set_secret(config: dict[str, Any], secrets: dict[str, str], *, key: str) ->
 
 
 def _records(config: dict[str, Any], secrets: dict[str, str]) -> list[dict[str, Any]]:
-    run = run_program(STACK, config, secrets, PROJECT_DIR / "__main__.py", project=load_project())
+    run = run_program(STACK, config, secrets, program=program_of(), project=load_project())
     return [resource_record(r) for r in run.resources]
 
 
