@@ -1,5 +1,7 @@
-"""Resource type tokens, in one place: components, guardrails, the offline diff, benchmarks and tests
-all name resource types from here, so a typo cannot hide in one of them."""
+"""Resource type tokens, in one place: components, guardrails, operator tools, benchmarks and tests
+all name resource types from here, so a typo cannot hide in one of them. (The offline engine keeps
+its own list of the provider types it answers for, ai_etl/offline/providers.py: it imports nothing
+of this project.)"""
 
 from __future__ import annotations
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import inspect
 import json
 import re
@@ -15,7 +16,7 @@ import yaml
 from ai_etl.catalogue import CATALOGUE
 from ai_etl.config.settings import ConfigError
 from ai_etl.offline import diff as diffing
-from ai_etl.offline import sdk
+from ai_etl.offline import providers, sdk
 from ai_etl.offline.__main__ import main
 from ai_etl.offline.placeholders import PLACEHOLDER_PREFIX
 from ai_etl.offline.render import SECRET_MARK, render
@@ -31,6 +32,7 @@ from ai_etl.tokens import (
     SM_SECRET,
     SM_VERSION,
     sdk_class,
+    sdk_function,
 )
 from tests.helpers import PLACEHOLDERS, STACKS, expected_resources, project_copy
 
@@ -340,6 +342,29 @@ def test_a_diff_opens_with_the_credentials_it_rotates(renders: dict[str, Path], 
 
 def _record(inputs: dict, name: str = "r", type_: str = "kubernetes:apps/v1:Deployment") -> dict:
     return {"urn": f"urn:{name}", "type": type_, "name": name, "inputs": inputs}
+
+
+def test_offline_knows_real_provider_types() -> None:
+    """Offline keeps its own list of the provider types and functions it answers for (it imports
+    nothing of this project); each is a real one of the installed provider SDKs."""
+    for token in providers.RESOURCES:
+        assert isinstance(sdk_class(token), type), token
+    for token in providers.FUNCTIONS:
+        assert callable(sdk_function(token)), token
+
+
+def test_offline_knows_the_aws_partitions_botocore_knows() -> None:
+    """Offline's AWS partitions (for ARNs and endpoints) are botocore's: every partition's region
+    pattern and DNS suffix, and the partition of every region botocore lists."""
+    spec = importlib.util.find_spec("botocore")
+    assert spec is not None and spec.origin is not None
+    data = json.loads((Path(spec.origin).parent / "data" / "partitions.json").read_text())["partitions"]
+    assert set(providers.PARTITIONS) == {(p["id"], p["regionRegex"], p["outputs"]["dnsSuffix"]) for p in data}
+    for p in data:
+        for region in p["regions"]:
+            if not region.endswith("-global"):
+                assert providers.partition(region) == p["id"], region
+        assert providers.dns_suffix(p["id"]) == p["outputs"]["dnsSuffix"]
 
 
 def test_the_diff_names_list_entries_and_follows_json_into_policies() -> None:

@@ -19,8 +19,7 @@ from typing import Any
 import pulumi
 import yaml
 
-from ai_etl import tokens
-from ai_etl.config.fields import aws_regions, dns_suffix
+from ai_etl.offline import providers
 from ai_etl.offline.records import unwrap
 
 MOCK_ACCOUNT = "123456789012"
@@ -67,7 +66,7 @@ class ProviderMocks(pulumi.runtime.Mocks):
         token = args.typ
         if token.startswith("aws:") and "name" not in plain:
             plain["name"] = state["name"] = self.autoname(args.name)
-        if token == tokens.RANDOM_PASSWORD:
+        if token == providers.RANDOM_PASSWORD:
             # Deterministic per stack, name and keepers, what makes a new password; not per length,
             # which a program may ignore on an existing one (ignoreChanges). It holds the
             # characters that break an unencoded URL, so composing must encode them.
@@ -77,37 +76,37 @@ class ProviderMocks(pulumi.runtime.Mocks):
             return f"{args.name}-id", state
         # A resource may name its own region (pulumi-aws 7); else the provider's.
         region = str(plain.get("region") or self.region)
-        partition = _partition(region)
-        if token == tokens.KMS_KEY:
+        partition = providers.partition(region)
+        if token == providers.KMS_KEY:
             key_id = str(uuid.UUID(_digest(self.stack, args.name)[:32]))
             state.update(keyId=key_id, arn=f"arn:{partition}:kms:{region}:{self.account}:key/{key_id}")
             return key_id, state
-        if token == tokens.KMS_ALIAS:
+        if token == providers.KMS_ALIAS:
             state["arn"] = f"arn:{partition}:kms:{region}:{self.account}:{plain['name']}"
             return plain["name"], state
-        if token == tokens.SM_SECRET:
+        if token == providers.SM_SECRET:
             suffix = _digest(plain["name"])[:6]  # AWS appends six random characters
             arn = f"arn:aws:secretsmanager:{self.region}:{self.account}:secret:{plain['name']}-{suffix}"
             state["arn"] = arn
             return arn, state
-        if token == tokens.SM_VERSION:
+        if token == providers.SM_VERSION:
             # Secrets Manager mints a new version id for every new value.
             version_id = str(uuid.UUID(_digest(plain["secretId"], plain.get("secretString"))[:32]))
             state.update(versionId=version_id, arn=plain["secretId"])
             return f"{plain['secretId']}|{version_id}", state
-        if token == tokens.SNS_TOPIC:
+        if token == providers.SNS_TOPIC:
             state["arn"] = f"arn:{partition}:sns:{region}:{self.account}:{plain['name']}"
             return state["arn"], state
-        if token == tokens.EVENT_RULE:
+        if token == providers.EVENT_RULE:
             state["arn"] = f"arn:{partition}:events:{region}:{self.account}:rule/{plain['name']}"
             return plain["name"], state
-        if token == tokens.IAM_ROLE:
+        if token == providers.IAM_ROLE:
             state.update(
                 arn=f"arn:aws:iam::{self.account}:role/{plain['name']}",
                 uniqueId="AROA" + _digest(args.name)[:17].upper(),
             )
             return plain["name"], state
-        if token == tokens.IAM_ROLE_POLICY:
+        if token == providers.IAM_ROLE_POLICY:
             return f"{plain['role']}:{plain['name']}", state
         if token.startswith("kubernetes:"):
             metadata = dict(plain.get("metadata") or {})
@@ -128,12 +127,12 @@ class ProviderMocks(pulumi.runtime.Mocks):
         """What the function would answer for a healthy account: a cluster on a current Kubernetes
         with every control plane log on, and its IAM OIDC provider."""
         plain = unwrap(args.args)
-        partition = _partition(self.region)
-        if args.token == tokens.GET_CALLER_IDENTITY:
+        partition = providers.partition(self.region)
+        if args.token == providers.GET_CALLER_IDENTITY:
             arn = f"arn:aws:sts::{self.account}:assumed-role/offline/offline"
             return {"accountId": self.account, "arn": arn, "id": self.account, "userId": "AROAOFFLINE"}
-        if args.token == tokens.GET_EKS_CLUSTER:
-            name, dns = plain["name"], dns_suffix(partition)
+        if args.token == providers.GET_EKS_CLUSTER:
+            name, dns = plain["name"], providers.dns_suffix(partition)
             cluster_id = _digest(self.stack, self.account, name)[:32].upper()
             return {
                 "name": name,
@@ -148,12 +147,8 @@ class ProviderMocks(pulumi.runtime.Mocks):
                 "enabledClusterLogTypes": ["api", "audit", "authenticator"],
                 "status": "ACTIVE",
             }
-        if args.token == tokens.GET_OIDC_PROVIDER:
+        if args.token == providers.GET_OIDC_PROVIDER:
             issuer = str(plain["url"]).removeprefix("https://")
             arn = f"arn:{partition}:iam::{self.account}:oidc-provider/{issuer}"
             return {"arn": arn, "id": arn, "url": issuer, "clientIdLists": ["sts.amazonaws.com"]}
         raise NotImplementedError(f"the program made a provider call offline cannot answer: {args.token}")
-
-
-def _partition(region: str) -> str:
-    return aws_regions().get(region, "aws")

@@ -1,7 +1,7 @@
 """Compare two offline renders the way `pulumi preview --diff` reads: create, delete, update, replace.
 
 Whether a change replaces rather than updates follows the providers' schemas: the inputs marked
-"forces replacement" for the resource types this program declares, Kubernetes' identity and
+"forces replacement" for the resource types offline knows (providers.py), Kubernetes' identity and
 immutable fields, and anything a resource lists in `replaceOnChanges`.
 """
 
@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ai_etl import tokens
+from ai_etl.offline import providers
 
 # Inputs whose change makes the provider replace the resource ("ForceNew" in the providers' source:
 # hashicorp/terraform-provider-aws internal/service/kms/key.go, .../secretsmanager/secret.go and
@@ -21,10 +21,10 @@ from ai_etl import tokens
 # every name to the installed SDK, so a renamed input cannot drift in unnoticed.
 REPLACE_ON: dict[str, tuple[str, ...]] = {
     # Every RandomPassword input forces a new value; keepers exist for exactly that.
-    tokens.RANDOM_PASSWORD: ("*",),
+    providers.RANDOM_PASSWORD: ("*",),
     # A resource's own `region` (pulumi-aws 7) forces a new one when it changes (terraform-provider-aws
     # internal/provider, forceNewIfRegionChanges).
-    tokens.KMS_KEY: (
+    providers.KMS_KEY: (
         "customerMasterKeySpec",
         "keyUsage",
         "multiRegion",
@@ -32,19 +32,19 @@ REPLACE_ON: dict[str, tuple[str, ...]] = {
         "xksKeyId",
         "region",
     ),
-    tokens.KMS_ALIAS: ("name", "namePrefix", "region"),
-    tokens.SNS_TOPIC: ("name", "namePrefix", "fifoTopic"),
-    tokens.EVENT_RULE: ("name", "namePrefix", "eventBusName"),
-    tokens.SM_SECRET: ("name", "namePrefix"),
-    tokens.SM_VERSION: ("secretId", "secretString", "secretBinary"),
-    tokens.IAM_ROLE: ("name", "namePrefix", "path"),
-    tokens.IAM_ROLE_POLICY: ("name", "namePrefix", "role"),
+    providers.KMS_ALIAS: ("name", "namePrefix", "region"),
+    providers.SNS_TOPIC: ("name", "namePrefix", "fifoTopic"),
+    providers.EVENT_RULE: ("name", "namePrefix", "eventBusName"),
+    providers.SM_SECRET: ("name", "namePrefix"),
+    providers.SM_VERSION: ("secretId", "secretString", "secretBinary"),
+    providers.IAM_ROLE: ("name", "namePrefix", "path"),
+    providers.IAM_ROLE_POLICY: ("name", "namePrefix", "role"),
 }
 # Kubernetes: an object is identified by kind, namespace and name; some fields are immutable.
 K8S_REPLACE_ON: tuple[str, ...] = ("apiVersion", "kind", "metadata.name", "metadata.namespace")
 K8S_IMMUTABLE: dict[str, tuple[str, ...]] = {
-    tokens.K8S_DEPLOYMENT: ("spec.selector",),
-    tokens.K8S_ROLE_BINDING: ("roleRef",),
+    providers.K8S_DEPLOYMENT: ("spec.selector",),
+    providers.K8S_ROLE_BINDING: ("roleRef",),
 }
 
 
@@ -149,7 +149,7 @@ def provider_replaced(old: dict[str, Any], new: dict[str, Any]) -> bool:
     """A Kubernetes provider whose active cluster changes is replaced, and with it every object it
     manages (pulumi/pulumi-kubernetes provider/pkg/provider/provider.go, DiffConfig; pulumi/pulumi
     pkg/resource/deploy/step_generator.go, providerChanged and calculateDependentReplacements)."""
-    if new["type"] != tokens.K8S_PROVIDER:
+    if new["type"] != providers.K8S_PROVIDER:
         return False
     return bool(
         active_cluster(old["inputs"].get("kubeconfig")) != active_cluster(new["inputs"].get("kubeconfig"))
@@ -199,9 +199,9 @@ def rotated_credentials(base: list[dict[str, Any]], head: list[dict[str, Any]]) 
     """The secrets whose value changes from `base` to `head`: each SecretVersion whose (fingerprinted)
     value differs or that is new, named by its secret, with the step it needs outside Pulumi."""
     old = {r["urn"]: r for r in base}
-    secrets = {r["inputs"].get("name"): r for r in head if r["type"] == tokens.SM_SECRET}
+    secrets = {r["inputs"].get("name"): r for r in head if r["type"] == providers.SM_SECRET}
     found = []
-    for version in (r for r in head if r["type"] == tokens.SM_VERSION):
+    for version in (r for r in head if r["type"] == providers.SM_VERSION):
         before = old.get(version["urn"])
         if before is not None and before.get("secretFingerprints") == version.get("secretFingerprints"):
             continue

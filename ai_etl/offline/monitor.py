@@ -11,9 +11,9 @@ from typing import Any
 import pulumi
 from pulumi.runtime.mocks import MockMonitor
 
+from ai_etl.offline.providers import STACK
 from ai_etl.offline.records import Call, Registration, unwrap, wrap_secrets
 from ai_etl.offline.sdk import secret_wire
-from ai_etl.tokens import STACK
 
 
 class RecordingMonitor(MockMonitor):
