@@ -85,7 +85,7 @@ def test_every_kubernetes_object_goes_to_the_stacks_own_cluster(stack_run: Run) 
 
 
 def test_the_namespace_records_what_was_found_of_the_cluster(stack_run: Run) -> None:
-    """The policy pack and `offline check` see the cluster's version and audit log on the namespace."""
+    """The policy pack and `make check` see the cluster's version and audit log on the namespace."""
     annotations = manifest(stack_run, "Namespace")["metadata"]["annotations"]
     cluster = stack_run.answer(GET_EKS_CLUSTER)
     assert annotations == {

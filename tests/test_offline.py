@@ -17,7 +17,7 @@ from ai_etl.catalogue import CATALOGUE
 from ai_etl.config.settings import ConfigError
 from ai_etl.offline import diff as diffing
 from ai_etl.offline import providers, sdk
-from ai_etl.offline.__main__ import main
+from ai_etl.offline.cli import main
 from ai_etl.offline.placeholders import PLACEHOLDER_PREFIX
 from ai_etl.offline.render import SECRET_MARK, render
 from ai_etl.tokens import (
@@ -412,7 +412,7 @@ def test_a_change_made_alike_on_many_resources_is_said_once() -> None:
     assert "      ~ replicas: 1 => 2" in text.split("The same change")[0]
 
 
-def test_answers_let_a_render_or_check_meet_another_cluster(
+def test_answers_let_a_render_meet_another_cluster(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """`--answers FILE` replaces what a provider function answers: dev renders on a 1.27 cluster
@@ -421,9 +421,9 @@ def test_answers_let_a_render_or_check_meet_another_cluster(
     answers.write_text("aws:eks/getCluster:getCluster:\n  version: '1.27'\n")
     assert main(["render", "dev", "--out", str(tmp_path / "dev"), "--answers", str(answers)]) == 0
     assert "warning: cluster 'ai-etl-dev' runs Kubernetes 1.27" in capsys.readouterr().err
-    assert main(["check", "production", "--answers", str(answers)]) == 2
+    assert main(["render", "production", "--out", str(tmp_path / "p"), "--answers", str(answers)]) == 2
     err = capsys.readouterr().err
     assert "error: cluster 'ai-etl-production' refused" in err and "--kubernetes-version 1.28" in err
     answers.write_text("- not a mapping\n")
-    assert main(["check", "dev", "--answers", str(answers)]) == 2
+    assert main(["render", "dev", "--out", str(tmp_path / "dev"), "--answers", str(answers)]) == 2
     assert "expected a mapping of function tokens" in capsys.readouterr().err
