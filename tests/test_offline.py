@@ -16,7 +16,7 @@ import yaml
 from ai_etl.catalogue import CATALOGUE
 from ai_etl.config.settings import ConfigError
 from ai_etl.offline import diff as diffing
-from ai_etl.offline import providers, sdk
+from ai_etl.offline import formats, providers, sdk
 from ai_etl.offline.cli import main
 from ai_etl.offline.placeholders import PLACEHOLDER_PREFIX
 from ai_etl.offline.render import SECRET_MARK, render
@@ -103,7 +103,7 @@ def test_a_provided_secret_set_again_shows_in_the_diff(tmp_path: Path) -> None:
     changes = diffing.diff(diffing.load(tmp_path / "base" / "out"), diffing.load(tmp_path / "head" / "out"))
     changed = {(c.name, path, new) for c in changes for path, _, new in c.fields}
     assert ("ai-etl-secrets-qwen-api-key-value", "secretString", "[secret] (changed)") in changed
-    text = diffing.format_text(changes)
+    text = formats.format_text(changes)
     assert "AAAA" not in text and "BBBB" not in text and PLACEHOLDER_PREFIX not in text
 
 
@@ -185,7 +185,7 @@ def test_diff_of_a_rotation_reads_like_pulumi_preview(renders: dict[str, Path], 
         ("secretString", "[secret]", "[secret] (changed)")
     ]
     assert by_name["ai-etl-backend-secrets"].replace_reasons == ["metadata.name"]
-    text = diffing.format_text(changes)
+    text = formats.format_text(changes)
     assert "1 to create, 2 to update, 2 to replace, 1 to delete" in text
 
 
@@ -320,26 +320,6 @@ def test_render_runs_any_pulumi_program_with_auto_naming(tmp_path: Path) -> None
     assert rendered.run.resources[0].urn == "urn:pulumi:qa::other::aws:iam/role:Role::app"
 
 
-def test_a_diff_opens_with_the_credentials_it_rotates(renders: dict[str, Path], tmp_path: Path) -> None:
-    """A reviewer sees first which credentials change, and which need a step outside Pulumi (the
-    secret's RotationStep tag): rotating db-password changes it and DATABASE_URL, and only the
-    password must also be set on Postgres."""
-    folder = head_stack_dir(tmp_path, "production", "  ai-etl:rotation:\n    db-password: '2026-12-01'\n")
-    head_dir = render("production", tmp_path / "head-render", folder).resources_path.parent
-    base, head = diffing.load(renders["production"]), diffing.load(head_dir)
-    rotated = diffing.rotated_credentials(base, head)
-    assert [(c.name, bool(c.step)) for c in rotated] == [
-        ("ai-etl/production/database-url", False),
-        ("ai-etl/production/db-password", True),
-    ]
-    text = diffing.format_text(diffing.diff(base, head), rotated)
-    assert text.startswith("Credentials this change rotates (2):\n  ai-etl/production/database-url\n")
-    assert "ai-etl/production/db-password  ! outside Pulumi: set it on the server too" in text
-    markdown = diffing.format_markdown(diffing.diff(base, head), "production", rotated)
-    assert markdown.startswith("### production\n\n**Credentials this change rotates (2):**")
-    assert ":warning: **outside Pulumi:**" in markdown
-
-
 def _record(inputs: dict, name: str = "r", type_: str = "kubernetes:apps/v1:Deployment") -> dict:
     return {"urn": f"urn:{name}", "type": type_, "name": name, "inputs": inputs}
 
@@ -385,18 +365,18 @@ def test_the_text_diff_reads_like_pulumi_preview() -> None:
     """A header naming the stack, a closing count of unchanged resources, colour only when asked."""
     base, head = [_record({"replicas": 1}), _record({}, "s")], [_record({"replicas": 2}), _record({}, "s")]
     changes = diffing.diff(base, head)
-    plain = diffing.format_text(changes, stack="dev", unchanged=diffing.unchanged_count(head, changes))
+    plain = formats.format_text(changes, stack="dev", unchanged=diffing.unchanged_count(head, changes))
     assert plain.splitlines()[0] == "Offline preview of stack dev"
     assert plain.splitlines()[-1] == "1 to update, 1 unchanged"
     assert "\033[" not in plain
-    assert "\033[33m" in diffing.format_text(changes, colour=True)
+    assert "\033[33m" in formats.format_text(changes, colour=True)
 
 
 def test_the_markdown_diff_paints_no_resource_as_added() -> None:
     """In the comment's ```diff block only field lines start with + or -; a resource's name is a
     hunk header."""
     changes = diffing.diff([_record({"replicas": 1})], [_record({"replicas": 2})])
-    block = diffing.format_markdown(changes).split("```diff\n")[1].split("```")[0].splitlines()
+    block = formats.format_markdown(changes).split("```diff\n")[1].split("```")[0].splitlines()
     assert block[0] == "@@ update r @@"
     assert all(line.startswith(("-   ", "+   ", "@@ ")) for line in block)
 
@@ -406,7 +386,7 @@ def test_a_change_made_alike_on_many_resources_is_said_once() -> None:
     resource's own changes stay under it."""
     base = [_record({"labels": {"grade": "standard"}, "replicas": 1}, n) for n in ("a", "b", "c")]
     head = [_record({"labels": {"grade": "production"}, "replicas": 2 if n == "a" else 1}, n) for n in "abc"]
-    text = diffing.format_text(diffing.diff(base, head))
+    text = formats.format_text(diffing.diff(base, head))
     assert text.count('labels.grade: "standard" => "production"') == 1
     assert "The same change on 3 resources (a, b, c):" in text
     assert "      ~ replicas: 1 => 2" in text.split("The same change")[0]
