@@ -7,6 +7,8 @@ import importlib.util
 import inspect
 import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import kubernetes_validate
@@ -322,6 +324,99 @@ def test_render_runs_any_pulumi_program_with_auto_naming(tmp_path: Path) -> None
 
 def _record(inputs: dict, name: str = "r", type_: str = "kubernetes:apps/v1:Deployment") -> dict:
     return {"urn": f"urn:{name}", "type": type_, "name": name, "inputs": inputs}
+
+
+SHOP_PROJECT = """name: shop
+runtime: python
+config:
+  greeting:
+    type: string
+  logLevel:
+    type: string
+    default: info
+  apiToken:
+    type: string
+    secret: true
+"""
+SHOP_PROGRAM = """
+import pulumi
+import pulumi_kubernetes as k8s
+import pulumi_random as random
+
+config = pulumi.Config()
+if config.get("fail"):
+    raise {error}(config.get("fail"))
+password = random.RandomPassword("db", length=24, special=False)
+k8s.core.v1.ConfigMap(
+    "settings",
+    metadata={{"name": "shop-settings"}},
+    data={{"GREETING": config.require("greeting"), "LOG_LEVEL": config.require("logLevel")}},
+)
+pulumi.export("password", password.result)
+pulumi.export("token", config.require_secret("apiToken"))
+"""
+
+
+def shop(
+    folder: Path, stack_config: str = "  shop:greeting: hello\n", error: str = "pulumi.RunError"
+) -> Path:
+    """Another project than this one: its own name, stack file and program (a random password and
+    a Kubernetes ConfigMap), and none of this repository's files."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "Pulumi.yaml").write_text(SHOP_PROJECT)
+    (folder / "Pulumi.qa.yaml").write_text("config:\n" + stack_config)
+    (folder / "__main__.py").write_text(SHOP_PROGRAM.format(error=error))
+    return folder
+
+
+def offline(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """`python -m ai_etl.offline ...` as a user runs it, from `cwd`."""
+    command = [sys.executable, "-m", "ai_etl.offline", *args]
+    return subprocess.run(command, cwd=cwd, capture_output=True, text=True, check=False)
+
+
+def test_render_runs_another_project_from_its_folder(tmp_path: Path) -> None:
+    """Run from another project's folder, the render knows that project only: its name from its
+    Pulumi.yaml (in every URN), its stack file, its declared default, its secret key's placeholder,
+    and its output folder; nothing of this project's name or files."""
+    project = shop(tmp_path / "shop")
+    result = offline("render", "qa", cwd=project)
+    assert result.returncode == 0, result.stderr
+    assert "placeholders (secret here, not decryptable offline): shop:apiToken" in result.stdout
+    resources = json.loads((project / "build" / "qa" / "resources.json").read_text())["resources"]
+    assert [(r["type"], r["urn"]) for r in resources] == [
+        (RANDOM_PASSWORD, f"urn:pulumi:qa::shop::{RANDOM_PASSWORD}::db"),
+        ("kubernetes:core/v1:ConfigMap", "urn:pulumi:qa::shop::kubernetes:core/v1:ConfigMap::settings"),
+    ]
+    (config_map,) = yaml.safe_load_all((project / "build" / "qa" / "kubernetes.yaml").read_text())
+    assert config_map["data"] == {"GREETING": "hello", "LOG_LEVEL": "info"}
+    assert "ai-etl" not in (project / "build" / "qa" / "resources.json").read_text()
+
+
+def test_render_takes_the_project_folder_as_pulumi_does(tmp_path: Path) -> None:
+    """`-C DIR` names the project's folder, as `pulumi -C DIR`; the render lands in its build/."""
+    project = shop(tmp_path / "shop")
+    result = offline("render", "qa", "-C", str(project), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert (project / "build" / "qa" / "resources.json").exists()
+
+
+def test_a_programs_error_reads_as_pulumi_shows_it(tmp_path: Path) -> None:
+    """A program's `pulumi.RunError` (a missing required key, say) is its message alone, as the
+    language host prints it; any other exception keeps its traceback, as the host prints it; the
+    CLI's own checks of declared config come first, in the CLI's words."""
+    missing = offline(
+        "render", "qa", cwd=shop(tmp_path / "a", "  shop:greeting: hello\n  shop:fail: no cluster\n")
+    )
+    assert (missing.returncode, missing.stderr) == (2, "error: no cluster\n")
+    crash = shop(tmp_path / "b", "  shop:greeting: hello\n  shop:fail: boom\n", error="KeyError")
+    crashed = offline("render", "qa", cwd=crash)
+    assert crashed.returncode != 0 and "Traceback" in crashed.stderr and "KeyError: 'boom'" in crashed.stderr
+    undeclared = offline("render", "qa", cwd=shop(tmp_path / "c", "  shop:logLevel: debug\n"))
+    assert (undeclared.returncode, undeclared.stderr) == (
+        2,
+        "error: Stack 'qa' is missing configuration value 'greeting'\n",
+    )
 
 
 def test_offline_knows_real_provider_types() -> None:
