@@ -13,7 +13,7 @@ render: setup
 
 ## The guardrails (policy/ rules) on a stack offline, with the guide's validation checklist.
 check: setup
-	$(PY) -m ai_etl.offline check $(STACK)
+	$(PY) -m ai_etl.ops.check $(STACK)
 
 ## The whole gate: lint, types, then every test (scanners included).
 test: lint typecheck tools policy-venv

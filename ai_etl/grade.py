@@ -6,10 +6,14 @@ resources against the same numbers (ai_etl/guardrails): both import them from he
 
 from __future__ import annotations
 
+from ai_etl.names import PROJECT
+
 STANDARD = "standard"
 PRODUCTION = "production"
 GRADES = (STANDARD, PRODUCTION)
 
+GRADE_KEY = f"{PROJECT}:grade"
+"""The stack config key that states a stack's grade (unstated: standard)."""
 GRADE_TAG = "Grade"
 """The AWS tag stating a resource's grade."""
 GRADE_LABEL = "ai-etl.io/grade"

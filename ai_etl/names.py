@@ -99,4 +99,3 @@ SECRETS = "secrets"
 def secret_value(component: str, key: str) -> str:
     """Logical name of the SecretVersion holding a key's value, in a SecretsManager `component`."""
     return child(child(component, key), "value")
-

@@ -1,5 +1,7 @@
-"""Resource type tokens, in one place: components, guardrails, the offline diff, benchmarks and tests
-all name resource types from here, so a typo cannot hide in one of them."""
+"""Resource type tokens, in one place: components, guardrails, operator tools, benchmarks and tests
+all name resource types from here, so a typo cannot hide in one of them. (The offline engine keeps
+its own list of the provider types it answers for, ai_etl/offline/providers.py: it imports nothing
+of this project.)"""
 
 from __future__ import annotations
 
@@ -52,7 +54,7 @@ ALL_MANAGEMENT_EVENTS = "ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS"
 rule: the access audit sets it, and the guardrails look for it."""
 
 # What the program records of the stack's cluster on its namespace (ai_etl/components/namespace.py), for
-# the policy pack and `offline check` (ai_etl/guardrails/rules.py, cluster-encrypted-and-audited).
+# the policy pack and `make check` (ai_etl/guardrails/rules.py, cluster-encrypted-and-audited).
 CLUSTER_ANNOTATION = "ai-etl.io/eks-cluster"
 VERSION_ANNOTATION = "ai-etl.io/eks-version"
 AUDIT_ANNOTATION = "ai-etl.io/eks-audit-log"

@@ -20,7 +20,10 @@ import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
-from ai_etl.offline.engine import load_stack_config, run_program, unwrap  # noqa: E402
+from ai_etl.names import PROJECT  # noqa: E402
+from ai_etl.offline.records import unwrap  # noqa: E402
+from ai_etl.offline.runner import run_program  # noqa: E402
+from ai_etl.offline.stackconfig import load_stack_config  # noqa: E402
 
 BENCH_STACK = "dev"
 PROGRAM = Path(__file__).with_name("program.py")
@@ -39,7 +42,9 @@ def provided_secrets(size: int) -> dict[str, str]:
 def run_benchmark_program(size: int) -> Any:
     """The real components over a catalogue of `size` secrets."""
     os.environ["AI_ETL_BENCH_SIZE"] = str(size)
-    return run_program(BENCH_STACK, load_stack_config(BENCH_STACK), provided_secrets(size), program=PROGRAM)
+    return run_program(
+        BENCH_STACK, load_stack_config(BENCH_STACK), provided_secrets(size), program=PROGRAM, project=PROJECT
+    )
 
 
 def record(size: int, path: Path) -> None:
@@ -73,7 +78,7 @@ def floor(path: Path, kind: str) -> None:
     so only the programs differ."""
     os.environ["AI_ETL_BENCH_FLOOR"] = str(path)
     os.environ["AI_ETL_BENCH_FLOOR_KIND"] = kind
-    run_program(BENCH_STACK, {"aws:region": "us-east-1"}, {}, program=FLOOR)
+    run_program(BENCH_STACK, {"aws:region": "us-east-1"}, {}, program=FLOOR, project=PROJECT)
 
 
 def main(argv: list[str]) -> None:

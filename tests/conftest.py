@@ -1,4 +1,4 @@
-"""Fixtures: the real stack files, run under the Pulumi SDK's mocks (ai_etl/offline/engine.py)."""
+"""Fixtures: the real stack files, run under the Pulumi SDK's mocks (ai_etl/offline/runner.py)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from ai_etl.offline.engine import Run
+from ai_etl.offline.records import Run
 from tests.crds import CrdError, crd_dir
 from tests.helpers import STACKS, run_stack
 from tests.tools import tool

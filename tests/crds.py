@@ -10,7 +10,7 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
-from ai_etl.offline.engine import PROJECT_DIR
+from tests.paths import PROJECT_DIR
 
 RELEASE = "v2.9.0"
 URL = "https://raw.githubusercontent.com/external-secrets/external-secrets/{release}/config/crds/bases/{name}"

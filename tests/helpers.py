@@ -16,9 +16,12 @@ import yaml
 from ai_etl.catalogue import CATALOGUE, CONSUMERS, Consumer, SecretSpec, Source, of_source
 from ai_etl.components.passwords import password_name
 from ai_etl.names import PROJECT
-from ai_etl.offline.engine import PROJECT_DIR, Registration, Run, load_project, load_stack_config, run_program
+from ai_etl.offline.records import Registration, Run
 from ai_etl.offline.render import mask
+from ai_etl.offline.runner import run_program
+from ai_etl.offline.stackconfig import load_project, load_stack_config
 from ai_etl.tokens import RANDOM_PASSWORD
+from tests.paths import PROJECT_DIR
 
 STACKS = tuple(sorted(p.name.split(".")[1] for p in PROJECT_DIR.glob("Pulumi.*.yaml")))
 """Every stack of the project: one `Pulumi.<stack>.yaml` each."""

@@ -16,7 +16,8 @@ from botocore.validate import ParamValidator
 
 from ai_etl.catalogue import synced
 from ai_etl.config.settings import ConfigError
-from ai_etl.offline.engine import Run, load_stack_config
+from ai_etl.offline.records import Run
+from ai_etl.offline.stackconfig import load_stack_config
 from ai_etl.tokens import (
     GET_EKS_CLUSTER,
     GET_OIDC_PROVIDER,

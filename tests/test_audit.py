@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from ai_etl.config.settings import ConfigError
-from ai_etl.offline.engine import Run
+from ai_etl.offline.records import Run
 from ai_etl.tokens import EVENT_RULE, EVENT_TARGET, KMS_KEY, SNS_SUBSCRIPTION, SNS_TOPIC, SNS_TOPIC_POLICY
 from tests.helpers import run_stack
 from tests.test_access import api_errors, iam_findings

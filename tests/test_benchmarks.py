@@ -10,10 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from ai_etl.offline.engine import PROJECT_DIR, run_program
+from ai_etl.names import PROJECT
+from ai_etl.offline.runner import run_program
 from benchmarks import worker
 from benchmarks.program import catalogue_of
 from tests.helpers import expected_resources
+from tests.paths import PROJECT_DIR
 
 
 def test_synthetic_catalogue_grows_to_the_requested_size() -> None:
@@ -29,7 +31,7 @@ def test_floor_registers_the_programs_resources(tmp_path: Path, kind: str) -> No
     worker.record(14, recorded)
     program = worker.run_benchmark_program(14)
     os.environ["AI_ETL_BENCH_FLOOR"], os.environ["AI_ETL_BENCH_FLOOR_KIND"] = str(recorded), kind
-    floor = run_program("dev", {"aws:region": "us-east-1"}, {}, program=worker.FLOOR)
+    floor = run_program("dev", {"aws:region": "us-east-1"}, {}, program=worker.FLOOR, project=PROJECT)
 
     def shape(run):  # type: ignore[no-untyped-def]
         return {

@@ -11,10 +11,14 @@ from pathlib import Path
 import pytest
 
 from ai_etl.catalogue import CATALOGUE, CONSUMERS, Consumer, SecretSpec, Source, check_catalogue, read_by
-from ai_etl.offline.engine import PROJECT_DIR, Run, load_stack_config, run_program
+from ai_etl.names import PROJECT
+from ai_etl.offline.records import Run
+from ai_etl.offline.runner import run_program
+from ai_etl.offline.stackconfig import load_stack_config
 from ai_etl.ops.docs import env_example, secrets_table
 from ai_etl.tokens import ESO_EXTERNAL_SECRET, IAM_ROLE_POLICY, SM_SECRET
 from tests.helpers import PLACEHOLDERS, copy_project, expected_resources, manifest, manifests, placeholders
+from tests.paths import PROJECT_DIR
 
 # A secret no catalogue holds yet (the docs' example, SENTRY_DSN, may well be added for real).
 EXTRA = SecretSpec("example-dsn", "EXAMPLE_DSN", Source.PROVIDED, "An example DSN", config_key="exampleDsn")
@@ -43,7 +47,11 @@ def run_with(
     as_code = lambda items: "(" + "".join(f"{names[i]}," for i in items) + ")"  # noqa: E731
     program.write_text(PROGRAM.format(extra=as_code(extra), consumers=as_code(consumers)))
     return run_program(
-        "dev", {**load_stack_config("dev"), **config}, placeholders(CATALOGUE + extra), program
+        "dev",
+        {**load_stack_config("dev"), **config},
+        placeholders(CATALOGUE + extra),
+        program=program,
+        project=PROJECT,
     )
 
 

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
-from ai_etl.offline.engine import PROJECT_DIR
+from tests.paths import PROJECT_DIR
 from tests.test_workflows import workflow
 
 INSTALL_INPUTS = ("pyproject.toml", "requirements.lock", "requirements.txt", "requirements-dev.txt")

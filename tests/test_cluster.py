@@ -12,8 +12,10 @@ import pytest
 
 from ai_etl.config.settings import ConfigError
 from ai_etl.offline.diff import diff
-from ai_etl.offline.engine import Run, load_project, load_stack_config, run_program
+from ai_etl.offline.records import Run
 from ai_etl.offline.render import resource_record
+from ai_etl.offline.runner import run_program
+from ai_etl.offline.stackconfig import load_project, load_stack_config
 from ai_etl.tokens import (
     AUDIT_ANNOTATION,
     CLUSTER_ANNOTATION,
@@ -24,6 +26,7 @@ from ai_etl.tokens import (
 )
 from tests.helpers import PLACEHOLDERS, manifest, run_cli, stack_config
 from tests.helpers import run_config as run_with
+from tests.paths import PROGRAM
 from tests.test_access import api_errors
 
 
@@ -41,6 +44,7 @@ def run_against(
         stack,
         stack_config(stack),
         PLACEHOLDERS,
+        program=PROGRAM,
         project=load_project(),
         answers=answers,
         registrations=registrations,
@@ -81,7 +85,7 @@ def test_every_kubernetes_object_goes_to_the_stacks_own_cluster(stack_run: Run) 
 
 
 def test_the_namespace_records_what_was_found_of_the_cluster(stack_run: Run) -> None:
-    """The policy pack and `offline check` see the cluster's version and audit log on the namespace."""
+    """The policy pack and `make check` see the cluster's version and audit log on the namespace."""
     annotations = manifest(stack_run, "Namespace")["metadata"]["annotations"]
     cluster = stack_run.answer(GET_EKS_CLUSTER)
     assert annotations == {

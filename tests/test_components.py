@@ -14,7 +14,8 @@ import pulumi
 import pytest
 
 from ai_etl import tokens
-from ai_etl.offline.engine import Run, run_program
+from ai_etl.offline.records import Run
+from ai_etl.offline.runner import run_program
 from tests.helpers import ESO_GROUP, KUBERNETES_VERSION, eso_errors, manifests
 
 COMPONENT_TOKENS = {name: value for name, value in vars(tokens).items() if name.endswith("_COMPONENT")}
@@ -77,7 +78,7 @@ Workload("app", WorkloadArgs(
 def run_alone(tmp_path: Path, component: str) -> Run:
     program = tmp_path / f"{component}.py"
     program.write_text(PROGRAMS[component])
-    return run_program("test", {}, {}, program, project="other-project")
+    return run_program("test", {}, {}, program=program, project="other-project")
 
 
 def test_every_component_token_names_its_module_and_class() -> None:

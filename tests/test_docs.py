@@ -11,13 +11,16 @@ from pathlib import Path
 import yaml
 
 from ai_etl.config.settings import ConfigError, StackConfig, WorkloadSettings
+from ai_etl.names import PROJECT
 from ai_etl.offline.diff import diff
-from ai_etl.offline.engine import PROJECT_DIR, StackConfigError, run_program
 from ai_etl.offline.render import resource_record
+from ai_etl.offline.runner import run_program
+from ai_etl.offline.stackconfig import StackConfigError
 from ai_etl.ops.docs import PAGES, write
 from ai_etl.ops.impact import ALTERNATES, impact_table, settings_keys
 from ai_etl.tokens import KMS_KEY, SM_SECRET
 from tests.helpers import PLACEHOLDERS, copy_project, manifest, run_stack, stack_config
+from tests.paths import PROGRAM, PROJECT_DIR
 
 README = (PROJECT_DIR / "README.md").read_text()
 DOCS = PROJECT_DIR / "docs"
@@ -172,7 +175,7 @@ def test_no_command_puts_a_secret_value_on_the_command_line() -> None:
     texts = [PROJECT_DIR / "README.md", *DOCS.glob("*.md"), *PROJECT_DIR.glob("Pulumi.*.yaml")]
     corpus = "\n".join(p.read_text() for p in texts)
     try:  # the program's own check, where no CLI checked first (the Automation API, say)
-        run_program("production", stack_config("production"), {})
+        run_program("production", stack_config("production"), {}, program=PROGRAM, project=PROJECT)
     except ConfigError as error:
         corpus += f"\n{error}"
     commands = re.findall(r"config set --secret(?: --path)? ('[^']*'|[^\s`]+) ([^\s`]+)", corpus)

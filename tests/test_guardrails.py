@@ -1,6 +1,7 @@
 """The guardrails: every rule has a violating and a compliant case, on resources as the engine
 hands them to a policy (pulumi_policy's own argument classes, through the pack's own policies);
-both stacks pass `offline check`; a program with planted violations fails it."""
+every stack passes `make check` (python -m ai_etl.ops.check); a program with planted violations
+fails it, and so does a repository that loses a checklist line."""
 
 from __future__ import annotations
 
@@ -23,9 +24,10 @@ from pulumi_policy import (
 )
 
 from ai_etl.guardrails.rules import RULES, Subject, rotate_regularly
-from ai_etl.offline.__main__ import main
-from ai_etl.offline.check import check
-from ai_etl.offline.engine import PROJECT_DIR, load_stack_config, run_program
+from ai_etl.names import PROJECT
+from ai_etl.offline.runner import run_program
+from ai_etl.offline.stackconfig import load_stack_config
+from ai_etl.ops.check import check, main
 from ai_etl.tokens import (
     AUDIT_ANNOTATION,
     CLUSTER_ANNOTATION,
@@ -48,6 +50,7 @@ from ai_etl.tokens import (
     VERSION_ANNOTATION,
 )
 from tests.helpers import PLACEHOLDERS, STACKS, copy_project
+from tests.paths import PROJECT_DIR
 
 
 def _load_pack() -> Any:
@@ -317,7 +320,7 @@ def test_rotation_age_counts_from_today() -> None:
 @pytest.mark.parametrize("stack", STACKS)
 def test_every_stack_passes_offline_check(stack: str, capsys: pytest.CaptureFixture[str]) -> None:
     """Every mandatory rule passes on the committed stacks; the checklist has the guide's ten lines."""
-    assert main(["check", stack]) == 0
+    assert main([stack]) == 0
     out = capsys.readouterr().out
     assert out.count("[pass]") >= 12 and "[FAIL]" not in out
     assert sum(1 for line in out.splitlines() if line[:5].strip().rstrip(".").isdigit()) == 10
@@ -326,6 +329,22 @@ def test_every_stack_passes_offline_check(stack: str, capsys: pytest.CaptureFixt
     assert "[pass] Access to secrets is audited" in out and "[pass] Secrets are backed up (encrypted)" in out
     standard = "standard grade: a standard-grade stack keeps the recovery window only"
     assert (standard in out) == (load_stack_config(stack).get("ai-etl:grade") != "production")
+
+
+def test_the_check_meets_another_cluster_through_answers(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--answers FILE` replaces what a lookup answers, for the check as for the render: production
+    on a 1.27 cluster is refused before any rule runs, as `pulumi preview` would; a file that is not
+    a mapping of function tokens is an error."""
+    answers = tmp_path / "answers.yaml"
+    answers.write_text("aws:eks/getCluster:getCluster:\n  version: '1.27'\n")
+    assert main(["production", "--answers", str(answers)]) == 2
+    err = capsys.readouterr().err
+    assert "error: cluster 'ai-etl-production' refused" in err and "--kubernetes-version 1.28" in err
+    answers.write_text("- not a mapping\n")
+    assert main(["dev", "--answers", str(answers)]) == 2
+    assert "expected a mapping of function tokens" in capsys.readouterr().err
 
 
 PLANTED = """
@@ -349,7 +368,7 @@ def test_planted_violations_fail_the_check(tmp_path: Path) -> None:
     """A ConfigMap holding a password, a ClusterRole listing secrets and an IAM policy with `*`."""
     program = tmp_path / "planted.py"
     program.write_text(PLANTED)
-    run = run_program("dev", load_stack_config("dev"), PLACEHOLDERS, program=program)
+    run = run_program("dev", load_stack_config("dev"), PLACEHOLDERS, program=program, project=PROJECT)
     text, failed = check(run)
     assert failed
     for rule in ("no-plain-credentials", "rbac-secrets", "iam-least-privilege"):
@@ -376,14 +395,33 @@ def test_a_stack_of_any_name_that_states_production_grade_gets_every_production_
     """`prod-eu`, stating `grade: production`, is checked as production; with protection off, the
     program refuses it before anything is declared, naming the key and the fix."""
     folder = rename_stack(tmp_path, "production", "prod-eu")
-    assert main(["check", "prod-eu", "-C", str(folder)]) == 0
+    assert main(["prod-eu", "-C", str(folder)]) == 0
     out = capsys.readouterr().out
     assert "Grade: production (stated by ai-etl:grade in Pulumi.prod-eu.yaml)" in out
     assert "[pass] production-protected (mandatory)" in out and "[warn] grade-stated" not in out
     stack_file = folder / "Pulumi.prod-eu.yaml"
     stack_file.write_text(stack_file.read_text().replace("ai-etl:protect: true", "ai-etl:protect: false"))
-    assert main(["check", "prod-eu", "-C", str(folder)]) == 2
+    assert main(["prod-eu", "-C", str(folder)]) == 2
     assert "protect: must be true in a production-grade stack" in capsys.readouterr().err
+
+
+def test_a_repository_that_loses_a_checklist_line_fails_the_check(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Two lines of the guide's checklist concern the repository, not the stack: `.env` in
+    .gitignore, and the rotation runbook. Without them the check fails on those lines alone."""
+    folder = copy_project(tmp_path / "project")
+    gitignore = folder / ".gitignore"
+    gitignore.write_text("\n".join(line for line in gitignore.read_text().splitlines() if line != ".env"))
+    runbooks = folder / "docs" / "runbooks.md"
+    runbooks.write_text(runbooks.read_text().replace("## Rotation runbook", "## Rotation"))
+    assert main(["dev", "-C", str(folder)]) == 1
+    out = capsys.readouterr().out
+    assert "[FAIL] `.env` file is in `.gitignore`" in out
+    assert "[FAIL] Secret rotation schedule is documented" in out
+    assert "  [FAIL] gitignore-env: add `.env` to .gitignore" in out
+    assert "  [FAIL] rotation-documented: document the rotation runbook" in out
+    assert out.strip().splitlines()[-1].startswith("2 failed, ")
 
 
 def test_a_stack_called_production_that_states_no_grade_is_told_so(
@@ -394,7 +432,7 @@ def test_a_stack_called_production_that_states_no_grade_is_told_so(
     folder = rename_stack(
         tmp_path, "production", "production", drop=("grade", "recoveryWindowInDays", "protect")
     )
-    assert main(["check", "production", "-C", str(folder)]) == 0
+    assert main(["production", "-C", str(folder)]) == 0
     out = capsys.readouterr().out
     assert "Grade: standard (ai-etl:grade not stated: the default)" in out
     assert "[warn] grade-stated (advisory)" in out and "the production rules do not apply" in out

@@ -3,9 +3,12 @@
 
 from __future__ import annotations
 
+import importlib.util
 import inspect
 import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import kubernetes_validate
@@ -15,9 +18,10 @@ import yaml
 from ai_etl.catalogue import CATALOGUE
 from ai_etl.config.settings import ConfigError
 from ai_etl.offline import diff as diffing
-from ai_etl.offline import sdk
-from ai_etl.offline.__main__ import main
-from ai_etl.offline.render import PLACEHOLDER_PREFIX, SECRET_MARK, render
+from ai_etl.offline import formats, providers, sdk
+from ai_etl.offline.cli import main
+from ai_etl.offline.placeholders import PLACEHOLDER_PREFIX
+from ai_etl.offline.render import SECRET_MARK, render
 from ai_etl.tokens import (
     ENVIRONMENT_COMPONENT,
     IAM_ROLE,
@@ -30,6 +34,7 @@ from ai_etl.tokens import (
     SM_SECRET,
     SM_VERSION,
     sdk_class,
+    sdk_function,
 )
 from tests.helpers import PLACEHOLDERS, STACKS, expected_resources, project_copy
 
@@ -100,7 +105,7 @@ def test_a_provided_secret_set_again_shows_in_the_diff(tmp_path: Path) -> None:
     changes = diffing.diff(diffing.load(tmp_path / "base" / "out"), diffing.load(tmp_path / "head" / "out"))
     changed = {(c.name, path, new) for c in changes for path, _, new in c.fields}
     assert ("ai-etl-secrets-qwen-api-key-value", "secretString", "[secret] (changed)") in changed
-    text = diffing.format_text(changes)
+    text = formats.format_text(changes)
     assert "AAAA" not in text and "BBBB" not in text and PLACEHOLDER_PREFIX not in text
 
 
@@ -182,7 +187,7 @@ def test_diff_of_a_rotation_reads_like_pulumi_preview(renders: dict[str, Path], 
         ("secretString", "[secret]", "[secret] (changed)")
     ]
     assert by_name["ai-etl-backend-secrets"].replace_reasons == ["metadata.name"]
-    text = diffing.format_text(changes)
+    text = formats.format_text(changes)
     assert "1 to create, 2 to update, 2 to replace, 1 to delete" in text
 
 
@@ -317,28 +322,124 @@ def test_render_runs_any_pulumi_program_with_auto_naming(tmp_path: Path) -> None
     assert rendered.run.resources[0].urn == "urn:pulumi:qa::other::aws:iam/role:Role::app"
 
 
-def test_a_diff_opens_with_the_credentials_it_rotates(renders: dict[str, Path], tmp_path: Path) -> None:
-    """A reviewer sees first which credentials change, and which need a step outside Pulumi (the
-    secret's RotationStep tag): rotating db-password changes it and DATABASE_URL, and only the
-    password must also be set on Postgres."""
-    folder = head_stack_dir(tmp_path, "production", "  ai-etl:rotation:\n    db-password: '2026-12-01'\n")
-    head_dir = render("production", tmp_path / "head-render", folder).resources_path.parent
-    base, head = diffing.load(renders["production"]), diffing.load(head_dir)
-    rotated = diffing.rotated_credentials(base, head)
-    assert [(c.name, bool(c.step)) for c in rotated] == [
-        ("ai-etl/production/database-url", False),
-        ("ai-etl/production/db-password", True),
-    ]
-    text = diffing.format_text(diffing.diff(base, head), rotated)
-    assert text.startswith("Credentials this change rotates (2):\n  ai-etl/production/database-url\n")
-    assert "ai-etl/production/db-password  ! outside Pulumi: set it on the server too" in text
-    markdown = diffing.format_markdown(diffing.diff(base, head), "production", rotated)
-    assert markdown.startswith("### production\n\n**Credentials this change rotates (2):**")
-    assert ":warning: **outside Pulumi:**" in markdown
-
-
 def _record(inputs: dict, name: str = "r", type_: str = "kubernetes:apps/v1:Deployment") -> dict:
     return {"urn": f"urn:{name}", "type": type_, "name": name, "inputs": inputs}
+
+
+SHOP_PROJECT = """name: shop
+runtime: python
+config:
+  greeting:
+    type: string
+  logLevel:
+    type: string
+    default: info
+  apiToken:
+    type: string
+    secret: true
+"""
+SHOP_PROGRAM = """
+import pulumi
+import pulumi_kubernetes as k8s
+import pulumi_random as random
+
+config = pulumi.Config()
+if config.get("fail"):
+    raise {error}(config.get("fail"))
+password = random.RandomPassword("db", length=24, special=False)
+k8s.core.v1.ConfigMap(
+    "settings",
+    metadata={{"name": "shop-settings"}},
+    data={{"GREETING": config.require("greeting"), "LOG_LEVEL": config.require("logLevel")}},
+)
+pulumi.export("password", password.result)
+pulumi.export("token", config.require_secret("apiToken"))
+"""
+
+
+def shop(
+    folder: Path, stack_config: str = "  shop:greeting: hello\n", error: str = "pulumi.RunError"
+) -> Path:
+    """Another project than this one: its own name, stack file and program (a random password and
+    a Kubernetes ConfigMap), and none of this repository's files."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "Pulumi.yaml").write_text(SHOP_PROJECT)
+    (folder / "Pulumi.qa.yaml").write_text("config:\n" + stack_config)
+    (folder / "__main__.py").write_text(SHOP_PROGRAM.format(error=error))
+    return folder
+
+
+def offline(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """`python -m ai_etl.offline ...` as a user runs it, from `cwd`."""
+    command = [sys.executable, "-m", "ai_etl.offline", *args]
+    return subprocess.run(command, cwd=cwd, capture_output=True, text=True, check=False)
+
+
+def test_render_runs_another_project_from_its_folder(tmp_path: Path) -> None:
+    """Run from another project's folder, the render knows that project only: its name from its
+    Pulumi.yaml (in every URN), its stack file, its declared default, its secret key's placeholder,
+    and its output folder; nothing of this project's name or files."""
+    project = shop(tmp_path / "shop")
+    result = offline("render", "qa", cwd=project)
+    assert result.returncode == 0, result.stderr
+    assert "placeholders (secret here, not decryptable offline): shop:apiToken" in result.stdout
+    resources = json.loads((project / "build" / "qa" / "resources.json").read_text())["resources"]
+    assert [(r["type"], r["urn"]) for r in resources] == [
+        (RANDOM_PASSWORD, f"urn:pulumi:qa::shop::{RANDOM_PASSWORD}::db"),
+        ("kubernetes:core/v1:ConfigMap", "urn:pulumi:qa::shop::kubernetes:core/v1:ConfigMap::settings"),
+    ]
+    (config_map,) = yaml.safe_load_all((project / "build" / "qa" / "kubernetes.yaml").read_text())
+    assert config_map["data"] == {"GREETING": "hello", "LOG_LEVEL": "info"}
+    assert "ai-etl" not in (project / "build" / "qa" / "resources.json").read_text()
+
+
+def test_render_takes_the_project_folder_as_pulumi_does(tmp_path: Path) -> None:
+    """`-C DIR` names the project's folder, as `pulumi -C DIR`; the render lands in its build/."""
+    project = shop(tmp_path / "shop")
+    result = offline("render", "qa", "-C", str(project), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert (project / "build" / "qa" / "resources.json").exists()
+
+
+def test_a_programs_error_reads_as_pulumi_shows_it(tmp_path: Path) -> None:
+    """A program's `pulumi.RunError` (a missing required key, say) is its message alone, as the
+    language host prints it; any other exception keeps its traceback, as the host prints it; the
+    CLI's own checks of declared config come first, in the CLI's words."""
+    missing = offline(
+        "render", "qa", cwd=shop(tmp_path / "a", "  shop:greeting: hello\n  shop:fail: no cluster\n")
+    )
+    assert (missing.returncode, missing.stderr) == (2, "error: no cluster\n")
+    crash = shop(tmp_path / "b", "  shop:greeting: hello\n  shop:fail: boom\n", error="KeyError")
+    crashed = offline("render", "qa", cwd=crash)
+    assert crashed.returncode != 0 and "Traceback" in crashed.stderr and "KeyError: 'boom'" in crashed.stderr
+    undeclared = offline("render", "qa", cwd=shop(tmp_path / "c", "  shop:logLevel: debug\n"))
+    assert (undeclared.returncode, undeclared.stderr) == (
+        2,
+        "error: Stack 'qa' is missing configuration value 'greeting'\n",
+    )
+
+
+def test_offline_knows_real_provider_types() -> None:
+    """Offline keeps its own list of the provider types and functions it answers for (it imports
+    nothing of this project); each is a real one of the installed provider SDKs."""
+    for token in providers.RESOURCES:
+        assert isinstance(sdk_class(token), type), token
+    for token in providers.FUNCTIONS:
+        assert callable(sdk_function(token)), token
+
+
+def test_offline_knows_the_aws_partitions_botocore_knows() -> None:
+    """Offline's AWS partitions (for ARNs and endpoints) are botocore's: every partition's region
+    pattern and DNS suffix, and the partition of every region botocore lists."""
+    spec = importlib.util.find_spec("botocore")
+    assert spec is not None and spec.origin is not None
+    data = json.loads((Path(spec.origin).parent / "data" / "partitions.json").read_text())["partitions"]
+    assert set(providers.PARTITIONS) == {(p["id"], p["regionRegex"], p["outputs"]["dnsSuffix"]) for p in data}
+    for p in data:
+        for region in p["regions"]:
+            if not region.endswith("-global"):
+                assert providers.partition(region) == p["id"], region
+        assert providers.dns_suffix(p["id"]) == p["outputs"]["dnsSuffix"]
 
 
 def test_the_diff_names_list_entries_and_follows_json_into_policies() -> None:
@@ -359,18 +460,18 @@ def test_the_text_diff_reads_like_pulumi_preview() -> None:
     """A header naming the stack, a closing count of unchanged resources, colour only when asked."""
     base, head = [_record({"replicas": 1}), _record({}, "s")], [_record({"replicas": 2}), _record({}, "s")]
     changes = diffing.diff(base, head)
-    plain = diffing.format_text(changes, stack="dev", unchanged=diffing.unchanged_count(head, changes))
+    plain = formats.format_text(changes, stack="dev", unchanged=diffing.unchanged_count(head, changes))
     assert plain.splitlines()[0] == "Offline preview of stack dev"
     assert plain.splitlines()[-1] == "1 to update, 1 unchanged"
     assert "\033[" not in plain
-    assert "\033[33m" in diffing.format_text(changes, colour=True)
+    assert "\033[33m" in formats.format_text(changes, colour=True)
 
 
 def test_the_markdown_diff_paints_no_resource_as_added() -> None:
     """In the comment's ```diff block only field lines start with + or -; a resource's name is a
     hunk header."""
     changes = diffing.diff([_record({"replicas": 1})], [_record({"replicas": 2})])
-    block = diffing.format_markdown(changes).split("```diff\n")[1].split("```")[0].splitlines()
+    block = formats.format_markdown(changes).split("```diff\n")[1].split("```")[0].splitlines()
     assert block[0] == "@@ update r @@"
     assert all(line.startswith(("-   ", "+   ", "@@ ")) for line in block)
 
@@ -380,13 +481,13 @@ def test_a_change_made_alike_on_many_resources_is_said_once() -> None:
     resource's own changes stay under it."""
     base = [_record({"labels": {"grade": "standard"}, "replicas": 1}, n) for n in ("a", "b", "c")]
     head = [_record({"labels": {"grade": "production"}, "replicas": 2 if n == "a" else 1}, n) for n in "abc"]
-    text = diffing.format_text(diffing.diff(base, head))
+    text = formats.format_text(diffing.diff(base, head))
     assert text.count('labels.grade: "standard" => "production"') == 1
     assert "The same change on 3 resources (a, b, c):" in text
     assert "      ~ replicas: 1 => 2" in text.split("The same change")[0]
 
 
-def test_answers_let_a_render_or_check_meet_another_cluster(
+def test_answers_let_a_render_meet_another_cluster(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """`--answers FILE` replaces what a provider function answers: dev renders on a 1.27 cluster
@@ -395,9 +496,9 @@ def test_answers_let_a_render_or_check_meet_another_cluster(
     answers.write_text("aws:eks/getCluster:getCluster:\n  version: '1.27'\n")
     assert main(["render", "dev", "--out", str(tmp_path / "dev"), "--answers", str(answers)]) == 0
     assert "warning: cluster 'ai-etl-dev' runs Kubernetes 1.27" in capsys.readouterr().err
-    assert main(["check", "production", "--answers", str(answers)]) == 2
+    assert main(["render", "production", "--out", str(tmp_path / "p"), "--answers", str(answers)]) == 2
     err = capsys.readouterr().err
     assert "error: cluster 'ai-etl-production' refused" in err and "--kubernetes-version 1.28" in err
     answers.write_text("- not a mapping\n")
-    assert main(["check", "dev", "--answers", str(answers)]) == 2
+    assert main(["render", "dev", "--out", str(tmp_path / "dev"), "--answers", str(answers)]) == 2
     assert "expected a mapping of function tokens" in capsys.readouterr().err

@@ -13,9 +13,10 @@ from ai_etl.catalogue import CATALOGUE, CONSUMERS, read_by, server_passwords
 from ai_etl.config.cluster import Cluster
 from ai_etl.config.reading import RawConfig
 from ai_etl.config.settings import Settings, parse_settings
-from ai_etl.offline.engine import load_stack_config
+from ai_etl.offline.stackconfig import load_stack_config
 from ai_etl.plan import Plan, plan
 from tests.helpers import STACKS
+from tests.paths import PROJECT_DIR
 
 CLUSTER = Cluster(
     name="blue",
@@ -31,7 +32,7 @@ CLUSTER = Cluster(
 
 def settings_of(stack: str, **overrides: Any) -> Settings:
     """A stack file's settings, as the program reads them (provided secrets present, encrypted)."""
-    config = load_stack_config(stack)
+    config = load_stack_config(stack, PROJECT_DIR)
     prefix = f"{names.PROJECT}:"
     values = {k.removeprefix(prefix): v for k, v in config.items() if k.startswith(prefix)}
     provided = {str(s.config_key) for s in CATALOGUE if s.config_key}

@@ -12,7 +12,7 @@ from google.protobuf import empty_pb2, struct_pb2
 from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
 
 from ai_etl.guardrails.rules import RULES
-from ai_etl.offline.engine import PROJECT_DIR
+from tests.paths import PROJECT_DIR
 
 # PulumiPolicy.yaml's `virtualenv: venv`: the CLI starts a local Python pack through the
 # `pulumi-analyzer-policy-python` shim with the runtime options as flags (`-virtualenv=venv`), which

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from ai_etl.components.passwords import GENERATION_INPUTS
-from ai_etl.offline.engine import Run, unwrap
+from ai_etl.offline.records import Run, unwrap
 from ai_etl.tokens import (
     ESO_EXTERNAL_SECRET,
     ESO_SECRET_STORE,

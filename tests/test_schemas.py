@@ -13,7 +13,7 @@ from pathlib import Path
 import kubernetes_validate
 import pytest
 
-from ai_etl.offline.engine import Run
+from ai_etl.offline.records import Run
 from tests.crds import RELEASE, SHA256, CrdError, crd_dir, holds_release
 from tests.helpers import ESO_GROUP, KUBERNETES_VERSION, eso_errors, manifest, manifests
 

@@ -3,9 +3,10 @@ Kubernetes object, a plain input, a provider's plain output, a resource name or 
 
 from __future__ import annotations
 
-from ai_etl.offline.engine import PROJECT_DIR, Run, Sensitive, secrets_in, unwrap
+from ai_etl.offline.records import Run, Sensitive, secrets_in, unwrap
 from ai_etl.tokens import K8S_NAMESPACE, RANDOM_PASSWORD, SM_VERSION
 from tests.helpers import PLACEHOLDERS, manifests, plain_text
+from tests.paths import PROJECT_DIR
 
 
 def secret_values(run: Run) -> set[str]:

@@ -11,8 +11,11 @@ import yaml
 
 from ai_etl.catalogue import CATALOGUE, Source, of_source
 from ai_etl.config.settings import DEFAULTS, ConfigError
-from ai_etl.offline.engine import PROJECT_DIR, StackConfigError, run_program
+from ai_etl.names import PROJECT
+from ai_etl.offline.runner import run_program
+from ai_etl.offline.stackconfig import StackConfigError
 from tests.helpers import PLACEHOLDERS, run_cli, run_config, run_stack, stack_config
+from tests.paths import PROGRAM, PROJECT_DIR
 
 
 def without(config_key: str) -> dict[str, str]:
@@ -168,7 +171,7 @@ def test_a_secret_value_never_appears_in_an_error() -> None:
     with pytest.raises(StackConfigError) as by_cli:
         run_config("dev", config, without("qwenApiKey"))
     with pytest.raises(ConfigError) as by_program:
-        run_program("dev", config, without("qwenApiKey"))
+        run_program("dev", config, without("qwenApiKey"), program=PROGRAM, project=PROJECT)
     assert "qwenApiKey: is stored in plain text" in str(by_program.value)
     assert value not in str(by_cli.value) + str(by_program.value)
 

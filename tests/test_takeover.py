@@ -15,8 +15,8 @@ import pytest
 from ai_etl.catalogue import by_key
 from ai_etl.config.settings import ConfigError
 from ai_etl.guardrails.rules import evaluate
-from ai_etl.offline.check import subjects_of
-from ai_etl.offline.engine import Run, unwrap
+from ai_etl.offline.records import Run, unwrap
+from ai_etl.ops.check import subjects_of
 from ai_etl.ops.takeover import HAND_MADE_SECRET, main, steps
 from ai_etl.tokens import SM_SECRET, SM_VERSION
 from tests.helpers import PLACEHOLDERS, manifest, run_cli, run_config, stack_config

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from ai_etl.names import secret_name
-from ai_etl.offline.engine import Run, unwrap
+from ai_etl.offline.records import Run, unwrap
 from ai_etl.ops.watch import MARKER, ages, main, report
 from ai_etl.tokens import SM_SECRET, SM_VERSION
 from tests.test_ci_jobs import fake_gh, run_steps

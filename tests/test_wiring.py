@@ -6,7 +6,7 @@ from __future__ import annotations
 from urllib.parse import unquote, urlsplit
 
 from ai_etl.catalogue import CATALOGUE, Source, by_key, synced
-from ai_etl.offline.engine import Run, Sensitive, unwrap
+from ai_etl.offline.records import Run, Sensitive, unwrap
 from ai_etl.tokens import IAM_ROLE, KMS_KEY, RANDOM_PASSWORD
 from ai_etl.tokens import SM_SECRET as SECRET
 from ai_etl.tokens import SM_VERSION as VERSION

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 import yaml
 
-from ai_etl.offline.engine import PROJECT_DIR
 from tests.helpers import STACKS
+from tests.paths import PROJECT_DIR
 from tests.tools import run_tool
 
 WORKFLOWS = sorted((PROJECT_DIR / ".github" / "workflows").glob("*.yml"))
@@ -94,7 +94,7 @@ def test_pull_requests_get_tests_offline_diff_and_same_repo_preview() -> None:
     jobs = wf["jobs"]
     assert any("make test" in s.get("run", "") for s in jobs["test"]["steps"])
     diff_runs = " ".join(s.get("run", "") for s in jobs["offline-diff"]["steps"])
-    assert "make -C base render" in diff_runs and "python -m ai_etl.offline diff" in diff_runs
+    assert "make -C base render" in diff_runs and "python -m ai_etl.ops.diff" in diff_runs
     assert jobs["offline-diff"]["permissions"] == {"contents": "read"}
     preview = jobs["preview"]
     assert preview["if"] == "github.event.pull_request.head.repo.full_name == github.repository"

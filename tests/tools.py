@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from ai_etl.offline.engine import PROJECT_DIR
+from tests.paths import PROJECT_DIR
 
 
 def tool(name: str) -> Path:

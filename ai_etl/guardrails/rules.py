@@ -1,5 +1,5 @@
 """The guide's practices as rules: written once, run by the policy pack (`policy/`) in every
-`pulumi preview`/`up`, and by `python -m ai_etl.offline check` on an offline render.
+`pulumi preview`/`up`, and by `python -m ai_etl.ops.check` (`make check`) on an offline render.
 
 A rule sees resources as the engine hands them to a policy: type token, name, URN, inputs (secret
 values in plain text, as policies get them), `protect`, and dependencies.

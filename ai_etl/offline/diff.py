@@ -1,8 +1,9 @@
 """Compare two offline renders the way `pulumi preview --diff` reads: create, delete, update, replace.
 
 Whether a change replaces rather than updates follows the providers' schemas: the inputs marked
-"forces replacement" for the resource types this program declares, Kubernetes' identity and
-immutable fields, and anything a resource lists in `replaceOnChanges`.
+"forces replacement" for the resource types offline knows (providers.py), Kubernetes' identity and
+immutable fields, and anything a resource lists in `replaceOnChanges`. How a change reads is
+formats.py's.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ai_etl import tokens
+from ai_etl.offline import providers
 
 # Inputs whose change makes the provider replace the resource ("ForceNew" in the providers' source:
 # hashicorp/terraform-provider-aws internal/service/kms/key.go, .../secretsmanager/secret.go and
@@ -21,10 +22,10 @@ from ai_etl import tokens
 # every name to the installed SDK, so a renamed input cannot drift in unnoticed.
 REPLACE_ON: dict[str, tuple[str, ...]] = {
     # Every RandomPassword input forces a new value; keepers exist for exactly that.
-    tokens.RANDOM_PASSWORD: ("*",),
+    providers.RANDOM_PASSWORD: ("*",),
     # A resource's own `region` (pulumi-aws 7) forces a new one when it changes (terraform-provider-aws
     # internal/provider, forceNewIfRegionChanges).
-    tokens.KMS_KEY: (
+    providers.KMS_KEY: (
         "customerMasterKeySpec",
         "keyUsage",
         "multiRegion",
@@ -32,19 +33,19 @@ REPLACE_ON: dict[str, tuple[str, ...]] = {
         "xksKeyId",
         "region",
     ),
-    tokens.KMS_ALIAS: ("name", "namePrefix", "region"),
-    tokens.SNS_TOPIC: ("name", "namePrefix", "fifoTopic"),
-    tokens.EVENT_RULE: ("name", "namePrefix", "eventBusName"),
-    tokens.SM_SECRET: ("name", "namePrefix"),
-    tokens.SM_VERSION: ("secretId", "secretString", "secretBinary"),
-    tokens.IAM_ROLE: ("name", "namePrefix", "path"),
-    tokens.IAM_ROLE_POLICY: ("name", "namePrefix", "role"),
+    providers.KMS_ALIAS: ("name", "namePrefix", "region"),
+    providers.SNS_TOPIC: ("name", "namePrefix", "fifoTopic"),
+    providers.EVENT_RULE: ("name", "namePrefix", "eventBusName"),
+    providers.SM_SECRET: ("name", "namePrefix"),
+    providers.SM_VERSION: ("secretId", "secretString", "secretBinary"),
+    providers.IAM_ROLE: ("name", "namePrefix", "path"),
+    providers.IAM_ROLE_POLICY: ("name", "namePrefix", "role"),
 }
 # Kubernetes: an object is identified by kind, namespace and name; some fields are immutable.
 K8S_REPLACE_ON: tuple[str, ...] = ("apiVersion", "kind", "metadata.name", "metadata.namespace")
 K8S_IMMUTABLE: dict[str, tuple[str, ...]] = {
-    tokens.K8S_DEPLOYMENT: ("spec.selector",),
-    tokens.K8S_ROLE_BINDING: ("roleRef",),
+    providers.K8S_DEPLOYMENT: ("spec.selector",),
+    providers.K8S_ROLE_BINDING: ("roleRef",),
 }
 
 
@@ -149,7 +150,7 @@ def provider_replaced(old: dict[str, Any], new: dict[str, Any]) -> bool:
     """A Kubernetes provider whose active cluster changes is replaced, and with it every object it
     manages (pulumi/pulumi-kubernetes provider/pkg/provider/provider.go, DiffConfig; pulumi/pulumi
     pkg/resource/deploy/step_generator.go, providerChanged and calculateDependentReplacements)."""
-    if new["type"] != tokens.K8S_PROVIDER:
+    if new["type"] != providers.K8S_PROVIDER:
         return False
     return bool(
         active_cluster(old["inputs"].get("kubeconfig")) != active_cluster(new["inputs"].get("kubeconfig"))
@@ -186,33 +187,6 @@ def diff(base: list[dict[str, Any]], head: list[dict[str, Any]]) -> list[Change]
     return changes
 
 
-@dataclass(frozen=True)
-class RotatedCredential:
-    """A Secrets Manager secret whose value a change replaces."""
-
-    name: str
-    step: str | None
-    """What else a new value needs outside Pulumi (the secret's `RotationStep` tag), if anything."""
-
-
-def rotated_credentials(base: list[dict[str, Any]], head: list[dict[str, Any]]) -> list[RotatedCredential]:
-    """The secrets whose value changes from `base` to `head`: each SecretVersion whose (fingerprinted)
-    value differs or that is new, named by its secret, with the step it needs outside Pulumi."""
-    old = {r["urn"]: r for r in base}
-    secrets = {r["inputs"].get("name"): r for r in head if r["type"] == tokens.SM_SECRET}
-    found = []
-    for version in (r for r in head if r["type"] == tokens.SM_VERSION):
-        before = old.get(version["urn"])
-        if before is not None and before.get("secretFingerprints") == version.get("secretFingerprints"):
-            continue
-        # The version names its secret by ARN, which ends in the name and AWS's random suffix.
-        arn = str(version["inputs"].get("secretId", ""))
-        name = next((n for n in secrets if n and arn.split(":secret:")[-1].startswith(f"{n}-")), arn)
-        tags = (secrets.get(name) or {}).get("inputs", {}).get("tags") or {}
-        found.append(RotatedCredential(name, tags.get("RotationStep")))
-    return sorted(found, key=lambda c: c.name)
-
-
 def load(folder: Path) -> list[dict[str, Any]]:
     path = folder / "resources.json"
     if not path.exists():
@@ -227,124 +201,7 @@ def stack_of(folder: Path) -> str:
     return str(json.loads((folder / "resources.json").read_text()).get("stack", folder.name))
 
 
-SYMBOL = {"create": "+", "delete": "-", "update": "~", "replace": "+-"}
-
-
-def _value(v: Any) -> str:
-    return "(none)" if v is None else json.dumps(v)
-
-
-def credentials_lines(rotated: list[RotatedCredential]) -> list[str]:
-    """The credentials a change rotates, those needing a step outside Pulumi flagged."""
-    if not rotated:
-        return []
-    lines = [f"Credentials this change rotates ({len(rotated)}):"]
-    for c in rotated:
-        lines.append(f"  {c.name}" + (f"  ! outside Pulumi: {c.step}" if c.step else ""))
-    return [*lines, ""]
-
-
-COLOUR = {"create": "\033[32m", "delete": "\033[31m", "update": "\033[33m", "replace": "\033[35m"}
-RESET = "\033[0m"
-
-
-def format_text(
-    changes: list[Change],
-    rotated: list[RotatedCredential] | None = None,
-    stack: str | None = None,
-    unchanged: int | None = None,
-    colour: bool = False,
-) -> str:
-    """Like `pulumi preview --diff`: a header naming the stack, each change with its fields, and
-    a closing count, unchanged resources included; colour only when asked (a terminal)."""
-    lines = [f"Offline preview of stack {stack}", ""] if stack else []
-    lines += credentials_lines(rotated or [])
-    shared = shared_fields(changes)
-    for c in changes:
-        why = f"  [replace: {', '.join(c.replace_reasons)}]" if c.replace_reasons else ""
-        line = f"{SYMBOL[c.op]:>2} {c.op:<7} {c.type}  {c.name}{why}"
-        lines.append(f"{COLOUR[c.op]}{line}{RESET}" if colour else line)
-        for path, old, new in c.fields:
-            if _key(path, old, new) not in shared:
-                lines.append(f"      ~ {path}: {_value(old)} => {_value(new)}")
-    for names, fields in _grouped(shared).items():
-        lines += ["", f"The same change on {len(names)} resources ({', '.join(names)}):"]
-        lines += [f"      ~ {path}: {_value(old)} => {_value(new)}" for path, old, new in fields]
-    if changes:
-        lines.append("")
-    lines.append(counts_line(changes, unchanged))
-    return "\n".join(lines)
-
-
-def _key(path: str, old: Any, new: Any) -> tuple[str, str, str]:
-    return path, json.dumps(old, sort_keys=True), json.dumps(new, sort_keys=True)
-
-
-def shared_fields(changes: list[Change]) -> dict[tuple[str, str, str], list[str]]:
-    """Each field change made alike on more than one resource (a label on every object, say), with
-    the resources it is made on, so the text diff says it once."""
-    on: dict[tuple[str, str, str], list[str]] = {}
-    for c in changes:
-        for path, old, new in c.fields:
-            on.setdefault(_key(path, old, new), []).append(c.name)
-    return {key: names for key, names in on.items() if len(names) > 1}
-
-
-def _grouped(
-    shared: dict[tuple[str, str, str], list[str]],
-) -> dict[tuple[str, ...], list[tuple[str, Any, Any]]]:
-    """The shared field changes, grouped by the resources they are made on."""
-    groups: dict[tuple[str, ...], list[tuple[str, Any, Any]]] = {}
-    for (path, old, new), names in shared.items():
-        groups.setdefault(tuple(names), []).append((path, json.loads(old), json.loads(new)))
-    return groups
-
-
-def counts_line(changes: list[Change], unchanged: int | None = None) -> str:
-    counts = {op: sum(1 for c in changes if c.op == op) for op in ("create", "update", "replace", "delete")}
-    parts = [f"{n} to {op}" for op, n in counts.items() if n] or ["no changes"]
-    if unchanged is not None:
-        parts.append(f"{unchanged} unchanged")
-    return ", ".join(parts)
-
-
 def unchanged_count(head: list[dict[str, Any]], changes: list[Change]) -> int:
     """The resources of `head` that no change touches."""
     touched = {c.urn for c in changes}
     return sum(1 for r in head if r["urn"] not in touched)
-
-
-def format_markdown(
-    changes: list[Change], title: str = "Offline preview", rotated: list[RotatedCredential] | None = None
-) -> str:
-    """A pull-request comment: the credentials it rotates, a summary line, a table, and the changed
-    fields folded."""
-    lines = [f"### {title}", ""]
-    if not changes:
-        return "\n".join([*lines, "No changes."]) + "\n"
-    if rotated:
-        lines += [f"**Credentials this change rotates ({len(rotated)}):**", ""]
-        for credential in rotated:
-            flag = f" :warning: **outside Pulumi:** {credential.step}" if credential.step else ""
-            lines.append(f"- `{credential.name}`{flag}")
-        lines.append("")
-    lines += [
-        f"**{counts_line(changes)}**",
-        "",
-        "| | operation | type | name | why |",
-        "|---|---|---|---|---|",
-    ]
-    for c in changes:
-        why = ("replaces on " + ", ".join(f"`{r}`" for r in c.replace_reasons)) if c.replace_reasons else ""
-        lines.append(f"| {SYMBOL[c.op]} | {c.op} | `{c.type}` | `{c.name}` | {why} |")
-    details = [c for c in changes if c.fields]
-    if details:
-        lines += ["", "<details><summary>Changed fields</summary>", "", "```diff"]
-        for c in details:
-            # A hunk header, not a `+`/`-` line: GitHub would paint a resource's name as added.
-            lines.append(f"@@ {c.op} {c.name} @@")
-            for path, old, new in c.fields:
-                lines.append(f"-   {path}: {_value(old)}")
-                lines.append(f"+   {path}: {_value(new)}")
-        lines += ["```", "", "</details>"]
-    return "\n".join(lines) + "\n"

@@ -1,4 +1,4 @@
-"""Render a stack offline: run the real program under the mock engine and write what it declares.
+"""Render a stack offline: run the project's program under the SDK's mocks and write what it declares.
 
 `resources.json` holds one object per resource in declaration order (type token, name, URN, parent,
 dependencies, the options that matter for safety, and inputs with every secret as "[secret]");
@@ -18,20 +18,10 @@ from typing import Any
 import yaml
 
 from ai_etl.offline.diff import item_key
-from ai_etl.offline.engine import (
-    PROJECT_DIR,
-    Registration,
-    Run,
-    Sensitive,
-    load_project,
-    load_stack_config,
-    run_program,
-    secrets_in,
-    unwrap,
-)
+from ai_etl.offline.records import Registration, Run, Sensitive, secrets_in, unwrap
+from ai_etl.offline.runner import offline_run
 
 SECRET_MARK = "[secret]"
-PLACEHOLDER_PREFIX = "offline-placeholder-"
 
 
 @dataclass(frozen=True)
@@ -43,60 +33,6 @@ class Rendered:
     kubernetes_path: Path
     placeholders: tuple[str, ...]
     """The provided secrets that got a placeholder (absent, or encrypted for the stack's provider)."""
-
-
-def offline_config(
-    stack: str, stack_dir: Path = PROJECT_DIR
-) -> tuple[dict[str, Any], dict[str, str], list[str]]:
-    """The stack's config, and placeholders for the secrets it cannot decrypt here.
-
-    A `secure:` value needs the stack's secrets provider, which offline has not, so it gets a
-    placeholder, as does a key that Pulumi.yaml declares `secret: true` and the stack leaves unset.
-    Nothing else is invented: a missing plain key stays missing.
-    """
-    config = load_stack_config(stack, stack_dir)
-    project = load_project(stack_dir)
-    declared = project.get("config") or {}
-    secret_keys = [
-        key if ":" in key else f"{project['name']}:{key}"
-        for key, spec in declared.items()
-        if isinstance(spec, dict) and spec.get("secret")
-    ]
-    encrypted = [key for key, value in config.items() if _holds_secure(value)]
-    secrets: dict[str, str] = {}
-    for key in sorted({*encrypted, *(k for k in secret_keys if k not in config)}):
-        value = config.pop(key, None)
-        name = f"{PLACEHOLDER_PREFIX}{key.split(':', 1)[-1]}"
-        # A key is secret as a whole when any value inside it is (as the CLI marks it).
-        is_object = isinstance(value, dict) and "secure" not in value
-        secrets[key] = json.dumps(_placeholders(value, name)) if is_object else _placeholder(value, name)
-    return config, secrets, sorted(secrets)
-
-
-def _placeholder(value: Any, name: str) -> str:
-    """The placeholder of one secret: its name and, for a `secure:` value, a digest of the
-    ciphertext. The ciphertext is in the committed stack file and its digest says nothing of the
-    value, but a new ciphertext (a provided secret set again) makes a new placeholder, which the
-    diff reports as a changed secret instead of "no changes"."""
-    if isinstance(value, dict) and "secure" in value:
-        return f"{name}-{hashlib.sha256(str(value['secure']).encode()).hexdigest()[:12]}"
-    return name
-
-
-def _holds_secure(value: Any) -> bool:
-    """Whether `value` is, or holds, an encrypted `secure:` value."""
-    if isinstance(value, dict):
-        return "secure" in value or any(_holds_secure(v) for v in value.values())
-    return isinstance(value, list) and any(_holds_secure(v) for v in value)
-
-
-def _placeholders(value: Any, name: str) -> Any:
-    """`value` with every `secure:` value inside it replaced by a placeholder named by its path."""
-    if isinstance(value, dict):
-        if "secure" in value:
-            return _placeholder(value, name)
-        return {k: _placeholders(v, f"{name}.{k}") for k, v in value.items()}
-    return value
 
 
 def mask(value: Any) -> Any:
@@ -179,39 +115,12 @@ def kubernetes_documents(run: Run) -> list[dict[str, Any]]:
     return docs
 
 
-def load_answers(path: Path | None) -> dict[str, Any]:
-    """What provider functions answer, from a YAML file: function token -> the fields that replace
-    the made-up answer's, or null for "not found" (e.g. an older cluster for
-    `aws:eks/getCluster:getCluster`)."""
-    if path is None:
-        return {}
-    data = yaml.safe_load(path.read_text()) or {}
-    if not isinstance(data, dict) or not all(isinstance(v, dict | None) for v in data.values()):
-        raise ValueError(f"{path}: expected a mapping of function tokens to fields (or null)")
-    return dict(data)
-
-
-def offline_run(
-    stack: str, stack_dir: Path = PROJECT_DIR, answers: dict[str, Any] | None = None
-) -> tuple[Run, list[str]]:
-    """Run the program for `stack` offline; and which provided secrets got placeholders.
-
-    `stack_dir` is the project: its `Pulumi.yaml`, its program (`main`, or `__main__.py`) and the
-    `Pulumi.<stack>.yaml` to read; any Pulumi Python project, this one by default. `answers`
-    replaces what provider functions answer (`load_answers`).
-    """
-    config, secrets, placeholders = offline_config(stack, stack_dir)
-    project = load_project(stack_dir)
-    main = stack_dir / str(project.get("main") or ".")
-    program = main / "__main__.py" if main.is_dir() else main
-    return run_program(stack, config, secrets, program, project=project, answers=answers), placeholders
-
-
 def render(
-    stack: str, out: Path, stack_dir: Path = PROJECT_DIR, answers: dict[str, Any] | None = None
+    stack: str, out: Path, project_dir: Path = Path(), answers: Mapping[str, Any] | None = None
 ) -> Rendered:
-    """Run the program for `stack` and write resources.json and kubernetes.yaml into `out`."""
-    run, placeholders = offline_run(stack, stack_dir, answers)
+    """Run the project's program for `stack` (the project in the current directory unless given)
+    and write resources.json and kubernetes.yaml into `out`."""
+    run, placeholders = offline_run(stack, project_dir, answers)
     out.mkdir(parents=True, exist_ok=True)
     resources_path = out / "resources.json"
     resources_path.write_text(

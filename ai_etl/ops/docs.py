@@ -72,25 +72,30 @@ def takeover_production() -> str:
 
 def readme_example() -> str:
     """The output of the README's offline example (production's backend from 3 to 4 replicas:
-    render, change, render, diff), computed as `python -m ai_etl.offline diff` prints it."""
+    render, change, render, diff), computed as `python -m ai_etl.ops.diff` prints it."""
     import copy
 
-    from ai_etl.offline.diff import diff, format_text, rotated_credentials, unchanged_count
-    from ai_etl.offline.engine import PROJECT_DIR, load_project, run_program
-    from ai_etl.offline.render import offline_config, resource_record
+    from ai_etl.offline.diff import diff, unchanged_count
+    from ai_etl.offline.formats import format_text
+    from ai_etl.offline.placeholders import offline_config
+    from ai_etl.offline.render import resource_record
+    from ai_etl.offline.runner import run_program
+    from ai_etl.offline.stackconfig import load_project, program_of
+    from ai_etl.ops.diff import preface_of
 
     stack = "production"
-    config, secrets, _ = offline_config(stack, PROJECT_DIR)
+    config, secrets, _ = offline_config(stack)
     head_config = copy.deepcopy(config)
     head_config[f"{PROJECT}:backend"]["replicas"] = 4  # the README's `sed` makes this change
 
     def records(values: dict) -> list[dict]:
-        run = run_program(stack, values, secrets, PROJECT_DIR / "__main__.py", project=load_project())
+        run = run_program(stack, values, secrets, program=program_of(), project=load_project())
         return [resource_record(r) for r in run.resources]
 
     base, head = records(config), records(head_config)
     changes = diff(base, head)
-    text = format_text(changes, rotated_credentials(base, head), stack, unchanged_count(head, changes), False)
+    unchanged = unchanged_count(head, changes)
+    text = format_text(changes, stack, unchanged, preface=preface_of(base, head, stack))
     return f"```\n{text}\n```\n"
 
 

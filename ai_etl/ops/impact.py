@@ -19,9 +19,11 @@ from ai_etl.catalogue import CATALOGUE, Source, of_source
 from ai_etl.config.settings import DatabaseSettings, RedisSettings, StackConfig, WorkloadSettings
 from ai_etl.grade import PRODUCTION, RECOVERY_WINDOW_FOR
 from ai_etl.names import PROJECT
-from ai_etl.offline.diff import Change, RotatedCredential, diff, rotated_credentials
-from ai_etl.offline.engine import PROJECT_DIR, load_project, load_stack_config, run_program
+from ai_etl.offline.diff import Change, diff
 from ai_etl.offline.render import resource_record
+from ai_etl.offline.runner import run_program
+from ai_etl.offline.stackconfig import load_project, load_stack_config, program_of
+from ai_etl.ops.diff import RotatedCredential, rotated_credentials
 
 STACK = "dev"  # standard grade, where every setting may change alone
 # A different valid value for every setting: a new setting needs one here (a test says so).
@@ -107,7 +109,7 @@ def _set_secret(config: dict[str, Any], secrets: dict[str, str], *, key: str) ->
 
 
 def _records(config: dict[str, Any], secrets: dict[str, str]) -> list[dict[str, Any]]:
-    run = run_program(STACK, config, secrets, PROJECT_DIR / "__main__.py", project=load_project())
+    run = run_program(STACK, config, secrets, program=program_of(), project=load_project())
     return [resource_record(r) for r in run.resources]
 
 
@@ -132,7 +134,7 @@ def impacts() -> list[Impact]:
         head_config, head_secrets = copy.deepcopy(config), dict(secrets)
         apply(head_config, head_secrets)
         head = _records(head_config, head_secrets)
-        found.append(Impact(label, diff(base, head), rotated_credentials(base, head)))
+        found.append(Impact(label, diff(base, head), rotated_credentials(base, head, STACK)))
     return found
 
 
@@ -167,8 +169,8 @@ def impact_table() -> str:
         "|---|---|---|---|---|---|---|",
     ]
     for item in impacts():
-        rotated = ", ".join(f"`{c.name.rsplit('/', 1)[-1]}`" for c in item.rotated) or "-"
-        steps = "; ".join(f"`{c.name.rsplit('/', 1)[-1]}`: {c.step}" for c in item.rotated if c.step) or "-"
+        rotated = ", ".join(f"`{c.key or c.name}`" for c in item.rotated) or "-"
+        steps = "; ".join(f"`{c.key or c.name}`: {c.step}" for c in item.rotated if c.step) or "-"
         replaced, updated = _kinds(item.changes, "replace"), _kinds(item.changes, "update")
         created, roll = _kinds(item.changes, "create", "delete"), "yes" if _pods_roll(item.changes) else "no"
         rows.append(f"| {item.change} | {replaced} | {updated} | {created} | {roll} | {rotated} | {steps} |")

@@ -14,7 +14,7 @@ from ai_etl.catalogue import CONSUMERS, Source, by_key, of_source, read_by
 from ai_etl.config.reading import ADOPT
 from ai_etl.names import HAND_MADE_SECRET, PROJECT, workload
 from ai_etl.names import namespace as namespace_of
-from ai_etl.offline.engine import PROJECT_DIR, load_stack_config
+from ai_etl.offline.stackconfig import load_stack_config
 
 PASSWORD_OF_URL = (
     "python3 -c 'import sys, urllib.parse as u; "
@@ -33,7 +33,7 @@ class Step:
     commands: tuple[str, ...]
 
 
-def steps(stack: str, project_dir: Path = PROJECT_DIR) -> list[Step]:
+def steps(stack: str, project_dir: Path = Path()) -> list[Step]:
     """The takeover of `stack`, step by step, as commands to run in order."""
     config = load_stack_config(stack, project_dir)
     namespace = namespace_of(stack, config.get(f"{PROJECT}:namespace"))
@@ -128,7 +128,7 @@ def steps(stack: str, project_dir: Path = PROJECT_DIR) -> list[Step]:
     ]
 
 
-def script(stack: str, project_dir: Path = PROJECT_DIR) -> str:
+def script(stack: str, project_dir: Path = Path()) -> str:
     """The steps as one commented shell script."""
     lines = [
         f"# Takeover of the hand-made installation by stack {stack} (python -m ai_etl.ops.takeover {stack})",
@@ -148,7 +148,7 @@ def main(argv: list[str] | None = None) -> None:
         text = script(args.stack)
     except FileNotFoundError as error:
         parser.error(
-            f"{error} (the stacks: {', '.join(sorted(p.name[7:-5] for p in PROJECT_DIR.glob('Pulumi.*.yaml')))})"
+            f"{error} (the stacks: {', '.join(sorted(p.name[7:-5] for p in Path().glob('Pulumi.*.yaml')))})"
         )
     print(text, end="")
 

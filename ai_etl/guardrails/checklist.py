@@ -1,17 +1,19 @@
-"""`python -m ai_etl.offline check <stack>`: the guardrails on an offline render, and the guide's checklist.
+"""The guide's Validation Checklist, line by line, decided by the rules (rules.py) on a stack's
+resources and by two checks of this repository; and the report `make check` prints.
 
-The same rules as the policy pack (ai_etl/guardrails/rules.py), on the resources the program declares.
+It sees resources as a policy does (`Subject`), whoever ran the program: `python -m ai_etl.ops.check`
+runs it offline and hands them here.
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ai_etl.grade import PRODUCTION
+from ai_etl.grade import GRADE_KEY, PRODUCTION
 from ai_etl.guardrails.rules import RULES, Finding, Subject, evaluate, grade_of
-from ai_etl.offline.engine import PROJECT_DIR, Run, load_stack_config, unwrap
 
 
 @dataclass(frozen=True)
@@ -29,15 +31,33 @@ class ChecklistItem:
     """What the line means for a stack that is not production-grade (printed for those)."""
 
 
-def _gitignore_has_env(root: Path = PROJECT_DIR) -> bool:
+@dataclass(frozen=True)
+class RepositoryCheck:
+    """A checklist line that concerns this repository rather than a stack's resources."""
+
+    name: str
+    path: str
+    """The file it reads, relative to the repository's root."""
+    fix: str
+    holds: Callable[[Path], bool]
+
+
+def _gitignore_has_env(root: Path) -> bool:
     path = root / ".gitignore"
     return path.exists() and ".env" in path.read_text().splitlines()
 
 
-def _rotation_documented(root: Path = PROJECT_DIR) -> bool:
+def _rotation_documented(root: Path) -> bool:
     path = root / "docs" / "runbooks.md"
     return path.exists() and "## Rotation runbook" in path.read_text()
 
+
+REPOSITORY_CHECKS = (
+    RepositoryCheck("gitignore-env", ".gitignore", "add `.env` to .gitignore", _gitignore_has_env),
+    RepositoryCheck(
+        "rotation-documented", "docs/runbooks.md", "document the rotation runbook", _rotation_documented
+    ),
+)
 
 CHECKLIST: tuple[ChecklistItem, ...] = (
     ChecklistItem("All secrets use cryptographically random values (32+ chars)",
@@ -71,57 +91,30 @@ CHECKLIST: tuple[ChecklistItem, ...] = (
 )  # fmt: skip
 
 
-def subjects_of(run: Run) -> list[Subject]:
-    """The run's resources as a policy sees them (secret values in plain text, as policies get them)."""
-    return [
-        Subject(
-            type=r.type,
-            name=r.name,
-            urn=r.urn,
-            props=unwrap(r.inputs),
-            protect=r.protect,
-            dependencies=tuple(r.dependencies),
-            property_dependencies={k: tuple(v) for k, v in r.property_dependencies.items()},
-        )
-        for r in run.resources
-    ]
+def repository_findings(root: Path) -> list[Finding]:
+    """The checklist lines that concern the repository at `root` rather than the stack."""
+    return [Finding(c.name, c.path, c.fix, False) for c in REPOSITORY_CHECKS if not c.holds(root)]
 
 
-def repository_findings(root: Path = PROJECT_DIR) -> list[Finding]:
-    """The two checklist lines that concern this repository rather than the stack."""
-    findings = []
-    if not _gitignore_has_env(root):
-        findings.append(Finding("gitignore-env", ".gitignore", "add `.env` to .gitignore", False))
-    if not _rotation_documented(root):
-        findings.append(
-            Finding("rotation-documented", "docs/runbooks.md", "document the rotation runbook", False)
-        )
-    return findings
+def grades_of(subjects: list[Subject]) -> set[str]:
+    """The grades the stack's resources carry (their Grade tags and grade labels)."""
+    return {g for s in subjects if (g := grade_of(s))}
 
 
-def grades_of(run: Run) -> set[str]:
-    """The grades the stack's resources carry (its Grade tags and grade labels)."""
-    return {g for s in subjects_of(run) if (g := grade_of(s))}
-
-
-def grade_line(run: Run, grades: set[str], root: Path = PROJECT_DIR) -> str:
-    """Which grade the stack is, and why: what its stack file states, as its resources carry it."""
-    stated = (root / f"Pulumi.{run.stack}.yaml").exists() and "ai-etl:grade" in load_stack_config(
-        run.stack, root
-    )
+def grade_line(stack: str, grades: set[str], stated: bool) -> str:
+    """Which grade the stack is, and why: whether its stack file states it, as its resources carry it."""
     why = (
-        f"stated by ai-etl:grade in Pulumi.{run.stack}.yaml"
-        if stated
-        else "ai-etl:grade not stated: the default"
+        f"stated by {GRADE_KEY} in Pulumi.{stack}.yaml" if stated else f"{GRADE_KEY} not stated: the default"
     )
     return f"Grade: {', '.join(sorted(grades)) or 'none'} ({why})"
 
 
-def report(run: Run, findings: list[Finding], root: Path = PROJECT_DIR) -> tuple[str, bool]:
-    """The checklist and the findings as text; and whether a mandatory rule failed."""
+def report(stack: str, subjects: list[Subject], findings: list[Finding], stated: bool) -> tuple[str, bool]:
+    """The checklist and the findings as text; and whether a mandatory rule failed. `stated`: whether
+    the stack file states the grade."""
     failed = {f.rule for f in findings if not f.advisory}
-    grades = grades_of(run)
-    lines = [f"Validation checklist for stack {run.stack}:", grade_line(run, grades, root)]
+    grades = grades_of(subjects)
+    lines = [f"Validation checklist for stack {stack}:", grade_line(stack, grades, stated)]
     production = PRODUCTION in grades
     for i, item in enumerate(CHECKLIST, 1):
         if item.rules and not item.outside:
@@ -148,9 +141,10 @@ def report(run: Run, findings: list[Finding], root: Path = PROJECT_DIR) -> tuple
         for message, count in Counter(f.message for f in mine).items():
             lines.append(f"         - {message}" + (f" ({count} times)" if count > 1 else ""))
         if mine and rule.fix:
-            lines.append(f"         fix: {rule.fix.format(stack=run.stack)}")
+            lines.append(f"         fix: {rule.fix.format(stack=stack)}")
+    repository = {c.name for c in REPOSITORY_CHECKS}
     for f in findings:
-        if f.rule in ("gitignore-env", "rotation-documented"):
+        if f.rule in repository:
             lines.append(f"  [FAIL] {f.rule}: {f.message}")
             statuses.append("FAIL")
     tally = Counter(statuses)
@@ -158,6 +152,6 @@ def report(run: Run, findings: list[Finding], root: Path = PROJECT_DIR) -> tuple
     return "\n".join(lines), bool(failed)
 
 
-def check(run: Run, root: Path = PROJECT_DIR) -> tuple[str, bool]:
-    """Run every rule on `run`, plus the repository's checklist lines."""
-    return report(run, evaluate(subjects_of(run)) + repository_findings(root), root)
+def check(stack: str, subjects: list[Subject], root: Path, stated: bool) -> tuple[str, bool]:
+    """Every rule on the stack's resources, plus the checklist lines of the repository at `root`."""
+    return report(stack, subjects, evaluate(subjects) + repository_findings(root), stated)

@@ -1,0 +1,154 @@
+"""What each mocked provider answers: the outputs a resource gets on create, and what a lookup
+(provider function) returns for a healthy account, which `--answers FILE` can change.
+
+Answers are the camelCase outputs real providers return, and stable: a resource declared without a
+name gets one as the providers auto-name it (its logical name and a suffix, here a digest), and
+every id, ARN and password is a digest of what makes it, so two renders differ only where the
+program does.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import yaml
+
+from ai_etl.offline import providers
+from ai_etl.offline.records import unwrap
+
+MOCK_ACCOUNT = "123456789012"
+
+
+def _digest(*parts: Any) -> str:
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def load_answers(path: Path | None) -> dict[str, Any]:
+    """What provider functions answer, from a YAML file: function token -> the fields that replace
+    the made-up answer's, or null for "not found" (e.g. an older cluster for
+    `aws:eks/getCluster:getCluster`)."""
+    if path is None:
+        return {}
+    data = yaml.safe_load(path.read_text()) or {}
+    if not isinstance(data, dict) or not all(isinstance(v, dict | None) for v in data.values()):
+        raise ValueError(f"{path}: expected a mapping of function tokens to fields (or null)")
+    return dict(data)
+
+
+class ProviderMocks(pulumi.runtime.Mocks):
+    """What each provider answers on create, and on a lookup."""
+
+    def __init__(
+        self,
+        stack: str,
+        region: str,
+        account: str = MOCK_ACCOUNT,
+        answers: Mapping[str, Mapping[str, Any] | None] | None = None,
+    ) -> None:
+        self.stack = stack
+        self.region = region
+        self.account = account
+        self.answers = dict(answers or {})
+        """Per function token: fields that replace the made-up answer, or None for "not found"."""
+
+    def autoname(self, logical: str) -> str:
+        return f"{logical}-{_digest(self.stack, logical)[:7]}"
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict]:
+        plain = unwrap(args.inputs)
+        state = dict(args.inputs)
+        token = args.typ
+        if token.startswith("aws:") and "name" not in plain:
+            plain["name"] = state["name"] = self.autoname(args.name)
+        if token == providers.RANDOM_PASSWORD:
+            # Deterministic per stack, name and keepers, what makes a new password; not per length,
+            # which a program may ignore on an existing one (ignoreChanges). It holds the
+            # characters that break an unencoded URL, so composing must encode them.
+            seed = _digest(self.stack, args.name, plain.get("keepers"))
+            result = "@:/#" + seed + seed
+            state.update(result=result, bcryptHash="$2a$10$" + seed[:53])
+            return f"{args.name}-id", state
+        # A resource may name its own region (pulumi-aws 7); else the provider's.
+        region = str(plain.get("region") or self.region)
+        partition = providers.partition(region)
+        if token == providers.KMS_KEY:
+            key_id = str(uuid.UUID(_digest(self.stack, args.name)[:32]))
+            state.update(keyId=key_id, arn=f"arn:{partition}:kms:{region}:{self.account}:key/{key_id}")
+            return key_id, state
+        if token == providers.KMS_ALIAS:
+            state["arn"] = f"arn:{partition}:kms:{region}:{self.account}:{plain['name']}"
+            return plain["name"], state
+        if token == providers.SM_SECRET:
+            suffix = _digest(plain["name"])[:6]  # AWS appends six random characters
+            arn = f"arn:aws:secretsmanager:{self.region}:{self.account}:secret:{plain['name']}-{suffix}"
+            state["arn"] = arn
+            return arn, state
+        if token == providers.SM_VERSION:
+            # Secrets Manager mints a new version id for every new value.
+            version_id = str(uuid.UUID(_digest(plain["secretId"], plain.get("secretString"))[:32]))
+            state.update(versionId=version_id, arn=plain["secretId"])
+            return f"{plain['secretId']}|{version_id}", state
+        if token == providers.SNS_TOPIC:
+            state["arn"] = f"arn:{partition}:sns:{region}:{self.account}:{plain['name']}"
+            return state["arn"], state
+        if token == providers.EVENT_RULE:
+            state["arn"] = f"arn:{partition}:events:{region}:{self.account}:rule/{plain['name']}"
+            return plain["name"], state
+        if token == providers.IAM_ROLE:
+            state.update(
+                arn=f"arn:aws:iam::{self.account}:role/{plain['name']}",
+                uniqueId="AROA" + _digest(args.name)[:17].upper(),
+            )
+            return plain["name"], state
+        if token == providers.IAM_ROLE_POLICY:
+            return f"{plain['role']}:{plain['name']}", state
+        if token.startswith("kubernetes:"):
+            metadata = dict(plain.get("metadata") or {})
+            if not metadata.get("name"):
+                metadata["name"] = self.autoname(args.name)
+                state["metadata"] = {**(state.get("metadata") or {}), "name": metadata["name"]}
+            namespace = metadata.get("namespace")
+            return (f"{namespace}/{metadata['name']}" if namespace else metadata["name"]), state
+        return f"{args.name}-id", state
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict, list[tuple[str, str]] | None]:
+        if args.token in self.answers and self.answers[args.token] is None:
+            # As a provider reports a failed lookup: the SDK raises "invoke of <token> failed".
+            return {}, [("", "couldn't find resource (offline answer)")]
+        return {**self.made_up(args), **(self.answers.get(args.token) or {})}, []
+
+    def made_up(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
+        """What the function would answer for a healthy account: a cluster on a current Kubernetes
+        with every control plane log on, and its IAM OIDC provider."""
+        plain = unwrap(args.args)
+        partition = providers.partition(self.region)
+        if args.token == providers.GET_CALLER_IDENTITY:
+            arn = f"arn:aws:sts::{self.account}:assumed-role/offline/offline"
+            return {"accountId": self.account, "arn": arn, "id": self.account, "userId": "AROAOFFLINE"}
+        if args.token == providers.GET_EKS_CLUSTER:
+            name, dns = plain["name"], providers.dns_suffix(partition)
+            cluster_id = _digest(self.stack, self.account, name)[:32].upper()
+            return {
+                "name": name,
+                "id": name,
+                "arn": f"arn:{partition}:eks:{self.region}:{self.account}:cluster/{name}",
+                "version": "1.33",
+                "endpoint": f"https://{cluster_id}.gr7.{self.region}.eks.{dns}",
+                "certificateAuthorities": [{"data": "T0ZGTElORS1DQQ=="}],  # base64("OFFLINE-CA")
+                "identities": [
+                    {"oidcs": [{"issuer": f"https://oidc.eks.{self.region}.{dns}/id/{cluster_id}"}]}
+                ],
+                "enabledClusterLogTypes": ["api", "audit", "authenticator"],
+                "status": "ACTIVE",
+            }
+        if args.token == providers.GET_OIDC_PROVIDER:
+            issuer = str(plain["url"]).removeprefix("https://")
+            arn = f"arn:{partition}:iam::{self.account}:oidc-provider/{issuer}"
+            return {"arn": arn, "id": arn, "url": issuer, "clientIdLists": ["sts.amazonaws.com"]}
+        raise NotImplementedError(f"the program made a provider call offline cannot answer: {args.token}")

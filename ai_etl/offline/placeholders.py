@@ -1,0 +1,69 @@
+"""A stack's config as offline can have it: every value only the stack's secrets provider could
+decrypt (a `secure:` value, or a `secret: true` key the stack leaves unset) gets a placeholder;
+nothing else is invented.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+from ai_etl.offline.stackconfig import load_project, load_stack_config
+
+PLACEHOLDER_PREFIX = "offline-placeholder-"
+
+
+def offline_config(
+    stack: str, project_dir: Path = Path()
+) -> tuple[dict[str, Any], dict[str, str], list[str]]:
+    """The stack's config, and placeholders for the secrets it cannot decrypt here.
+
+    A `secure:` value needs the stack's secrets provider, which offline has not, so it gets a
+    placeholder, as does a key that Pulumi.yaml declares `secret: true` and the stack leaves unset.
+    Nothing else is invented: a missing plain key stays missing.
+    """
+    config = load_stack_config(stack, project_dir)
+    project = load_project(project_dir)
+    declared = project.get("config") or {}
+    secret_keys = [
+        key if ":" in key else f"{project['name']}:{key}"
+        for key, spec in declared.items()
+        if isinstance(spec, dict) and spec.get("secret")
+    ]
+    encrypted = [key for key, value in config.items() if _holds_secure(value)]
+    secrets: dict[str, str] = {}
+    for key in sorted({*encrypted, *(k for k in secret_keys if k not in config)}):
+        value = config.pop(key, None)
+        name = f"{PLACEHOLDER_PREFIX}{key.split(':', 1)[-1]}"
+        # A key is secret as a whole when any value inside it is (as the CLI marks it).
+        is_object = isinstance(value, dict) and "secure" not in value
+        secrets[key] = json.dumps(_placeholders(value, name)) if is_object else _placeholder(value, name)
+    return config, secrets, sorted(secrets)
+
+
+def _placeholder(value: Any, name: str) -> str:
+    """The placeholder of one secret: its name and, for a `secure:` value, a digest of the
+    ciphertext. The ciphertext is in the committed stack file and its digest says nothing of the
+    value, but a new ciphertext (a provided secret set again) makes a new placeholder, which the
+    diff reports as a changed secret instead of "no changes"."""
+    if isinstance(value, dict) and "secure" in value:
+        return f"{name}-{hashlib.sha256(str(value['secure']).encode()).hexdigest()[:12]}"
+    return name
+
+
+def _holds_secure(value: Any) -> bool:
+    """Whether `value` is, or holds, an encrypted `secure:` value."""
+    if isinstance(value, dict):
+        return "secure" in value or any(_holds_secure(v) for v in value.values())
+    return isinstance(value, list) and any(_holds_secure(v) for v in value)
+
+
+def _placeholders(value: Any, name: str) -> Any:
+    """`value` with every `secure:` value inside it replaced by a placeholder named by its path."""
+    if isinstance(value, dict):
+        if "secure" in value:
+            return _placeholder(value, name)
+        return {k: _placeholders(v, f"{name}.{k}") for k, v in value.items()}
+    return value

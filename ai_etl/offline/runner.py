@@ -1,0 +1,145 @@
+"""Runs a Pulumi program for a stack under the Pulumi SDK's own mocks, and returns what it declared.
+
+No Pulumi CLI is needed. The program gets its config as the language host hands it over
+(PULUMI_CONFIG), runs under `pulumi.runtime.test` with `set_mocks`, and registers with the
+recording monitor (monitor.py), which the provider answers (answers.py) stand behind.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import runpy
+import uuid
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pulumi
+
+from ai_etl.offline.answers import MOCK_ACCOUNT, ProviderMocks
+from ai_etl.offline.monitor import RecordingMonitor
+from ai_etl.offline.placeholders import offline_config
+from ai_etl.offline.records import Registration, Run, Sensitive
+from ai_etl.offline.stackconfig import apply_project_config, engine_config, load_project, program_of
+
+
+class _Collect(logging.Handler):
+    """Keeps the message of every record of WARNING or above."""
+
+    def __init__(self, into: list[str]) -> None:
+        super().__init__(logging.WARNING)
+        self.into = into
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.into.append(record.getMessage())
+
+
+def run_program(
+    stack: str,
+    config: Mapping[str, Any],
+    secret_keys: Mapping[str, str] | None = None,
+    *,
+    program: Path,
+    project: str | Mapping[str, Any],
+    registrations: list[Registration] | None = None,
+    answers: Mapping[str, Mapping[str, Any] | None] | None = None,
+) -> Run:
+    """Run `program` for `stack` under the SDK's mocks.
+
+    `config` maps full keys (`<project>:<key>`) to YAML values; `secret_keys` maps full keys to the
+    plain value the stack's secrets provider would decrypt (they are marked secret, as the CLI
+    marks `secure:` values). `project` is the project's name, or its whole Pulumi.yaml
+    (`load_project`), whose config declarations are then checked and applied as the CLI does
+    (StackConfigError). Exceptions of the program propagate (a `pulumi.RunError` is the program's
+    own clean error); pass a list as `registrations` to see what was declared before one.
+    `answers` replaces fields of what provider functions answer, by token (None: "not found"),
+    e.g. an older cluster for `aws:eks/getCluster:getCluster`.
+    """
+    secret_keys = dict(secret_keys or {})
+    if isinstance(project, Mapping):
+        config = apply_project_config(stack, project, config, secret_keys)
+        project = str(project["name"])
+    # The credentials' account: the first the AWS provider is allowed to use, if the stack says.
+    allowed = config.get("aws:allowedAccountIds")
+    account = str(allowed[0]) if isinstance(allowed, list) and allowed else MOCK_ACCOUNT
+    provider_mocks = ProviderMocks(stack, str(config.get("aws:region", "us-east-1")), account, answers)
+    monitor = RecordingMonitor(provider_mocks)
+    if registrations is not None:
+        monitor.registrations = registrations
+    plain = {k: v for k, v in config.items() if not (isinstance(v, dict) and "secure" in v)}
+    # As the language host does (pulumi/pulumi sdk/python/cmd/pulumi-language-python-exec): the
+    # config in PULUMI_CONFIG, its secret keys in PULUMI_CONFIG_SECRET_KEYS, then set_all_config.
+    handed = {
+        "PULUMI_CONFIG": json.dumps(engine_config({**plain, **secret_keys})),
+        "PULUMI_CONFIG_SECRET_KEYS": json.dumps(sorted(secret_keys)),
+    }
+    saved = {name: os.environ.get(name) for name in handed}
+    os.environ.update(handed)
+    declared: dict[tuple[str, str], int] = {}
+    exports: dict[str, Any] = {}
+    # The program's log, as the engine would show it: warnings (and errors) kept for the Run.
+    warnings: list[str] = []
+    logger = logging.getLogger(f"{__name__}.program.{uuid.uuid4().hex}")
+    logger.propagate = False
+    logger.addHandler(_Collect(warnings))
+
+    def note_declaration(args: pulumi.ResourceTransformationArgs) -> None:
+        declared.setdefault((args.type_, args.name), len(declared))
+
+    async def collect_exports() -> None:
+        root = pulumi.runtime.get_root_resource()
+        for name, value in getattr(root, "outputs", {}).items():
+            output = pulumi.Output.from_input(value)
+            resolved = await output.future()
+            exports[name] = Sensitive(resolved) if await output.is_secret() else resolved
+
+    @pulumi.runtime.test
+    def body() -> Any:
+        pulumi.runtime.register_stack_transformation(note_declaration)
+        runpy.run_path(str(program), run_name="__main__")
+        return collect_exports()
+
+    try:
+        pulumi.runtime.reset_options(project=project, stack=stack, preview=False)
+        pulumi.runtime.set_all_config(
+            pulumi.runtime.get_config_env(), pulumi.runtime.get_config_secret_keys_env()
+        )
+        pulumi.runtime.set_mocks(
+            provider_mocks, project=project, stack=stack, preview=False, monitor=monitor, logger=logger
+        )
+        body()
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+    # Registrations reach the monitor in the order their inputs resolve, which varies from run to
+    # run; the stack transformation saw each resource as the program declared it, in program order.
+    monitor.registrations.sort(key=lambda r: declared.get((r.type, r.name), len(declared)))
+    return Run(
+        stack=stack, resources=monitor.registrations, exports=exports, calls=monitor.calls, warnings=warnings
+    )
+
+
+def offline_run(
+    stack: str, project_dir: Path = Path(), answers: Mapping[str, Any] | None = None
+) -> tuple[Run, list[str]]:
+    """Run a project's program for `stack` offline; and which provided secrets got placeholders.
+
+    `project_dir` is the project (the current directory unless given): its `Pulumi.yaml`, its
+    program (`main`, or `__main__.py`) and the `Pulumi.<stack>.yaml` to read; any Pulumi Python
+    project. `answers` replaces what provider functions answer (answers.load_answers).
+    """
+    config, secrets, placeholders = offline_config(stack, project_dir)
+    run = run_program(
+        stack,
+        config,
+        secrets,
+        program=program_of(project_dir),
+        project=load_project(project_dir),
+        answers=answers,
+    )
+    return run, placeholders

@@ -1,0 +1,87 @@
+"""`python -m ai_etl.ops.diff BASE HEAD`: the offline diff of two renders of this project
+(ai_etl/offline), opened by the credentials the change rotates, those that need a step outside
+Pulumi flagged. CI posts it on every pull request.
+
+Offline knows no project's meaning; this module reads ours: a credential is a Secrets Manager
+secret of the stack, named and read back through ai_etl/names.py, its step its RotationStep tag.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import dataclass
+from typing import Any
+
+from ai_etl.names import ROTATION_STEP_TAG, key_of_secret_name
+from ai_etl.offline.cli import add_diff_arguments, diff_command
+from ai_etl.offline.formats import Preface
+from ai_etl.tokens import SM_SECRET, SM_VERSION
+
+
+@dataclass(frozen=True)
+class RotatedCredential:
+    """A Secrets Manager secret whose value a change replaces."""
+
+    name: str
+    key: str | None
+    """Its catalogue key (None if the secret is not named as one of the stack's)."""
+    step: str | None
+    """What else a new value needs outside Pulumi (the secret's RotationStep tag), if anything."""
+
+
+def rotated_credentials(
+    base: list[dict[str, Any]], head: list[dict[str, Any]], stack: str
+) -> list[RotatedCredential]:
+    """The secrets whose value changes from `base` to `head`: each SecretVersion whose (fingerprinted)
+    value differs or that is new, named by its secret, with the step it needs outside Pulumi.
+
+    A value names its secret by ARN, an output a render does not hold; the engine records the secret
+    among the value's dependencies (its `secretId` comes from it), which is how it is found here.
+    A value whose secret is not in the render is listed by the ARN it names."""
+    old = {r["urn"]: r for r in base}
+    secrets = {r["urn"]: r for r in head if r["type"] == SM_SECRET}
+    found = []
+    for version in (r for r in head if r["type"] == SM_VERSION):
+        before = old.get(version["urn"])
+        if before is not None and before.get("secretFingerprints") == version.get("secretFingerprints"):
+            continue
+        secret = next((secrets[u] for u in version.get("dependencies") or [] if u in secrets), None)
+        if secret is None:
+            found.append(RotatedCredential(str(version["inputs"].get("secretId", "")), None, None))
+            continue
+        name = str(secret["inputs"].get("name"))
+        tags = secret["inputs"].get("tags") or {}
+        found.append(RotatedCredential(name, key_of_secret_name(stack, name), tags.get(ROTATION_STEP_TAG)))
+    return sorted(found, key=lambda c: c.name)
+
+
+def preface(rotated: list[RotatedCredential]) -> Preface:
+    """The credentials a change rotates, as the diff's opening lines in text and in markdown."""
+    if not rotated:
+        return Preface()
+    text = [f"Credentials this change rotates ({len(rotated)}):"]
+    text += [f"  {c.name}" + (f"  ! outside Pulumi: {c.step}" if c.step else "") for c in rotated]
+    markdown = [f"**Credentials this change rotates ({len(rotated)}):**", ""]
+    for c in rotated:
+        markdown.append(f"- `{c.name}`" + (f" :warning: **outside Pulumi:** {c.step}" if c.step else ""))
+    return Preface(text=(*text, ""), markdown=(*markdown, ""))
+
+
+def preface_of(base: list[dict[str, Any]], head: list[dict[str, Any]], stack: str) -> Preface:
+    """What this project says first about a change of `stack`: the credentials it rotates."""
+    return preface(rotated_credentials(base, head, stack))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m ai_etl.ops.diff",
+        description="Compare two offline renders of this project like `pulumi preview --diff`, "
+        "opened by the credentials the change rotates.",
+    )
+    add_diff_arguments(parser)
+    return diff_command(parser.parse_args(argv), preface_of)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
