@@ -15,7 +15,7 @@ import pulumi
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
-from ai_etl import PROJECT, crosschecks
+from ai_etl import PROJECT
 from ai_etl.catalogue import (
     CATALOGUE,
     CONSUMERS,
@@ -26,6 +26,7 @@ from ai_etl.catalogue import (
     check_catalogue,
     of_source,
 )
+from ai_etl.config import crosschecks
 from ai_etl.config.fields import (
     CLUSTER_NAME,
     EMAIL,
