@@ -37,12 +37,13 @@ $(TOOLS)/.installed: requirements-tools.lock
 	touch $@
 
 ## The policy pack's environment: `pulumi preview --policy-pack policy` runs policy/venv/bin/python.
+## It holds pulumi and pulumi-policy only: policy/__main__.py finds the rules in this repository.
 policy-venv: policy/venv/.installed
 
-policy/venv/.installed: policy/requirements.txt requirements.lock pyproject.toml
+policy/venv/.installed: policy/requirements.txt requirements.lock
 	$(PYTHON) -m venv policy/venv
 	policy/venv/bin/python -m pip install --quiet --upgrade pip
-	policy/venv/bin/python -m pip install --quiet -r policy/requirements.txt -e .
+	policy/venv/bin/python -m pip install --quiet -r policy/requirements.txt
 	touch $@
 
 lint: setup

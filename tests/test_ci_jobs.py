@@ -16,6 +16,7 @@ import pytest
 import yaml
 
 from ai_etl.offline.engine import PROJECT_DIR
+from tests.helpers import start_policy_pack
 from tests.test_workflows import workflow
 
 INSTALL_INPUTS = ("pyproject.toml", "requirements.lock", "requirements.txt", "requirements-dev.txt")
@@ -92,19 +93,13 @@ def test_the_offline_diff_job_runs_on_fresh_clones(tmp_path: Path) -> None:
 
 def test_the_preview_job_makes_the_policy_packs_environment(tmp_path: Path) -> None:
     """The preview job's steps before its AWS credentials, run as written on a fresh clone, leave a
-    policy/venv from which the pack starts as the CLI starts it (`python __main__.py` in policy/,
-    printing the port it serves on)."""
+    policy/venv from which the pack starts as the CLI starts it (tests/helpers.py, start_policy_pack),
+    printing the port it serves on: the rules come from the clone itself, installed nowhere."""
     job = workflow("pull-request")["jobs"]["preview"]
     first_aws = next(i for i, s in enumerate(job["steps"]) if "aws-actions" in s.get("uses", ""))
     workspace = checkout(tmp_path / "workspace")
     run_steps({"steps": job["steps"][:first_aws]}, workspace, {})
-    pack = subprocess.Popen(
-        [str(workspace / "policy" / "venv" / "bin" / "python"), "__main__.py"],
-        cwd=workspace / "policy",
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    pack = start_policy_pack(workspace / "policy")
     try:
         assert pack.stdout is not None
         port = pack.stdout.readline().strip()
