@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from ai_etl.offline.engine import PROJECT_DIR, run_program
 from benchmarks import worker
 from benchmarks.program import catalogue_of
@@ -39,6 +41,7 @@ def test_floor_registers_the_programs_resources(tmp_path: Path) -> None:
     assert len(program.resources) > expected_resources()
 
 
+@pytest.mark.slow  # runs the benchmark, worker processes and all
 def test_the_benchmark_says_what_it_measures_as_it_goes() -> None:
     """`make bench` prints each step to stderr before it starts (not minutes of silence), and only
     the tables to stdout."""

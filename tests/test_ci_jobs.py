@@ -69,6 +69,7 @@ def run_steps(
         assert result.returncode == 0, f"{step.get('name')}: {result.stderr[-2000:]}"
 
 
+@pytest.mark.slow  # two clones, each rendered by its own process
 def test_the_offline_diff_job_runs_on_fresh_clones(tmp_path: Path) -> None:
     """Base and head checked out side by side; head raises the dev backend's replicas. The job's
     steps, as written, leave the markdown diff and the pull request's number in out/, which the
@@ -91,6 +92,7 @@ def test_the_offline_diff_job_runs_on_fresh_clones(tmp_path: Path) -> None:
     assert markdown in (workspace / "summary.md").read_text()
 
 
+@pytest.mark.slow  # makes a virtual environment in a fresh clone
 def test_the_preview_job_makes_the_policy_packs_environment(tmp_path: Path) -> None:
     """The preview job's steps before its AWS credentials, run as written on a fresh clone, leave a
     policy/venv from which the pack starts as the CLI starts it (tests/helpers.py, start_policy_pack),
