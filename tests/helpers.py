@@ -11,6 +11,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import botocore.session
 import jsonschema
 import kubernetes_validate
 import yaml
@@ -218,6 +219,21 @@ def start_policy_pack(pack: Path) -> subprocess.Popen[str]:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+    )
+
+
+def aws_client(env: dict[str, str], service: str, region: str | None = None) -> Any:
+    """A botocore client of the emulator that the `aws` fixture (tests/conftest.py) runs, for laying
+    out the scene a command starts from; the commands under test run through the AWS CLI."""
+    session = botocore.session.Session()
+    session.set_config_variable("config_file", env["AWS_CONFIG_FILE"])
+    session.set_config_variable("credentials_file", env["AWS_SHARED_CREDENTIALS_FILE"])
+    return session.create_client(
+        service,
+        region_name=region or env["AWS_DEFAULT_REGION"],
+        endpoint_url=env["AWS_ENDPOINT_URL"],
+        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
     )
 
 
