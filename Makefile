@@ -1,13 +1,24 @@
 # Every target makes its own virtual environments from the requirements files; only python3 is needed.
+# `make help` lists the targets, each with the `## ` comment right above it.
 PYTHON ?= python3
 VENV ?= .venv
 TOOLS ?= .venv-tools
 STACK ?= dev
 PY := $(VENV)/bin/python
+PYTEST := AI_ETL_TOOLS_BIN=$(abspath $(TOOLS))/bin $(PY) -m pytest
+# .venv's pip installs into the other environments too (`pip --python`): they need no pip of their
+# own. Nothing is byte-compiled at install: the SDKs ship thousands of modules the program never
+# imports (pulumi_aws alone: 150 MB of bytecode for some 250 services, of which it uses 6). Python
+# writes the bytecode of what the targets do import, once, on first use; so it may even where the
+# shell sets PYTHONDONTWRITEBYTECODE (as container images do), or every process would compile its
+# imports anew (about 3 s more per offline render here).
+PIP := $(PY) -m pip
+PIP_FLAGS := --quiet --no-compile
+unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: render check test lint typecheck setup tools policy-venv schemas bench docs lock clean
+.PHONY: render check test quick lint typecheck setup tools policy-venv schemas docs bench lock clean help
 
-## Render a stack offline (no Pulumi CLI, cloud or cluster): build/$(STACK)/{resources.json,kubernetes.yaml}
+## Render a stack offline (STACK=dev; no Pulumi CLI, cloud or cluster): build/<stack>/{resources.json,kubernetes.yaml}
 render: setup
 	$(PY) -m ai_etl.offline render $(STACK)
 
@@ -15,48 +26,53 @@ render: setup
 check: setup
 	$(PY) -m ai_etl.ops.check $(STACK)
 
-## The whole gate: lint, types, then every test (scanners included).
+## The whole gate, as CI runs it: lint, types, then every test (scanners and slow tests included).
 test: lint typecheck tools policy-venv
-	AI_ETL_TOOLS_BIN=$(abspath $(TOOLS))/bin $(PY) -m pytest
+	$(PYTEST)
 
+## The everyday loop, under two minutes: lint, then every test not marked slow (no mypy: `make typecheck`).
+quick: lint tools policy-venv
+	$(PYTEST) -m "not slow"
+
+## The program (editable) and the gate's tools in .venv, at the versions requirements.lock pins.
 setup: $(VENV)/.installed
 
-# The project itself (editable) and the gate's tools, at the versions requirements.lock pins.
 $(VENV)/.installed: pyproject.toml requirements.lock requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements-dev.txt
+	$(PIP) install $(PIP_FLAGS) -r requirements-dev.txt
 	touch $@
 
+## The scanners and the AWS emulator in their own environment, .venv-tools (requirements-tools.lock).
 tools: $(TOOLS)/.installed
 
-$(TOOLS)/.installed: requirements-tools.lock
-	$(PYTHON) -m venv $(TOOLS)
-	$(TOOLS)/bin/python -m pip install --quiet --upgrade pip
-	$(TOOLS)/bin/python -m pip install --quiet -r requirements-tools.lock
+$(TOOLS)/.installed: requirements-tools.lock | $(VENV)/.installed
+	$(PYTHON) -m venv --without-pip $(TOOLS)
+	$(PIP) --python $(TOOLS)/bin/python install $(PIP_FLAGS) -r requirements-tools.lock
 	touch $@
 
-## The policy pack's environment: `pulumi preview --policy-pack policy` runs policy/venv/bin/python.
+## The policy pack's environment, policy/venv: pulumi and pulumi-policy (policy/__main__.py finds the rules here).
 policy-venv: policy/venv/.installed
 
-policy/venv/.installed: policy/requirements.txt requirements.lock pyproject.toml
-	$(PYTHON) -m venv policy/venv
-	policy/venv/bin/python -m pip install --quiet --upgrade pip
-	policy/venv/bin/python -m pip install --quiet -r policy/requirements.txt -e .
+policy/venv/.installed: policy/requirements.txt requirements.lock | $(VENV)/.installed
+	$(PYTHON) -m venv --without-pip policy/venv
+	$(PIP) --python policy/venv/bin/python install $(PIP_FLAGS) -r policy/requirements.txt
 	touch $@
 
+## ruff check and ruff format --check.
 lint: setup
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 
+## mypy on the program, the policy pack, the benchmarks and the tests.
 typecheck: setup
 	$(PY) -m mypy ai_etl benchmarks policy/policies.py __main__.py tests
 
-## Regenerate what derives from the catalogue: .env.example and docs/configuration.md's table of secrets.
-## The External Secrets CRDs the tests validate against (../shared's copy, else the pinned release, verified)
+## The External Secrets CRDs the tests validate against (../shared's copy, else the pinned release, verified).
 schemas: setup
 	$(PY) -m tests.crds
 
+## Regenerate what derives from the catalogue: .env.example, the docs' tables, the README's example output.
 docs: setup
 	$(PY) -m ai_etl.ops.docs write
 
@@ -73,5 +89,11 @@ lock:
 	.venv-lock/bin/pip-compile --quiet --strip-extras --no-emit-index-url --no-emit-find-links \
 		-o requirements-tools.lock requirements-tools.in
 
+## Remove every environment, build output and cache.
 clean:
 	rm -rf $(VENV) $(TOOLS) .venv-lock policy/venv build .cache .pytest_cache .mypy_cache .ruff_cache
+
+## This list: each target with the `## ` comment right above it.
+help:
+	@awk '/^## /{doc = doc (doc ? " " : "") substr($$0, 4); next} \
+		/^[a-z][a-z-]*:/ && doc {sub(/:.*/, ""); printf "  %-12s %s\n", $$0, doc} {doc = ""}' $(MAKEFILE_LIST)

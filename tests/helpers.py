@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shlex
 import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
+import botocore.session
 import jsonschema
 import kubernetes_validate
 import yaml
@@ -201,6 +204,40 @@ def copy_project(dest: Path) -> Path:
     if shared.exists() and not (dest.parent / "shared").exists():
         (dest.parent / "shared").symlink_to(shared)
     return dest
+
+
+def start_policy_pack(pack: Path) -> subprocess.Popen[str]:
+    """The policy pack in folder `pack`, started as the CLI starts a local Python pack: in that
+    folder, `venv/bin/python -u -m pulumi.policy <engine> .`, venv/bin first on PATH, PYTHONHOME
+    unset (pulumi/pulumi `sdk/go/common/resource/plugin/analyzer_plugin.go`, NewPolicyAnalyzer, and
+    the shim `sdk/python/dist/pulumi-analyzer-policy-python`). Nothing of this environment leaks in
+    (no PYTHONPATH). The pack prints the port it serves on; the engine address is not dialled."""
+    venv = pack / "venv" / "bin"
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
+    env["PATH"] = f"{venv}:{env.get('PATH', '')}"
+    return subprocess.Popen(
+        [str(venv / "python"), "-u", "-m", "pulumi.policy", "127.0.0.1:0", "."],
+        cwd=pack,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def aws_client(env: dict[str, str], service: str, region: str | None = None) -> Any:
+    """A botocore client of the emulator that the `aws` fixture (tests/conftest.py) runs, for laying
+    out the scene a command starts from; the commands under test run through the AWS CLI."""
+    session = botocore.session.Session()
+    session.set_config_variable("config_file", env["AWS_CONFIG_FILE"])
+    session.set_config_variable("credentials_file", env["AWS_SHARED_CREDENTIALS_FILE"])
+    return session.create_client(
+        service,
+        region_name=region or env["AWS_DEFAULT_REGION"],
+        endpoint_url=env["AWS_ENDPOINT_URL"],
+        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+    )
 
 
 def manifests(run: Run) -> list[dict[str, Any]]:

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.helpers import start_policy_pack
 from tests.paths import PROJECT_DIR
 from tests.test_workflows import workflow
 
@@ -68,6 +69,7 @@ def run_steps(
         assert result.returncode == 0, f"{step.get('name')}: {result.stderr[-2000:]}"
 
 
+@pytest.mark.slow  # two clones, each rendered by its own process
 def test_the_offline_diff_job_runs_on_fresh_clones(tmp_path: Path) -> None:
     """Base and head checked out side by side; head raises the dev backend's replicas. The job's
     steps, as written, leave the markdown diff and the pull request's number in out/, which the
@@ -90,21 +92,16 @@ def test_the_offline_diff_job_runs_on_fresh_clones(tmp_path: Path) -> None:
     assert markdown in (workspace / "summary.md").read_text()
 
 
+@pytest.mark.slow  # makes a virtual environment in a fresh clone
 def test_the_preview_job_makes_the_policy_packs_environment(tmp_path: Path) -> None:
     """The preview job's steps before its AWS credentials, run as written on a fresh clone, leave a
-    policy/venv from which the pack starts as the CLI starts it (`python __main__.py` in policy/,
-    printing the port it serves on)."""
+    policy/venv from which the pack starts as the CLI starts it (tests/helpers.py, start_policy_pack),
+    printing the port it serves on: the rules come from the clone itself, installed nowhere."""
     job = workflow("pull-request")["jobs"]["preview"]
     first_aws = next(i for i, s in enumerate(job["steps"]) if "aws-actions" in s.get("uses", ""))
     workspace = checkout(tmp_path / "workspace")
     run_steps({"steps": job["steps"][:first_aws]}, workspace, {})
-    pack = subprocess.Popen(
-        [str(workspace / "policy" / "venv" / "bin" / "python"), "__main__.py"],
-        cwd=workspace / "policy",
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    pack = start_policy_pack(workspace / "policy")
     try:
         assert pack.stdout is not None
         port = pack.stdout.readline().strip()

@@ -24,7 +24,7 @@ from ai_etl.tokens import (
     K8S_PROVIDER,
     VERSION_ANNOTATION,
 )
-from tests.helpers import PLACEHOLDERS, manifest, run_cli, stack_config
+from tests.helpers import PLACEHOLDERS, aws_client, manifest, run_cli, stack_config
 from tests.helpers import run_config as run_with
 from tests.paths import PROGRAM
 from tests.test_access import api_errors
@@ -183,6 +183,7 @@ def enabled_log_types(logging: dict[str, Any]) -> list[str]:
     return [t for setup in logging.get("clusterLogging", []) if setup.get("enabled") for t in setup["types"]]
 
 
+@pytest.mark.slow  # an AWS emulator and the AWS CLI
 def test_the_printed_audit_log_fix_works_as_printed(aws: dict[str, str]) -> None:
     """A production cluster with the audit log off is refused; the `aws eks update-cluster-config`
     the error prints, run as printed (against moto's EKS, tests/conftest.py), turns it on, and the
@@ -190,19 +191,17 @@ def test_the_printed_audit_log_fix_works_as_printed(aws: dict[str, str]) -> None
     logging = {
         "clusterLogging": [{"types": ["api"], "enabled": True}, {"types": ["audit"], "enabled": False}]
     }
-    create = [
-        "aws", "eks", "create-cluster", "--name", "ai-etl-production", "--role-arn",
-        "arn:aws:iam::123456789012:role/eks", "--resources-vpc-config", "subnetIds=subnet-1", "--logging",
-        json.dumps(logging),
-    ]  # fmt: skip
-    assert subprocess.run(create, env=aws, capture_output=True, check=False).returncode == 0
+    eks = aws_client(aws, "eks")
+    eks.create_cluster(
+        name="ai-etl-production",
+        roleArn="arn:aws:iam::123456789012:role/eks",
+        resourcesVpcConfig={"subnetIds": ["subnet-1"]},
+        logging=logging,
+    )
 
     def described() -> dict[str, Any]:
-        out = subprocess.run(
-            ["aws", "eks", "describe-cluster", "--name", "ai-etl-production", "--query", "cluster.logging"],
-            env=aws, capture_output=True, text=True, check=True,
-        )  # fmt: skip
-        return {"enabledClusterLogTypes": enabled_log_types(json.loads(out.stdout))}
+        cluster = eks.describe_cluster(name="ai-etl-production")["cluster"]
+        return {"enabledClusterLogTypes": enabled_log_types(cluster["logging"])}
 
     with pytest.raises(ConfigError) as raised:
         run_against("production", described())

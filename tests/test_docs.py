@@ -8,6 +8,7 @@ import re
 import subprocess
 from pathlib import Path
 
+import pytest
 import yaml
 
 from ai_etl.config.settings import ConfigError, StackConfig, WorkloadSettings
@@ -107,6 +108,7 @@ def test_every_docs_link_resolves() -> None:
             assert (page.parent / target).exists(), f"{page.name} links to {target}"
 
 
+@pytest.mark.slow  # three offline runs, each its own process, in a copy
 def test_the_readme_offline_example_runs_as_printed(tmp_path: Path) -> None:
     """The README's base / change / head / diff commands, run as printed in a clean copy of the
     project, print the output the README shows, and leave the stack file as it was."""

@@ -13,6 +13,8 @@ from ai_etl.offline.render import render
 from tests.helpers import STACKS
 from tests.tools import run_tool
 
+pytestmark = pytest.mark.slow  # checkov takes seconds per file
+
 
 def checkov(manifest: Path) -> dict:
     result = run_tool(
