@@ -189,6 +189,7 @@ RECIPE_CHECKS = (
     "tests/test_catalogue.py::test_env_example_is_derived_from_the_catalogue",
     "tests/test_catalogue.py::test_docs_table_is_derived_from_the_catalogue",
     "tests/test_docs.py::test_every_config_key_is_documented",
+    "tests/test_docs.py::test_the_change_impact_table_is_current_and_complete",
     "tests/test_docs.py::test_every_generated_section_is_current",
 )
 
