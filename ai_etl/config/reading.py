@@ -63,7 +63,7 @@ def _decoded(value: str) -> Any:
     """A config value as the engine hands it: objects, numbers and booleans arrive as JSON text."""
     try:
         return json.loads(value)
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, RecursionError):  # text, or nested past what Python reads
         return value
 
 
@@ -76,11 +76,14 @@ def read_config(stack: str, catalogue: tuple[SecretSpec, ...] = CATALOGUE) -> Ra
 
     pulumi.Config reads a key but cannot list the keys a stack sets (needed to catch a misspelt
     one); the language host passes them all as PULUMI_CONFIG (pulumi/pulumi
-    sdk/python/cmd/pulumi-language-python-exec), which `pulumi.runtime.get_config_env()` reads, and
-    the secret ones as PULUMI_CONFIG_SECRET_KEYS (`pulumi.runtime.is_config_secret`). A key is
-    secret as a whole when any value inside it is `secure:` (pulumi/pulumi
-    sdk/go/common/resource/config/object.go, Secure and MarshalString, and map.go SecureKeys), so
-    which leaves of an object are plain only its stack file tells.
+    sdk/python/cmd/pulumi-language-python-exec), which `pulumi.runtime.get_config_env()` reads.
+    The secret ones arrive as a list of keys, PULUMI_CONFIG_SECRET_KEYS (the language host's
+    constructConfigSecretKeys, sdk/python/cmd/pulumi-language-python/main.go), which
+    set_all_config keeps and is_config_secret looks a key up in (sdk/python/lib/pulumi/runtime/
+    config.py); the engine lists a key there when any value inside it is `secure:` (pkg/engine/
+    update.go, target.Config.SecureKeys; sdk/go/common/resource/config/object.go, Secure), and
+    hands the whole object decrypted. So which leaves of an object are plain only its stack
+    file tells.
     """
     config = pulumi.Config(PROJECT)
     secret_keys = {str(s.config_key) for s in of_source(Source.PROVIDED, catalogue)}
