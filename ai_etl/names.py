@@ -35,6 +35,17 @@ def prefix(stack: str) -> str:
     return f"{PROJECT}-{stack}"
 
 
+SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+"""The namespaces every cluster has, and the program must never take: kubernetes/kubernetes
+staging/src/k8s.io/apimachinery/pkg/apis/meta/v1/types.go (NamespaceDefault, NamespaceSystem,
+NamespacePublic) and staging/src/k8s.io/api/core/v1/types.go (NamespaceNodeLease)."""
+RESERVED_NAMESPACE_PREFIX = "kube-"
+"""kubernetes/website content/en/docs/concepts/overview/working-with-objects/namespaces.md: "Avoid
+creating namespaces with the prefix `kube-`, since it is reserved for Kubernetes system namespaces"."""
+OPERATOR_NAMESPACE = "external-secrets"
+"""Where the README installs the External Secrets Operator (`helm install ... -n external-secrets`)."""
+
+
 def namespace(stack: str, configured: str | None = None) -> str:
     """The stack's namespace: `ai-etl:namespace`, else `ai-etl-<stack>`."""
     return configured or prefix(stack)

@@ -24,6 +24,7 @@ from ai_etl.offline.render import mask
 from ai_etl.offline.runner import run_program
 from ai_etl.offline.stackconfig import load_project, load_stack_config
 from ai_etl.tokens import RANDOM_PASSWORD
+from tests.fakecli import cli_stored
 from tests.paths import PROJECT_DIR
 
 STACKS = tuple(sorted(p.name.split(".")[1] for p in PROJECT_DIR.glob("Pulumi.*.yaml")))
@@ -113,19 +114,6 @@ def run_stack(
     """Run the program for `stack` from its real Pulumi.<stack>.yaml, changed as `stack_config`
     says; `secrets` replaces the provided secrets."""
     return run_config(stack, stack_config(stack, overrides, remove), secrets, registrations, program)
-
-
-def cli_stored(value: str, path: bool) -> Any:
-    """What `pulumi config set` stores for `value` (pulumi/pulumi sdk/go/common/resource/config/
-    map.go adjustObjectValue): with --path, `true`/`false` become booleans and digits without a
-    leading zero an integer; otherwise, and without --path, the text as typed."""
-    if not path:
-        return value
-    if value in ("true", "false"):
-        return value == "true"
-    if len(value) > 1 and value[0] == "0":
-        return value
-    return int(value) if re.fullmatch(r"[+-]?\d+", value) else value
 
 
 def run_cli(

@@ -128,11 +128,13 @@ def test_a_standard_stack_deploys_to_such_a_cluster_with_a_warning() -> None:
 
 
 def test_a_missing_cluster_is_a_clear_error() -> None:
+    """The fix lists the clusters, then sets one; its placeholder is quoted, so pasted unfilled it
+    sets a name the program refuses rather than redirecting the shell."""
     with pytest.raises(ConfigError) as raised:
         run_against("dev", None)
     message = str(raised.value)
     assert "clusterName: no EKS cluster 'ai-etl-dev' in us-east-1 for these credentials" in message
-    fix = "fix: aws eks list-clusters --region us-east-1, then pulumi config set clusterName <cluster>"
+    fix = "fix: aws eks list-clusters --region us-east-1 && pulumi config set clusterName '<cluster>'"
     assert f"{fix} --stack dev" in message
 
 

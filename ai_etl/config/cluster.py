@@ -17,6 +17,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from ai_etl.config.commands import Commands, word
 from ai_etl.config.problems import ConfigError, Problems
 from ai_etl.config.settings import Settings
 from ai_etl.eks import AUDIT_LOG, ENCRYPTED_BY_DEFAULT, minor_version
@@ -86,14 +87,14 @@ def check_cluster(settings: Settings, cluster: Cluster) -> tuple[Problems, list[
     audit log are errors for a production-grade stack, warnings for the others; a missing OIDC
     provider, or one that differs from `oidcProviderArn`, is an error for every stack."""
     problems, warnings = Problems(settings.stack), []
-    where = f"--name {cluster.name} --region {settings.region}"
+    where = f"--name {word(cluster.name)} --region {word(settings.region)}"
     if not cluster.oidc_issuer_url or not cluster.oidc_provider_arn:
         problems.add(
             "clusterName",
             f"cluster {cluster.name!r} has no IAM OIDC provider in account {cluster.account}: the "
             "External Secrets Operator authenticates through it (IRSA)",
-            f"eksctl utils associate-iam-oidc-provider --cluster {cluster.name} --region "
-            f"{settings.region} --approve",
+            f"eksctl utils associate-iam-oidc-provider --cluster {word(cluster.name)} --region "
+            f"{word(settings.region)} --approve",
         )
     stated = settings.config.oidc_provider_arn
     if stated and cluster.oidc_provider_arn and stated != cluster.oidc_provider_arn:
@@ -101,7 +102,7 @@ def check_cluster(settings: Settings, cluster: Cluster) -> tuple[Problems, list[
             "oidcProviderArn",
             f"is {stated}, but cluster {cluster.name!r} trusts {cluster.oidc_provider_arn} (the "
             "program derives it from the cluster: leave it out)",
-            f"pulumi config rm oidcProviderArn --stack {settings.stack}",
+            problems.rm_cmd(("oidcProviderArn",)),
         )
     graded: list[tuple[str, str]] = []
     if not cluster.encrypted_at_rest:
@@ -120,7 +121,7 @@ def check_cluster(settings: Settings, cluster: Cluster) -> tuple[Problems, list[
             (
                 f"cluster {cluster.name!r} has the {AUDIT_LOG} log off: nothing records who reads "
                 "the synced Secrets inside the cluster",
-                f"aws eks update-cluster-config {where} --logging '{logging}'",
+                f"aws eks update-cluster-config {where} --logging {word(logging)}",
             )
         )
     for problem, fix in graded:
@@ -178,9 +179,10 @@ def lookup_cluster(settings: Settings) -> Cluster:
     except Exception as error:  # the provider's own words follow ours
         raise ConfigError(
             f"cannot look up the cluster of stack '{stack}' (nothing was declared):\n"
-            f"  - clusterName: no EKS cluster {name!r} in {settings.region} for these credentials ({error})\n"
-            f"      fix: aws eks list-clusters --region {settings.region}, then "
-            f"pulumi config set clusterName <cluster> --stack {stack}"
+            f"  - clusterName: no EKS cluster {name!r} in {settings.region} for these credentials ({error}); "
+            "set it to one that `aws eks list-clusters` lists\n"
+            f"      fix: aws eks list-clusters --region {word(settings.region)} && "
+            f"{Commands(stack).set(('clusterName',), '<cluster>')}"
         ) from None
     if cluster.oidc_issuer_url:
         try:

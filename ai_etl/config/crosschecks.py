@@ -1,5 +1,6 @@
 """The checks that span several keys, or the config and the world (the stack's name, the region's
-partition, the provided secrets' encryption, the production grade, a takeover's adopted values).
+partition, the provided secrets' encryption, the production grade, a takeover's adopted values, the
+namespace among the cluster's and the other stacks', keys under a misspelt project name).
 Each adds its problems, with the key and the fix, to `Problems`; `parse_settings` calls them all
 before anything is declared."""
 
@@ -12,25 +13,35 @@ from typing import Any
 
 import pulumi
 
+from ai_etl import names
 from ai_etl.catalogue import SecretSpec
-from ai_etl.config.fields import LABEL, OIDC_PROVIDER_ARN, aws_regions
+from ai_etl.config.commands import Commands, joined, word
+from ai_etl.config.fields import LABEL, OIDC_PROVIDER_ARN, aws_regions, image_tag, pinned
 from ai_etl.config.models import StackConfig
-from ai_etl.config.problems import Problems
-from ai_etl.config.reading import ADOPT, NOT_AN_OBJECT, RawConfig
+from ai_etl.config.problems import Problems, Target
+from ai_etl.config.reading import ADOPT, NOT_AN_OBJECT, SECRET, RawConfig
+from ai_etl.config.stackfiles import file_stack
 from ai_etl.grade import PRODUCTION, RECOVERY_WINDOW_FOR
 
 SUPPORTED_PARTITIONS = ("aws", "aws-cn", "aws-us-gov")
 """Partitions whose IAM OIDC providers (IRSA) the program's ARN check accepts."""
+PROVIDER_NAMESPACES = ("aws", "kubernetes", "random", "pulumi")
+"""Config namespaces the program's providers (ai_etl/tokens.py) and the engine itself read."""
+LOOKS_LIKE_OURS = 0.7
+"""How alike (difflib's ratio, case folded) a namespace must be to the project's to be taken for a
+misspelling of it: one edit of `ai-etl` scores at least 0.83 and two (`aws-etl`) 0.77, while no
+provider namespace of the 316 `pulumi-*` packages on PyPI scores even 0.6 (tests/test_fixes.py)."""
 
 
 def stack_name(problems: Problems, stack: str) -> None:
     """The stack's name goes into the namespace, Secrets Manager paths and IAM role names."""
     if not re.fullmatch(LABEL, stack) or len(stack) > 40:
+        better = re.sub(r"[^a-z0-9]+", "-", stack.lower())[:40].strip("-") or "dev"
         problems.add(
             "stack name",
             f"{stack!r} must be lower-case letters, digits and '-' (at most 40): it names the "
             "namespace, Secrets Manager paths and IAM roles",
-            "pulumi stack rename <name> (e.g. dev, production)",
+            f"pulumi stack rename {word(better)} --stack {word(stack)}",
         )
 
 
@@ -42,7 +53,7 @@ def region_and_partition(problems: Problems, raw: RawConfig) -> None:
         problems.add(
             "aws:region",
             "is required: the AWS region of Secrets Manager" if raw.region is None else problem,
-            f"pulumi config set aws:region {close[0] if close else 'us-east-1'} --stack {raw.stack}",
+            problems.set_cmd(("aws:region",), close[0] if close else "us-east-1"),
         )
     partition = aws_regions().get(str(raw.region))
     oidc = OIDC_PROVIDER_ARN.fullmatch(str(raw.values.get("oidcProviderArn")))
@@ -50,15 +61,16 @@ def region_and_partition(problems: Problems, raw: RawConfig) -> None:
         problems.add(
             "oidcProviderArn",
             f"is in partition {oidc['partition']!r}, but aws:region {raw.region!r} is in {partition!r}: "
-            "the cluster's OIDC provider must be in the partition the secrets are in",
-            problems.set_cmd("oidcProviderArn", f"arn:{partition}:iam::<account>:oidc-provider/<issuer>"),
+            "the cluster's OIDC provider must be in the partition the secrets are in (the program "
+            "derives it from the cluster: leave it out)",
+            problems.rm_cmd(("oidcProviderArn",)),
         )
     elif partition and partition not in SUPPORTED_PARTITIONS:
         problems.add(
             "aws:region",
             f"{raw.region!r} is in partition {partition!r}, which this program does not support "
             f"({', '.join(SUPPORTED_PARTITIONS)})",
-            f"pulumi config set aws:region us-east-1 --stack {raw.stack}",
+            problems.set_cmd(("aws:region",), "us-east-1"),
         )
 
 
@@ -66,14 +78,17 @@ def provided_secrets(problems: Problems, raw: RawConfig, provided: tuple[SecretS
     """Each provided secret set, non-empty and encrypted (its value is never read here)."""
     for spec in provided:
         key = str(spec.config_key)
-        state, fix = raw.provided_state.get(key, "missing"), problems.set_secret_cmd(key)
+        state, fix = raw.provided_state.get(key, "missing"), problems.set_secret_cmd((key,))
         if state == "missing":
             problems.add(key, f"is required: {spec.description}", fix)
         elif state == "empty":
             problems.add(key, "is empty", fix)
         elif state == "plaintext":
-            problem = "is stored in plain text in the stack file; it must be encrypted"
-            problems.add(key, problem, fix + " (and rotate the value: it has been exposed)")
+            problem = (
+                "is stored in plain text in the stack file; it must be encrypted (and the value "
+                "rotated: it has been exposed)"
+            )
+            problems.add(key, problem, fix)
 
 
 def replica_region_for(region: str) -> str:
@@ -89,11 +104,11 @@ def replica_region(problems: Problems, raw: RawConfig, config: StackConfig) -> N
     replica, region = config.replica_region, str(raw.region)
     if replica is None or region not in aws_regions():
         return
-    fix = problems.set_cmd("replicaRegion", replica_region_for(region))
+    fix = problems.set_cmd(("replicaRegion",), replica_region_for(region))
     if replica not in aws_regions():
         close = difflib.get_close_matches(replica, [r for r in aws_regions() if r != region], n=1)
         if close:
-            fix = problems.set_cmd("replicaRegion", close[0])
+            fix = problems.set_cmd(("replicaRegion",), close[0])
         hint = f"; did you mean {close[0]}?" if close else ""
         problems.add("replicaRegion", f"{replica!r} is not an AWS region{hint}", fix)
     elif replica == region:
@@ -109,50 +124,90 @@ def replica_region(problems: Problems, raw: RawConfig, config: StackConfig) -> N
         )
 
 
+def _digest_placeholder(image: str) -> str:
+    """The user's image, to be pinned: its repository and tag kept (`<tag>` for none or latest),
+    `<digest>` to fill in."""
+    name, tag = image.partition("@")[0], image_tag(image)
+    if tag in (None, "latest"):
+        name = (name.removesuffix(":latest") if tag else name) + ":<tag>"
+    return f"{name}@sha256:<digest>"
+
+
 def production_grade(
     problems: Problems, config: StackConfig, workloads: Mapping[str, Any], region: str
 ) -> None:
     """What `grade: production` requires, stated in the stack file rather than implied by a name."""
     why = "in a production-grade stack (ai-etl:grade)"
     if not config.protect:
-        problems.add(
-            "protect", f"must be true {why}: the KMS key and the secrets", problems.set_cmd("protect", "true")
-        )
+        fix = problems.set_cmd(("protect",), True)
+        problems.add("protect", f"must be true {why}: the KMS key and the secrets", fix)
     needed = RECOVERY_WINDOW_FOR[PRODUCTION]
     if config.recovery_window_in_days != needed:
         problems.add(
             "recoveryWindowInDays",
             f"must be {needed} {why}, got {config.recovery_window_in_days}",
-            problems.set_cmd("recoveryWindowInDays", needed),
+            problems.set_cmd(("recoveryWindowInDays",), needed),
         )
     if config.replica_region is None:
         problems.add(
             "replicaRegion",
             f"is required {why}: the recovery window does not survive the loss of the region, so "
             "every secret keeps a replica, encrypted, in a second one",
-            problems.set_cmd("replicaRegion", replica_region_for(region)),
+            problems.set_cmd(("replicaRegion",), replica_region_for(region)),
         )
     for name, workload in workloads.items():
-        if workload is not None and "@sha256:" not in workload.image:
+        if workload is not None and not pinned(workload.image):
             problems.add(
                 f"{name}.image",
                 f"must be pinned by digest {why}, so what was previewed is what runs; got {workload.image!r}",
-                problems.set_cmd(f"{name}.image", "<registry>/<image>:<tag>@sha256:<digest>"),
+                problems.set_cmd((name, "image"), _digest_placeholder(workload.image)),
             )
 
 
+def image_warnings(config: StackConfig, workloads: Mapping[str, Any], stack: str) -> list[str]:
+    """Below production grade an image by tag is allowed, but `:latest`, or no tag (which means
+    latest: distribution/reference `normalize.go`, TagNameOnly), names no build at all: each node
+    pulls what the tag points to when a pod starts there."""
+    if config.grade == PRODUCTION:
+        return []  # production_grade refuses any image not pinned by digest
+    warnings = []
+    for name, workload in workloads.items():
+        if workload is None or pinned(workload.image) or image_tag(workload.image) not in (None, "latest"):
+            continue
+        what = "no tag, which means :latest" if image_tag(workload.image) is None else "the tag :latest"
+        fix = Commands(stack).set((name, "image"), _digest_placeholder(workload.image))
+        warnings.append(
+            f"{name}.image {workload.image!r} has {what}: pods started at different times may run "
+            f"different builds, and no preview shows which; pin it by tag and digest: {fix}"
+        )
+    return warnings
+
+
 def adopted(problems: Problems, raw: RawConfig, generated: list[str]) -> None:
-    """`ai-etl:adopt` (docs/takeover.md): an encrypted object of generated keys only."""
+    """`ai-etl:adopt` (docs/takeover.md): an encrypted object of generated keys only, every value
+    inside it encrypted (the stack file tells which are: reading.py)."""
     for key in raw.adopted:
         if key == NOT_AN_OBJECT:
-            fix = f"pulumi config rm {ADOPT} --stack {raw.stack}, then docs/takeover.md step 1"
-            problems.add(ADOPT, "must be an object: generated key -> live value", fix)
+            problem = "must be an object: generated key -> live value (docs/takeover.md step 1 sets it)"
+            problems.add(ADOPT, problem, problems.rm_cmd((ADOPT,)))
         elif key not in generated:
-            problems.unknown(f"{ADOPT}.{key}", dict.fromkeys(generated))
-    if raw.adopted and not raw.adopt_encrypted:
-        problems.add(ADOPT, "holds live credentials in plain text; it must be encrypted",
-                     f"pulumi config rm {ADOPT} --stack {raw.stack}, then set each value with --secret "
-                     "(docs/takeover.md), and rotate them: they have been exposed")  # fmt: skip
+            problems.unknown((ADOPT, key), dict.fromkeys(generated, Target(secret=True)))
+    if raw.adopted and raw.adopted != (NOT_AN_OBJECT,) and not raw.adopt_encrypted:
+        leaves = raw.adopt_plain or tuple((ADOPT, k) for k in raw.adopted)
+        fix = joined(*(problems.set_secret_cmd(leaf) for leaf in leaves))
+        if raw.adopt_plain:
+            plain = ", ".join(".".join(map(str, leaf)) for leaf in leaves)
+            problem = (
+                f"holds live credentials in plain text ({plain}) beside encrypted ones; each must be "
+                "encrypted: set each again with --secret (it prompts), and rotate it once the "
+                "takeover is done"
+            )
+        else:
+            problem = (
+                "holds live credentials in plain text; it must be encrypted: set each again with "
+                "--secret (it prompts), and rotate them once the takeover is done: they have been exposed"
+            )
+        problems.add(ADOPT, problem, fix)
 
 
 def adopted_in_use(raw: RawConfig, never_rotated: set[str]) -> list[str]:
@@ -160,6 +215,98 @@ def adopted_in_use(raw: RawConfig, never_rotated: set[str]) -> list[str]:
     about, with the command that removes them."""
     kept = [k for k in raw.adopted if k in never_rotated]
     for key in sorted(set(raw.adopted) - set(kept)):
-        pulumi.log.warn(f"{ADOPT}.{key} is ignored: {key} was rotated. Remove it: "
-                        f"pulumi config rm --path '{ADOPT}.{key}' --stack {raw.stack}")  # fmt: skip
+        fix = Commands(raw.stack).rm((ADOPT, key))
+        pulumi.log.warn(f"{ADOPT}.{key} is ignored: {key} was rotated. Remove it: {fix}")
     return kept
+
+
+def _reserved(namespace: str) -> str | None:
+    """Why the program must not take `namespace`, if it must not."""
+    if namespace in names.SYSTEM_NAMESPACES or namespace.startswith(names.RESERVED_NAMESPACE_PREFIX):
+        return "a Kubernetes system namespace"
+    if namespace == names.OPERATOR_NAMESPACE:
+        return "the External Secrets Operator's namespace"
+    return None
+
+
+def namespace(problems: Problems, raw: RawConfig, config: StackConfig) -> None:
+    """The stack's namespace is its own: not one of the cluster's system namespaces or the
+    operator's (a `pulumi destroy` deletes the namespace with everything in it), and not another
+    stack's on the same cluster (one would take over the other's Secrets and Deployment, and a
+    destroy of either would delete both)."""
+    ours = names.namespace(raw.stack, config.namespace)
+    taken = {
+        other: names.namespace(other, o.namespace)
+        for other, o in raw.others.items()
+        # Namespaces are per cluster; a stack file naming no cluster or region may share ours.
+        if o.cluster in (None, config.cluster_name) and o.region in (None, raw.region)
+    }
+
+    def fix_of(stack: str) -> str | None:
+        """Give `stack` its default namespace back, or the first free one after it."""
+        used = {n for s, n in {**taken, raw.stack: ours}.items() if s != stack}
+        candidates = (names.prefix(stack), *(f"{names.prefix(stack)}-{i}" for i in range(2, 100)))
+        free = next(n for n in candidates if n not in used and not _reserved(n))
+        cli = Commands(stack)
+        return cli.rm(("namespace",)) if free == names.prefix(stack) else cli.set(("namespace",), free)
+
+    reason = _reserved(ours)
+    if reason:
+        problems.add(
+            "namespace",
+            f"{ours!r} is {reason}: the stack's objects would go there, and a pulumi destroy would "
+            "delete the namespace with everything in it",
+            fix_of(raw.stack),
+        )
+        return
+    for other, theirs in sorted(taken.items()):
+        if theirs != ours or file_stack(other) == file_stack(raw.stack):
+            continue
+        # The stack that chose the name by hand gives it up.
+        mine = config.namespace is not None
+        problems.add(
+            "namespace",
+            f"{ours!r} is also the namespace of stack {other!r} (Pulumi.{file_stack(other)}.yaml), on the "
+            "same cluster: each would take over the other's Secrets and Deployment, and a pulumi "
+            "destroy of either would delete both",
+            fix_of(raw.stack if mine else other),
+        )
+
+
+def _looks_like_ours(namespace: str) -> bool:
+    """Whether a config namespace is a misspelling of the project's (`ai_etl`, `aws-etl`,
+    `Ai-Etl`) rather than some provider's (`aws`, `kubernetes`, `aws-native`...)."""
+    if namespace == names.PROJECT or namespace in PROVIDER_NAMESPACES:
+        return False
+    return difflib.SequenceMatcher(None, namespace.lower(), names.PROJECT).ratio() >= LOOKS_LIKE_OURS
+
+
+def misspelt_namespaces(problems: Problems, raw: RawConfig, known: Mapping[str, Target]) -> None:
+    """Keys under a misspelling of the project's namespace: no provider reads them and the program
+    reads only `ai-etl:` keys, so they would be ignored in silence. Each moves to the `ai-etl:` key
+    meant, its value kept (by prompt if it was secret)."""
+    for key, value in raw.elsewhere.items():
+        space, _, name = key.partition(":")
+        if not name or not _looks_like_ours(space):
+            continue
+        close = [name] if name in known else difflib.get_close_matches(name, list(known), n=1)
+        hint = f"; did you mean {names.PROJECT}:{close[0]}?" if close else ""
+        secret = _holds_secret(value)
+        fix = (
+            problems.moved((key,), value, (close[0],), known[close[0]], secret=secret)
+            if close
+            else problems.rm_cmd((key,))
+        )
+        problems.add(
+            key,
+            f"is under {space!r}, which nothing reads: this program reads only {names.PROJECT}: keys{hint}",
+            fix,
+        )
+
+
+def _holds_secret(value: Any) -> bool:
+    if isinstance(value, dict):
+        return any(_holds_secret(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_holds_secret(v) for v in value)
+    return value is SECRET

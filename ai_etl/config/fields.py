@@ -11,10 +11,11 @@ import importlib.util
 import json
 import re
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, parse_qsl, urlencode, urlsplit, urlunsplit
 
 from pydantic import BeforeValidator
 from pydantic_core import PydanticCustomError
@@ -37,18 +38,27 @@ OIDC_PROVIDER_ARN = re.compile(
 )
 
 
-def _rule(what: str, ok: Callable[[Any], bool], coerce: Callable[[Any], Any]) -> BeforeValidator:
-    """A check whose failure reads as ours: `must be <what>, got <value>`."""
+def _rule(
+    what: str,
+    ok: Callable[[Any], bool],
+    coerce: Callable[[Any], Any],
+    shown: Callable[[Any], str] = lambda value: _short(repr(value)),
+) -> BeforeValidator:
+    """A check whose failure reads as ours: `must be <what>, got <value as shown>`."""
 
     def check(value: Any) -> Any:
         value = coerce(value)
         if not ok(value):
-            raise PydanticCustomError(
-                "ai_etl", "must be {what}, got {got}", {"what": what, "got": repr(value)}
-            )
+            context = {"what": what, "got": shown(value)}
+            raise PydanticCustomError("ai_etl", "must be {what}, got {got}", context)
         return value
 
     return BeforeValidator(check)
+
+
+def _short(text: str, limit: int = 120) -> str:
+    """`text` cut to `limit` characters: a hostile value cannot flood the message (or a CI log)."""
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _is_int(value: Any) -> bool:
@@ -84,14 +94,134 @@ def text(
     return _rule(what, good, as_text)
 
 
-def http_url_without_credentials(value: str) -> bool:
-    url = urlsplit(value)
-    return url.scheme in ("http", "https") and bool(url.hostname) and not (url.username or url.password)
+CREDENTIAL_WORDS = frozenset(
+    ("key", "apikey", "token", "secret", "password", "passwd", "pwd", "pass", "auth", "authorization")
+    + ("signature", "sig", "credential", "credentials", "session", "jwt", "bearer")
+)
+"""Words that make a query parameter's name look like it carries a credential: `api_key`, `key`,
+`token`, `access_token`, `X-Amz-Signature`, `apiKey`..."""
+
+
+def _query(query: str) -> list[tuple[str, str]]:
+    """A URL's query parameters, split on `&` and on `;` (which some servers split on too)."""
+    return [pair for part in query.split(";") for pair in parse_qsl(part, keep_blank_values=True)]
+
+
+def credential_params(query: str) -> list[str]:
+    """The names of the query parameters that look like credentials (`api_key=`, `token=`,
+    `apiKey=`, `X-Amz-Signature=`...): a word of the name, split at `-`, `_` and camelCase, is one
+    of CREDENTIAL_WORDS."""
+    found = set()
+    for name, _ in _query(query):
+        words = re.split(r"[^a-z0-9]+", re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name).lower())
+        if CREDENTIAL_WORDS & set(words):
+            found.add(name)
+    return sorted(found)
+
+
+def _split(value: str) -> SplitResult | None:
+    """`value` split as a URL; None if it is not one (a bad port or IPv6 address, a control
+    character or a space, which urlsplit would silently drop while the env var kept it)."""
+    if not value.isprintable() or any(ch.isspace() for ch in value):
+        return None
+    try:
+        url = urlsplit(value)
+        url.port  # noqa: B018 - raises on a port that is not one
+    except ValueError:
+        return None
+    return url
+
+
+def api_url_problem(value: str) -> str | None:
+    """Why `value` cannot be an API's base URL written in plain text into a Deployment's env: it
+    must be https (the key travels in every request's headers), name a host, and carry no
+    credential (no user:password@, no `api_key=`-like parameter): the key goes in qwenApiKey,
+    which is encrypted and synced as a secret."""
+    url = _split(value)
+    if url is None or not url.hostname or url.scheme not in ("http", "https"):
+        return "an https URL"
+    if "@" in url.netloc:
+        return "an https URL without credentials (user:password@): the key goes in qwenApiKey"
+    names = credential_params(url.query)
+    if names:
+        return f"an https URL without credentials (query {', '.join(names)}): the key goes in qwenApiKey"
+    if url.scheme != "https":
+        return "an https URL: over http:// the API key in every request's headers travels in clear"
+    return None
+
+
+def masked_url(value: Any) -> str:
+    """A URL as an error may show it: user and password, every query value and the fragment
+    replaced by `***`; scheme, host and path kept, so the user sees which setting it is."""
+    url = _split(str(value)) if isinstance(value, str) else None
+    if url is None:
+        return "an unparseable value (not shown)" if isinstance(value, str) else _short(repr(value))
+    host = url.netloc.rpartition("@")[2]
+    netloc = f"***@{host}" if "@" in url.netloc else host
+    query = "&".join(f"{name}=***" for name, _ in _query(url.query))
+    return repr(urlunsplit((url.scheme, netloc, url.path, query, "***" if url.fragment else "")))
+
+
+def clean_url(value: str) -> str | None:
+    """`value` as the URL it should have been: https, without user:password@ and without the
+    credential-looking parameters; None if it names no host."""
+    url = _split(value)
+    if url is None or not url.hostname or url.scheme not in ("http", "https"):
+        return None
+    secret = set(credential_params(url.query))
+    query = urlencode([(k, v) for k, v in _query(url.query) if k not in secret])
+    return urlunsplit(("https", url.netloc.rpartition("@")[2], url.path, query, url.fragment))
+
+
+@dataclass(frozen=True)
+class Repair:
+    """A field's note of how to mend a bad value: `mend(value)` is what the fix sets instead,
+    keeping what the user meant, or None to fall back on the field's example."""
+
+    mend: Callable[[Any], Any]
+
+
+def mended_url(value: Any) -> str | None:
+    """A refused API URL made acceptable (clean_url), if it can be."""
+    url = clean_url(value) if isinstance(value, str) else None
+    return url if url is not None and api_url_problem(url) is None else None
+
+
+def api_url() -> BeforeValidator:
+    """An API's base URL (api_url_problem), its credentials never echoed (masked_url)."""
+
+    def check(value: Any) -> Any:
+        value = str(value) if isinstance(value, int | float) and not isinstance(value, bool) else value
+        problem = api_url_problem(value) if isinstance(value, str) else "an https URL"
+        if problem:
+            raise PydanticCustomError(
+                "ai_etl", "must be {what}, got {got}", {"what": problem, "got": masked_url(value)}
+            )
+        return value
+
+    return BeforeValidator(check)
+
+
+def image_tag(image: str) -> str | None:
+    """The tag of an image reference, None if it has none: the part after a `:` in its last path
+    component, before any `@digest` (a registry's `host:port/` is no tag)."""
+    last = image.partition("@")[0].rpartition("/")[2]
+    return last.partition(":")[2] if ":" in last else None
+
+
+def pinned(image: str) -> bool:
+    """Whether an image reference names its content by digest: the digest then wins over any tag
+    (distribution/reference `normalize.go`, ParseDockerRef)."""
+    return "@sha256:" in image
 
 
 Flag = Annotated[
     bool,
-    _rule("true or false", lambda v: isinstance(v, bool), lambda v: {"true": True, "false": False}.get(v, v)),
+    _rule(
+        "true or false",
+        lambda v: isinstance(v, bool),
+        lambda v: {"true": True, "false": False}.get(v, v) if isinstance(v, str) else v,
+    ),
 ]
 Port = Annotated[int, whole(1, 65535)]
 Quantity = Annotated[str, text("a Kubernetes quantity such as '500m' or '512Mi'", QUANTITY)]

@@ -24,8 +24,10 @@ from ai_etl.config.fields import (
     HttpPath,
     Port,
     Quantity,
+    Repair,
     Word,
-    http_url_without_credentials,
+    api_url,
+    mended_url,
     text,
     whole,
 )
@@ -107,13 +109,7 @@ class StackConfig(_Model):
         ),
         Field(description="optional: the program derives it from the cluster; leave it out"),
     ] = None
-    qwen_api_base: Annotated[
-        str,
-        text(
-            "an http(s) URL without credentials (the key goes in qwenApiKey)",
-            ok=http_url_without_credentials,
-        ),
-    ] = "https://api.together.xyz/v1"
+    qwen_api_base: Annotated[str, api_url(), Repair(mended_url)] = "https://api.together.xyz/v1"
     replica_region: Annotated[
         str | None,
         text("an AWS region such as us-west-2", r"[a-z]{2}(-[a-z]+)+-\d", optional=True),

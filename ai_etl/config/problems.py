@@ -1,86 +1,180 @@
-"""Config problems, collected and reported at once, each with the command that fixes it."""
+"""Config problems, collected and reported at once, each with the command that fixes it.
+
+A fix is what the user pastes: every word is quoted for the shell (commands.py), a misplaced value
+moves to the key meant with the value the user gave, and a secret never appears, in the problem or
+in the fix (it moves through the CLI's prompt instead).
+"""
 
 from __future__ import annotations
 
 import difflib
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from functools import cache
+from typing import Annotated, Any, TypeGuard, cast, get_args
 
 import pulumi
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 from pydantic.fields import FieldInfo
+from pydantic_core import PydanticUndefined
+
+from ai_etl.config.commands import Commands, Path, joined, leaves, shown, word
+from ai_etl.config.fields import Repair
 
 
 class ConfigError(pulumi.RunError):
     """The stack's config is invalid; the message lists every problem and its fix."""
 
 
+@dataclass(frozen=True)
+class Target:
+    """A key a misplaced value may move to: which values it takes as they are (none: nothing is
+    kept), whether it holds a secret (the value then moves through the prompt), and the value to
+    set when nothing of the user's can be kept and the key is required."""
+
+    accepts: Callable[[Any], bool] = lambda value: False
+    secret: bool = False
+    required: Any = None
+
+
+def target_of(info: FieldInfo, stack: str) -> Target:
+    """The Target of a model's field, its values checked by the field's own rules."""
+    required = _example(info, stack) if info.is_required() else None
+    if _model(info.annotation):
+        return Target(_fits(info.annotation), required=required)
+    kind: Any = Annotated[info.annotation, *info.metadata] if info.metadata else info.annotation
+    return Target(lambda value: _valid(_adapter(kind), value), required=required)
+
+
+def model_target(model: type[BaseModel]) -> Target:
+    """The Target of a key holding an object of `model`'s settings (a workload's)."""
+    return Target(_fits(model))
+
+
+def value_target(annotation: Any) -> Target:
+    """The Target of an entry of a mapping or a list typed `annotation` (`rotation.<key>`, `[i]`)."""
+    return Target(lambda value: _valid(_adapter(get_args(annotation)[-1]), value))
+
+
 class Problems:
     """Every problem with its fix, so the user fixes them all in one round."""
 
-    def __init__(self, stack: str) -> None:
+    def __init__(self, stack: str, secret: frozenset[str] = frozenset()) -> None:
         self.stack = stack
+        self.cli = Commands(stack)
+        self.secret = secret
+        """Top-level keys set with --secret: their values are never shown, and move by prompt."""
         self.lines: list[str] = []
 
-    def add(self, key: str, problem: str, fix: str) -> None:
-        self.lines.append(f"  - {key}: {problem}\n      fix: {fix}")
+    def add(self, key: str | Path, problem: str, fix: str | None) -> None:
+        """A problem of `key` (a path, or a name such as `stack name`) and the command that fixes it;
+        None where no `pulumi config` command can name the key."""
+        name = key if isinstance(key, str) else shown(key)
+        if fix is None:
+            fix = f"remove {name} from {word(f'Pulumi.{self.stack}.yaml')} by hand (no command can name it)"
+        self.lines.append(f"  - {name}: {problem}\n      fix: {fix}")
 
-    def set_cmd(self, key: str, example: Any) -> str:
-        """`pulumi config set`, with --path for a key inside an object (else it sets a new top-level key)."""
-        flags = " --path" if _is_path(key) else ""
-        return f"pulumi config set{flags} {_quoted(key)} {example} --stack {self.stack}"
+    def set_cmd(self, path: Path, value: Any) -> str | None:
+        """`pulumi config set` of `value` at `path` (with --path inside an object)."""
+        return self.cli.set(path, value)
 
-    def set_secret_cmd(self, key: str) -> str:
+    def set_secret_cmd(self, path: Path) -> str | None:
         """`pulumi config set --secret` with no value: the CLI prompts for it without echo (or reads
         a pipe), so the value stays out of shell history (pulumi/pulumi
-        `pkg/cmd/pulumi/config/config_set.go`)."""
-        return f"pulumi config set --secret {_quoted(key)} --stack {self.stack}"
+        `pkg/cmd/pulumi/config/config.go`, newConfigSetCmd)."""
+        return self.cli.set_secret(path)
 
-    def unknown(self, key: str, known: Mapping[str, str | None]) -> None:
-        """`key` is not a setting; suggest the closest known one, with a value to set it to if any."""
-        parent, _, name = key.rpartition(".")
+    def rm_cmd(self, path: Path) -> str | None:
+        return self.cli.rm(path)
+
+    def moved(self, source: Path, value: Any, dest: Path, target: Target, secret: bool = False) -> str | None:
+        """The commands that remove `source` and set what it held at `dest`: the user's value where
+        `dest` takes it (each scalar again with --path, its type kept); by prompt where either end is
+        secret (`secret`: the source's value is); else only what `dest` requires."""
+        commands = [self.cli.rm(source)]
+        if target.secret or secret or self._is_secret(source):
+            paths = [p for p, _ in leaves(dest, value)] or [dest]
+            commands += [self.cli.set_secret(p) for p in paths]
+        elif target.accepts(value):
+            commands += [self.cli.set(p, item) for p, item in leaves(dest, value)]
+        elif target.required is not None:
+            commands.append(self.cli.set(dest, target.required, target.accepts))
+        return joined(*commands)
+
+    def unknown(self, path: Path, known: Mapping[str, Target], value: Any = None) -> None:
+        """`path` is not a setting; move its value to the closest known one, if any."""
+        name = str(path[-1])
         close = difflib.get_close_matches(name, list(known), n=1)
         hint = f"; did you mean {close[0]}?" if close else f"; known: {', '.join(sorted(known))}"
-        fix = f"pulumi config rm{' --path' if parent else ''} {_quoted(key)} --stack {self.stack}"
-        if close and known[close[0]] is not None:
-            fix += " && " + self.set_cmd(".".join(filter(None, (parent, close[0]))), known[close[0]])
-        self.add(key, "is not a setting of this program" + hint, fix)
+        fix = self.moved(path, value, (*path[:-1], close[0]), known[close[0]]) if close else self.cli.rm(path)
+        self.add(path, "is not a setting of this program" + hint, fix)
 
     def validate(
-        self, model: type[BaseModel], data: Any, prefix: tuple[str, ...] = (), extra: tuple[str, ...] = ()
+        self, model: type[BaseModel], data: Any, prefix: Path = (), extra: Mapping[str, Target] | None = None
     ) -> Any:
-        """`model` from `data`, or None with each problem added (keys located under `prefix`)."""
+        """`model` from `data`, or None with each problem added (keys located under `prefix`;
+        `extra`: the other top-level keys, which are read apart)."""
         try:
             return model.model_validate({} if data is None else data)
         except ValidationError as error:
             for e in error.errors():
-                loc = tuple(map(str, e["loc"]))
-                key, info = _path((*prefix, *e["loc"])), _field_at(model, loc)
-                if e["type"] == "extra_forbidden":
-                    fields = _model_at(model, loc[:-1]).model_fields.values()
-                    known: dict[str, str | None] = dict.fromkeys(extra if len(loc) == 1 else ())
-                    for f in fields:
-                        known[str(f.alias)] = _example(f, self.stack) if _is_scalar(f) else None
-                    self.unknown(key, known)
-                elif e["type"] in ("model_type", "dict_type"):
-                    # Replace the value with an object: remove it, then set each required field.
-                    target = _model_at(model, loc) if loc else model
-                    fix = f"pulumi config rm {_quoted(key)} --stack {self.stack}"
-                    for name, f in target.model_fields.items():
-                        if f.is_required():
-                            fix += " && " + self.set_cmd(f"{key}.{f.alias or name}", _example(f, self.stack))
-                    self.add(key, f"must be an object of settings, got {e['input']!r}", fix)
-                else:
-                    problem = (
-                        f"is required: {info.description}" if e["type"] == "missing" and info else e["msg"]
-                    )
-                    if info is not None and info.default is None and not info.examples:
-                        # Optional, with nothing to suggest: leaving it out is the fix.
-                        problem += f" ({info.description})" if info.description else ""
-                        self.add(key, problem, f"pulumi config rm {_quoted(key)} --stack {self.stack}")
-                    else:
-                        self.add(key, problem, self.set_cmd(key, _example(info, self.stack)))
+                self._report(model, (*prefix, *e["loc"]), tuple(e["loc"]), e, extra or {})
             return None
+
+    def _report(
+        self, model: type[BaseModel], path: Path, loc: Path, e: Any, extra: Mapping[str, Target]
+    ) -> None:
+        """One validation error of `model` at `loc` (`path` in the stack config)."""
+        info = _field_at(model, loc)
+        secret = self._is_secret(path)
+        if e["type"] == "extra_forbidden":
+            known = dict(extra) if len(loc) == 1 else {}
+            for f in _model_at(model, loc[:-1]).model_fields.values():
+                known[str(f.alias)] = target_of(f, self.stack)
+            self.unknown(path, known, e["input"])
+        elif e["type"] in ("model_type", "dict_type"):
+            self._not_an_object(model, path, loc, e["input"], secret)
+        elif e["type"] == "list_type" and info is not None:
+            # A list given as one item: the item goes to [0] if it is one.
+            item = value_target(info.annotation)
+            fix = joined(self.cli.rm(path), self.cli.set((*path, 0), e["input"]))
+            if secret or not item.accepts(e["input"]):
+                fix = self.cli.rm(path)
+            self.add(path, "must be a list, one item per index (`--path 'key[0]'`)", fix)
+        else:
+            what = (e.get("ctx") or {}).get("what")
+            problem = f"must be {what}" if secret and what else e["msg"]
+            if e["type"] == "missing" and info:
+                problem = f"is required: {info.description}"
+            if info is not None and info.default is None and not info.examples:
+                # Optional, with nothing to suggest: leaving it out is the fix.
+                problem += f" ({info.description})" if info.description else ""
+                self.add(path, problem, self.cli.rm(path))
+                return
+            repair = next((m for m in info.metadata if isinstance(m, Repair)), None) if info else None
+            mended = repair.mend(e["input"]) if repair and not secret else None
+            value = _example(info, self.stack) if mended is None else mended
+            accepts = target_of(info, self.stack).accepts if info and len(loc) == 1 else None
+            self.add(path, problem, self.cli.set(path, value, accepts))
+
+    def _not_an_object(self, model: type[BaseModel], path: Path, loc: Path, value: Any, secret: bool) -> None:
+        """An object of settings (or a mapping) given as something else: remove it, then set what it
+        requires; a scalar that fits its one required setting (an image for `backend`) stays."""
+        target = _model_at(model, loc) if loc else model
+        commands = [self.cli.rm(path)]
+        if target is not model or not loc:
+            required = {str(f.alias): f for f in target.model_fields.values() if f.is_required()}
+            for name, f in required.items():
+                keep = len(required) == 1 and not secret and target_of(f, self.stack).accepts(value)
+                commands.append(self.cli.set((*path, name), value if keep else _example(f, self.stack)))
+            what = "an object of settings"
+        else:
+            what = "an object: each key with its value (`--path 'key.<name>'`)"
+        got = "" if secret else f", got {_short(value)}"
+        self.add(path, f"must be {what}{got}", joined(*commands))
+
+    def _is_secret(self, path: Path) -> bool:
+        return str(path[0]) in self.secret
 
     def raise_if_any(self, header: str = "") -> None:
         if self.lines:
@@ -88,34 +182,53 @@ class Problems:
             raise ConfigError(header + "\n" + "\n".join(self.lines))
 
 
-def _path(parts: tuple[str | int, ...]) -> str:
-    """A config path as `pulumi config --path` reads it: `backend.replicas`, `readers[0]` (pulumi/pulumi
-    sdk/go/common/resource/properties_path.go, ParsePropertyPath: `[i]` indexes a list)."""
-    return "".join(
-        f"[{p}]" if isinstance(p, int) else (f".{p}" if i else str(p)) for i, p in enumerate(parts)
-    )
+def _short(value: Any, limit: int = 120) -> str:
+    """`repr(value)`, cut to `limit` characters: a hostile value cannot flood the message."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def _is_path(key: str) -> bool:
-    return "." in key or "[" in key
+@cache
+def _adapter(kind: Any) -> TypeAdapter[Any]:
+    """A validator of `kind`, made when first needed (only a fix asks whether a value fits)."""
+    return TypeAdapter(cast(Any, kind))
 
 
-def _quoted(key: str) -> str:
-    """Quoted for the shell when it is a path (`[0]` would otherwise be a glob)."""
-    return f"'{key}'" if _is_path(key) else key
+def _valid(adapter: TypeAdapter[Any], value: Any) -> bool:
+    try:
+        adapter.validate_python(value)
+    except ValidationError:
+        return False
+    return True
 
 
-def _model_at(model: type[BaseModel], loc: tuple[str, ...]) -> type[BaseModel]:
+def _model(annotation: Any) -> TypeGuard[type[BaseModel]]:
+    return isinstance(annotation, type) and issubclass(annotation, BaseModel)
+
+
+def _fits(model: type[BaseModel]) -> Callable[[Any], bool]:
+    """Whether an object's every key is a setting of `model` that takes its value."""
+    fields = {str(f.alias): f for f in model.model_fields.values()}
+
+    def fits(value: Any) -> bool:
+        return isinstance(value, dict) and all(
+            k in fields and target_of(fields[k], "").accepts(v) for k, v in value.items()
+        )
+
+    return fits
+
+
+def _model_at(model: type[BaseModel], loc: Path) -> type[BaseModel]:
     """The nested model at `loc` (the deepest one on the way)."""
     for part in loc:
         info = next((f for f in model.model_fields.values() if f.alias == part), None)
-        if info is None or not (isinstance(info.annotation, type) and issubclass(info.annotation, BaseModel)):
+        if info is None or not _model(info.annotation):
             break
         model = info.annotation
     return model
 
 
-def _field_at(model: type[BaseModel], loc: tuple[str, ...]) -> FieldInfo | None:
+def _field_at(model: type[BaseModel], loc: Path) -> FieldInfo | None:
     """The field at `loc`; for an entry of a mapping (`rotation.<key>`), the mapping's field."""
     info = None
     for part in loc:
@@ -123,17 +236,14 @@ def _field_at(model: type[BaseModel], loc: tuple[str, ...]) -> FieldInfo | None:
         if found is None:
             break
         info = found
-        if isinstance(found.annotation, type) and issubclass(found.annotation, BaseModel):
+        if _model(found.annotation):
             model = found.annotation
     return info
 
 
-def _is_scalar(info: FieldInfo) -> bool:
-    """Whether one `pulumi config set` can set the field (not an object or a mapping)."""
-    return info.annotation in (str, int, bool) or bool(info.metadata)
-
-
-def _example(info: FieldInfo | None, stack: str) -> str:
-    """A value that fixes the field, as `pulumi config set` takes it."""
-    value = (info.examples[0] if info.examples else info.default) if info else "<value>"
-    return str(value).lower() if isinstance(value, bool) else str(value).format(stack=stack)
+def _example(info: FieldInfo | None, stack: str) -> Any:
+    """A value that fixes the field: its first example, else its default (`<value>` if neither)."""
+    value = (info.examples[0] if info.examples else info.default) if info else None
+    if value is None or value is PydanticUndefined:
+        return "<value>"
+    return value.format(stack=stack) if isinstance(value, str) else value

@@ -24,7 +24,7 @@ from ai_etl.catalogue import (
 )
 from ai_etl.config import crosschecks
 from ai_etl.config.models import DEFAULTS, DatabaseSettings, RedisSettings, StackConfig, WorkloadSettings
-from ai_etl.config.problems import ConfigError, Problems
+from ai_etl.config.problems import ConfigError, Problems, Target, model_target, target_of, value_target
 from ai_etl.config.reading import ADOPT, RawConfig, read_config
 from ai_etl.grade import (
     PRODUCTION,
@@ -87,29 +87,43 @@ def parse_settings(
     adopted values of those keys; both are called only once every check has passed.
     """
     check_catalogue(catalogue, consumers)
-    problems = Problems(raw.stack)
+    problems = Problems(raw.stack, raw.secret)
     provided = of_source(Source.PROVIDED, catalogue)
     generated = [s.key for s in of_source(Source.GENERATED, catalogue)]
     names = tuple(c.name for c in consumers)
-    extra = (*names, *(str(s.config_key) for s in provided))
+    read_apart = {
+        **dict.fromkeys(names, model_target(WorkloadSettings)),
+        **{str(s.config_key): Target(secret=True) for s in provided},
+    }
     core = {k: v for k, v in raw.values.items() if k not in names}
-    config = problems.validate(StackConfig, core, extra=extra)
+    config = problems.validate(StackConfig, core, extra=read_apart)
     workloads = {
         c.name: problems.validate(WorkloadSettings, raw.values.get(c.name), (c.name,)) for c in consumers
     }
-    rotation = raw.values.get("rotation")
-    for key in sorted(set(rotation or ()) - set(generated)) if isinstance(rotation, dict) else ():
-        problems.unknown(f"rotation.{key}", dict.fromkeys(generated, "2026-12-01"))
+    given = raw.values.get("rotation")
+    entries = given if isinstance(given, dict) else {}
+    entry = value_target(StackConfig.model_fields["rotation"].annotation)
+    for key in sorted(set(entries) - set(generated)):
+        problems.unknown(("rotation", key), dict.fromkeys(generated, entry), entries[key])
+    known = {
+        **{str(f.alias): target_of(f, raw.stack) for f in StackConfig.model_fields.values()},
+        **read_apart,
+        ADOPT: Target(secret=True),
+    }
+    crosschecks.misspelt_namespaces(problems, raw, known)
     crosschecks.stack_name(problems, raw.stack)
     crosschecks.region_and_partition(problems, raw)
     crosschecks.provided_secrets(problems, raw, provided)
     if config is not None:
         crosschecks.replica_region(problems, raw, config)
+        crosschecks.namespace(problems, raw, config)
     if config is not None and config.grade == PRODUCTION:
         crosschecks.production_grade(problems, config, workloads, str(raw.region))
     crosschecks.adopted(problems, raw, generated)
     problems.raise_if_any()
     assert config is not None  # validated
+    for warning in crosschecks.image_warnings(config, workloads, raw.stack):
+        pulumi.log.warn(warning)
     rotation = rotation_of(config, catalogue)
     never_rotated = {k for k, value in rotation.items() if value == DEFAULT_ROTATION}
     kept = crosschecks.adopted_in_use(raw, never_rotated)

@@ -1,0 +1,96 @@
+"""The project's stack files on disk, read for what PULUMI_CONFIG does not carry: which leaves of an
+object are `secure:` (the CLI marks a key secret as a whole when any leaf is), and the other
+stacks' namespaces and clusters.
+
+The program runs in its project: the Python language host passes `--root_directory`, the folder of
+Pulumi.yaml, which `pulumi.get_root_directory()` returns, and runs from the project's `pwd`
+(pulumi/pulumi sdk/python/cmd/pulumi-language-python-exec); under the SDK's mocks neither is set
+and the current directory stands in. A stack's file is `Pulumi.<stack>.yaml` beside Pulumi.yaml,
+or in its `stackConfigDir` (sdk/go/common/workspace/paths.go, ProjectStackPath). A file that cannot
+be read is left out: its own stack's run reports it (the CLI refuses it first).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import yaml
+
+from ai_etl.config.commands import Path as KeyPath
+
+MAX_BYTES = 1 << 20
+"""Larger files are not read: a stack file is a few kilobytes."""
+
+
+@dataclass(frozen=True)
+class StackFile:
+    """One stack's `config:`, every scalar as its text (yaml's BaseLoader): only names and the shape
+    of `secure:` leaves are read here, never typed values."""
+
+    stack: str
+    config: Mapping[str, Any]
+
+
+def _read(path: Path) -> Mapping[str, Any] | None:
+    """A YAML file's top-level mapping, or None if it is missing, too large, or not YAML. PyYAML
+    builds an alias once and shares it, so an alias bomb costs no more than its text."""
+    try:
+        if not path.is_file() or path.stat().st_size > MAX_BYTES:
+            return None
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=yaml.BaseLoader)
+    except (OSError, ValueError, yaml.YAMLError, RecursionError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def stack_files(project: str) -> dict[str, StackFile]:
+    """Every stack file of the project `project`, by stack; none if the folder the program runs in
+    holds another project (or none)."""
+    root = Path(pulumi.get_root_directory() or os.getcwd())
+    found = next((p for p in (root / "Pulumi.yaml", root / "Pulumi.yml") if p.is_file()), None)
+    meta = _read(found) if found else None
+    if not meta or meta.get("name") != project:
+        return {}
+    folder = root / str(meta.get("stackConfigDir") or "")
+    files = {}
+    for path in sorted(folder.glob(f"Pulumi.*{found.suffix}")) if found else ():
+        stack = path.name[len("Pulumi.") : -len(path.suffix)]
+        data = _read(path)
+        config = data.get("config") if data else None
+        if stack and isinstance(config, dict):
+            files[stack] = StackFile(stack, config)
+    return files
+
+
+def file_stack(stack: str) -> str:
+    """A stack's name as its file names it: `/` becomes `-` (paths.go, qnameFileName)."""
+    return stack.replace("/", "-")
+
+
+def is_secure(value: Any) -> bool:
+    """A `secure:` value: a mapping of one key, `secure`, to text (pulumi/pulumi
+    sdk/go/common/resource/config/object.go, isSecureValue)."""
+    return isinstance(value, dict) and len(value) == 1 and isinstance(value.get("secure"), str)
+
+
+def plain_leaves(value: Any, path: KeyPath = ()) -> Iterator[KeyPath]:
+    """The paths of the values inside `value` that are in plain text, not `secure:`."""
+    if is_secure(value):
+        return
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from plain_leaves(item, (*path, str(key)))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from plain_leaves(item, (*path, index))
+    elif value not in NULLS:
+        yield path
+
+
+NULLS = (None, "", "~", "null", "Null", "NULL")
+"""YAML's nulls as BaseLoader reads them: they hold no value, so none in plain text."""

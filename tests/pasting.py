@@ -1,0 +1,142 @@
+"""Pasting a printed fix as a user would: a copy of the project, its stack files written as the CLI
+writes them, `bash -c` with the fake `pulumi` of tests/fakecli.py on the PATH, and the program run
+again on the result."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ai_etl.config.problems import ConfigError
+from ai_etl.offline.records import Run
+from ai_etl.offline.runner import run_program
+from ai_etl.offline.stackconfig import StackConfigError, load_project, load_stack_config
+from tests import fakecli
+from tests.helpers import PLACEHOLDERS, STACKS
+from tests.paths import PROJECT_DIR
+
+CANARY = "CANARY"
+"""Stands for the path of a file that a hostile key name tries to create when its fix is pasted."""
+PROMPTED = "typed-at-the-prompt"
+"""What the user types when a fix prompts for a secret value."""
+SAMPLES = {
+    "<cluster>": "ai-etl-dev",
+    "<digest>": "0" * 64,
+    "<tag>": "1.4.2",
+    "<account>": "111111111111",
+    "<ci-deploy-role>": "ci-deploy",
+}
+"""What the user puts in place of each placeholder a fix holds."""
+
+
+@dataclass
+class Project:
+    """A copy of the project with its stack files, and a shell whose `pulumi` is the fake CLI."""
+
+    root: Path
+    env: dict[str, str]
+    canary: Path
+
+    def write(
+        self,
+        stack: str,
+        changes: dict[str, Any],
+        remove: tuple[str, ...] = (),
+        secrets: dict[str, str] | None = None,
+    ) -> None:
+        """Stack `stack`'s committed config with `changes` (objects merged one level deep, as
+        `config set --path` would) and without `remove`, its provided `secrets` (the placeholders
+        unless given) encrypted."""
+        config = {
+            **load_stack_config(stack, PROJECT_DIR),
+            **{k: fakecli.encrypted(v) for k, v in (PLACEHOLDERS if secrets is None else secrets).items()},
+        }
+        for key, value in hostile(changes, self.canary).items():
+            merge = isinstance(value, dict) and isinstance(config.get(key), dict) and "secure" not in value
+            config[key] = {**config[key], **value} if merge else value
+        for key in remove:
+            config.pop(key, None)
+        fakecli.write(self.root, stack, config)
+
+    def run(self, stack: str) -> Run | str:
+        """The program's run of `stack` from its stack file, or its config error's message."""
+        config, secrets = fakecli.load(self.root, stack)
+        cwd = Path.cwd()
+        os.chdir(self.root)  # the program finds the project's stack files where it runs
+        try:
+            return run_program(
+                stack, config, secrets, program=self.root / "__main__.py", project=load_project(self.root)
+            )
+        except (ConfigError, StackConfigError) as error:  # the program's own, or the CLI's
+            return str(error)
+        finally:
+            os.chdir(cwd)
+
+    def paste(self, line: str, typed: str = "") -> subprocess.CompletedProcess[str]:
+        """`line` pasted into bash in the project's folder; `typed` answers its prompts."""
+        return subprocess.run(
+            ["bash", "--noprofile", "--norc", "-c", line],
+            cwd=self.root,
+            env=self.env,
+            input=typed,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+
+    def stored(self, stack: str) -> dict[str, Any]:
+        return load_stack_config(stack, self.root)
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Project:
+    root = tmp_path / "project"
+    root.mkdir()
+    for name in ("Pulumi.yaml", "__main__.py"):
+        (root / name).write_text((PROJECT_DIR / name).read_text())
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake = bin_dir / "pulumi"
+    fake.write_text(f'#!/bin/sh\nexec {sys.executable} -m tests.fakecli "$@"\n')
+    fake.chmod(0o755)
+    env = {
+        "PATH": f"{bin_dir}:/usr/bin:/bin",
+        "PYTHONPATH": str(PROJECT_DIR),
+        "HOME": str(tmp_path),
+        "LANG": "C.UTF-8",
+    }
+    made = Project(root, env, tmp_path / "canary")
+    for stack in STACKS:
+        made.write(stack, {})
+    return made
+
+
+def hostile(value: Any, canary: Path) -> Any:
+    """`value` with CANARY, in keys and values, the canary file's path."""
+    if isinstance(value, dict):
+        return {hostile(k, canary): hostile(v, canary) for k, v in value.items()}
+    if isinstance(value, list):
+        return [hostile(v, canary) for v in value]
+    return value.replace(CANARY, str(canary)) if isinstance(value, str) else value
+
+
+def fixes(message: str) -> list[str]:
+    """The `fix:` lines of a config error, each one line of shell."""
+    found = re.findall(r"^ +fix: (.*)$", message, re.M)
+    assert len(found) == message.count("fix: "), "a fix spans lines"
+    return found
+
+
+def filled(line: str) -> str:
+    """A fix with each placeholder replaced as the user would replace it."""
+    for placeholder, sample in SAMPLES.items():
+        line = line.replace(placeholder, sample)
+    return line

@@ -1,0 +1,368 @@
+"""Every fix the program prints works when pasted into bash exactly as printed, keeps the value the
+user gave, and runs nothing else; and the values that would harm are refused (or warned about),
+their secrets never echoed.
+
+Each case writes a stack file into a copy of the project, runs the program on it, pastes every
+printed `fix:` line into `bash -c` with a `pulumi` on the PATH that changes the stack file as the
+CLI would (tests/fakecli.py), and runs the program again on the result.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from ai_etl.offline.records import Run
+from ai_etl.offline.stackconfig import load_stack_config
+from tests import fakecli
+from tests.pasting import CANARY, PROMPTED, Project, filled, fixes, hostile, project
+from tests.paths import PROJECT_DIR
+
+__all__ = ["project"]  # the fixture
+
+
+@dataclass(frozen=True)
+class Case:
+    """A stack file with a mistake, what the error must say, and what the fixed file must hold."""
+
+    name: str
+    changes: dict[str, Any]
+    says: tuple[str, ...]
+    then: dict[str, Any] = field(default_factory=dict)
+    """Keys the stack file holds once the fixes ran (None: the key is gone)."""
+    stack: str = "dev"
+    remove: tuple[str, ...] = ()
+    hidden: tuple[str, ...] = ()
+    """Text that must not appear in the error (a secret value)."""
+
+
+HOSTILE_NAMES = (
+    f"$(touch {CANARY})",
+    f"`touch {CANARY}`",
+    f"x; touch {CANARY}",
+    f"x' ; touch {CANARY}; echo '",
+    f"x\ntouch {CANARY}",
+    f"x && touch {CANARY}",
+    f"x > {CANARY}",
+    f"x | tee {CANARY}",
+    "-rf",
+    "--stack=production",
+    "a.b",
+    "x[0]",
+    'x"y',
+    "*",
+    "x\ty",
+    "x\x1b[31mred",
+    "été",
+    "x\\",
+)
+"""Key names that run, redirect, glob, split or hide something when pasted unquoted."""
+HOSTILE_VALUES = (
+    f"$(touch {CANARY})",
+    f"'; touch {CANARY}; '",
+    f"a\ntouch {CANARY}",
+    "-1",
+    "true",
+    "007",
+)
+"""Rotation values that must reach the stack file unchanged, or (a newline) not at all."""
+
+CASES = [
+    *(
+        Case(f"unknown top-level key {name!r}", {f"ai-etl:{name}": 1}, ("is not a setting",), {f"ai-etl:{name}": None})
+        for name in HOSTILE_NAMES
+    ),
+    *(
+        Case(f"unknown backend key {name!r}", {"ai-etl:backend": {name: 1}}, ("is not a setting",))
+        for name in HOSTILE_NAMES
+        if not name.endswith("\\")
+    ),
+    *(
+        Case(f"unknown rotation key {name!r}", {"ai-etl:rotation": {name: "x"}}, ("is not a setting",),
+             {"ai-etl:rotation": {}})
+        for name in HOSTILE_NAMES
+        if not name.endswith("\\")
+    ),
+    *(
+        Case(f"misspelt rotation key with value {value!r}", {"ai-etl:rotation": {"jwt-secret": value}},
+             ("did you mean jwt-secret-key?",),
+             # a rotation value is one line of text: a value the right key refuses is not moved
+             {"ai-etl:rotation": {"jwt-secret-key": value} if "\n" not in value else {}})
+        for value in HOSTILE_VALUES
+    ),
+    Case("misspelt nested key keeps its value", {"ai-etl:backend": {"replica": 4}},
+         ("backend.replica: is not a setting", "did you mean replicas?"),
+         {"ai-etl:backend": {"image": load_stack_config("dev", PROJECT_DIR)["ai-etl:backend"]["image"], "replicas": 4}}),
+    Case("misspelt top-level key keeps its value", {"ai-etl:replicaRegon": "us-west-2"},
+         ("did you mean replicaRegion?",), {"ai-etl:replicaRegon": None, "ai-etl:replicaRegion": "us-west-2"}),
+    Case("misspelt number keeps its value", {"ai-etl:passwordLenght": 64},
+         ("did you mean passwordLength?",), {"ai-etl:passwordLength": "64"}),
+    Case("misspelt object keeps every value", {"ai-etl:databse": {"port": 5433, "name": "007"}},
+         ("did you mean database?",), {"ai-etl:database": {"port": 5433, "name": "007"}}),
+    Case("misspelt list keeps every item", {"ai-etl:auditExpectedReader": ["arn:aws:iam::111111111111:role/ci"]},
+         ("did you mean auditExpectedReaders?",),
+         {"ai-etl:auditExpectedReaders": ["arn:aws:iam::111111111111:role/ci"]}),
+    Case("misspelt key with a value the right key refuses", {"ai-etl:replicaRegon": "mars-1"},
+         ("did you mean replicaRegion?",), {"ai-etl:replicaRegon": None, "ai-etl:replicaRegion": None}),
+    Case("rotation given as a list", {"ai-etl:rotation": ["jwt-secret-key"]},
+         ("rotation: must be an object",), {"ai-etl:rotation": None}),
+    Case("reader list given as one reader", {"ai-etl:auditExpectedReaders": "arn:aws:iam::111111111111:role/ci"},
+         ("auditExpectedReaders: must be a list",),
+         {"ai-etl:auditExpectedReaders": ["arn:aws:iam::111111111111:role/ci"]}),
+    Case("reader list given as something else", {"ai-etl:auditExpectedReaders": "everyone"},
+         ("auditExpectedReaders: must be a list",), {"ai-etl:auditExpectedReaders": None}),
+    Case("backend given as its image", {"ai-etl:backend": "registry.example.com/x:1.0"},
+         ("backend: must be an object of settings",),
+         {"ai-etl:backend": {"image": "registry.example.com/x:1.0"}}),
+    Case("database given as a host", {"ai-etl:database": "postgres-svc"},
+         ("database: must be an object of settings",), {"ai-etl:database": None}),
+    Case("a required key missing", {}, ("clusterName: is required",), {"ai-etl:clusterName": "ai-etl-dev"},
+         remove=("ai-etl:clusterName",)),
+    Case("a quantity that is not one", {"ai-etl:backend": {"cpuLimit": "two"}},
+         ("backend.cpuLimit: must be a Kubernetes quantity",)),
+    Case("project name with '_'", {"ai_etl:replicaRegion": "us-west-2"},
+         ("ai_etl:replicaRegion: is under 'ai_etl'", "did you mean ai-etl:replicaRegion?"),
+         {"ai_etl:replicaRegion": None, "ai-etl:replicaRegion": "us-west-2"}),
+    Case("project name misspelt", {"aws-etl:protect": True},
+         ("aws-etl:protect: is under 'aws-etl'",), {"aws-etl:protect": None, "ai-etl:protect": "true"}),
+    Case("project name in capitals, key misspelt too", {"Ai-Etl:replicaRegon": "us-west-2"},
+         ("did you mean ai-etl:replicaRegion?",), {"ai-etl:replicaRegion": "us-west-2"}),
+    Case("project name misspelt, an object under it", {"ai_etl:rotation": {"secret-key": "2026-12-01"}},
+         ("ai_etl:rotation",), {"ai-etl:rotation": {"secret-key": "2026-12-01"}}),
+    Case("project name misspelt, a secret under it", {"ai_etl:qwenApiKey": fakecli.encrypted("sk-live-123")},
+         ("ai_etl:qwenApiKey",), {"ai_etl:qwenApiKey": None, "ai-etl:qwenApiKey": fakecli.encrypted(PROMPTED)},
+         hidden=("sk-live-123",)),
+    Case("project name misspelt, a key no one knows", {"ai_etl:frobnicate": 1},
+         ("ai_etl:frobnicate",), {"ai_etl:frobnicate": None}),
+    Case("qwenApiBase over http", {"ai-etl:qwenApiBase": "http://llm.example.com/v1"},
+         ("qwenApiBase: must be an https URL",), {"ai-etl:qwenApiBase": "https://llm.example.com/v1"}),
+    Case("qwenApiBase with user and password", {"ai-etl:qwenApiBase": "https://bob:hunter22@llm.example.com/v1"},
+         ("without credentials (user:password@)", "'https://***@llm.example.com/v1'"),
+         {"ai-etl:qwenApiBase": "https://llm.example.com/v1"}, hidden=("hunter22", "bob")),
+    *(
+        Case(f"qwenApiBase with ?{name}=", {"ai-etl:qwenApiBase": f"https://llm.example.com/v1?model=q&{name}=zz-Secret-42"},
+             (f"query {name}", "model=***"), {"ai-etl:qwenApiBase": "https://llm.example.com/v1?model=q"},
+             hidden=("zz-Secret-42",))
+        for name in ("api_key", "key", "token", "apiKey", "access_token", "X-Amz-Signature", "client_secret", "password")
+    ),
+    Case("qwenApiBase with a key after ';'", {"ai-etl:qwenApiBase": "https://llm.example.com/v1?m=1;key=zz-Secret-42"},
+         ("query key",), {"ai-etl:qwenApiBase": "https://llm.example.com/v1?m=1"}, hidden=("zz-Secret-42",)),
+    Case("namespace kube-system", {"ai-etl:namespace": "kube-system"}, ("a Kubernetes system namespace",),
+         {"ai-etl:namespace": None}),
+    *(
+        Case(f"namespace {name}", {"ai-etl:namespace": name}, (f"'{name}' is",), {"ai-etl:namespace": None})
+        for name in ("default", "kube-public", "kube-node-lease", "kube-anything", "external-secrets")
+    ),
+    Case("namespace of another stack, by default",
+         {"ai-etl:namespace": "ai-etl-production", "ai-etl:clusterName": "ai-etl-production"},
+         ("also the namespace of stack 'production'",), {"ai-etl:namespace": None}),
+    Case("namespace of another stack, on the same cluster",
+         {"ai-etl:namespace": "ai-etl-dev", "ai-etl:clusterName": "ai-etl-dev", "aws:region": "us-east-1"},
+         ("also the namespace of stack 'dev'",), {"ai-etl:namespace": None}, stack="staging"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_each_fix_pasted_as_printed_fixes_the_stack_file(project: Project, case: Case) -> None:
+    """The user's first contact with a mistake: the error names it (never a secret in it), each
+    fix pasted into bash as printed (placeholders filled in, prompts answered) changes the stack
+    file as meant, runs nothing else, and the program then accepts the file."""
+    project.write(case.stack, case.changes, case.remove)
+    message = project.run(case.stack)
+    assert isinstance(message, str), "the mistake was accepted"
+    for fragment in case.says:
+        assert hostile(fragment, project.canary) in message
+    for secret in case.hidden:
+        assert secret not in message
+    for line in fixes(message):
+        result = project.paste(filled(line), typed=f"{PROMPTED}\n" * 8)
+        assert result.returncode == 0, f"{line}\n{result.stderr}"
+    assert not project.canary.exists(), "a pasted fix ran a command hidden in a key"
+    stored = project.stored(case.stack)
+    for key, value in hostile(case.then, project.canary).items():
+        assert stored.get(key) == value, key
+    again = project.run(case.stack)
+    assert isinstance(again, Run), again
+
+
+def test_a_key_no_property_path_can_name_is_removed_by_hand(project: Project) -> None:
+    """A name with a '.' that ends in a backslash cannot be written as a --path (the parser reads
+    `\\"` as a quote): the fix says to edit the file instead of printing a command that fails."""
+    project.write("dev", {"ai-etl:backend": {"a.b\\": 1}})
+    message = project.run("dev")
+    assert isinstance(message, str)
+    (line,) = fixes(message)
+    assert line.startswith("remove backend") and "by hand" in line
+
+
+def test_a_placeholder_pasted_unfilled_fails_harmlessly(project: Project) -> None:
+    """A fix that needs what only the user knows quotes its placeholder: pasted unfilled it
+    redirects nothing (no file appears) and the program refuses the value it set."""
+    project.write("dev", {}, remove=("ai-etl:clusterName",))
+    message = project.run("dev")
+    assert isinstance(message, str)
+    (line,) = fixes(message)
+    assert "'<cluster>'" in line
+    before = set(project.root.iterdir())
+    assert project.paste(line).returncode == 0
+    assert set(project.root.iterdir()) == before
+    again = project.run("dev")
+    assert isinstance(again, str) and "clusterName: must be an EKS cluster name" in again
+
+
+def test_a_production_image_fix_keeps_the_users_image(project: Project) -> None:
+    """A production-grade stack needs a digest: the fix keeps the user's repository and tag and
+    asks only for the digest."""
+    project.write("production", {"ai-etl:backend": {"image": "registry.example.com/ai-etl-backend:1.0.0"}})
+    message = project.run("production")
+    assert isinstance(message, str)
+    (line,) = fixes(message)
+    assert "'registry.example.com/ai-etl-backend:1.0.0@sha256:<digest>'" in line
+    assert project.paste(filled(line)).returncode == 0
+    assert isinstance(project.run("production"), Run)
+
+
+def test_a_namespace_on_another_cluster_may_be_shared(project: Project) -> None:
+    """Namespaces are per cluster: two stacks on different clusters may use the same name."""
+    project.write("dev", {"ai-etl:namespace": "ai-etl-production", "ai-etl:clusterName": "dev-cluster"})
+    assert isinstance(project.run("dev"), Run)
+
+
+def test_the_stack_whose_namespace_is_taken_is_not_the_one_told_to_move(project: Project) -> None:
+    """When dev claims production's default namespace, production's run refuses too, and its fix
+    moves dev, the stack that chose the name by hand."""
+    project.write("dev", {"ai-etl:namespace": "ai-etl-production", "ai-etl:clusterName": "ai-etl-production"})
+    message = project.run("production")
+    assert isinstance(message, str) and "also the namespace of stack 'dev'" in message
+    (line,) = fixes(message)
+    assert line == "pulumi config rm namespace --stack dev"
+    assert project.paste(line).returncode == 0
+    assert isinstance(project.run("production"), Run) and isinstance(project.run("dev"), Run)
+
+
+def test_mixed_plain_and_secure_adopt_values_are_refused(project: Project) -> None:
+    """`is_config_secret('ai-etl:adopt')` is true when any leaf is `secure:` (the CLI marks the
+    whole key), so the stack file says which live credential sits in plain text; its fix sets that
+    one again with --secret (by prompt), and the value never shows in the error."""
+    adopt = {"secret-key": fakecli.encrypted("kept-secret-key"), "db-password": "plain-db-password"}
+    project.write("production", {"ai-etl:adopt": adopt})
+    message = project.run("production")
+    assert isinstance(message, str)
+    assert "adopt: holds live credentials in plain text (adopt.db-password) beside encrypted ones" in message
+    assert "plain-db-password" not in message and "kept-secret-key" not in message
+    (line,) = fixes(message)
+    assert line == "pulumi config set --secret --path 'adopt.db-password' --stack production"
+    assert project.paste(line, typed="plain-db-password\n").returncode == 0
+    stored = project.stored("production")["ai-etl:adopt"]
+    assert stored["db-password"] == fakecli.encrypted("plain-db-password")
+    assert isinstance(project.run("production"), Run)
+
+
+@pytest.mark.parametrize(
+    ("image", "warned"),
+    [
+        ("registry.example.com/ai-etl-backend:latest", "has the tag :latest"),
+        ("registry.example.com/ai-etl-backend", "has no tag, which means :latest"),
+        ("registry.example.com:5000/ai-etl-backend", "has no tag, which means :latest"),
+        ("registry.example.com:5000/ai-etl-backend:1.4.2", None),
+        ("registry.example.com/ai-etl-backend:latest@sha256:" + "1" * 64, None),
+    ],
+)
+def test_a_standard_stack_warns_of_an_image_that_names_no_build(
+    project: Project, image: str, warned: str | None
+) -> None:
+    """Below production grade an image by tag runs, but `:latest` or no tag (latest: distribution/
+    reference normalize.go, TagNameOnly) gets a warning with a fix; a tag or a digest none."""
+    project.write("dev", {"ai-etl:backend": {"image": image}})
+    run = project.run("dev")
+    assert isinstance(run, Run)
+    said = [w for w in run.warnings if "backend.image" in w]
+    if warned is None:
+        assert said == []
+        return
+    (warning,) = said
+    assert warned in warning
+    line = warning.split("pin it by tag and digest: ", 1)[1]
+    assert re.search(r" '[^' ]+:<tag>@sha256:<digest>' ", line), line
+    assert project.paste(filled(line)).returncode == 0
+    assert [w for w in _warnings(project.run("dev")) if "backend.image" in w] == []
+
+
+def _warnings(run: Run | str) -> list[str]:
+    assert isinstance(run, Run), run
+    return run.warnings
+
+
+PROVIDERS = (PROJECT_DIR / "tests" / "pulumi_packages.txt").read_text().split()
+"""The namespace of every `pulumi-*` package on PyPI (a snapshot): every Pulumi provider's config."""
+
+
+def test_every_provider_namespace_stays_allowed(project: Project) -> None:
+    """A key under any provider's namespace (aws:, kubernetes:, aws-native:, ... all 300) is not
+    taken for a misspelling of the project's name."""
+    project.write("dev", {f"{name}:someSetting": "x" for name in PROVIDERS})
+    assert isinstance(project.run("dev"), Run)
+    assert len(PROVIDERS) > 300
+
+
+def test_the_paste_harness_catches_an_unquoted_fix(project: Project) -> None:
+    """The harness is live: an unquoted key name, pasted, does run what it hides."""
+    result = project.paste(f"echo $(touch {project.canary})")
+    assert result.returncode == 0 and project.canary.exists()
+
+
+def test_no_traceback_on_hostile_values(project: Project) -> None:
+    """Whatever a stack file holds, the program ends in its own error (or runs): no traceback,
+    no hang, and no fix that spans lines."""
+    failed = []
+    for key, value in hostile_config():
+        project.write("dev", {key: value})
+        try:
+            result = project.run("dev")
+            if isinstance(result, str):
+                fixes(result)
+        except Exception as error:
+            failed.append(f"{key}={_short(value)}: {type(error).__name__}: {error}"[:300])
+    assert failed == []
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) < 60 else text[:57] + "..."
+
+
+def hostile_config() -> Iterator[tuple[str, Any]]:
+    """Each key of the program with values of every shape, deep and large ones included."""
+    deep: Any = "x"
+    for _ in range(200):
+        deep = [deep]
+    values: list[Any] = [None, [], {}, [None], {"a": None}, "", " ", "\x00", "x" * 100_000, deep,
+                         {"secure": 1}, 1.5, -1, 2**70, True, "\n", "$(touch CANARY)", ["a", 1, None]]  # fmt: skip
+    keys = [
+        *(f"ai-etl:{k}" for k in ("namespace", "clusterName", "qwenApiBase", "replicaRegion", "auditEmail",
+                                  "auditExpectedReaders", "passwordLength", "rotation", "database", "redis",
+                                  "backend", "adopt", "grade", "protect", "oidcProviderArn")),
+        "ai_etl:x", "aws:region",
+    ]  # fmt: skip
+    for key in keys:
+        for value in values:
+            yield key, value
+    yield "ai-etl:backend", {"image": {"nested": deep}}
+    yield "ai-etl:rotation", {"jwt-secret-key": deep}
+
+
+def test_a_hostile_key_is_shown_on_one_line() -> None:
+    """A key with a newline or an escape in it is shown escaped: it cannot forge a line of the
+    error, or colour the terminal."""
+    from ai_etl.config.commands import shown, word
+
+    assert shown(("x\ntouch y",)) == "x\\ntouch y"
+    assert "\x1b" not in word("\x1b[31m") and "\n" not in word("a\nb")
+    printed = "printf %s " + word("a\nb")
+    out = subprocess.run(["bash", "-c", printed], capture_output=True, text=True, check=True)
+    assert out.stdout == "a\nb"
