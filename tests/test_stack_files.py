@@ -256,3 +256,24 @@ def test_a_file_the_cli_refuses_stops_the_render_with_one_clear_line(
     assert [line for line in result.stderr.splitlines() if line.startswith("error:")] == [
         result.stderr.strip()
     ]
+
+
+ANSWERS = {
+    "malformed": (b"aws:eks/getCluster:getCluster: {version: '1.27'\n", "answers.yaml line 2: did not find expected ',' or '}'"),
+    "billion laughs": (b"aws:eks/getCluster:getCluster:\n  laughs:\n" + "".join(f"    {line}\n" for line in LAUGHS.splitlines()).encode(), "answers.yaml line 6: document contains excessive aliasing"),
+    "keys not text": (b"aws:eks/getCluster:getCluster: {1: a}\n", "answers.yaml: keys must be text"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", ANSWERS)
+def test_an_answers_file_is_read_within_the_same_bounds(tmp_path: Path, name: str) -> None:
+    """`--answers FILE` is offline's own YAML, read by the same bounded reader: a malformed file or
+    an alias bomb is one `error:` line and exit 2, not a traceback or an expansion without end
+    (the answers end up in JSON digests, which would expand every alias)."""
+    text, says = ANSWERS[name]
+    folder = probe(tmp_path / "probe", config("probe:a: 1"))
+    (folder / "answers.yaml").write_bytes(text)
+    command = [sys.executable, "-m", "ai_etl.offline", "render", "qa", "--answers", "answers.yaml"]
+    result = subprocess.run(command, cwd=folder, capture_output=True, text=True, timeout=GUARD_SECONDS)
+    assert "Traceback" not in result.stderr
+    assert (result.returncode, result.stderr.strip()) == (2, f"error: {says}")
