@@ -17,9 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import pulumi
-import yaml
 
-from ai_etl.offline import providers
+from ai_etl.offline import providers, yamlv3
 from ai_etl.offline.records import unwrap
 
 MOCK_ACCOUNT = "123456789012"
@@ -32,13 +31,31 @@ def _digest(*parts: Any) -> str:
 def load_answers(path: Path | None) -> dict[str, Any]:
     """What provider functions answer, from a YAML file: function token -> the fields that replace
     the made-up answer's, or null for "not found" (e.g. an older cluster for
-    `aws:eks/getCluster:getCluster`)."""
+    `aws:eks/getCluster:getCluster`). Read with the same bounds as a stack file (yamlv3: an alias
+    bomb or a malformed file is refused in one line, never expanded or a traceback)."""
     if path is None:
         return {}
-    data = yaml.safe_load(path.read_text()) or {}
+    try:
+        data = _plain(yamlv3.load(path.read_bytes()).value or {})
+    except yamlv3.YamlError as error:
+        line = f" line {error.line}" if error.line else ""
+        raise ValueError(f"{path}{line}: {error.message}") from None
+    except ValueError as error:
+        raise ValueError(f"{path}: {error}") from None
     if not isinstance(data, dict) or not all(isinstance(v, dict | None) for v in data.values()):
         raise ValueError(f"{path}: expected a mapping of function tokens to fields (or null)")
     return dict(data)
+
+
+def _plain(value: Any) -> Any:
+    """`value` as JSON holds it: a timestamp as its RFC 3339 text; a key that is not text refused."""
+    if isinstance(value, yamlv3.GoMap):
+        raise ValueError("keys must be text")
+    if isinstance(value, yamlv3.GoTime):
+        return value.rfc3339nano()
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return [_plain(v) for v in value] if isinstance(value, list) else value
 
 
 class ProviderMocks(pulumi.runtime.Mocks):

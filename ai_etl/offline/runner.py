@@ -7,6 +7,7 @@ recording monitor (monitor.py), which the provider answers (answers.py) stand be
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -22,7 +23,13 @@ from ai_etl.offline.answers import MOCK_ACCOUNT, ProviderMocks
 from ai_etl.offline.monitor import RecordingMonitor
 from ai_etl.offline.placeholders import offline_config
 from ai_etl.offline.records import Registration, Run, Sensitive
-from ai_etl.offline.stackconfig import apply_project_config, engine_config, load_project, program_of
+from ai_etl.offline.stackconfig import (
+    apply_project_config,
+    engine_config,
+    load_project,
+    program_of,
+    read_stack_file,
+)
 
 
 class _Collect(logging.Handler):
@@ -134,6 +141,8 @@ def offline_run(
     project. `answers` replaces what provider functions answer (answers.load_answers).
     """
     config, secrets, placeholders = offline_config(stack, project_dir)
+    # What the CLI warns of when it loads the stack file comes first, as `pulumi preview` shows it.
+    loading = read_stack_file(stack, project_dir).warnings
     run = run_program(
         stack,
         config,
@@ -142,4 +151,4 @@ def offline_run(
         project=load_project(project_dir),
         answers=answers,
     )
-    return run, placeholders
+    return dataclasses.replace(run, warnings=[*loading, *run.warnings]), placeholders

@@ -1,0 +1,279 @@
+"""Stack and project files read as the Pulumi CLI reads them: yaml.v3's numbers, booleans, duplicate
+keys, aliases and limits; the CLI's keys and values; and every malformed or hostile file refused
+with one line (file, line, key, fix), never a traceback or a hang.
+
+Where the CLI's behaviour is claimed, the source is cited: go-yaml/yaml (branch v3, v3.0.1, the
+CLI's gopkg.in/yaml.v3) and pulumi/pulumi.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from ai_etl.offline.clitext import cli_text, go_json
+from ai_etl.offline.stackconfig import MAX_FILE_BYTES
+from tests.test_yamlv3 import LAUGHS
+
+GUARD_SECONDS = 120
+"""A render that takes longer has hung: a guard that stops the test, not a measure of speed."""
+
+PROBE_PROJECT = """\
+name: probe
+runtime: python
+config:
+  count:
+    type: integer
+    default: 3
+  flag:
+    type: boolean
+    default: false
+"""
+PROBE_PROGRAM = """\
+import pulumi
+import pulumi_random as random
+
+# Every config value as the program reads it, in the render (resources.json).
+seen = {key: pulumi.runtime.get_config(key) for key in sorted(pulumi.runtime.get_config_env())}
+random.RandomPassword("seen", length=8, keepers=seen)
+"""
+
+
+def probe(folder: Path, stack_file: bytes, project: str = PROBE_PROJECT) -> Path:
+    """A small project whose program records every config value it reads."""
+    folder.mkdir(parents=True)
+    (folder / "Pulumi.yaml").write_text(project)
+    (folder / "__main__.py").write_text(PROBE_PROGRAM)
+    (folder / "Pulumi.qa.yaml").write_bytes(stack_file)
+    return folder
+
+
+def render(folder: Path) -> subprocess.CompletedProcess[str]:
+    """`python -m ai_etl.offline render qa`, as a user runs it, in the project's folder."""
+    command = [sys.executable, "-m", "ai_etl.offline", "render", "qa"]
+    return subprocess.run(
+        command, cwd=folder, capture_output=True, text=True, check=False, timeout=GUARD_SECONDS
+    )
+
+
+def seen(folder: Path) -> dict[str, str]:
+    """What the probe's program read, from its render."""
+    resources = json.loads((folder / "build" / "qa" / "resources.json").read_text())["resources"]
+    (password,) = [r for r in resources if r["name"] == "seen"]
+    return dict(password["inputs"]["keepers"])
+
+
+def test_the_program_reads_go_json_for_objects() -> None:
+    """An object reaches the program as Go's json.Marshal writes it (config/object.go MarshalJSON):
+    compact, sorted keys, HTML characters escaped, floats without a needless `.0`; text as it is,
+    and no value as empty text (config.Value's zero value)."""
+    assert (
+        go_json({"b": [1.0, 1e21, 1.5e-7], "a": "<&>"})
+        == '{"a":"\\u003c\\u0026\\u003e","b":[1,1e+21,1.5e-7]}'
+    )
+    assert [cli_text(v) for v in ("text", None, True, 1.0, 64)] == ["text", "", "true", "1", "64"]
+
+
+# --- Stack files end to end -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """A value the CLI loads, and the text its program reads."""
+
+    key: str
+    yaml: str
+    reads: str
+    cli: str
+    """What the CLI does, and where it says so."""
+
+
+ACCEPTED = [
+    Accepted("octal", "0100", "64", "yaml.v3 resolve.go: ParseInt(s, 0, 64), a leading 0 is octal (the issue's 100 is wrong)"),
+    Accepted("octal12", "0o100", "64", "resolve.go: YAML 1.2's 0o, through ParseInt base 0"),
+    Accepted("hex", "0x40", "64", "resolve.go: ParseInt base 0"),
+    Accepted("underscores", "1_0", "10", "resolve.go: underscores removed before ParseInt"),
+    Accepted("leading-zero", "08", "8", "resolve.go: no octal, but the float form; json.Marshal(8.0) is 8"),
+    Accepted("exponent", "1e3", "1000", "resolve.go yamlStyleFloat; encoding/json floatEncoder"),
+    Accepted("whole-float", "1.0", "1", "encoding/json writes 1.0 as 1"),
+    Accepted("negative-zero", "-0.0", "0", "loaders.go marshals the stack again: -0 is read back as the int 0"),
+    Accepted("big", "18446744073709551616", "18446744073709552000", "resolve.go: past uint64, a float64"),
+    Accepted("title-bool", "True", "true", "resolve.go resolveMapList: True is a boolean"),
+    Accepted("upper-bool", "TRUE", "true", "resolve.go resolveMapList"),
+    Accepted("yes", "yes", "yes", "resolve.go: YAML 1.1's yes is text"),
+    Accepted("on", "on", "on", "resolve.go: YAML 1.1's on is text"),
+    Accepted("sexagesimal", "1:00", "1:00", "resolve.go: 'Base 60 floats ... purposefully unsupported'"),
+    Accepted("null", "~", "", "yaml.v3 skips UnmarshalYAML for null: config.Value's zero value, empty"),
+    Accepted("date", "2026-12-01", "2026-12-01 00:00:00 +0000 UTC", "decode_test.go: an implicit timestamp into interface{} is a time.Time; config/object.go unmarshalObject: time.Time.String()"),
+    Accepted("quoted-date", "'2026-12-01'", "2026-12-01", "a quoted scalar is text (decode.go indicatedString)"),
+    Accepted("binary", "!!binary aGk=", "hi", "decode.go scalar: a !!binary value is its decoded bytes"),
+    Accepted("custom-tag", "!custom text", "text", "resolve.go: an unknown tag keeps the text"),
+    Accepted("object", "{b: 2, a: [1.0, x, '<&>']}", '{"a":[1,"x","\\u003c\\u0026\\u003e"],"b":2}', "config/object.go MarshalJSON: Go's json.Marshal"),
+    Accepted("object-keys", "{1: a, true: b, 1.5: c}", '{"1":"a","1.5":"c","true":"b"}', "config/object.go unmarshalObject: map[interface{}] keys as fmt %v"),
+    Accepted("deep", "[" * 198 + "1" + "]" * 198, "[" * 198 + "1" + "]" * 198, "as deep as offline reads (yamlv3.MAX_DEPTH: the file and config: are two levels)"),
+    Accepted("merged", "{<<: {a: 1, b: 2}, b: 3}", '{"a":1,"b":3}', "decode.go merge: the mapping's own keys win"),
+]  # fmt: skip
+
+ACCEPTED_FILE = (
+    "config:\n"
+    + "".join(f"  probe:{case.key}: {case.yaml}\n" for case in ACCEPTED)
+    + "  unspaced: from the project's namespace\n"
+    + "  probe:config:legacy: the old form\n"
+    + "  probe:count: 0x10\n"
+    + "  probe:flag: True\n"
+    + "---\nprobe:ignored: a second document\n"
+)
+
+
+@pytest.fixture(scope="module")
+def accepted(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> tuple[subprocess.CompletedProcess[str], dict[str, str]]:
+    """One render of a stack file that holds every accepted form, each under its own key."""
+    folder = probe(tmp_path_factory.mktemp("accepted") / "probe", ACCEPTED_FILE.encode())
+    result = render(folder)
+    assert result.returncode == 0, result.stderr
+    return result, seen(folder)
+
+
+@pytest.mark.parametrize("case", ACCEPTED, ids=[c.key for c in ACCEPTED])
+def test_a_value_the_cli_accepts_reaches_the_program_as_the_cli_delivers_it(
+    accepted: tuple[subprocess.CompletedProcess[str], dict[str, str]], case: Accepted
+) -> None:
+    """The program reads the text the CLI would hand it (see each case's `cli`)."""
+    assert accepted[1][f"probe:{case.key}"] == case.reads, case.cli
+
+
+def test_keys_take_the_cli_namespace(
+    accepted: tuple[subprocess.CompletedProcess[str], dict[str, str]],
+) -> None:
+    """A key without a namespace is the project's (sdk/go/common/workspace/loaders.go
+    stackConfigNamespacedWithProject), and `probe:config:legacy` is `probe:legacy`
+    (sdk/go/common/resource/config/key.go ParseKey); declared keys keep their text through the
+    CLI's type checks (`0x10` is the integer 16, `True` the boolean true)."""
+    values = accepted[1]
+    assert values["probe:unspaced"] == "from the project's namespace"
+    assert values["probe:legacy"] == "the old form"
+    assert (values["probe:count"], values["probe:flag"]) == ("16", "true")
+
+
+def test_the_cli_warnings_of_loading_are_shown(
+    accepted: tuple[subprocess.CompletedProcess[str], dict[str, str]],
+) -> None:
+    """A null value warns as the CLI warns (loaders.go checkForEmptyConfig); a second document is
+    never read (yaml.v3 Unmarshal parses one document), which offline says, naming its line."""
+    stderr = accepted[0].stderr
+    assert 'warning: No value for configuration key "probe:null".' in stderr
+    line = ACCEPTED_FILE.splitlines().index("---") + 1
+    assert f"Pulumi.qa.yaml line {line}: a second YAML document, which the Pulumi CLI ignores" in stderr
+    assert "probe:ignored" not in accepted[1]
+
+
+@dataclass(frozen=True)
+class Refused:
+    """A malformed or hostile stack file, what the CLI does with it, and what offline says."""
+
+    name: str
+    text: bytes
+    says: str
+    """What the one-line error must hold (file and line included)."""
+    cli: str
+    project: str = PROBE_PROJECT
+
+
+def config(*lines: str) -> bytes:
+    return ("config:\n" + "".join(f"  {line}\n" for line in lines)).encode()
+
+
+BOMB = ("config:\n  probe:bomb:\n" + "".join("    " + line + "\n" for line in LAUGHS.splitlines())).encode()
+
+REFUSED = [
+    Refused("malformed", config("probe:a: [unclosed"), "Pulumi.qa.yaml line 3: did not find expected ',' or ']'", "parserc.go: the same message"),
+    Refused("unclosed quote", config("probe:a: 'open"), "Pulumi.qa.yaml line 3: found unexpected end of stream", "scannerc.go"),
+    Refused("tab indentation", b"config:\n\tprobe:a: x\n", "Pulumi.qa.yaml line 2 (key 'probe:a'): found character that cannot start any token (a tab); the Pulumi CLI stops on it too (yaml.v3): indent with spaces", "scannerc.go: a tab cannot start a token"),
+    Refused("NUL byte", config("probe:a: x\x00y"), "Pulumi.qa.yaml line 2 (key 'probe:a'): control characters are not allowed", "readerc.go: 'control characters are not allowed'"),
+    Refused("escape control", config('probe:a: "\\ud800"'), "Pulumi.qa.yaml line 2 (key 'probe:a'): found invalid Unicode character escape code", "scannerc.go"),
+    Refused("invalid UTF-8", b"config:\n  probe:a: \xff\xfe\xfd\n", "Pulumi.qa.yaml", "readerc.go: invalid UTF-8"),
+    Refused("binary not base64", config("probe:a: !!binary '%%%'"), "Pulumi.qa.yaml line 2 (key 'probe:a'): !!binary value contains invalid base64 data", "decode.go scalar"),
+    Refused("binary not text", config("probe:a: !!binary /w=="), "Pulumi.qa.yaml line 2 (key 'probe:a'): !!binary value is not UTF-8 text", "a program's config is text (the language host's PULUMI_CONFIG)"),
+    Refused("duplicate key", config("probe:a: 1", "probe:a: 2"), 'Pulumi.qa.yaml line 3 (key \'probe:a\'): mapping key "probe:a" already defined at line 2', "decode.go mapping: uniqueKeys"),
+    Refused("duplicate quoted key", config("probe:a: 1", '"probe:a": 2'), 'mapping key "probe:a" already defined at line 2', "decode.go: keys compared by their text"),
+    Refused("duplicate nested key", config("probe:a:", "  x: 1", "  x: 2"), 'Pulumi.qa.yaml line 4 (key \'x\'): mapping key "x" already defined at line 3', "decode.go mapping, at every level"),
+    Refused("duplicate top-level key", b"config: {}\nconfig: {}\n", 'line 2 (key \'config\'): mapping key "config" already defined at line 1', "decode.go mapping"),
+    Refused("same key twice by namespace", config("a: 1", "probe:a: 2"), "Pulumi.qa.yaml line 3: config keys 'a' (line 2) and 'probe:a' are both 'probe:a'; the Pulumi CLI keeps either one, at random", "loaders.go stackConfigNamespacedWithProject ranges over a Go map"),
+    Refused("same key by the config: form", config("probe:config:a: 1", "probe:a: 2"), "config keys 'probe:config:a' (line 2) and 'probe:a' are both 'probe:a'", "key.go ParseKey: both are probe:a"),
+    Refused("key with two colons", config("probe:a:b: 1"), "Pulumi.qa.yaml line 2: could not parse probe:a:b as a configuration key", "key.go ParseKey"),
+    Refused("key that is not text", config("1: x"), "Pulumi.qa.yaml line 2: config key 1 is not text", "config.Map UnmarshalYAML: ParseKey('1') fails"),
+    Refused("nested keys read alike", config("probe:a: {True: 1, 'true': 2}"), "probe:a has two keys that the Pulumi CLI reads as 'true'", "object.go: fmt %v of each key, into a Go map"),
+    Refused("billion laughs", BOMB, "Pulumi.qa.yaml line 6 (key 'd'): document contains excessive aliasing", "decode.go: 'document contains excessive aliasing'"),
+    Refused("alias in its own anchor", config("probe:a: &a [*a]"), "anchor 'a' value contains itself", "decode.go alias"),
+    Refused("unknown anchor", config("probe:a: *nowhere"), "Pulumi.qa.yaml line 2 (key 'probe:a'): unknown anchor 'nowhere' referenced", "decode.go parser.alias"),
+    Refused("merge of a scalar", config("probe:a: {<<: 5}"), "map merge requires map or sequence of maps", "decode.go failWantMap"),
+    Refused("YAML 1.2 directive", b"%YAML 1.2\n---\nconfig: {}\n", "Pulumi.qa.yaml line 1: found incompatible YAML document", "parserc.go: only %YAML 1.1"),
+    Refused("tag that does not fit", config("probe:a: !!int abc"), "Pulumi.qa.yaml line 2 (key 'probe:a'): cannot decode !!str `abc` as a !!int", "resolve.go"),
+    Refused("infinity", config("probe:a: .inf"), "Pulumi.qa.yaml line 2: probe:a is +Inf, which the Pulumi CLI cannot load (json: unsupported value: +Inf)", "object.go MarshalString: encoding/json"),
+    Refused("NaN inside", config("probe:a: [1, .nan]"), "json: unsupported value: NaN", "object.go MarshalJSON"),
+    Refused("integer given 1:00", config("probe:count: 1:00"), "error: Stack 'qa' with configuration key 'count' must be of type 'integer'", "pkg/workspace/config.go validateStackConfigValue: Atoi('1:00')"),
+    Refused("integer given True", config("probe:count: True"), "error: Stack 'qa' with configuration key 'count' must be of type 'integer'", "validateStackConfigValue: Atoi('true')"),
+    Refused("integer given an object", config("probe:count: {a: 1}"), "must be of type 'integer'", "ValidateConfigValue: a map is no integer"),
+    Refused("boolean given yes", config("probe:flag: yes"), "error: Stack 'qa' with configuration key 'flag' must be of type 'boolean'", "resolve.go: yes is text; ValidateConfigValue: only 'true'/'false'"),
+    Refused("file is a list", b"- config\n", "Pulumi.qa.yaml: a list, not a mapping", "project.go SimplifyMarshalledProject: 'expected project to be an object'"),
+    Refused("config is a list", b"config: [a, b]\n", "Pulumi.qa.yaml line 1: `config` must be a mapping of keys to values, not a list", "config.Map UnmarshalYAML"),
+    Refused("secretsprovider a mapping", b"secretsprovider: {a: 1}\nconfig: {}\n", "Pulumi.qa.yaml line 1: `secretsprovider` must be text", "ProjectStack.SecretsProvider is a string"),
+    Refused("too deep", b"config:\n  probe:a: " + b"[" * 2000 + b"]" * 2000 + b"\n", "Pulumi.qa.yaml line 2 (key 'probe:a'): nested deeper than 200 levels; offline stops here", "scannerc.go allows 10,000; offline stops at 200 (yamlv3.MAX_DEPTH)"),
+    Refused("too big", b"config:\n  probe:a: '" + b"x" * MAX_FILE_BYTES + b"'\n", "more than offline reads (262,144)", "the CLI reads any size; offline stops"),
+    Refused("Pulumi.yaml duplicate key", config("probe:a: 1"), 'Pulumi.yaml line 2 (key \'runtime\'): mapping key "runtime" already defined at line 1', "LoadProjectBytes, the same yaml.v3", project="runtime: python\nruntime: python\nname: probe\n"),
+    Refused("Pulumi.yaml without a name", config("probe:a: 1"), "Pulumi.yaml: project is missing a non-empty string 'name' attribute", "project.go ValidateProject", project="runtime: python\n"),
+    Refused("Pulumi.yaml with a tab", config("probe:a: 1"), "Pulumi.yaml line 3 (key 'count'): found character that cannot start any token (a tab)", "scannerc.go", project="name: probe\nconfig:\n\tcount: 1\n"),
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def refusals(tmp_path_factory: pytest.TempPathFactory) -> dict[str, subprocess.CompletedProcess[str]]:
+    """Every refused file rendered as a subprocess, two at a time."""
+    root = tmp_path_factory.mktemp("refused")
+    folders = {case.name: probe(root / str(i), case.text, case.project) for i, case in enumerate(REFUSED)}
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        return dict(zip(folders, pool.map(render, folders.values()), strict=True))
+
+
+@pytest.mark.parametrize("case", REFUSED, ids=[c.name for c in REFUSED])
+def test_a_file_the_cli_refuses_stops_the_render_with_one_clear_line(
+    refusals: dict[str, subprocess.CompletedProcess[str]], case: Refused
+) -> None:
+    """Exit 2 and one `error:` line naming the file, the line and what to do (the CLI's meaning,
+    see each case's `cli`); never a traceback."""
+    result = refusals[case.name]
+    assert "Traceback" not in result.stderr
+    assert result.returncode == 2, result.stderr
+    assert case.says in result.stderr, case.cli
+    assert [line for line in result.stderr.splitlines() if line.startswith("error:")] == [
+        result.stderr.strip()
+    ]
+
+
+ANSWERS = {
+    "malformed": (b"aws:eks/getCluster:getCluster: {version: '1.27'\n", "answers.yaml line 2: did not find expected ',' or '}'"),
+    "billion laughs": (b"aws:eks/getCluster:getCluster:\n  laughs:\n" + "".join(f"    {line}\n" for line in LAUGHS.splitlines()).encode(), "answers.yaml line 6: document contains excessive aliasing"),
+    "keys not text": (b"aws:eks/getCluster:getCluster: {1: a}\n", "answers.yaml: keys must be text"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", ANSWERS)
+def test_an_answers_file_is_read_within_the_same_bounds(tmp_path: Path, name: str) -> None:
+    """`--answers FILE` is offline's own YAML, read by the same bounded reader: a malformed file or
+    an alias bomb is one `error:` line and exit 2, not a traceback or an expansion without end
+    (the answers end up in JSON digests, which would expand every alias)."""
+    text, says = ANSWERS[name]
+    folder = probe(tmp_path / "probe", config("probe:a: 1"))
+    (folder / "answers.yaml").write_bytes(text)
+    command = [sys.executable, "-m", "ai_etl.offline", "render", "qa", "--answers", "answers.yaml"]
+    result = subprocess.run(command, cwd=folder, capture_output=True, text=True, timeout=GUARD_SECONDS)
+    assert "Traceback" not in result.stderr
+    assert (result.returncode, result.stderr.strip()) == (2, f"error: {says}")
