@@ -52,11 +52,12 @@ lint: setup
 typecheck: setup
 	$(PY) -m mypy ai_etl benchmarks policy/policies.py __main__.py tests
 
-## Regenerate what derives from the catalogue: .env.example and docs/configuration.md's table of secrets.
 ## The External Secrets CRDs the tests validate against (../shared's copy, else the pinned release, verified)
 schemas: setup
 	$(PY) -m tests.crds
 
+## Regenerate what derives from the program: .env.example, the docs' tables, the takeover's and the
+## restore's scripts and the README's example output; it names each file it rewrote (only those that changed).
 docs: setup
 	$(PY) -m ai_etl.ops.docs write
 

@@ -207,3 +207,24 @@ def test_every_generated_section_is_current(tmp_path: Path) -> None:
     before = {page: (project / page).read_text() for page in PAGES.values()}
     write(project)
     assert {page: (project / page).read_text() for page in PAGES.values()} == before
+
+
+def test_make_docs_names_exactly_the_files_it_rewrote(tmp_path: Path) -> None:
+    """`make docs` on a current project rewrites nothing and says so; with one generated part stale
+    and `.env.example` missing, it writes those two files, names exactly them, and touches no other."""
+    recipe = re.search(r"^docs: setup\n\t\$\(PY\) (.+)$", (PROJECT_DIR / "Makefile").read_text(), re.M)
+    assert recipe, "make docs runs the docs module"
+    project = copy_project(tmp_path / "project")
+    command = [str(PROJECT_DIR / ".venv" / "bin" / "python"), *recipe[1].split()]
+    run = lambda: subprocess.run(command, cwd=project, capture_output=True, text=True, check=True)  # noqa: E731
+    generated = [project / ".env.example", *(project / page for page in sorted(set(PAGES.values())))]
+    before = {path: path.stat().st_mtime_ns for path in generated}
+    assert run().stdout.startswith("nothing to write: ")
+    assert {path: path.stat().st_mtime_ns for path in generated} == before
+    readme = project / "README.md"
+    readme.write_text(readme.read_text().replace("1 to update", "2 to update"))
+    untouched = {path: path.stat().st_mtime_ns for path in generated[1:] if path != readme}
+    (project / ".env.example").unlink()
+    assert run().stdout.splitlines() == ["wrote .env.example", "wrote README.md"]
+    assert {path: path.stat().st_mtime_ns for path in untouched} == untouched
+    assert "1 to update" in readme.read_text()
