@@ -57,8 +57,9 @@ def test_runbook_target_urns_exist() -> None:
 
 def test_the_first_deploy_commands_name_the_stacks_own_objects() -> None:
     """The first deploy's bootstrap reads the very Secrets Manager entries the stack declares for
-    the two servers, uses the user and database of the stack's `database` settings, and restarts
-    the Deployment the stack declares, in its namespace."""
+    the two servers, uses the user and database of the stack's `database` settings, forwards the
+    Services at the ports of its `database` and `redis` settings, and restarts the Deployment the
+    stack declares, in its namespace (tests/test_runbooks.py runs it)."""
     block = fenced((DOCS / "runbooks.md").read_text(), "## First deploy")
     stack = re.search(r"pulumi up --stack (\S+)", block)
     assert stack
@@ -72,9 +73,14 @@ def test_the_first_deploy_commands_name_the_stacks_own_objects() -> None:
         f"CREATE ROLE {user} LOGIN PASSWORD :'pw'" in block
         and f"CREATE DATABASE {name} OWNER {user}" in block
     )
-    restart = re.search(r"kubectl rollout restart deployment/(\S+) -n (\S+)", block)
+    redis = stack_config(stack[1]).get("ai-etl:redis", {})
+    assert f"forward {database.get('host', 'postgres-svc')} 15432:{database.get('port', 5432)}" in block
+    assert f"forward {redis.get('host', 'redis-svc')} 16379:{redis.get('port', 6379)}" in block
+    restart = re.search(
+        r"kubectl --kubeconfig \"\$KUBE\" -n \"\$NS\" rollout restart deployment/(\S+)$", block, re.M
+    )
     assert restart and restart[1] == manifest(run, "Deployment")["metadata"]["name"]
-    assert restart[2] == run.exports["namespace"]
+    assert f"NS=$(pulumi stack output namespace --stack {stack[1]})" in block, "the namespace the stack made"
 
 
 def test_every_config_key_is_documented() -> None:
