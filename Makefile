@@ -56,8 +56,8 @@ typecheck: setup
 schemas: setup
 	$(PY) -m tests.crds
 
-## Regenerate what derives from the program: .env.example, the docs' tables, the takeover's and the
-## restore's scripts and the README's example output; it names each file it rewrote (only those that changed).
+## Regenerate what derives from the program: .env.example, the docs' tables, the takeover's script and
+## the README's example output; it rewrites only the files that changed, and names each.
 docs: setup
 	$(PY) -m ai_etl.ops.docs write
 
