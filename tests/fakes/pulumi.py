@@ -1,6 +1,7 @@
 """A fake `pulumi` CLI: it parses a command line as the real CLI's commands declare their flags
-(pulumi/pulumi pkg/cmd/pulumi/operations/{up,preview,refresh,destroy}.go, stack/stack_{new,select,
-import,export,output}.go, config/config.go, state/state_unprotect.go), refuses what they would, and
+(pulumi/pulumi pkg/cmd/pulumi/operations/{up,preview,refresh,destroy}.go; stack/stack_new.go, whose
+command `init` is an alias of, stack_remove.go (`rm`), stack_{select,import,export,output}.go;
+config/config.go; state/state_unprotect.go), refuses what they would, and
 logs each call with the value piped to it. The stacks, their config and outputs come from the JSON
 file $FAKE_PULUMI_STATE, which `stack init` and `stack select --create` add to."""
 
