@@ -72,7 +72,8 @@ typecheck: setup
 schemas: setup
 	$(PY) -m tests.crds
 
-## Regenerate what derives from the catalogue: .env.example, the docs' tables, the README's example output.
+## Regenerate what derives from the program: .env.example, the docs' tables, the takeover's script and
+## the README's example output; it rewrites only the files that changed, and names each.
 docs: setup
 	$(PY) -m ai_etl.ops.docs write
 

@@ -6,6 +6,8 @@ ahead, for a runner or a machine that goes offline later."""
 from __future__ import annotations
 
 import hashlib
+import http.client
+import sys
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
@@ -45,6 +47,19 @@ def download(url: str) -> bytes:
         return bytes(response.read())
 
 
+def unreachable(name: str, url: str, error: BaseException, cache: Path) -> str:
+    """What to do when the release cannot be downloaded: the network is needed once, or the files
+    copied by hand."""
+    reason = getattr(error, "reason", None) or error
+    urls = "".join(f"\n  {URL.format(release=RELEASE, name=n)}" for n in SHA256)
+    return (
+        f"cannot download the External Secrets CRDs of release {RELEASE}: {name} from {url} failed "
+        f"({reason}).\nThey are needed once: run `make schemas` on this checkout while the network is "
+        f"reachable, or copy the release's files by hand into {cache}/ (each is then checked against "
+        f"its SHA-256):{urls}"
+    )
+
+
 def crd_dir(shared: Path = SHARED, cache: Path = CACHE, fetch: Callable[[str], bytes] = download) -> Path:
     """The folder of the release's CRDs: `shared` if it holds them, else `cache`, filled as needed."""
     if holds_release(shared):
@@ -56,10 +71,8 @@ def crd_dir(shared: Path = SHARED, cache: Path = CACHE, fetch: Callable[[str], b
         url = URL.format(release=RELEASE, name=name)
         try:
             data = fetch(url)
-        except OSError as error:
-            raise CrdError(
-                f"{name}: cannot download {url} ({error}); run `make schemas` where it can"
-            ) from error
+        except (OSError, http.client.HTTPException) as error:
+            raise CrdError(unreachable(name, url, error, cache)) from error
         got = hashlib.sha256(data).hexdigest()
         if got != digest:
             raise CrdError(f"{name} from {url} has SHA-256 {got}, not the release's {digest}: not used")
@@ -69,5 +82,16 @@ def crd_dir(shared: Path = SHARED, cache: Path = CACHE, fetch: Callable[[str], b
     return cache
 
 
+def main() -> int:
+    """`make schemas`: the folder of the verified CRDs, or one message saying what failed and how to
+    get them (exit 1), never a traceback."""
+    try:
+        print(crd_dir())
+    except CrdError as error:
+        print(f"make schemas: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
 if __name__ == "__main__":
-    print(crd_dir())
+    sys.exit(main())

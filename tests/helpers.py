@@ -29,6 +29,14 @@ from tests.paths import PROJECT_DIR
 
 STACKS = tuple(sorted(p.name.split(".")[1] for p in PROJECT_DIR.glob("Pulumi.*.yaml")))
 """Every stack of the project: one `Pulumi.<stack>.yaml` each."""
+
+
+def absent_stack(project_dir: Path = PROJECT_DIR) -> str:
+    """A stack name no stack file of the project uses: the example of a missing stack, which no
+    recipe can make present."""
+    return next(f"absent{i}" for i in range(100) if not (project_dir / f"Pulumi.absent{i}.yaml").exists())
+
+
 K8S_PREFIX = "kubernetes:"
 KUBERNETES_VERSION = "1.33"
 ESO_GROUP = "external-secrets.io"

@@ -3,14 +3,9 @@ derives from it, and each workload gets only the secrets it needs."""
 
 from __future__ import annotations
 
-import os
-import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-import yaml
 
 from ai_etl.catalogue import CATALOGUE, CONSUMERS, Consumer, SecretSpec, Source, check_catalogue, read_by
 from ai_etl.names import PROJECT
@@ -19,10 +14,10 @@ from ai_etl.offline.runner import run_program
 from ai_etl.offline.stackconfig import load_stack_config
 from ai_etl.ops.docs import env_example, secrets_table
 from ai_etl.tokens import ESO_EXTERNAL_SECRET, IAM_ROLE_POLICY, SM_SECRET
-from tests.helpers import PLACEHOLDERS, copy_project, expected_resources, manifest, manifests, placeholders
+from tests.helpers import PLACEHOLDERS, expected_resources, manifest, manifests, placeholders
 from tests.paths import PROJECT_DIR
 
-# A secret no catalogue holds yet (the docs' example, SENTRY_DSN, may well be added for real).
+# A secret no catalogue holds yet (not the docs' example, SENTRY_DSN, which may well be added for real).
 EXTRA = SecretSpec("example-dsn", "EXAMPLE_DSN", Source.PROVIDED, "An example DSN", config_key="exampleDsn")
 WORKER = Consumer(
     "worker",
@@ -176,61 +171,3 @@ def test_an_inconsistent_catalogue_is_refused(
 def test_placeholders_cover_every_provided_secret() -> None:
     """The tests' stand-ins follow the catalogue, so a new provided secret needs no test edit."""
     assert set(PLACEHOLDERS) == {f"ai-etl:{s.config_key}" for s in CATALOGUE if s.source is Source.PROVIDED}
-
-
-# The checks that hold the places a new secret must reach to the catalogue. Found by doing the recipe
-# on a copy with a step left out: without the declaration in Pulumi.yaml (step 2) the first two fail,
-# without `make docs` (step 3) the others. The rest of the suite derives what it expects from the
-# catalogue as these do.
-RECIPE_CHECKS = (
-    # 1 and 2: every stack runs with the new entry through the CLI's checks of Pulumi.yaml, and
-    # passes every rule and the checklist.
-    "tests/test_guardrails.py::test_every_stack_passes_offline_check",
-    # 2: Pulumi.yaml declares every provided secret, as a secret.
-    "tests/test_settings.py::test_pulumi_yaml_declares_the_same_defaults_and_every_provided_secret",
-    # 3: `make docs` leaves .env.example and every generated page as the catalogue makes them.
-    "tests/test_catalogue.py::test_env_example_is_derived_from_the_catalogue",
-    "tests/test_catalogue.py::test_docs_table_is_derived_from_the_catalogue",
-    "tests/test_docs.py::test_every_config_key_is_documented",
-    "tests/test_docs.py::test_the_change_impact_table_is_current_and_complete",
-    "tests/test_docs.py::test_every_generated_section_is_current",
-)
-
-
-def documented_recipe() -> tuple[str, str, str, str]:
-    """configuration.md's recipe for a secret: the catalogue's file, the example entry, and the
-    provided secret's declaration in Pulumi.yaml (its key, and the YAML the docs give for it)."""
-    text = (PROJECT_DIR / "docs" / "configuration.md").read_text()
-    section = text[text.index("## Adding a secret") :]
-    section = section[: section.index("\n## ")]
-    path = re.search(r"One entry in `CATALOGUE` \(`([^`]+)`\)", section)
-    entry = re.search(r"`(SecretSpec\(.+?\))`", section)
-    declared = re.search(r"declared in `Pulumi\.yaml` \(`(\w+): (\{[^`]+\})`\)", section)
-    assert path and entry and declared, "the recipe names the file, the entry and its declaration"
-    assert "`make docs`" in section
-    return path[1], entry[1], declared[1], declared[2]
-
-
-@pytest.mark.slow  # a copy of the project, the docs made and pytest run on it
-def test_the_documented_recipe_for_a_secret_is_all_it_takes(tmp_path: Path) -> None:
-    """The docs' recipe, done as printed on a copy of the project: the entry in the file the docs
-    name, its declaration in Pulumi.yaml, `make docs`. Then the checks that would fail were a step
-    missing (RECIPE_CHECKS) pass on the copy, with no test edited."""
-    catalogue_file, entry, key, declaration = documented_recipe()
-    project = copy_project(tmp_path / "project")
-    catalogue = project / catalogue_file
-    text = catalogue.read_text()
-    end = text.index("\n)\n", text.index("CATALOGUE: tuple"))
-    catalogue.write_text(f"{text[: end + 1]}    {entry},\n{text[end + 1 :]}")
-    pulumi_yaml = project / "Pulumi.yaml"
-    pulumi_yaml.write_text(f"{pulumi_yaml.read_text()}  {key}: {declaration}\n")
-    assert yaml.safe_load(pulumi_yaml.read_text())["config"][key] == yaml.safe_load(declaration)
-    env = {**os.environ, "PYTHONPATH": str(project)}
-    run = lambda *args: subprocess.run(  # noqa: E731
-        [sys.executable, *args], cwd=project, env=env, capture_output=True, text=True, check=False
-    )
-    listed = run("-c", "from ai_etl.catalogue import CATALOGUE; print(CATALOGUE[-1].config_key)")
-    assert listed.stdout.strip() == key, "the copy runs its own catalogue"
-    assert run("-m", "ai_etl.ops.docs", "write").returncode == 0  # what `make docs` runs
-    result = run("-m", "pytest", "-q", "-p", "no:cacheprovider", *RECIPE_CHECKS)
-    assert result.returncode == 0, result.stdout[-3000:]

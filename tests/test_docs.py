@@ -58,8 +58,9 @@ def test_runbook_target_urns_exist() -> None:
 
 def test_the_first_deploy_commands_name_the_stacks_own_objects() -> None:
     """The first deploy's bootstrap reads the very Secrets Manager entries the stack declares for
-    the two servers, uses the user and database of the stack's `database` settings, and restarts
-    the Deployment the stack declares, in its namespace."""
+    the two servers, uses the user and database of the stack's `database` settings, forwards the
+    Services at the ports of its `database` and `redis` settings, and restarts the Deployment the
+    stack declares, in its namespace (tests/test_runbooks.py runs it)."""
     block = fenced((DOCS / "runbooks.md").read_text(), "## First deploy")
     stack = re.search(r"pulumi up --stack (\S+)", block)
     assert stack
@@ -73,9 +74,14 @@ def test_the_first_deploy_commands_name_the_stacks_own_objects() -> None:
         f"CREATE ROLE {user} LOGIN PASSWORD :'pw'" in block
         and f"CREATE DATABASE {name} OWNER {user}" in block
     )
-    restart = re.search(r"kubectl rollout restart deployment/(\S+) -n (\S+)", block)
+    redis = stack_config(stack[1]).get("ai-etl:redis", {})
+    assert f"forward {database.get('host', 'postgres-svc')} 15432:{database.get('port', 5432)}" in block
+    assert f"forward {redis.get('host', 'redis-svc')} 16379:{redis.get('port', 6379)}" in block
+    restart = re.search(
+        r"kubectl --kubeconfig \"\$KUBE\" -n \"\$NS\" rollout restart deployment/(\S+)$", block, re.M
+    )
     assert restart and restart[1] == manifest(run, "Deployment")["metadata"]["name"]
-    assert restart[2] == run.exports["namespace"]
+    assert f"NS=$(pulumi stack output namespace --stack {stack[1]})" in block, "the namespace the stack made"
 
 
 def test_every_config_key_is_documented() -> None:
@@ -209,3 +215,24 @@ def test_every_generated_section_is_current(tmp_path: Path) -> None:
     before = {page: (project / page).read_text() for page in PAGES.values()}
     write(project)
     assert {page: (project / page).read_text() for page in PAGES.values()} == before
+
+
+def test_make_docs_names_exactly_the_files_it_rewrote(tmp_path: Path) -> None:
+    """`make docs` on a current project rewrites nothing and says so; with one generated part stale
+    and `.env.example` missing, it writes those two files, names exactly them, and touches no other."""
+    recipe = re.search(r"^docs: setup\n\t\$\(PY\) (.+)$", (PROJECT_DIR / "Makefile").read_text(), re.M)
+    assert recipe, "make docs runs the docs module"
+    project = copy_project(tmp_path / "project")
+    command = [str(PROJECT_DIR / ".venv" / "bin" / "python"), *recipe[1].split()]
+    run = lambda: subprocess.run(command, cwd=project, capture_output=True, text=True, check=True)  # noqa: E731
+    generated = [project / ".env.example", *(project / page for page in sorted(set(PAGES.values())))]
+    before = {path: path.stat().st_mtime_ns for path in generated}
+    assert run().stdout.startswith("nothing to write: ")
+    assert {path: path.stat().st_mtime_ns for path in generated} == before
+    readme = project / "README.md"
+    readme.write_text(readme.read_text().replace("1 to update", "2 to update"))
+    untouched = {path: path.stat().st_mtime_ns for path in generated[1:] if path != readme}
+    (project / ".env.example").unlink()
+    assert run().stdout.splitlines() == ["wrote .env.example", "wrote README.md"]
+    assert {path: path.stat().st_mtime_ns for path in untouched} == untouched
+    assert "1 to update" in readme.read_text()

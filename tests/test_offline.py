@@ -36,7 +36,7 @@ from ai_etl.tokens import (
     sdk_class,
     sdk_function,
 )
-from tests.helpers import PLACEHOLDERS, STACKS, expected_resources, project_copy
+from tests.helpers import PLACEHOLDERS, STACKS, absent_stack, expected_resources, project_copy
 
 KEYS = {
     "urn", "type", "name", "parent", "custom", "dependencies", "protect", "retainOnDelete",
@@ -163,9 +163,11 @@ def test_render_cli_prints_a_tree_and_counts(tmp_path: Path, capsys: pytest.Capt
 
 
 def test_render_cli_reports_a_bad_stack_clearly(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """An unknown stack is an error naming the missing stack file, exit code 2."""
-    assert main(["render", "qa", "--out", str(tmp_path)]) == 2
-    assert "Pulumi.qa.yaml" in capsys.readouterr().err
+    """An unknown stack is an error naming the missing stack file, exit code 2. The stack is one no
+    stack file names, whatever stacks the project has gained (`qa`, say, by the docs' recipe)."""
+    missing = absent_stack()
+    assert main(["render", missing, "--out", str(tmp_path)]) == 2
+    assert f"Pulumi.{missing}.yaml" in capsys.readouterr().err
 
 
 def test_diff_of_a_rotation_reads_like_pulumi_preview(renders: dict[str, Path], tmp_path: Path) -> None:

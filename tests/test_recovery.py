@@ -1,82 +1,341 @@
-"""The recovery runbook's AWS steps, run as printed with the real AWS CLI against an AWS emulator
-(moto's server, on loopback): after a destroy within the recovery window, every secret comes back
-and is readable, and the stack's KMS key is enabled again. The scene each step starts from is laid
-out through botocore, in this process: only the runbook's own commands need the CLI."""
+"""The recovery and restore runbooks, each block taken from docs/runbooks.md as printed and run with
+`bash -euo pipefail`, its AWS calls made by the real AWS CLI against an AWS emulator (moto's server,
+on loopback) and its pulumi calls by a fake that checks them (tests/fakes). The AWS side starts as
+the program declares production, a production-grade stack: its secrets and their values, its key
+and the replica region's, both aliases, a replica of every secret under the replica key."""
 
 from __future__ import annotations
 
+import json
+import shlex
 import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
+import boto3
 import pytest
+import yaml
+from botocore.exceptions import ClientError
 
-from ai_etl.catalogue import CATALOGUE
-from tests.helpers import aws_client
+from ai_etl.offline.records import Run
+from ai_etl.tokens import KMS_ALIAS, KMS_KEY, SM_SECRET
+from tests.fakes import bin_dir, path_with, read_log
+from tests.helpers import PLACEHOLDERS, STACKS, run_cli, run_config, run_stack, stack_config
+from tests.paths import PROJECT_DIR
 from tests.test_docs import DOCS, fenced
+from tests.test_takeover import stored
 
-pytestmark = pytest.mark.slow  # each runbook command starts the AWS CLI (a second or so apiece)
+pytestmark = pytest.mark.slow  # each runbook block runs the AWS CLI against moto, a second or so a call
 
-STACK = "production"  # the stack the runbook's block names
-SAMPLE = "not-a-real-value-"  # stand-ins, of a length per key
+STACK = "production"  # the production-grade stack the blocks name
+RUNBOOKS = (DOCS / "runbooks.md").read_text()
 
 
-def run(env: dict[str, str], script: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        ["bash", "-euo", "pipefail", "-c", script], env=env, capture_output=True, text=True, check=False
+def client(env: dict[str, str], service: str, region: str) -> Any:
+    """A boto3 client of the emulator, for what the tests set up and check (the blocks use the CLI)."""
+    return boto3.client(
+        service,
+        region_name=region,
+        endpoint_url=env["AWS_ENDPOINT_URL"],
+        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
     )
 
 
-def destroyed_stack(env: dict[str, str]) -> str:
-    """What `pulumi destroy` leaves of a stack within its recovery window: every secret scheduled
-    for deletion, and its KMS key pending deletion. Returns the key's id."""
-    kms, secrets = aws_client(env, "kms"), aws_client(env, "secretsmanager")
-    key = kms.create_key(Description="ai-etl-production")["KeyMetadata"]["KeyId"]
-    for i, spec in enumerate(CATALOGUE):
-        name = f"ai-etl/{STACK}/{spec.key}"
-        secrets.create_secret(Name=name, KmsKeyId=key, SecretString=SAMPLE + "x" * i)
-        secrets.delete_secret(SecretId=name, RecoveryWindowInDays=30)
-    kms.schedule_key_deletion(KeyId=key, PendingWindowInDays=30)
-    return str(key)
+def value_of(env: dict[str, str], region: str, name: str) -> str:
+    return str(client(env, "secretsmanager", region).get_secret_value(SecretId=name)["SecretString"])
 
 
-def test_the_recovery_runbook_brings_every_secret_and_the_key_back(aws: dict[str, str]) -> None:
-    """Restore every secret, cancel the key's deletion, re-enable it, read each value back: the
-    runbook's block does all of it, in that order, without printing a value."""
-    key = destroyed_stack(aws)
-    secrets = aws_client(aws, "secretsmanager")
-    with pytest.raises(secrets.exceptions.InvalidRequestException):  # scheduled for deletion
-        secrets.get_secret_value(SecretId=f"ai-etl/{STACK}/jwt-secret-key")
-    assert aws_client(aws, "kms").describe_key(KeyId=key)["KeyMetadata"]["KeyState"] == "PendingDeletion"
-
-    block = fenced((DOCS / "runbooks.md").read_text(), "2. **AWS**")
-    assert f"STACK={STACK}" in block
-    result = run(aws, block)
-    assert result.returncode == 0, result.stderr[-2000:]
-    lines = result.stdout.splitlines()
-    assert "Enabled" in lines
-    for i, spec in enumerate(CATALOGUE):
-        assert f"ai-etl/{STACK}/{spec.key}: {len(SAMPLE) + i} characters" in lines
-    assert SAMPLE not in result.stdout, "no value is ever printed"
-    assert secrets.get_secret_value(SecretId=f"ai-etl/{STACK}/secret-key")["SecretString"] == SAMPLE + "x"
+def key_state(env: dict[str, str], region: str, arn: str) -> str:
+    return str(client(env, "kms", region).describe_key(KeyId=arn)["KeyMetadata"]["KeyState"])
 
 
-def test_the_replica_drill_reads_every_replica_back_by_length(aws: dict[str, str]) -> None:
-    """Secrets created as the program declares them (a replica in `replicaRegion` under that
-    region's key) are readable there; the runbook's drill reads each back without printing it."""
-    replica = "us-west-2"
-    key = aws_client(aws, "kms", replica).create_key()["KeyMetadata"]["Arn"]
-    secrets = aws_client(aws, "secretsmanager")
-    for i, spec in enumerate(CATALOGUE):
-        secrets.create_secret(
-            Name=f"ai-etl/{STACK}/{spec.key}",
-            SecretString=SAMPLE + "x" * i,
-            AddReplicaRegions=[{"Region": replica, "KmsKeyId": key}],
+@dataclass
+class World:
+    """Production in the emulator, as the program declares it."""
+
+    run: Run
+    region: str
+    replica: str
+    keys: dict[str, tuple[str, str]]
+    """Each KMS key by logical name: its region and ARN."""
+    values: dict[str, str]
+    """What each secret holds, by its Secrets Manager name."""
+
+    def export(self, path: Path) -> Path:
+        """The stack's state as `pulumi stack export` writes it (pulumi/pulumi sdk/go/common/apitype/
+        core.go: UntypedDeployment, DeploymentV3, ResourceV3), with the emulator's ids."""
+        key_arn = {r.outputs["arn"]: self.keys[r.name][1] for r in self.run.of_type(KMS_KEY)}
+        resources: list[dict[str, Any]] = []
+        for r in self.run.of_type(KMS_KEY):
+            arn = self.keys[r.name][1]
+            outputs: dict[str, Any] = {"arn": arn, "keyId": arn.rsplit("/", 1)[1]}
+            resources.append(
+                {"urn": r.urn, "custom": True, "type": r.type, "id": outputs["keyId"], "outputs": outputs}
+            )
+        for r in self.run.of_type(SM_SECRET):
+            replicas = [
+                {**x, "kmsKeyId": key_arn[x["kmsKeyId"]], "status": "InSync"} for x in r.inputs["replicas"]
+            ]
+            outputs = {"name": r.inputs["name"], "replicas": replicas}
+            resources.append(
+                {"urn": r.urn, "custom": True, "type": r.type, "id": r.inputs["name"], "outputs": outputs}
+            )
+        path.write_text(json.dumps({"version": 3, "deployment": {"manifest": {}, "resources": resources}}))
+        return path
+
+
+def declare(
+    env: dict[str, str], run: Run, region: str, values: dict[str, str] | None = None
+) -> dict[str, str]:
+    """What `pulumi up` of `run` creates by name in AWS, made in the emulator: each key and alias in
+    its region, each secret (with `values`, if given) and its replicas. Fails as AWS does on a name
+    already taken. Returns the emulator's key ARN for each of the run's key ids and ARNs."""
+    by_mock: dict[str, str] = {}
+    for key in run.of_type(KMS_KEY):
+        kms = client(env, "kms", key.inputs.get("region") or region)
+        arn = kms.create_key(Description=key.inputs["description"])["KeyMetadata"]["Arn"]
+        by_mock[key.outputs["arn"]] = by_mock[key.outputs["keyId"]] = arn
+    for alias in run.of_type(KMS_ALIAS):
+        kms = client(env, "kms", alias.inputs.get("region") or region)
+        kms.create_alias(AliasName=alias.inputs["name"], TargetKeyId=by_mock[alias.inputs["targetKeyId"]])
+    for secret in run.of_type(SM_SECRET):
+        name = secret.inputs["name"]
+        replicas = [
+            {"Region": x["region"], "KmsKeyId": by_mock[x["kmsKeyId"]]} for x in secret.inputs["replicas"]
+        ]
+        value = {"SecretString": values[name]} if values else {}
+        client(env, "secretsmanager", region).create_secret(
+            Name=name, KmsKeyId=by_mock[secret.inputs["kmsKeyId"]], AddReplicaRegions=replicas, **value
         )
-    block = fenced((DOCS / "runbooks.md").read_text(), "A drill (read every replica back")
-    assert f"STACK={STACK} REPLICA={replica}" in block
-    result = run(aws, block)
+    return by_mock
+
+
+def production(env: dict[str, str], overrides: dict[str, Any] | None = None) -> World:
+    """Production as its `pulumi up` makes it, with the values the program writes."""
+    run = run_stack(STACK, overrides=overrides)
+    config = stack_config(STACK, overrides)
+    region, replica = config["aws:region"], config["ai-etl:replicaRegion"]
+    values = {f"ai-etl/{STACK}/{key}": value for key, value in stored(run).items()}
+    by_mock = declare(env, run, region, values)
+    keys = {
+        k.name: (k.inputs.get("region") or region, by_mock[k.outputs["arn"]]) for k in run.of_type(KMS_KEY)
+    }
+    assert all(s.inputs["replicas"] for s in run.of_type(SM_SECRET)), (
+        "production grade replicates every secret"
+    )
+    return World(run, region, replica, keys, values)
+
+
+def destroy(env: dict[str, str], world: World) -> None:
+    """What `pulumi destroy` leaves within the recovery window: each secret's replica removed at
+    once, then the secret scheduled for deletion (hashicorp/terraform-provider-aws internal/service/
+    secretsmanager/secret.go, resourceSecretDelete); both keys pending deletion, their aliases gone."""
+    window = int(world.run.of_type(SM_SECRET)[0].inputs["recoveryWindowInDays"])
+    secrets = client(env, "secretsmanager", world.region)
+    for name in world.values:
+        secrets.remove_regions_from_replication(SecretId=name, RemoveReplicaRegions=[world.replica])
+        secrets.delete_secret(SecretId=name, RecoveryWindowInDays=window)
+    for alias in world.run.of_type(KMS_ALIAS):
+        client(env, "kms", alias.inputs.get("region") or world.region).delete_alias(
+            AliasName=alias.inputs["name"]
+        )
+    for where, arn in world.keys.values():
+        client(env, "kms", where).schedule_key_deletion(
+            KeyId=arn.rsplit("/", 1)[1], PendingWindowInDays=window
+        )
+
+
+def fake_pulumi(tmp_path: Path, env: dict[str, str], stacks: dict[str, Any]) -> tuple[dict[str, str], Path]:
+    """`env` with the fake pulumi first on PATH, knowing `stacks`; returns it and the fake's log."""
+    state, log = tmp_path / "pulumi-state.json", tmp_path / "pulumi.log"
+    state.write_text(json.dumps({"stacks": stacks}))
+    folder = bin_dir(tmp_path / "bin", "pulumi")
+    return {
+        **env,
+        "PATH": path_with(env, folder),
+        "FAKE_PULUMI_STATE": str(state),
+        "FAKE_PULUMI_LOG": str(log),
+    }, log
+
+
+def aws_wrapped(env: dict[str, str], tmp_path: Path, lost: str | None = None) -> tuple[dict[str, str], Path]:
+    """`env` with the real aws behind tests/fakes/aws.py: every call logged, `lost` out."""
+    real = subprocess.run(
+        ["bash", "-c", "command -v aws"], env=env, capture_output=True, text=True, check=True
+    )
+    calls = tmp_path / "aws.log"
+    wrapped = {
+        **env,
+        "PATH": path_with(env, bin_dir(tmp_path / "aws-bin", "aws")),
+        "FAKE_AWS_LOG": str(calls),
+    }
+    wrapped |= {
+        "FAKE_AWS_REAL": real.stdout.strip(),
+        "FAKE_AWS_LOST_REGION": lost or "",
+        "FAKE_AWS_PRIMARY_REGION": lost or "",
+    }
+    return wrapped, calls
+
+
+def run(env: dict[str, str], script: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script],
+        env=env,
+        cwd=cwd,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_the_recovery_runbook_brings_back_every_secret_replica_and_key(
+    aws: dict[str, str], tmp_path: Path
+) -> None:
+    """After a destroy of production-grade production: the state comes back from the export (step
+    1), then every secret, both keys (the replica region's too) and every replica under the replica
+    key (step 2), read back by length only; then refresh, preview, up (step 3). Every value is the
+    one before the destroy, and none is printed."""
+    world = production(aws)
+    world.export(tmp_path / f"ai-etl-{STACK}.state.json")
+    destroy(aws, world)
+    with pytest.raises(ClientError):
+        value_of(aws, world.region, f"ai-etl/{STACK}/db-password")  # scheduled for deletion
+    assert {key_state(aws, *key) for key in world.keys.values()} == {"PendingDeletion"}
+    assert not client(aws, "secretsmanager", world.replica).list_secrets()["SecretList"]
+
+    env, calls = aws_wrapped(aws, tmp_path)
+    env, log = fake_pulumi(tmp_path, env, {})  # `pulumi stack rm` removed it
+    section = RUNBOOKS.split("## Recovering a destroyed stack")[1]
+    steps = [
+        fenced(section, "1. **The state**"),
+        fenced(section, "2. **AWS**"),
+        fenced(section, "3. **Pulumi.**"),
+    ]
+    assert all(block.startswith("set -euo pipefail\n") for block in steps)
+    results = [run(env, block, tmp_path) for block in steps]
+    for result in results:
+        assert result.returncode == 0, result.stderr[-3000:]
+    commands = [entry["argv"][:2] for entry in read_log(log)]
+    assert commands == [["stack", "select"], ["stack", "import"], ["refresh", "--stack"],
+                        ["preview", "--stack"], ["up", "--stack"]]  # fmt: skip
+    lines = results[1].stdout.splitlines()
+    for where, arn in world.keys.values():
+        assert f"{arn}: Enabled" in lines and key_state(aws, where, arn) == "Enabled"
+    for name, value in world.values.items():
+        assert f"{name}: {len(value)} characters" in lines
+        assert f"{name} in {world.replica}: {len(value)} characters" in lines
+        assert value_of(aws, world.region, name) == value == value_of(aws, world.replica, name)
+    # moto reports every replica's key as the default one, whatever it was given: what the block
+    # asked for is read from its calls instead.
+    replicated = [c for c in read_log(calls) if c[:2] == ["secretsmanager", "replicate-secret-to-regions"]]
+    assert sorted(c[c.index("--secret-id") + 1] for c in replicated) == sorted(world.values)
+    replica_key = world.keys["ai-etl-secrets-replica-key"][1]
+    assert {c[c.index("--add-replica-regions") + 1] for c in replicated} == {
+        f"Region={world.replica},KmsKeyId={replica_key}"
+    }
+    printed = "".join(r.stdout + r.stderr for r in results)
+    assert not any(value in printed for value in world.values.values()), "no value is ever printed"
+
+
+def test_the_replica_drill_reads_every_replica_back_by_length(aws: dict[str, str], tmp_path: Path) -> None:
+    """Secrets as the program declares them (a replica in `replicaRegion` under that region's key)
+    are readable there; the runbook's drill reads each back without printing it."""
+    world = production(aws)
+    block = fenced(RUNBOOKS, "A drill (read every replica back")
+    assert f"STACK={STACK} REPLICA={world.replica}" in block
+    result = run(aws, block, tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
     lengths = {
         line.split(": ")[0]: int(line.split(": ")[1].split()[0]) for line in result.stdout.splitlines()
     }
-    assert lengths == {f"ai-etl/{STACK}/{s.key}": len(SAMPLE) + i for i, s in enumerate(CATALOGUE)}
-    assert SAMPLE not in result.stdout
+    assert lengths == {name: len(value) for name, value in world.values.items()}
+    assert not any(value in result.stdout for value in world.values.values())
+
+
+NEXT = "us-east-2"
+"""The new stack's own replica region: any other of the partition."""
+
+
+def restore(
+    aws: dict[str, str], tmp_path: Path, world: World
+) -> tuple[subprocess.CompletedProcess[str], str, dict, dict]:
+    """The restore block, run with production's region out, after writing the new stack's file as
+    the runbook says; returns the run, the new stack's name, and its config and secrets as the CLI
+    stores what the block set."""
+    block = fenced(RUNBOOKS, "script from the project's folder (after `make setup`)")
+    assert block.startswith("set -euo pipefail\n") and f"STACK={STACK} REPLICA={world.replica}" in block
+    new = block.split("NEW=", 1)[1].split()[0]
+    assert new not in STACKS
+    # The new stack's file: production's settings in the replica region, without rotation, adopt
+    # and encrypted values (the runbook's paragraph before the block).
+    config = {k: v for k, v in stack_config(STACK).items() if k not in ("ai-etl:rotation", "ai-etl:adopt")}
+    config = {k: v for k, v in config.items() if not (isinstance(v, dict) and "secure" in v)}
+    config |= {
+        "aws:region": world.replica,
+        "ai-etl:replicaRegion": NEXT,
+        "ai-etl:clusterName": f"ai-etl-{new}",
+    }
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / ".venv").symlink_to(PROJECT_DIR / ".venv")
+    (project / f"Pulumi.{new}.yaml").write_text(yaml.safe_dump({"config": config}))
+    env, _ = aws_wrapped(aws, tmp_path, lost=world.region)
+    env, log = fake_pulumi(tmp_path, env, {STACK: {"config": {}, "outputs": {}}})
+    result = run(env, block, project)
+    secrets: dict[str, str] = {}
+    for entry in read_log(log):
+        if entry["argv"][:2] == ["config", "set"]:
+            run_cli(f"pulumi {shlex.join(entry['argv'])}", config, secrets, stdin=entry["stdin"])
+    return result, new, config, secrets
+
+
+def test_the_restore_keeps_every_credential_in_a_new_stack_of_the_replica_region(
+    aws: dict[str, str], tmp_path: Path
+) -> None:
+    """Production's region out (every call to it fails), production having rotated a key since its
+    first deploy: the block promotes every replica, and the new stack's encrypted config then makes
+    the program write every value production had (the URLs included) without touching the lost
+    region; the new stack's keys, aliases, secrets and replicas take no name that exists."""
+    world = production(aws, overrides={"ai-etl:rotation": {"jwt-secret-key": "2026-06-01"}})
+    result, new, config, secrets = restore(aws, tmp_path, world)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert set(secrets) == {*PLACEHOLDERS, "ai-etl:adopt"}, "every value went to encrypted config"
+    restored = run_config(new, config, secrets)
+    assert {f"ai-etl/{STACK}/{k}": v for k, v in stored(restored).items()} == world.values
+    assert not any(value in result.stdout + result.stderr for value in world.values.values())
+    promoted = client(aws, "secretsmanager", world.replica).list_secrets()["SecretList"]
+    assert {s["Name"] for s in promoted} == set(world.values) and not any(
+        "PrimaryRegion" in s for s in promoted
+    )
+    declare(aws, restored, world.replica)
+    for secret in restored.of_type(SM_SECRET):
+        described = client(aws, "secretsmanager", world.replica).describe_secret(
+            SecretId=secret.inputs["name"]
+        )
+        assert [s["Region"] for s in described["ReplicationStatus"]] == [NEXT]
+
+
+def test_production_itself_in_the_replica_region_would_collide(aws: dict[str, str], tmp_path: Path) -> None:
+    """Why the restore makes a new stack: production moved to the replica region, after the
+    promotion, fails creating its alias and its secrets, whose names the replica key's alias and the
+    promoted secrets hold (AlreadyExistsException, ResourceExistsException)."""
+    world = production(aws)
+    result, *_ = restore(aws, tmp_path, world)
+    assert result.returncode == 0, result.stderr[-3000:]
+    moved = run_stack(STACK, overrides={"aws:region": world.replica, "ai-etl:replicaRegion": NEXT})
+    with pytest.raises(ClientError, match="AlreadyExistsException"):
+        declare(aws, moved, world.replica)
+    (secret, *_) = moved.of_type(SM_SECRET)
+    with pytest.raises(ClientError, match="ResourceExistsException"):
+        client(aws, "secretsmanager", world.replica).create_secret(Name=secret.inputs["name"])
+
+
+def test_the_lost_region_is_out_for_the_restore(aws: dict[str, str], tmp_path: Path) -> None:
+    """The stand-in for a lost region is live: a call to it fails, so a restore that reached for
+    the primary would fail too."""
+    env, _ = aws_wrapped(aws, tmp_path, lost="us-east-1")
+    result = run(env, "aws secretsmanager list-secrets --region us-east-1", tmp_path)
+    assert result.returncode == 255 and "Could not connect to the endpoint URL" in result.stderr

@@ -8,14 +8,21 @@ prunes them silently and a misspelt field would simply vanish.
 from __future__ import annotations
 
 import copy
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import kubernetes_validate
 import pytest
 
 from ai_etl.offline.records import Run
-from tests.crds import RELEASE, SHA256, CrdError, crd_dir, holds_release
-from tests.helpers import ESO_GROUP, KUBERNETES_VERSION, eso_errors, manifest, manifests
+from tests.crds import RELEASE, SHA256, URL, CrdError, crd_dir, holds_release
+from tests.helpers import ESO_GROUP, KUBERNETES_VERSION, copy_project, eso_errors, manifest, manifests
+from tests.paths import PROJECT_DIR
 
 CRD_FILES = ("ExternalSecret", "SecretStore")
 
@@ -86,8 +93,45 @@ def test_a_download_that_is_not_the_release_is_refused(tmp_path: Path) -> None:
 
 
 def test_an_unreachable_release_says_how_to_get_it(tmp_path: Path) -> None:
+    """Offline, the error says what failed, that the network is needed once, and which files of
+    the release to copy by hand, and where."""
+
     def offline(url: str) -> bytes:
         raise OSError("network is unreachable")
 
-    with pytest.raises(CrdError, match="make schemas"):
+    with pytest.raises(CrdError) as raised:
         crd_dir(tmp_path / "no-shared", tmp_path / "cache", offline)
+    message = str(raised.value)
+    assert "network is unreachable" in message and "needed once" in message
+    assert f"{tmp_path / 'cache'}/" in message
+    assert all(URL.format(release=RELEASE, name=name) in message for name in SHA256)
+
+
+def test_make_schemas_without_network_gives_one_clear_message(tmp_path: Path) -> None:
+    """`make schemas` on a clone with no ../shared, the network unreachable (every request sent to
+    a proxy on a closed port): one message on stderr with what failed and the way out, exit 1, and
+    no traceback."""
+    recipe = re.search(r"^schemas: setup\n\t\$\(PY\) (.+)$", (PROJECT_DIR / "Makefile").read_text(), re.M)
+    assert recipe and recipe[1] == "-m tests.crds"
+    project = copy_project(tmp_path / "project")
+    (tmp_path / "shared").unlink(missing_ok=True)
+    shutil.rmtree(project / ".cache", ignore_errors=True)
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{s.getsockname()[1]}"
+    env = {k: v for k, v in os.environ.items() if k.lower() not in ("no_proxy", "https_proxy", "http_proxy")}
+    env |= {"https_proxy": closed, "HTTPS_PROXY": closed}
+    result = subprocess.run(
+        [sys.executable, *recipe[1].split()],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert (result.returncode, result.stdout) == (1, "")
+    assert "Traceback" not in result.stderr
+    assert result.stderr.startswith("make schemas: cannot download the External Secrets CRDs of release ")
+    assert "needed once" in result.stderr and "refused" in result.stderr.lower()
+    assert f"{project / '.cache' / f'external-secrets-{RELEASE}'}/" in result.stderr
+    assert not any((project / ".cache" / f"external-secrets-{RELEASE}").iterdir())

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
+from ai_etl.offline.stackconfig import load_stack_config
 from tests.helpers import STACKS
 from tests.paths import PROJECT_DIR
 from tests.tools import run_tool
@@ -133,13 +134,29 @@ def test_the_matrices_list_every_stack_file(tmp_path: Path, name: str) -> None:
     assert json.loads(output.read_text().removeprefix("list=")) == list(STACKS)
 
 
+def promotion_order(jobs: dict[str, Any]) -> list[str]:
+    """The deploy jobs in the order the workflow runs them: the one that needs no other first, then
+    each one that needs the one before (the workflow is where the promotion order is defined)."""
+    order = [name for name, job in jobs.items() if "needs" not in job]
+    assert len(order) == 1, f"one job starts the promotion, not {order}"
+    while len(order) < len(jobs):
+        (after,) = [name for name, job in jobs.items() if job.get("needs") in (order[-1], [order[-1]])]
+        order.append(after)
+    return order
+
+
 def test_deploy_promotes_every_stack_in_order_behind_its_environment() -> None:
-    """Push to main: one job per stack file, each after the one before (dev, staging, then the
-    reviewer-gated production), each in its own environment."""
+    """Push to main: one job per stack file, each after the one before, in a single chain where
+    every production-grade stack comes after every other (production, behind its reviewer, last),
+    each in its own environment. A stack may go anywhere in the chain."""
     wf = workflow("deploy")
     assert wf["on"] == {"push": {"branches": ["main"]}}
     assert set(wf["jobs"]) == set(STACKS)
-    assert wf["jobs"]["staging"]["needs"] == "dev" and wf["jobs"]["production"]["needs"] == "staging"
+    order = promotion_order(wf["jobs"])
+    grades = [load_stack_config(stack, PROJECT_DIR).get("ai-etl:grade", "standard") for stack in order]
+    assert grades == sorted(grades, key=lambda grade: grade == "production"), dict(
+        zip(order, grades, strict=True)
+    )
     for stack in STACKS:
         job = wf["jobs"][stack]
         assert job["environment"] == stack

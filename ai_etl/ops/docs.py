@@ -1,5 +1,5 @@
-"""Documents derived from the catalogue (`.env.example`, the docs' table of secrets), and their CLI:
-`python -m ai_etl.ops.docs write` (`make docs`) regenerates both in place."""
+"""Documents derived from the program (`.env.example`, and the generated parts of README.md and docs/),
+and their CLI: `python -m ai_etl.ops.docs write` (`make docs`) rewrites those that changed, and says which."""
 
 from __future__ import annotations
 
@@ -115,20 +115,31 @@ PAGES = {
 """The documents that a page holds between `<!-- <name>:start -->` and `<!-- <name>:end -->`."""
 
 
-def write(root: Path) -> list[Path]:
-    """Regenerate `.env.example` and every generated part of the pages of docs/ under `root`."""
-    (root / ".env.example").write_text(env_example())
-    written = [root / ".env.example"]
+def generated(root: Path) -> dict[Path, str]:
+    """What each generated file under `root` should hold: `.env.example` whole, and each page with
+    its generated parts (between `<!-- <name>:start -->` and `<!-- <name>:end -->`) made anew."""
+    texts = {root / ".env.example": env_example()}
     for name, page_name in PAGES.items():
         page = root / page_name
+        text = texts.get(page, page.read_text())
         start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
-        head, found, rest = page.read_text().partition(start)
+        head, found, rest = text.partition(start)
         _, closed, tail = rest.partition(end)
         if not (found and closed):
             raise ValueError(f"{page} lacks the {start} ... {end} markers")
-        page.write_text(f"{head}{start}\n{DOCUMENTS[name]()}{end}{tail}")
-        written.append(page)
-    return sorted(set(written))
+        texts[page] = f"{head}{start}\n{DOCUMENTS[name]()}{end}{tail}"
+    return texts
+
+
+def write(root: Path) -> list[Path]:
+    """Regenerate `.env.example` and every generated part of the pages under `root`, writing only
+    the files whose text changes; returns those files (none: everything was current)."""
+    written = []
+    for path, text in generated(root).items():
+        if not path.is_file() or path.read_text() != text:
+            path.write_text(text)
+            written.append(path)
+    return sorted(written)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -138,8 +149,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--root", type=Path, default=Path(), help="the project folder (for `write`)")
     args = parser.parse_args(argv)
     if args.document == "write":
-        for path in write(args.root):
+        written = write(args.root)
+        for path in written:
             print(f"wrote {path}")
+        if not written:
+            print(f"nothing to write: {', '.join(sorted({'.env.example', *PAGES.values()}))} are current")
     else:
         print(DOCUMENTS[args.document](), end="")
 

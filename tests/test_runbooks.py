@@ -1,0 +1,272 @@
+"""Every shell block of docs/runbooks.md and docs/troubleshooting.md runs as printed under
+`bash -euo pipefail`: taken from the page, with AWS answered by moto's server (the real AWS CLI),
+and pulumi, kubectl, psql and redis-cli by fakes that check their arguments (tests/fakes). kubectl
+must be pinned to the stack's own cluster (the kubeconfig `aws eks update-kubeconfig` writes for
+the stack's `clusterName` in its region) and namespace, and the servers are reached through its
+port-forwards only. The recovery and restore blocks run in tests/test_recovery.py."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import re
+import socket
+import subprocess
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ai_etl.offline.records import Run
+from tests.fakes import bin_dir, path_with, read_log
+from tests.helpers import manifest, run_stack, stack_config
+from tests.test_docs import DOCS, fenced
+from tests.test_recovery import client, run
+
+RUNBOOKS = (DOCS / "runbooks.md").read_text()
+TROUBLESHOOTING = (DOCS / "troubleshooting.md").read_text()
+SAMPLE = {"db-password": "db-pw-not-real-#?/@", "redis-password": "redis-pw-not-real-!$&"}
+"""Stand-ins for the two server passwords, with characters the generators emit."""
+
+
+def blocks(text: str) -> list[str]:
+    return [str(b) for b in re.findall(r"^```bash\n(.*?)^```$", text, re.S | re.M)]
+
+
+@pytest.fixture
+def listeners() -> Iterator[dict[str, int]]:
+    """Two TCP servers on loopback standing for the cluster's Postgres and Redis: they only accept
+    (the fakes of psql and redis-cli check the connection, not the protocol)."""
+    servers = {name: socket.create_server(("127.0.0.1", 0)) for name in ("postgres-svc", "redis-svc")}
+
+    def accept(server: socket.socket) -> None:
+        while True:
+            try:
+                server.accept()[0].close()
+            except OSError:
+                return
+
+    for server in servers.values():
+        threading.Thread(target=accept, args=(server,), daemon=True).start()
+    yield {name: server.getsockname()[1] for name, server in servers.items()}
+    for server in servers.values():
+        server.close()
+
+
+@dataclass
+class Scene:
+    """A stack as deployed, in the emulator and behind the fakes."""
+
+    env: dict[str, str]
+    tmp: Path
+    run: Run
+
+    def log(self, name: str) -> list[Any]:
+        return read_log(self.tmp / f"{name}.log")
+
+
+def scene(
+    aws: dict[str, str], tmp_path: Path, listeners: dict[str, int], stack: str, **overrides: Any
+) -> Scene:
+    """`stack` deployed: its two server passwords in Secrets Manager, its EKS cluster (moto's, by
+    the stack's clusterName in its region), and the fakes knowing its config, outputs, URNs,
+    namespace, Services (at their configured ports) and Deployment."""
+    config = stack_config(stack, overrides.get("overrides"))
+    region, cluster = config["aws:region"], config["ai-etl:clusterName"]
+    deployed = run_stack(stack, overrides=overrides.get("overrides"))
+    secrets = client(aws, "secretsmanager", region)
+    for key, value in SAMPLE.items():
+        secrets.create_secret(Name=f"ai-etl/{stack}/{key}", SecretString=value)
+    endpoint = client(aws, "eks", region).create_cluster(
+        name=cluster,
+        roleArn="arn:aws:iam::123456789012:role/eks",
+        resourcesVpcConfig={"subnetIds": ["subnet-1"]},
+    )["cluster"]["endpoint"]
+    ports = {
+        "postgres-svc": int(config.get("ai-etl:database", {}).get("port", 5432)),
+        "redis-svc": int(config.get("ai-etl:redis", {}).get("port", 6379)),
+    }
+    state = {
+        stack: {"config": config, "outputs": deployed.exports, "urns": [r.urn for r in deployed.resources]}
+    }
+    (tmp_path / "pulumi-state.json").write_text(json.dumps({"stacks": state}))
+    folder = bin_dir(tmp_path / "bin", "pulumi", "kubectl", "psql", "redis-cli")
+    env = {
+        **aws,
+        "AWS_DEFAULT_REGION": region,
+        "PATH": path_with(aws, folder),
+        "FAKE_PULUMI_STATE": str(tmp_path / "pulumi-state.json"),
+        "FAKE_PULUMI_LOG": str(tmp_path / "pulumi.log"),
+        "FAKE_KUBE_LOG": str(tmp_path / "kubectl.log"),
+        "FAKE_KUBE_SERVER": endpoint,
+        "FAKE_KUBE_NAMESPACE": deployed.exports["namespace"],
+        "FAKE_KUBE_DEPLOYMENT": manifest(deployed, "Deployment")["metadata"]["name"],
+        "FAKE_KUBE_SERVICES": json.dumps(
+            {name: {"port": ports[name], "to": f"127.0.0.1:{port}"} for name, port in listeners.items()}
+        ),
+        "FAKE_KUBE_SECRETS": json.dumps(overrides.get("kube_secrets", {})),
+        "FAKE_PSQL_LOG": str(tmp_path / "psql.log"),
+        "FAKE_REDIS_PASSWORD": str(tmp_path / "redis-password"),
+        "ADMIN_URL": "postgresql://postgres@127.0.0.1:15432/postgres",
+    }
+    return Scene(env, tmp_path, deployed)
+
+
+def first_deploy() -> str:
+    return fenced(RUNBOOKS, "the defaults, run as a script")
+
+
+def test_the_first_deploy_gives_both_servers_their_passwords_through_port_forwards(
+    aws: dict[str, str], tmp_path: Path, listeners: dict[str, int]
+) -> None:
+    """As printed, for staging: `pulumi up`, then kubectl on staging's own cluster and namespace
+    forwards Postgres and Redis to loopback; psql (stopping on an SQL error) creates the role with
+    the password Secrets Manager holds and redis-cli sets the same for Redis, each value read by the
+    server's client itself; the backend restarts. No value is printed."""
+    world = scene(aws, tmp_path, listeners, "staging")
+    result = run(world.env, first_deploy(), tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert world.log("pulumi")[0]["argv"] == ["up", "--stack", "staging"]
+    (statements,) = world.log("psql")
+    database = stack_config("staging").get("ai-etl:database", {})
+    user, name = database.get("user", "ai_etl"), database.get("name", "ai_etl")
+    pw = "'" + SAMPLE["db-password"].replace("'", "''") + "'"
+    assert statements == [f"CREATE ROLE {user} LOGIN PASSWORD {pw};", f"CREATE DATABASE {name} OWNER {user};"]
+    assert (tmp_path / "redis-password").read_text() == SAMPLE["redis-password"]
+    restarted = [call for call in world.log("kubectl") if "rollout" in call]
+    assert len(restarted) == 1
+    assert not any(value in result.stdout + result.stderr for value in SAMPLE.values())
+
+
+def test_the_first_deploy_stops_at_the_first_failure_on_another_cluster(
+    aws: dict[str, str], tmp_path: Path, listeners: dict[str, int]
+) -> None:
+    """The same block, where the cluster kubectl would reach is not staging's (the fake knows
+    another endpoint): the first port-forward fails, and nothing after it runs: no SQL, no Redis
+    password, no restart."""
+    world = scene(aws, tmp_path, listeners, "staging")
+    result = run(
+        {**world.env, "FAKE_KUBE_SERVER": "https://another-cluster.example.com"}, first_deploy(), tmp_path
+    )
+    assert result.returncode != 0 and "not the stack's cluster" in result.stderr
+    assert world.log("psql") == [] and not (tmp_path / "redis-password").exists()
+    assert not [call for call in world.log("kubectl") if "rollout" in call]
+
+
+def test_the_database_rotation_sets_the_new_password_between_the_two_ups(
+    aws: dict[str, str], tmp_path: Path, listeners: dict[str, int]
+) -> None:
+    """The database-password rotation, as printed: the rotation value, the targeted `pulumi up`
+    of the password and its value (URNs production declares once rotated), then ALTER ROLE with
+    the value Secrets Manager holds, through a port-forward on production's cluster, then the full
+    `pulumi up`."""
+    block = fenced(RUNBOOKS, "### The database and Redis passwords")
+    value = re.search(r"'rotation.db-password' (\S+) --stack production", block)
+    assert value
+    world = scene(
+        aws, tmp_path, listeners, "production", overrides={"ai-etl:rotation": {"db-password": value[1]}}
+    )
+    result = run(world.env, block, tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    commands = [
+        entry["argv"][:1] + [a for a in entry["argv"] if a.startswith("urn:")]
+        for entry in world.log("pulumi")
+    ]
+    assert [c[0] for c in commands] == ["config", "up", "config", "config", "stack", "up"]
+    assert len(commands[1]) == 3, "the first up targets the password and its value only"
+    pw = "'" + SAMPLE["db-password"].replace("'", "''") + "'"
+    assert world.log("psql") == [[f"ALTER ROLE ai_etl WITH PASSWORD {pw};"]]
+
+
+def test_the_redis_rotation_step_sets_requirepass_through_a_port_forward(
+    aws: dict[str, str], tmp_path: Path, listeners: dict[str, int]
+) -> None:
+    """Step 2 for Redis, as printed: the password from Secrets Manager reaches redis-cli on its
+    standard input, through a port-forward on production's own cluster."""
+    world = scene(aws, tmp_path, listeners, "production")
+    result = run(world.env, fenced(RUNBOOKS, "For Redis, step 2 sets"), tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert (tmp_path / "redis-password").read_text() == SAMPLE["redis-password"]
+    assert SAMPLE["redis-password"] not in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    ("anchor", "stack"),
+    [
+        ("## Rotation runbook", "production"),
+        ("**A release (the image).**", "production"),
+        ("## Destroy and uninstall", "dev"),
+        ("## Changing the replica region", "production"),
+    ],
+)
+def test_the_pulumi_only_blocks_run_as_printed(
+    aws: dict[str, str], tmp_path: Path, listeners: dict[str, int], anchor: str, stack: str
+) -> None:
+    """Blocks made of pulumi commands alone: every command a real one with real flags, on the stack
+    they name, every URN one the stack declares; none fails."""
+    world = scene(aws, tmp_path, listeners, stack)
+    result = run(world.env, fenced(RUNBOOKS, anchor), tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert world.log("pulumi"), "the block ran its commands"
+
+
+@pytest.mark.parametrize("differ", [False, True])
+def test_troubleshooting_compares_a_synced_value_by_its_digest(
+    aws: dict[str, str], tmp_path: Path, listeners: dict[str, int], differ: bool
+) -> None:
+    """The comparison of a synced value with Secrets Manager, as printed: it reads the stack's
+    backend Secret on the stack's cluster and says whether the two are the same, printing
+    neither."""
+    block = fenced(TROUBLESHOOTING, "## Comparing a synced value")
+    key = re.search(r"KEY=(\S+)", block)
+    assert key
+    deployed = run_stack("production")
+    stored = "jwt-not-real-value-#1"
+    synced = stored + ("x" if differ else "")
+    kube = {deployed.exports["secretNames"]["backend"]: {key[1]: base64.b64encode(synced.encode()).decode()}}
+    world = scene(aws, tmp_path, listeners, "production", kube_secrets=kube)
+    client(aws, "secretsmanager", stack_config("production")["aws:region"]).create_secret(
+        Name=f"ai-etl/production/{key[1]}", SecretString=stored
+    )
+    result = run(world.env, block, tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert ("DIFFERENT" in result.stdout) is differ and ("the same" in result.stdout) is not differ
+    assert (hashlib.sha256(stored.encode()).hexdigest()[:16] in result.stdout) is differ
+    assert stored not in result.stdout + result.stderr
+
+
+RUN_HERE = [
+    "### The database and Redis passwords",
+    "For Redis, step 2 sets",
+    "## Rotation runbook",
+    "**A release (the image).**",
+    "the defaults, run as a script",
+    "## Destroy and uninstall",
+    "## Changing the replica region",
+]
+RUN_IN_RECOVERY = [
+    "1. **The state**",
+    "2. **AWS**",
+    "3. **Pulumi.**",
+    "A drill (read every replica back",
+    "script from the project's folder (after `make setup`)",
+]
+
+
+def test_every_block_is_run_by_a_test_and_stops_at_its_first_failure() -> None:
+    """Each shell block of the runbooks and of troubleshooting is one a test here or in
+    tests/test_recovery.py runs (a new block needs its test), and starts with
+    `set -euo pipefail`, so that a pasted script stops where it fails."""
+    covered = [fenced(RUNBOOKS, anchor) for anchor in RUN_HERE + RUN_IN_RECOVERY]
+    covered.append(fenced(TROUBLESHOOTING, "## Comparing a synced value"))
+    found = blocks(RUNBOOKS) + blocks(TROUBLESHOOTING)
+    assert sorted(found) == sorted(covered)
+    for block in found:
+        assert block.startswith("set -euo pipefail\n"), block.splitlines()[0]
+        assert "psql " not in block or "psql -v ON_ERROR_STOP=1 " in block
+        syntax = subprocess.run(["bash", "-n", "-c", block], capture_output=True, text=True, check=False)
+        assert syntax.returncode == 0, syntax.stderr
