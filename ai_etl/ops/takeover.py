@@ -209,8 +209,9 @@ def script(target: Target) -> str:
     lines = [
         "#!/usr/bin/env bash",
         "# The takeover of a hand-made installation by one stack of this project, every live credential",
-        f"# kept (docs/takeover.md). Printed by `{COMMAND} <stack>`: save it, then run it from the",
-        "# project's root with bash. It stops at the first error, and asks before anything destructive.",
+        "# kept (docs/takeover.md). Printed by `.venv/bin/python -m ai_etl.ops.takeover` for the stack:",
+        "# save it, then run it with bash from the project's root. It stops at the first error, and",
+        "# asks before anything destructive.",
         "set -euo pipefail",
     ]
     for number, step in enumerate(steps(target)):
