@@ -34,9 +34,16 @@ CLIENT = """#!{python}
 import json, os, socket, sys
 tool, argv = {tool!r}, sys.argv[1:]
 words = [w for i, w in enumerate(argv) if not w.startswith("--") and (i == 0 or argv[i - 1] != "--stack")]
-# Only `pulumi config set KEY` without a value reads standard input (the script's own is its answers).
+# Only `pulumi config set KEY` without a value reads standard input: all of a pipe (`--raw`, as the
+# script pipes values), or, where the real CLI would prompt on the terminal, one line of the
+# script's own input, which stands in for the terminal (read a byte at a time, to leave the rest).
 reads = tool == "pulumi" and argv[:2] == ["config", "set"] and len(words) == 3
-stdin = sys.stdin.buffer.read() if reads else b""
+stdin = b""
+if reads and "--raw" in argv:
+    stdin = sys.stdin.buffer.read()
+elif reads:
+    while (byte := os.read(0, 1)) not in (b"", b"\\n"):
+        stdin += byte
 with socket.socket(socket.AF_UNIX) as s:
     s.connect(os.environ["FAKES_SOCKET"])
     s.sendall(json.dumps({{"tool": tool, "argv": argv, "stdin": stdin.hex()}}).encode())
@@ -85,7 +92,9 @@ class Fakes:
     secrets: dict[str, str] = field(default_factory=dict)
     calls: list[Call] = field(default_factory=list)
     stored: list[tuple[list[str], bytes]] = field(default_factory=list)
-    """Each `pulumi config set` that read its value from stdin: its arguments, and the value stored."""
+    """Each `pulumi config set --raw` (a value piped in): its arguments, and the value stored."""
+    prompted: list[tuple[list[str], bytes]] = field(default_factory=list)
+    """Each `pulumi config set` that took its value at the prompt (here: a line of the script's input)."""
     kubeconfig: Path | None = None
     previewed: bool = False
     run: Run | None = None
@@ -191,9 +200,9 @@ class Fakes:
             value = stdin.decode()
             if command[:2] == ["config", "set"] and "--raw" not in command:
                 value = value.removesuffix("\n")  # pulumi/pulumi pkg/cmd/pulumi/config/config.go
+            if command[:2] == ["config", "set"] and len([w for w in command[2:] if w[:2] != "--"]) == 1:
+                (self.stored if "--raw" in command else self.prompted).append((command, value.encode()))
             run_cli(shlex.join(["pulumi", *argv]), self.config, self.secrets, stdin=value)
-            if stdin:
-                self.stored.append((command, value.encode()))
             return ""
         if command == ["preview", "--diff"]:
             self.run = run_config(self.stack, self.config, self.secrets)
@@ -258,9 +267,10 @@ class Fakes:
         return {"stdout": out.encode().hex(), "stderr": "", "code": 0}
 
     def run_script(
-        self, script: Path, project: Path, answers: str = "yes\nyes\n", timeout: float = 300
+        self, script: Path, project: Path, typed: str = "yes\nyes\n", timeout: float = 300
     ) -> subprocess.CompletedProcess[str]:
-        """`bash <script>` in `project`, with only the fakes and the system's tools on PATH."""
+        """`bash <script>` in `project`, with only the fakes and the system's tools on PATH, and
+        `typed` as its input: what the operator would type at its prompts and questions."""
         folder = script.parent / "fakes"
         (folder / "bin").mkdir(parents=True, exist_ok=True)
         for tool in ("kubectl", "aws", "pulumi"):
@@ -288,7 +298,7 @@ class Fakes:
                 text=True,
             )
             assert bash.stdin is not None
-            bash.stdin.write(answers)
+            bash.stdin.write(typed)
             bash.stdin.close()
             selector = selectors.DefaultSelector()
             selector.register(server, selectors.EVENT_READ)

@@ -20,7 +20,7 @@ import pytest
 from redis.asyncio.connection import parse_url
 from sqlalchemy.engine import make_url
 
-from ai_etl.catalogue import by_key
+from ai_etl.catalogue import Source, by_key, of_source
 from ai_etl.catalogue.urls import compose_url, read_url
 from ai_etl.config.settings import ConfigError, DatabaseSettings, RedisSettings
 from ai_etl.guardrails.rules import evaluate
@@ -108,11 +108,19 @@ def _config_of(project: Path, stack: str) -> dict[str, Any]:
     return load_stack_config(stack, project)
 
 
+def typed(secret: dict[str, bytes], *answers: str) -> str:
+    """What the operator types: a value at each prompt for a provided secret the hand-made Secret
+    lacks (one added since the guide), then `answers` to the script's questions."""
+    absent = [s for s in of_source(Source.PROVIDED) if s.key not in secret and s.env_var not in secret]
+    return "".join(f"Typed{s.key}\n" for s in absent) + "".join(f"{a}\n" for a in answers)
+
+
 def run_as_printed(
-    tmp_path: Path, secret: dict[str, bytes], answers: str = "yes\nyes\n", stack: str = STACK
+    tmp_path: Path, secret: dict[str, bytes], answers: tuple[str, ...] = ("yes", "yes"), stack: str = STACK
 ) -> tuple[subprocess.CompletedProcess[str], Fakes]:
     """The docs' block (`.venv/bin/python -m ai_etl.ops.takeover production > ...; bash ...`),
-    extracted from docs/takeover.md, run in a copy of the project with the fakes on PATH."""
+    extracted from docs/takeover.md, run in a copy of the project with the fakes on PATH, the
+    operator typing a value at each prompt and `answers` to the script's questions."""
     project = copy_project(tmp_path / "project")
     block = fenced(DOCS.read_text(), "## Run it")
     runner = tmp_path / "as-printed.sh"
@@ -120,7 +128,7 @@ def run_as_printed(
     fakes = fakes_for(stack, project, secret)
     outer = tmp_path / "outer.sh"
     outer.write_text(f"set -euo pipefail\n. {shlex.quote(str(runner))}\n")
-    return fakes.run_script(outer, project, answers), fakes
+    return fakes.run_script(outer, project, typed(secret, *answers)), fakes
 
 
 def stored(fakes: Fakes) -> dict[str, bytes]:
@@ -198,6 +206,8 @@ def check_kept(result: subprocess.CompletedProcess[str], fakes: Fakes, secret: d
         assert values[config_key] == live(key)
     assert values["s3SecretKey"] == live("s3-secret-key"), "--raw keeps the trailing newline"
     assert values["adopt.jwt-secret-key"] == live("jwt-secret-key")
+    absent = [s for s in of_source(Source.PROVIDED) if s.key not in secret and s.env_var not in secret]
+    assert [c[-1] for c, _ in fakes.prompted] == [s.config_key for s in absent], "prompted for the others"
     # What the program stored is what the backend's drivers read the same.
     assert fakes.run is not None
     written = {name.rsplit("/", 1)[1]: value for name, value in stored_values(fakes.run).items()}
@@ -338,7 +348,7 @@ def test_a_changed_value_stops_before_anything_made_by_hand_goes(tmp_path: Path)
     fakes = fakes_for(STACK, project, secret)
     script_path = tmp_path / "takeover.sh"
     script_path.write_text(script(target(STACK, project)))
-    result = fakes.run_script(script_path, project)
+    result = fakes.run_script(script_path, project, typed(secret, "yes", "yes"))
     assert result.returncode != 0
     assert "secret-key: CHANGED" in result.stdout.splitlines() and "jwt-secret-key: kept" in result.stdout
     assert no_part_of(PLAIN["secret-key"], result.stdout + result.stderr)
@@ -348,7 +358,7 @@ def test_a_changed_value_stops_before_anything_made_by_hand_goes(tmp_path: Path)
 def test_a_no_at_the_prompt_deletes_nothing(tmp_path: Path) -> None:
     """Answering anything but `yes` after the preview stops the script: the values are in
     encrypted config, nothing in the cluster is touched."""
-    result, fakes = run_as_printed(tmp_path, hand_made("db-kept", "rd-kept"), answers="no\n")
+    result, fakes = run_as_printed(tmp_path, hand_made("db-kept", "rd-kept"), answers=("no",))
     assert result.returncode != 0 and "stopped: nothing more was done" in result.stderr
     assert fakes.cluster.deleted == [] and not any(
         c.argv[0] == "up" for c in fakes.calls if c.tool == "pulumi"
