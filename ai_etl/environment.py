@@ -56,8 +56,20 @@ class Environment(pulumi.ComponentResource):
         p = args.plan
         child = pulumi.ResourceOptions(parent=self)
         # Every Kubernetes object goes to the stack's own cluster, never to whatever cluster the
-        # deploying shell's kubeconfig points at.
-        provider = k8s.Provider(f"{name}-cluster", k8s.ProviderArgs(kubeconfig=p.kubeconfig), child)
+        # deploying shell's kubeconfig points at. Stack config reaches only Pulumi's default
+        # providers (pulumi/pulumi pkg/resource/deploy/default_providers.go, GetPackageConfig), so
+        # the takeover's options are this provider's own arguments, always stated: left unset, the
+        # SDK would take them from PULUMI_K8S_UPSERT_EXISTING_OBJECTS and PULUMI_K8S_ENABLE_PATCH_FORCE
+        # in the deploying shell (pulumi/pulumi-kubernetes sdk/python/pulumi_kubernetes/provider.py).
+        provider = k8s.Provider(
+            f"{name}-cluster",
+            k8s.ProviderArgs(
+                kubeconfig=p.kubeconfig,
+                upsert_existing_objects=p.takeover,
+                enable_patch_force=p.takeover,
+            ),
+            child,
+        )
         in_cluster = pulumi.ResourceOptions(parent=self, providers={"kubernetes": provider})
 
         namespace = Namespace(

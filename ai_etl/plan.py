@@ -71,6 +71,8 @@ class Plan:
     stack: str
     region: str
     kubeconfig: str
+    takeover: bool
+    """The cluster's provider adopts existing objects and takes fields others set (`ai-etl:takeover`)."""
     namespace: str
     labels: Mapping[str, str]
     selector_labels: Mapping[str, str]
@@ -143,6 +145,7 @@ def plan(s: Settings, cluster: Cluster) -> Plan:
         stack=stack,
         region=s.region,
         kubeconfig=kubeconfig(cluster, s.region),
+        takeover=config.takeover,
         namespace=names.namespace(stack, config.namespace),
         labels=MappingProxyType(environment_labels(names.PROJECT, stack, config.grade)),
         selector_labels=MappingProxyType({names.ENVIRONMENT_LABEL: stack}),

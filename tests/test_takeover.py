@@ -1,213 +1,665 @@
-"""The takeover of a hand-made installation, run as printed: every live value piped into the stack's
-encrypted config, and the program then writes exactly those values (no credential changes), names
-the objects the commands name, and takes over a generated secret only until its rotation."""
+"""The takeover of a hand-made installation, run as printed: the docs' command prints a bash script,
+which runs against fake `kubectl`, `aws` and `pulumi` (tests/fakes.py: the pulumi one runs the real
+program offline). Every live credential is kept, read the way the backend's drivers read it; kubectl
+only ever talks to the stack's own cluster; the provider that deploys our objects gets the options
+the takeover needs; and no value from a stack file, however hostile, runs as a command."""
 
 from __future__ import annotations
 
 import base64
 import json
+import random
 import re
+import shlex
+import string
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
+from redis.asyncio.connection import parse_url
+from sqlalchemy.engine import make_url
 
-from ai_etl.catalogue import by_key
-from ai_etl.config.settings import ConfigError
+from ai_etl.catalogue import Source, by_key, of_source
+from ai_etl.catalogue.urls import compose_url, read_url
+from ai_etl.config.settings import ConfigError, DatabaseSettings, RedisSettings
 from ai_etl.guardrails.rules import evaluate
-from ai_etl.offline.records import Run, unwrap
+from ai_etl.names import HAND_MADE_SECRET
+from ai_etl.offline.records import Run
+from ai_etl.ops import takeover
 from ai_etl.ops.check import subjects_of
-from ai_etl.ops.takeover import HAND_MADE_SECRET, main, steps
-from ai_etl.tokens import SM_SECRET, SM_VERSION
-from tests.helpers import PLACEHOLDERS, manifest, run_cli, run_config, stack_config
+from ai_etl.ops.takeover import Target, main, script, steps, target
+from ai_etl.tokens import K8S_PROVIDER, SM_SECRET
+from tests.fakes import Cluster, Fakes, stored_values
+from tests.helpers import PLACEHOLDERS, copy_project, manifest, run_cli, run_config, stack_config
+from tests.paths import PROJECT_DIR
+from tests.test_docs import fenced
 
 STACK = "production"
-# What the guide's `kubectl create secret generic ai-etl-secrets --from-literal=...` holds (obviously
-# fake values); the guide's other way, `--from-env-file`, names them by env var, webhook key included.
-LIVE = {
-    "database-url": "postgresql+asyncpg://ai_etl:kept%40db%3Apw@postgres-svc:5432/ai_etl",
-    "redis-url": "redis://:kept-redis-pw@redis-svc:6379/0",
-    "jwt-secret-key": "kept-jwt-value-not-real",
-    "secret-key": "kept-app-secret-not-real",
-    "qwen-api-key": "kept-llm-key-not-real",
-    "s3-access-key": "kept-s3-id-not-real",
-    "s3-secret-key": "kept-s3-secret-not-real",
+DOCS = PROJECT_DIR / "docs" / "takeover.md"
+HOSTILE = "#/?@%!$&"
+"""The characters of a password that a URL can mistake for its own (issue 17)."""
+PLAIN = {
+    "jwt-secret-key": "Jw7qVx2Rk9Lm",
+    "secret-key": "Ap4sNm8Lp1Zq",
+    "qwen-api-key": "Qw3eRt6Yu0Io",
+    "s3-access-key": "S3iD5fG7hJ2k",
+    # A value made with --from-file keeps the file's newline: the backend has it, so it stays.
+    "s3-secret-key": "S3sK8lZ4xC6v\n",
+    "webhook-signing-key": "Wh2vB9nM4qXe",
 }
-WEBHOOK = "kept-webhook-key-not-real"
-FORMS: dict[str, dict[str, str]] = {
-    "from-literal": LIVE,
-    "from-env-file": {
-        str(by_key()[k].env_var): v for k, v in {**LIVE, "webhook-signing-key": WEBHOOK}.items()
-    },
-}
-FAKES = r"""
-declare -A HAND=(%s) NEW=(%s)
-# kubectl get secret NAME -n NS -o jsonpath={.data.KEY}: base64, as the API serves it
-kubectl() {
-  local key; key=$(printf %%s "$*" | sed -E 's/.*\{\.data\.([A-Za-z0-9_-]+)\}.*/\1/')
-  case "$3" in
-    %s) printf %%s "${HAND[$key]:-}" ;;
-    "$NEW_SECRET") printf %%s "${NEW[$key]:-}" ;;
-    *) echo "unexpected: kubectl $*" >&2; return 1 ;;
-  esac
-}
-pulumi() {
-  if [ "$1 $2" = "stack output" ]; then printf %%s "$OUTPUT"; return; fi
-  printf '%%s\t%%s\n' "$*" "$(base64 -w0)" >> "$LOG"
-}
-"""
+"""The hand-made Secret's other values: obviously fake, and like no word a command holds."""
+GUIDE_CHARACTERS = string.ascii_letters + string.digits + "!@#$%^&*"
+"""What the guide's password generator draws from; its other generator is url-safe base64."""
 
 
-def _array(values: dict[str, str]) -> str:
-    return " ".join(f"[{k}]={base64.b64encode(v.encode()).decode()}" for k, v in values.items())
+def database_url(password: str) -> str:
+    """The live DATABASE_URL as a working installation holds it: the password raw where SQLAlchemy
+    reads it back whole, else percent-encoded where it must be (`%` before hex digits, `@`)."""
+    for text in (password, password.replace("%", "%25").replace("@", "%40")):
+        url = f"postgresql+asyncpg://ai_etl:{text}@postgres-svc:5432/ai_etl"
+        read = make_url(url)
+        if read.password == password and read.host == "postgres-svc":
+            return url
+    raise AssertionError("no URL SQLAlchemy reads this password from")
 
 
-def run_steps(
-    tmp_path: Path, numbers: tuple[int, ...], form: str = "from-literal", run: Run | None = None
-) -> tuple[subprocess.CompletedProcess[str], Path]:
-    """The takeover's steps `numbers`, as printed, with kubectl and pulumi faked, the hand-made
-    Secret made the guide's way `form` and, given `run`, the operator's Secret holding what the
-    program stored; returns the run and the log of what pulumi was given (arguments, stdin)."""
-    log = tmp_path / "pulumi.log"
-    names = run.exports["secretNames"] if run else {"backend": "none"}
-    chosen = [s for i, s in enumerate(steps(STACK), 1) if i in numbers]
-    new = stored(run) if run else {}
-    script = FAKES % (_array(FORMS[form]), _array(new), HAND_MADE_SECRET)
-    script += "\n".join(c for s in chosen for c in s.commands)
-    env = {
-        "LOG": str(log),
-        "PATH": "/usr/bin:/bin",
-        "OUTPUT": json.dumps(names),
-        "NEW_SECRET": names["backend"],
+def redis_url(password: str) -> str:
+    """The live REDIS_URL likewise, by redis-py's rules: raw where it reads the password and the host
+    back, else with `%`, `#`, `?` and `/` percent-encoded."""
+    encoded = password
+    for c in "%#?/":
+        encoded = encoded.replace(c, f"%{ord(c):02X}")
+    for text in (password, encoded):
+        url = f"redis://:{text}@redis-svc:6379/0"
+        try:
+            read = parse_url(url)
+        except ValueError:
+            continue
+        if read.get("password") == password and read.get("host") == "redis-svc":
+            return url
+    raise AssertionError("no URL redis-py reads this password from")
+
+
+def hand_made(db_password: str, redis_password: str, form: str = "from-literal") -> dict[str, bytes]:
+    """The guide's Secret `ai-etl-secrets` (obviously fake values), made with `--from-literal` (keys
+    like database-url) or `--from-env-file` (keys like DATABASE_URL, the webhook key included)."""
+    values = {
+        "database-url": database_url(db_password),
+        "redis-url": redis_url(redis_password),
+        **{k: v for k, v in PLAIN.items() if k != "webhook-signing-key"},  # --from-literal has none
     }
-    result = subprocess.run(
-        ["bash", "-eo", "pipefail", "-c", script],
-        env=env,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        check=False,
+    if form == "from-env-file":
+        values = {**values, "webhook-signing-key": PLAIN["webhook-signing-key"]}
+        return {str(by_key()[k].env_var): v.encode() for k, v in values.items()}
+    return {k: v.encode() for k, v in values.items()}
+
+
+def fakes_for(stack: str, project: Path, secret: dict[str, bytes]) -> Fakes:
+    """The tools for `stack`, its cluster holding `secret` in the stack's namespace."""
+    t = target(stack, project)
+    config = stack_config(stack) if project == PROJECT_DIR else _config_of(project, stack)
+    return Fakes(stack, Cluster(t.cluster, t.region, t.namespace, secret), config)
+
+
+def _config_of(project: Path, stack: str) -> dict[str, Any]:
+    from ai_etl.offline.stackconfig import load_stack_config
+
+    return load_stack_config(stack, project)
+
+
+def typed(secret: dict[str, bytes], *answers: str) -> str:
+    """What the operator types: a value at each prompt for a provided secret the hand-made Secret
+    lacks (one added since the guide), then `answers` to the script's questions."""
+    absent = [s for s in of_source(Source.PROVIDED) if s.key not in secret and s.env_var not in secret]
+    return "".join(f"Typed{s.key}\n" for s in absent) + "".join(f"{a}\n" for a in answers)
+
+
+def run_as_printed(
+    tmp_path: Path, secret: dict[str, bytes], answers: tuple[str, ...] = ("yes", "yes"), stack: str = STACK
+) -> tuple[subprocess.CompletedProcess[str], Fakes]:
+    """The docs' block (`.venv/bin/python -m ai_etl.ops.takeover production > ...; bash ...`),
+    extracted from docs/takeover.md, run in a copy of the project with the fakes on PATH, the
+    operator typing a value at each prompt and `answers` to the script's questions."""
+    project = copy_project(tmp_path / "project")
+    block = fenced(DOCS.read_text(), "## Run it")
+    runner = tmp_path / "as-printed.sh"
+    runner.write_text(block.replace("production", stack))
+    fakes = fakes_for(stack, project, secret)
+    outer = tmp_path / "outer.sh"
+    outer.write_text(f"set -euo pipefail\n. {shlex.quote(str(runner))}\n")
+    return fakes.run_script(outer, project, typed(secret, *answers)), fakes
+
+
+def stored(fakes: Fakes) -> dict[str, bytes]:
+    """What each piped `pulumi config set` stored, by its config key (`adopt.db-password`, ...)."""
+    return {next(w for w in command[2:] if not w.startswith("--")): v for command, v in fakes.stored}
+
+
+def no_part_of(secret: str, text: str, window: int = 6) -> bool:
+    """Whether `text` holds no stretch of `window` characters of `secret` (nor its base64)."""
+    pieces = {secret[i : i + window] for i in range(max(1, len(secret) - window + 1))}
+    return not any(p in text for p in pieces) and base64.b64encode(secret.encode()).decode() not in text
+
+
+# The provider's options ---------------------------------------------------------------------------
+
+
+def provider_inputs(run: Run) -> dict[str, Any]:
+    (provider,) = run.of_type(K8S_PROVIDER)
+    objects = [r for r in run.resources if r.type.startswith("kubernetes:")]
+    assert {r.provider.rpartition("::")[0] for r in objects} == {provider.urn}, "our objects go through it"
+    return provider.inputs
+
+
+def test_the_takeover_setting_reaches_the_provider_that_deploys_our_objects() -> None:
+    """`takeover: true` turns on upsertExistingObjects and enablePatchForce on the stack's own
+    provider, the one every object of ours goes through (pulumi/pulumi-kubernetes
+    sdk/python/pulumi_kubernetes/provider.py: ProviderArgs `upsert_existing_objects`,
+    `enable_patch_force`, sent as JSON text, which provider/pkg/provider/provider.go Configure
+    compares with "true"). Stack config under `kubernetes:` would reach only the default provider."""
+    on = provider_inputs(run_config(STACK, stack_config(STACK, {"ai-etl:takeover": "true"})))
+    assert (on["upsertExistingObjects"], on["enablePatchForce"]) == ("true", "true")
+    beside = stack_config(
+        STACK, {"kubernetes:upsertExistingObjects": "true", "kubernetes:enablePatchForce": "true"}
     )
-    return result, log
+    off = provider_inputs(run_config(STACK, beside))
+    assert (off["upsertExistingObjects"], off["enablePatchForce"]) == ("false", "false")
 
 
-def taken_over(tmp_path: Path, form: str = "from-literal") -> tuple[dict, dict[str, str]]:
-    """The stack's config and secrets once step 1 ran, stored as the CLI stores them."""
-    result, log = run_steps(tmp_path, (1,), form)
+def test_the_shells_environment_cannot_turn_the_options_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Left unset, the SDK would take them from PULUMI_K8S_UPSERT_EXISTING_OBJECTS and
+    PULUMI_K8S_ENABLE_PATCH_FORCE in the deploying shell (provider.py, `_utilities.get_env_bool`): an
+    export left over from another project would let a create take over someone else's object."""
+    monkeypatch.setenv("PULUMI_K8S_UPSERT_EXISTING_OBJECTS", "true")
+    monkeypatch.setenv("PULUMI_K8S_ENABLE_PATCH_FORCE", "true")
+    inputs = provider_inputs(run_config(STACK, stack_config(STACK)))
+    assert (inputs["upsertExistingObjects"], inputs["enablePatchForce"]) == ("false", "false")
+
+
+def test_a_takeover_left_on_is_warned_with_a_fix_that_works() -> None:
+    """Every run says it is on, with the command that turns it off; pasted, it does."""
+    config = stack_config(STACK, {"ai-etl:takeover": "true"})
+    (warning,) = [w for w in run_config(STACK, config).warnings if "takeover is on" in w]
+    fix = warning.split("turn it off: ")[1]
+    run_cli(fix, config, {})
+    assert "ai-etl:takeover" not in config
+    assert not [w for w in run_config(STACK, config).warnings if "takeover is on" in w]
+
+
+# The script, end to end -----------------------------------------------------------------------------
+
+
+def check_kept(result: subprocess.CompletedProcess[str], fakes: Fakes, secret: dict[str, bytes]) -> None:
+    """Every credential the hand-made Secret holds went, byte for byte, into encrypted config; the
+    program then writes exactly those values; step 4 read them all `kept`; nothing printed any."""
     assert result.returncode == 0, result.stderr
-    config, secrets = stack_config(STACK), dict[str, str]()
-    for line in log.read_text().splitlines():
-        args, stdin = line.split("\t")
-        value = base64.b64decode(stdin).decode()
-        if not value:  # a secret added since the guide: the operator types it at the prompt
-            value = PLACEHOLDERS[f"ai-etl:{args.split()[3]}"]
-        run_cli(f"pulumi {args}", config, secrets, stdin=value)
-    return config, secrets
+    specs, values = by_key(), stored(fakes)
+
+    def live(key: str) -> bytes:
+        return secret[key] if key in secret else secret[str(specs[key].env_var)]
+
+    db = make_url(live("database-url").decode()).password
+    redis = parse_url(live("redis-url").decode())["password"]
+    assert values["adopt.db-password"].decode() == db and values["adopt.redis-password"].decode() == redis
+    for key, config_key in (("qwen-api-key", "qwenApiKey"), ("s3-access-key", "s3AccessKey")):
+        assert values[config_key] == live(key)
+    assert values["s3SecretKey"] == live("s3-secret-key"), "--raw keeps the trailing newline"
+    assert values["adopt.jwt-secret-key"] == live("jwt-secret-key")
+    absent = [s for s in of_source(Source.PROVIDED) if s.key not in secret and s.env_var not in secret]
+    assert [c[-1] for c, _ in fakes.prompted] == [s.config_key for s in absent], "prompted for the others"
+    # What the program stored is what the backend's drivers read the same.
+    assert fakes.run is not None
+    written = {name.rsplit("/", 1)[1]: value for name, value in stored_values(fakes.run).items()}
+    assert read_url(specs["database-url"], written["database-url"]).password == db
+    assert read_url(specs["redis-url"], written["redis-url"]).password == redis
+    said = dict(
+        line.split(": ", 1)
+        for line in result.stdout.splitlines()
+        if line.endswith(("kept", "new", "CHANGED"))
+    )
+    assert said and set(said.values()) <= {"kept", "new"}, said
+    shown = result.stdout + result.stderr + "\n".join(shlex.join(c.argv) for c in fakes.calls)
+    plain = [v.decode().strip() for v in secret.values() if b"://" not in v]
+    for value in (db, redis, *plain):
+        assert no_part_of(str(value), shown), "a credential, or part of one, was printed or passed"
 
 
-def stored(run: Run) -> dict[str, str]:
-    """What each Secrets Manager secret holds, by key."""
-    names = {r.outputs["arn"]: r.inputs["name"].rsplit("/", 1)[-1] for r in run.of_type(SM_SECRET)}
-    return {names[v.inputs["secretId"]]: unwrap(v.inputs["secretString"]) for v in run.of_type(SM_VERSION)}
+KEPT_AS_WRITTEN = {
+    # Raw wherever the driver reads the password back whole, as the guide writes its URLs:
+    # SQLAlchemy keeps a raw '#', '/' and '?' (its password runs to the '@'), redis-py a raw '@'.
+    "raw": ("Db#Kp/Wq?x!$&%zz", "Rd@Kp!$&%zzQ"),
+    # Percent-encoded where the driver needs it: '@' and '%41' for SQLAlchemy; '#', '/', '?' and
+    # '%41' for redis-py (urlparse would end the URL's authority at them).
+    "encoded": ("Db@Kp%41x!", "Rd#Kp/Wq?x%41$&"),
+}
 
 
-@pytest.mark.parametrize("form", FORMS)
-def test_the_takeover_keeps_every_live_credential(tmp_path: Path, form: str) -> None:
-    """After step 1 the program writes the very values the hand-made Secret holds, made either way
-    the guide shows, the URLs included (composed again from the kept passwords), and tags the kept
-    ones; a generated secret the Secret lacks gets a new value."""
-    config, secrets = taken_over(tmp_path, form)
-    assert set(secrets) == {*PLACEHOLDERS, "ai-etl:adopt"}, "every value went to encrypted config"
-    run = run_config(STACK, config, secrets)
-    values = stored(run)
-    for key, value in LIVE.items():
-        assert values[key] == value, key
-    assert (values["webhook-signing-key"] == WEBHOOK) == (form == "from-env-file")
+@pytest.mark.parametrize("spelling", KEPT_AS_WRITTEN)
+def test_the_script_keeps_passwords_holding_every_hostile_character(tmp_path: Path, spelling: str) -> None:
+    """The guide's live URLs with `#`, `/`, `?`, `@`, `%`, `!`, `$`, `&` in their passwords, raw
+    and encoded as a working installation has them: run as printed, the script pipes each password,
+    whole, into `pulumi config set --secret`, the program composes URLs the drivers read back to it,
+    and step 4 says `kept`, though the program spells them otherwise (`%21` for a raw `!`)."""
+    db, redis = KEPT_AS_WRITTEN[spelling]
+    assert set(HOSTILE) <= set(db + redis)
+    secret = hand_made(db, redis)
+    assert (db in secret["database-url"].decode()) == (spelling == "raw")
+    assert (redis in secret["redis-url"].decode()) == (spelling == "raw")
+    result, fakes = run_as_printed(tmp_path, secret)
+    check_kept(result, fakes, secret)
+
+
+def test_the_script_keeps_passwords_of_every_character_made_by_env_file(tmp_path: Path) -> None:
+    """All of them at once, `%41` (which must not read as `A`) and url-safe base64's `-_` included,
+    in a Secret made with `--from-env-file`; the webhook key, which only that form has, is kept too."""
+    password = "Zx9!@#$%^&*%41/?-_Q"
+    secret = hand_made(password, password[::-1], form="from-env-file")
+    result, fakes = run_as_printed(tmp_path, secret)
+    check_kept(result, fakes, secret)
+    assert stored(fakes)["adopt.webhook-signing-key"] == PLAIN["webhook-signing-key"].encode()
+
+
+@pytest.fixture(scope="module")
+def taken_over(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess[str], Fakes]:
+    """One takeover of production, run as printed, from a Secret made with `--from-literal`."""
+    return run_as_printed(tmp_path_factory.mktemp("takeover"), hand_made("db#kept@pw", "rd!kept$pw"))
+
+
+def test_kubectl_talks_only_to_the_stacks_own_cluster(taken_over: tuple[Any, Fakes]) -> None:
+    """Every kubectl call names the kubeconfig `aws eks update-kubeconfig` wrote for the stack's
+    clusterName and aws:region (the fake refuses any other, and the shell's KUBECONFIG points
+    elsewhere), and its context; the kubeconfig is made before the first kubectl call."""
+    result, fakes = taken_over
+    assert result.returncode == 0, result.stderr
+    tools = [c.tool for c in fakes.calls]
+    (aws,) = [c for c in fakes.calls if c.tool == "aws"]
+    config = stack_config(STACK)
+    assert aws.argv[:6] == [
+        "eks",
+        "update-kubeconfig",
+        "--name",
+        config["ai-etl:clusterName"],
+        "--region",
+        config["aws:region"],
+    ]
+    assert tools.index("aws") < tools.index("kubectl")
+    assert fakes.kubeconfig and not fakes.kubeconfig.exists(), "the temporary kubeconfig is removed"
+
+
+def test_a_preview_comes_before_anything_destructive(taken_over: tuple[Any, Fakes]) -> None:
+    """The old Deployment is deleted only after `pulumi preview` and the operator's `yes`; the
+    provider then has both options on for `up` (which the fake refuses otherwise, as the cluster
+    would, AlreadyExists), and they are off once the script ends."""
+    _, fakes = taken_over
+    calls = [(c.tool, c.argv) for c in fakes.calls]
+    preview = next(i for i, (t, a) in enumerate(calls) if t == "pulumi" and a[0] == "preview")
+    deletes = [i for i, (t, a) in enumerate(calls) if t == "kubectl" and "delete" in a]
+    assert deletes and preview < min(deletes)
+    assert "ai-etl:takeover" not in fakes.config
+    assert provider_inputs(run_config(STACK, fakes.config, fakes.secrets))["upsertExistingObjects"] == "false"
+
+
+def test_the_script_retires_only_what_was_made_by_hand(taken_over: tuple[Any, Fakes]) -> None:
+    """The old ReplicaSet (not the new Deployment's), the guide's ExternalSecret and Secret in the
+    stack's namespace and in `default`, its Role and RoleBinding: none of them the program's."""
+    _, fakes = taken_over
+    assert fakes.run is not None
+    declared = {
+        (r.inputs["metadata"].get("namespace"), r.inputs["metadata"]["name"])
+        for r in fakes.run.resources
+        if r.type.startswith("kubernetes:")
+    }
+    ns = fakes.run.exports["namespace"]
+    retired = [(d[0], d[1], d[d.index("-n") + 1]) for d in fakes.cluster.deleted]
+    assert ("replicaset", "ai-etl-backend-5d9f7c6b8", ns) in retired
+    assert ("externalsecrets.external-secrets.io", HAND_MADE_SECRET, "default") in retired
+    assert ("secret", HAND_MADE_SECRET, ns) in retired
+    assert not [r for r in retired[1:] if (r[2], r[1]) in declared], (
+        "step 5 deletes nothing the program declares"
+    )
+    assert (ns, HAND_MADE_SECRET) not in fakes.cluster.secrets
+
+
+def test_the_taken_over_stack_passes_the_guardrails(taken_over: tuple[Any, Fakes]) -> None:
+    """The program's run with the kept values tags them adopted, and breaks no guardrail."""
+    _, fakes = taken_over
+    run = run_config(STACK, fakes.config, fakes.secrets)
+    assert [f.message for f in evaluate(subjects_of(run)) if not f.advisory] == []
     tags = {r.inputs["name"].rsplit("/", 1)[-1]: r.inputs["tags"] for r in run.of_type(SM_SECRET)}
     adopted = {k for k, t in tags.items() if t.get("ValueSource") == "adopted"}
-    kept = {"jwt-secret-key", "secret-key", "db-password", "redis-password", "database-url", "redis-url"}
-    assert adopted == kept | ({"webhook-signing-key"} if form == "from-env-file" else set())
-    assert [f.message for f in evaluate(subjects_of(run)) if not f.advisory] == []
+    assert adopted == {
+        "jwt-secret-key",
+        "secret-key",
+        "db-password",
+        "redis-password",
+        "database-url",
+        "redis-url",
+    }
 
 
-@pytest.mark.parametrize("form", FORMS)
-def test_the_check_after_the_deploy_finds_every_value_kept(tmp_path: Path, form: str) -> None:
-    """Step 4, against the Secret the operator makes from what the program stored, reads `kept`
-    for every value the hand-made Secret had, and nothing CHANGED."""
-    config, secrets = taken_over(tmp_path, form)
-    run = run_config(STACK, config, secrets)
-    result, _ = run_steps(tmp_path, (1, 4), form, run)
-    assert result.returncode == 0, result.stderr
-    lines = dict(line.split(": ") for line in result.stdout.splitlines())
-    assert {k for k, v in lines.items() if v == "kept"} == set(LIVE) | (
-        {"webhook-signing-key"} if form == "from-env-file" else set()
+def test_a_changed_value_stops_before_anything_made_by_hand_goes(tmp_path: Path) -> None:
+    """Had the program written another value (here a rotation of secret-key set on the stack), step
+    4 names that key only, and the script stops with the hand-made objects still there."""
+    secret = hand_made("db-kept-pw", "rd-kept-pw")
+    project = copy_project(tmp_path / "project")
+    with (project / f"Pulumi.{STACK}.yaml").open("a") as f:
+        f.write("  ai-etl:rotation:\n    secret-key: 2026-12-01\n")
+    fakes = fakes_for(STACK, project, secret)
+    script_path = tmp_path / "takeover.sh"
+    script_path.write_text(script(target(STACK, project)))
+    result = fakes.run_script(script_path, project, typed(secret, "yes", "yes"))
+    assert result.returncode != 0
+    assert "secret-key: CHANGED" in result.stdout.splitlines() and "jwt-secret-key: kept" in result.stdout
+    assert no_part_of(PLAIN["secret-key"], result.stdout + result.stderr)
+    assert [d[0] for d in fakes.cluster.deleted] == ["deployment"], "only the old Deployment went"
+
+
+def test_a_no_at_the_prompt_deletes_nothing(tmp_path: Path) -> None:
+    """Answering anything but `yes` after the preview stops the script: the values are in
+    encrypted config, nothing in the cluster is touched."""
+    result, fakes = run_as_printed(tmp_path, hand_made("db-kept", "rd-kept"), answers=("no",))
+    assert result.returncode != 0 and "stopped: nothing more was done" in result.stderr
+    assert fakes.cluster.deleted == [] and not any(
+        c.argv[0] == "up" for c in fakes.calls if c.tool == "pulumi"
     )
-    assert "CHANGED" not in lines.values()
 
 
-def test_the_check_after_the_deploy_shows_a_changed_value(tmp_path: Path) -> None:
-    """Had a value changed, step 4 says which one (and only its name)."""
-    config, secrets = taken_over(tmp_path)
-    config["ai-etl:rotation"] = {"secret-key": "2026-12-01"}
-    result, _ = run_steps(tmp_path, (1, 4), run=run_config(STACK, config, secrets))
-    assert "secret-key: CHANGED" in result.stdout.splitlines()
-    assert LIVE["secret-key"] not in result.stdout
+# Reading the live URLs --------------------------------------------------------------------------------
 
 
-def test_no_live_value_is_on_a_command_line(tmp_path: Path) -> None:
-    """Values travel through pipes only: none is in the printed commands or pulumi's arguments."""
-    _, log = run_steps(tmp_path, (1,))
-    text = "\n".join(c for s in steps(STACK) for c in s.commands)
-    arguments = "\n".join(line.split("\t")[0] for line in log.read_text().splitlines())
-    for value in LIVE.values():
-        assert value not in text and value not in arguments
+def generated_passwords(count: int) -> list[str]:
+    """Passwords as the guide's two generators make them (seeded): 32 characters from letters,
+    digits and `!@#$%^&*`, and url-safe base64 of 24 bytes."""
+    rng = random.Random(17)
+    drawn = ["".join(rng.choice(GUIDE_CHARACTERS) for _ in range(32)) for _ in range(count)]
+    tokens = [base64.urlsafe_b64encode(rng.randbytes(24)).decode() for _ in range(count)]
+    return drawn + tokens
 
 
-def test_the_connection_check_prints_no_password(tmp_path: Path) -> None:
-    """Step 2 shows what the URLs point at, to compare with database.* and redis.*, never a password."""
-    result, _ = run_steps(tmp_path, (1, 2))
-    assert result.returncode == 0, result.stderr
-    assert "postgresql+asyncpg postgres-svc 5432 /ai_etl ai_etl" in result.stdout
-    assert "kept" not in result.stdout
+def as_secret(values: dict[str, str]) -> str:
+    return json.dumps(
+        {"kind": "Secret", "data": {k: base64.b64encode(v.encode()).decode() for k, v in values.items()}}
+    )
 
 
-def test_the_commands_name_the_programs_own_objects(tmp_path: Path) -> None:
-    """The namespace and the Deployment the takeover touches are those the program declares, and
-    step 5 retires only objects the program does not declare."""
-    config, secrets = taken_over(tmp_path)
-    run = run_config(STACK, config, secrets)
-    text = "\n".join(c for s in steps(STACK) for c in s.commands)
-    namespace = re.search(r"NS=(\S+)", text)
-    assert namespace and namespace[1] == run.exports["namespace"]
-    deployment = re.search(r"kubectl delete deployment (\S+)", text)
-    assert deployment and deployment[1] == manifest(run, "Deployment")["metadata"]["name"]
-    assert "backend" in run.exports["secretNames"]
-    retired = re.findall(r"kubectl delete (\S+) (\S+) -n", "\n".join(steps(STACK)[-1].commands))
-    assert len(retired) == 4, "step 5 deletes the hand-made objects"
-    declared = _declared_names(run)
-    for kind, name in retired:
-        assert name not in declared, f"step 5 deletes {kind} {name}, which the program declares"
+def helper(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, stdin: str, *argv: str
+) -> tuple[int, str, str]:
+    """One of the script's helper calls (`python -m ai_etl.ops.takeover STACK --...`), in process."""
+    import io
+
+    monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
+    try:
+        main([STACK, *argv])
+        code = 0
+    except SystemExit as exit_:
+        code = int(exit_.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err
 
 
-def _declared_names(run: Run) -> set[str]:
-    """The names of the Kubernetes objects the program declares."""
-    return {r.inputs["metadata"]["name"] for r in run.resources if r.type.startswith("kubernetes:")}
+def test_every_password_the_guides_generators_make_is_read_whole(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """For 400 generated passwords in both live URLs: the helper's password is the one the driver
+    reads (SQLAlchemy's make_url, redis-py's parse_url), the program's URL reads back to it, and
+    the comparison of the live URL with the program's says `kept` (`!` raw and `%21` alike)."""
+    specs = by_key()
+    connection = {"database": DatabaseSettings().model_dump(), "redis": RedisSettings().model_dump()}
+    for password in generated_passwords(200):
+        live = {"database-url": database_url(password), "redis-url": redis_url(password)}
+        for key in live:
+            code, out, err = helper(capsys, monkeypatch, as_secret(live), "--password", key)
+            assert code == 0 and base64.b64decode(out).decode() == password, (key, err)
+            spec = specs[key]
+            ours = compose_url(spec, connection[str(spec.connection)], password)
+            assert read_url(spec, ours).password == password
+            old, new = (
+                takeover._secret_data(json.loads(as_secret(live))),
+                {key: base64.b64encode(ours.encode()).decode()},
+            )
+            assert takeover.compare([key], old, new) == {key: "kept"}
 
 
-def test_a_kept_value_gives_way_at_the_first_rotation(tmp_path: Path) -> None:
+UNREADABLE = {
+    # SQLAlchemy: a raw '@' in the password shifts the host; non-numeric ports; not URLs at all
+    "database-url": [
+        "postgresql+asyncpg://ai_etl:Qv7@Zr3k@postgres-svc:5432/ai_etl",
+        "postgresql+asyncpg://ai_etl:Qv7Zr3k@postgres-svc:Zr3kQv7/ai_etl",
+        "postgresql+asyncpg://ai_etl:Qv7Zr3k@[postgres-svc:5432/ai_etl",
+        "Qv7Zr3kWp",
+        "",
+    ],
+    # redis-py: a raw '#', '?' or '/' ends the authority (the port then reads as part of the password)
+    "redis-url": [
+        "redis://:Qv7#Zr3k@redis-svc:6379/0",
+        "redis://:Qv7?Zr3k@redis-svc:6379/0",
+        "redis://:Qv7/Zr3k@redis-svc:6379/0",
+        "redis://:Qv7Zr3k@redis-svc:63x9/0",
+        "rediz://:Qv7Zr3k@redis-svc:6379/0",
+    ],
+}
+
+
+@pytest.mark.parametrize(("key", "url"), [(k, u) for k, urls in UNREADABLE.items() for u in urls])
+def test_an_unreadable_url_stops_with_its_key_and_nothing_of_it(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, key: str, url: str
+) -> None:
+    """A live URL its driver cannot read, or reads no host from, stops step 1 and 2 (exit 1, or 3
+    when the key is empty) naming the key, and showing no part of the URL: a parser's own message
+    (`Port could not be cast to integer value as '<...>'`) would show part of the password."""
+    for mode in ("--password", "--check"):
+        code, out, err = helper(capsys, monkeypatch, as_secret({key: url}), mode, key)
+        assert code in (1, 3) and out == "" and key in err, (mode, err)
+        assert "Traceback" not in err and no_part_of("Qv7Zr3kWp2", err, window=3)
+
+
+def test_a_value_that_is_not_text_or_not_base64_stops_cleanly(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Bytes that are no UTF-8, data that is no base64, and input that is no Secret each stop with
+    one line naming the problem, no traceback."""
+    cases = [
+        json.dumps({"kind": "Secret", "data": {"database-url": base64.b64encode(b"\xff\xfe").decode()}}),
+        json.dumps({"kind": "Secret", "data": {"database-url": "not base64!"}}),
+        json.dumps({"kind": "ConfigMap"}),
+        "{",
+        "",
+    ]
+    for stdin in cases:
+        code, out, err = helper(capsys, monkeypatch, stdin, "--password", "database-url")
+        assert code == 1 and out == "" and err.startswith("takeover: ") and "Traceback" not in err, err
+
+
+def test_the_connection_check_prints_each_fix_and_the_fixes_work(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A live database elsewhere stops step 1 with one fix per setting, which, pasted, makes the
+    stack compose the live URL; the URL is shown without its password."""
+    live = {"database-url": "postgresql+asyncpg://etl_2:Qv7!Zr3k@db.internal:5433/etl_db"}
+    code, _, err = helper(capsys, monkeypatch, as_secret(live), "--check", "database-url")
+    assert code == 1 and no_part_of("Qv7!Zr3k", err, window=3)
+    fixes = re.findall(r"fix: (.+)", err)
+    assert len(fixes) == 4
+    config = stack_config(STACK)
+    for fix in fixes:
+        run_cli(fix, config, {})
+    settings = config["ai-etl:database"]
+    assert settings == {"host": "db.internal", "port": 5433, "name": "etl_db", "user": "etl_2"}
+    composed = compose_url(by_key()["database-url"], settings, "Qv7!Zr3k")
+    assert read_url(by_key()["database-url"], composed) == read_url(
+        by_key()["database-url"], live["database-url"]
+    )
+
+
+def test_the_connection_check_passes_the_guides_urls(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The guide's own URLs (raw `!$&` in the password) point where the defaults do: step 1 says so,
+    password shown as `***`."""
+    live = {"database-url": database_url("a!b$c&d#e"), "redis-url": redis_url("f!g$h&i@j")}
+    for key in live:
+        code, out, err = helper(capsys, monkeypatch, as_secret(live), "--check", key)
+        assert code == 0, err
+        assert out.startswith(f"{key}: ") and ":***@" in out and "!" not in out
+
+
+# Quoting: what the stack file says is data, never a command ------------------------------------------
+
+
+def hostile_values(marker: Path) -> list[str]:
+    """Values that would run `touch <marker>` (or change the command) if pasted unquoted."""
+    m = str(marker)
+    return [
+        f"$(touch {m})",
+        f"`touch {m}`",
+        f"'; touch {m}; '",
+        f'"; touch {m}; "',
+        f"x; touch {m}",
+        f"x && touch {m} #",
+        f"x | touch {m}",
+        f"x\ntouch {m}",
+        f"${{IFS}}touch${{IFS}}{m}",
+        "$HOME",
+        "*",
+        "a b",
+        "-n",
+        "--kubeconfig=/tmp/other",
+        "x\\",
+        "~root",
+        "\t",
+        "ü-ns",
+    ]
+
+
+def test_hostile_stack_values_are_pasted_as_data(tmp_path: Path) -> None:
+    """Each hostile value as the namespace, the cluster name and the region of a stack reaches
+    pulumi, aws and kubectl as one argument, exactly as written, and runs nothing; the script then
+    stops (no such Secret) before anything is written or deleted."""
+    marker = tmp_path / "pwned"
+    values = hostile_values(marker)
+    tried = 0
+    for value in values:
+        t = Target("production", value, value, value)
+        config = {
+            **stack_config(STACK),
+            "ai-etl:clusterName": value,
+            "aws:region": value,
+            "ai-etl:namespace": value,
+        }
+        fakes = Fakes(STACK, Cluster(value, value, value, {}), config)
+        fakes.cluster.secrets.clear()
+        folder = tmp_path / f"case{tried}"
+        folder.mkdir()
+        path = folder / "takeover.sh"
+        path.write_text(script(t))
+        result = fakes.run_script(path, PROJECT_DIR)
+        tried += 1
+        assert not marker.exists(), f"{value!r} ran a command"
+        assert result.returncode != 0 and "NotFound" in result.stderr, (value, result.stderr)
+        (aws,) = [c.argv for c in fakes.calls if c.tool == "aws"]
+        assert aws[2:6] == ["--name", value, "--region", value]
+        (get,) = [c.argv for c in fakes.calls if c.tool == "kubectl"]
+        assert get[get.index("-n") + 1] == value
+        assert not fakes.stored and not fakes.cluster.deleted
+    assert tried == len(values) >= 18
+
+
+def test_a_stack_name_pulumi_would_refuse_is_refused(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """The stack name becomes a file name and an argument of every pulumi call: one outside the
+    CLI's own rule (pulumi/pulumi sdk/go/common/tokens/stack_name.go) exits 2, without a traceback."""
+    marker = tmp_path / "pwned"
+    for name in (f"$(touch {marker})", "../Pulumi", "-x", "a b", "", "x" * 101, "prod\n"):
+        with pytest.raises(SystemExit) as exit_:
+            main([name])
+        assert exit_.value.code == 2, name
+        assert "Traceback" not in capsys.readouterr().err
+    assert not marker.exists()
+
+
+def test_a_stack_without_its_cluster_says_which_key_to_set(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """Without clusterName or aws:region the takeover cannot find the cluster: it names both keys,
+    with fixes whose placeholders are quoted (a bare `<cluster>` is a redirect when pasted)."""
+    (tmp_path / "Pulumi.bare.yaml").write_text("config:\n  ai-etl:namespace: ai-etl-bare\n")
+    with pytest.raises(takeover.TakeoverError) as raised:
+        target("bare", tmp_path)
+    message = str(raised.value)
+    assert "ai-etl:clusterName and aws:region" in message
+    for fix in message.split("fix: ")[1].split("; "):
+        assert "'<" in fix and shlex.split(fix)[4].startswith("<")
+
+
+# What users run -------------------------------------------------------------------------------------
+
+
+def test_the_command_printed_in_the_readme_and_docs_runs_as_printed(tmp_path: Path) -> None:
+    """README and docs print `.venv/bin/python -m ai_etl.ops.takeover production` (run from the
+    project's root, in no activated environment): as printed, it prints the script."""
+    project = copy_project(tmp_path / "project")
+    readme = re.findall(
+        r"`(\.venv/bin/python -m ai_etl\.ops\.takeover production[^`]*)`",
+        (PROJECT_DIR / "README.md").read_text(),
+    )
+    block = fenced(DOCS.read_text(), "## Run it").splitlines()[0]
+    assert readme and block.startswith(readme[0].split(" > ")[0])
+    for command in {*readme, block}:
+        done = subprocess.run(
+            ["bash", "-euo", "pipefail", "-c", command],
+            cwd=project,
+            env={"PATH": "/usr/bin:/bin"},
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        printed = done.stdout or (project / command.split(" > ")[1]).read_text()
+        assert printed == script(target(STACK)), command
+
+
+def test_the_commands_name_the_programs_own_objects() -> None:
+    """The namespace and Deployment the script touches are those the program declares."""
+    run = run_config(STACK, stack_config(STACK))
+    text = "\n".join(c for s in steps(target(STACK)) for c in s.commands)
+    assert f"NS={run.exports['namespace']}\n" in text
+    assert f"DEPLOYMENT={manifest(run, 'Deployment')['metadata']['name']}\n" in text
+
+
+def test_the_guides_v1beta1_objects_are_not_served_by_the_operator_the_readme_asks_for(
+    schemas_dir: Path,
+) -> None:
+    """docs/takeover.md: chart 2.9.0's CRDs still list v1beta1 (objects made from the guide stay
+    readable) but do not serve it (the guide's YAML no longer applies); v1 is the stored version."""
+    import yaml
+
+    for kind in ("externalsecrets", "secretstores"):
+        crd = yaml.safe_load((schemas_dir / f"external-secrets.io_{kind}.yaml").read_text())
+        versions = {v["name"]: (v["served"], v["storage"]) for v in crd["spec"]["versions"]}
+        assert versions["v1beta1"] == (False, False) and versions["v1"] == (True, True)
+    assert "external-secrets.io/v1beta1" in DOCS.read_text() and "`default`" in DOCS.read_text()
+
+
+# Adoption in the program ----------------------------------------------------------------------------
+
+
+def test_a_kept_value_gives_way_at_the_first_rotation(taken_over: tuple[Any, Fakes]) -> None:
     """Rotating a taken-over secret makes a new random value for it alone; the others stay kept,
     and the preview says how to remove the value no longer used."""
-    config, secrets = taken_over(tmp_path)
+    _, fakes = taken_over
+    config, secrets = json.loads(json.dumps(fakes.config)), dict(fakes.secrets)
     config["ai-etl:rotation"] = {"jwt-secret-key": "2026-12-01"}
     run = run_config(STACK, config, secrets)
-    values = stored(run)
-    assert values["jwt-secret-key"] != LIVE["jwt-secret-key"]
-    assert values["secret-key"] == LIVE["secret-key"] and values["database-url"] == LIVE["database-url"]
+    values = {n.rsplit("/", 1)[1]: v for n, v in stored_values(run).items()}
+    assert values["jwt-secret-key"] != PLAIN["jwt-secret-key"]
+    assert values["secret-key"] == PLAIN["secret-key"]
     fix = "pulumi config rm --path 'adopt.jwt-secret-key' --stack production"
     assert any(fix in warning for warning in run.warnings)
     run_cli(fix, config, secrets)
     assert set(json.loads(secrets["ai-etl:adopt"])) == {"secret-key", "db-password", "redis-password"}
-    assert stored(run_config(STACK, config, secrets))["secret-key"] == LIVE["secret-key"], "the rest stay"
 
 
 def test_adopt_takes_generated_secrets_only_and_encrypted() -> None:
@@ -222,7 +674,7 @@ def test_adopt_takes_generated_secrets_only_and_encrypted() -> None:
 
 
 def test_an_unknown_stack_is_named_with_the_stacks_there_are(capsys: pytest.CaptureFixture[str]) -> None:
-    """`python -m ai_etl.ops.takeover prod` exits 2 naming the stack files that exist."""
+    """`.venv/bin/python -m ai_etl.ops.takeover prod` exits 2 naming the stack files that exist."""
     with pytest.raises(SystemExit) as exit_:
         main(["prod"])
     assert exit_.value.code == 2

@@ -1,14 +1,18 @@
-"""Connection URLs composed from a generated password and plain connection settings."""
+"""Connection URLs composed from a generated password and plain connection settings, and read back
+the way the backend's drivers read them."""
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-import pulumi
-
 from ai_etl.catalogue import SecretSpec
+
+if TYPE_CHECKING:  # the takeover's helpers read URLs in a process of their own, without the SDK
+    import pulumi
 
 
 def compose_url(spec: SecretSpec, connection: Mapping[str, str | int], password: str) -> str:
@@ -27,5 +31,93 @@ def composed_value(
     spec: SecretSpec, connection: Mapping[str, str | int], password: pulumi.Output[str]
 ) -> pulumi.Output[str]:
     """A composed secret from its password, built inside apply so that it stays secret."""
+    import pulumi
+
     # apply keeps the password's secretness; Output.secret makes the URL secret regardless.
     return pulumi.Output.secret(password.apply(functools.partial(compose_url, spec, connection)))
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What the backend's driver connects with, read from a URL: two URLs that read the same are
+    the same credential, however each is spelled (`!` raw or `%21`)."""
+
+    scheme: str
+    username: str | None
+    password: str | None = field(repr=False)
+    host: str | None
+    port: int | None
+    database: str | None
+    options: tuple[tuple[str, str], ...]
+    """The query's options, and any the driver derives from the scheme, as text, sorted."""
+
+    def without_password(self) -> str:
+        """The URL as the driver reads it, its password shown as `***`."""
+        user = self.username or ""
+        secret = ":***" if self.password else ""
+        port = f":{self.port}" if self.port is not None else ""
+        query = "?" + "&".join(name for name, _ in self.options) if self.options else ""
+        return f"{self.scheme}://{user}{secret}@{self.host or ''}{port}/{self.database or ''}{query}"
+
+
+class UnreadableURLError(ValueError):
+    """The driver refuses the URL. The message names the key only: a parser's own message may quote
+    any part of the URL, the password included, so it is never passed on."""
+
+
+def _sqlalchemy(url: str) -> Reading:
+    """SQLAlchemy's rules (`create_async_engine(DATABASE_URL)` reads it with `make_url`;
+    sqlalchemy/sqlalchemy lib/sqlalchemy/engine/url.py, `_parse_url`): the password runs to the
+    first `@` after the user (`[^@]*`), so a raw `#`, `/` or `?` in it is kept, and is then
+    percent-decoded (`unquote`)."""
+    from sqlalchemy.engine import make_url
+
+    url_ = make_url(url)
+    options = tuple(sorted((k, str(v)) for k, v in url_.query.items()))
+    return Reading(
+        url_.drivername, url_.username, url_.password, url_.host, url_.port, url_.database, options
+    )
+
+
+def _redis_py(url: str) -> Reading:
+    """redis-py's rules (`redis.asyncio.from_url(REDIS_URL)` -> `parse_url`; redis/redis-py
+    redis/asyncio/connection.py, the same as redis/connection.py): `urllib.parse.urlparse`, then
+    `unquote` of the user and password. So unlike SQLAlchemy, a raw `#`, `?` or `/` ends the URL's
+    authority there, and the password read is cut short."""
+    from redis.asyncio.connection import parse_url
+
+    kwargs: dict[str, Any] = dict(parse_url(url))
+    scheme = url.partition("://")[0].lower()
+    known = {"username", "password", "host", "port", "db", "connection_class"}
+    options = tuple(sorted((k, str(v)) for k, v in kwargs.items() if k not in known))
+    db = kwargs.get("db")
+    return Reading(
+        scheme,
+        kwargs.get("username"),
+        kwargs.get("password"),
+        kwargs.get("host"),
+        kwargs.get("port"),
+        None if db is None else str(db),
+        options,
+    )
+
+
+READERS: dict[str, Callable[[str], Reading]] = {"postgresql+asyncpg": _sqlalchemy, "redis": _redis_py}
+"""The backend's driver for each composed secret, by the scheme of its template."""
+
+
+def read_url(spec: SecretSpec, url: str) -> Reading:
+    """`url` as the backend's driver for `spec` reads it; UnreadableURLError (naming the key, quoting
+    nothing of the URL) when the driver refuses it."""
+    scheme = str(spec.url_template).partition("://")[0]
+    if scheme not in READERS:
+        raise UnreadableURLError(
+            f"{spec.key}: no driver's rules are known for {scheme}:// (add them to READERS)"
+        )
+    try:
+        return READERS[scheme](url)
+    except Exception:  # ArgumentError, ValueError("Port could not be cast ... '<part of it>'"), ...
+        raise UnreadableURLError(
+            f"{spec.key}: the backend's driver cannot read it as a URL (its text is not shown: it "
+            "holds the password)"
+        ) from None

@@ -132,6 +132,14 @@ class StackConfig(_Model):
         default=RECOVERY_WINDOW_FOR[STANDARD], examples=[RECOVERY_WINDOW_FOR[PRODUCTION]]
     )
     protect: Flag = False
+    takeover: Annotated[
+        Flag,
+        Field(
+            description="only while taking over a hand-made installation (docs/takeover.md): the "
+            "stack's Kubernetes provider adopts objects that already exist and takes the fields "
+            "kubectl set on them",
+        ),
+    ] = False
     grade: Annotated[str, text(" or ".join(map(repr, GRADES)), "|".join(GRADES))] = Field(
         default=STANDARD,
         description="production: protection, the 30-day recovery window, images by digest and the "

@@ -6,6 +6,7 @@ reports every problem at once, each naming its key and the `pulumi config` comma
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -127,6 +128,12 @@ def parse_settings(
     rotation = rotation_of(config, catalogue)
     never_rotated = {k for k, value in rotation.items() if value == DEFAULT_ROTATION}
     kept = crosschecks.adopted_in_use(raw, never_rotated)
+    if config.takeover:  # left on, a later create would silently take over an object someone else made
+        pulumi.log.warn(
+            "takeover is on: the Kubernetes provider adopts objects that already exist and takes the "
+            "fields others set on them; once the takeover is done (docs/takeover.md), turn it off: "
+            f"pulumi config rm takeover --stack {shlex.quote(raw.stack)}"
+        )
     return Settings(
         stack=raw.stack,
         region=str(raw.region),

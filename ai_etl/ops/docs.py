@@ -65,9 +65,9 @@ def impact_table() -> str:
 
 def takeover_production() -> str:
     """The takeover's commands for the production stack (ai_etl/ops/takeover.py), as a shell block."""
-    from ai_etl.ops.takeover import script
+    from ai_etl.ops.takeover import script, target
 
-    return f"```bash\n{script('production')}```\n"
+    return f"```bash\n{script(target('production'))}```\n"
 
 
 def readme_example() -> str:

@@ -42,6 +42,7 @@ ALTERNATES: dict[str, Any] = {
     "passwordLength": 64,
     "recoveryWindowInDays": 14,
     "protect": True,
+    "takeover": True,
     # Production grade requires protection, 30 days and a replica region: the row shows them together.
     "grade": {
         "grade": PRODUCTION,

@@ -1,30 +1,78 @@
-"""The takeover of an installation made by hand (the guide's `kubectl create secret generic
-ai-etl-secrets`, Deployment `ai-etl-backend`), printed as exact commands for one stack:
-`python -m ai_etl.ops.takeover <stack>`. No credential changes, and no value is typed on a command line
-or written to a file: each is piped from the live Secret into encrypted stack config.
+"""The takeover of an installation made by hand from the guide (Secret `ai-etl-secrets`, Deployment
+`ai-etl-backend`), printed as one bash script for one stack: `.venv/bin/python -m ai_etl.ops.takeover
+<stack>`. No credential changes, and no value is typed on a command line or written to a file: each
+goes from the live Secret, through pipes, into encrypted stack config.
+
+The script calls this module back (`--value`, `--password`, `--check`, `--compare`, ...) to read the
+live Secret: the URLs the way the backend's drivers read them (ai_etl/catalogue/urls.py).
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
+import binascii
+import json
+import re
+import shlex
+import sys
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, NoReturn
 
-from ai_etl.catalogue import CONSUMERS, Source, by_key, of_source, read_by
-from ai_etl.config.reading import ADOPT
-from ai_etl.names import HAND_MADE_SECRET, PROJECT, workload
+from ai_etl.catalogue import CONSUMERS, SecretSpec, Source, by_key, of_source, read_by
+from ai_etl.catalogue.urls import Reading, UnreadableURLError, compose_url, read_url
+from ai_etl.names import ENVIRONMENT_LABEL, HAND_MADE_SECRET, PROJECT, workload
 from ai_etl.names import namespace as namespace_of
-from ai_etl.offline.stackconfig import load_stack_config
 
-PASSWORD_OF_URL = (
-    "python3 -c 'import sys, urllib.parse as u; "
-    'print(u.unquote(u.urlsplit(sys.stdin.read().strip()).password or ""), end="")'
-    "'"
-)
-URL_WITHOUT_PASSWORD = (
-    "python3 -c 'import sys, urllib.parse as u; x = u.urlsplit(sys.stdin.read().strip()); "
-    "print(x.scheme, x.hostname, x.port, x.path, x.username)'"
-)
+COMMAND = ".venv/bin/python -m ai_etl.ops.takeover"
+"""How the takeover is run, from the project's root: it needs the project's own environment."""
+CONTEXT = "takeover"
+"""The context of the script's own kubeconfig, made for the stack's cluster alone."""
+GUIDE_NAMESPACE = "default"
+"""Where the guide's External Secrets objects sit: its YAML names no namespace (docs/takeover.md)."""
+ABSENT = 3
+"""The helpers' exit status for a key the hand-made Secret does not hold."""
+STACK_NAME = re.compile(r"[A-Za-z0-9_.-]{1,100}")
+"""A stack name the Pulumi CLI accepts (pulumi/pulumi sdk/go/common/tokens/stack_name.go,
+ParseStackName: alphanumerics, '-', '_' and '.', at most 100)."""
+K8S_NAME = re.compile(r"[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?")
+
+
+class TakeoverError(Exception):
+    """A problem the operator can fix; the message names it, and never holds a secret value."""
+
+
+@dataclass(frozen=True)
+class Target:
+    """What the script takes over: one stack, its namespace, and its own cluster, found as the
+    program finds it (the stack's `clusterName` in its `aws:region`)."""
+
+    stack: str
+    namespace: str
+    cluster: str
+    region: str
+
+
+def target(stack: str, project_dir: Path = Path()) -> Target:
+    """The stack's target, read from its stack file; TakeoverError naming what is missing."""
+    from ai_etl.offline.stackconfig import load_stack_config
+
+    if not STACK_NAME.fullmatch(stack):
+        raise TakeoverError(
+            f"{stack!r} is not a stack name: the Pulumi CLI takes letters, digits, '-', '_' and '.'"
+        )
+    config = load_stack_config(stack, project_dir)
+    missing = [key for key in (f"{PROJECT}:clusterName", "aws:region") if config.get(key) in (None, "")]
+    if missing:
+        fixes = "; ".join(
+            f"pulumi config set {key} {shlex.quote('<' + key.partition(':')[2] + '>')} --stack {stack}"
+            for key in missing
+        )
+        raise TakeoverError(f"stack {stack}: {' and '.join(missing)} not set; fix: {fixes}")
+    namespace = namespace_of(stack, config.get(f"{PROJECT}:namespace"))
+    return Target(stack, str(namespace), str(config[f"{PROJECT}:clusterName"]), str(config["aws:region"]))
 
 
 @dataclass(frozen=True)
@@ -33,124 +81,430 @@ class Step:
     commands: tuple[str, ...]
 
 
-def steps(stack: str, project_dir: Path = Path()) -> list[Step]:
-    """The takeover of `stack`, step by step, as commands to run in order."""
-    config = load_stack_config(stack, project_dir)
-    namespace = namespace_of(stack, config.get(f"{PROJECT}:namespace"))
-    backend = workload(CONSUMERS[0].name)
-    # The hand-made Secret names a value by its key (`--from-literal`, Option 1 of the guide) or by
-    # its env var (`--from-env-file`, Option 2); `live` tries both and prints nothing when absent.
-    # Values pass through shell variables and pipes only: printf is a builtin, so no process has a
-    # value among its arguments.
-    keep = [
-        f"NS={namespace} STACK={stack}",
-        'live() { local k v; for k in "$@"; do '
-        f'v=$(kubectl get secret {HAND_MADE_SECRET} -n "$NS" -o "jsonpath={{.data.$k}}" | base64 -d); '
-        '[ -n "$v" ] && { printf %s "$v"; return 0; }; done; return 1; }',
-        f"password() {{ {PASSWORD_OF_URL}; }}",
-        # keep NAME ENV FILTER CONFIG-ARGS...: the live value, through FILTER, into encrypted config.
-        'keep() { local v; v=$(live "$1" "$2" | $3) && [ -n "$v" ] || { echo "$1: not in '
-        + HAND_MADE_SECRET
-        + '" >&2; return 1; }; printf %s "$v" | pulumi config set --secret "${@:4}" --stack "$STACK"; }',
-    ]
-    names = {spec.key: f"{spec.key} {spec.env_var or '-'}" for spec in by_key().values()}
-    for spec in of_source(Source.PROVIDED):
-        # Not in the Secret (added since the guide): pulumi prompts for it, without echo.
-        keep.append(
-            f"keep {names[spec.key]} cat {spec.config_key} || "
-            f'pulumi config set --secret {spec.config_key} --stack "$STACK"'
-        )
-    composed = [s for s in of_source(Source.COMPOSED) if s.password_of]
-    passwords = {str(s.password_of): s for s in composed}
-    for spec in of_source(Source.GENERATED):
-        adopt = f"--path '{ADOPT}.{spec.key}'"
-        if spec.key in passwords:
-            keep.append(f"keep {names[passwords[spec.key].key]} password {adopt}")
-        else:  # Not in the Secret: it gets a new random value, unused so far.
-            keep.append(f"keep {names[spec.key]} cat {adopt} || echo '{spec.key}: a new value'")
-    check = [f"live {names[spec.key]} | {URL_WITHOUT_PASSWORD}" for spec in composed]
-    read_by_backend = read_by(CONSUMERS[0])
-    compare = (
-        'same() { local old now; old=$(live "$1" "$2") || { echo "$1: new"; return 0; }; '
-        'now=$(kubectl get secret "$new" -n "$NS" -o "jsonpath={.data.$1}" | base64 -d); '
-        '[ "$old" = "$now" ] && echo "$1: kept" || echo "$1: CHANGED"; }'
+def _quote(target: Target) -> dict[str, str]:
+    return {name: shlex.quote(value) for name, value in vars(target).items()}
+
+
+def steps(target: Target) -> list[Step]:
+    """The takeover of `target`, step by step. Every value from the stack file is quoted for the
+    shell; everything else is this module's own text."""
+    from ai_etl.config.reading import ADOPT
+
+    q = _quote(target)
+    backend = read_by(CONSUMERS[0])
+    setup = (
+        f"STACK={q['stack']}",
+        f"NS={q['namespace']}",
+        f"CLUSTER={q['cluster']}",
+        f"REGION={q['region']}",
+        f"SECRET={shlex.quote(HAND_MADE_SECRET)}",
+        f"DEPLOYMENT={shlex.quote(workload(CONSUMERS[0].name))}",
+        "PY=.venv/bin/python",
+        ': "${STACK:?}" "${NS:?}" "${CLUSTER:?}" "${REGION:?}"',
+        'if [ ! -f Pulumi.yaml ] || [ ! -x "$PY" ]; then echo "run it from the project\'s root, after make setup" >&2; exit 1; fi',
+        # The stack must exist and be the one this script was printed for: every pulumi command names it.
+        'if [ "$(pulumi config get clusterName --stack "$STACK")" != "$CLUSTER" ] || '
+        '[ "$(pulumi config get aws:region --stack "$STACK")" != "$REGION" ]; then',
+        '  echo "stack $STACK: its clusterName or aws:region is not this script\'s: print the script again" >&2; exit 1',
+        "fi",
+        # kubectl talks to the stack's cluster through a kubeconfig of its own, whatever the shell's
+        # current context: `update-kubeconfig` writes the named cluster into the --kubeconfig file
+        # and makes the --alias context current there (aws/aws-cli awscli/customizations/eks/
+        # update_kubeconfig.py; kubeconfig.py, insert_cluster_user_pair); kc names both anyway.
+        "KUBE=$(mktemp -d)",
+        "trap 'rm -rf -- \"$KUBE\"' EXIT",
+        f'aws eks update-kubeconfig --name "$CLUSTER" --region "$REGION" --kubeconfig "$KUBE/config" --alias {CONTEXT} >&2',
+        f'kc() {{ kubectl --kubeconfig "$KUBE/config" --context {CONTEXT} "$@"; }}',
+        'helper() { "$PY" -m ai_etl.ops.takeover "$STACK" "$@"; }',
+        'confirm() { local answer=""; read -r -p "$1 Type yes to go on: " answer || true; '
+        '[ "$answer" = yes ] || { echo "stopped: nothing more was done" >&2; exit 1; }; }',
+        # The hand-made Secret as the API serves it (values base64), held in this shell only.
+        'HAND_MADE=$(kc get secret "$SECRET" -n "$NS" -o json)',
     )
+    # keep HOW KEY IF-ABSENT CONFIG-ARGS...: the live value of KEY (--value), or the password of the
+    # URL KEY as its driver reads it (--password), piped into encrypted config; `--raw` keeps it
+    # byte for byte (without it `config set` drops a trailing newline: pulumi/pulumi
+    # pkg/cmd/pulumi/config/config.go, configSetCmd.Run). IF-ABSENT: prompt, new or stop.
+    keep = [
+        "keep() {",
+        "  local value status=0",
+        '  value=$(printf %s "$HAND_MADE" | helper "$1" "$2") || status=$?',
+        f'  if [ "$status" = {ABSENT} ] && [ "$3" = prompt ]; then pulumi config set --secret "${{@:4}}" --stack "$STACK"; return; fi',
+        f'  if [ "$status" = {ABSENT} ] && [ "$3" = new ]; then echo "$2: not in $SECRET: it gets a new value"; return; fi',
+        '  [ "$status" = 0 ] || return "$status"',
+        '  printf %s "$value" | base64 -d | pulumi config set --raw --secret "${@:4}" --stack "$STACK"',
+        "}",
+    ]
+    for spec in of_source(Source.PROVIDED):  # added since the guide: pulumi prompts, without echo
+        keep.append(f"keep --value {shlex.quote(spec.key)} prompt {shlex.quote(str(spec.config_key))}")
+    composed = [s for s in of_source(Source.COMPOSED) if s.password_of]
+    url_of = {str(s.password_of): s for s in composed}
+    for spec in of_source(Source.GENERATED):
+        adopt = f"--path {shlex.quote(f'{ADOPT}.{spec.key}')}"
+        if spec.key in url_of:  # the server has it: without it, stop
+            keep.append(f"keep --password {shlex.quote(url_of[spec.key].key)} stop {adopt}")
+        else:  # nothing used one before
+            keep.append(f"keep --value {shlex.quote(spec.key)} new {adopt}")
     return [
         Step(
-            "Keep every live value: piped from the hand-made Secret into encrypted stack config", tuple(keep)
+            "The stack and its own cluster (its clusterName and aws:region, as the program finds it)", setup
         ),
         Step(
-            "Check the connection settings match the live URLs (printed without their passwords); "
-            "if not, set database.* and redis.* to match (docs/configuration.md)",
-            tuple(check),
+            "Before anything is written: the live URLs, read as their drivers read them, point where the "
+            "stack's database.* and redis.* do",
+            tuple(f'printf %s "$HAND_MADE" | helper --check {shlex.quote(spec.key)}' for spec in composed),
         ),
         Step(
-            "Adopt the existing namespace, and let the new Deployment take over the running pods' place: "
-            "the old one's selector is immutable, so it goes, but its pods keep serving until the new ones "
-            "are ready",
+            "Keep every live value: from the hand-made Secret into the stack's encrypted config, through pipes only",
+            tuple(keep),
+        ),
+        Step(
+            "Preview, then adopt the namespace and make the Deployment anew: the old one's selector is "
+            "immutable, so it goes, but its pods keep serving until the new ones are ready",
             (
-                # Create adopts an existing object instead of failing AlreadyExists, and takes the
-                # fields `kubectl` set (the guide's SecretStore has the same name) instead of failing
-                # on a field conflict: provider config upsertExistingObjects and enablePatchForce
-                # (pulumi/pulumi-kubernetes provider/pkg/await/await.go, Creation with patchForce).
-                'pulumi config set kubernetes:upsertExistingObjects true --stack "$STACK"',
-                'pulumi config set kubernetes:enablePatchForce true --stack "$STACK"',
-                f'kubectl delete deployment {backend} -n "$NS" --cascade=orphan',
-                'pulumi up --stack "$STACK"',
+                # The stack's provider adopts existing objects and takes kubectl's fields while
+                # `takeover` is on (ai_etl/environment.py: the provider's own arguments).
+                'pulumi config set takeover true --stack "$STACK"',
+                'pulumi preview --diff --stack "$STACK"',
+                'confirm "The preview above is the takeover of namespace $NS; next: delete Deployment $DEPLOYMENT (its pods stay), then pulumi up."',
+                # Only the hand-made one: run again after an up, the script leaves the program's alone.
+                'BY_HAND=$(kc get deployment "$DEPLOYMENT" -n "$NS" --ignore-not-found -o json | helper --made-by-hand)',
+                'if [ "$BY_HAND" = yes ]; then kc delete deployment "$DEPLOYMENT" -n "$NS" --cascade=orphan; fi',
+                'pulumi up --yes --stack "$STACK"',
             ),
         ),
         Step(
-            "Check the backend got the very values it had (compared by hash, never printed)",
+            "The backend's new Secret holds the very values it had (compared as the drivers read them, never printed)",
             (
-                'new=$(pulumi stack output secretNames --stack "$STACK" --json | '
-                "python3 -c 'import json, sys; print(json.load(sys.stdin)[\"backend\"])')",
-                compare,
-                *(f"same {names[spec.key]}" for spec in read_by_backend),
+                'NEW=$(pulumi stack output secretNames --json --stack "$STACK" | helper --new-secret)',
+                'kc rollout status deployment "$DEPLOYMENT" -n "$NS" --timeout=10m',
+                '{ printf %s "$HAND_MADE"; kc get secret "$NEW" -n "$NS" -o json; } | helper --compare '
+                + shlex.join(spec.key for spec in backend),
             ),
         ),
         Step(
-            "Retire what was made by hand, once every key reads `kept` and the new pods are ready",
+            "Retire what was made by hand: the takeover's provider options, the old ReplicaSets, the guide's objects",
             (
-                'pulumi config rm kubernetes:upsertExistingObjects --stack "$STACK"',
-                'pulumi config rm kubernetes:enablePatchForce --stack "$STACK"',
+                'confirm "Every value was kept and the new pods are ready. Retire what was made by hand?"',
+                'pulumi config rm takeover --stack "$STACK"',
                 # The old Deployment's ReplicaSets, left without an owner by --cascade=orphan.
-                f'kubectl get replicaset -n "$NS" -o json | python3 -c \'import json, sys; '
-                f'print(*[r["metadata"]["name"] for r in json.load(sys.stdin)["items"] '
-                f'if r["metadata"]["name"].startswith("{backend}-") and not r["metadata"].get("ownerReferences")])\' '
-                f'| xargs -r kubectl delete replicaset -n "$NS"',
-                # The guide's ExternalSecret, where it was used, owns the Secret: deleting it deletes both.
-                f'kubectl delete externalsecrets.external-secrets.io {HAND_MADE_SECRET} -n "$NS" --ignore-not-found',
-                f'kubectl delete secret {HAND_MADE_SECRET} -n "$NS" --ignore-not-found',
-                'kubectl delete rolebinding secret-reader -n "$NS" --ignore-not-found',
-                'kubectl delete role secret-reader -n "$NS" --ignore-not-found',
+                'OLD=$(kc get replicaset -n "$NS" -o json | helper --orphans "$DEPLOYMENT")',
+                'for name in $OLD; do kc delete replicaset "$name" -n "$NS"; done',
+                # The guide's ExternalSecret owns the Secret it makes, in the namespace it was
+                # applied to: the stack's, or `default` where its YAML was applied as written.
+                f'for ns in "$NS" {GUIDE_NAMESPACE}; do',
+                '  kc delete externalsecrets.external-secrets.io "$SECRET" -n "$ns" --ignore-not-found',
+                '  kc delete secret "$SECRET" -n "$ns" --ignore-not-found',
+                "done",
+                'kc delete rolebinding secret-reader -n "$NS" --ignore-not-found',
+                'kc delete role secret-reader -n "$NS" --ignore-not-found',
+                'echo "The takeover is done; the next pulumi up records the provider\'s options off."',
             ),
         ),
     ]
 
 
-def script(stack: str, project_dir: Path = Path()) -> str:
-    """The steps as one commented shell script."""
+def script(target: Target) -> str:
+    """The steps as one bash script that stops at the first error."""
     lines = [
-        f"# Takeover of the hand-made installation by stack {stack} (python -m ai_etl.ops.takeover {stack})",
-        "# Run the steps in order, in one shell: step 1 defines the functions the later steps use.",
+        "#!/usr/bin/env bash",
+        "# The takeover of a hand-made installation by one stack of this project, every live credential",
+        "# kept (docs/takeover.md). Printed by `.venv/bin/python -m ai_etl.ops.takeover` for the stack:",
+        "# save it, then run it with bash from the project's root. It stops at the first error, and",
+        "# asks before anything destructive.",
+        "set -euo pipefail",
     ]
-    for number, step in enumerate(steps(stack, project_dir), 1):
+    for number, step in enumerate(steps(target)):
         lines += ["", f"# {number}. {step.title}", *step.commands]
     return "\n".join(lines) + "\n"
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Print the takeover's commands for a stack."""
-    parser = argparse.ArgumentParser(prog="python -m ai_etl.ops.takeover", description=main.__doc__)
-    parser.add_argument("stack", help="a stack of this project: reads its Pulumi.<stack>.yaml")
-    args = parser.parse_args(argv)
+# The script's helpers: each reads what kubectl or pulumi printed on stdin, and prints no secret.
+
+
+def _secret_data(document: Any) -> dict[str, str]:
+    """A Secret's `data` (base64 values) from `kubectl get secret -o json`."""
+    data = document.get("data") if isinstance(document, dict) else None
+    if document is None or not isinstance(data, dict | None) or document.get("kind") != "Secret":
+        raise TakeoverError("not a Secret as `kubectl get secret -o json` prints it")
+    return {str(k): str(v) for k, v in (data or {}).items()}
+
+
+def _live(data: Mapping[str, str], spec: SecretSpec) -> bytes | None:
+    """The value the guide's Secret holds for `spec`: by key (`--from-literal`) or by env var
+    (`--from-env-file`); None when absent or empty."""
+    for name in (spec.key, spec.env_var):
+        if name and data.get(name):
+            try:
+                return base64.b64decode(data[name], validate=True)
+            except binascii.Error:
+                raise TakeoverError(f"{spec.key}: its value in {HAND_MADE_SECRET} is not base64") from None
+    return None
+
+
+def _text(spec: SecretSpec, value: bytes) -> str:
     try:
-        text = script(args.stack)
-    except FileNotFoundError as error:
-        parser.error(
-            f"{error} (the stacks: {', '.join(sorted(p.name[7:-5] for p in Path().glob('Pulumi.*.yaml')))})"
+        return value.decode()
+    except UnicodeDecodeError:
+        raise TakeoverError(f"{spec.key}: its value is not UTF-8 text, so not a URL") from None
+
+
+def reading(spec: SecretSpec, value: bytes) -> Reading:
+    """The live URL as the backend's driver reads it, refused (without quoting it) when the driver
+    reads no host name from it: a raw character of the password then ended or shifted the URL's
+    parts, and the backend cannot be using the password as it stands."""
+    from ai_etl.config.fields import HOSTNAME
+
+    read = read_url(spec, _text(spec, value))
+    if not read.host or not re.fullmatch(HOSTNAME, read.host, re.IGNORECASE):
+        raise TakeoverError(
+            f"{spec.key}: its driver reads no host name from it: a raw character of the password ends "
+            "or shifts the URL's parts there ('@' for SQLAlchemy; '#', '?' or '/' for redis-py). "
+            "Percent-encode it in the live Secret (%40, %23, %3F, %2F; the server keeps its password), "
+            "then run the takeover again"
         )
-    print(text, end="")
+    if not read.password:
+        raise TakeoverError(f"{spec.key}: its driver reads no password from it")
+    return read
+
+
+def _connection_fields(spec: SecretSpec, connection: Mapping[str, Any]) -> dict[str, str]:
+    """Which setting of the connection each part of the URL comes from, found by composing the URL
+    with one setting changed at a time and reading it back (the template is the only fact)."""
+    base = read_url(spec, compose_url(spec, connection, "password"))
+    found = {}
+    for name, value in connection.items():
+        changed = {**connection, name: value + 1 if isinstance(value, int) else f"{value}x"}
+        other = read_url(spec, compose_url(spec, changed, "password"))
+        parts = [p for p in vars(base) if getattr(base, p) != getattr(other, p)]
+        if len(parts) == 1:
+            found[parts[0]] = name
+    return found
+
+
+def _valid(model: Any, settings: Mapping[str, Any]) -> bool:
+    from pydantic import ValidationError
+
+    try:
+        model.model_validate(settings)
+    except ValidationError:
+        return False
+    return True
+
+
+def check(spec: SecretSpec, value: bytes, stack: str, project_dir: Path = Path()) -> list[str]:
+    """The differences between the live URL and the one the stack composes, each with its fix;
+    none when the driver reads both alike but for the password."""
+    from pydantic import ValidationError
+
+    from ai_etl.config.models import StackConfig
+    from ai_etl.offline.stackconfig import load_stack_config
+
+    live = reading(spec, value)
+    name = str(spec.connection)
+    model = StackConfig.model_fields[name].annotation
+    raw = load_stack_config(stack, project_dir).get(f"{PROJECT}:{name}") or {}
+    try:
+        settings = model.model_validate(raw).model_dump()  # type: ignore[union-attr]
+    except ValidationError:
+        raise TakeoverError(
+            f"{PROJECT}:{name} is not valid in Pulumi.{stack}.yaml: pulumi preview lists each problem with its fix"
+        ) from None
+    composed = read_url(spec, compose_url(spec, settings, live.password or ""))
+    fields = _connection_fields(spec, settings)
+    problems = []
+    for part in ("scheme", "username", "host", "port", "database", "options"):
+        ours, theirs = getattr(composed, part), getattr(live, part)
+        if ours == theirs:
+            continue
+        if part in fields and _valid(model, {**settings, fields[part]: theirs}):
+            fix = shlex.join(["pulumi", "config", "set", "--path", f"{name}.{fields[part]}", str(theirs)])
+            problems.append(f"{part} is {theirs!r} live, {ours!r} in the stack; fix: {fix} --stack {stack}")
+        elif part in fields:
+            problems.append(f"{part} is {theirs!r} live, which {PROJECT}:{name}.{fields[part]} cannot be")
+        elif part == "options":
+            keys = ", ".join(k for k, _ in theirs) or "none"
+            problems.append(f"the live URL's options ({keys}) are not the stack's: its URL has none")
+        else:
+            problems.append(f"{part} is {theirs!r} live, {ours!r} in the URL the program writes")
+    return problems
+
+
+def compare(keys: list[str], old: Mapping[str, str], new: Mapping[str, str]) -> dict[str, str]:
+    """kept, new or CHANGED for each key, the hand-made Secret against the operator's: URLs as
+    their drivers read them (`!` raw and `%21` are the same password), other values byte for byte."""
+    specs, said = by_key(), {}
+    for key in keys:
+        spec = specs[key]
+        before, after = _live(old, spec), _live(new, SecretSpec(key, None, spec.source, ""))
+        if before is None:
+            said[key] = "new"
+        elif after is None:
+            said[key] = "CHANGED"
+        elif spec.url_template:
+            try:
+                same = read_url(spec, _text(spec, before)) == read_url(spec, _text(spec, after))
+            except (UnreadableURLError, TakeoverError):
+                same = before == after
+            said[key] = "kept" if same else "CHANGED"
+        else:
+            said[key] = "kept" if before == after else "CHANGED"
+    return said
+
+
+def _documents(text: str) -> list[Any]:
+    """The JSON documents printed one after another (`kubectl get -o json`, twice)."""
+    decoder, found, at = json.JSONDecoder(), [], 0
+    while text[at:].strip():
+        at += len(text[at:]) - len(text[at:].lstrip())
+        try:
+            document, at = decoder.raw_decode(text, at)
+        except json.JSONDecodeError:
+            raise TakeoverError("expected JSON as kubectl or pulumi prints it") from None
+        found.append(document)
+    return found
+
+
+def _one(text: str) -> Any:
+    documents = _documents(text)
+    if len(documents) != 1:
+        raise TakeoverError("expected one JSON document as kubectl or pulumi prints it")
+    return documents[0]
+
+
+def _spec(key: str) -> SecretSpec:
+    specs = by_key()
+    if key not in specs:
+        raise TakeoverError(f"{key}: not a secret of the catalogue ({', '.join(specs)})")
+    return specs[key]
+
+
+def _b64(value: bytes) -> str:
+    return base64.b64encode(value).decode()
+
+
+def _value(key: str, stdin: str, _: str) -> str:
+    spec = _spec(key)
+    value = _live(_secret_data(_one(stdin)), spec)
+    if value is None:
+        raise AbsentError(spec)
+    return _b64(value)
+
+
+def _password(key: str, stdin: str, _: str) -> str:
+    spec = _spec(key)
+    if not spec.url_template:
+        raise TakeoverError(f"{key}: not a URL")
+    value = _live(_secret_data(_one(stdin)), spec)
+    if value is None:
+        raise AbsentError(spec)
+    return _b64(str(reading(spec, value).password).encode())
+
+
+def _check(key: str, stdin: str, stack: str) -> str:
+    spec = _spec(key)
+    value = _live(_secret_data(_one(stdin)), spec)
+    if value is None:
+        raise AbsentError(spec)
+    problems = check(spec, value, stack)
+    if problems:
+        raise TakeoverError("\n  ".join([f"{key}: the live URL is not the stack's:", *problems]))
+    return f"{key}: {reading(spec, value).without_password()}, as the stack composes it\n"
+
+
+def _new_secret(_: str, stdin: str, __: str) -> str:
+    names = _one(stdin)
+    name = names.get(CONSUMERS[0].name) if isinstance(names, dict) else None
+    if not isinstance(name, str) or not K8S_NAME.fullmatch(name):
+        raise TakeoverError(f"no Secret of {CONSUMERS[0].name} in the stack output secretNames")
+    return name
+
+
+def _made_by_hand(_: str, stdin: str, stack: str) -> str:
+    """yes for a Deployment without the program's label of this stack; no when there is none."""
+    if not stdin.strip():
+        return "no\n"
+    labels = (_one(stdin).get("metadata") or {}).get("labels") or {}
+    return "no\n" if labels.get(ENVIRONMENT_LABEL) == stack else "yes\n"
+
+
+def _orphans(deployment: str, stdin: str, _: str) -> str:
+    """The ReplicaSets of a deleted Deployment `deployment`: its name, a hash, and no owner."""
+    items = (_one(stdin) or {}).get("items") or []
+    names = [
+        str(item["metadata"]["name"])
+        for item in items
+        if str(item.get("metadata", {}).get("name", "")).startswith(f"{deployment}-")
+        and not item["metadata"].get("ownerReferences")
+    ]
+    return "".join(f"{n}\n" for n in names if K8S_NAME.fullmatch(n))
+
+
+class AbsentError(TakeoverError):
+    def __init__(self, spec: SecretSpec) -> None:
+        names = " nor ".join(n for n in (spec.key, spec.env_var) if n)
+        super().__init__(f"{spec.key}: not in {HAND_MADE_SECRET} (neither {names})")
+
+
+HELPERS: dict[str, Callable[[str, str, str], str]] = {
+    "value": _value,
+    "password": _password,
+    "check": _check,
+    "new_secret": _new_secret,
+    "made_by_hand": _made_by_hand,
+    "orphans": _orphans,
+}
+
+
+def _fail(message: str, status: int = 1) -> NoReturn:
+    print(f"takeover: {message}", file=sys.stderr)
+    raise SystemExit(status)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Print the takeover of a stack as a bash script (the other options are its helpers)."""
+    parser = argparse.ArgumentParser(prog=COMMAND, description=main.__doc__)
+    parser.add_argument("stack", help="a stack of this project: reads its Pulumi.<stack>.yaml")
+    helpers = parser.add_mutually_exclusive_group()
+    helpers.add_argument("--value", metavar="KEY", help="the live value of KEY, base64 (stdin: the Secret)")
+    helpers.add_argument("--password", metavar="KEY", help="the password of the live URL KEY, base64")
+    helpers.add_argument("--check", metavar="KEY", help="the live URL KEY against the stack's settings")
+    helpers.add_argument(
+        "--new-secret", action="store_true", help="the backend's Secret (stdin: secretNames)"
+    )
+    helpers.add_argument("--made-by-hand", action="store_true", help="yes or no (stdin: the Deployment)")
+    helpers.add_argument("--orphans", metavar="DEPLOYMENT", help="ReplicaSets left by DEPLOYMENT's deletion")
+    helpers.add_argument("--compare", metavar="KEY", nargs="+", help="kept or CHANGED (stdin: both Secrets)")
+    args = parser.parse_args(argv)
+    if not STACK_NAME.fullmatch(args.stack):
+        _fail(
+            f"{args.stack!r} is not a stack name: the Pulumi CLI takes letters, digits, '-', '_' and '.'", 2
+        )
+    try:
+        if args.compare:
+            secrets = [_secret_data(d) for d in _documents(sys.stdin.read())]
+            if len(secrets) != 2:
+                raise TakeoverError("--compare reads two Secrets: the hand-made one, then the new one")
+            said = compare([_spec(k).key for k in args.compare], *secrets)
+            print("".join(f"{key}: {word}\n" for key, word in said.items()), end="")
+            if "CHANGED" in said.values():
+                _fail(
+                    "a value CHANGED: nothing made by hand was deleted (docs/takeover.md, if a value changed)"
+                )
+            return
+        chosen = [(name, getattr(args, name)) for name in HELPERS if getattr(args, name)]
+        if chosen:
+            (name, arg), stack = chosen[0], args.stack
+            print(HELPERS[name](str(arg), sys.stdin.read(), stack), end="")
+            return
+        print(script(target(args.stack)), end="")
+    except AbsentError as error:
+        _fail(str(error), ABSENT)
+    except (TakeoverError, UnreadableURLError) as error:
+        _fail(str(error))
+    except FileNotFoundError as error:
+        stacks = ", ".join(sorted(p.name[7:-5] for p in Path().glob("Pulumi.*.yaml")))
+        _fail(f"{error} (the stacks: {stacks})", 2)
 
 
 if __name__ == "__main__":
