@@ -18,12 +18,12 @@ import yaml
 
 from ai_etl.catalogue import CATALOGUE, CONSUMERS, Consumer, SecretSpec, Source, of_source
 from ai_etl.components.passwords import password_name
-from ai_etl.names import PROJECT
-from ai_etl.offline.records import Registration, Run
+from ai_etl.names import PROJECT, key_of_secret_name
+from ai_etl.offline.records import Registration, Run, unwrap
 from ai_etl.offline.render import mask
 from ai_etl.offline.runner import run_program
 from ai_etl.offline.stackconfig import load_project, load_stack_config
-from ai_etl.tokens import RANDOM_PASSWORD
+from ai_etl.tokens import RANDOM_PASSWORD, SM_SECRET, SM_VERSION
 from tests.fakecli import cli_stored
 from tests.paths import PROJECT_DIR
 
@@ -319,3 +319,12 @@ def eso_errors(schemas_dir: Path, obj: dict) -> list[str]:
     except kubernetes_validate.ValidationError as e:
         errors.append(f"metadata: {e.message}")
     return errors
+
+
+def secrets_manager_values(run: Run) -> dict[str, str]:
+    """What each Secrets Manager secret of the run holds, by catalogue key."""
+    names = {r.outputs["arn"]: r.inputs["name"] for r in run.of_type(SM_SECRET)}
+    return {
+        str(key_of_secret_name(run.stack, names[v.inputs["secretId"]])): unwrap(v.inputs["secretString"])
+        for v in run.of_type(SM_VERSION)
+    }

@@ -21,10 +21,17 @@ from botocore.exceptions import ClientError
 from ai_etl.offline.records import Run
 from ai_etl.tokens import KMS_ALIAS, KMS_KEY, SM_SECRET
 from tests.fakes import bin_dir, path_with, read_log
-from tests.helpers import PLACEHOLDERS, STACKS, run_cli, run_config, run_stack, stack_config
+from tests.helpers import (
+    PLACEHOLDERS,
+    STACKS,
+    run_cli,
+    run_config,
+    run_stack,
+    secrets_manager_values,
+    stack_config,
+)
 from tests.paths import PROJECT_DIR
 from tests.test_docs import DOCS, fenced
-from tests.test_takeover import stored
 
 pytestmark = pytest.mark.slow  # each runbook block runs the AWS CLI against moto, a second or so a call
 
@@ -117,7 +124,7 @@ def production(env: dict[str, str], overrides: dict[str, Any] | None = None) -> 
     run = run_stack(STACK, overrides=overrides)
     config = stack_config(STACK, overrides)
     region, replica = config["aws:region"], config["ai-etl:replicaRegion"]
-    values = {f"ai-etl/{STACK}/{key}": value for key, value in stored(run).items()}
+    values = {f"ai-etl/{STACK}/{key}": value for key, value in secrets_manager_values(run).items()}
     by_mock = declare(env, run, region, values)
     keys = {
         k.name: (k.inputs.get("region") or region, by_mock[k.outputs["arn"]]) for k in run.of_type(KMS_KEY)
@@ -304,7 +311,7 @@ def test_the_restore_keeps_every_credential_in_a_new_stack_of_the_replica_region
     assert result.returncode == 0, result.stderr[-3000:]
     assert set(secrets) == {*PLACEHOLDERS, "ai-etl:adopt"}, "every value went to encrypted config"
     restored = run_config(new, config, secrets)
-    assert {f"ai-etl/{STACK}/{k}": v for k, v in stored(restored).items()} == world.values
+    assert {f"ai-etl/{STACK}/{k}": v for k, v in secrets_manager_values(restored).items()} == world.values
     assert not any(value in result.stdout + result.stderr for value in world.values.values())
     promoted = client(aws, "secretsmanager", world.replica).list_secrets()["SecretList"]
     assert {s["Name"] for s in promoted} == set(world.values) and not any(

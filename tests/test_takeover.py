@@ -1,5 +1,5 @@
 """The takeover of a hand-made installation, run as printed: the docs' command prints a bash script,
-which runs against fake `kubectl`, `aws` and `pulumi` (tests/fakes.py: the pulumi one runs the real
+which runs against fake `kubectl`, `aws` and `pulumi` (tests/takeover_fakes.py: the pulumi one runs the real
 program offline). Every live credential is kept, read the way the backend's drivers read it; kubectl
 only ever talks to the stack's own cluster; the provider that deploys our objects gets the options
 the takeover needs; and no value from a stack file, however hostile, runs as a command."""
@@ -30,9 +30,9 @@ from ai_etl.ops import takeover
 from ai_etl.ops.check import subjects_of
 from ai_etl.ops.takeover import Target, main, script, steps, target
 from ai_etl.tokens import K8S_PROVIDER, SM_SECRET
-from tests.fakes import Cluster, Fakes, stored_values
 from tests.helpers import PLACEHOLDERS, copy_project, manifest, run_cli, run_config, stack_config
 from tests.paths import PROJECT_DIR
+from tests.takeover_fakes import Cluster, Fakes, stored_values
 from tests.test_docs import fenced
 
 STACK = "production"
