@@ -11,6 +11,7 @@ import json
 import random
 import re
 import shlex
+import shutil
 import string
 import subprocess
 from pathlib import Path
@@ -585,6 +586,7 @@ def test_a_stack_without_its_cluster_says_which_key_to_set(
 ) -> None:
     """Without clusterName or aws:region the takeover cannot find the cluster: it names both keys,
     with fixes whose placeholders are quoted (a bare `<cluster>` is a redirect when pasted)."""
+    shutil.copy(PROJECT_DIR / "Pulumi.yaml", tmp_path)
     (tmp_path / "Pulumi.bare.yaml").write_text("config:\n  ai-etl:namespace: ai-etl-bare\n")
     with pytest.raises(takeover.TakeoverError) as raised:
         target("bare", tmp_path)
@@ -680,3 +682,19 @@ def test_an_unknown_stack_is_named_with_the_stacks_there_are(capsys: pytest.Capt
     assert exit_.value.code == 2
     err = capsys.readouterr().err
     assert "no stack file Pulumi.prod.yaml" in err and "production" in err
+
+
+def test_a_malformed_stack_file_ends_in_one_line_not_a_traceback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A stack file the CLI would refuse (a tab in its indentation) stops the takeover with the
+    loader's one-line reason and fix, before any script is printed: a traceback would hide it."""
+    shutil.copy(PROJECT_DIR / "Pulumi.yaml", tmp_path)
+    (tmp_path / "Pulumi.bad.yaml").write_text("config:\n\tai-etl:namespace: ai-etl-bad\n")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as ended:
+        main(["bad"])
+    out, err = capsys.readouterr()
+    assert ended.value.code == 1 and out == ""
+    assert err.startswith("takeover: Pulumi.bad.yaml line 2") and "indent with spaces" in err
+    assert "Traceback" not in err

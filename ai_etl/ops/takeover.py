@@ -25,6 +25,7 @@ from ai_etl.catalogue import CONSUMERS, SecretSpec, Source, by_key, of_source, r
 from ai_etl.catalogue.urls import Reading, UnreadableURLError, compose_url, read_url
 from ai_etl.names import ENVIRONMENT_LABEL, HAND_MADE_SECRET, PROJECT, workload
 from ai_etl.names import namespace as namespace_of
+from ai_etl.offline.stackconfig import StackFileError, load_stack_config
 
 COMMAND = ".venv/bin/python -m ai_etl.ops.takeover"
 """How the takeover is run, from the project's root: it needs the project's own environment."""
@@ -57,8 +58,6 @@ class Target:
 
 def target(stack: str, project_dir: Path = Path()) -> Target:
     """The stack's target, read from its stack file; TakeoverError naming what is missing."""
-    from ai_etl.offline.stackconfig import load_stack_config
-
     if not STACK_NAME.fullmatch(stack):
         raise TakeoverError(
             f"{stack!r} is not a stack name: the Pulumi CLI takes letters, digits, '-', '_' and '.'"
@@ -500,7 +499,7 @@ def main(argv: list[str] | None = None) -> None:
         print(script(target(args.stack)), end="")
     except AbsentError as error:
         _fail(str(error), ABSENT)
-    except (TakeoverError, UnreadableURLError) as error:
+    except (TakeoverError, UnreadableURLError, StackFileError) as error:
         _fail(str(error))
     except FileNotFoundError as error:
         stacks = ", ".join(sorted(p.name[7:-5] for p in Path().glob("Pulumi.*.yaml")))
