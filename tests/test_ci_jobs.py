@@ -112,7 +112,10 @@ def run_job(
     run; a step whose `if:` is false is skipped. AssertionError names the step that failed."""
     done = JobRun()
     for step in job["steps"]:
-        known = {**values, **{f"steps.{i}.outputs.{k}": v for i, o in done.outputs.items() for k, v in o.items()}}
+        known = {
+            **values,
+            **{f"steps.{i}.outputs.{k}": v for i, o in done.outputs.items() for k, v in o.items()},
+        }
         if "if" in step and not condition(step["if"], done.outputs):
             done.skipped.append(label(step))
             continue
@@ -396,7 +399,11 @@ def bot(comment_id: int, body: str, author: str = "github-actions[bot]") -> dict
 def check_comment_updates_its_own(tmp_path: Path, wfs: Workflows) -> None:
     """With pulumi/actions' preview comment (same bot, no marker) and someone's copy of the marker
     on the pull request, the job edits its own earlier comment and nothing else."""
-    comments = [bot(5, f"{MARKER} a copy", "someone"), bot(6, "#### `preview` on dev"), bot(7, f"{MARKER}\nold")]
+    comments = [
+        bot(5, f"{MARKER} a copy", "someone"),
+        bot(6, "#### `preview` on dev"),
+        bot(7, f"{MARKER}\nold"),
+    ]
     _, fake = comment_job(tmp_path, wfs, comments)
     after = {c["id"]: c["body"] for c in fake.github()["comments"]["42"]}
     assert after[7].startswith(MARKER) and "### Offline preview: dev" in after[7]
@@ -462,14 +469,24 @@ def export(stack: str) -> dict[str, Any]:
 
     arn = f"arn:aws:secretsmanager:us-east-1:111111111111:secret:{secret_name(stack, 'jwt-secret-key')}"
     resources = [
-        {"type": SM_SECRET, "inputs": {"name": secret_name(stack, "jwt-secret-key")}, "outputs": {"arn": arn}},
+        {
+            "type": SM_SECRET,
+            "inputs": {"name": secret_name(stack, "jwt-secret-key")},
+            "outputs": {"arn": arn},
+        },
         {"type": SM_VERSION, "inputs": {"secretId": arn}, "outputs": {}, "created": AGED},
     ]
     return {"version": 3, "deployment": {"resources": resources}}
 
 
 def deployed(stack: str, preview_exit: int = 0) -> dict[str, Any]:
-    return {"config": {}, "outputs": {}, "resourceCount": 2, "preview_exit": preview_exit, "export": export(stack)}
+    return {
+        "config": {},
+        "outputs": {},
+        "resourceCount": 2,
+        "preview_exit": preview_exit,
+        "export": export(stack),
+    }
 
 
 def watch_stack(
@@ -534,8 +551,12 @@ def test_a_failing_preview_is_not_drift(tmp_path: Path, code: int) -> None:
     assert fake.github()["issues"] == [] and not (workspace / "ages").exists()
 
 
-@pytest.mark.parametrize("backend", [{}, {"dev": {"config": {}, "outputs": {}}}], ids=["absent", "never-deployed"])
-def test_a_stack_never_deployed_is_no_drift_and_has_no_secret(tmp_path: Path, backend: dict[str, Any]) -> None:
+@pytest.mark.parametrize(
+    "backend", [{}, {"dev": {"config": {}, "outputs": {}}}], ids=["absent", "never-deployed"]
+)
+def test_a_stack_never_deployed_is_no_drift_and_has_no_secret(
+    tmp_path: Path, backend: dict[str, Any]
+) -> None:
     """A stack not initialised, or initialised and never deployed: no preview (which would show
     every resource as a change), no export (which fails), a notice, and an empty list of ages."""
     done, fake, workspace = watch_stack(tmp_path, workflows(), backend)
@@ -598,7 +619,9 @@ def test_the_rotation_issue_lists_the_stale_secrets(tmp_path: Path, open_issue: 
 
 
 @pytest.mark.parametrize("ages", [None, {STACKS[0]: 30}], ids=["no-artifact", "one-stack"])
-def test_the_rotation_issue_is_never_closed_on_partial_data(tmp_path: Path, ages: dict[str, int] | None) -> None:
+def test_the_rotation_issue_is_never_closed_on_partial_data(
+    tmp_path: Path, ages: dict[str, int] | None
+) -> None:
     """A stack's ages missing (or none at all): the job fails, saying which, and the open issue stays
     open; with no artifact at all, `gh run download` (which would fail) is not called."""
     with pytest.raises(AssertionError, match="Open, update or close"):
@@ -640,18 +663,30 @@ BREAKS = {
     "misspelt module in the watch": Break(
         "watch", "-m ai_etl.ops.watch ages", "-m ai_etl.ops.wacth ages", watch_job_runs
     ),
-    "make stup in deploy": Break("deploy", "run: make setup policy-venv", "run: make stup policy-venv", deploy_jobs_run),
-    "make tests in the gate": Break("pull-request", "run: make test\n", "run: make tests\n", static(check_make_targets)),
+    "make stup in deploy": Break(
+        "deploy", "run: make setup policy-venv", "run: make stup policy-venv", deploy_jobs_run
+    ),
+    "make tests in the gate": Break(
+        "pull-request", "run: make test\n", "run: make tests\n", static(check_make_targets)
+    ),
     "stack: for stack-name:": Break(
         "deploy", "          stack-name: dev\n", "          stack: dev\n", static(check_with_keys)
     ),
-    "expect-no-change": Break("watch", "--expect-no-changes --diff", "--expect-no-change --diff", watch_job_runs),
-    "a wrong --jq field": Break("comment", "--jq .head.sha)", "--jq .head.sah)", check_comment_updates_its_own),
-    "pulumi stack exprot": Break("watch", "pulumi stack export --stack", "pulumi stack exprot --stack", watch_job_runs),
+    "expect-no-change": Break(
+        "watch", "--expect-no-changes --diff", "--expect-no-change --diff", watch_job_runs
+    ),
+    "a wrong --jq field": Break(
+        "comment", "--jq .head.sha)", "--jq .head.sah)", check_comment_updates_its_own
+    ),
+    "pulumi stack exprot": Break(
+        "watch", "pulumi stack export --stack", "pulumi stack exprot --stack", watch_job_runs
+    ),
     "the deploy job given the preview role": Break(
-        "deploy", "role-to-assume: ${{ vars.AWS_DEPLOY_ROLE_ARN }}", "role-to-assume: ${{ vars.AWS_PREVIEW_ROLE_ARN }}",
+        "deploy",
+        "role-to-assume: ${{ vars.AWS_DEPLOY_ROLE_ARN }}",
+        "role-to-assume: ${{ vars.AWS_PREVIEW_ROLE_ARN }}",
         static(check_trust_policies),
-    ),  # fmt: skip
+    ),
     "the CLI the runner image has": Break(
         "deploy", "pulumi-version: 3.272.0", "pulumi-version: ^3", static(check_pulumi_version)
     ),
@@ -669,4 +704,3 @@ def test_a_broken_workflow_fails_its_check(tmp_path: Path, name: str) -> None:
     texts[broken.workflow] = texts[broken.workflow].replace(broken.old, broken.new, 1)
     with pytest.raises(AssertionError):
         broken.check(tmp_path, {n: parse(t) for n, t in texts.items()})
-

@@ -28,7 +28,9 @@ from tests.tools import run_tool
 
 WORKFLOWS = sorted((PROJECT_DIR / ".github" / "workflows").glob("*.yml"))
 PINNED = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40}$")
-PINNED_ACTIONS: dict[str, dict[str, Any]] = json.loads((PROJECT_DIR / "tests" / "data" / "pinned_actions.json").read_text())
+PINNED_ACTIONS: dict[str, dict[str, Any]] = json.loads(
+    (PROJECT_DIR / "tests" / "data" / "pinned_actions.json").read_text()
+)
 """Each pinned action's `action.yml` as read at its commit (tag, commit, `runs.using`, and each
 input: required, default), with the search tool's `fetch` of github:<owner>/<repo>; the tag's commit
 checked there (`git rev-list -n1 <tag>`). Update it with the pin."""
@@ -248,7 +250,9 @@ def check_with_keys(wfs: dict[str, dict[str, Any]]) -> None:
     inputs, and every required input without a default is given."""
     for where, step in action_steps(wfs):
         repo, _, commit = step["uses"].partition("@")
-        assert repo in PINNED_ACTIONS, f"{where}: no copy of {repo}'s inputs in tests/data/pinned_actions.json"
+        assert repo in PINNED_ACTIONS, (
+            f"{where}: no copy of {repo}'s inputs in tests/data/pinned_actions.json"
+        )
         copy = PINNED_ACTIONS[repo]
         assert commit == copy["sha"], f"{where}: {repo}@{commit}, but its inputs were read at {copy['sha']}"
         given = set(step.get("with", {}))
@@ -267,7 +271,11 @@ def test_every_with_key_is_an_input_of_the_pinned_action() -> None:
 def test_the_inputs_copy_is_for_the_pinned_commits() -> None:
     """Each pin's comment names the tag the copy was read at, every copy is in use, and every pinned
     action runs on Node 24 (the copy's `runs.using`), which runners now use for all of them."""
-    pins = set(re.findall(r"uses: ([\w.-]+/[\w.-]+)@([0-9a-f]{40}) # (v[\d.]+)\n", "".join(workflow_texts().values())))
+    pins = set(
+        re.findall(
+            r"uses: ([\w.-]+/[\w.-]+)@([0-9a-f]{40}) # (v[\d.]+)\n", "".join(workflow_texts().values())
+        )
+    )
     assert pins == {(repo, copy["sha"], copy["tag"]) for repo, copy in PINNED_ACTIONS.items()}
     assert {copy["runs"] for copy in PINNED_ACTIONS.values()} == {"node24"}
 
@@ -299,7 +307,9 @@ def test_the_cli_is_the_sdks_version() -> None:
 @functools.cache
 def documented_targets() -> frozenset[str]:
     """The targets `make help` lists: each with its `## ` comment."""
-    listed = subprocess.run(["make", "-s", "help"], cwd=PROJECT_DIR, capture_output=True, text=True, check=True)
+    listed = subprocess.run(
+        ["make", "-s", "help"], cwd=PROJECT_DIR, capture_output=True, text=True, check=True
+    )
     return frozenset(line.split()[0] for line in listed.stdout.splitlines() if line.strip())
 
 
@@ -339,9 +349,15 @@ def check_make_targets(wfs: dict[str, dict[str, Any]]) -> None:
 
 
 def test_every_make_target_a_workflow_names_exists() -> None:
+    """A workflow's `make <target>` runs what the Makefile documents, or nothing passes for it."""
     check_make_targets(all_workflows())
-    assert any(make_targets(s.get("run", "")) for _, wf in all_workflows().items() for j in wf["jobs"].values()
-               for s in j.get("steps", []))  # fmt: skip
+    runs = [
+        s.get("run", "")
+        for wf in all_workflows().values()
+        for j in wf["jobs"].values()
+        for s in j.get("steps", [])
+    ]
+    assert any(make_targets(run) for run in runs), "the workflows use the Makefile"
 
 
 TRUST = re.compile(r"`(AWS_\w+_ROLE_ARN)`[^\n]*\n+```json\n(.*?)\n```", re.DOTALL)
@@ -386,7 +402,9 @@ def check_trust_policies(wfs: dict[str, dict[str, Any]]) -> None:
                 assert environment, f"{name}/{job_name}: a role only for a job in an environment"
                 stacks = STACKS if "matrix.stack" in environment else (environment,)
                 for stack in stacks:
-                    subject = f"repo:OWNER/REPO:environment:{environment.replace('${{ matrix.stack }}', stack)}"
+                    subject = (
+                        f"repo:OWNER/REPO:environment:{environment.replace('${{ matrix.stack }}', stack)}"
+                    )
                     assert subject in subjects(policies[var[1]], stack), (
                         f"{name}/{job_name}: the role in {var[1]} does not trust {subject}"
                     )

@@ -31,8 +31,10 @@ COMMANDS: dict[tuple[str, ...], tuple[set[str], set[str]]] = {
     ("issue", "close"): ({"repo", "comment", "reason"}, set()),
     ("pr", "comment"): ({"repo", "body", "body-file"}, set()),
 }
-SHORT = {"X": "method", "q": "jq", "F": "field", "f": "raw-field", "R": "repo", "p": "pattern", "n": "name",
-         "D": "dir", "s": "state", "S": "search", "b": "body", "t": "title", "c": "comment", "H": "header"}  # fmt: skip
+SHORT = {
+    **{"X": "method", "q": "jq", "F": "field", "f": "raw-field", "R": "repo", "p": "pattern", "n": "name"},
+    **{"D": "dir", "s": "state", "S": "search", "b": "body", "t": "title", "c": "comment", "H": "header"},
+}
 ISSUE_FIELDS = {"number", "title", "state", "body", "url", "author", "labels", "createdAt"}
 
 
@@ -117,7 +119,7 @@ def body_of(flags: dict[str, list[str]]) -> str:
 
 def field_value(field: str) -> str:
     """`-F key=value`: a value `@file` is the file's text (api.go, magic fields)."""
-    key, _, value = field.partition("=")
+    _, _, value = field.partition("=")
     return Path(value[1:]).read_text() if value.startswith("@") else value
 
 
@@ -196,8 +198,11 @@ def main() -> None:
             print(f"https://github.com/{repo}/issues/{issue['number']}")
         elif command == ("pr", "comment"):
             state["comments"].setdefault(number, []).append(
-                {"id": 1000 + len(state["comments"].get(number, [])), "user": {"login": "github-actions[bot]"},
-                 "body": body_of(flags)}  # fmt: skip
+                {
+                    "id": 1000 + len(state["comments"].get(number, [])),
+                    "user": {"login": "github-actions[bot]"},
+                    "body": body_of(flags),
+                }
             )
         elif issue is None:
             fail(f"GraphQL: Could not resolve to an issue or pull request with the number of {number}.")
