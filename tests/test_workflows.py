@@ -317,21 +317,25 @@ SEPARATORS = {";", "&&", "||", "|", "(", ")", "then", "else", "do", "!"}
 
 
 def make_targets(script: str) -> list[list[str]]:
-    """The targets of each `make` command in a shell script (options and VAR=value left out)."""
-    words = list(shlex.shlex(script.replace("\\\n", " "), posix=True, punctuation_chars=True))
+    """The targets of each `make` command in a shell script (options and VAR=value left out), read
+    line by line once continuations are joined."""
     found = []
-    for i, word in enumerate(words):
-        if word != "make" or (i and words[i - 1] not in SEPARATORS and "\n" not in words[i - 1]):
+    for line in re.sub(r"\\\n", " ", script).splitlines():
+        if not re.search(r"\bmake\b", line):
             continue
-        targets, rest = [], iter(words[i + 1 :])
-        for arg in rest:
-            if arg in SEPARATORS:
-                break
-            if arg in ("-C", "-f", "--directory", "--file"):
-                next(rest, None)
-            elif not arg.startswith("-") and "=" not in arg:
-                targets.append(arg)
-        found.append(targets)
+        words = list(shlex.shlex(line, posix=True, punctuation_chars=True))
+        for i, word in enumerate(words):
+            if word != "make" or (i and words[i - 1] not in SEPARATORS):
+                continue
+            targets, rest = [], iter(words[i + 1 :])
+            for arg in rest:
+                if arg in SEPARATORS:
+                    break
+                if arg in ("-C", "-f", "--directory", "--file"):
+                    next(rest, None)
+                elif not arg.startswith("-") and "=" not in arg:
+                    targets.append(arg)
+            found.append(targets)
     return found
 
 
@@ -341,11 +345,10 @@ def check_make_targets(wfs: dict[str, dict[str, Any]]) -> None:
     for name, wf in wfs.items():
         for job_name, job in wf["jobs"].items():
             for step in job.get("steps", []):
-                for line in step.get("run", "").splitlines():
-                    for targets in make_targets(line):
-                        assert targets, f"{name}/{job_name}: `{line.strip()}` runs make's default target"
-                        unknown = set(targets) - documented_targets()
-                        assert not unknown, f"{name}/{job_name}: no make target {sorted(unknown)}"
+                for targets in make_targets(step.get("run", "")):
+                    assert targets, f"{name}/{job_name}: a `make` runs the default target"
+                    unknown = set(targets) - documented_targets()
+                    assert not unknown, f"{name}/{job_name}: no make target {sorted(unknown)}"
 
 
 def test_every_make_target_a_workflow_names_exists() -> None:
@@ -360,14 +363,19 @@ def test_every_make_target_a_workflow_names_exists() -> None:
     assert any(make_targets(run) for run in runs), "the workflows use the Makefile"
 
 
-TRUST = re.compile(r"`(AWS_\w+_ROLE_ARN)`[^\n]*\n+```json\n(.*?)\n```", re.DOTALL)
-"""In docs/ci.md: a line naming a role's variable, then that role's trust policy as JSON."""
 OIDC = "token.actions.githubusercontent.com"
 
 
 def trust_policies() -> dict[str, str]:
-    """Each role's trust policy in docs/ci.md, by the variable that holds its ARN (`<stack>` in it)."""
-    return dict(TRUST.findall((PROJECT_DIR / "docs" / "ci.md").read_text()))
+    """Each role's trust policy in docs/ci.md (a JSON block), by the variable holding its ARN: the
+    last `AWS_*_ROLE_ARN` named before the block. `<stack>` stands for the stack."""
+    parts = re.split(r"```json\n(.*?)\n```", (PROJECT_DIR / "docs" / "ci.md").read_text(), flags=re.DOTALL)
+    policies = {}
+    for before, block in zip(parts[0::2], parts[1::2], strict=False):
+        named = re.findall(r"`(AWS_\w+_ROLE_ARN)`", before)
+        assert named, f"docs/ci.md: no role variable named before {block[:60]}"
+        policies[named[-1]] = block
+    return policies
 
 
 def subjects(policy_text: str, stack: str) -> set[str]:
