@@ -228,7 +228,7 @@ def test_the_offline_diff_job_runs_on_fresh_clones(tmp_path: Path) -> None:
     markdown = (out / "dev.md").read_text()
     assert "Offline preview: dev" in markdown and "replicas" in markdown
     assert (out / "pr-number").read_text().strip() == "42"
-    assert markdown in (tmp_path / "workspace" / "summary.md").read_text()
+    assert markdown in (tmp_path / "summary.md").read_text()
 
 
 def check_new_stack_diff(tmp_path: Path, wfs: Workflows) -> None:
