@@ -293,7 +293,8 @@ def check_pulumi_version(wfs: dict[str, dict[str, Any]]) -> None:
     steps_ = [(w, s) for w, s in action_steps(wfs) if s["uses"].startswith("pulumi/actions@")]
     assert steps_, "the workflows run pulumi somewhere"
     for where, step in steps_:
-        assert str(step.get("with", {}).get("pulumi-version")) == sdk_version(), where
+        version = step.get("with", {}).get("pulumi-version")
+        assert str(version) == sdk_version(), f"{where}: pulumi-version {version}, the SDK is {sdk_version()}"
 
 
 def test_the_cli_is_the_sdks_version() -> None:
