@@ -405,8 +405,11 @@ def check_trust_policies(wfs: dict[str, dict[str, Any]]) -> None:
             for step in job.get("steps", []):
                 if not step.get("uses", "").startswith("aws-actions/configure-aws-credentials@"):
                     continue
-                var = re.fullmatch(r"\$\{\{ vars\.(\w+) \}\}", step["with"]["role-to-assume"])
-                assert var and var[1] in policies, f"{name}/{job_name}: no trust policy for {step['with']}"
+                found = re.fullmatch(r"\$\{\{ vars\.(\w+) \}\}", step["with"]["role-to-assume"])
+                assert found and found[1] in policies, (
+                    f"{name}/{job_name}: no trust policy for {step['with']}"
+                )
+                role = found[1]
                 environment = job.get("environment")
                 assert environment, f"{name}/{job_name}: a role only for a job in an environment"
                 stacks = STACKS if "matrix.stack" in environment else (environment,)
@@ -414,10 +417,10 @@ def check_trust_policies(wfs: dict[str, dict[str, Any]]) -> None:
                     subject = (
                         f"repo:OWNER/REPO:environment:{environment.replace('${{ matrix.stack }}', stack)}"
                     )
-                    assert subject in subjects(policies[var[1]], stack), (
-                        f"{name}/{job_name}: the role in {var[1]} does not trust {subject}"
+                    assert subject in subjects(policies[role], stack), (
+                        f"{name}/{job_name}: the role in {role} does not trust {subject}"
                     )
-                    expected[(var[1], stack)].add(subject)
+                    expected[(role, stack)].add(subject)
     for (var, stack), wanted in expected.items():
         assert subjects(policies[var], stack) == wanted, f"{var} trusts more than its jobs' environments"
 
