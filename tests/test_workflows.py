@@ -305,6 +305,24 @@ def test_the_cli_is_the_sdks_version() -> None:
     assert f"{'.'.join(sdk_version().split('.')[:2])} or newer" in (PROJECT_DIR / "README.md").read_text()
 
 
+def test_every_pulumi_command_runs_after_the_pinned_install() -> None:
+    """A `run:` step that calls pulumi comes after a pulumi/actions step of its job, which installs
+    the pinned CLI; before it, the runner image's older one would run."""
+    for name, wf in all_workflows().items():
+        for job_name, job in wf["jobs"].items():
+            installed = False
+            for step in job.get("steps", []):
+                installed |= step.get("uses", "").startswith("pulumi/actions@")
+                if re.search(r"(^|[;&|(]\s*|\n\s*)pulumi ", step.get("run", "")):
+                    assert installed, (
+                        f"{name}/{job_name}: `{label_of(step)}` runs pulumi before installing it"
+                    )
+
+
+def label_of(step: dict[str, Any]) -> str:
+    return str(step.get("name") or step.get("id") or step["run"].splitlines()[0])
+
+
 @functools.cache
 def documented_targets() -> frozenset[str]:
     """The targets `make help` lists: each with its `## ` comment."""
