@@ -1,7 +1,13 @@
 """The workflows' own `run:` steps, executed as written in a workspace laid out as GitHub's runner
-lays it out, so a step that cannot run on a real runner fails here first. The installs are
-spared (each clone's `.venv` is this project's, already made, as a cache would give it); every
-command of the steps runs as written."""
+lays it out (the checkout in $GITHUB_WORKSPACE, or where its `path:` puts it), with $GITHUB_OUTPUT,
+$GITHUB_STEP_SUMMARY, the steps' `if:` on earlier steps' outputs, and stand-ins for what cannot
+run here: `pulumi` and `gh` (tests/fakes/, each checking its arguments as the real one parses them;
+gh's `--jq` run by the real jq) and an `aws` that no step may call. The installs are spared (each
+clone's `.venv` and `policy/venv` are this project's, already made, as a cache would give them);
+every command of the steps runs as written.
+
+Each check is a function of the workflows' text, so the breaks at the end apply a mistake to a copy
+and show that the same check fails."""
 
 from __future__ import annotations
 
@@ -9,64 +15,202 @@ import json
 import os
 import re
 import subprocess
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from tests.helpers import start_policy_pack
+from tests.fakes import bin_dir
+from tests.helpers import STACKS, absent_stack, start_policy_pack
 from tests.paths import PROJECT_DIR
-from tests.test_workflows import workflow
+from tests.test_workflows import (
+    check_make_targets,
+    check_pulumi_version,
+    check_trust_policies,
+    check_with_keys,
+    parse,
+    workflow_texts,
+)
+
+Workflows = dict[str, dict[str, Any]]
+"""Each workflow by name (pull-request, comment, deploy, watch), parsed."""
 
 INSTALL_INPUTS = ("pyproject.toml", "requirements.lock", "requirements.txt", "requirements-dev.txt")
 """What `make setup` depends on: older than the environment, so make finds it up to date."""
+POLICY_INPUTS = ("policy/requirements.txt",)
+"""What `make policy-venv` depends on besides the lock."""
+REPO = "acme/ai-etl"
+BACKEND = "s3://ai-etl-state-placeholder"
+VALUES = {
+    "github.token": "token-placeholder",
+    "github.repository": REPO,
+    "github.server_url": "https://github.com",
+    "github.run_id": "9",
+    "vars.PULUMI_BACKEND_URL": BACKEND,
+    "secrets.PULUMI_CONFIG_PASSPHRASE": "passphrase-placeholder",
+}
+"""The expressions every job's env reads, as GitHub would give them (placeholders)."""
+
+
+def workflows() -> Workflows:
+    return {name: parse(text) for name, text in workflow_texts().items()}
 
 
 def checkout(path: Path) -> Path:
     """A fresh clone of the committed project at `path`, as actions/checkout makes it, with its
-    environment ready."""
+    environments ready."""
     subprocess.run(["git", "clone", "-q", str(PROJECT_DIR), str(path)], check=True)
     (path / ".venv").symlink_to(PROJECT_DIR / ".venv")
-    for name in INSTALL_INPUTS:
+    (path / "policy" / "venv").symlink_to(PROJECT_DIR / "policy" / "venv")
+    for name in INSTALL_INPUTS + POLICY_INPUTS:
         os.utime(path / name, (0, 0))
     return path
 
 
 def expand(text: str, values: dict[str, str]) -> str:
-    """`text` with each `${{ expression }}` replaced by its value in `values`; an unknown one fails."""
+    """`text` with each `${{ expression }}` replaced by its value in `values`; an earlier step's
+    output that was not set is empty, as on GitHub; any other unknown one fails."""
 
     def value(match: re.Match[str]) -> str:
+        if match[1].startswith("steps.") and match[1] not in values:
+            return ""
         assert match[1] in values, f"no value for ${{{{ {match[1]} }}}}"
         return values[match[1]]
 
     return re.sub(r"\$\{\{\s*(.*?)\s*\}\}", value, text)
 
 
-def run_steps(
-    job: dict[str, Any], workspace: Path, values: dict[str, str], extra_env: dict[str, str] | None = None
-) -> None:
-    """Each `run:` step of `job`, with its env, in `workspace`, by the runner's default shell;
-    AssertionError names the step that failed."""
+def condition(expression: str, outputs: dict[str, dict[str, str]]) -> bool:
+    """A step's `if:` on an earlier step's output, the only kind the steps use."""
+    m = re.fullmatch(r"steps\.([\w-]+)\.outputs\.([\w-]+) == '([^']*)'", expression.strip())
+    assert m, f"the harness evaluates `steps.<id>.outputs.<name> == '<value>'` only, not {expression!r}"
+    return outputs.get(m[1], {}).get(m[2], "") == m[3]
+
+
+def label(step: dict[str, Any]) -> str:
+    return str(step.get("name") or step.get("id") or step.get("uses") or step["run"].splitlines()[0])
+
+
+@dataclass
+class JobRun:
+    """What a job's steps did."""
+
+    ran: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    outputs: dict[str, dict[str, str]] = field(default_factory=dict)
+    log: str = ""
+
+
+def run_job(
+    job: dict[str, Any], workspace: Path, values: dict[str, str], env: dict[str, str] | None = None
+) -> JobRun:
+    """Each step of `job` in order, as the runner runs it: a `run:` by its default shell
+    (`bash --noprofile --norc -eo pipefail`) with its env, in `workspace`; an action is recorded, not
+    run; a step whose `if:` is false is skipped. AssertionError names the step that failed."""
+    done = JobRun()
     for step in job["steps"]:
+        known = {
+            **values,
+            **{f"steps.{i}.outputs.{k}": v for i, o in done.outputs.items() for k, v in o.items()},
+        }
+        if "if" in step and not condition(step["if"], done.outputs):
+            done.skipped.append(label(step))
+            continue
         if "run" not in step:
+            done.ran.append(label(step))
             continue
         assert "${{" not in step["run"], "expressions go through env, never into the script"
-        env = {k: expand(str(v), values) for k, v in step.get("env", {}).items()}
+        output = workspace.parent / f"github-output-{len(done.ran)}"
+        output.write_text("")
         result = subprocess.run(
             ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", step["run"]],
             cwd=workspace,
             env={
                 **os.environ,
-                "GITHUB_STEP_SUMMARY": str(workspace / "summary.md"),
-                **(extra_env or {}),
-                **env,
+                "GITHUB_STEP_SUMMARY": str(workspace.parent / "summary.md"),
+                "GITHUB_OUTPUT": str(output),
+                **(env or {}),
+                **{k: expand(str(v), known) for k, v in step.get("env", {}).items()},
             },
             capture_output=True,
             text=True,
+            timeout=600,
             check=False,
         )
-        assert result.returncode == 0, f"{step.get('name')}: {result.stderr[-2000:]}"
+        done.log += result.stdout + result.stderr
+        assert result.returncode == 0, f"{label(step)}: exit {result.returncode}: {result.stderr[-2000:]}"
+        done.ran.append(label(step))
+        if "id" in step:
+            pairs = [line.partition("=") for line in output.read_text().splitlines()]
+            done.outputs[step["id"]] = {k: v for k, eq, v in pairs if eq}
+    return done
+
+
+@dataclass
+class Fakes:
+    """The stand-ins' env, and what they were told and hold."""
+
+    env: dict[str, str]
+    folder: Path
+
+    def pulumi_calls(self) -> list[list[str]]:
+        log = self.folder / "pulumi.log"
+        return [json.loads(line)["argv"] for line in log.read_text().splitlines()] if log.exists() else []
+
+    def gh_calls(self) -> list[list[str]]:
+        log = self.folder / "gh.log"
+        return [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+
+    def github(self) -> dict[str, Any]:
+        return dict(json.loads((self.folder / "github.json").read_text()))
+
+
+def fakes(
+    tmp_path: Path, pulumi_stacks: dict[str, Any] | None = None, github: dict[str, Any] | None = None
+) -> Fakes:
+    """`pulumi` with `pulumi_stacks` in the backend BACKEND, `gh` with `github` as GitHub's side,
+    and an `aws` no step may call, first on PATH."""
+    folder = tmp_path / "fakes"
+    bins = bin_dir(folder / "bin", "pulumi", "gh")
+    (bins / "aws").write_text('#!/bin/sh\necho "no workflow step calls aws: $*" >&2\nexit 1\n')
+    (bins / "aws").chmod(0o755)
+    (folder / "pulumi-state.json").write_text(json.dumps({"stacks": pulumi_stacks or {}}))
+    state = {"repo": REPO, "pulls": {}, "runs": {}, "comments": {}, "issues": []} | (github or {})
+    (folder / "github.json").write_text(json.dumps(state))
+    env = {
+        "PATH": f"{bins}:{os.environ['PATH']}",
+        "FAKE_PULUMI_STATE": str(folder / "pulumi-state.json"),
+        "FAKE_PULUMI_LOG": str(folder / "pulumi.log"),
+        "FAKE_PULUMI_BACKEND": BACKEND,
+        "FAKE_GH_STATE": str(folder / "github.json"),
+        "FAKE_GH_LOG": str(folder / "gh.log"),
+    }
+    return Fakes(env, folder)
+
+
+def new_stack_name() -> str:
+    """The stack a pull request adds: `qa`, unless the project already has one of that name."""
+    return "qa" if "qa" not in STACKS else absent_stack()
+
+
+# The pull request's offline diff ---------------------------------------------------------------
+
+
+def offline_diff(tmp_path: Path, wfs: Workflows, stack: str, change: Callable[[Path], None]) -> Path:
+    """The offline-diff job of `stack` on base and head clones side by side, `change` applied to the
+    head; returns the folder the upload step sends."""
+    job = wfs["pull-request"]["jobs"]["offline-diff"]
+    checkouts = [s["with"].get("path") for s in job["steps"] if "actions/checkout" in s.get("uses", "")]
+    workspace = tmp_path / "workspace"
+    for side in checkouts:
+        checkout(workspace / side)
+    change(workspace / "head")
+    run_job(job, workspace, VALUES | {"matrix.stack": stack, "github.event.pull_request.number": "42"})
+    (upload,) = [s for s in job["steps"] if "upload-artifact" in s.get("uses", "")]
+    return workspace / upload["with"]["path"]
 
 
 @pytest.mark.slow  # two clones, each rendered by its own process
@@ -74,33 +218,60 @@ def test_the_offline_diff_job_runs_on_fresh_clones(tmp_path: Path) -> None:
     """Base and head checked out side by side; head raises the dev backend's replicas. The job's
     steps, as written, leave the markdown diff and the pull request's number in out/, which the
     upload step sends and comment.yml posts, and the diff shows the change."""
-    job = workflow("pull-request")["jobs"]["offline-diff"]
-    checkouts = [s["with"].get("path") for s in job["steps"] if "actions/checkout" in s.get("uses", "")]
-    workspace = tmp_path / "workspace"
-    for side in checkouts:
-        checkout(workspace / side)
-    head = workspace / "head" / "Pulumi.dev.yaml"
-    stack_file = yaml.safe_load(head.read_text())
-    stack_file["config"]["ai-etl:backend"]["replicas"] = 3
-    head.write_text(yaml.safe_dump(stack_file))
-    run_steps(job, workspace, {"matrix.stack": "dev", "github.event.pull_request.number": "42"})
-    (upload,) = [s for s in job["steps"] if "upload-artifact" in s.get("uses", "")]
-    out = workspace / upload["with"]["path"]
+
+    def more_replicas(head: Path) -> None:
+        stack_file = yaml.safe_load((head / "Pulumi.dev.yaml").read_text())
+        stack_file["config"]["ai-etl:backend"]["replicas"] = 3
+        (head / "Pulumi.dev.yaml").write_text(yaml.safe_dump(stack_file))
+
+    out = offline_diff(tmp_path, workflows(), "dev", more_replicas)
     markdown = (out / "dev.md").read_text()
     assert "Offline preview: dev" in markdown and "replicas" in markdown
     assert (out / "pr-number").read_text().strip() == "42"
-    assert markdown in (workspace / "summary.md").read_text()
+    assert markdown in (tmp_path / "summary.md").read_text()
+
+
+def check_new_stack_diff(tmp_path: Path, wfs: Workflows) -> None:
+    """The offline-diff job on a pull request that adds a stack file (a copy of dev's): its steps
+    exit 0 and the diff lists every resource the head renders as created, and nothing else."""
+    stack = new_stack_name()
+
+    def add_stack(head: Path) -> None:
+        (head / f"Pulumi.{stack}.yaml").write_text((head / "Pulumi.dev.yaml").read_text())
+
+    out = offline_diff(tmp_path, wfs, stack, add_stack)
+    markdown = (out / f"{stack}.md").read_text()
+    rendered = json.loads((tmp_path / "workspace" / "head" / "build" / stack / "resources.json").read_text())
+    rows = [line for line in markdown.splitlines() if line.startswith("| ") and "`" in line]
+    assert rendered["resources"] and len(rows) == len(rendered["resources"]), markdown
+    assert all(row.startswith("| + | create |") for row in rows), markdown
+    assert {r["name"] for r in rendered["resources"]} <= {row.split("`")[3] for row in rows}
+    assert f"New stack: {stack}" in markdown
+
+
+@pytest.mark.slow  # two clones, one render
+def test_a_pull_request_that_adds_a_stack_diffs_it_as_all_new(tmp_path: Path) -> None:
+    """The base branch has no stack file for a stack the pull request adds: its offline diff is not
+    an error (which cost every stack its comment) but the whole stack, every resource a create."""
+    check_new_stack_diff(tmp_path, workflows())
+
+
+# The pull request's preview and tests -----------------------------------------------------------
 
 
 @pytest.mark.slow  # makes a virtual environment in a fresh clone
 def test_the_preview_job_makes_the_policy_packs_environment(tmp_path: Path) -> None:
-    """The preview job's steps before its AWS credentials, run as written on a fresh clone, leave a
-    policy/venv from which the pack starts as the CLI starts it (tests/helpers.py, start_policy_pack),
-    printing the port it serves on: the rules come from the clone itself, installed nowhere."""
-    job = workflow("pull-request")["jobs"]["preview"]
+    """The preview job's steps before its AWS credentials, run as written on a fresh clone (policy/venv
+    not linked), leave a policy/venv from which the pack starts as the CLI starts it (tests/helpers.py,
+    start_policy_pack), printing the port it serves on: the rules come from the clone itself."""
+    job = workflows()["pull-request"]["jobs"]["preview"]
     first_aws = next(i for i, s in enumerate(job["steps"]) if "aws-actions" in s.get("uses", ""))
-    workspace = checkout(tmp_path / "workspace")
-    run_steps({"steps": job["steps"][:first_aws]}, workspace, {})
+    workspace = tmp_path / "workspace"
+    subprocess.run(["git", "clone", "-q", str(PROJECT_DIR), str(workspace)], check=True)
+    (workspace / ".venv").symlink_to(PROJECT_DIR / ".venv")
+    for name in INSTALL_INPUTS:
+        os.utime(workspace / name, (0, 0))
+    run_job({"steps": job["steps"][:first_aws]}, workspace, VALUES)
     pack = start_policy_pack(workspace / "policy")
     try:
         assert pack.stdout is not None
@@ -111,87 +282,424 @@ def test_the_preview_job_makes_the_policy_packs_environment(tmp_path: Path) -> N
         pack.wait(timeout=10)
 
 
-def fake_gh(tmp_path: Path, script: str) -> tuple[dict[str, str], Path]:
-    """The env that puts a `gh` running `script` first on PATH, and the file its calls go to
-    (`$GH_LOG`, one line of arguments per call)."""
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    (bin_dir / "gh").write_text(script)
-    (bin_dir / "gh").chmod(0o755)
-    log = tmp_path / "gh.log"
-    return {"PATH": f"{bin_dir}:{os.environ['PATH']}", "GH_LOG": str(log)}, log
+def preview(tmp_path: Path, wfs: Workflows, stack: str, backend: dict[str, Any]) -> tuple[JobRun, Fakes]:
+    job = wfs["pull-request"]["jobs"]["preview"]
+    fake = fakes(tmp_path, backend)
+    done = run_job(job, checkout(tmp_path / "workspace"), VALUES | {"matrix.stack": stack}, fake.env)
+    return done, fake
 
 
-FAKE_GH = r"""#!/bin/bash
-# gh as the comment job calls it: GitHub's answers come from the FAKE_* variables.
-printf '%s\n' "$*" >> "$GH_LOG"
-case "$*" in
-  "run download "*)
-    dir="${@: -1}"; mkdir -p "$dir/offline-diff-dev"
-    printf '%s\n' "$FAKE_PR" > "$dir/offline-diff-dev/pr-number"
-    printf '### Offline preview: dev\n' > "$dir/offline-diff-dev/dev.md" ;;
-  "api repos/"*"/pulls/"*) printf '%s\n' "$FAKE_HEAD_SHA" ;;
-  "api --paginate repos/"*"/comments "*) printf '%s\n' "$FAKE_COMMENTS" ;;
-  "api --method PATCH "*|"pr comment "*) ;;
-  *) echo "unexpected: gh $*" >&2; exit 1 ;;
-esac
-"""
+def check_preview_of_a_new_stack(tmp_path: Path, wfs: Workflows) -> None:
+    """A stack whose file is committed but which is not initialised in the backend: the preview
+    job passes, skips the preview, and says what to run, in a warning and in the job's summary."""
+    stack = new_stack_name()
+    done, fake = preview(tmp_path, wfs, stack, {"dev": {"config": {}, "outputs": {}, "resourceCount": 9}})
+    (step,) = [s for s in wfs["pull-request"]["jobs"]["preview"]["steps"] if "command" in s.get("with", {})]
+    assert label(step) in done.skipped and label(step) not in done.ran
+    init = f"pulumi stack init {stack} --secrets-provider"
+    assert f"::warning title=No preview for {stack}::" in done.log and init in done.log
+    assert init in (tmp_path / "summary.md").read_text()
+    assert ["stack", "ls", "--json"] in fake.pulumi_calls()
+
+
+def test_a_stack_not_initialised_gets_a_notice_not_a_red_preview(tmp_path: Path) -> None:
+    """A pull request that adds a stack: its preview cannot run before `pulumi stack init`; the job
+    says so and what to run, and stays green so the other jobs and the comment are unaffected."""
+    check_preview_of_a_new_stack(tmp_path, workflows())
+
+
+def test_an_initialised_stack_is_previewed(tmp_path: Path) -> None:
+    """The same job for a stack the backend has: the preview step runs, with the pinned CLI."""
+    wfs = workflows()
+    done, _ = preview(tmp_path, wfs, "dev", {"dev": {"config": {}, "outputs": {}, "resourceCount": 9}})
+    (step,) = [s for s in wfs["pull-request"]["jobs"]["preview"]["steps"] if "command" in s.get("with", {})]
+    assert label(step) in done.ran and done.outputs["stack"] == {"initialised": "true"}
+
+
+def test_a_backend_that_cannot_be_listed_fails_the_preview(tmp_path: Path) -> None:
+    """Wrong credentials or backend are a failure, never mistaken for "not initialised"."""
+    values = VALUES | {"vars.PULUMI_BACKEND_URL": "s3://another-bucket"}
+    job = workflows()["pull-request"]["jobs"]["preview"]
+    fake = fakes(tmp_path, {"dev": {"config": {}, "outputs": {}}})
+    with pytest.raises(AssertionError, match="Is the stack initialised"):
+        run_job(job, checkout(tmp_path / "workspace"), values | {"matrix.stack": "dev"}, fake.env)
+
+
+def test_the_gate_runs_the_projects_own_targets(tmp_path: Path) -> None:
+    """The tests job's steps, as written, under `make -n` (the gate itself is this suite): each make
+    resolves its target in the clone's Makefile, the CRDs first, then the whole gate."""
+    job = workflows()["pull-request"]["jobs"]["test"]
+    done = run_job(job, checkout(tmp_path / "workspace"), VALUES, {"MAKEFLAGS": "-n"})
+    runs = [s["run"].strip() for s in job["steps"] if "run" in s]
+    assert runs == ["make schemas", "make test"] and len(done.ran) == len(job["steps"])
+    assert "-m pytest" in done.log, "the gate's pytest is among what `make test` runs"
+
+
+# The deploy ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_each_deploy_jobs_steps_run(tmp_path: Path, stack: str) -> None:
+    """Each stack's deploy job, its `run:` steps as written on a fresh clone (the install of the
+    program and of the policy pack's environment), and then its `pulumi up` on its own stack."""
+    job = workflows()["deploy"]["jobs"][stack]
+    done = run_job(job, checkout(tmp_path / "workspace"), VALUES)
+    assert [s for s in job["steps"] if "run" in s] and done.skipped == []
+    (up,) = [s for s in job["steps"] if s.get("with", {}).get("command") == "up"]
+    assert up["with"]["stack-name"] == stack and done.ran[-1] == label(up)
+
+
+# The comment ---------------------------------------------------------------------------------
+
 MARKER = "<!-- ai-etl offline diff -->"
-VALUES = {
-    "github.token": "token",
-    "github.event.workflow_run.id": "1001",
-    "github.repository": "acme/ai-etl",
-    "github.event.workflow_run.head_sha": "a" * 40,
-}
+RUN = "1001"
+HEAD = "a" * 40
 
 
-def run_comment_job(tmp_path: Path, comments: list[dict[str, Any]], head_sha: str = "a" * 40) -> list[str]:
-    """comment.yml's steps with a fake gh; returns the gh calls, or raises on a failed step."""
-    env, log = fake_gh(tmp_path, FAKE_GH)
-    env |= {
-        "FAKE_PR": "42",
-        "FAKE_HEAD_SHA": head_sha,
-        "FAKE_COMMENTS": "\n".join(json.dumps(c) for c in comments),
+def diff_artifact(stack: str, pr: str = "42") -> dict[str, Any]:
+    return {
+        "name": f"offline-diff-{stack}",
+        "expired": False,
+        "files": {"pr-number": f"{pr}\n", f"{stack}.md": f"### Offline preview: {stack}\n"},
     }
+
+
+def comment_job(
+    tmp_path: Path,
+    wfs: Workflows,
+    comments: list[dict[str, Any]] | None = None,
+    head: str = HEAD,
+    artifacts: list[dict[str, Any]] | None = None,
+    jobs: list[dict[str, Any]] | None = None,
+) -> tuple[JobRun, Fakes]:
+    """comment.yml's job on a run of pull request 42 whose offline diffs are `artifacts` (dev's by
+    default); returns what its steps did, and GitHub's side after them."""
+    github = {
+        "pulls": {"42": {"number": 42, "head": {"sha": head}}},
+        "runs": {
+            RUN: {
+                "artifacts": [diff_artifact("dev")] if artifacts is None else artifacts,
+                "jobs": jobs or [{"name": "offline diff dev", "conclusion": "success"}],
+            }
+        },
+        "comments": {"42": comments or []},
+    }
+    fake = fakes(tmp_path, github=github)
     workspace = tmp_path / "workspace"
     workspace.mkdir()
-    try:
-        run_steps(workflow("comment")["jobs"]["comment"], workspace, VALUES, env)
-    finally:
-        calls = log.read_text().splitlines() if log.exists() else []
-    return calls
+    values = VALUES | {"github.event.workflow_run.id": RUN, "github.event.workflow_run.head_sha": HEAD}
+    done = run_job(wfs["comment"]["jobs"]["comment"], workspace, values, fake.env)
+    return done, fake
 
 
-def test_the_comment_updates_its_own_comment_only(tmp_path: Path) -> None:
+def bot(comment_id: int, body: str, author: str = "github-actions[bot]") -> dict[str, Any]:
+    return {"id": comment_id, "user": {"login": author}, "body": body}
+
+
+def check_comment_updates_its_own(tmp_path: Path, wfs: Workflows) -> None:
     """With pulumi/actions' preview comment (same bot, no marker) and someone's copy of the marker
     on the pull request, the job edits its own earlier comment and nothing else."""
     comments = [
-        {"id": 5, "author": "someone", "body": f"{MARKER} a copy"},
-        {"id": 6, "author": "github-actions[bot]", "body": "#### :tropical_drink: `preview` on dev"},
-        {"id": 7, "author": "github-actions[bot]", "body": f"{MARKER}\n### Offline preview: dev"},
+        bot(5, f"{MARKER} a copy", "someone"),
+        bot(6, "#### `preview` on dev"),
+        bot(7, f"{MARKER}\nold"),
     ]
-    calls = run_comment_job(tmp_path, comments)
-    writes = [c for c in calls if c.startswith(("api --method", "pr comment"))]
-    assert writes == ["api --method PATCH repos/acme/ai-etl/issues/comments/7 -F body=@comment.md"]
-    assert (tmp_path / "workspace" / "comment.md").read_text().startswith(MARKER)
+    done, fake = comment_job(tmp_path, wfs, comments)
+    after = {c["id"]: c["body"] for c in fake.github()["comments"]["42"]}
+    assert after[7].startswith(MARKER) and "### Offline preview: dev" in after[7], f"not updated: {done.log}"
+    assert after[5] == f"{MARKER} a copy" and after[6] == "#### `preview` on dev" and len(after) == 3
+
+
+def test_the_comment_updates_its_own_comment_only(tmp_path: Path) -> None:
+    """One comment per pull request, kept up to date, never anyone else's."""
+    check_comment_updates_its_own(tmp_path, workflows())
 
 
 def test_the_first_comment_is_created(tmp_path: Path) -> None:
-    calls = run_comment_job(tmp_path, [{"id": 6, "author": "github-actions[bot]", "body": "preview"}])
-    assert [c for c in calls if c.startswith(("api --method", "pr comment"))] == [
-        "pr comment 42 --repo acme/ai-etl --body-file comment.md"
-    ]
+    """No earlier comment of ours: one is made, with the marker and the diff."""
+    _, fake = comment_job(tmp_path, workflows(), [bot(6, "preview")])
+    (new,) = [c for c in fake.github()["comments"]["42"] if c["id"] != 6]
+    assert new["body"].startswith(MARKER) and "### Offline preview: dev" in new["body"]
 
 
-def test_a_number_that_is_not_the_runs_pull_request_gets_no_comment(tmp_path: Path) -> None:
+def test_a_pull_request_that_moved_on_gets_no_comment_and_no_red_run(tmp_path: Path) -> None:
     """The artifact's number is the pull request's own code's word: when that pull request's head
-    is not the commit the run ran on, nothing is posted."""
-    with pytest.raises(AssertionError, match="Comment on the pull request"):
-        run_comment_job(tmp_path, [], head_sha="b" * 40)
-    calls = (tmp_path / "gh.log").read_text().splitlines()
-    assert not [c for c in calls if c.startswith(("api --method", "pr comment"))]
+    is not the commit the run ran on, nothing is posted, and the job says why and passes (the newer
+    commit's run posts its own diff)."""
+    done, fake = comment_job(tmp_path, workflows(), head="b" * 40)
+    assert fake.github()["comments"]["42"] == []
+    assert "::notice::pull request 42 moved on" in done.log
 
 
-def test_cancelled_or_failed_runs_are_skipped() -> None:
-    condition = workflow("comment")["jobs"]["comment"]["if"]
-    assert "github.event.workflow_run.conclusion == 'success'" in condition
+def test_a_failed_sibling_job_does_not_cost_the_other_stacks_their_diff(tmp_path: Path) -> None:
+    """A run where one stack's offline diff failed (and the tests, say): the comment still posts
+    every diff that was made, and names the stack that has none."""
+    jobs = [
+        {"name": "offline diff dev", "conclusion": "success"},
+        {"name": "offline diff staging", "conclusion": "failure"},
+        {"name": "tests", "conclusion": "failure"},
+    ]
+    _, fake = comment_job(tmp_path, workflows(), jobs=jobs)
+    (body,) = [c["body"] for c in fake.github()["comments"]["42"]]
+    assert "### Offline preview: dev" in body and "- `staging`: failure" in body and "tests" not in body
+
+
+def test_a_run_without_any_offline_diff_is_a_notice(tmp_path: Path) -> None:
+    """Every offline diff failed: nothing to post, and no `gh run download`, which would fail."""
+    done, fake = comment_job(tmp_path, workflows(), artifacts=[])
+    assert fake.github()["comments"]["42"] == [] and "uploaded no offline diff" in done.log
+    assert not [c for c in fake.gh_calls() if c[:2] == ["run", "download"]]
+
+
+def test_the_comment_runs_whatever_happened_to_the_other_jobs() -> None:
+    """Only a cancelled run (a newer push, whose own run posts) is skipped."""
+    condition_text = workflows()["comment"]["jobs"]["comment"]["if"]
+    assert "conclusion != 'cancelled'" in condition_text and "== 'success'" not in condition_text
+
+
+# The watch -----------------------------------------------------------------------------------
+
+AGED = "2026-01-01T00:00:00Z"
+
+
+def export(stack: str) -> dict[str, Any]:
+    """A stack's state as `pulumi stack export` writes it: one secret and its value, made on AGED."""
+    from ai_etl.names import secret_name
+    from ai_etl.tokens import SM_SECRET, SM_VERSION
+
+    arn = f"arn:aws:secretsmanager:us-east-1:111111111111:secret:{secret_name(stack, 'jwt-secret-key')}"
+    resources = [
+        {
+            "type": SM_SECRET,
+            "inputs": {"name": secret_name(stack, "jwt-secret-key")},
+            "outputs": {"arn": arn},
+        },
+        {"type": SM_VERSION, "inputs": {"secretId": arn}, "outputs": {}, "created": AGED},
+    ]
+    return {"version": 3, "deployment": {"resources": resources}}
+
+
+def deployed(stack: str, preview_exit: int = 0) -> dict[str, Any]:
+    return {
+        "config": {},
+        "outputs": {},
+        "resourceCount": 2,
+        "preview_exit": preview_exit,
+        "export": export(stack),
+    }
+
+
+def watch_stack(
+    tmp_path: Path, wfs: Workflows, backend: dict[str, Any], issues: list[dict[str, Any]] | None = None
+) -> tuple[JobRun, Fakes, Path]:
+    """watch.yml's job for stack dev, with `backend` in the state backend and `issues` open."""
+    fake = fakes(tmp_path, backend, {"issues": issues or []})
+    workspace = checkout(tmp_path / "workspace")
+    done = run_job(wfs["watch"]["jobs"]["stack"], workspace, VALUES | {"matrix.stack": "dev"}, fake.env)
+    return done, fake, workspace
+
+
+def check_watch_of_a_deployed_stack(tmp_path: Path, wfs: Workflows) -> None:
+    """A deployed stack with no drift: the preview runs as the real CLI would take it, no issue is
+    opened, and the ages of its secrets (names and days) are left for the upload, the export gone."""
+    done, fake, workspace = watch_stack(tmp_path, wfs, {"dev": deployed("dev")})
+    preview_call = ["preview", "--stack", "dev", "--refresh", "--expect-no-changes", "--diff"]
+    assert preview_call in fake.pulumi_calls() and done.outputs["drift"] == {"state": "clean"}
+    assert fake.github()["issues"] == []
+    (age,) = json.loads((workspace / "ages" / "dev.json").read_text())
+    assert age["stack"] == "dev" and age["key"] == "jwt-secret-key" and age["days"] > 90
+    assert not (workspace / "state.json").exists()
+
+
+def test_the_watch_of_a_clean_stack_opens_nothing_and_measures_ages(tmp_path: Path) -> None:
+    """The daily watch's ordinary day."""
+    check_watch_of_a_deployed_stack(tmp_path, workflows())
+
+
+def check_drift_issue(tmp_path: Path, wfs: Workflows) -> None:
+    """Drift (the CLI's exit 7) with the stack's issue already open: a comment on it, with the
+    run's link, and no second issue."""
+    issue = {"number": 4, "title": "Drift in stack dev", "state": "open", "body": "", "comments": []}
+    done, fake, _ = watch_stack(tmp_path, wfs, {"dev": deployed("dev", preview_exit=7)}, [issue])
+    (after,) = fake.github()["issues"]
+    assert done.outputs["drift"] == {"state": "drift"}
+    (comment,) = after["comments"]
+    assert "https://github.com/acme/ai-etl/actions/runs/9" in comment
+
+
+def test_drift_comments_on_the_stacks_open_issue(tmp_path: Path) -> None:
+    """A later drift of the same stack adds to its one issue."""
+    check_drift_issue(tmp_path, workflows())
+
+
+def test_a_first_drift_opens_the_stacks_issue(tmp_path: Path) -> None:
+    """No issue open for the stack: one is opened, titled with the stack."""
+    _, fake, _ = watch_stack(tmp_path, workflows(), {"dev": deployed("dev", preview_exit=7)})
+    (issue,) = fake.github()["issues"]
+    assert issue["title"] == "Drift in stack dev" and "found changes" in issue["body"]
+
+
+@pytest.mark.parametrize("code", [1, 3, 6, 255])
+def test_a_failing_preview_is_not_drift(tmp_path: Path, code: int) -> None:
+    """Wrong credentials (3), a missing stack (6), a lock or anything else: the job fails, naming
+    the code, and opens no drift issue; no ages are measured, so the rotation job keeps its verdict."""
+    backend = {"dev": deployed("dev", preview_exit=code) | {"preview_error": "the stack is locked"}}
+    fake = fakes(tmp_path, backend)
+    workspace = checkout(tmp_path / "workspace")
+    with pytest.raises(AssertionError, match=f"Drift, told from failure.*exit {code}"):
+        run_job(workflows()["watch"]["jobs"]["stack"], workspace, VALUES | {"matrix.stack": "dev"}, fake.env)
+    assert fake.github()["issues"] == [] and not (workspace / "ages").exists()
+
+
+@pytest.mark.parametrize(
+    "backend", [{}, {"dev": {"config": {}, "outputs": {}}}], ids=["absent", "never-deployed"]
+)
+def test_a_stack_never_deployed_is_no_drift_and_has_no_secret(
+    tmp_path: Path, backend: dict[str, Any]
+) -> None:
+    """A stack not initialised, or initialised and never deployed: no preview (which would show
+    every resource as a change), no export (which fails), a notice, and an empty list of ages."""
+    done, fake, workspace = watch_stack(tmp_path, workflows(), backend)
+    assert not [c for c in fake.pulumi_calls() if c[0] in ("preview", "stack") and c[1:2] != ["ls"]]
+    assert json.loads((workspace / "ages" / "dev.json").read_text()) == []
+    assert "::notice title=Not deployed::" in done.log and fake.github()["issues"] == []
+
+
+def test_the_watch_has_its_own_environment() -> None:
+    """A required reviewer on preview-<stack> (docs/ci.md) would otherwise hold up the daily watch."""
+    job = workflows()["watch"]["jobs"]["stack"]
+    assert job["environment"] == "watch-${{ matrix.stack }}"
+
+
+def rotation(
+    tmp_path: Path, wfs: Workflows, ages: dict[str, int] | None, issues: list[dict[str, Any]]
+) -> tuple[JobRun, Fakes]:
+    """watch.yml's rotation job, each stack's ages artifact holding one secret `ages[stack]` days
+    old (a stack missing from `ages` uploaded none)."""
+    artifacts = [
+        {
+            "name": f"ages-{stack}",
+            "expired": False,
+            "files": {f"{stack}.json": json.dumps([{"stack": stack, "key": "jwt-secret-key", "days": days}])},
+        }
+        for stack, days in (ages or {}).items()
+    ]
+    fake = fakes(tmp_path, github={"runs": {"9": {"artifacts": artifacts, "jobs": []}}, "issues": issues})
+    values = VALUES | {"needs.stacks.outputs.list": json.dumps(list(STACKS))}
+    done = run_job(wfs["watch"]["jobs"]["rotation"], checkout(tmp_path / "workspace"), values, fake.env)
+    return done, fake
+
+
+ROTATION = "Secrets not rotated for 90 days"
+
+
+def open_rotation_issue() -> dict[str, Any]:
+    return {"number": 12, "title": ROTATION, "state": "open", "body": "old", "comments": []}
+
+
+def check_rotation_closes_when_none_is_left(tmp_path: Path, wfs: Workflows) -> None:
+    """Every stack's ages in, none over 90 days: the open rotation issue is closed, saying why."""
+    _, fake = rotation(tmp_path, wfs, dict.fromkeys(STACKS, 30), [open_rotation_issue()])
+    (issue,) = fake.github()["issues"]
+    assert issue["state"] == "closed" and issue["comments"] == ["Every secret is 90 days old or younger."]
+
+
+def test_the_rotation_issue_closes_when_none_is_left(tmp_path: Path) -> None:
+    check_rotation_closes_when_none_is_left(tmp_path, workflows())
+
+
+@pytest.mark.parametrize("open_issue", [False, True], ids=["opened", "updated"])
+def test_the_rotation_issue_lists_the_stale_secrets(tmp_path: Path, open_issue: bool) -> None:
+    """A secret over 90 days old: the one rotation issue is opened, or its body updated."""
+    ages = dict.fromkeys(STACKS, 30) | {STACKS[0]: 120}
+    _, fake = rotation(tmp_path, workflows(), ages, [open_rotation_issue()] if open_issue else [])
+    (issue,) = fake.github()["issues"]
+    assert issue["title"] == ROTATION and issue["state"] == "open"
+    assert f"| {STACKS[0]} | `jwt-secret-key` | 120 |" in issue["body"]
+
+
+@pytest.mark.parametrize("ages", [None, {STACKS[0]: 30}], ids=["no-artifact", "one-stack"])
+def test_the_rotation_issue_is_never_closed_on_partial_data(
+    tmp_path: Path, ages: dict[str, int] | None
+) -> None:
+    """A stack's ages missing (or none at all): the job fails, saying which, and the open issue stays
+    open; with no artifact at all, `gh run download` (which would fail) is not called."""
+    with pytest.raises(AssertionError, match="Open, update or close"):
+        rotation(tmp_path, workflows(), ages, [open_rotation_issue()])
+    github = json.loads((tmp_path / "fakes" / "github.json").read_text())
+    assert github["issues"][0]["state"] == "open"
+
+
+def test_the_rotation_job_runs_only_when_every_stack_was_measured() -> None:
+    """A failed stack job leaves its ages out: the rotation job does not run on what is left."""
+    assert workflows()["watch"]["jobs"]["rotation"]["if"] == "needs.stack.result == 'success'"
+
+
+# Breaks: each mistake applied to a copy of a workflow fails the check named beside it ---------------
+
+
+@dataclass(frozen=True)
+class Break:
+    workflow: str
+    old: str
+    new: str
+    check: Callable[[Path, Workflows], None]
+
+
+def watch_job_runs(tmp_path: Path, wfs: Workflows) -> None:
+    check_watch_of_a_deployed_stack(tmp_path, wfs)
+
+
+def deploy_jobs_run(tmp_path: Path, wfs: Workflows) -> None:
+    for stack in STACKS:
+        run_job(wfs["deploy"]["jobs"][stack], checkout(tmp_path / stack), VALUES)
+
+
+def static(check: Callable[[Workflows], None]) -> Callable[[Path, Workflows], None]:
+    return lambda _tmp, wfs: check(wfs)
+
+
+BREAKS = {
+    "misspelt module in the watch": Break(
+        "watch", "-m ai_etl.ops.watch ages", "-m ai_etl.ops.wacth ages", watch_job_runs
+    ),
+    "make stup in deploy": Break(
+        "deploy", "run: make setup policy-venv", "run: make stup policy-venv", deploy_jobs_run
+    ),
+    "make tests in the gate": Break(
+        "pull-request", "run: make test\n", "run: make tests\n", static(check_make_targets)
+    ),
+    "stack: for stack-name:": Break(
+        "deploy", "          stack-name: dev\n", "          stack: dev\n", static(check_with_keys)
+    ),
+    "expect-no-change": Break(
+        "watch", "--expect-no-changes --diff", "--expect-no-change --diff", watch_job_runs
+    ),
+    "a wrong --jq field": Break(
+        "comment", "--jq .head.sha)", "--jq .head.sah)", check_comment_updates_its_own
+    ),
+    "pulumi stack exprot": Break(
+        "watch", "pulumi stack export --stack", "pulumi stack exprot --stack", watch_job_runs
+    ),
+    "the deploy job given the preview role": Break(
+        "deploy",
+        "role-to-assume: ${{ vars.AWS_DEPLOY_ROLE_ARN }}",
+        "role-to-assume: ${{ vars.AWS_PREVIEW_ROLE_ARN }}",
+        static(check_trust_policies),
+    ),
+    "the CLI the runner image has": Break(
+        "deploy", "pulumi-version: 3.272.0", "pulumi-version: ^3", static(check_pulumi_version)
+    ),
+}
+
+
+@pytest.mark.parametrize("name", BREAKS)
+def test_a_broken_workflow_fails_its_check(tmp_path: Path, name: str) -> None:
+    """Each mistake the issue tried on a copy (and the CLI version left to the runner image) makes
+    the check named in BREAKS fail; the same check passes on the committed workflows (its own test)."""
+    broken = BREAKS[name]
+    texts = workflow_texts()
+    assert broken.old in texts[broken.workflow], f"{name}: the break no longer applies"
+    texts[broken.workflow] = texts[broken.workflow].replace(broken.old, broken.new, 1)
+    with pytest.raises(AssertionError):
+        broken.check(tmp_path, {n: parse(t) for n, t in texts.items()})

@@ -263,6 +263,20 @@ def test_diff_honours_replace_on_changes_and_sees_creates_and_deletes() -> None:
     assert ops == {("replace", "x"), ("create", "new"), ("delete", "gone")}
 
 
+def test_a_new_stack_diffs_from_nothing_and_only_when_it_is_new(
+    renders: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--new-stack` (no stack file at base): every resource of the head is a create, exit 0; a base
+    that holds a render is refused, so a failed render never passes for a new stack."""
+    head = renders[STACKS[0]]
+    assert main(["diff", str(tmp_path / "absent"), str(head), "--new-stack"]) == 0
+    out = capsys.readouterr().out
+    resources = diffing.load(head)
+    assert f"{len(resources)} to create" in out and f"New stack: {STACKS[0]}" in out
+    assert main(["diff", str(head), str(head), "--new-stack"]) == 2
+    assert "drop --new-stack" in capsys.readouterr().err
+
+
 def test_diff_of_a_missing_render_says_how_to_make_it(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

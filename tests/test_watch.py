@@ -1,6 +1,6 @@
 """The daily watch: each secret's age read from the stack's state (when its Secrets Manager value
-was last made, not what the rotation value says), and the one rotation issue opened, updated or
-closed by the workflow's own steps."""
+was last made, not what the rotation value says), and the rotation issue's body. The workflow's own
+steps that open, update or close the issues run in tests/test_ci_jobs.py."""
 
 from __future__ import annotations
 
@@ -16,8 +16,6 @@ from ai_etl.names import secret_name
 from ai_etl.offline.records import Run, unwrap
 from ai_etl.ops.watch import MARKER, ages, main, report
 from ai_etl.tokens import SM_SECRET, SM_VERSION
-from tests.test_ci_jobs import fake_gh, run_steps
-from tests.test_workflows import workflow
 
 TODAY = dt.date(2026, 11, 28)
 
@@ -63,79 +61,3 @@ def test_the_cli_measures_per_stack_and_reports_them_together(
     (tmp_path / "production.json").write_text(capsys.readouterr().out)
     main(["report", str(tmp_path / "production.json")])
     assert "| production | `qwen-api-key` | 331 |" in capsys.readouterr().out
-
-
-FAKE_GH = r"""#!/bin/bash
-printf '%s\n' "$*" >> "$GH_LOG"
-case "$*" in
-  "run download "*)
-    dir="${@: -1}"; mkdir -p "$dir/ages-production"
-    printf '%s' "$FAKE_AGES" > "$dir/ages-production/production.json" ;;
-  "issue list "*) printf '%s\n' "$FAKE_OPEN" ;;
-  "issue comment "*|"issue edit "*|"issue create "*|"issue close "*) ;;
-  *) echo "unexpected: gh $*" >&2; exit 1 ;;
-esac
-"""
-
-
-WRITES = ("issue comment", "issue edit", "issue create", "issue close")
-"""The gh calls that change an issue."""
-
-
-@pytest.mark.parametrize(
-    ("stale", "open_issue", "expected"),
-    [
-        (
-            True,
-            "",
-            "issue create --repo acme/ai-etl --title Secrets not rotated for 90 days --body-file body.md",
-        ),
-        (True, "12", "issue edit 12 --repo acme/ai-etl --body-file body.md"),
-        (False, "12", "issue close 12 --repo acme/ai-etl --comment Every secret is 90 days old or younger."),
-        (False, "", None),
-    ],
-)
-def test_the_rotation_issue_follows_the_ages(
-    tmp_path: Path, stale: bool, open_issue: str, expected: str | None
-) -> None:
-    """The rotation job's steps, run as written with a fake gh: one issue, created, updated or
-    closed as the secrets' ages say."""
-    env, log = fake_gh(tmp_path, FAKE_GH)
-    days = 120 if stale else 30
-    workspace = tmp_path / "workspace"
-    workspace.mkdir()
-    (workspace / "ai_etl").symlink_to(Path(__file__).resolve().parent.parent / "ai_etl")
-    env |= {
-        "FAKE_AGES": json.dumps([{"stack": "production", "key": "qwen-api-key", "days": days}]),
-        "FAKE_OPEN": open_issue,
-    }
-    values = {"github.token": "t", "github.run_id": "7", "github.repository": "acme/ai-etl"}
-    run_steps(workflow("watch")["jobs"]["rotation"], workspace, values, env)
-    writes = [c for c in log.read_text().splitlines() if c.startswith(WRITES)]
-    assert writes == ([expected] if expected else [])
-
-
-@pytest.mark.parametrize(
-    ("open_issue", "expected"),
-    [("", "issue create --repo acme/ai-etl --title Drift in stack dev"), ("4", "issue comment 4")],
-)
-def test_drift_opens_one_issue_per_stack_and_then_comments_on_it(
-    tmp_path: Path, open_issue: str, expected: str
-) -> None:
-    """The drift step, as written, with a fake gh: a stack's first drift opens its issue, a later
-    one adds a comment with the run's link instead of a second issue."""
-    env, log = fake_gh(tmp_path, FAKE_GH)
-    job = workflow("watch")["jobs"]["stack"]
-    (step,) = [s for s in job["steps"] if s.get("name") == "Open or update the stack's drift issue"]
-    assert step["if"] == "steps.drift.outcome == 'failure'"
-    values = {
-        "github.token": "t",
-        "github.repository": "acme/ai-etl",
-        "matrix.stack": "dev",
-        "github.server_url": "https://github.com",
-        "github.run_id": "9",
-    }
-    env["FAKE_OPEN"] = open_issue
-    run_steps({"steps": [step]}, tmp_path, values, env)
-    (write,) = [c for c in log.read_text().splitlines() if c.startswith(WRITES)]
-    assert write.startswith(expected) and "https://github.com/acme/ai-etl/actions/runs/9" in write

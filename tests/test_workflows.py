@@ -1,12 +1,20 @@
-"""The GitHub Actions workflows cannot run here, so they are held to GitHub's workflow schema
-(check-jsonschema's vendored copy), zizmor's offline audit, and the least-privilege rules we set."""
+"""The GitHub Actions workflows as text: GitHub's workflow schema (check-jsonschema's vendored
+copy), zizmor's offline audit, the least-privilege rules we set, and what they name outside
+themselves: each action's inputs at its pinned commit, the Makefile's targets, the CLI version the
+SDK needs, and the AWS roles' trust policies in docs/ci.md. tests/test_ci_jobs.py runs their steps.
+
+The checks are functions of the parsed workflows, so tests/test_ci_jobs.py can show each one
+failing on a broken copy."""
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
+import shlex
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,13 +28,41 @@ from tests.tools import run_tool
 
 WORKFLOWS = sorted((PROJECT_DIR / ".github" / "workflows").glob("*.yml"))
 PINNED = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40}$")
+PINNED_ACTIONS: dict[str, dict[str, Any]] = json.loads(
+    (PROJECT_DIR / "tests" / "data" / "pinned_actions.json").read_text()
+)
+"""Each pinned action's `action.yml` as read at its commit (tag, commit, `runs.using`, and each
+input: required, default), with the search tool's `fetch` of github:<owner>/<repo>; the tag's commit
+checked there (`git rev-list -n1 <tag>`). Update it with the pin."""
+
+
+def parse(text: str) -> dict[str, Any]:
+    data = yaml.safe_load(text)
+    # YAML 1.1 reads the key `on` as True.
+    data["on"] = data.pop(True, data.get("on"))
+    return dict(data)
 
 
 def load(path: Path) -> dict[str, Any]:
-    data = yaml.safe_load(path.read_text())
-    # YAML 1.1 reads the key `on` as True.
-    data["on"] = data.pop(True, data.get("on"))
-    return data
+    return parse(path.read_text())
+
+
+def workflow_texts() -> dict[str, str]:
+    """Each workflow's text by name (pull-request, comment, deploy, watch)."""
+    return {path.stem: path.read_text() for path in WORKFLOWS}
+
+
+def all_workflows() -> dict[str, dict[str, Any]]:
+    return {name: parse(text) for name, text in workflow_texts().items()}
+
+
+def action_steps(wfs: dict[str, dict[str, Any]]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(`workflow/job`, step) of every step that uses an action."""
+    for name, wf in wfs.items():
+        for job_name, job in wf["jobs"].items():
+            for step in job.get("steps", []):
+                if "uses" in step:
+                    yield f"{name}/{job_name}", step
 
 
 def workflow(name: str) -> dict[str, Any]:
@@ -101,7 +137,8 @@ def test_pull_requests_get_tests_offline_diff_and_same_repo_preview() -> None:
     assert preview["if"] == "github.event.pull_request.head.repo.full_name == github.repository"
     assert preview["strategy"]["matrix"]["stack"] == "${{ fromJSON(needs.stacks.outputs.list) }}"
     assert jobs["offline-diff"]["strategy"]["matrix"]["stack"] == preview["strategy"]["matrix"]["stack"]
-    (pulumi,) = [s for s in preview["steps"] if s.get("uses", "").startswith("pulumi/actions@")]
+    (pulumi,) = [s for s in preview["steps"] if "command" in s.get("with", {})]
+    assert pulumi["uses"].startswith("pulumi/actions@")
     assert pulumi["with"]["command"] == "preview" and pulumi["with"]["comment-on-pr"] is True
     assert "policyPacks" in pulumi["with"]
     (aws,) = [s for s in preview["steps"] if s.get("uses", "").startswith("aws-actions/")]
@@ -193,10 +230,221 @@ def test_every_job_has_a_timeout(path: Path) -> None:
         assert isinstance(job.get("timeout-minutes"), int) and job["timeout-minutes"] <= 60, name
 
 
-def test_deploys_queue_per_stack_and_are_never_cancelled() -> None:
+def test_deploys_queue_per_stack_and_a_running_one_is_never_cancelled() -> None:
     """Production waiting for its reviewer does not block the next dev deploy, and no running
-    `pulumi up` is cancelled by a newer push."""
+    `pulumi up` is cancelled by a newer push (a waiting one is replaced by the newer push's:
+    docs.github.com, "Control the concurrency of workflows and jobs"; the comments say so)."""
     wf = workflow("deploy")
     assert "concurrency" not in wf, "one group for the whole workflow would serialise every stack"
     for stack in STACKS:
         assert wf["jobs"][stack]["concurrency"] == {"group": f"deploy-{stack}", "cancel-in-progress": False}
+    text = workflow_texts()["deploy"] + (PROJECT_DIR / "docs" / "ci.md").read_text()
+    assert "never cancelled:" not in text and "are never cancelled" not in text
+
+
+# What the workflows name outside themselves ------------------------------------------------------
+
+
+def check_with_keys(wfs: dict[str, dict[str, Any]]) -> None:
+    """Every action is pinned at the commit its inputs were read at; every `with:` key is one of its
+    inputs, and every required input without a default is given."""
+    for where, step in action_steps(wfs):
+        repo, _, commit = step["uses"].partition("@")
+        assert repo in PINNED_ACTIONS, (
+            f"{where}: no copy of {repo}'s inputs in tests/data/pinned_actions.json"
+        )
+        copy = PINNED_ACTIONS[repo]
+        assert commit == copy["sha"], f"{where}: {repo}@{commit}, but its inputs were read at {copy['sha']}"
+        given = set(step.get("with", {}))
+        unknown = given - set(copy["inputs"])
+        assert not unknown, f"{where}: {repo} {copy['tag']} has no input {sorted(unknown)}"
+        required = {k for k, v in copy["inputs"].items() if v["required"] and "default" not in v}
+        assert required <= given, f"{where}: {repo} needs {sorted(required - given)}"
+
+
+def test_every_with_key_is_an_input_of_the_pinned_action() -> None:
+    """A misspelt input (`stack:` for `stack-name:`) is ignored by the runner with a warning at
+    most, and the action then runs on its default: here it fails."""
+    check_with_keys(all_workflows())
+
+
+def test_the_inputs_copy_is_for_the_pinned_commits() -> None:
+    """Each pin's comment names the tag the copy was read at, every copy is in use, and every pinned
+    action runs on Node 24 (the copy's `runs.using`), which runners now use for all of them."""
+    pins = set(
+        re.findall(
+            r"uses: ([\w.-]+/[\w.-]+)@([0-9a-f]{40}) # (v[\d.]+)\n", "".join(workflow_texts().values())
+        )
+    )
+    assert pins == {(repo, copy["sha"], copy["tag"]) for repo, copy in PINNED_ACTIONS.items()}
+    assert {copy["runs"] for copy in PINNED_ACTIONS.values()} == {"node24"}
+
+
+def sdk_version() -> str:
+    """The Pulumi SDK's version in requirements.lock."""
+    lock = (PROJECT_DIR / "requirements.lock").read_text()
+    found = re.search(r"^pulumi==(\S+)$", lock, re.MULTILINE)
+    assert found, "requirements.lock pins pulumi"
+    return found[1]
+
+
+def check_pulumi_version(wfs: dict[str, dict[str, Any]]) -> None:
+    """Every pulumi/actions step installs the CLI at the SDK's version."""
+    steps_ = [(w, s) for w, s in action_steps(wfs) if s["uses"].startswith("pulumi/actions@")]
+    assert steps_, "the workflows run pulumi somewhere"
+    for where, step in steps_:
+        version = step.get("with", {}).get("pulumi-version")
+        assert str(version) == sdk_version(), f"{where}: pulumi-version {version}, the SDK is {sdk_version()}"
+
+
+def test_the_cli_is_the_sdks_version() -> None:
+    """Without `pulumi-version` the action takes any CLI on the runner that satisfies `^3`
+    (pulumi/actions src/config.ts, makeInstallationConfig; src/libs/pulumi-cli.ts, downloadCli),
+    older than the SDK the program runs on; the README asks for the SDK's version."""
+    check_pulumi_version(all_workflows())
+    assert f"{'.'.join(sdk_version().split('.')[:2])} or newer" in (PROJECT_DIR / "README.md").read_text()
+
+
+def test_every_pulumi_command_runs_after_the_pinned_install() -> None:
+    """A `run:` step that calls pulumi comes after a pulumi/actions step of its job, which installs
+    the pinned CLI; before it, the runner image's older one would run."""
+    for name, wf in all_workflows().items():
+        for job_name, job in wf["jobs"].items():
+            installed = False
+            for step in job.get("steps", []):
+                installed |= step.get("uses", "").startswith("pulumi/actions@")
+                if re.search(r"(^|[;&|(]\s*|\n\s*)pulumi ", step.get("run", "")):
+                    assert installed, (
+                        f"{name}/{job_name}: `{label_of(step)}` runs pulumi before installing it"
+                    )
+
+
+def label_of(step: dict[str, Any]) -> str:
+    return str(step.get("name") or step.get("id") or step["run"].splitlines()[0])
+
+
+@functools.cache
+def documented_targets() -> frozenset[str]:
+    """The targets `make help` lists: each with its `## ` comment."""
+    listed = subprocess.run(
+        ["make", "-s", "help"], cwd=PROJECT_DIR, capture_output=True, text=True, check=True
+    )
+    return frozenset(line.split()[0] for line in listed.stdout.splitlines() if line.strip())
+
+
+SEPARATORS = {";", "&&", "||", "|", "(", ")", "then", "else", "do", "!"}
+
+
+def make_targets(script: str) -> list[list[str]]:
+    """The targets of each `make` command in a shell script (options and VAR=value left out), read
+    line by line once continuations are joined."""
+    found = []
+    for line in re.sub(r"\\\n", " ", script).splitlines():
+        if not re.search(r"\bmake\b", line):
+            continue
+        words = list(shlex.shlex(line, posix=True, punctuation_chars=True))
+        for i, word in enumerate(words):
+            if word != "make" or (i and words[i - 1] not in SEPARATORS):
+                continue
+            targets, rest = [], iter(words[i + 1 :])
+            for arg in rest:
+                if arg in SEPARATORS:
+                    break
+                if arg in ("-C", "-f", "--directory", "--file"):
+                    next(rest, None)
+                elif not arg.startswith("-") and "=" not in arg:
+                    targets.append(arg)
+            found.append(targets)
+    return found
+
+
+def check_make_targets(wfs: dict[str, dict[str, Any]]) -> None:
+    """Every `make` in a `run:` names targets, each one `make help` lists: `make tests` (no such
+    target) exits 0 having run nothing, because a `tests/` folder exists."""
+    for name, wf in wfs.items():
+        for job_name, job in wf["jobs"].items():
+            for step in job.get("steps", []):
+                for targets in make_targets(step.get("run", "")):
+                    assert targets, f"{name}/{job_name}: a `make` runs the default target"
+                    unknown = set(targets) - documented_targets()
+                    assert not unknown, f"{name}/{job_name}: no make target {sorted(unknown)}"
+
+
+def test_every_make_target_a_workflow_names_exists() -> None:
+    """A workflow's `make <target>` runs what the Makefile documents, or nothing passes for it."""
+    check_make_targets(all_workflows())
+    runs = [
+        s.get("run", "")
+        for wf in all_workflows().values()
+        for j in wf["jobs"].values()
+        for s in j.get("steps", [])
+    ]
+    assert any(make_targets(run) for run in runs), "the workflows use the Makefile"
+
+
+OIDC = "token.actions.githubusercontent.com"
+
+
+def trust_policies() -> dict[str, str]:
+    """Each role's trust policy in docs/ci.md (a JSON block), by the variable holding its ARN: the
+    last `AWS_*_ROLE_ARN` named before the block. `<stack>` stands for the stack."""
+    parts = re.split(r"```json\n(.*?)\n```", (PROJECT_DIR / "docs" / "ci.md").read_text(), flags=re.DOTALL)
+    policies = {}
+    for before, block in zip(parts[0::2], parts[1::2], strict=False):
+        named = re.findall(r"`(AWS_\w+_ROLE_ARN)`", before)
+        assert named, f"docs/ci.md: no role variable named before {block[:60]}"
+        policies[named[-1]] = block
+    return policies
+
+
+def subjects(policy_text: str, stack: str) -> set[str]:
+    """The OIDC subjects a trust policy admits for `stack`: only exact ones (StringEquals), with the
+    audience `sts.amazonaws.com`, for GitHub's OIDC provider."""
+    policy = json.loads(policy_text.replace("<stack>", stack))
+    found: set[str] = set()
+    for statement in policy["Statement"]:
+        assert statement["Action"] == "sts:AssumeRoleWithWebIdentity"
+        assert statement["Principal"]["Federated"].endswith(f":oidc-provider/{OIDC}")
+        assert set(statement["Condition"]) == {"StringEquals"}, "no wildcard subject (StringLike)"
+        equals = statement["Condition"]["StringEquals"]
+        assert equals[f"{OIDC}:aud"] == "sts.amazonaws.com"
+        sub = equals[f"{OIDC}:sub"]
+        found |= {sub} if isinstance(sub, str) else set(sub)
+    return found
+
+
+def check_trust_policies(wfs: dict[str, dict[str, Any]]) -> None:
+    """Each job that assumes a role does so in an environment the role's trust policy names, and
+    each policy names no environment but those of the jobs that use its variable."""
+    policies = trust_policies()
+    expected: dict[tuple[str, str], set[str]] = {(var, stack): set() for var in policies for stack in STACKS}
+    for name, wf in wfs.items():
+        for job_name, job in wf["jobs"].items():
+            for step in job.get("steps", []):
+                if not step.get("uses", "").startswith("aws-actions/configure-aws-credentials@"):
+                    continue
+                found = re.fullmatch(r"\$\{\{ vars\.(\w+) \}\}", step["with"]["role-to-assume"])
+                assert found and found[1] in policies, (
+                    f"{name}/{job_name}: no trust policy for {step['with']}"
+                )
+                role = found[1]
+                environment = job.get("environment")
+                assert environment, f"{name}/{job_name}: a role only for a job in an environment"
+                stacks = STACKS if "matrix.stack" in environment else (environment,)
+                for stack in stacks:
+                    subject = (
+                        f"repo:OWNER/REPO:environment:{environment.replace('${{ matrix.stack }}', stack)}"
+                    )
+                    assert subject in subjects(policies[role], stack), (
+                        f"{name}/{job_name}: the role in {role} does not trust {subject}"
+                    )
+                    expected[(role, stack)].add(subject)
+    for (var, stack), wanted in expected.items():
+        assert subjects(policies[var], stack) == wanted, f"{var} trusts more than its jobs' environments"
+
+
+def test_the_trust_policies_match_the_workflows_environments() -> None:
+    """Deploy safety rests on each role trusting only its environments' subjects: the deploy role
+    `environment:<stack>` (whose deployment branch is main), the preview role the previews' and the
+    watch's. A looser subject lets any branch assume the role."""
+    check_trust_policies(all_workflows())

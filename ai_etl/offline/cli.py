@@ -54,17 +54,32 @@ def add_diff_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--exit-code", action="store_true", help="exit 1 when there are changes (like git diff)"
     )
+    parser.add_argument(
+        "--new-stack",
+        action="store_true",
+        help="the stack has no stack file at base (the change adds it): BASE holds no render and is "
+        "not read; every resource of HEAD is a create",
+    )
 
 
 def diff_command(args: argparse.Namespace, preface_of: PrefaceOf | None = None) -> int:
-    """Print the diff of two render folders, opened by the project's preface if it has one."""
+    """Print the diff of two render folders, opened by the project's preface if it has one. With
+    `--new-stack`, the base is the empty stack a `pulumi preview` of a new stack starts from."""
     try:
-        base, head = diffing.load(args.base), diffing.load(args.head)
-    except FileNotFoundError as error:
+        if args.new_stack and diffing.holds_render(args.base):
+            raise FileExistsError(
+                f"{args.base} holds a render, so the stack exists at base: drop --new-stack"
+            )
+        base = [] if args.new_stack else diffing.load(args.base)
+        head = diffing.load(args.head)
+    except (FileNotFoundError, FileExistsError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     changes, stack = diffing.diff(base, head), diffing.stack_of(args.head)
     preface = preface_of(base, head, stack) if preface_of else NO_PREFACE
+    if args.new_stack:
+        note = f"New stack: {stack} has no stack file at base, so every resource is created."
+        preface = Preface(text=(note, "", *preface.text), markdown=(f"**{note}**", "", *preface.markdown))
     if args.format == "markdown":
         print(format_markdown(changes, args.title, preface=preface), end="")
     else:

@@ -187,6 +187,11 @@ def diff(base: list[dict[str, Any]], head: list[dict[str, Any]]) -> list[Change]
     return changes
 
 
+def holds_render(folder: Path) -> bool:
+    """Whether `folder` holds a render (its resources.json)."""
+    return (folder / "resources.json").exists()
+
+
 def load(folder: Path) -> list[dict[str, Any]]:
     path = folder / "resources.json"
     if not path.exists():

@@ -1,9 +1,15 @@
 """A fake `pulumi` CLI: it parses a command line as the real CLI's commands declare their flags
 (pulumi/pulumi pkg/cmd/pulumi/operations/{up,preview,refresh,destroy}.go; stack/stack_new.go, whose
-command `init` is an alias of, stack_remove.go (`rm`), stack_{select,import,export,output}.go;
-config/config.go; state/state_unprotect.go), refuses what they would, and
+command `init` is an alias of, stack_remove.go (`rm`), stack_{select,import,export,output,list}.go;
+config/config.go; state/state_unprotect.go; auth/login.go), refuses what they would, and
 logs each call with the value piped to it. The stacks, their config and outputs come from the JSON
-file $FAKE_PULUMI_STATE, which `stack init` and `stack select --create` add to."""
+file $FAKE_PULUMI_STATE, which `stack init` and `stack select --create` add to.
+
+For the workflows: `login` takes the backend $FAKE_PULUMI_BACKEND names (when set, every command
+on a stack needs it first); `stack ls --json` lists the stacks with their `resourceCount`
+(stack_list.go, stackSummaryJSON); `preview` exits with the stack's `preview_exit` (7 is what
+`--expect-no-changes` exits with on changes: pkg/cmd/pulumi/cmd/exit_codes.go, ExitNoChanges);
+`stack export --file` writes the stack's `export`."""
 
 from __future__ import annotations
 
@@ -15,7 +21,9 @@ from pathlib import Path
 # command -> (flags taking a value, boolean flags, least and most positional arguments)
 COMMANDS: dict[tuple[str, ...], tuple[set[str], set[str], int, int]] = {
     ("up",): ({"stack", "target"}, {"diff", "yes", "skip-preview", "refresh"}, 0, 0),
-    ("preview",): ({"stack", "target"}, {"diff", "refresh"}, 0, 0),
+    ("preview",): ({"stack", "target"}, {"diff", "refresh", "expect-no-changes"}, 0, 0),
+    ("login",): ({"cloud-url", "default-org"}, {"local", "insecure"}, 0, 1),
+    ("stack", "ls"): ({"organization", "project", "tag", "output"}, {"json", "all"}, 0, 0),
     ("refresh",): ({"stack"}, {"yes", "diff", "skip-preview"}, 0, 0),
     ("destroy",): ({"stack"}, {"yes", "skip-preview"}, 0, 0),
     ("config", "set"): ({"stack"}, {"path", "secret", "plaintext"}, 1, 2),
@@ -68,12 +76,32 @@ def parse(argv: list[str]) -> tuple[tuple[str, ...], dict[str, list[str]], list[
     return command, flags, positional
 
 
+def log_call(argv: list[str], stdin: str | None) -> None:
+    with open(os.environ["FAKE_PULUMI_LOG"], "a") as log:
+        log.write(json.dumps({"argv": argv, "stdin": stdin}) + "\n")
+
+
 def main() -> None:
     argv = sys.argv[1:]
     command, flags, positional = parse(argv)
     state_path = Path(os.environ["FAKE_PULUMI_STATE"])
     state = json.loads(state_path.read_text())
     stacks = state["stacks"]
+    backend = os.environ.get("FAKE_PULUMI_BACKEND")
+    if command == ("login",):
+        if backend is not None and positional != [backend]:
+            fail(f"stricter than the CLI: log in to the backend {backend}, not {positional}")
+        state["logged_in"] = True
+        state_path.write_text(json.dumps(state))
+        log_call(argv, None)
+        return
+    if backend is not None and not state.get("logged_in"):
+        fail("not logged in: run `pulumi login <backend>` first")
+    if command == ("stack", "ls"):
+        log_call(argv, None)
+        listed = [{"name": name, "resourceCount": one.get("resourceCount")} for name, one in stacks.items()]
+        print(json.dumps([{k: v for k, v in entry.items() if v is not None} for entry in listed]))
+        return
     named = (
         positional[0]
         if command in (("stack", "init"), ("stack", "select"), ("stack", "rm")) and positional
@@ -104,9 +132,14 @@ def main() -> None:
     for urn in flags.get("target", []) + (positional if command == ("state", "unprotect") else []):
         if urns is not None and urn not in urns:
             fail(f"no resource {urn} in stack {stack}")
-    with open(os.environ["FAKE_PULUMI_LOG"], "a") as log:
-        log.write(json.dumps({"argv": argv, "stdin": stdin}) + "\n")
+    log_call(argv, stdin)
     state_path.write_text(json.dumps(state))
+    if command == ("stack", "export") and "file" in flags:
+        Path(flags["file"][-1]).write_text(json.dumps(stacks[stack].get("export", {"version": 3})))
+    if command == ("preview",) and stacks[stack].get("preview_exit"):
+        reason = stacks[stack].get("preview_error", "no changes were expected but changes were proposed")
+        print(f"error: {reason}", file=sys.stderr)
+        sys.exit(stacks[stack]["preview_exit"])
     if command == ("config", "get"):
         key = positional[0] if ":" in positional[0] else f"ai-etl:{positional[0]}"
         if key not in stacks[stack]["config"]:
