@@ -60,7 +60,7 @@ def diff_command(args: argparse.Namespace, preface_of: PrefaceOf | None = None) 
     """Print the diff of two render folders, opened by the project's preface if it has one."""
     try:
         base, head = diffing.load(args.base), diffing.load(args.head)
-    except FileNotFoundError as error:
+    except (FileNotFoundError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     changes, stack = diffing.diff(base, head), diffing.stack_of(args.head)
