@@ -32,6 +32,8 @@ SAMPLES = {
     "<tag>": "1.4.2",
     "<account>": "111111111111",
     "<ci-deploy-role>": "ci-deploy",
+    "<standard|production>": "production",
+    "<https URL of the API, without credentials>": "https://llm.example.com/v1",
 }
 """What the user puts in place of each placeholder a fix holds."""
 

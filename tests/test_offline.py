@@ -284,6 +284,30 @@ def test_diff_of_a_missing_render_says_how_to_make_it(
     assert "render it first" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("text", ["{bad", "", '{"x": 1}', '{"resources": [1]}', "[]"])
+def test_diff_of_a_broken_render_says_so_in_one_line(
+    renders: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str
+) -> None:
+    """A render cut short or edited by hand is an error naming the file and the command that makes
+    it again (its folder quoted for the shell), exit code 2: never a traceback."""
+    broken = tmp_path / "my render"
+    broken.mkdir()
+    (broken / "resources.json").write_text(text)
+    assert main(["diff", str(broken), str(renders["dev"])]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "is not a render" in err and f"--out '{broken}'" in err
+
+
+@pytest.mark.parametrize("name", ["x;touch /tmp/ai-etl-pwned", "../../etc/passwd", "a b", ""])
+def test_a_stack_name_the_cli_refuses_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str
+) -> None:
+    """A stack name is the CLI's (letters, digits, '-', '_', '.'), never a path: `../x` or `a;b`
+    would name another file than the stack's, and the error would mislead."""
+    assert main(["render", name, "--out", str(tmp_path)]) == 2
+    assert "is not a stack name" in capsys.readouterr().err
+
+
 def test_the_replacement_table_names_real_inputs() -> None:
     """Every input the diff treats as forcing a replacement exists on that resource type in the
     installed provider SDK, so a renamed or removed input cannot drift in silently."""

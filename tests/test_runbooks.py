@@ -270,3 +270,24 @@ def test_every_block_is_run_by_a_test_and_stops_at_its_first_failure() -> None:
         assert "psql " not in block or "psql -v ON_ERROR_STOP=1 " in block
         syntax = subprocess.run(["bash", "-n", "-c", block], capture_output=True, text=True, check=False)
         assert syntax.returncode == 0, syntax.stderr
+
+
+UNCHECKED_SUBSTITUTION = re.compile(r"(?<![=(])\$\(|(?<=[^=]\")\$\(")
+"""A `$(...)` that is not the whole right side of an assignment: in a `for` list, an argument or an
+`echo`, bash ignores its failure even under `set -e` (only an assignment's status is the
+substitution's), so a failed `aws` or `pulumi` there carries on with an empty value."""
+
+
+def test_no_block_carries_on_after_a_failed_substitution() -> None:
+    """Every `$(...)` of a runbook or troubleshooting block is assigned first (`x=$(...)` or
+    `x="$(...)"`), so a failed command inside it stops the script: `for name in $(aws ...)` would
+    run zero times and go on, and `kubectl -n "$(pulumi ...)"` would act on the context's
+    default namespace. (`trap` strings, run at exit, are left out.)"""
+    bad = [
+        line
+        for block in blocks(RUNBOOKS) + blocks(TROUBLESHOOTING)
+        for line in block.splitlines()
+        if not line.lstrip().startswith(("#", "trap "))
+        and UNCHECKED_SUBSTITUTION.search(re.sub(r"^\s*(\w+=\S+\s+)*\w+=\"?\$\(", "", line))
+    ]
+    assert not bad, "\n".join(bad)

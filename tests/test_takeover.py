@@ -698,3 +698,21 @@ def test_a_malformed_stack_file_ends_in_one_line_not_a_traceback(
     assert ended.value.code == 1 and out == ""
     assert err.startswith("takeover: Pulumi.bad.yaml line 2") and "indent with spaces" in err
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("namespace", ["kube-system", "default", "$(touch /tmp/ai-etl-canary)"])
+def test_a_stack_the_program_refuses_gets_no_script(
+    namespace: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A namespace the program refuses (a system one, shell characters) stops the generator with
+    the program's own reason: a script for it would read the live Secret there and write its
+    values into the stack's config before its preview stopped."""
+    project = copy_project(tmp_path / "project")
+    stack_file = project / "Pulumi.production.yaml"
+    stack_file.write_text(stack_file.read_text() + f"  ai-etl:namespace: {json.dumps(namespace)}\n")
+    monkeypatch.chdir(project)
+    with pytest.raises(SystemExit) as ended:
+        main(["production"])
+    out, err = capsys.readouterr()
+    assert ended.value.code == 1 and out == ""
+    assert "the program refuses this stack's config" in err and "namespace" in err

@@ -20,6 +20,8 @@ from urllib.parse import SplitResult, parse_qsl, urlencode, urlsplit, urlunsplit
 from pydantic import BeforeValidator
 from pydantic_core import PydanticCustomError
 
+from ai_etl.grade import GRADES
+
 LABEL = r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?"
 HOSTNAME = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*"
 QUANTITY = r"\d+(\.\d+)?(m|Ki|Mi|Gi|Ti|k|M|G|T)?"
@@ -142,7 +144,12 @@ def api_url_problem(value: str) -> str | None:
         return "an https URL"
     if "@" in url.netloc:
         return "an https URL without credentials (user:password@): the key goes in qwenApiKey"
-    names = credential_params(url.query)
+    if url.fragment:
+        # Never sent to the server, so an API base has no use for one; a key put there would sit
+        # in plain text in the Deployment's env.
+        return "an https URL without a fragment (#...): the key goes in qwenApiKey"
+    params = [segment.partition(";")[2] for segment in url.path.split("/") if ";" in segment]
+    names = credential_params(url.query) + credential_params(";".join(params))  # `/v1;api_key=`
     if names:
         return f"an https URL without credentials (query {', '.join(names)}): the key goes in qwenApiKey"
     if url.scheme != "https":
@@ -159,18 +166,27 @@ def masked_url(value: Any) -> str:
     host = url.netloc.rpartition("@")[2]
     netloc = f"***@{host}" if "@" in url.netloc else host
     query = "&".join(f"{name}=***" for name, _ in _query(url.query))
-    return repr(urlunsplit((url.scheme, netloc, url.path, query, "***" if url.fragment else "")))
+    return repr(
+        urlunsplit((url.scheme, netloc, _bare_path(url.path, "***"), query, "***" if url.fragment else ""))
+    )
+
+
+def _bare_path(path: str, params: str = "") -> str:
+    """`path` with each segment's `;parameters` (RFC 3986 3.3) dropped, or replaced by `params`."""
+    return "/".join(
+        s.partition(";")[0] + (f";{params}" if params and ";" in s else "") for s in path.split("/")
+    )
 
 
 def clean_url(value: str) -> str | None:
-    """`value` as the URL it should have been: https, without user:password@ and without the
-    credential-looking parameters; None if it names no host."""
-    url = _split(value)
+    """`value` as the URL it should have been: https, without surrounding spaces, user:password@,
+    the credential-looking query parameters, path parameters or a fragment; None if it names no host."""
+    url = _split(value.strip())
     if url is None or not url.hostname or url.scheme not in ("http", "https"):
         return None
     secret = set(credential_params(url.query))
     query = urlencode([(k, v) for k, v in _query(url.query) if k not in secret])
-    return urlunsplit(("https", url.netloc.rpartition("@")[2], url.path, query, url.fragment))
+    return urlunsplit(("https", url.netloc.rpartition("@")[2], _bare_path(url.path), query, ""))
 
 
 @dataclass(frozen=True)
@@ -185,6 +201,12 @@ def mended_url(value: Any) -> str | None:
     """A refused API URL made acceptable (clean_url), if it can be."""
     url = clean_url(value) if isinstance(value, str) else None
     return url if url is not None and api_url_problem(url) is None else None
+
+
+def mended_grade(value: Any) -> str | None:
+    """A grade written in another case or with spaces (`PRODUCTION`, ` production`): the grade meant."""
+    text = value.strip().lower() if isinstance(value, str) else None
+    return text if text in GRADES else None
 
 
 def api_url() -> BeforeValidator:

@@ -27,6 +27,7 @@ from ai_etl.config.fields import (
     Repair,
     Word,
     api_url,
+    mended_grade,
     mended_url,
     text,
     whole,
@@ -109,7 +110,12 @@ class StackConfig(_Model):
         ),
         Field(description="optional: the program derives it from the cluster; leave it out"),
     ] = None
-    qwen_api_base: Annotated[str, api_url(), Repair(mended_url)] = "https://api.together.xyz/v1"
+    qwen_api_base: Annotated[str, api_url(), Repair(mended_url)] = Field(
+        default="https://api.together.xyz/v1",
+        # A URL that cannot be mended gets a placeholder, never the default: pasting a fix must not
+        # send the API key to another provider's host.
+        examples=["<https URL of the API, without credentials>"],
+    )
     replica_region: Annotated[
         str | None,
         text("an AWS region such as us-west-2", r"[a-z]{2}(-[a-z]+)+-\d", optional=True),
@@ -140,10 +146,15 @@ class StackConfig(_Model):
             "kubectl set on them",
         ),
     ] = False
-    grade: Annotated[str, text(" or ".join(map(repr, GRADES)), "|".join(GRADES))] = Field(
-        default=STANDARD,
-        description="production: protection, the 30-day recovery window, images by digest and the "
-        "production guardrails",
+    grade: Annotated[str, text(" or ".join(map(repr, GRADES)), "|".join(GRADES)), Repair(mended_grade)] = (
+        Field(
+            default=STANDARD,
+            # A fix never guesses the grade: `standard` for a misspelt `production` would drop every
+            # production requirement without a word.
+            examples=["<" + "|".join(GRADES) + ">"],
+            description="production: protection, the 30-day recovery window, images by digest and the "
+            "production guardrails",
+        )
     )
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     redis: RedisSettings = Field(default_factory=RedisSettings)

@@ -72,7 +72,7 @@ def diff_command(args: argparse.Namespace, preface_of: PrefaceOf | None = None) 
             )
         base = [] if args.new_stack else diffing.load(args.base)
         head = diffing.load(args.head)
-    except (FileNotFoundError, FileExistsError) as error:
+    except (FileNotFoundError, FileExistsError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     changes, stack = diffing.diff(base, head), diffing.stack_of(args.head)

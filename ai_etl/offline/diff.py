@@ -9,6 +9,7 @@ formats.py's.
 from __future__ import annotations
 
 import json
+import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -192,18 +193,39 @@ def holds_render(folder: Path) -> bool:
     return (folder / "resources.json").exists()
 
 
-def load(folder: Path) -> list[dict[str, Any]]:
+def _again(folder: Path) -> str:
+    return f"python -m ai_etl.offline render '<stack>' --out {shlex.quote(str(folder))}"
+
+
+def _render(folder: Path) -> dict[str, Any]:
+    """The render in `folder`; FileNotFoundError or ValueError (one line, with the fix) if there is
+    none or it is not one (cut short, edited by hand)."""
     path = folder / "resources.json"
-    if not path.exists():
-        raise FileNotFoundError(
-            f"{path} not found: render it first (python -m ai_etl.offline render <stack> --out {folder})"
-        )
-    return json.loads(path.read_text())["resources"]
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} not found: render it first ({_again(folder)})")
+    try:
+        document = json.loads(path.read_text())
+    except (ValueError, OSError) as error:
+        raise ValueError(
+            f"{path} is not a render ({type(error).__name__}): render it again ({_again(folder)})"
+        ) from None
+    resources = document.get("resources") if isinstance(document, dict) else None
+    if not isinstance(resources, list) or not all(
+        isinstance(r, dict) and isinstance(r.get("urn"), str) and isinstance(r.get("type"), str)
+        for r in resources
+    ):
+        raise ValueError(f"{path} is not a render (no list of resources): render it again ({_again(folder)})")
+    return document
+
+
+def load(folder: Path) -> list[dict[str, Any]]:
+    """The resources of the render in `folder` (see _render for its errors)."""
+    return list(_render(folder)["resources"])
 
 
 def stack_of(folder: Path) -> str:
     """The stack a render folder was made from."""
-    return str(json.loads((folder / "resources.json").read_text()).get("stack", folder.name))
+    return str(_render(folder).get("stack", folder.name))
 
 
 def unchanged_count(head: list[dict[str, Any]], changes: list[Change]) -> int:

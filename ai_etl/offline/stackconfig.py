@@ -48,6 +48,11 @@ _FIXES = (
 )
 
 
+STACK_NAME = re.compile(r"[A-Za-z0-9_.-]{1,100}")
+"""A stack's name as the CLI takes it (pulumi/pulumi pkg/backend/diy/backend.go, validateStackName:
+`^[A-Za-z0-9_.-]{1,100}$`); anything else, `/` or `..` included, would name another file."""
+
+
 class StackFileError(ValueError):
     """A project or stack file the Pulumi CLI would not load (or offline cannot read): the message
     names the file, the line, the key and the fix."""
@@ -192,6 +197,11 @@ def read_stack_file(stack: str, project_dir: Path = Path()) -> StackFile:
     goes through yaml.v3 once more and becomes a config.Value (config/value.go, object.go
     unmarshalObject: a timestamp becomes Go's time.Time text). A null value is empty text, with
     the CLI's warning (loaders.go checkForEmptyConfig)."""
+    if not STACK_NAME.fullmatch(stack):
+        raise StackFileError(
+            f"{stack!r} is not a stack name: stack names may only contain alphanumeric, hyphens, "
+            "underscores, or periods (the Pulumi CLI's rule)"
+        )
     path = project_dir / f"Pulumi.{stack}.yaml"
     if not path.exists():
         raise FileNotFoundError(f"no stack file {path.name}: is '{stack}' a stack of this project?")

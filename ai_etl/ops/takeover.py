@@ -70,8 +70,26 @@ def target(stack: str, project_dir: Path = Path()) -> Target:
             for key in missing
         )
         raise TakeoverError(f"stack {stack}: {' and '.join(missing)} not set; fix: {fixes}")
+    _refused_by_the_program(stack, project_dir)
     namespace = namespace_of(stack, config.get(f"{PROJECT}:namespace"))
     return Target(stack, str(namespace), str(config[f"{PROJECT}:clusterName"]), str(config["aws:region"]))
+
+
+def _refused_by_the_program(stack: str, project_dir: Path) -> None:
+    """TakeoverError if the program refuses the stack's config (a system namespace, a name with
+    shell characters...): the script's own preview would stop on it, but only after the script has
+    read the live Secret of that namespace and written its values into the stack's config. The
+    program runs offline, as `make check` runs it, with placeholders for the secrets not set yet."""
+    from ai_etl.offline.cli import ERRORS
+    from ai_etl.offline.runner import offline_run
+
+    try:
+        offline_run(stack, project_dir)
+    except ERRORS as error:
+        raise TakeoverError(
+            f"stack {stack}: the program refuses this stack's config, so the takeover would stop "
+            f"half-way; fix it first:\n{error}"
+        ) from None
 
 
 @dataclass(frozen=True)
