@@ -14,6 +14,7 @@ from types import MappingProxyType
 
 from ai_etl import names
 from ai_etl.catalogue import PLAIN_ENV, Consumer, SecretSpec, read_by, server_passwords, synced
+from ai_etl.components.auditpatterns import audit_key_policy
 from ai_etl.components.labels import aws_tags, environment_labels
 from ai_etl.components.pods import ContainerSpec
 from ai_etl.components.secretsmanager import key_policy
@@ -100,9 +101,13 @@ class Plan:
     """The keys some workload reads: the operator may read these, and only these."""
     audit_name: str
     secret_name_prefix: str
-    secret_arn_prefix: str
     audit_expected_readers: tuple[str, ...]
-    audit_email: str | None
+    audit_endpoints: tuple[str, ...]
+    """Where the access alerts go (auditEmail, then auditEndpoint)."""
+    audit_arn_prefixes: tuple[str, ...]
+    """The ARN prefix of the secrets in each region holding them: the primary, then the replica's."""
+    audit_key_alias: str
+    audit_key_policy: str
     workloads: tuple[WorkloadPlan, ...]
 
 
@@ -188,8 +193,14 @@ def plan(s: Settings, cluster: Cluster) -> Plan:
         synced_keys=tuple(spec.key for spec in synced(s.catalogue, s.consumers)),
         audit_name=names.audit_name(stack),
         secret_name_prefix=names.secret_prefix(stack),
-        secret_arn_prefix=names.secret_arn_prefix(partition, s.region, account, stack),
         audit_expected_readers=tuple(config.audit_expected_readers),
-        audit_email=config.audit_email,
+        audit_endpoints=tuple(e for e in (config.audit_email, config.audit_endpoint) if e),
+        audit_arn_prefixes=tuple(
+            names.secret_arn_prefix(partition, r, account, stack)
+            for r in (s.region, config.replica_region)
+            if r
+        ),
+        audit_key_alias=names.audit_key_alias(stack),
+        audit_key_policy=json.dumps(audit_key_policy(partition, account)),
         workloads=tuple(workload(c) for c in s.consumers),
     )
