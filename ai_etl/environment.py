@@ -141,6 +141,7 @@ class Environment(pulumi.ComponentResource):
                     secrets_key_arn=key_arn,
                     endpoints=p.audit_endpoints,
                     recovery_window_in_days=p.recovery_window_in_days,
+                    protect=p.protect,
                     tags=p.tags,
                 ),
                 child,

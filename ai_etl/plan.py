@@ -14,12 +14,14 @@ from types import MappingProxyType
 
 from ai_etl import names
 from ai_etl.catalogue import PLAIN_ENV, Consumer, SecretSpec, read_by, server_passwords, synced
-from ai_etl.components.auditpatterns import audit_key_policy
+from ai_etl.components.auditpatterns import PATTERN_LIMIT, access_pattern, audit_key_policy, compact
 from ai_etl.components.labels import aws_tags, environment_labels
 from ai_etl.components.pods import ContainerSpec
 from ai_etl.components.secretsmanager import key_policy
 from ai_etl.config.cluster import Cluster, kubeconfig
+from ai_etl.config.commands import Commands
 from ai_etl.config.fields import dns_suffix
+from ai_etl.config.problems import ConfigError
 from ai_etl.config.settings import Settings, WorkloadSettings
 from ai_etl.tokens import AUDIT_ANNOTATION, CLUSTER_ANNOTATION, VERSION_ANNOTATION
 
@@ -125,8 +127,29 @@ def container_spec(workload: WorkloadSettings) -> ContainerSpec:
     return ContainerSpec(**{name: getattr(workload, name) for name in ContainerSpec.__dataclass_fields__})
 
 
+def check_pattern_size(p: Plan) -> None:
+    """The access rule's pattern within EventBridge's default size (auditpatterns.PATTERN_LIMIT):
+    known before anything is declared, as every name in it is."""
+    readers = (p.operator_role_arn, *p.audit_expected_readers)
+    size = len(compact(access_pattern(p.secret_name_prefix, p.audit_arn_prefixes, readers)))
+    if size > PATTERN_LIMIT:
+        last = len(p.audit_expected_readers) - 1
+        fix = Commands(p.stack).rm(("auditExpectedReaders", last))
+        raise ConfigError(
+            f"auditExpectedReaders: the access alert's pattern would take {size} characters, over "
+            f"EventBridge's {PATTERN_LIMIT}; name fewer roles (one role per CI job is enough): {fix}"
+        )
+
+
 def plan(s: Settings, cluster: Cluster) -> Plan:
-    """The environment of `s` in `cluster`, every name made once."""
+    """The environment of `s` in `cluster`, every name made once (ConfigError if the access alert
+    cannot hold them)."""
+    made = _plan(s, cluster)
+    check_pattern_size(made)
+    return made
+
+
+def _plan(s: Settings, cluster: Cluster) -> Plan:
     stack, config = s.stack, s.config
     partition, account = cluster.partition, cluster.account
     prefix = names.prefix(stack)

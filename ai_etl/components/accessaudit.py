@@ -23,7 +23,14 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from ai_etl.components.auditpatterns import access_pattern, protocol_of, queue_policy, tamper_pattern, topic_policy
+from ai_etl.components.auditpatterns import (
+    access_pattern,
+    compact,
+    protocol_of,
+    queue_policy,
+    tamper_pattern,
+    topic_policy,
+)
 from ai_etl.tokens import ALL_MANAGEMENT_EVENTS, AUDIT_COMPONENT
 
 RULE_STATE = ALL_MANAGEMENT_EVENTS
@@ -59,6 +66,8 @@ class AccessAuditArgs:
     endpoints: Sequence[str]
     """Where the alerts go: email addresses, https URLs, SQS queue or Lambda function ARNs."""
     recovery_window_in_days: int
+    protect: bool
+    """Protect the key from deletion, as the secrets' keys are."""
     tags: Mapping[str, str]
 
 
@@ -81,7 +90,7 @@ class AccessAudit(pulumi.ComponentResource):
             deletion_window_in_days=args.recovery_window_in_days,
             policy=args.key_policy,
             tags=tags,
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
         )
         aws.kms.Alias(f"{name}-key-alias", region=region, name=args.key_alias, target_key_id=key.key_id, opts=child)
         topic = aws.sns.Topic(
@@ -105,7 +114,7 @@ class AccessAudit(pulumi.ComponentResource):
             description=f"A read of {args.secret_name_prefix}* by anyone but the expected roles",
             state=RULE_STATE,
             event_pattern=readers.apply(
-                lambda arns: json.dumps(access_pattern(args.secret_name_prefix, args.secret_arn_prefixes, arns))
+                lambda arns: compact(access_pattern(args.secret_name_prefix, args.secret_arn_prefixes, arns))
             ),
             tags=tags,
             opts=child,
@@ -119,9 +128,7 @@ class AccessAudit(pulumi.ComponentResource):
             description=f"A change that would silence the alerts of {args.name}",
             state="ENABLED",
             event_pattern=pulumi.Output.all(topic.arn, queue.url, args.secrets_key_arn, key.arn).apply(
-                lambda a: json.dumps(
-                    tamper_pattern([args.name, f"{args.name}-tamper"], a[0], a[1], alarm_names, a[2:])
-                )
+                lambda a: compact(tamper_pattern(args.name, a[0], a[1], a[2:]))
             ),
             tags=tags,
             opts=child,

@@ -16,6 +16,7 @@ longer one at plan time (internal/service/events/rule.go, validateEventPatternVa
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -64,10 +65,15 @@ def access_pattern(name_prefix: str, arn_prefixes: Sequence[str], expected_reade
     }  # fmt: skip
 
 
-def tamper_pattern(
-    rule_names: Sequence[str], topic_arn: str, queue_url: str, alarm_names: Sequence[str], key_arns: Sequence[str]
-) -> dict[str, Any]:
-    """The EventBridge pattern of a change that would silence the alert path of one region."""
+def compact(pattern: dict[str, Any]) -> str:
+    """A pattern as PutRule takes it, without the spaces that count against its size."""
+    return json.dumps(pattern, separators=(",", ":"))
+
+
+def tamper_pattern(name: str, topic_arn: str, queue_url: str, key_arns: Sequence[str]) -> dict[str, Any]:
+    """The EventBridge pattern of a change that would silence the alert path of one region: `name`
+    prefixes the names of its rules and alarms."""
+    named = [{"prefix": name}]
 
     def call(service: str, names: Sequence[str], **request: Any) -> dict[str, Any]:
         found: dict[str, Any] = {"eventSource": [f"{service}.amazonaws.com"], "eventName": list(names)}
@@ -78,13 +84,13 @@ def tamper_pattern(
         "detail-type": [CLOUDTRAIL],
         "detail": {
             "$or": [
-                call("events", [n for n in events if n not in ("RemoveTargets", "PutTargets")], name=list(rule_names)),
-                call("events", ["RemoveTargets", "PutTargets"], rule=list(rule_names)),
+                call("events", [n for n in events if n not in ("RemoveTargets", "PutTargets")], name=named),
+                call("events", ["RemoveTargets", "PutTargets"], rule=named),
                 call("sns", [n for n in sns if n != "Unsubscribe"], topicArn=[topic_arn]),
                 call("sns", ["Unsubscribe"], subscriptionArn=[{"prefix": f"{topic_arn}:"}]),
                 call("sqs", sqs, queueUrl=[queue_url]),
-                call("monitoring", ["DeleteAlarms", "DisableAlarmActions"], alarmNames=list(alarm_names)),
-                call("monitoring", ["PutMetricAlarm"], alarmName=list(alarm_names)),
+                call("monitoring", ["DeleteAlarms", "DisableAlarmActions"], alarmNames=named),
+                call("monitoring", ["PutMetricAlarm"], alarmName=named),
                 # KMS names the key in requestParameters by id, ARN or alias; its entries list the
                 # key's ARN in `resources` (AWS KMS developer guide, "Logging AWS KMS API calls").
                 call("kms", kms) | {"resources": {"ARN": list(key_arns)}},
