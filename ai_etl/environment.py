@@ -128,7 +128,7 @@ class Environment(pulumi.ComponentResource):
             audited.append((p.replica_region, "-replica", store.replica_key_arn))
         audits = [
             AccessAudit(
-                f"{name}-access-audit{suffix}",
+                f"{name}{suffix}-access-audit",
                 AccessAuditArgs(
                     name=p.audit_name,
                     region=region,

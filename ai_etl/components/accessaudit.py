@@ -128,7 +128,7 @@ class AccessAudit(pulumi.ComponentResource):
             description=f"A change that would silence the alerts of {args.name}",
             state="ENABLED",
             event_pattern=pulumi.Output.all(topic.arn, queue.url, args.secrets_key_arn, key.arn).apply(
-                lambda a: compact(tamper_pattern(args.name, a[0], a[1], a[2:]))
+                lambda a: compact(tamper_pattern(args.name, a[0], a[1], [k.rsplit("/", 1)[1] for k in a[2:]]))
             ),
             tags=tags,
             opts=child,

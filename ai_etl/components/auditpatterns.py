@@ -45,21 +45,26 @@ def access_pattern(name_prefix: str, arn_prefixes: Sequence[str], expected_reade
     A caller names a secret by name or by ARN (of the primary or of a replica: `arn_prefixes`), one
     at a time (`secretId`) or in a batch (`secretIdList`), or selects secrets by `filters`. A role's
     session is matched on its issuer (the role's ARN); anything but a role (an IAM user, the account
-    root) always matches, as a rule only matches fields an event has."""
+    root) always matches, as a rule only matches fields an event has. Each `$or` stays within one
+    object (the caller's, the call's), so no pattern key is shared between two of them."""
     ids = [{"prefix": name_prefix}, *({"prefix": p} for p in arn_prefixes)]
-    issuer = {"sessionContext": {"sessionIssuer": {"arn": [{"anything-but": list(expected_readers)}]}}}
+    issuer = {"sessionIssuer": {"arn": [{"anything-but": list(expected_readers)}]}}
+    get, batch = READ_EVENTS
     return {
         "source": ["aws.secretsmanager"],
         "detail-type": [CLOUDTRAIL],
         "detail": {
             "eventSource": ["secretsmanager.amazonaws.com"],
             "eventName": list(READ_EVENTS),
-            "requestParameters": {
-                "$or": [{"secretId": ids}, {"secretIdList": ids}, {"filters": {"key": [{"exists": True}]}}]
+            "userIdentity": {
+                "$or": [{"type": [{"anything-but": "AssumedRole"}]}, {"sessionContext": issuer}],
             },
+            # A batch without an id list selected its secrets by filter: an empty `secretIdList`
+            # leaf matches `exists: false` (EventBridge user guide, "Exists matching").
             "$or": [
-                {"userIdentity": {"type": [{"anything-but": "AssumedRole"}]}},
-                {"userIdentity": issuer},
+                {"eventName": [get], "requestParameters": {"secretId": ids}},
+                {"eventName": [batch], "requestParameters": {"secretIdList": ids}},
+                {"eventName": [batch], "requestParameters": {"secretIdList": [{"exists": False}]}},
             ],
         },
     }  # fmt: skip
@@ -70,7 +75,7 @@ def compact(pattern: dict[str, Any]) -> str:
     return json.dumps(pattern, separators=(",", ":"))
 
 
-def tamper_pattern(name: str, topic_arn: str, queue_url: str, key_arns: Sequence[str]) -> dict[str, Any]:
+def tamper_pattern(name: str, topic_arn: str, queue_url: str, key_ids: Sequence[str]) -> dict[str, Any]:
     """The EventBridge pattern of a change that would silence the alert path of one region: `name`
     prefixes the names of its rules and alarms."""
     named = [{"prefix": name}]
@@ -91,9 +96,9 @@ def tamper_pattern(name: str, topic_arn: str, queue_url: str, key_arns: Sequence
                 call("sqs", sqs, queueUrl=[queue_url]),
                 call("monitoring", ["DeleteAlarms", "DisableAlarmActions"], alarmNames=named),
                 call("monitoring", ["PutMetricAlarm"], alarmName=named),
-                # KMS names the key in requestParameters by id, ARN or alias; its entries list the
-                # key's ARN in `resources` (AWS KMS developer guide, "Logging AWS KMS API calls").
-                call("kms", kms) | {"resources": {"ARN": list(key_arns)}},
+                # These calls name the key by id or by ARN (AWS KMS API reference, DisableKey,
+                # ScheduleKeyDeletion, PutKeyPolicy, DisableKeyRotation: KeyId), both ending in its id.
+                call("kms", kms, keyId=[{"suffix": key_id} for key_id in key_ids]),
             ]
         },
     }  # fmt: skip

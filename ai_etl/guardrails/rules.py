@@ -343,14 +343,14 @@ checked against what the program declares)."""
 
 
 def _request_forms(detail: Mapping[str, Any]) -> dict[str, Any]:
-    """A pattern's request fields, whether under one `$or` or not: field -> what it matches."""
-    request = detail.get("requestParameters") or {}
-    if not isinstance(request, Mapping):
-        return {}
-    forms = {k: v for k, v in request.items() if k != "$or"}
-    for alternative in request.get("$or") or []:
-        if isinstance(alternative, Mapping):
-            forms.update(alternative)
+    """A pattern's request fields, whether under the detail's `$or` or not: field -> what it matches."""
+    forms: dict[str, Any] = {}
+    for part in (detail, *(a for a in detail.get("$or") or [] if isinstance(a, Mapping))):
+        request = part.get("requestParameters")
+        if not isinstance(request, Mapping):
+            continue
+        for field, matched in request.items():
+            forms.setdefault(field, []).extend(matched if isinstance(matched, list) else [matched])
     return forms
 
 
@@ -366,11 +366,12 @@ def _watches(rule: Subject, prefix: str) -> bool:
         any(isinstance(i, Mapping) and i.get("prefix") == prefix for i in forms.get(field) or [])
         for field in ("secretId", "secretIdList")
     )
+    by_filter = {"exists": False} in forms.get("secretIdList", [])  # a batch without ids
     return (
         rule.props.get("state") == ALL_MANAGEMENT_EVENTS
         and set(READ_EVENTS) <= set(detail.get("eventName") or [])
         and named
-        and "filters" in forms
+        and by_filter
     )
 
 
