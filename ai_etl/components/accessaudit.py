@@ -58,8 +58,9 @@ class AccessAuditArgs:
     """The External Secrets Operator's role: its reads are the expected ones."""
     expected_readers: Sequence[str]
     """More roles whose reads are expected (a CI deploy role, whose refresh reads every value)."""
-    key_policy: str
-    """The audit key's policy (JSON): EventBridge and CloudWatch may encrypt what they publish."""
+    key_policy: str | None
+    """The audit key's policy (JSON): EventBridge and CloudWatch may encrypt what they publish
+    (auditpatterns.audit_key_policy); None for KMS's default, which lets them not."""
     key_alias: str
     secrets_key_arn: pulumi.Input[str]
     """The key of the secrets in this region: disabling it, or changing its policy, alerts."""

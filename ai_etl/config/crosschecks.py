@@ -199,7 +199,7 @@ def production_grade(
         problems.add(
             "aws:allowedAccountIds",
             f"is required {why}: without it the stack deploys into whatever account the credentials reach",
-            problems.set_cmd(("aws:allowedAccountIds", 0), "<account>"),
+            problems.set_cmd(("aws:allowedAccountIds", 0), "<account>", text_only=True),
         )
     for name, workload in workloads.items():
         if workload is not None and not pinned(workload.image):
