@@ -123,7 +123,7 @@ class Environment(pulumi.ComponentResource):
         )
         # One audit per region holding the secrets: CloudTrail hands a call's event to EventBridge
         # in the region of the call only, so a read of a replica is seen in the replica's region.
-        audited = [(None, "", store.kms_key_arn)]
+        audited: list[tuple[str | None, str, pulumi.Output[str]]] = [(None, "", store.kms_key_arn)]
         if p.replica_region and store.replica_key_arn is not None:
             audited.append((p.replica_region, "-replica", store.replica_key_arn))
         audits = [

@@ -83,7 +83,9 @@ USER = {"type": "IAMUser", "principalId": "AIDAEXAMPLE", "arn": f"arn:aws:iam::{
 ROOT = {"type": "Root", "principalId": ACCOUNT, "arn": f"arn:aws:iam::{ACCOUNT}:root", "accountId": ACCOUNT}
 
 
-def record(region: str, identity: dict[str, Any], name: str, request: dict[str, Any], case: str) -> dict[str, Any]:
+def record(
+    region: str, identity: dict[str, Any], name: str, request: dict[str, Any], case: str
+) -> dict[str, Any]:
     """A CloudTrail record of a Secrets Manager call, laid out as the user guide's examples."""
     return {
         "eventVersion": "1.09",
@@ -125,7 +127,8 @@ def read_cases(region: str) -> dict[str, tuple[dict[str, Any], str, dict[str, An
         "batched by ARN list": (USER, batch, {"secretIdList": [arn(region)]}, True),
         "batched by filter": (role_session(INTRUDER), batch,
                               {"filters": [{"key": "name", "values": ["ai-etl/production/"]}]}, True),
-        "batched by tag filter": (USER, batch, {"filters": [{"key": "tag-key", "values": ["Project"]}]}, True),
+        "batched by tag filter": (USER, batch,
+                                  {"filters": [{"key": "tag-key", "values": ["Project"]}]}, True),
         "another stack's secret": (USER, get, {"secretId": other}, False),
         "a describe, not a read": (USER, "DescribeSecret", {"secretId": SECRET}, False),
     }  # fmt: skip
@@ -189,14 +192,18 @@ def test_every_read_by_anyone_but_the_expected_roles_alerts_in_both_regions(audi
     raise an alert, in the primary region and in the replica region alike."""
     for region in regions():
         cases = read_cases(region)
-        events = {case: record(region, who, call, request, case) for case, (who, call, request, _) in cases.items()}
+        events = {
+            case: record(region, who, call, request, case) for case, (who, call, request, _) in cases.items()
+        }
         alerted = deliveries(bus, audited, region, events, "aws.secretsmanager")
         assert {case: case in alerted for case in cases} == {case: c[3] for case, c in cases.items()}, region
 
 
 def tamper_cases(run: Run, region: str) -> dict[str, tuple[dict[str, Any], bool]]:
     """Changes to the region's alert path (and one to something else): CloudTrail records."""
-    rule = next(r for r in in_region(run, EVENT_RULE, region) if r.name.endswith("-rule") and "tamper" not in r.name)
+    rule = next(
+        r for r in in_region(run, EVENT_RULE, region) if r.name.endswith("-rule") and "tamper" not in r.name
+    )
     topic = in_region(run, SNS_TOPIC, region)[0].outputs["arn"]
     queue = in_region(run, SQS_QUEUE, region)[0].outputs["url"]
     alarm = in_region(run, METRIC_ALARM, region)[0].inputs["name"]
@@ -219,10 +226,15 @@ def tamper_cases(run: Run, region: str) -> dict[str, tuple[dict[str, Any], bool]
         "alarm deleted": (call("monitoring", "DeleteAlarms", {"alarmNames": [alarm]}), True),
         "secrets key disabled, by ARN": (call("kms", "DisableKey", {"keyId": secrets_key}), True),
         "secrets key policy replaced, by id": (
-            call("kms", "PutKeyPolicy", {"keyId": secrets_key.rsplit("/", 1)[1], "policyName": "default"}), True),
+            call("kms", "PutKeyPolicy", {"keyId": secrets_key.rsplit("/", 1)[1], "policyName": "default"}),
+            True,
+        ),
         "audit key deletion": (call("kms", "ScheduleKeyDeletion", {"keyId": audit_key}), True),
         "another rule disabled": (call("events", "DisableRule", {"name": "someone-elses-rule"}), False),
-        "another key disabled": (call("kms", "DisableKey", {"keyId": "1234abcd-12ab-34cd-56ef-1234567890ab"}), False),
+        "another key disabled": (
+            call("kms", "DisableKey", {"keyId": "1234abcd-12ab-34cd-56ef-1234567890ab"}),
+            False,
+        ),
     }
 
 
@@ -238,8 +250,12 @@ def test_a_change_that_would_silence_the_alerts_alerts(audited: Run, bus: Any) -
         for service in TAMPER_EVENTS:
             mine = {c: e for c, e in events.items() if e["eventSource"].startswith(f"{service}.")}
             alerted |= deliveries(bus, audited, region, mine, f"aws.{service}") if mine else set()
-            bus("sqs", region).delete_queue(QueueUrl=bus("sqs", region).get_queue_url(QueueName="seen")["QueueUrl"])
-        assert {case: case in alerted for case in cases} == {c: alert for c, (_, alert) in cases.items()}, region
+            bus("sqs", region).delete_queue(
+                QueueUrl=bus("sqs", region).get_queue_url(QueueName="seen")["QueueUrl"]
+            )
+        assert {case: case in alerted for case in cases} == {c: alert for c, (_, alert) in cases.items()}, (
+            region
+        )
 
 
 def test_the_rendered_patterns_fit_eventbridges_limit(stack_runs: dict[str, Run]) -> None:
@@ -268,7 +284,10 @@ def test_each_region_has_its_own_alert_path_under_its_own_key(audited: Run) -> N
     encrypted dead-letter queue, alarms on failed invocations and kept alerts, and a subscription."""
     for region in regions():
         rules = in_region(audited, EVENT_RULE, region)
-        assert sorted(r.inputs["state"] for r in rules) == ["ENABLED", "ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS"]
+        assert sorted(r.inputs["state"] for r in rules) == [
+            "ENABLED",
+            "ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS",
+        ]
         (topic,) = in_region(audited, SNS_TOPIC, region)
         keys = {k.name: k for k in in_region(audited, KMS_KEY, region)}
         (audit_key,) = [k for n, k in keys.items() if "access-audit" in n]
@@ -279,9 +298,15 @@ def test_each_region_has_its_own_alert_path_under_its_own_key(audited: Run) -> N
         for target in in_region(audited, EVENT_TARGET, region):
             assert target.inputs["arn"] == topic.outputs["arn"]
             assert target.inputs["deadLetterConfig"] == {"arn": queue.outputs["arn"]}
-            assert target.inputs["retryPolicy"] == {"maximumEventAgeInSeconds": 86400, "maximumRetryAttempts": 185}
+            assert target.inputs["retryPolicy"] == {
+                "maximumEventAgeInSeconds": 86400,
+                "maximumRetryAttempts": 185,
+            }
         alarms = in_region(audited, METRIC_ALARM, region)
-        assert {a.inputs["metricName"] for a in alarms} == {"FailedInvocations", "ApproximateNumberOfMessagesVisible"}
+        assert {a.inputs["metricName"] for a in alarms} == {
+            "FailedInvocations",
+            "ApproximateNumberOfMessagesVisible",
+        }
         assert all(a.inputs["alarmActions"] == [topic.outputs["arn"]] for a in alarms)
         (subscription,) = in_region(audited, SNS_SUBSCRIPTION, region)
         assert subscription.inputs["topic"] == topic.outputs["arn"]
@@ -292,18 +317,24 @@ def test_only_the_alert_path_may_publish_and_keep_alerts(audited: Run) -> None:
     the queue takes undelivered alerts from those rules only; the audit key lets both services
     encrypt and keeps KMS's default statement (nothing locked out). Each policy passes IAM's grammar."""
     for region in regions():
-        (topic,) = in_region(audited, SNS_TOPIC, region)
         rules = sorted(r.outputs["arn"] for r in in_region(audited, EVENT_RULE, region))
         alarms = sorted(a.outputs["arn"] for a in in_region(audited, METRIC_ALARM, region))
         (policy,) = [json.loads(p.inputs["policy"]) for p in in_region(audited, SNS_TOPIC_POLICY, region)]
         events, cloudwatch = policy["Statement"]
-        assert events["Principal"] == {"Service": "events.amazonaws.com"} and events["Action"] == "sns:Publish"
+        assert (
+            events["Principal"] == {"Service": "events.amazonaws.com"} and events["Action"] == "sns:Publish"
+        )
         assert sorted(events["Condition"]["ArnEquals"]["aws:SourceArn"]) == rules
         assert cloudwatch["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
         assert sorted(cloudwatch["Condition"]["ArnEquals"]["aws:SourceArn"]) == alarms
-        (queue_policy,) = [json.loads(p.inputs["policy"]) for p in in_region(audited, SQS_QUEUE_POLICY, region)]
+        (queue_policy,) = [
+            json.loads(p.inputs["policy"]) for p in in_region(audited, SQS_QUEUE_POLICY, region)
+        ]
         (keep,) = queue_policy["Statement"]
-        assert keep["Action"] == "sqs:SendMessage" and sorted(keep["Condition"]["ArnEquals"]["aws:SourceArn"]) == rules
+        assert (
+            keep["Action"] == "sqs:SendMessage"
+            and sorted(keep["Condition"]["ArnEquals"]["aws:SourceArn"]) == rules
+        )
         (key,) = [k for k in in_region(audited, KMS_KEY, region) if "access-audit" in k.name]
         root, publishers = json.loads(key.inputs["policy"])["Statement"]
         assert root["Principal"] == {"AWS": f"arn:aws:iam::{ACCOUNT}:root"} and root["Action"] == "kms:*"
@@ -317,16 +348,19 @@ def test_audit_inputs_meet_the_api_constraints(audited: Run) -> None:
     errors: list[str] = []
     for rule in (r.inputs for r in audited.of_type(EVENT_RULE)):
         tags = [{"Key": k, "Value": v} for k, v in rule["tags"].items()]
-        errors += api_errors("events", "PutRule", {"Name": rule["name"], "EventPattern": rule["eventPattern"],
-                                                    "State": rule["state"], "Description": rule["description"],
-                                                    "Tags": tags})  # fmt: skip
+        request = {"Name": rule["name"], "EventPattern": rule["eventPattern"], "State": rule["state"],
+                   "Description": rule["description"], "Tags": tags}  # fmt: skip
+        errors += api_errors("events", "PutRule", request)
     for topic in (t.inputs for t in audited.of_type(SNS_TOPIC)):
-        errors += api_errors("sns", "CreateTopic", {"Name": topic["name"],
-                                                    "Attributes": {"KmsMasterKeyId": topic["kmsMasterKeyId"]}})  # fmt: skip
+        attributes = {"KmsMasterKeyId": topic["kmsMasterKeyId"]}
+        errors += api_errors("sns", "CreateTopic", {"Name": topic["name"], "Attributes": attributes})
         # The provider's own check of a (standard) topic name: internal/service/sns/topic.go.
         assert re.fullmatch(r"[0-9A-Za-z_-]{1,256}", topic["name"])
     for queue in (q.inputs for q in audited.of_type(SQS_QUEUE)):
-        attributes = {"SqsManagedSseEnabled": "true", "MessageRetentionPeriod": str(queue["messageRetentionSeconds"])}
+        attributes = {
+            "SqsManagedSseEnabled": "true",
+            "MessageRetentionPeriod": str(queue["messageRetentionSeconds"]),
+        }
         errors += api_errors("sqs", "CreateQueue", {"QueueName": queue["name"], "Attributes": attributes})
         assert re.fullmatch(r"[0-9A-Za-z_-]{1,80}", queue["name"])  # internal/service/sqs/queue.go
     for alarm in (a.inputs for a in audited.of_type(METRIC_ALARM)):
@@ -334,19 +368,23 @@ def test_audit_inputs_meet_the_api_constraints(audited: Run) -> None:
             "AlarmName": alarm["name"], "AlarmDescription": alarm["alarmDescription"],
             "Namespace": alarm["namespace"], "MetricName": alarm["metricName"],
             "Dimensions": [{"Name": k, "Value": v} for k, v in alarm["dimensions"].items()],
-            "Statistic": alarm["statistic"], "Period": alarm["period"], "EvaluationPeriods": alarm["evaluationPeriods"],
+            "Statistic": alarm["statistic"], "Period": alarm["period"],
+            "EvaluationPeriods": alarm["evaluationPeriods"],
             "Threshold": alarm["threshold"], "ComparisonOperator": alarm["comparisonOperator"],
-            "TreatMissingData": alarm["treatMissingData"], "AlarmActions": alarm["alarmActions"]})  # fmt: skip
+            "TreatMissingData": alarm["treatMissingData"],
+            "AlarmActions": alarm["alarmActions"]})  # fmt: skip
     for target in (t.inputs for t in audited.of_type(EVENT_TARGET)):
         targets = [{"Id": target["targetId"], "Arn": target["arn"],
                     "DeadLetterConfig": {"Arn": target["deadLetterConfig"]["arn"]}}]  # fmt: skip
         errors += api_errors("events", "PutTargets", {"Rule": target["rule"], "Targets": targets})
     for policy in (p.inputs for p in audited.of_type(SNS_TOPIC_POLICY)):
-        errors += api_errors("sns", "SetTopicAttributes", {"TopicArn": policy["arn"], "AttributeName": "Policy",
-                                                           "AttributeValue": policy["policy"]})  # fmt: skip
+        attribute = {"TopicArn": policy["arn"], "AttributeName": "Policy", "AttributeValue": policy["policy"]}
+        errors += api_errors("sns", "SetTopicAttributes", attribute)
     for key in (k.inputs for k in audited.of_type(KMS_KEY)):
         if key.get("policy"):
-            errors += api_errors("kms", "PutKeyPolicy", {"KeyId": "k", "PolicyName": "default", "Policy": key["policy"]})
+            errors += api_errors(
+                "kms", "PutKeyPolicy", {"KeyId": "k", "PolicyName": "default", "Policy": key["policy"]}
+            )
     assert errors == []
 
 
@@ -362,13 +400,22 @@ def test_alerts_go_to_every_destination_the_stack_names_in_every_region() -> Non
     topics = {t.outputs["arn"] for t in run.of_type(SNS_TOPIC)}
     assert {s.inputs["topic"] for s in subscriptions} == topics and len(topics) == 2
     for s in (s.inputs for s in subscriptions):
-        assert api_errors("sns", "Subscribe", {"TopicArn": s["topic"], "Protocol": s["protocol"], "Endpoint": s["endpoint"]}) == []
+        assert (
+            api_errors(
+                "sns",
+                "Subscribe",
+                {"TopicArn": s["topic"], "Protocol": s["protocol"], "Endpoint": s["endpoint"]},
+            )
+            == []
+        )
 
 
 def test_a_production_stack_whose_alerts_reach_no_one_is_refused() -> None:
     """Without auditEmail or auditEndpoint a production-grade stack is refused before anything is
     declared, with the command that sets one."""
-    with pytest.raises(ConfigError, match=r"(?s)auditEmail: is required in a production-grade stack.*config set auditEmail"):
+    with pytest.raises(
+        ConfigError, match=r"(?s)auditEmail: is required in a production-grade stack.*config set auditEmail"
+    ):
         run_stack(STACK, remove=("ai-etl:auditEmail",))
 
 
@@ -395,7 +442,9 @@ def test_the_replica_names_its_key_by_id(audited: Run) -> None:
     of kmsKeyId and region (secret.go), so another form would remove and re-add the replica."""
     replica_key = audited.one(KMS_KEY, "-replica-key")
     for secret in audited.of_type(SM_SECRET):
-        assert secret.inputs["replicas"] == [{"region": regions()[1], "kmsKeyId": replica_key.outputs["keyId"]}]
+        assert secret.inputs["replicas"] == [
+            {"region": regions()[1], "kmsKeyId": replica_key.outputs["keyId"]}
+        ]
 
 
 @pytest.mark.parametrize(

@@ -169,8 +169,11 @@ def audit(state: str, subscribed: bool = True, batches: bool = True) -> list[dic
     """A secret of dev, a rule on its reads in `state`, and its target: an encrypted topic (with a
     subscriber, if `subscribed`) and a dead-letter queue. `batches`: the rule sees batch reads."""
     ids = [{"prefix": "ai-etl/dev/"}]
-    forms = [{"requestParameters": {"secretId": ids}}, {"requestParameters": {"secretIdList": ids}},
-             {"requestParameters": {"secretIdList": [{"exists": False}]}}]
+    forms = [
+        {"requestParameters": {"secretId": ids}},
+        {"requestParameters": {"secretIdList": ids}},
+        {"requestParameters": {"secretIdList": [{"exists": False}]}},
+    ]
     pattern = {"detail": {"eventName": ["GetSecretValue", "BatchGetSecretValue"] if batches else ["GetSecretValue"],
                           "$or": forms if batches else forms[:1]}}  # fmt: skip
     return [
@@ -409,7 +412,9 @@ def test_planted_violations_fail_the_check(tmp_path: Path) -> None:
         assert f"[FAIL] {rule} (mandatory)" in text
     assert "[FAIL] Kubernetes Secrets are created with proper RBAC" in text
     assert "[FAIL] Separate secrets for each environment" in text, "iam-least-privilege decides it"
-    summary = re.fullmatch(r"3 failed, (\d+) warned, (\d+) passed, (\d+) not decided offline", text.splitlines()[-1])
+    summary = re.fullmatch(
+        r"3 failed, (\d+) warned, (\d+) passed, (\d+) not decided offline", text.splitlines()[-1]
+    )
     assert summary and 3 + sum(map(int, summary.groups())) == len(RULES), "every rule counted once"
     assert sum(line.startswith("  [FAIL] iam-least-privilege") for line in text.splitlines()) == 1
 
@@ -471,4 +476,6 @@ def test_a_stack_called_production_that_states_no_grade_is_told_so(
     assert "Grade: standard (ai-etl:grade not stated: the default)" in out
     assert "[warn] grade-stated (advisory)" in out and "the production rules do not apply" in out
     assert "fix: pulumi config set grade production --stack production (or standard)" in out
-    assert out.strip().splitlines()[-1] == f"0 failed, 1 warned, {len(RULES) - 2} passed, 1 not decided offline"
+    assert (
+        out.strip().splitlines()[-1] == f"0 failed, 1 warned, {len(RULES) - 2} passed, 1 not decided offline"
+    )

@@ -305,7 +305,9 @@ def test_a_new_alert_address_previews_as_a_replacement(renders: dict[str, Path],
     stack_file = folder / "Pulumi.production.yaml"
     text = stack_file.read_text()
     assert "ai-etl:auditEmail: secops@example.com" in text
-    stack_file.write_text(text.replace("ai-etl:auditEmail: secops@example.com", "ai-etl:auditEmail: alerts@example.org"))
+    stack_file.write_text(
+        text.replace("ai-etl:auditEmail: secops@example.com", "ai-etl:auditEmail: alerts@example.org")
+    )
     head = render("production", tmp_path / "head-render", folder).resources_path.parent
     changes = diffing.diff(diffing.load(renders["production"]), diffing.load(head))
     assert {(c.op, c.type) for c in changes} == {("replace", providers.SNS_SUBSCRIPTION)}

@@ -93,7 +93,9 @@ class AccessAudit(pulumi.ComponentResource):
             tags=tags,
             opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
         )
-        aws.kms.Alias(f"{name}-key-alias", region=region, name=args.key_alias, target_key_id=key.key_id, opts=child)
+        aws.kms.Alias(
+            f"{name}-key-alias", region=region, name=args.key_alias, target_key_id=key.key_id, opts=child
+        )
         topic = aws.sns.Topic(
             f"{name}-topic", region=region, name=args.name, kms_master_key_id=key.arn, tags=tags, opts=child
         )
@@ -162,8 +164,8 @@ class AccessAudit(pulumi.ComponentResource):
         alarms = [
             self._alarm(f"{name}-failed", alarm_names[0], args, topic, "AWS/Events", "FailedInvocations",
                         {"RuleName": rule.name}, "Sum"),
-            self._alarm(f"{name}-tamper-failed", alarm_names[1], args, topic, "AWS/Events", "FailedInvocations",
-                        {"RuleName": tamper.name}, "Sum"),
+            self._alarm(f"{name}-tamper-failed", alarm_names[1], args, topic, "AWS/Events",
+                        "FailedInvocations", {"RuleName": tamper.name}, "Sum"),
             self._alarm(f"{name}-undelivered", alarm_names[2], args, topic, "AWS/SQS",
                         "ApproximateNumberOfMessagesVisible", {"QueueName": queue.name}, "Maximum"),
         ]  # fmt: skip

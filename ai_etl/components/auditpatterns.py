@@ -39,7 +39,9 @@ TAMPER_EVENTS = {
 }
 
 
-def access_pattern(name_prefix: str, arn_prefixes: Sequence[str], expected_readers: Sequence[str]) -> dict[str, Any]:
+def access_pattern(
+    name_prefix: str, arn_prefixes: Sequence[str], expected_readers: Sequence[str]
+) -> dict[str, Any]:
     """The EventBridge pattern of a read of one of the environment's secrets by anyone else.
 
     A caller names a secret by name or by ARN (of the primary or of a replica: `arn_prefixes`), one
@@ -84,7 +86,7 @@ def tamper_pattern(name: str, topic_arn: str, queue_url: str, key_ids: Sequence[
         found: dict[str, Any] = {"eventSource": [f"{service}.amazonaws.com"], "eventName": list(names)}
         return found | ({"requestParameters": request} if request else {})
 
-    events, sns, sqs, alarms, kms = (TAMPER_EVENTS[s] for s in ("events", "sns", "sqs", "monitoring", "kms"))
+    events, sns, sqs, kms = (TAMPER_EVENTS[s] for s in ("events", "sns", "sqs", "kms"))
     return {
         "detail-type": [CLOUDTRAIL],
         "detail": {

@@ -108,7 +108,9 @@ class SecretsManager(pulumi.ComponentResource):
             # it again. The provider's own replica test declares the key id (secret_test.go,
             # testAccSecretConfig_overwriteReplica), the form its empty-plan check holds stable.
             replicas = [
-                aws.secretsmanager.SecretReplicaArgs(region=args.replica_region, kms_key_id=replica_key.key_id)
+                aws.secretsmanager.SecretReplicaArgs(
+                    region=args.replica_region, kms_key_id=replica_key.key_id
+                )
             ]
         self.secrets = {}
         for entry_key, entry in args.secrets.items():

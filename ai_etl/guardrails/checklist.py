@@ -188,7 +188,9 @@ def report(
             lines.append(f"  [FAIL] {f.rule}: {f.message}")
             statuses.append("FAIL")
     tally = Counter(statuses)
-    undecided = f", {tally['not decided offline']} not decided offline" if tally["not decided offline"] else ""
+    undecided = (
+        f", {tally['not decided offline']} not decided offline" if tally["not decided offline"] else ""
+    )
     lines += ["", f"{tally['FAIL']} failed, {tally['warn']} warned, {tally['pass']} passed{undecided}"]
     return "\n".join(lines), bool(failed)
 

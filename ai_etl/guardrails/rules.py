@@ -349,8 +349,8 @@ def _request_forms(detail: Mapping[str, Any]) -> dict[str, Any]:
         request = part.get("requestParameters")
         if not isinstance(request, Mapping):
             continue
-        for field, matched in request.items():
-            forms.setdefault(field, []).extend(matched if isinstance(matched, list) else [matched])
+        for name, matched in request.items():
+            forms.setdefault(name, []).extend(matched if isinstance(matched, list) else [matched])
     return forms
 
 
@@ -405,7 +405,9 @@ def access_audited(subjects: list[Subject]) -> Iterator[tuple[str, str]]:
         rules = {s.urn for s in subjects if s.type == EVENT_RULE and s.props.get("region") == region
                  and _watches(s, prefix)}  # fmt: skip
         targets = [
-            t for t in subjects if t.type == EVENT_TARGET and rules & set(t.property_dependencies.get("rule", ()))
+            t
+            for t in subjects
+            if t.type == EVENT_TARGET and rules & set(t.property_dependencies.get("rule", ()))
         ]
         encrypted = [(t, topic) for t in targets for topic in topics(t)]
         if not encrypted:
@@ -418,7 +420,10 @@ def access_audited(subjects: list[Subject]) -> Iterator[tuple[str, str]]:
         if not any(subscribed(topic) for _, topic in encrypted):
             yield secrets[0].urn, f"the access alerts {where} reach no one: nothing subscribes to their topic"
         if not any(_get(t.props, "deadLetterConfig", "arn") for t, _ in encrypted):
-            yield secrets[0].urn, f"an access alert {where} that cannot be delivered is lost: no dead-letter queue"
+            yield (
+                secrets[0].urn,
+                f"an access alert {where} that cannot be delivered is lost: no dead-letter queue",
+            )
 
 
 @stack_rule("values-not-literal", "No Secrets Manager value comes from a literal")

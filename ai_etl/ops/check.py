@@ -43,7 +43,9 @@ def check(run: Run, project_dir: Path = Path(), answers: Path | None = None) -> 
     stack_file = project_dir / f"Pulumi.{run.stack}.yaml"
     stated = stack_file.exists() and GRADE_KEY in load_stack_config(run.stack, project_dir)
     shown = None if answers is None else str(answers)
-    return checklist.check(run.stack, subjects_of(run), project_dir, stated, shown, looked_up=answers is not None)
+    return checklist.check(
+        run.stack, subjects_of(run), project_dir, stated, shown, looked_up=answers is not None
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
