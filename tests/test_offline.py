@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import inspect
 import json
@@ -21,8 +22,8 @@ from ai_etl.offline import diff as diffing
 from ai_etl.offline import formats, providers, sdk
 from ai_etl.offline.cli import main
 from ai_etl.offline.placeholders import PLACEHOLDER_PREFIX
-from ai_etl.offline.records import Run
-from ai_etl.offline.render import SECRET_MARK, render
+from ai_etl.offline.records import Run, Sensitive
+from ai_etl.offline.render import SECRET_MARK, fingerprints, render
 from ai_etl.tokens import (
     ENVIRONMENT_COMPONENT,
     IAM_ROLE,
@@ -313,6 +314,25 @@ def test_a_new_alert_address_previews_as_a_replacement(renders: dict[str, Path],
     assert {(c.op, c.type) for c in changes} == {("replace", providers.SNS_SUBSCRIPTION)}
     assert len(changes) == 2, "one subscription per region"
     assert all(c.replace_reasons == ["endpoint"] for c in changes)
+
+
+def test_fingerprints_are_keyed_by_a_key_that_stays_on_the_machine(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A fingerprint never hashes a plain value: a value left in plain text (an adopted one) could
+    be found from sha256(value) by trying candidates. It is an HMAC under a key made on first use,
+    readable by its owner only: stable between renders on one machine (what a diff compares),
+    different under another machine's key, and never the plain hash."""
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "one"))
+    value = {"password": Sensitive("correct-horse-battery-staple")}
+    first, again = fingerprints(value), fingerprints(value)
+    assert first == again and set(first) == {"password"}
+    plain = hashlib.sha256(json.dumps("correct-horse-battery-staple").encode()).hexdigest()[:16]
+    assert first["password"] != plain
+    key = tmp_path / "one" / "pulumi-offline" / "fingerprint.key"
+    assert len(key.read_bytes()) == 32 and key.stat().st_mode & 0o777 == 0o600
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "two"))
+    assert fingerprints(value) != first, "another machine's key: another fingerprint"
 
 
 def test_the_wire_form_of_a_secret_is_the_sdks() -> None:
