@@ -585,6 +585,7 @@ def test_a_stack_without_its_cluster_says_which_key_to_set(
 ) -> None:
     """Without clusterName or aws:region the takeover cannot find the cluster: it names both keys,
     with fixes whose placeholders are quoted (a bare `<cluster>` is a redirect when pasted)."""
+    (tmp_path / "Pulumi.yaml").write_text("name: ai-etl\nruntime: python\n")  # a project, as the CLI needs
     (tmp_path / "Pulumi.bare.yaml").write_text("config:\n  ai-etl:namespace: ai-etl-bare\n")
     with pytest.raises(takeover.TakeoverError) as raised:
         target("bare", tmp_path)
