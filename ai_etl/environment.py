@@ -1,7 +1,7 @@
 """One environment of the platform: a Plan in, every component wired, stack outputs out.
 
 Wiring only: the cluster's Kubernetes provider -> Namespace -> Passwords (+ composed URLs, + provided
-config) -> SecretsManager (+ replicas) -> SecretStore (IRSA) -> AccessAudit (reads by anyone else)
+config) -> SecretsManager (+ replicas) -> SecretStore (IRSA) -> AccessAudit per region (reads by anyone else)
 -> one Workload per consumer (its Secret, identity, Deployment). Every name and value that is not a
 secret comes from the plan (ai_etl/plan.py); the secrets stay Outputs from end to end.
 """
@@ -121,20 +121,34 @@ class Environment(pulumi.ComponentResource):
             ),
             in_cluster,
         )
-        audit = AccessAudit(
-            f"{name}-access-audit",
-            AccessAuditArgs(
-                name=p.audit_name,
-                secret_name_prefix=p.secret_name_prefix,
-                secret_arn_prefix=p.secret_arn_prefix,
-                operator_role_arn=p.operator_role_arn,
-                expected_readers=p.audit_expected_readers,
-                kms_key_arn=store.kms_key_arn,
-                email=p.audit_email,
-                tags=p.tags,
-            ),
-            child,
-        )
+        # One audit per region holding the secrets: CloudTrail hands a call's event to EventBridge
+        # in the region of the call only, so a read of a replica is seen in the replica's region.
+        audited: list[tuple[str | None, str, pulumi.Output[str]]] = [(None, "", store.kms_key_arn)]
+        if p.replica_region and store.replica_key_arn is not None:
+            audited.append((p.replica_region, "-replica", store.replica_key_arn))
+        audits = [
+            AccessAudit(
+                f"{name}{suffix}-access-audit",
+                AccessAuditArgs(
+                    name=p.audit_name,
+                    region=region,
+                    secret_name_prefix=p.secret_name_prefix,
+                    secret_arn_prefixes=p.audit_arn_prefixes,
+                    operator_role_arn=p.operator_role_arn,
+                    expected_readers=p.audit_expected_readers,
+                    key_policy=p.audit_key_policy,
+                    key_alias=p.audit_key_alias,
+                    secrets_key_arn=key_arn,
+                    endpoints=p.audit_endpoints,
+                    recovery_window_in_days=p.recovery_window_in_days,
+                    protect=p.protect,
+                    tags=p.tags,
+                ),
+                child,
+            )
+            for region, suffix, key_arn in audited
+        ]
+        audit = audits[0]
         self.secret_names = {}
         for w in p.workloads:
             workload = Workload(

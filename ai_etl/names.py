@@ -89,8 +89,13 @@ def role_arn(partition: str, account: str, role: str) -> str:
 
 
 def audit_name(stack: str) -> str:
-    """The access alert's EventBridge rule and SNS topic."""
+    """The access alert's EventBridge rule and SNS topic (and the prefix of its queue and alarms)."""
     return f"{prefix(stack)}-secret-access"
+
+
+def audit_key_alias(stack: str) -> str:
+    """The alias of the key of the access alerts (in each region the stack audits)."""
+    return f"alias/{audit_name(stack)}"
 
 
 def workload(consumer: str) -> str:

@@ -14,11 +14,14 @@ from types import MappingProxyType
 
 from ai_etl import names
 from ai_etl.catalogue import PLAIN_ENV, Consumer, SecretSpec, read_by, server_passwords, synced
+from ai_etl.components.auditpatterns import PATTERN_LIMIT, access_pattern, audit_key_policy, compact
 from ai_etl.components.labels import aws_tags, environment_labels
 from ai_etl.components.pods import ContainerSpec
 from ai_etl.components.secretsmanager import key_policy
 from ai_etl.config.cluster import Cluster, kubeconfig
+from ai_etl.config.commands import Commands
 from ai_etl.config.fields import dns_suffix
+from ai_etl.config.problems import ConfigError
 from ai_etl.config.settings import Settings, WorkloadSettings
 from ai_etl.tokens import AUDIT_ANNOTATION, CLUSTER_ANNOTATION, VERSION_ANNOTATION
 
@@ -100,9 +103,13 @@ class Plan:
     """The keys some workload reads: the operator may read these, and only these."""
     audit_name: str
     secret_name_prefix: str
-    secret_arn_prefix: str
     audit_expected_readers: tuple[str, ...]
-    audit_email: str | None
+    audit_endpoints: tuple[str, ...]
+    """Where the access alerts go (auditEmail, then auditEndpoint)."""
+    audit_arn_prefixes: tuple[str, ...]
+    """The ARN prefix of the secrets in each region holding them: the primary, then the replica's."""
+    audit_key_alias: str
+    audit_key_policy: str
     workloads: tuple[WorkloadPlan, ...]
 
 
@@ -120,8 +127,29 @@ def container_spec(workload: WorkloadSettings) -> ContainerSpec:
     return ContainerSpec(**{name: getattr(workload, name) for name in ContainerSpec.__dataclass_fields__})
 
 
+def check_pattern_size(p: Plan) -> None:
+    """The access rule's pattern within EventBridge's default size (auditpatterns.PATTERN_LIMIT):
+    known before anything is declared, as every name in it is."""
+    readers = (p.operator_role_arn, *p.audit_expected_readers)
+    size = len(compact(access_pattern(p.secret_name_prefix, p.audit_arn_prefixes, readers)))
+    if size > PATTERN_LIMIT:
+        last = len(p.audit_expected_readers) - 1
+        fix = Commands(p.stack).rm(("auditExpectedReaders", last))
+        raise ConfigError(
+            f"auditExpectedReaders: the access alert's pattern would take {size} characters, over "
+            f"EventBridge's {PATTERN_LIMIT}; name fewer roles (one role per CI job is enough): {fix}"
+        )
+
+
 def plan(s: Settings, cluster: Cluster) -> Plan:
-    """The environment of `s` in `cluster`, every name made once."""
+    """The environment of `s` in `cluster`, every name made once (ConfigError if the access alert
+    cannot hold them)."""
+    made = _plan(s, cluster)
+    check_pattern_size(made)
+    return made
+
+
+def _plan(s: Settings, cluster: Cluster) -> Plan:
     stack, config = s.stack, s.config
     partition, account = cluster.partition, cluster.account
     prefix = names.prefix(stack)
@@ -188,8 +216,14 @@ def plan(s: Settings, cluster: Cluster) -> Plan:
         synced_keys=tuple(spec.key for spec in synced(s.catalogue, s.consumers)),
         audit_name=names.audit_name(stack),
         secret_name_prefix=names.secret_prefix(stack),
-        secret_arn_prefix=names.secret_arn_prefix(partition, s.region, account, stack),
         audit_expected_readers=tuple(config.audit_expected_readers),
-        audit_email=config.audit_email,
+        audit_endpoints=tuple(e for e in (config.audit_email, config.audit_endpoint) if e),
+        audit_arn_prefixes=tuple(
+            names.secret_arn_prefix(partition, r, account, stack)
+            for r in (s.region, config.replica_region)
+            if r
+        ),
+        audit_key_alias=names.audit_key_alias(stack),
+        audit_key_policy=json.dumps(audit_key_policy(partition, account)),
         workloads=tuple(workload(c) for c in s.consumers),
     )

@@ -63,12 +63,15 @@ def expected_resources(
     Kubernetes provider; a namespace; a password per generated secret; a KMS key and alias; a secret
     and its value per entry; the store's role, policy, ServiceAccount and SecretStore; per workload
     an ExternalSecret, ServiceAccount, Role, RoleBinding, Deployment and NetworkPolicy; with a
-    replica region (the stack file's `replicaRegion`), its KMS key and alias; the access audit's
-    component, topic, rule, topic policy and target (and an email subscription if `auditEmail`)."""
+    replica region (the stack file's `replicaRegion`), its KMS key and alias; and in each region
+    holding the secrets, the access audit: its component, key and alias, topic and topic policy,
+    dead-letter queue and queue policy, two rules and two targets, three alarms, and a subscription
+    per destination (`auditEmail`, `auditEndpoint`)."""
     generated = len(of_source(Source.GENERATED, catalogue))
     config = load_stack_config(stack)
     replica = 2 if "ai-etl:replicaRegion" in config else 0
-    audit = 5 + (1 if "ai-etl:auditEmail" in config else 0)
+    destinations = sum(1 for key in ("ai-etl:auditEmail", "ai-etl:auditEndpoint") if key in config)
+    audit = (1 + (1 if replica else 0)) * (14 + destinations)
     k8s = 1 + 1  # the cluster's provider, the namespace
     per_entry = 2 * len(catalogue)
     return 5 + len(consumers) + k8s + generated + 2 + replica + per_entry + 4 + audit + 6 * len(consumers)

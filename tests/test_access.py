@@ -389,7 +389,7 @@ def test_production_keeps_an_encrypted_replica_of_every_secret_in_a_second_regio
     alias = run.one(KMS_ALIAS, "-replica-key-alias")
     assert alias.inputs["region"] == replica and alias.inputs["targetKeyId"] == key.outputs["keyId"]
     for secret in run.of_type(SM_SECRET):
-        assert secret.inputs["replicas"] == [{"region": replica, "kmsKeyId": key.outputs["arn"]}]
+        assert secret.inputs["replicas"] == [{"region": replica, "kmsKeyId": key.outputs["keyId"]}]
         assert secret.inputs["forceOverwriteReplicaSecret"] is False
     assert not [s for s in stack_runs["dev"].of_type(SM_SECRET) if s.inputs.get("replicas")]
 

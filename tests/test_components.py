@@ -48,10 +48,12 @@ pulumi.export("token", {"name": sm.secrets["token"].name, "arn": sm.secrets["tok
     "AccessAudit": """
 from ai_etl.components.accessaudit import AccessAudit, AccessAuditArgs
 AccessAudit("watch", AccessAuditArgs(
-    name="team-a-reads", secret_name_prefix="team-a/",
-    secret_arn_prefix="arn:aws:secretsmanager:eu-west-1:111111111111:secret:team-a/",
+    name="team-a-reads", region=None, secret_name_prefix="team-a/",
+    secret_arn_prefixes=["arn:aws:secretsmanager:eu-west-1:111111111111:secret:team-a/"],
     operator_role_arn="arn:aws:iam::111111111111:role/team-a-reader", expected_readers=[],
-    kms_key_arn="arn:aws:kms:eu-west-1:111111111111:key/k", email="team-a@example.com", tags={"Team": "a"}))
+    key_policy=None, key_alias="alias/team-a-reads",
+    secrets_key_arn="arn:aws:kms:eu-west-1:111111111111:key/k", endpoints=["team-a@example.com"],
+    recovery_window_in_days=7, protect=False, tags={"Team": "a"}))
 """,
     "SecretStore": """
 from ai_etl.components.secretstore import SecretStore, SecretStoreArgs

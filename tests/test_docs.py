@@ -193,19 +193,20 @@ def test_no_command_puts_a_secret_value_on_the_command_line() -> None:
 
 
 def test_the_replica_region_runbook_unprotects_exactly_the_key_it_replaces() -> None:
-    """Its `state unprotect` names production's replica key, protected; and the region change the
-    runbook makes replaces that key (and nothing else protected) in the offline diff."""
+    """Its `state unprotect` lines name production's replica-region keys (the secrets' replica key
+    and that region's audit key), protected; and the region change the runbook makes replaces those
+    keys (and nothing else protected) in the offline diff."""
     block = fenced((DOCS / "runbooks.md").read_text(), "## Changing the replica region")
-    (urn,) = re.findall(r"pulumi state unprotect '([^']+)' --stack production", block)
+    urns = set(re.findall(r"pulumi state unprotect '([^']+)' --stack production", block))
     region = re.search(r"pulumi config set replicaRegion (\S+) --stack production", block)
     assert region
     base = run_stack("production")
-    (key,) = [r for r in base.resources if r.urn == urn]
-    assert key.type == KMS_KEY and key.protect
+    keys = [r for r in base.resources if r.urn in urns]
+    assert len(keys) == len(urns) and all(k.type == KMS_KEY and k.protect for k in keys)
     head = run_stack("production", overrides={"ai-etl:replicaRegion": region[1]})
     changes = diff([resource_record(r) for r in base.resources], [resource_record(r) for r in head.resources])
     protected = {r.urn for r in base.resources if r.protect}
-    assert {c.urn for c in changes if c.op == "replace" and c.urn in protected} == {urn}
+    assert {c.urn for c in changes if c.op == "replace" and c.urn in protected} == urns
 
 
 def test_every_generated_section_is_current(tmp_path: Path) -> None:

@@ -46,6 +46,7 @@ from ai_etl.tokens import (
     RANDOM_PASSWORD,
     SM_SECRET,
     SM_VERSION,
+    SNS_SUBSCRIPTION,
     SNS_TOPIC,
     VERSION_ANNOTATION,
 )
@@ -164,19 +165,29 @@ def namespace(version: str, audit: str) -> dict[str, Any]:
         "name": "ai-etl-prod-eu", "labels": {"ai-etl.io/grade": "production"}, "annotations": annotations}}}  # fmt: skip
 
 
-def audit(state: str) -> list[dict[str, Any]]:
-    """A secret of dev, a rule on its reads in `state`, and its target: an encrypted topic."""
-    pattern = {"detail": {"eventName": ["GetSecretValue"],
-                          "requestParameters": {"secretId": [{"prefix": "ai-etl/dev/"}]}}}  # fmt: skip
+def audit(state: str, subscribed: bool = True, batches: bool = True) -> list[dict[str, Any]]:
+    """A secret of dev, a rule on its reads in `state`, and its target: an encrypted topic (with a
+    subscriber, if `subscribed`) and a dead-letter queue. `batches`: the rule sees batch reads."""
+    ids = [{"prefix": "ai-etl/dev/"}]
+    forms = [
+        {"requestParameters": {"secretId": ids}},
+        {"requestParameters": {"secretIdList": ids}},
+        {"requestParameters": {"secretIdList": [{"exists": False}]}},
+    ]
+    pattern = {"detail": {"eventName": ["GetSecretValue", "BatchGetSecretValue"] if batches else ["GetSecretValue"],
+                          "$or": forms if batches else forms[:1]}}  # fmt: skip
     return [
         {"type": SM_SECRET, "props": GOOD_SM},
         {"type": SNS_TOPIC, "name": "topic", "props": {"kmsMasterKeyId": "arn:aws:kms:us-east-1:1:key/k"}},
         {"type": EVENT_RULE, "name": "rule", "props": {"state": state, "eventPattern": json.dumps(pattern)}},
-        {"type": EVENT_TARGET, "props": {}, "deps": ["rule", "topic"],
-         "property_deps": {"rule": ["rule"], "arn": ["topic"]}},
+        {"type": EVENT_TARGET, "props": {"deadLetterConfig": {"arn": "arn:aws:sqs:us-east-1:1:q"}},
+         "deps": ["rule", "topic"], "property_deps": {"rule": ["rule"], "arn": ["topic"]}},
+        *([{"type": SNS_SUBSCRIPTION, "props": {"protocol": "email"}, "deps": ["topic"],
+            "property_deps": {"topic": ["topic"]}}] if subscribed else []),
     ]  # fmt: skip
 
 
+ALL = "ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS"
 REPLICATED = {**GOOD_SM, "name": "ai-etl/prod-eu/x", "recoveryWindowInDays": 30, "tags": PROD}
 CASES: dict[str, tuple[list[dict[str, Any]], list[dict[str, Any]], str]] = {
     # rule: (violating resources, compliant resources, stack)
@@ -265,7 +276,7 @@ CASES: dict[str, tuple[list[dict[str, Any]], list[dict[str, Any]], str]] = {
         [namespace("1.31", "enabled")],
         "prod-eu",
     ),
-    "access-audited": (audit("ENABLED"), audit("ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS"), "dev"),
+    "access-audited": (audit("ENABLED"), audit(ALL), "dev"),
     "rotate-regularly": (
         [{"type": RANDOM_PASSWORD, "props": {"length": 48, "keepers": {"rotation": "2020-01-01"}}}],
         [{"type": RANDOM_PASSWORD,
@@ -273,6 +284,15 @@ CASES: dict[str, tuple[list[dict[str, Any]], list[dict[str, Any]], str]] = {
         "dev",
     ),
 }  # fmt: skip
+
+
+def test_alerts_that_reach_no_one_or_miss_batches_fail_the_audit() -> None:
+    """A rule firing into a topic nobody subscribed to, or blind to BatchGetSecretValue, audits
+    nothing a person sees: access-audited fails it, as `make check` and every preview show."""
+    assert violations("access-audited", *audit(ALL, subscribed=False)) == [
+        "the access alerts in the stack's region reach no one: nothing subscribes to their topic"
+    ]
+    assert violations("access-audited", *audit(ALL, batches=False))
 
 
 def test_every_rule_has_cases() -> None:
@@ -326,9 +346,26 @@ def test_every_stack_passes_offline_check(stack: str, capsys: pytest.CaptureFixt
     assert sum(1 for line in out.splitlines() if line[:5].strip().rstrip(".").isdigit()) == 10
     outside = [line for line in out.splitlines() if "[outside this program]" in line]
     assert len(outside) == 2 and "config.py" in outside[0] and "Team trained" in outside[1]
-    assert "[pass] Access to secrets is audited" in out and "[pass] Secrets are backed up (encrypted)" in out
+    assert "[pass] Secrets are backed up (encrypted)" in out
+    # Lines 6 and 7 rest on the cluster the program looked up: offline, an invented one.
+    assert "Lookups: the offline stand-in answers" in out
+    for line in ("Secrets are encrypted at rest", "Access to secrets is audited"):
+        assert f"[not decided offline: rests on the cluster lookup] {line}" in out
     standard = "standard grade: a standard-grade stack keeps the recovery window only"
     assert (standard in out) == (load_stack_config(stack).get("ai-etl:grade") != "production")
+
+
+def test_lines_resting_on_the_lookup_are_decided_from_given_answers(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """With the real cluster's answers in a file, the lines resting on the lookup are decided, and
+    say from which answers; no line says it was not decided."""
+    answers = tmp_path / "answers.yaml"
+    answers.write_text("aws:eks/getCluster:getCluster:\n  version: '1.31'\n")
+    assert main(["production", "--answers", str(answers)]) == 0
+    out = capsys.readouterr().out
+    assert f"Lookups: answered from {answers}" in out and "not decided" not in out
+    assert f"[pass, from the lookup answers in {answers}] Access to secrets is audited" in out
 
 
 def test_the_check_meets_another_cluster_through_answers(
@@ -375,8 +412,10 @@ def test_planted_violations_fail_the_check(tmp_path: Path) -> None:
         assert f"[FAIL] {rule} (mandatory)" in text
     assert "[FAIL] Kubernetes Secrets are created with proper RBAC" in text
     assert "[FAIL] Separate secrets for each environment" in text, "iam-least-privilege decides it"
-    summary = re.fullmatch(r"3 failed, (\d+) warned, (\d+) passed", text.splitlines()[-1])
-    assert summary and 3 + int(summary[1]) + int(summary[2]) == len(RULES), "every rule counted once"
+    summary = re.fullmatch(
+        r"3 failed, (\d+) warned, (\d+) passed, (\d+) not decided offline", text.splitlines()[-1]
+    )
+    assert summary and 3 + sum(map(int, summary.groups())) == len(RULES), "every rule counted once"
     assert sum(line.startswith("  [FAIL] iam-least-privilege") for line in text.splitlines()) == 1
 
 
@@ -437,4 +476,6 @@ def test_a_stack_called_production_that_states_no_grade_is_told_so(
     assert "Grade: standard (ai-etl:grade not stated: the default)" in out
     assert "[warn] grade-stated (advisory)" in out and "the production rules do not apply" in out
     assert "fix: pulumi config set grade production --stack production (or standard)" in out
-    assert out.strip().splitlines()[-1] == f"0 failed, 1 warned, {len(RULES) - 1} passed"
+    assert (
+        out.strip().splitlines()[-1] == f"0 failed, 1 warned, {len(RULES) - 2} passed, 1 not decided offline"
+    )

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import inspect
 import json
@@ -21,7 +22,8 @@ from ai_etl.offline import diff as diffing
 from ai_etl.offline import formats, providers, sdk
 from ai_etl.offline.cli import main
 from ai_etl.offline.placeholders import PLACEHOLDER_PREFIX
-from ai_etl.offline.render import SECRET_MARK, render
+from ai_etl.offline.records import Run, Sensitive
+from ai_etl.offline.render import SECRET_MARK, fingerprints, render
 from ai_etl.tokens import (
     ENVIRONMENT_COMPONENT,
     IAM_ROLE,
@@ -316,6 +318,59 @@ def test_the_replacement_table_names_real_inputs() -> None:
         for name in inputs:
             if name != "*":
                 assert re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower() in params, (token, name)
+
+
+def test_every_declared_type_has_a_replacement_entry(stack_runs: dict[str, Run]) -> None:
+    """Each custom resource type a committed stack declares has an entry in REPLACE_ON (empty where
+    no input forces a replacement), so the offline preview never shows a replacement as an update
+    for want of one. A type someone adds fails here until its provider's ForceNew inputs are listed.
+    Kubernetes objects follow their own rule (identity and immutable fields); a provider's change
+    of cluster is judged by `provider_replaced`."""
+    declared = {
+        r.type
+        for run in stack_runs.values()
+        for r in run.resources
+        if r.custom and not r.type.startswith(("kubernetes:", "pulumi:providers:"))
+    }
+    assert declared - set(diffing.REPLACE_ON) == set()
+    assert set(diffing.REPLACE_ON) <= set(providers.RESOURCES), "offline knows each type it diffs"
+
+
+def test_a_new_alert_address_previews_as_a_replacement(renders: dict[str, Path], tmp_path: Path) -> None:
+    """terraform-provider-aws has a subscription's `endpoint` ForceNew (internal/service/sns/
+    topic_subscription.go): a new auditEmail is a new subscription in each region, and a new
+    confirmation mail, and the preview says replace, naming the endpoint."""
+    folder = head_stack_dir(tmp_path, "production", "")
+    stack_file = folder / "Pulumi.production.yaml"
+    text = stack_file.read_text()
+    assert "ai-etl:auditEmail: secops@example.com" in text
+    stack_file.write_text(
+        text.replace("ai-etl:auditEmail: secops@example.com", "ai-etl:auditEmail: alerts@example.org")
+    )
+    head = render("production", tmp_path / "head-render", folder).resources_path.parent
+    changes = diffing.diff(diffing.load(renders["production"]), diffing.load(head))
+    assert {(c.op, c.type) for c in changes} == {("replace", providers.SNS_SUBSCRIPTION)}
+    assert len(changes) == 2, "one subscription per region"
+    assert all(c.replace_reasons == ["endpoint"] for c in changes)
+
+
+def test_fingerprints_are_keyed_by_a_key_that_stays_on_the_machine(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A fingerprint never hashes a plain value: a value left in plain text (an adopted one) could
+    be found from sha256(value) by trying candidates. It is an HMAC under a key made on first use,
+    readable by its owner only: stable between renders on one machine (what a diff compares),
+    different under another machine's key, and never the plain hash."""
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "one"))
+    value = {"password": Sensitive("correct-horse-battery-staple")}
+    first, again = fingerprints(value), fingerprints(value)
+    assert first == again and set(first) == {"password"}
+    plain = hashlib.sha256(json.dumps("correct-horse-battery-staple").encode()).hexdigest()[:16]
+    assert first["password"] != plain
+    key = tmp_path / "one" / "pulumi-offline" / "fingerprint.key"
+    assert len(key.read_bytes()) == 32 and key.stat().st_mode & 0o777 == 0o600
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "two"))
+    assert fingerprints(value) != first, "another machine's key: another fingerprint"
 
 
 def test_the_wire_form_of_a_secret_is_the_sdks() -> None:

@@ -41,6 +41,7 @@ def settings_of(stack: str, **overrides: Any) -> Settings:
         values={k: v for k, v in values.items() if k not in provided} | overrides,
         region=str(config.get("aws:region")),
         provided_state=dict.fromkeys(provided, "ok"),
+        elsewhere={k: v for k, v in config.items() if not k.startswith(prefix)},
     )
     return parse_settings(raw, secret_of=lambda key: f"<{key}>")  # type: ignore[arg-type, return-value]
 
@@ -76,7 +77,7 @@ def test_names_and_ports_come_from_the_stack_and_its_cluster() -> None:
     p = plan(settings_of("dev", namespace="team-blue", database={"port": 6432}), CLUSTER)
     assert (p.namespace, p.key_alias) == ("team-blue", "alias/ai-etl-dev-secrets")
     assert p.operator_role_arn == "arn:aws:iam::111111111111:role/ai-etl-dev-secret-store"
-    assert p.secret_arn_prefix == "arn:aws:secretsmanager:us-east-1:111111111111:secret:ai-etl/dev/"
+    assert p.audit_arn_prefixes == ("arn:aws:secretsmanager:us-east-1:111111111111:secret:ai-etl/dev/",)
     assert p.workloads[0].egress_ports == (6379, 6432)
     assert p.secrets_manager_endpoint == "secretsmanager.us-east-1.amazonaws.com"
     with pytest.raises(dataclasses.FrozenInstanceError):

@@ -73,7 +73,11 @@ class World:
     def export(self, path: Path) -> Path:
         """The stack's state as `pulumi stack export` writes it (pulumi/pulumi sdk/go/common/apitype/
         core.go: UntypedDeployment, DeploymentV3, ResourceV3), with the emulator's ids."""
-        key_arn = {r.outputs["arn"]: self.keys[r.name][1] for r in self.run.of_type(KMS_KEY)}
+        key_arn = {
+            made: self.keys[r.name][1]
+            for r in self.run.of_type(KMS_KEY)
+            for made in (r.outputs["arn"], r.outputs["keyId"])
+        }
         resources: list[dict[str, Any]] = []
         for r in self.run.of_type(KMS_KEY):
             arn = self.keys[r.name][1]

@@ -13,10 +13,8 @@ from ai_etl.tokens import SECRETS_MANAGER_COMPONENT
 
 
 def key_policy(partition: str, account: str) -> dict:
-    """The environment key's policy: KMS's default (the account's IAM policies decide, so nothing is
-    locked out), and EventBridge may encrypt what it publishes to a topic under this key (SNS
-    developer guide, "Key management": an AWS service publishing to an encrypted topic needs
-    kms:GenerateDataKey* and kms:Decrypt in the key policy)."""
+    """The environment key's policy: KMS's default, so the account's IAM policies decide and nothing
+    is locked out. (The access alerts have a key of their own: ai_etl/components/accessaudit.py.)"""
     return {
         "Version": "2012-10-17",
         "Statement": [
@@ -25,13 +23,6 @@ def key_policy(partition: str, account: str) -> dict:
                 "Effect": "Allow",
                 "Principal": {"AWS": f"arn:{partition}:iam::{account}:root"},
                 "Action": "kms:*",
-                "Resource": "*",
-            },
-            {
-                "Sid": "EventBridgePublishesToEncryptedTopics",
-                "Effect": "Allow",
-                "Principal": {"Service": "events.amazonaws.com"},
-                "Action": ["kms:GenerateDataKey*", "kms:Decrypt"],
                 "Resource": "*",
             },
         ],
@@ -109,8 +100,17 @@ class SecretsManager(pulumi.ComponentResource):
             description = f"{args.key_description} (replicas in {args.replica_region})"
             replica_key = self._key(f"{name}-replica-key", args, description, region=args.replica_region)
             self.replica_key_arn = replica_key.arn
+            # By key id, not ARN: the provider keys each replica by the hash of its kmsKeyId and
+            # region, and reads kmsKeyId back as DescribeSecret reports it (terraform-provider-aws
+            # internal/service/secretsmanager/secret.go, the `replica` set's hash and
+            # flattenReplicationStatusType); a form that reads back otherwise makes every `up`
+            # remove the replica (RemoveRegionsFromReplication, which deletes it at once) and add
+            # it again. The provider's own replica test declares the key id (secret_test.go,
+            # testAccSecretConfig_overwriteReplica), the form its empty-plan check holds stable.
             replicas = [
-                aws.secretsmanager.SecretReplicaArgs(region=args.replica_region, kms_key_id=replica_key.arn)
+                aws.secretsmanager.SecretReplicaArgs(
+                    region=args.replica_region, kms_key_id=replica_key.key_id
+                )
             ]
         self.secrets = {}
         for entry_key, entry in args.secrets.items():

@@ -122,9 +122,12 @@ class Commands:
         key = key_text(path)
         return None if key is None else self._line("rm", ("--path",) if len(path) > 1 else (), key)
 
-    def set(self, path: Path, value: Any, accepts: Callable[[Any], bool] | None = None) -> str | None:
+    def set(
+        self, path: Path, value: Any, accepts: Callable[[Any], bool] | None = None, text_only: bool = False
+    ) -> str | None:
         """Set the scalar `value` at `path` in plain text, keeping its type unless the key `accepts`
-        what the CLI would store instead (`2` for the quantity '2')."""
+        what the CLI would store instead (`2` for the quantity '2'). `text_only`: the key holds text
+        whatever replaces a placeholder (an account id's digits stay a string)."""
         key = key_text(path)
         if key is None:
             return None
@@ -136,6 +139,8 @@ class Commands:
             stored = coerced(text)
             if kind and not (accepts and accepts(text if stored is None else stored)):
                 flags = ("--type", kind)
+            if text_only and isinstance(value, str):
+                flags = ("--type", "string")
         if SECRET_LOOKING_NAME.search(key) and not flags:
             flags = ("--plaintext",)  # a rotation value at `rotation.db-password` is plain by design
         return self._line("set", flags + (("--path",) if len(path) > 1 else ()), key, text)

@@ -133,11 +133,45 @@ def _digest_placeholder(image: str) -> str:
     return f"{name}@sha256:<digest>"
 
 
+def allowed_accounts(elsewhere: Mapping[str, Any]) -> list[str]:
+    """The accounts `aws:allowedAccountIds` pins the stack to (the AWS provider refuses any other)."""
+    given = elsewhere.get(ACCOUNT_PIN)
+    return [str(a) for a in given] if isinstance(given, list) else []
+
+
+ACCOUNT_PIN = "aws:allowedAccountIds"
+
+
+def pin_and_alert_warnings(config: StackConfig, elsewhere: Mapping[str, Any], stack: str) -> list[str]:
+    """Below production grade an unpinned stack, or alerts that reach no one, are allowed, and said."""
+    if config.grade == PRODUCTION:
+        return []  # production_grade refuses both
+    quoted = word(stack)
+    warnings = []
+    if not allowed_accounts(elsewhere):
+        warnings.append(
+            f"aws:allowedAccountIds is not set: the stack deploys into whatever account the "
+            f"credentials reach; pin it: pulumi config set --type string --path "
+            f"'aws:allowedAccountIds[0]' '<account>' --stack {quoted}"
+        )
+    if not (config.audit_email or config.audit_endpoint):
+        warnings.append(
+            f"auditEmail is not set: the access alerts reach no one; "
+            f"pulumi config set auditEmail '<address>' --stack {quoted}"
+        )
+    return warnings
+
+
 def production_grade(
-    problems: Problems, config: StackConfig, workloads: Mapping[str, Any], region: str
+    problems: Problems,
+    config: StackConfig,
+    workloads: Mapping[str, Any],
+    region: str,
+    raw_elsewhere: Mapping[str, Any] | None = None,
 ) -> None:
     """What `grade: production` requires, stated in the stack file rather than implied by a name."""
     why = "in a production-grade stack (ai-etl:grade)"
+    raw_elsewhere = raw_elsewhere or {}
     if not config.protect:
         fix = problems.set_cmd(("protect",), True)
         problems.add("protect", f"must be true {why}: the KMS key and the secrets", fix)
@@ -154,6 +188,18 @@ def production_grade(
             f"is required {why}: the recovery window does not survive the loss of the region, so "
             "every secret keeps a replica, encrypted, in a second one",
             problems.set_cmd(("replicaRegion",), replica_region_for(region)),
+        )
+    if not (config.audit_email or config.audit_endpoint):
+        problems.add(
+            "auditEmail",
+            f"is required {why} (or auditEndpoint): the access alerts must reach someone",
+            problems.set_cmd(("auditEmail",), "<address>"),
+        )
+    if not allowed_accounts(raw_elsewhere):
+        problems.add(
+            "aws:allowedAccountIds",
+            f"is required {why}: without it the stack deploys into whatever account the credentials reach",
+            problems.set_cmd(("aws:allowedAccountIds", 0), "<account>", text_only=True),
         )
     for name, workload in workloads.items():
         if workload is not None and not pinned(workload.image):

@@ -34,6 +34,13 @@ CLUSTER_NAME = r"[0-9A-Za-z][A-Za-z0-9_-]{0,99}"
 ROLE_ARN = r"arn:(aws|aws-cn|aws-us-gov):iam::\d{12}:role/[\w+=,.@/-]{1,512}"
 """An IAM role's ARN (IAM's role name and path characters)."""
 EMAIL = r"[^@\s]+@[^@\s]+\.[^@\s]+"
+ALERT_ENDPOINT = (
+    r"https://[^\s/@]+(/\S*)?"
+    r"|arn:(aws|aws-cn|aws-us-gov):sqs:[a-z0-9-]+:\d{12}:[\w-]{1,80}"
+    r"|arn:(aws|aws-cn|aws-us-gov):lambda:[a-z0-9-]+:\d{12}:function:[\w-]{1,64}(:[\w$-]{1,128})?"
+)
+"""An endpoint SNS delivers to besides email (SNS API reference, Subscribe: Protocol https, sqs,
+lambda; an https URL without credentials in it, as it is stored in plain text)."""
 OIDC_PROVIDER_ARN = re.compile(
     r"arn:(?P<partition>aws|aws-cn|aws-us-gov):iam::(?P<account>\d{12}):oidc-provider/"
     r"(?P<issuer>[a-z0-9.-]+(/[A-Za-z0-9._~-]+)*)"

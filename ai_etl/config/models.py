@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 from ai_etl.config.fields import (
+    ALERT_ENDPOINT,
     CLUSTER_NAME,
     EMAIL,
     IMAGE,
@@ -128,6 +129,14 @@ class StackConfig(_Model):
         str | None,
         text("an email address", EMAIL, optional=True),
         Field(description="where the access alerts go (SNS mails a confirmation link first)"),
+    ] = None
+    audit_endpoint: Annotated[
+        str | None,
+        text("an https URL, or an SQS queue or Lambda function ARN", ALERT_ENDPOINT, optional=True),
+        Field(
+            description="another place the access alerts go: an https endpoint (which confirms the "
+            "subscription), an SQS queue or a Lambda function the team already watches",
+        ),
     ] = None
     audit_expected_readers: list[
         Annotated[str, text("an IAM role ARN, arn:aws:iam::<account>:role/<name>", ROLE_ARN)]

@@ -74,9 +74,10 @@ class Problems:
             fix = f"remove {name} from {word(f'Pulumi.{self.stack}.yaml')} by hand (no command can name it)"
         self.lines.append(f"  - {name}: {problem}\n      fix: {fix}")
 
-    def set_cmd(self, path: Path, value: Any) -> str | None:
-        """`pulumi config set` of `value` at `path` (with --path inside an object)."""
-        return self.cli.set(path, value)
+    def set_cmd(self, path: Path, value: Any, text_only: bool = False) -> str | None:
+        """`pulumi config set` of `value` at `path` (with --path inside an object; `text_only`: with
+        `--type string`, for a key that holds text whatever the user types)."""
+        return self.cli.set(path, value, text_only=text_only)
 
     def set_secret_cmd(self, path: Path) -> str | None:
         """`pulumi config set --secret` with no value: the CLI prompts for it without echo (or reads

@@ -119,11 +119,13 @@ def parse_settings(
         crosschecks.replica_region(problems, raw, config)
         crosschecks.namespace(problems, raw, config)
     if config is not None and config.grade == PRODUCTION:
-        crosschecks.production_grade(problems, config, workloads, str(raw.region))
+        crosschecks.production_grade(problems, config, workloads, str(raw.region), raw.elsewhere)
     crosschecks.adopted(problems, raw, generated)
     problems.raise_if_any()
     assert config is not None  # validated
     for warning in crosschecks.image_warnings(config, workloads, raw.stack):
+        pulumi.log.warn(warning)
+    for warning in crosschecks.pin_and_alert_warnings(config, raw.elsewhere, raw.stack):
         pulumi.log.warn(warning)
     rotation = rotation_of(config, catalogue)
     never_rotated = {k for k, value in rotation.items() if value == DEFAULT_ROTATION}

@@ -52,6 +52,12 @@ def _rotation_documented(root: Path) -> bool:
     return path.exists() and "## Rotation runbook" in path.read_text()
 
 
+LOOKUP_RULES = frozenset({"cluster-encrypted-and-audited"})
+"""Rules decided on what the program looked up (the EKS cluster's version and logs, which the namespace
+records): run offline, they see the offline engine's stand-in answers, an invented healthy cluster,
+unless `--answers` gives the real ones."""
+
+
 REPOSITORY_CHECKS = (
     RepositoryCheck("gitignore-env", ".gitignore", "add `.env` to .gitignore", _gitignore_has_env),
     RepositoryCheck(
@@ -109,21 +115,53 @@ def grade_line(stack: str, grades: set[str], stated: bool) -> str:
     return f"Grade: {', '.join(sorted(grades)) or 'none'} ({why})"
 
 
-def report(stack: str, subjects: list[Subject], findings: list[Finding], stated: bool) -> tuple[str, bool]:
+def lookups_line(answers: str | None) -> str:
+    """Where the lookups' answers came from: a file of real answers, or the offline stand-ins."""
+    if answers is None:
+        return (
+            "Lookups: the offline stand-in answers (an invented healthy cluster); lines resting on "
+            "them are not decided here: give the real answers with --answers FILE"
+        )
+    return f"Lookups: answered from {answers}"
+
+
+def item_status(item: ChecklistItem, failed: set[str], answers: str | None, looked_up: bool) -> str:
+    """A line's status: FAIL if a rule of it fails; else, if it rests on a lookup answered by the
+    offline stand-ins, not decided; else pass (saying from which answers, when it rests on them)."""
+    if failed & set(item.rules):
+        return "FAIL"
+    rests = bool(LOOKUP_RULES & set(item.rules))
+    if rests and not looked_up:
+        return "not decided offline: rests on the cluster lookup"
+    if rests and answers is not None:
+        return f"pass, from the lookup answers in {answers}"
+    return "pass"
+
+
+def report(
+    stack: str,
+    subjects: list[Subject],
+    findings: list[Finding],
+    stated: bool,
+    answers: str | None = None,
+    looked_up: bool = True,
+) -> tuple[str, bool]:
     """The checklist and the findings as text; and whether a mandatory rule failed. `stated`: whether
-    the stack file states the grade."""
+    the stack file states the grade; `looked_up`: whether the lookups were answered for real (by the
+    engine, or from the file `answers`) rather than by the offline stand-ins."""
     failed = {f.rule for f in findings if not f.advisory}
     grades = grades_of(subjects)
     lines = [f"Validation checklist for stack {stack}:", grade_line(stack, grades, stated)]
+    lines += [lookups_line(answers)] if not looked_up or answers is not None else []
     production = PRODUCTION in grades
     for i, item in enumerate(CHECKLIST, 1):
         if item.rules and not item.outside:
-            status = "FAIL" if failed & set(item.rules) else "pass"
+            status = item_status(item, failed, answers, looked_up)
             lines.append(f"  {i:>2}. [{status}] {item.text}")
             lines += [f"        note: {item.note}"] if item.note else []
             lines += [f"        standard grade: {item.standard}"] if item.standard and not production else []
         elif item.rules:
-            status = "FAIL" if failed & set(item.rules) else "pass"
+            status = item_status(item, failed, answers, looked_up)
             lines.append(f"  {i:>2}. [{status}, partly outside this program] {item.text}")
             lines.append(f"        then: {item.outside}")
         else:
@@ -136,6 +174,8 @@ def report(stack: str, subjects: list[Subject], findings: list[Finding], stated:
         mine = [f for f in findings if f.rule == rule.name]
         level = "advisory" if rule.advisory else "mandatory"
         status = ("warn" if rule.advisory else "FAIL") if mine else "pass"
+        if not mine and not looked_up and rule.name in LOOKUP_RULES:
+            status = "not decided offline"
         statuses.append(status)
         lines.append(f"  [{status}] {rule.name} ({level}): {rule.description}")
         for message, count in Counter(f.message for f in mine).items():
@@ -148,10 +188,21 @@ def report(stack: str, subjects: list[Subject], findings: list[Finding], stated:
             lines.append(f"  [FAIL] {f.rule}: {f.message}")
             statuses.append("FAIL")
     tally = Counter(statuses)
-    lines += ["", f"{tally['FAIL']} failed, {tally['warn']} warned, {tally['pass']} passed"]
+    undecided = (
+        f", {tally['not decided offline']} not decided offline" if tally["not decided offline"] else ""
+    )
+    lines += ["", f"{tally['FAIL']} failed, {tally['warn']} warned, {tally['pass']} passed{undecided}"]
     return "\n".join(lines), bool(failed)
 
 
-def check(stack: str, subjects: list[Subject], root: Path, stated: bool) -> tuple[str, bool]:
+def check(
+    stack: str,
+    subjects: list[Subject],
+    root: Path,
+    stated: bool,
+    answers: str | None = None,
+    looked_up: bool = True,
+) -> tuple[str, bool]:
     """Every rule on the stack's resources, plus the checklist lines of the repository at `root`."""
-    return report(stack, subjects, evaluate(subjects) + repository_findings(root), stated)
+    findings = evaluate(subjects) + repository_findings(root)
+    return report(stack, subjects, findings, stated, answers, looked_up)

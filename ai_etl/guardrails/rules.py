@@ -52,6 +52,7 @@ from ai_etl.tokens import (
     RANDOM_PASSWORD,
     SM_SECRET,
     SM_VERSION,
+    SNS_SUBSCRIPTION,
     SNS_TOPIC,
     VERSION_ANNOTATION,
 )
@@ -336,10 +337,50 @@ def cluster_encrypted_and_audited(s: Subject) -> Iterator[str]:
 # --- stack rules --------------------------------------------------------------------------------
 
 
+READ_EVENTS = ("GetSecretValue", "BatchGetSecretValue")
+"""Secrets Manager's calls that return values (a second witness of ai_etl/components/auditpatterns.py,
+checked against what the program declares)."""
+
+
+def _request_forms(detail: Mapping[str, Any]) -> dict[str, Any]:
+    """A pattern's request fields, whether under the detail's `$or` or not: field -> what it matches."""
+    forms: dict[str, Any] = {}
+    for part in (detail, *(a for a in detail.get("$or") or [] if isinstance(a, Mapping))):
+        request = part.get("requestParameters")
+        if not isinstance(request, Mapping):
+            continue
+        for name, matched in request.items():
+            forms.setdefault(name, []).extend(matched if isinstance(matched, list) else [matched])
+    return forms
+
+
+def _watches(rule: Subject, prefix: str) -> bool:
+    """The rule hands every read of `prefix`* (by id, in a batch, by filter) to its targets."""
+    try:
+        pattern = json.loads(str(rule.props.get("eventPattern")))
+    except ValueError:
+        return False
+    detail = pattern.get("detail") or {} if isinstance(pattern, Mapping) else {}
+    forms = _request_forms(detail) if isinstance(detail, Mapping) else {}
+    named = all(
+        any(isinstance(i, Mapping) and i.get("prefix") == prefix for i in forms.get(field) or [])
+        for field in ("secretId", "secretIdList")
+    )
+    by_filter = {"exists": False} in forms.get("secretIdList", [])  # a batch without ids
+    return (
+        rule.props.get("state") == ALL_MANAGEMENT_EVENTS
+        and set(READ_EVENTS) <= set(detail.get("eventName") or [])
+        and named
+        and by_filter
+    )
+
+
 @stack_rule(
     "access-audited",
-    "A read of the stack's secrets by anyone but the expected roles reaches an encrypted SNS topic",
-    fix="the program declares it (ai_etl/components/accessaudit.py): pulumi up --stack {stack}",
+    "A read of the stack's secrets (by id, batch or filter; in every region holding them) by anyone but "
+    "the expected roles reaches someone, through an encrypted SNS topic with a dead-letter queue",
+    fix="pulumi config set auditEmail '<address>' --stack {stack}; the program declares the rest "
+    "(ai_etl/components/accessaudit.py): pulumi up --stack {stack}",
 )
 def access_audited(subjects: list[Subject]) -> Iterator[tuple[str, str]]:
     secrets = [s for s in subjects if s.type == SM_SECRET]
@@ -347,34 +388,42 @@ def access_audited(subjects: list[Subject]) -> Iterator[tuple[str, str]]:
         return
     prefix = secret_prefix(secrets[0].stack)
     by_urn = {s.urn: s for s in subjects}
+    regions = {None} | {r.get("region") for s in secrets for r in s.props.get("replicas") or []}
 
-    def watches(rule: Subject) -> bool:
-        try:
-            pattern = json.loads(str(rule.props.get("eventPattern")))
-        except ValueError:
-            return False
-        detail = pattern.get("detail") or {}
-        ids = _get(detail, "requestParameters", "secretId") or []
-        return (
-            rule.props.get("state") == ALL_MANAGEMENT_EVENTS
-            and "GetSecretValue" in (detail.get("eventName") or [])
-            and any(isinstance(i, Mapping) and i.get("prefix") == prefix for i in ids)
+    def topics(target: Subject) -> list[Subject]:
+        found = [by_urn.get(u) for u in target.property_dependencies.get("arn", ())]
+        return [t for t in found if t is not None and t.type == SNS_TOPIC and t.props.get("kmsMasterKeyId")]
+
+    def subscribed(topic: Subject) -> bool:
+        return any(
+            s.type == SNS_SUBSCRIPTION and topic.urn in s.property_dependencies.get("topic", ())
+            for s in subjects
         )
 
-    def encrypted_topic(target: Subject) -> bool:
-        topics = [by_urn.get(u) for u in target.property_dependencies.get("arn", ())]
-        return any(t is not None and t.type == SNS_TOPIC and t.props.get("kmsMasterKeyId") for t in topics)
-
-    rules = {s.urn for s in subjects if s.type == EVENT_RULE and watches(s)}
-    targets = [
-        s for s in subjects if s.type == EVENT_TARGET and rules & set(s.property_dependencies.get("rule", ()))
-    ]
-    if not any(encrypted_topic(t) for t in targets):
-        yield (
-            secrets[0].urn,
-            f"no EventBridge rule ({ALL_MANAGEMENT_EVENTS}) sends reads of {prefix}* to an encrypted "
-            "SNS topic",
-        )
+    for region in sorted(regions, key=str):
+        where = f"in {region}" if region else "in the stack's region"
+        rules = {s.urn for s in subjects if s.type == EVENT_RULE and s.props.get("region") == region
+                 and _watches(s, prefix)}  # fmt: skip
+        targets = [
+            t
+            for t in subjects
+            if t.type == EVENT_TARGET and rules & set(t.property_dependencies.get("rule", ()))
+        ]
+        encrypted = [(t, topic) for t in targets for topic in topics(t)]
+        if not encrypted:
+            yield (
+                secrets[0].urn,
+                f"no EventBridge rule ({ALL_MANAGEMENT_EVENTS}) {where} sends every read of {prefix}* "
+                f"({', '.join(READ_EVENTS)}; by name, ARN, batch or filter) to an encrypted SNS topic",
+            )
+            continue
+        if not any(subscribed(topic) for _, topic in encrypted):
+            yield secrets[0].urn, f"the access alerts {where} reach no one: nothing subscribes to their topic"
+        if not any(_get(t.props, "deadLetterConfig", "arn") for t, _ in encrypted):
+            yield (
+                secrets[0].urn,
+                f"an access alert {where} that cannot be delivered is lost: no dead-letter queue",
+            )
 
 
 @stack_rule("values-not-literal", "No Secrets Manager value comes from a literal")

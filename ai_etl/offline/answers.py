@@ -114,6 +114,20 @@ class ProviderMocks(pulumi.runtime.Mocks):
         if token == providers.SNS_TOPIC:
             state["arn"] = f"arn:{partition}:sns:{region}:{self.account}:{plain['name']}"
             return state["arn"], state
+        if token == providers.SQS_QUEUE:
+            name = plain["name"]
+            dns = providers.dns_suffix(partition)
+            state.update(
+                arn=f"arn:{partition}:sqs:{region}:{self.account}:{name}",
+                url=f"https://sqs.{region}.{dns}/{self.account}/{name}",
+            )
+            return state["url"], state
+        if token == providers.METRIC_ALARM:
+            state["arn"] = f"arn:{partition}:cloudwatch:{region}:{self.account}:alarm:{plain['name']}"
+            return plain["name"], state
+        if token == providers.SNS_SUBSCRIPTION:
+            state.update(arn=f"{plain['topic']}:{_digest(args.name)[:36]}", pendingConfirmation=False)
+            return state["arn"], state
         if token == providers.EVENT_RULE:
             state["arn"] = f"arn:{partition}:events:{region}:{self.account}:rule/{plain['name']}"
             return plain["name"], state

@@ -16,16 +16,17 @@ from typing import Any
 
 from ai_etl.offline import providers
 
-# Inputs whose change makes the provider replace the resource ("ForceNew" in the providers' source:
-# hashicorp/terraform-provider-aws internal/service/kms/key.go, .../secretsmanager/secret.go and
-# secret_version.go, .../iam/role.go and role_policy.go, .../sns/topic.go, .../events/rule.go;
-# terraform-provider-random internal/provider/resource_password.go). tests/test_offline.py holds
-# every name to the installed SDK, so a renamed input cannot drift in unnoticed.
+# Inputs whose change makes the provider replace the resource ("ForceNew" in the providers' source),
+# one entry for every resource type offline knows, an empty one where no input forces a replacement;
+# tests/test_offline.py holds every name to the installed SDK (a renamed input cannot drift in) and
+# every type a render of a committed stack declares to this table (a new type needs an entry).
+# A resource's own `region` (pulumi-aws 7) forces a new one when it changes (terraform-provider-aws
+# internal/provider, forceNewIfRegionChanges). Sources, in hashicorp/terraform-provider-aws:
 REPLACE_ON: dict[str, tuple[str, ...]] = {
-    # Every RandomPassword input forces a new value; keepers exist for exactly that.
+    # terraform-provider-random internal/provider/resource_password.go: every input forces a new
+    # value; keepers exist for exactly that.
     providers.RANDOM_PASSWORD: ("*",),
-    # A resource's own `region` (pulumi-aws 7) forces a new one when it changes (terraform-provider-aws
-    # internal/provider, forceNewIfRegionChanges).
+    # internal/service/kms/key.go, alias.go
     providers.KMS_KEY: (
         "customerMasterKeySpec",
         "keyUsage",
@@ -35,10 +36,23 @@ REPLACE_ON: dict[str, tuple[str, ...]] = {
         "region",
     ),
     providers.KMS_ALIAS: ("name", "namePrefix", "region"),
-    providers.SNS_TOPIC: ("name", "namePrefix", "fifoTopic"),
-    providers.EVENT_RULE: ("name", "namePrefix", "eventBusName"),
-    providers.SM_SECRET: ("name", "namePrefix"),
-    providers.SM_VERSION: ("secretId", "secretString", "secretBinary"),
+    # internal/service/sns/topic.go; topic_policy.go (arn); topic_subscription.go (endpoint,
+    # protocol, topic_arn: a new endpoint is a new subscription, and a new confirmation)
+    providers.SNS_TOPIC: ("name", "namePrefix", "fifoTopic", "region"),
+    providers.SNS_TOPIC_POLICY: ("arn", "region"),
+    providers.SNS_SUBSCRIPTION: ("endpoint", "protocol", "topic", "region"),
+    # internal/service/events/rule.go; target.go (rule, target_id, event_bus_name)
+    providers.EVENT_RULE: ("name", "namePrefix", "eventBusName", "region"),
+    providers.EVENT_TARGET: ("rule", "targetId", "eventBusName", "region"),
+    # internal/service/cloudwatch/metric_alarm.go (alarm_name, the SDK's `name`)
+    providers.METRIC_ALARM: ("name", "region"),
+    # internal/service/sqs/queue.go (name, name_prefix, fifo_queue); queue_policy.go (queue_url)
+    providers.SQS_QUEUE: ("name", "namePrefix", "fifoQueue", "region"),
+    providers.SQS_QUEUE_POLICY: ("queueUrl", "region"),
+    # internal/service/secretsmanager/secret.go; secret_version.go
+    providers.SM_SECRET: ("name", "namePrefix", "region"),
+    providers.SM_VERSION: ("secretId", "secretString", "secretBinary", "region"),
+    # internal/service/iam/role.go, role_policy.go (IAM is global: no region)
     providers.IAM_ROLE: ("name", "namePrefix", "path"),
     providers.IAM_ROLE_POLICY: ("name", "namePrefix", "role"),
 }

@@ -22,7 +22,13 @@ SM_VERSION = "aws:secretsmanager/secretVersion:SecretVersion"
 IAM_ROLE = "aws:iam/role:Role"
 IAM_ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
 SNS_TOPIC = "aws:sns/topic:Topic"
+SNS_TOPIC_POLICY = "aws:sns/topicPolicy:TopicPolicy"
+SNS_SUBSCRIPTION = "aws:sns/topicSubscription:TopicSubscription"
 EVENT_RULE = "aws:cloudwatch/eventRule:EventRule"
+EVENT_TARGET = "aws:cloudwatch/eventTarget:EventTarget"
+METRIC_ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
+SQS_QUEUE = "aws:sqs/queue:Queue"
+SQS_QUEUE_POLICY = "aws:sqs/queuePolicy:QueuePolicy"
 K8S_DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 K8S_ROLE_BINDING = "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding"
 K8S_PROVIDER = "pulumi:providers:kubernetes"
@@ -36,7 +42,13 @@ RESOURCES = (
     IAM_ROLE,
     IAM_ROLE_POLICY,
     SNS_TOPIC,
+    SNS_TOPIC_POLICY,
+    SNS_SUBSCRIPTION,
     EVENT_RULE,
+    EVENT_TARGET,
+    METRIC_ALARM,
+    SQS_QUEUE,
+    SQS_QUEUE_POLICY,
     K8S_DEPLOYMENT,
     K8S_ROLE_BINDING,
     K8S_PROVIDER,

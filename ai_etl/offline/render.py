@@ -7,8 +7,11 @@ dependencies, the options that matter for safety, and inputs with every secret a
 
 from __future__ import annotations
 
-import hashlib
+import hmac
 import json
+import os
+import secrets
+import tempfile
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -46,22 +49,47 @@ def mask(value: Any) -> Any:
     return value
 
 
-def fingerprints(value: Any, path: str = "") -> dict[str, str]:
-    """A short digest per secret path, so a diff can tell that a secret changed.
+def fingerprint_key() -> bytes:
+    """This machine's key for fingerprints: 32 random bytes made on first use, readable by their owner
+    only, and written nowhere else (`$XDG_STATE_HOME/pulumi-offline/fingerprint.key`, by default
+    under ~/.local/state). Made beside the final name and linked into place, so two renders at once
+    agree on one key."""
+    state = Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state")
+    path = state / "pulumi-offline" / "fingerprint.key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd, made = tempfile.mkstemp(dir=path.parent)  # mode 0600
+        try:
+            os.write(fd, secrets.token_bytes(32))
+            os.close(fd)
+            os.link(made, path)
+        except FileExistsError:
+            pass
+        finally:
+            os.unlink(made)
+    return path.read_bytes()
 
-    Offline values are never real ones (passwords come from the mock provider, provided secrets
-    are placeholders), so a digest reveals nothing; it only changes when the value does.
-    """
+
+def fingerprints(value: Any, path: str = "", key: bytes | None = None) -> dict[str, str]:
+    """A short keyed digest per secret path, so a diff can tell that a secret changed.
+
+    HMAC-SHA256 under this machine's own key (fingerprint_key), never a plain hash: a value that
+    is real (an adopted one left in plain text) could be found from a plain hash by trying
+    candidates, and two stacks holding one value would show it. Without the key nobody can test a
+    guess, and a key per machine makes fingerprints comparable only between renders made here,
+    which is all a diff compares. (Hashing the ciphertext instead is no option offline: nothing is
+    encrypted, and KMS's envelope encryption makes a new ciphertext every time.)"""
+    key = fingerprint_key() if key is None else key
     if isinstance(value, Sensitive):
-        digest = hashlib.sha256(json.dumps(unwrap(value), sort_keys=True).encode()).hexdigest()
-        return {path: digest[:16]}
+        text = json.dumps(unwrap(value), sort_keys=True).encode()
+        return {path: hmac.new(key, text, "sha256").hexdigest()[:16]}
     out: dict[str, str] = {}
     if isinstance(value, dict):
         for k, v in value.items():
-            out.update(fingerprints(v, f"{path}.{k}" if path else k))
+            out.update(fingerprints(v, f"{path}.{k}" if path else k, key))
     elif isinstance(value, list):
         for i, v in enumerate(value):
-            out.update(fingerprints(v, f"{path}{item_key(value, i)}"))  # the diff's own paths
+            out.update(fingerprints(v, f"{path}{item_key(value, i)}", key))  # the diff's own paths
     return out
 
 

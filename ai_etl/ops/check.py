@@ -36,12 +36,16 @@ def subjects_of(run: Run) -> list[Subject]:
     ]
 
 
-def check(run: Run, project_dir: Path = Path()) -> tuple[str, bool]:
+def check(run: Run, project_dir: Path = Path(), answers: Path | None = None) -> tuple[str, bool]:
     """Every rule on `run`, with the guide's checklist and the lines of the repository at
-    `project_dir`; and whether a mandatory rule failed."""
+    `project_dir`; and whether a mandatory rule failed. Offline, the lookups are answered by the
+    file `answers` or, without one, by the engine's stand-ins: the lines resting on them say so."""
     stack_file = project_dir / f"Pulumi.{run.stack}.yaml"
     stated = stack_file.exists() and GRADE_KEY in load_stack_config(run.stack, project_dir)
-    return checklist.check(run.stack, subjects_of(run), project_dir, stated)
+    shown = None if answers is None else str(answers)
+    return checklist.check(
+        run.stack, subjects_of(run), project_dir, stated, shown, looked_up=answers is not None
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -54,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         run = offline_run(args.stack, args.cwd, load_answers(args.answers))[0]
-        text, failed = check(run, args.cwd)
+        text, failed = check(run, args.cwd, args.answers)
     except ERRORS as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -36,7 +36,8 @@ ALTERNATES: dict[str, Any] = {
         "EB7950D320E1321AD587D5A99223E088"
     ),
     "replicaRegion": "us-west-2",
-    "auditEmail": "secops@example.com",
+    "auditEmail": "alerts@example.org",
+    "auditEndpoint": "https://alerts.example.com/ai-etl",
     "auditExpectedReaders": ["arn:aws:iam::111111111111:role/ci-deploy"],
     "qwenApiBase": "https://api.example.com/v1",
     "passwordLength": 64,
