@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from ai_etl import names
-from ai_etl.catalogue import CATALOGUE, CONSUMERS, read_by, server_passwords
+from ai_etl.catalogue import CATALOGUE, CONSUMERS, read_by, server_credentials
 from ai_etl.config.cluster import Cluster
 from ai_etl.config.reading import RawConfig
 from ai_etl.config.settings import Settings, parse_settings
@@ -64,7 +64,7 @@ def test_the_operator_reads_what_workloads_read_and_nothing_more(stack_plan: Pla
     """Least privilege: the server passwords stay in AWS; every key a workload reads is synced."""
     read = {r.key for w in stack_plan.workloads for r in w.reads}
     assert set(stack_plan.synced_keys) == read
-    assert not read & {s.key for s in server_passwords(CATALOGUE)}
+    assert not read & {s.key for s in server_credentials(CATALOGUE)}
     assert [w.consumer for w in stack_plan.workloads] == [c.name for c in CONSUMERS]
     for w, consumer in zip(stack_plan.workloads, CONSUMERS, strict=True):
         assert [r.key for r in w.reads] == [s.key for s in read_by(consumer, CATALOGUE)]

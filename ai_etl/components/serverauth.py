@@ -96,3 +96,12 @@ class StepEnv:
 
 
 STEP_ENV = StepEnv()
+
+
+# --- PLACEHOLDER (issue 16 part B) ---------------------------------------------------------------
+# Part A (branch i16-servers) writes the step scripts here, under these two names, and tests them
+# against real PostgreSQL and Redis servers. Until that branch is merged, these stand-ins let the
+# program render its Jobs; each fails at once if it were ever run. At the merge, keep part A's
+# definitions and delete this block.
+POSTGRES_STEP = "echo 'placeholder: the Postgres step script is part A of issue 16' >&2; exit 1\n"
+REDIS_STEP = "echo 'placeholder: the Redis step script is part A of issue 16' >&2; exit 1\n"

@@ -22,6 +22,7 @@ from ai_etl.catalogue import (
     Source,
     check_catalogue,
     of_source,
+    server_credentials,
 )
 from ai_etl.config import crosschecks
 from ai_etl.config.models import DEFAULTS, DatabaseSettings, RedisSettings, StackConfig, WorkloadSettings
@@ -63,15 +64,30 @@ class Settings:
     """Live values kept at a takeover (`ai-etl:adopt`), by generated key, for the keys not yet
     rotated; secret Outputs."""
     rotation: Mapping[str, str] = field(default_factory=dict)
-    """The rotation value of every generated secret, by key; bumping one rotates that secret."""
+    """The rotation value of every generated secret a server does not hold, by key; bumping one
+    rotates that secret."""
+    generations: Mapping[str, int] = field(default_factory=dict)
+    """The generation of every server credential (its integer rotation value, 0 if unset), by key:
+    a bump sets a new password on the login role no running pod uses, and makes it the active one."""
     catalogue: tuple[SecretSpec, ...] = CATALOGUE
     consumers: tuple[Consumer, ...] = CONSUMERS
 
 
 def rotation_of(config: StackConfig, catalogue: tuple[SecretSpec, ...]) -> dict[str, str]:
-    """The rotation value of every generated secret, by key (DEFAULT_ROTATION where none is set)."""
+    """The rotation value of every generated secret a server does not hold, by key
+    (DEFAULT_ROTATION where none is set)."""
     return {
-        s.key: config.rotation.get(s.key, DEFAULT_ROTATION) for s in of_source(Source.GENERATED, catalogue)
+        s.key: config.rotation.get(s.key, DEFAULT_ROTATION)
+        for s in of_source(Source.GENERATED, catalogue)
+        if s.server is None
+    }
+
+
+def generations_of(config: StackConfig, catalogue: tuple[SecretSpec, ...]) -> dict[str, int]:
+    """The generation of every server credential, by key (0 where none is set)."""
+    return {
+        s.key: crosschecks.generation(config.rotation.get(s.key, 0)) or 0
+        for s in server_credentials(catalogue)
     }
 
 
@@ -118,6 +134,7 @@ def parse_settings(
     if config is not None:
         crosschecks.replica_region(problems, raw, config)
         crosschecks.namespace(problems, raw, config)
+        crosschecks.generations(problems, config, server_credentials(catalogue))
     if config is not None and config.grade == PRODUCTION:
         crosschecks.production_grade(problems, config, workloads, str(raw.region))
     crosschecks.adopted(problems, raw, generated)
@@ -125,8 +142,11 @@ def parse_settings(
     assert config is not None  # validated
     for warning in crosschecks.image_warnings(config, workloads, raw.stack):
         pulumi.log.warn(warning)
-    rotation = rotation_of(config, catalogue)
+    rotation, generations = rotation_of(config, catalogue), generations_of(config, catalogue)
     never_rotated = {k for k, value in rotation.items() if value == DEFAULT_ROTATION}
+    # An adopted server credential stands in for the password of the role serving generation 0
+    # (`<user>_blue`), which keeps that password through generation 1, while old pods may use it.
+    never_rotated |= {k for k, value in generations.items() if value < 2}
     kept = crosschecks.adopted_in_use(raw, never_rotated)
     if config.takeover:  # left on, a later create would silently take over an object someone else made
         pulumi.log.warn(
@@ -142,6 +162,7 @@ def parse_settings(
         provided=MappingProxyType({s.key: secret_of(str(s.config_key)) for s in provided}),
         adopted=MappingProxyType(adopted_values(kept)),
         rotation=MappingProxyType(rotation),
+        generations=MappingProxyType(generations),
         catalogue=catalogue,
         consumers=consumers,
     )

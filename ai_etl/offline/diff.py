@@ -23,6 +23,9 @@ from ai_etl.offline import providers
 REPLACE_ON: dict[str, tuple[str, ...]] = {
     # Every RandomPassword input forces a new value; keepers exist for exactly that.
     providers.RANDOM_PASSWORD: ("*",),
+    # So does every RandomBytes input (terraform-provider-random internal/provider/resource_bytes.go:
+    # length RequiresReplace, keepers RequiresReplaceIfValuesNotNull).
+    providers.RANDOM_BYTES: ("*",),
     # A resource's own `region` (pulumi-aws 7) forces a new one when it changes (terraform-provider-aws
     # internal/provider, forceNewIfRegionChanges).
     providers.KMS_KEY: (

@@ -15,6 +15,7 @@ STACK = "pulumi:pulumi:Stack"
 """The root resource the engine makes for every stack."""
 
 RANDOM_PASSWORD = "random:index/randomPassword:RandomPassword"
+RANDOM_BYTES = "random:index/randomBytes:RandomBytes"
 KMS_KEY = "aws:kms/key:Key"
 KMS_ALIAS = "aws:kms/alias:Alias"
 SM_SECRET = "aws:secretsmanager/secret:Secret"
@@ -29,6 +30,7 @@ K8S_PROVIDER = "pulumi:providers:kubernetes"
 
 RESOURCES = (
     RANDOM_PASSWORD,
+    RANDOM_BYTES,
     KMS_KEY,
     KMS_ALIAS,
     SM_SECRET,
