@@ -16,8 +16,10 @@ import jsonschema
 import kubernetes_validate
 import yaml
 
-from ai_etl.catalogue import CATALOGUE, CONSUMERS, Consumer, SecretSpec, Source, of_source
+from ai_etl.catalogue import CATALOGUE, CONSUMERS, Consumer, SecretSpec, Source, of_source, server_credentials
+from ai_etl.components import serverauth
 from ai_etl.components.passwords import password_name
+from ai_etl.components.serverpasswords import role_suffix
 from ai_etl.names import PROJECT, key_of_secret_name
 from ai_etl.offline.records import Registration, Run, unwrap
 from ai_etl.offline.render import mask
@@ -58,20 +60,26 @@ def expected_resources(
     consumers: tuple[Consumer, ...] = CONSUMERS,
     stack: str = "dev",
 ) -> int:
-    """How many resources a stack declares: 5 components and one per workload (the audit's counted
-    below); the cluster's
-    Kubernetes provider; a namespace; a password per generated secret; a KMS key and alias; a secret
-    and its value per entry; the store's role, policy, ServiceAccount and SecretStore; per workload
-    an ExternalSecret, ServiceAccount, Role, RoleBinding, Deployment and NetworkPolicy; with a
-    replica region (the stack file's `replicaRegion`), its KMS key and alias; the access audit's
-    component, topic, rule, topic policy and target (and an email subscription if `auditEmail`)."""
-    generated = len(of_source(Source.GENERATED, catalogue))
+    """How many resources a stack declares: 6 components, one per workload and one per server
+    credential (the audit's counted below); the cluster's Kubernetes provider; a namespace; a
+    password per generated secret, but two per server credential (its login roles), with a salt
+    each for Postgres's; a KMS key and alias; a secret and its value per entry, and per server
+    credential's verifiers; the store's role, policy, ServiceAccount and SecretStore; per workload
+    an ExternalSecret, ServiceAccount, Role, RoleBinding, Deployment and NetworkPolicy; per server
+    credential's step the same but a Job for the Deployment; with a replica region (the stack
+    file's `replicaRegion`), its KMS key and alias; the access audit's component, topic, rule,
+    topic policy and target (and an email subscription if `auditEmail`)."""
+    servers = server_credentials(catalogue)
+    salted = sum(1 for s in servers if s.server == "postgres")
+    generated = len(of_source(Source.GENERATED, catalogue)) + len(servers) + 2 * salted
     config = load_stack_config(stack)
     replica = 2 if "ai-etl:replicaRegion" in config else 0
     audit = 5 + (1 if "ai-etl:auditEmail" in config else 0)
     k8s = 1 + 1  # the cluster's provider, the namespace
-    per_entry = 2 * len(catalogue)
-    return 5 + len(consumers) + k8s + generated + 2 + replica + per_entry + 4 + audit + 6 * len(consumers)
+    per_entry = 2 * (len(catalogue) + len(servers))
+    components = 6 + len(consumers) + len(servers)
+    workloads = 6 * (len(consumers) + len(servers))
+    return components + k8s + generated + 2 + replica + per_entry + 4 + audit + workloads
 
 
 def stack_config(
@@ -273,8 +281,14 @@ def depends_on(run: Run, resource: Registration, target: Registration) -> bool:
 
 
 def password_of(run: Run, key: str) -> Registration:
-    """The RandomPassword of a generated secret, at its current rotation value."""
-    name = password_name("ai-etl-passwords", key, run.exports["rotation"][key])
+    """The RandomPassword of a generated secret, at its current rotation value (a server
+    credential's: its active role's, at its generation)."""
+    if key in run.exports["generations"]:
+        generation = run.exports["generations"][key]
+        suffix = role_suffix(serverauth.active_index(generation), generation)
+        name = f"ai-etl-server-passwords-{key}-{suffix}"
+    else:
+        name = password_name("ai-etl-passwords", key, run.exports["rotation"][key])
     (found,) = [r for r in run.of_type(RANDOM_PASSWORD) if r.name == name]
     return found
 

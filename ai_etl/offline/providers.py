@@ -25,6 +25,7 @@ IAM_ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
 SNS_TOPIC = "aws:sns/topic:Topic"
 EVENT_RULE = "aws:cloudwatch/eventRule:EventRule"
 K8S_DEPLOYMENT = "kubernetes:apps/v1:Deployment"
+K8S_JOB = "kubernetes:batch/v1:Job"
 K8S_ROLE_BINDING = "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding"
 K8S_PROVIDER = "pulumi:providers:kubernetes"
 
@@ -40,6 +41,7 @@ RESOURCES = (
     SNS_TOPIC,
     EVENT_RULE,
     K8S_DEPLOYMENT,
+    K8S_JOB,
     K8S_ROLE_BINDING,
     K8S_PROVIDER,
 )
