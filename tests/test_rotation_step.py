@@ -189,8 +189,8 @@ def test_a_bump_changes_only_the_password_of_the_role_no_pod_uses(
         url = read_url(url_of(spec), secrets_manager_values(run)[url_of(spec).key])
         roles = serverauth.login_roles(role_base(run, spec))
         assert url.username == roles[serverauth.active_index(g)]
-        active = [r for n, r in passwords_of(run, spec.key).items() if n.endswith(f"-g{g}")]
-        (password,) = [r for r in active if r.type == RANDOM_PASSWORD]
+        current = [r for n, r in passwords_of(run, spec.key).items() if n.endswith(f"-g{g}")]
+        (password,) = [r for r in current if r.type == RANDOM_PASSWORD]
         assert url.password == unwrap(password.outputs["result"])
         assert secrets_manager_values(run)[spec.key] == url.password
 
