@@ -258,6 +258,20 @@ def manifest(run: Run, kind: str, name: str | None = None) -> dict[str, Any]:
     return found[0]
 
 
+BACKEND_NAMES = {
+    "Role": "ai-etl-backend-secret-reader",
+    "RoleBinding": "ai-etl-backend-secret-reader",
+    "NetworkPolicy": "ai-etl-backend",
+    "ServiceAccount": "ai-etl-backend",
+    "Deployment": "ai-etl-backend",
+}
+
+
+def backend_manifest(run: Run, kind: str) -> dict[str, Any]:
+    """The backend's object of `kind`, beside the rotation steps' objects of the same kinds."""
+    return manifest(run, kind, backend_secret(run) if kind == "ExternalSecret" else BACKEND_NAMES[kind])
+
+
 def plain_text(value: Any) -> str:
     """`value` as text with every secret left out: what anyone reading the plan would see."""
     return json.dumps(mask(value), sort_keys=True)

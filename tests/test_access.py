@@ -27,7 +27,7 @@ from ai_etl.tokens import (
     KMS_KEY,
     SM_SECRET,
 )
-from tests.helpers import backend_secret, manifest, manifests, run_stack
+from tests.helpers import backend_manifest, backend_secret, manifest, manifests, run_stack
 
 SESSION = botocore.session.get_session()
 
@@ -79,7 +79,7 @@ def test_backend_runs_as_its_own_account_bound_to_a_get_only_role(stack_run: Run
     deployment = manifest(stack_run, "Deployment")
     account = deployment["spec"]["template"]["spec"]["serviceAccountName"]
     assert account == "ai-etl-backend"
-    role, binding = manifest(stack_run, "Role"), manifest(stack_run, "RoleBinding")
+    role, binding = backend_manifest(stack_run, "Role"), backend_manifest(stack_run, "RoleBinding")
     assert role["metadata"]["name"] == "ai-etl-backend-secret-reader"
     assert role["rules"] == [
         {
@@ -314,7 +314,7 @@ def test_backend_pods_mount_no_api_token(stack_run: Run) -> None:
 
 def test_network_policy_admits_only_what_the_backend_needs(stack_run: Run) -> None:
     """Its HTTP port in; DNS, Postgres, Redis and HTTPS out; for the backend's pods only."""
-    policy = manifest(stack_run, "NetworkPolicy")
+    policy = backend_manifest(stack_run, "NetworkPolicy")
     deployment = manifest(stack_run, "Deployment")
     spec = policy["spec"]
     assert spec["podSelector"]["matchLabels"] == deployment["spec"]["selector"]["matchLabels"]

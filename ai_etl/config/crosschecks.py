@@ -201,19 +201,26 @@ def generation(value: object) -> int | None:
     return int(text) if text.isascii() and text.isdigit() else None
 
 
-def generations(problems: Problems, config: StackConfig, servers: tuple[SecretSpec, ...]) -> None:
-    """A server credential's rotation value is its generation: a whole number, each bump moving the
-    backend to the other login role (ai_etl/components/serverauth.py)."""
+def generations(problems: Problems, entries: Mapping[str, Any], servers: tuple[SecretSpec, ...]) -> None:
+    """A server credential's rotation value (`entries`: `ai-etl:rotation` as read) is its
+    generation: a whole number, each bump moving the backend to the other login role
+    (ai_etl/components/serverauth.py)."""
     for spec in servers:
-        value = config.rotation.get(spec.key)
-        if value is None or generation(value) is not None:
+        if spec.key not in entries or generation(entries[spec.key]) is not None:
             continue
+        value = entries[spec.key]
         problems.add(
             ("rotation", spec.key),
-            f"must be a whole number of 0 or more, got {value!r}: it counts {spec.key}'s rotations, "
+            f"must be a whole number of 0 or more, got {_shown(value)}: it counts {spec.key}'s rotations, "
             "and each one moves the backend to the other login role (docs/runbooks.md)",
             problems.set_cmd(("rotation", spec.key), 1),
         )
+
+
+def _shown(value: object, limit: int = 60) -> str:
+    """`repr(value)`, cut short: a hostile value cannot flood the message."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def adopted(problems: Problems, raw: RawConfig, generated: list[str]) -> None:

@@ -83,12 +83,11 @@ def rotation_of(config: StackConfig, catalogue: tuple[SecretSpec, ...]) -> dict[
     }
 
 
-def generations_of(config: StackConfig, catalogue: tuple[SecretSpec, ...]) -> dict[str, int]:
-    """The generation of every server credential, by key (0 where none is set)."""
-    return {
-        s.key: crosschecks.generation(config.rotation.get(s.key, 0)) or 0
-        for s in server_credentials(catalogue)
-    }
+def generations_of(entries: Mapping[str, Any], catalogue: tuple[SecretSpec, ...]) -> dict[str, int]:
+    """The generation of every server credential, by key (0 where none is set), from the
+    `ai-etl:rotation` entries as read (crosschecks.generations has refused any other value)."""
+    values = {s.key: crosschecks.generation(entries.get(s.key, 0)) for s in server_credentials(catalogue)}
+    return {key: value or 0 for key, value in values.items()}
 
 
 def parse_settings(
@@ -113,12 +112,15 @@ def parse_settings(
         **{str(s.config_key): Target(secret=True) for s in provided},
     }
     core = {k: v for k, v in raw.values.items() if k not in names}
+    given = raw.values.get("rotation")
+    entries = given if isinstance(given, dict) else {}
+    servers = server_credentials(catalogue)
+    if isinstance(given, dict):  # a server credential's rotation value is a generation, judged apart
+        core["rotation"] = {k: v for k, v in given.items() if k not in {s.key for s in servers}}
     config = problems.validate(StackConfig, core, extra=read_apart)
     workloads = {
         c.name: problems.validate(WorkloadSettings, raw.values.get(c.name), (c.name,)) for c in consumers
     }
-    given = raw.values.get("rotation")
-    entries = given if isinstance(given, dict) else {}
     entry = value_target(StackConfig.model_fields["rotation"].annotation)
     for key in sorted(set(entries) - set(generated)):
         problems.unknown(("rotation", key), dict.fromkeys(generated, entry), entries[key])
@@ -134,15 +136,15 @@ def parse_settings(
     if config is not None:
         crosschecks.replica_region(problems, raw, config)
         crosschecks.namespace(problems, raw, config)
-        crosschecks.generations(problems, config, server_credentials(catalogue))
     if config is not None and config.grade == PRODUCTION:
         crosschecks.production_grade(problems, config, workloads, str(raw.region))
+    crosschecks.generations(problems, entries, servers)
     crosschecks.adopted(problems, raw, generated)
     problems.raise_if_any()
     assert config is not None  # validated
     for warning in crosschecks.image_warnings(config, workloads, raw.stack):
         pulumi.log.warn(warning)
-    rotation, generations = rotation_of(config, catalogue), generations_of(config, catalogue)
+    rotation, generations = rotation_of(config, catalogue), generations_of(entries, catalogue)
     never_rotated = {k for k, value in rotation.items() if value == DEFAULT_ROTATION}
     # An adopted server credential stands in for the password of the role serving generation 0
     # (`<user>_blue`), which keeps that password through generation 1, while old pods may use it.
