@@ -50,7 +50,8 @@ def rotated_credentials(
     base: list[dict[str, Any]], head: list[dict[str, Any]], stack: str
 ) -> list[RotatedCredential]:
     """The secrets whose value changes from `base` to `head`: each SecretVersion whose (fingerprinted)
-    value differs or that is new, named by its secret, with the step it needs outside Pulumi.
+    value differs or that is new, named by its secret, with the login role it makes active (for a
+    server credential).
 
     A value names its secret by ARN, an output a render does not hold; the engine records the secret
     among the value's dependencies (its `secretId` comes from it), which is how it is found here.
