@@ -14,7 +14,8 @@ import pytest
 import regex
 from botocore.validate import ParamValidator
 
-from ai_etl.catalogue import synced
+from ai_etl import names
+from ai_etl.catalogue import admin_secret, server_credentials, synced
 from ai_etl.config.settings import ConfigError
 from ai_etl.offline.records import Run
 from ai_etl.offline.stackconfig import load_stack_config
@@ -101,13 +102,15 @@ def test_backend_runs_as_its_own_account_bound_to_a_get_only_role(stack_run: Run
 
 
 def test_operator_role_reads_only_what_the_backend_needs(stack_run: Run) -> None:
-    """The operator's role may read this environment's synced secrets (exact ARNs) and decrypt with
-    this environment's key through Secrets Manager; no wildcard action or resource."""
+    """The operator's role may read this environment's synced secrets (exact ARNs: the workloads'
+    and, for each rotation step, its administrator's password and verifiers) and decrypt with this
+    environment's key through Secrets Manager; no wildcard action or resource."""
     policy = read_policy(stack_run)
     arns = stack_run.exports["secretArns"]
     read, decrypt = policy["Statement"]
     assert read["Action"] == ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"]
-    assert read["Resource"] == sorted(arns[spec.key] for spec in synced())
+    steps = [k for s in server_credentials() for k in (admin_secret(s).key, names.verifiers_key(s.key))]
+    assert read["Resource"] == sorted([arns[spec.key] for spec in synced()] + [arns[k] for k in steps])
     assert decrypt["Action"] == "kms:Decrypt"
     assert decrypt["Resource"] == stack_run.exports["kmsKeyArn"]
     region = load_stack_config(stack_run.stack)["aws:region"]
