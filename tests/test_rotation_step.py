@@ -18,7 +18,7 @@ from ai_etl.components import serverauth
 from ai_etl.components.rotationstep import step_scripts
 from ai_etl.offline.records import Registration, Run, Sensitive, unwrap
 from ai_etl.tokens import ESO_EXTERNAL_SECRET, K8S_DEPLOYMENT, K8S_JOB, RANDOM_BYTES, RANDOM_PASSWORD
-from tests.helpers import manifest, manifests, run_stack, secrets_manager_values
+from tests.helpers import PLACEHOLDERS, manifest, manifests, run_stack, secrets_manager_values
 
 SERVERS = server_credentials(CATALOGUE)
 
@@ -255,3 +255,29 @@ def test_no_workload_reads_a_server_credentials_admin_password() -> None:
     admins = {admin_secret(spec).key for spec in SERVERS}
     for consumer in CONSUMERS:
         assert not admins & {s.key for s in read_by(consumer)}
+
+
+@pytest.mark.parametrize("spec", SERVERS, ids=lambda s: s.key)
+def test_a_kept_password_stays_on_the_first_role_while_pods_may_use_it(spec: Any) -> None:
+    """At a takeover (or a restore) the kept live password stands in for `<user>_blue`'s at
+    generation 0, so the backend moves onto that role with the password it had; at generation 1 the
+    backend moves to `<user>_green` while `<user>_blue` keeps the kept password (pods not yet
+    rolled use it); from generation 2 it is no longer used, and the program says to remove it."""
+    kept = "kept-not-real-#?/@"
+    secrets = {**PLACEHOLDERS, "ai-etl:adopt": json.dumps({spec.key: kept})}
+    verifiers = {}
+    for g in (0, 1, 2):
+        run = run_stack("dev", overrides={"ai-etl:rotation": {spec.key: g}}, secrets=secrets)
+        values = secrets_manager_values(run)
+        url = read_url(url_of(spec), values[url_of(spec).key])
+        assert (url.password == kept) is (g == 0)
+        verifiers[g] = json.loads(values[names.verifiers_key(spec.key)])
+        blue = (
+            serverauth.STEP_ENV.pg_verifiers
+            if spec.server == "postgres"
+            else serverauth.STEP_ENV.redis_hashes
+        )[0]
+        if spec.server == "redis":
+            assert (verifiers[g][blue] == serverauth.redis_acl_hash(kept)) is (g < 2)
+        assert any(f"adopt.{spec.key} is ignored" in w for w in run.warnings) is (g == 2)
+    assert verifiers[0][blue] == verifiers[1][blue] != verifiers[2][blue]
