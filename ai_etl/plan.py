@@ -26,9 +26,9 @@ from ai_etl.catalogue import (
 from ai_etl.components import serverauth
 from ai_etl.components.labels import aws_tags, environment_labels
 from ai_etl.components.pods import ContainerSpec
-from ai_etl.components.rotationstep import admin_password_env, step_env
 from ai_etl.components.secretsmanager import key_policy
 from ai_etl.components.serverpasswords import verifier_names
+from ai_etl.components.steppods import admin_password_env, step_env
 from ai_etl.config.cluster import Cluster, kubeconfig
 from ai_etl.config.fields import dns_suffix
 from ai_etl.config.settings import Settings, WorkloadSettings

@@ -15,7 +15,7 @@ from ai_etl import names
 from ai_etl.catalogue import CATALOGUE, admin_secret, read_by, server_credentials, url_of
 from ai_etl.catalogue.urls import read_url
 from ai_etl.components import serverauth
-from ai_etl.components.rotationstep import step_scripts
+from ai_etl.components.steppods import step_scripts
 from ai_etl.offline.records import Registration, Run, Sensitive, unwrap
 from ai_etl.tokens import ESO_EXTERNAL_SECRET, K8S_DEPLOYMENT, K8S_JOB, RANDOM_BYTES, RANDOM_PASSWORD
 from tests.helpers import PLACEHOLDERS, manifest, manifests, run_stack, secrets_manager_values

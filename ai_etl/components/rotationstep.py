@@ -22,27 +22,16 @@ from typing import Any, cast
 import pulumi
 import pulumi_kubernetes as k8s
 
-from ai_etl.components import serverauth
 from ai_etl.components.externalsecrets import declare, external_secret_manifest, generation_name, version_ref
 from ai_etl.components.labels import with_component
 from ai_etl.components.outputs import name_of
-from ai_etl.components.pods import RUN_AS, SCAN_EXCEPTIONS, SecretEnv, container_env
+from ai_etl.components.pods import SecretEnv, container_env
+from ai_etl.components.steppods import job_manifest, network_policy_manifest, step_scripts
 from ai_etl.components.workload import role_binding_manifest, secret_reader_rules
 from ai_etl.tokens import ROTATION_STEP_COMPONENT
 
-REPLACE_UNREADY = {"pulumi.com/replaceUnready": "true"}
-DEADLINE_SECONDS = 300
-"""The step's pods give up after 5 minutes (a server that does not answer), before Pulumi's own
-10-minute await of the Job would."""
-BACKOFF_LIMIT = 1
-"""One retry inside the Job (a server restarting); a second failure fails the Job, and `pulumi up`."""
 STEP_COMPONENT = "rotation-step"
 """The `app.kubernetes.io/component` label of the step's objects."""
-
-
-def step_scripts() -> dict[str, str]:
-    """The script each kind of server's step runs: serverauth's own text, never a copy."""
-    return {"postgres": serverauth.POSTGRES_STEP, "redis": serverauth.REDIS_STEP}
 
 
 @dataclass(frozen=True)
@@ -54,132 +43,6 @@ class StepRead:
     version_id: pulumi.Input[str]
     property: str | None = None
     """The key inside a JSON value (the verifiers' entry), None for the whole value."""
-
-
-def step_env(
-    server: str,
-    *,
-    host: str,
-    port: int,
-    admin_user: str,
-    roles: tuple[str, str],
-    group: str,
-    database: str | None = None,
-) -> dict[str, str]:
-    """The step's plain environment (serverauth.STEP_ENV's names): where the server is, who logs
-    in, and the roles it sets. Its secrets (admin password, verifiers) come by secretKeyRef."""
-    env = serverauth.STEP_ENV
-    if server == "postgres":
-        return {
-            env.pg_host: host,
-            env.pg_port: str(port),
-            env.pg_database: str(database),
-            env.pg_admin_user: admin_user,
-            env.pg_group: group,
-            **dict(zip(env.pg_roles, roles, strict=True)),
-        }
-    return {
-        env.redis_host: host,
-        env.redis_port: str(port),
-        env.redis_admin_user: admin_user,
-        **dict(zip(env.redis_users, roles, strict=True)),
-    }
-
-
-def admin_password_env(server: str) -> str:
-    """The env var the step reads its administrator's password from."""
-    env = serverauth.STEP_ENV
-    return env.pg_admin_password if server == "postgres" else env.redis_admin_password
-
-
-def job_manifest(
-    *,
-    name: str,
-    namespace: pulumi.Input[str],
-    labels: Mapping[str, str],
-    pod_labels: Mapping[str, str],
-    image: str,
-    script: str,
-    service_account: pulumi.Input[str],
-    env: pulumi.Input[list[dict]],
-) -> dict:
-    """The step's Job: `bash -c <script>`, hardened as the backend's pods are (non-root, read-only
-    root, no privilege, no API token), never restarted in place, given up after DEADLINE_SECONDS."""
-    container = {
-        "name": "step",
-        "image": image,
-        "imagePullPolicy": "Always",
-        "command": ["bash", "-c", script],
-        "env": env,
-        "resources": {
-            "requests": {"cpu": "50m", "memory": "64Mi"},
-            "limits": {"cpu": "500m", "memory": "128Mi"},
-        },
-        "securityContext": {
-            "allowPrivilegeEscalation": False,
-            "privileged": False,
-            "readOnlyRootFilesystem": True,
-            "runAsNonRoot": True,
-            "capabilities": {"drop": ["ALL"]},
-        },
-        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
-    }
-    return {
-        "apiVersion": "batch/v1",
-        "kind": "Job",
-        "metadata": {
-            "name": name,
-            "namespace": namespace,
-            "labels": dict(labels),
-            "annotations": {**SCAN_EXCEPTIONS, **REPLACE_UNREADY},
-        },
-        "spec": {
-            "backoffLimit": BACKOFF_LIMIT,
-            "activeDeadlineSeconds": DEADLINE_SECONDS,
-            "template": {
-                "metadata": {"labels": dict(pod_labels)},
-                "spec": {
-                    "serviceAccountName": service_account,
-                    "automountServiceAccountToken": False,
-                    "restartPolicy": "Never",
-                    "securityContext": {
-                        "runAsNonRoot": True,
-                        "runAsUser": RUN_AS,
-                        "runAsGroup": RUN_AS,
-                        "fsGroup": RUN_AS,
-                        "seccompProfile": {"type": "RuntimeDefault"},
-                    },
-                    "containers": [container],
-                    "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": "16Mi"}}],
-                },
-            },
-        },
-    }
-
-
-def network_policy_manifest(
-    *,
-    name: str,
-    namespace: pulumi.Input[str],
-    labels: Mapping[str, str],
-    selector: Mapping[str, str],
-    port: int,
-) -> dict:
-    """The step's pods: nothing in; out, DNS and the one server's port, nothing else."""
-    return {
-        "apiVersion": "networking.k8s.io/v1",
-        "kind": "NetworkPolicy",
-        "metadata": {"name": name, "namespace": namespace, "labels": dict(labels)},
-        "spec": {
-            "podSelector": {"matchLabels": dict(selector)},
-            "policyTypes": ["Ingress", "Egress"],
-            "ingress": [],
-            "egress": [
-                {"ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]},
-                {"ports": [{"protocol": "TCP", "port": port}]},
-            ],
-        },
-    }
 
 
 @dataclass(frozen=True)
