@@ -224,7 +224,7 @@ def start(root: Path) -> dict[str, str]:
 
 
 def stop(root: Path) -> None:
-    """Stop what `start(root)` started (either may be missing) and forget its credentials."""
+    """Stop what `start(root)` started (either may be missing) and remove its data and credentials."""
     errors = []
     for stopper, where in ((stop_postgres, root), (stop_redis, root / "redis")):
         try:
@@ -232,6 +232,9 @@ def stop(root: Path) -> None:
         except ServerError as error:
             errors.append(str(error))
     (root / ENV_FILE).unlink(missing_ok=True)
+    if not errors:
+        shutil.rmtree(root / "pg", ignore_errors=True)
+        shutil.rmtree(root / "redis", ignore_errors=True)
     if errors:
         raise ServerError("; ".join(errors))
 
