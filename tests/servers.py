@@ -207,7 +207,8 @@ def start(root: Path) -> dict[str, str]:
     root.mkdir(parents=True, exist_ok=True)
     if (root / ENV_FILE).exists():
         raise ServerError(
-            f"{root} already holds servers: `python3 -m tests.servers stop {shlex.quote(str(root))}` first"
+            f"{root} already holds running servers: stop them first "
+            f"(`make servers-stop`, or `python3 -m tests.servers stop {shlex.quote(str(root))}`)"
         )
     env: dict[str, str] = {}
     try:
