@@ -2,11 +2,9 @@
 `make servers` start them): each test runs serverauth's own script text with bash, in the
 environment the step's Job gets (STEP_ENV's variables and PATH, nothing else).
 
-The Postgres admin here is what the docs ask for, not a superuser: LOGIN CREATEROLE (PostgreSQL 15;
-from 16 a CREATEROLE role administers only roles it has ADMIN OPTION on, which it gets on the roles
-it creates: postgres/postgres doc/src/sgml/ref/create_role.sgml, release-16.sgml "Restrict the
-privileges of CREATEROLE"). The Redis admin may run only ACL WHOAMI/SETUSER/SAVE and CONFIG
-GET/REWRITE (redis/redis src/acl.c: per-subcommand rules `+acl|setuser`).
+The admins here are what serverauth says the step needs, and no more: Postgres
+POSTGRES_ADMIN_ATTRIBUTES (CREATEROLE, not superuser; the PostgreSQL here is Debian bookworm's 15),
+Redis REDIS_ADMIN_RULES.
 """
 
 from __future__ import annotations
@@ -26,7 +24,9 @@ import redis as redis_py
 import redis.asyncio as aredis
 
 from ai_etl.components.serverauth import (
+    POSTGRES_ADMIN_ATTRIBUTES,
     POSTGRES_STEP,
+    REDIS_ADMIN_RULES,
     REDIS_STEP,
     STEP_ENV,
     active_index,
@@ -38,8 +38,6 @@ from ai_etl.components.serverauth import (
 from tests import server_env
 from tests.servers import start_redis, stop_redis
 
-REDIS_ADMIN_RULES = ("+acl|whoami", "+acl|setuser", "+acl|save", "+config|get", "+config|rewrite")
-"""All the Redis step needs: who am I, set the users, persist them (ACL file or config file)."""
 CLIENTS = 25
 """Clients per server and per generation in the load test."""
 ROUNDS = 3
@@ -105,7 +103,11 @@ def pg_admin(pg: server_env.Postgres) -> Admin:
     so it is not in the server's log either)."""
     admin = Admin(unique("step_admin"), token())
     verifier = scram_sha256_verifier(admin.password, os.urandom(16))
-    run(pg_super(pg, f"CREATE ROLE {admin.user} LOGIN CREATEROLE NOSUPERUSER PASSWORD '{verifier}'"))
+    run(
+        pg_super(
+            pg, f"CREATE ROLE {admin.user} {POSTGRES_ADMIN_ATTRIBUTES} NOSUPERUSER PASSWORD '{verifier}'"
+        )
+    )
     return admin
 
 

@@ -106,6 +106,27 @@ class StepEnv:
 STEP_ENV = StepEnv()
 
 
+POSTGRES_ADMIN_ATTRIBUTES = "LOGIN CREATEROLE"
+"""What the Postgres step's admin role needs, and no SUPERUSER. PostgreSQL 15: CREATEROLE may
+create and alter any non-superuser role and grant membership in it (postgres/postgres
+doc/src/sgml/ref/create_role.sgml, REL_15). From 16 it may alter a role, set its password or add
+members to it only with ADMIN OPTION on that role (src/backend/commands/user.c, AlterRole /
+AddRoleMems: "Only roles with the CREATEROLE attribute and the ADMIN option on role ..."), and a
+non-superuser CREATEROLE role is granted ADMIN OPTION on each role it creates (commit cf5eb37c5,
+"Restrict the privileges of CREATEROLE users", PostgreSQL 16; the same in 17). So on 16 and 17 a
+first deploy by this admin needs nothing more, but a group role it did not create (a takeover's
+hand-made user) needs, once, from a superuser: `GRANT <group> TO <admin> WITH ADMIN TRUE, INHERIT
+FALSE, SET FALSE` (administer it, not use its data); likewise for login roles made by someone else.
+The step also needs CONNECT and TEMPORARY on its database (PUBLIC has both by default): its input
+goes through a temporary table (see the script)."""
+
+REDIS_ADMIN_RULES = ("+acl|whoami", "+acl|setuser", "+acl|save", "+config|get", "+config|rewrite")
+"""All the Redis step's admin user needs (`ACL SETUSER <admin> on >... resetchannels -@all` then
+these; redis/redis src/acl.c: `+<command>|<subcommand>` rules): who am I, set the two users, and
+persist them (CONFIG GET aclfile, then ACL SAVE or CONFIG REWRITE). ACL SETUSER can make any user,
+so this admin is as powerful as CREATEROLE: the step alone reads it."""
+
+
 # --- The rotation step: the Job's container runs `bash -c POSTGRES_STEP` (or REDIS_STEP) ------------------------------
 #
 # Both scripts share these rules: `set -euo pipefail`; every input comes from STEP_ENV's variables
