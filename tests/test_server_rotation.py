@@ -22,6 +22,8 @@ import asyncpg
 import pytest
 import redis as redis_py
 import redis.asyncio as aredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 
 from ai_etl.components.serverauth import (
     POSTGRES_ADMIN_ATTRIBUTES,
@@ -38,6 +40,8 @@ from ai_etl.components.serverauth import (
 from tests import server_env
 from tests.servers import start_redis, stop_redis
 
+NO_RETRY = Retry(NoBackoff(), 0)
+"""Each client attempt is one connection: a failure counts, never retried away."""
 CLIENTS = 25
 """Clients per server and per generation in the load test."""
 ROUNDS = 3
@@ -555,7 +559,9 @@ def pg_attempt(pg: server_env.Postgres, user: str, password: str) -> Any:
 
 def redis_attempt(host: str, port: int, user: str, password: str) -> Any:
     async def attempt() -> None:
-        client = aredis.Redis(host=host, port=port, username=user, password=password)
+        # No retry: redis-py retries a refused AUTH by default (AuthenticationError is a
+        # ConnectionError), which would hide a failed connection from the count.
+        client = aredis.Redis(host=host, port=port, username=user, password=password, retry=NO_RETRY)
         try:
             assert await client.ping()
         finally:
