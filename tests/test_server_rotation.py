@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
+import shutil
 import subprocess
 import uuid
 from dataclasses import dataclass, field
@@ -38,7 +39,7 @@ from ai_etl.components.serverauth import (
     scram_sha256_verifier,
 )
 from tests import server_env
-from tests.servers import start_redis, stop_redis
+from tests.servers import pg_bindir, start_redis, stop_redis
 
 NO_RETRY = Retry(NoBackoff(), 0)
 """Each client attempt is one connection: a failure counts, never retried away."""
@@ -210,11 +211,31 @@ def redis_step_env(
     }
 
 
+IMAGE_BIN: list[Path] = []
+"""The step's image, as far as the step can tell: a PATH holding only bash, psql and redis-cli."""
+
+
+@pytest.fixture(scope="session", autouse=True)
+def image_bin(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """What the step's image must contain, and nothing more: bash, psql (the client binary itself,
+    not Debian's Perl wrapper) and redis-cli. Every step in this module runs with PATH set to it."""
+    bindir = tmp_path_factory.mktemp("image-bin")
+    for name, found in (
+        ("bash", shutil.which("bash")),
+        ("psql", str(pg_bindir() / "psql")),
+        ("redis-cli", shutil.which("redis-cli")),
+    ):
+        assert found, f"{name} is not installed"
+        (bindir / name).symlink_to(found)
+    IMAGE_BIN[:] = [bindir]
+    return bindir
+
+
 def step(script: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     """The Job's command (`bash -c <script>`) with the Job's environment and nothing else."""
     return subprocess.run(
-        ["bash", "-c", script],
-        env={"PATH": os.environ["PATH"], **env},
+        [str(IMAGE_BIN[0] / "bash"), "-c", script],
+        env={"PATH": str(IMAGE_BIN[0]), **env},
         capture_output=True,
         text=True,
         timeout=120,

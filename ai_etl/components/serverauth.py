@@ -171,8 +171,13 @@ export PGCONNECT_TIMEOUT="${PGCONNECT_TIMEOUT:-10}" PGAPPNAME=ai-etl-rotation-st
 # EXECUTE, whose statements are not top-level client statements and are not logged either. An error
 # there is re-raised without the statement (which holds a verifier) in its CONTEXT. One transaction:
 # a failure changes nothing.
+emit() {  # cat, with bash alone: the image needs bash and psql, nothing else
+    local text
+    IFS= read -r -d '' text || true
+    printf '%s' "$text"
+}
 script() {
-    cat <<'SQL'
+    emit <<'SQL'
 -- INFO (the step's own lines) always reaches the client; the server's NOTICEs (such as ALTER ROLE
 -- SET role's check, made as the admin, which need not be a member) would only confuse the output.
 SET client_min_messages = warning;
@@ -184,7 +189,7 @@ COPY ai_etl_step FROM STDIN;
 SQL
     printf 'group\t%s\t\\N\n' "$pg_group"
     printf 'login\t%s\t%s\n' "$pg_blue_role" "$pg_blue_verifier" "$pg_green_role" "$pg_green_verifier"
-    cat <<'SQL'
+    emit <<'SQL'
 \.
 DO $step$
 DECLARE
