@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import secrets
 import shutil
 import subprocess
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,7 @@ from ai_etl.components.serverauth import (
     REDIS_ADMIN_RULES,
     REDIS_STEP,
     STEP_ENV,
+    StepEnv,
     active_index,
     login_roles,
     redis_acl_hash,
@@ -280,6 +282,25 @@ async def pg_login(pg: server_env.Postgres, user: str, password: str) -> tuple[s
 def redis_login(host: str, port: int, user: str, password: str) -> str:
     with redis_py.Redis(host=host, port=port, username=user, password=password) as client:
         return str(client.execute_command("ACL", "WHOAMI").decode())
+
+
+def step_env_names(*prefixes: str) -> set[str]:
+    values = [getattr(STEP_ENV, f.name) for f in fields(StepEnv) if f.name.startswith(prefixes)]
+    return {n for v in values for n in ((v,) if isinstance(v, str) else v)}
+
+
+@pytest.mark.parametrize(("script", "prefixes"), [(POSTGRES_STEP, ("pg_",)), (REDIS_STEP, ("redis_",))])
+def test_each_script_reads_its_step_environment_and_nothing_else(
+    script: str, prefixes: tuple[str, ...]
+) -> None:
+    """The Job sets STEP_ENV's variables (part of the program's contract with the script): each
+    script reads every one of its server's, and no other upper-case variable than libpq's connect
+    timeout, which it defaults itself."""
+    read = set(re.findall(r"\$\{?([A-Z][A-Z0-9_]+)", script))
+    listed = {n for line in script.splitlines() if "=(" in line for n in re.findall(r"[A-Z][A-Z0-9_]+", line)}
+    names = step_env_names(*prefixes)
+    assert names <= read | listed
+    assert read - names <= {"PGCONNECT_TIMEOUT"}
 
 
 # --- first deploy, rerun, least privilege -----------------------------------------------------------

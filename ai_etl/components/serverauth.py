@@ -127,7 +127,7 @@ persist them (CONFIG GET aclfile, then ACL SAVE or CONFIG REWRITE). ACL SETUSER 
 so this admin is as powerful as CREATEROLE: the step alone reads it."""
 
 
-# --- The rotation step: the Job's container runs `bash -c POSTGRES_STEP` (or REDIS_STEP) ------------------------------
+# --- The rotation step: the Job's container runs `bash -c POSTGRES_STEP` (or REDIS_STEP) ----------
 #
 # Both scripts share these rules: `set -euo pipefail`; every input comes from STEP_ENV's variables
 # (the prelude below copies them to lower-case shell variables, so the names live in one place);
@@ -285,6 +285,8 @@ if [[ $out != "$redis_admin_user" ]]; then
     esac
 fi
 
+# The step sets only the two users. The default user (a hand-made install's `requirepass`) is left
+# as it is, so pods still using it keep working; docs/takeover.md says when to turn it off.
 setuser() {
     # On, only the given password, every key and channel, every command: what the single
     # requirepass gave the backend before (redis/redis src/acl.c, ACLSetUser: resetpass, #<hash>).
