@@ -1,8 +1,10 @@
 """One environment of the platform: a Plan in, every component wired, stack outputs out.
 
-Wiring only: the cluster's Kubernetes provider -> Namespace -> Passwords (+ composed URLs, + provided
-config) -> SecretsManager (+ replicas) -> SecretStore (IRSA) -> AccessAudit per region (reads by anyone else)
--> one Workload per consumer (its Secret, identity, Deployment). Every name and value that is not a
+Wiring only: the cluster's Kubernetes provider -> Namespace -> Passwords and ServerPasswords (+
+composed URLs, + provided config, + verifiers) -> SecretsManager (+ replicas) -> SecretStore (IRSA)
+-> AccessAudit per region (reads by anyone else) -> one RotationStep per server credential (a Job
+setting its new password on the server) -> one Workload per consumer (its Secret, identity,
+Deployment), after the steps. Every name and value that is not a
 secret comes from the plan (ai_etl/plan.py); the secrets stay Outputs from end to end.
 """
 
@@ -19,8 +21,10 @@ from ai_etl.catalogue.urls import composed_value
 from ai_etl.components.accessaudit import AccessAudit, AccessAuditArgs
 from ai_etl.components.namespace import Namespace, NamespaceArgs
 from ai_etl.components.passwords import Passwords, PasswordsArgs
+from ai_etl.components.rotationstep import RotationStep, RotationStepArgs, StepRead
 from ai_etl.components.secretsmanager import SecretEntry, SecretsManager, SecretsManagerArgs
 from ai_etl.components.secretstore import SecretStore, SecretStoreArgs
+from ai_etl.components.serverpasswords import ServerCredential, ServerPasswords, ServerPasswordsArgs
 from ai_etl.components.workload import SyncedKey, Workload, WorkloadArgs
 from ai_etl.plan import Plan
 from ai_etl.tokens import ENVIRONMENT_COMPONENT
@@ -78,20 +82,33 @@ class Environment(pulumi.ComponentResource):
         passwords = Passwords(
             f"{name}-passwords", PasswordsArgs(rotation=p.rotation, length=p.password_length), child
         )
-        # A live value kept at a takeover stands in for its password until that secret's rotation.
-        generated = {**passwords.results, **args.adopted}
+        servers = {step.key for step in p.servers}
+        server_passwords = ServerPasswords(
+            f"{name}-server-passwords",
+            ServerPasswordsArgs(
+                credentials=[ServerCredential(s.key, s.server, s.generation) for s in p.servers],
+                length=p.password_length,
+                kept={k: v for k, v in args.adopted.items() if k in servers},
+            ),
+            child,
+        )
+        # A live value kept at a takeover stands in for its password until that secret's rotation
+        # (a server credential's: inside ServerPasswords, for the role it was the password of).
+        adopted = {k: v for k, v in args.adopted.items() if k not in servers}
+        generated = {**passwords.results, **server_passwords.active, **adopted}
         composed = {
             c.spec.key: composed_value(c.spec, c.connection, generated[str(c.spec.password_of)])
             for c in p.composed
         }
-        values = {**generated, **composed, **args.provided}
+        verifiers = {s.verifiers_key: server_passwords.verifiers[s.key] for s in p.servers}
+        values = {**generated, **composed, **args.provided, **verifiers}
         store = SecretsManager(
             names.child(name, names.SECRETS),
             SecretsManagerArgs(
                 key_alias=p.key_alias,
                 key_description=p.key_description,
                 secrets={
-                    s.key: SecretEntry(s.name, s.description, values[s.key], s.rotation_step, s.adopted)
+                    s.key: SecretEntry(s.name, s.description, values[s.key], s.active_role, s.adopted)
                     for s in p.secrets
                 },
                 recovery_window_in_days=p.recovery_window_in_days,
@@ -149,6 +166,36 @@ class Environment(pulumi.ComponentResource):
             for region, suffix, key_arn in audited
         ]
         audit = audits[0]
+        steps = []
+        for step in p.servers:
+            reads = [
+                StepRead(step.admin_env, step.admin_remote_name, store.secrets[step.admin_key].version_id),
+                *(
+                    StepRead(
+                        env, step.verifiers_remote_name, store.secrets[step.verifiers_key].version_id, env
+                    )
+                    for env in step.verifier_envs
+                ),
+            ]
+            steps.append(
+                RotationStep(
+                    f"{name}-{step.key}-step",
+                    RotationStepArgs(
+                        name=step.name,
+                        job_name=step.job_name,
+                        server=step.server,
+                        namespace=namespace.name,
+                        labels=p.labels,
+                        selector_labels=p.selector_labels,
+                        store_name=secret_store.name,
+                        reads=reads,
+                        plain_env=step.plain_env,
+                        image=step.image,
+                        port=step.port,
+                    ),
+                    in_cluster,
+                )
+            )
         self.secret_names = {}
         for w in p.workloads:
             workload = Workload(
@@ -167,6 +214,8 @@ class Environment(pulumi.ComponentResource):
                     plain_env=w.plain_env,
                     container=w.container,
                     egress_ports=w.egress_ports,
+                    # Its new Secret and its rollout wait until every server has its new password.
+                    after=[step.job for step in steps],
                 ),
                 in_cluster,
             )

@@ -23,8 +23,9 @@ HAND_MADE_SECRET = "ai-etl-secrets"
 ENVIRONMENT_LABEL = f"{PROJECT}.io/environment"
 """The Kubernetes label naming an object's stack."""
 
-ROTATION_STEP_TAG = "RotationStep"
-"""AWS tag of a secret whose new value needs a step outside Pulumi (the offline diff shows it)."""
+ACTIVE_ROLE_TAG = "ActiveRole"
+"""AWS tag of a server credential's secret: the login role its value is the password of (the
+offline diff shows which one a change makes active)."""
 VALUE_SOURCE_TAG = "ValueSource"
 """AWS tag of a secret whose value was kept from before this program (`adopted`)."""
 ADOPTED = "adopted"
@@ -101,6 +102,22 @@ def audit_key_alias(stack: str) -> str:
 def workload(consumer: str) -> str:
     """The Kubernetes name of a consumer's Deployment, ServiceAccount and NetworkPolicy."""
     return f"{PROJECT}-{consumer}"
+
+
+def verifiers_key(key: str) -> str:
+    """The Secrets Manager key (`ai-etl/<stack>/<it>`) of a server credential's verifiers."""
+    return f"{key}-verifiers"
+
+
+def rotation_step(key: str) -> str:
+    """The Kubernetes name of a server credential's rotation step: its ServiceAccount, Role,
+    NetworkPolicy and pods' `app.kubernetes.io/name`; `<it>-<generation>` names its Job."""
+    return f"{PROJECT}-{key}-step"
+
+
+def step_job(key: str, generation: int) -> str:
+    """The Job of generation `generation` of a server credential's step: a bump makes a new Job."""
+    return f"{rotation_step(key)}-{generation}"
 
 
 # Logical names: `child(parent, role)` names a component's child (its URN's last part).

@@ -13,20 +13,29 @@ from dataclasses import dataclass
 from types import MappingProxyType
 
 from ai_etl import names
-from ai_etl.catalogue import PLAIN_ENV, Consumer, SecretSpec, read_by, server_passwords, synced
+from ai_etl.catalogue import (
+    PLAIN_ENV,
+    Consumer,
+    SecretSpec,
+    admin_secret,
+    read_by,
+    server_credentials,
+    synced,
+    url_of,
+)
+from ai_etl.components import serverauth
 from ai_etl.components.auditpatterns import PATTERN_LIMIT, access_pattern, audit_key_policy, compact
 from ai_etl.components.labels import aws_tags, environment_labels
 from ai_etl.components.pods import ContainerSpec
 from ai_etl.components.secretsmanager import key_policy
+from ai_etl.components.serverpasswords import verifier_names
+from ai_etl.components.steppods import admin_password_env, step_env
 from ai_etl.config.cluster import Cluster, kubeconfig
 from ai_etl.config.commands import Commands
 from ai_etl.config.fields import dns_suffix
 from ai_etl.config.problems import ConfigError
 from ai_etl.config.settings import Settings, WorkloadSettings
 from ai_etl.tokens import AUDIT_ANNOTATION, CLUSTER_ANNOTATION, VERSION_ANNOTATION
-
-SERVER_STEP = "set it on the server too - docs/runbooks.md The database and Redis passwords"
-"""The RotationStep tag of the passwords a server holds (AWS tag values allow no comma or '#')."""
 
 
 @dataclass(frozen=True)
@@ -36,8 +45,35 @@ class SecretPlan:
     key: str
     name: str
     description: str
-    rotation_step: str | None
+    active_role: str | None
+    """For a server credential: the login role whose password it holds."""
     adopted: bool
+
+
+@dataclass(frozen=True)
+class ServerStepPlan:
+    """A server credential's rotation step at its current generation."""
+
+    key: str
+    server: str
+    generation: int
+    roles: tuple[str, str]
+    """Its two login roles (Postgres) or ACL users (Redis), `<user>_blue` and `<user>_green`."""
+    active_role: str
+    """The role generation `generation` is served by: the one its URL names."""
+    name: str
+    job_name: str
+    plain_env: Mapping[str, str]
+    admin_env: str
+    admin_key: str
+    """The catalogue key of the administrator's password it logs in with."""
+    admin_remote_name: str
+    verifier_envs: tuple[str, str]
+    verifiers_key: str
+    """Its verifiers' key among the SecretsManager component's entries."""
+    verifiers_remote_name: str
+    port: int
+    image: str
 
 
 @dataclass(frozen=True)
@@ -100,7 +136,7 @@ class Plan:
     oidc_issuer: str
     secrets_manager_endpoint: str
     synced_keys: tuple[str, ...]
-    """The keys some workload reads: the operator may read these, and only these."""
+    """The keys some workload or rotation step reads: the operator may read these, and only these."""
     audit_name: str
     secret_name_prefix: str
     audit_expected_readers: tuple[str, ...]
@@ -111,6 +147,7 @@ class Plan:
     audit_key_alias: str
     audit_key_policy: str
     workloads: tuple[WorkloadPlan, ...]
+    servers: tuple[ServerStepPlan, ...]
 
 
 def cluster_annotations(cluster: Cluster) -> dict[str, str]:
@@ -154,9 +191,51 @@ def _plan(s: Settings, cluster: Cluster) -> Plan:
     partition, account = cluster.partition, cluster.account
     prefix = names.prefix(stack)
     operator_role = names.operator_role(stack)
-    server = server_passwords(s.catalogue)
     connections = config.connections()
     plain = config.model_dump(by_alias=True)
+
+    def server_step(spec: SecretSpec) -> ServerStepPlan:
+        connection = connections[str(url_of(spec, s.catalogue).connection)]
+        generation = s.generations[spec.key]
+        roles = serverauth.login_roles(connection.user)
+        key = names.verifiers_key(spec.key)
+        return ServerStepPlan(
+            key=spec.key,
+            server=str(spec.server),
+            generation=generation,
+            roles=roles,
+            active_role=roles[serverauth.active_index(generation)],
+            name=names.rotation_step(spec.key),
+            job_name=names.step_job(spec.key, generation),
+            plain_env=MappingProxyType(
+                step_env(
+                    str(spec.server),
+                    host=connection.host,
+                    port=connection.port,
+                    admin_user=connection.admin_user,
+                    roles=roles,
+                    group=connection.user,
+                    database=getattr(connection, "name", None),
+                )
+            ),
+            admin_env=admin_password_env(str(spec.server)),
+            admin_key=admin_secret(spec, s.catalogue).key,
+            admin_remote_name=names.secret_name(stack, admin_secret(spec, s.catalogue).key),
+            verifier_envs=verifier_names(str(spec.server)),
+            verifiers_key=key,
+            verifiers_remote_name=names.secret_name(stack, key),
+            port=connection.port,
+            image=config.step_image,
+        )
+
+    servers = tuple(server_step(spec) for spec in server_credentials(s.catalogue))
+    active = {step.key: step.active_role for step in servers}
+
+    def connection_of(spec: SecretSpec) -> Mapping[str, str | int]:
+        fields = connections[str(spec.connection)].model_dump()
+        if spec.password_of in active:  # the URL names the role its password is of
+            fields["user"] = active[str(spec.password_of)]
+        return MappingProxyType(fields)
 
     def workload(consumer: Consumer) -> WorkloadPlan:
         reads = read_by(consumer, s.catalogue)
@@ -181,11 +260,7 @@ def _plan(s: Settings, cluster: Cluster) -> Plan:
         cluster_annotations=MappingProxyType(cluster_annotations(cluster)),
         rotation=MappingProxyType(s.rotation),
         password_length=config.password_length,
-        composed=tuple(
-            ComposedPlan(spec, MappingProxyType(connections[str(spec.connection)].model_dump()))
-            for spec in s.catalogue
-            if spec.connection
-        ),
+        composed=tuple(ComposedPlan(spec, connection_of(spec)) for spec in s.catalogue if spec.connection),
         key_alias=names.kms_alias(stack),
         key_description=f"Encrypts the {prefix} secrets in Secrets Manager",
         key_policy=json.dumps(key_policy(partition, account)),
@@ -194,10 +269,20 @@ def _plan(s: Settings, cluster: Cluster) -> Plan:
                 spec.key,
                 names.secret_name(stack, spec.key),
                 spec.description,
-                SERVER_STEP if spec in server else None,
+                active.get(spec.key),
                 adopted=spec.key in s.adopted or spec.password_of in s.adopted,
             )
             for spec in s.catalogue
+        )
+        + tuple(
+            SecretPlan(
+                step.verifiers_key,
+                step.verifiers_remote_name,
+                f"Verifiers of {' and '.join(step.roles)} ({step.key}), which its rotation step sets",
+                None,
+                adopted=False,
+            )
+            for step in servers
         ),
         recovery_window_in_days=config.recovery_window_in_days,
         protect=config.protect,
@@ -212,8 +297,9 @@ def _plan(s: Settings, cluster: Cluster) -> Plan:
         oidc_provider_arn=cluster.oidc_provider_arn,
         oidc_issuer=cluster.oidc_issuer,
         secrets_manager_endpoint=f"secretsmanager.{s.region}.{dns_suffix(partition)}",
-        # Only what some workload reads: db-password and redis-password stay in AWS.
-        synced_keys=tuple(spec.key for spec in synced(s.catalogue, s.consumers)),
+        # Only what some workload or step reads: db-password and redis-password stay in AWS.
+        synced_keys=tuple(spec.key for spec in synced(s.catalogue, s.consumers))
+        + tuple(k for step in servers for k in (step.admin_key, step.verifiers_key)),
         audit_name=names.audit_name(stack),
         secret_name_prefix=names.secret_prefix(stack),
         audit_expected_readers=tuple(config.audit_expected_readers),
@@ -226,4 +312,5 @@ def _plan(s: Settings, cluster: Cluster) -> Plan:
         audit_key_alias=names.audit_key_alias(stack),
         audit_key_policy=json.dumps(audit_key_policy(partition, account)),
         workloads=tuple(workload(c) for c in s.consumers),
+        servers=servers,
     )

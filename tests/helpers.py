@@ -16,8 +16,10 @@ import jsonschema
 import kubernetes_validate
 import yaml
 
-from ai_etl.catalogue import CATALOGUE, CONSUMERS, Consumer, SecretSpec, Source, of_source
+from ai_etl.catalogue import CATALOGUE, CONSUMERS, Consumer, SecretSpec, Source, of_source, server_credentials
+from ai_etl.components import serverauth
 from ai_etl.components.passwords import password_name
+from ai_etl.components.serverpasswords import role_suffix
 from ai_etl.names import PROJECT, key_of_secret_name
 from ai_etl.offline.records import Registration, Run, unwrap
 from ai_etl.offline.render import mask
@@ -58,23 +60,29 @@ def expected_resources(
     consumers: tuple[Consumer, ...] = CONSUMERS,
     stack: str = "dev",
 ) -> int:
-    """How many resources a stack declares: 5 components and one per workload (the audit's counted
-    below); the cluster's
-    Kubernetes provider; a namespace; a password per generated secret; a KMS key and alias; a secret
-    and its value per entry; the store's role, policy, ServiceAccount and SecretStore; per workload
-    an ExternalSecret, ServiceAccount, Role, RoleBinding, Deployment and NetworkPolicy; with a
-    replica region (the stack file's `replicaRegion`), its KMS key and alias; and in each region
-    holding the secrets, the access audit: its component, key and alias, topic and topic policy,
-    dead-letter queue and queue policy, two rules and two targets, three alarms, and a subscription
-    per destination (`auditEmail`, `auditEndpoint`)."""
-    generated = len(of_source(Source.GENERATED, catalogue))
+    """How many resources a stack declares: 6 components, one per workload and one per server
+    credential (the audit's counted below); the cluster's Kubernetes provider; a namespace; a
+    password per generated secret, but two per server credential (its login roles), with a salt
+    each for Postgres's; a KMS key and alias; a secret and its value per entry, and per server
+    credential's verifiers; the store's role, policy, ServiceAccount and SecretStore; per workload
+    an ExternalSecret, ServiceAccount, Role, RoleBinding, Deployment and NetworkPolicy; per server
+    credential's step the same but a Job for the Deployment; with a replica region (the stack
+    file's `replicaRegion`), its KMS key and alias; and in each region holding the secrets, the
+    access audit: its component, key and alias, topic and topic policy, dead-letter queue and queue
+    policy, two rules and two targets, three alarms, and a subscription per destination
+    (`auditEmail`, `auditEndpoint`)."""
+    servers = server_credentials(catalogue)
+    salted = sum(1 for s in servers if s.server == "postgres")
+    generated = len(of_source(Source.GENERATED, catalogue)) + len(servers) + 2 * salted
     config = load_stack_config(stack)
     replica = 2 if "ai-etl:replicaRegion" in config else 0
     destinations = sum(1 for key in ("ai-etl:auditEmail", "ai-etl:auditEndpoint") if key in config)
     audit = (1 + (1 if replica else 0)) * (14 + destinations)
     k8s = 1 + 1  # the cluster's provider, the namespace
-    per_entry = 2 * len(catalogue)
-    return 5 + len(consumers) + k8s + generated + 2 + replica + per_entry + 4 + audit + 6 * len(consumers)
+    per_entry = 2 * (len(catalogue) + len(servers))
+    components = 6 + len(consumers) + len(servers)
+    workloads = 6 * (len(consumers) + len(servers))
+    return components + k8s + generated + 2 + replica + per_entry + 4 + audit + workloads
 
 
 def stack_config(
@@ -253,6 +261,20 @@ def manifest(run: Run, kind: str, name: str | None = None) -> dict[str, Any]:
     return found[0]
 
 
+BACKEND_NAMES = {
+    "Role": "ai-etl-backend-secret-reader",
+    "RoleBinding": "ai-etl-backend-secret-reader",
+    "NetworkPolicy": "ai-etl-backend",
+    "ServiceAccount": "ai-etl-backend",
+    "Deployment": "ai-etl-backend",
+}
+
+
+def backend_manifest(run: Run, kind: str) -> dict[str, Any]:
+    """The backend's object of `kind`, beside the rotation steps' objects of the same kinds."""
+    return manifest(run, kind, backend_secret(run) if kind == "ExternalSecret" else BACKEND_NAMES[kind])
+
+
 def plain_text(value: Any) -> str:
     """`value` as text with every secret left out: what anyone reading the plan would see."""
     return json.dumps(mask(value), sort_keys=True)
@@ -276,8 +298,14 @@ def depends_on(run: Run, resource: Registration, target: Registration) -> bool:
 
 
 def password_of(run: Run, key: str) -> Registration:
-    """The RandomPassword of a generated secret, at its current rotation value."""
-    name = password_name("ai-etl-passwords", key, run.exports["rotation"][key])
+    """The RandomPassword of a generated secret, at its current rotation value (a server
+    credential's: its active role's, at its generation)."""
+    if key in run.exports["generations"]:
+        generation = run.exports["generations"][key]
+        suffix = role_suffix(serverauth.active_index(generation), generation)
+        name = f"ai-etl-server-passwords-{key}-{suffix}"
+    else:
+        name = password_name("ai-etl-passwords", key, run.exports["rotation"][key])
     (found,) = [r for r in run.of_type(RANDOM_PASSWORD) if r.name == name]
     return found
 

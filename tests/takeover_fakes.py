@@ -28,7 +28,7 @@ import yaml
 
 from ai_etl.offline.records import Run, unwrap
 from ai_etl.tokens import K8S_PROVIDER, SM_SECRET, SM_VERSION
-from tests.helpers import manifest, run_cli, run_config
+from tests.helpers import backend_manifest, manifest, run_cli, run_config
 
 CLIENT = """#!{python}
 import json, os, socket, sys
@@ -242,7 +242,7 @@ class Fakes:
             {"metadata": {"name": f"{deployment}-7f8e9d", "namespace": ns, "ownerReferences": [{}]}}
         )
         values = stored_values(run)
-        external = manifest(run, "ExternalSecret")
+        external = backend_manifest(run, "ExternalSecret")
         c.secrets[(ns, external["spec"]["target"]["name"])] = {
             item["secretKey"]: values[item["remoteRef"]["key"]].encode() for item in external["spec"]["data"]
         }

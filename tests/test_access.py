@@ -14,7 +14,8 @@ import pytest
 import regex
 from botocore.validate import ParamValidator
 
-from ai_etl.catalogue import synced
+from ai_etl import names
+from ai_etl.catalogue import admin_secret, server_credentials, synced
 from ai_etl.config.settings import ConfigError
 from ai_etl.offline.records import Run
 from ai_etl.offline.stackconfig import load_stack_config
@@ -27,7 +28,7 @@ from ai_etl.tokens import (
     KMS_KEY,
     SM_SECRET,
 )
-from tests.helpers import backend_secret, manifest, manifests, run_stack
+from tests.helpers import backend_manifest, backend_secret, manifest, manifests, run_stack
 
 SESSION = botocore.session.get_session()
 
@@ -79,7 +80,7 @@ def test_backend_runs_as_its_own_account_bound_to_a_get_only_role(stack_run: Run
     deployment = manifest(stack_run, "Deployment")
     account = deployment["spec"]["template"]["spec"]["serviceAccountName"]
     assert account == "ai-etl-backend"
-    role, binding = manifest(stack_run, "Role"), manifest(stack_run, "RoleBinding")
+    role, binding = backend_manifest(stack_run, "Role"), backend_manifest(stack_run, "RoleBinding")
     assert role["metadata"]["name"] == "ai-etl-backend-secret-reader"
     assert role["rules"] == [
         {
@@ -101,13 +102,15 @@ def test_backend_runs_as_its_own_account_bound_to_a_get_only_role(stack_run: Run
 
 
 def test_operator_role_reads_only_what_the_backend_needs(stack_run: Run) -> None:
-    """The operator's role may read this environment's synced secrets (exact ARNs) and decrypt with
-    this environment's key through Secrets Manager; no wildcard action or resource."""
+    """The operator's role may read this environment's synced secrets (exact ARNs: the workloads'
+    and, for each rotation step, its administrator's password and verifiers) and decrypt with this
+    environment's key through Secrets Manager; no wildcard action or resource."""
     policy = read_policy(stack_run)
     arns = stack_run.exports["secretArns"]
     read, decrypt = policy["Statement"]
     assert read["Action"] == ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"]
-    assert read["Resource"] == sorted(arns[spec.key] for spec in synced())
+    steps = [k for s in server_credentials() for k in (admin_secret(s).key, names.verifiers_key(s.key))]
+    assert read["Resource"] == sorted([arns[spec.key] for spec in synced()] + [arns[k] for k in steps])
     assert decrypt["Action"] == "kms:Decrypt"
     assert decrypt["Resource"] == stack_run.exports["kmsKeyArn"]
     region = load_stack_config(stack_run.stack)["aws:region"]
@@ -314,7 +317,7 @@ def test_backend_pods_mount_no_api_token(stack_run: Run) -> None:
 
 def test_network_policy_admits_only_what_the_backend_needs(stack_run: Run) -> None:
     """Its HTTP port in; DNS, Postgres, Redis and HTTPS out; for the backend's pods only."""
-    policy = manifest(stack_run, "NetworkPolicy")
+    policy = backend_manifest(stack_run, "NetworkPolicy")
     deployment = manifest(stack_run, "Deployment")
     spec = policy["spec"]
     assert spec["podSelector"]["matchLabels"] == deployment["spec"]["selector"]["matchLabels"]

@@ -7,7 +7,16 @@ from pathlib import Path
 
 import pytest
 
-from ai_etl.catalogue import CATALOGUE, CONSUMERS, Consumer, SecretSpec, Source, check_catalogue, read_by
+from ai_etl.catalogue import (
+    CATALOGUE,
+    CONSUMERS,
+    Consumer,
+    SecretSpec,
+    Source,
+    check_catalogue,
+    read_by,
+    server_credentials,
+)
 from ai_etl.names import PROJECT
 from ai_etl.offline.records import Run
 from ai_etl.offline.runner import run_program
@@ -64,7 +73,7 @@ def test_adding_a_secret_is_one_entry(tmp_path: Path) -> None:
     assert len(run.resources) == expected_resources(CATALOGUE + (EXTRA,))
     assert "ai-etl/dev/example-dsn" in {s.inputs["name"] for s in run.of_type(SM_SECRET)}
     assert run.exports["secretArns"]["example-dsn"] in run.one(IAM_ROLE_POLICY).inputs["policy"]
-    data = manifest(run, "ExternalSecret")["spec"]["data"]
+    data = manifest(run, "ExternalSecret", run.exports["secretNames"]["backend"])["spec"]["data"]
     (entry,) = [d for d in data if d["secretKey"] == "example-dsn"]
     assert entry["remoteRef"]["key"] == "ai-etl/dev/example-dsn"
     assert container_env(run, "ai-etl-backend")["EXAMPLE_DSN"]["valueFrom"]["secretKeyRef"] == {
@@ -108,7 +117,8 @@ def test_a_second_workload_gets_only_its_secrets(tmp_path: Path) -> None:
     ]
     deployment = manifest(run, "Deployment", "ai-etl-worker")
     assert deployment["spec"]["template"]["spec"]["serviceAccountName"] == "ai-etl-worker"
-    assert len(run.of_type(ESO_EXTERNAL_SECRET)) == 2
+    # One per workload, and one per server credential's rotation step.
+    assert len(run.of_type(ESO_EXTERNAL_SECRET)) == 2 + len(server_credentials(CATALOGUE))
 
 
 def test_a_workload_without_its_config_is_an_error(tmp_path: Path) -> None:

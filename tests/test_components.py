@@ -74,6 +74,25 @@ Workload("app", WorkloadArgs(
     store_name="aws", synced=[SyncedKey("token", "API_TOKEN", "team-a/token", "v-1")],
     plain_env={{"LOG_LEVEL": "info"}}, container={CONTAINER}, egress_ports=[5432]))
 """,
+    "ServerPasswords": """
+import pulumi
+from ai_etl.components.serverpasswords import ServerCredential, ServerPasswords, ServerPasswordsArgs
+sp = ServerPasswords("srv", ServerPasswordsArgs(
+    credentials=[ServerCredential("pg", "postgres", 3), ServerCredential("cache", "redis", 0)], length=40))
+pulumi.export("active", sp.active)
+pulumi.export("verifiers", sp.verifiers)
+""",
+    "RotationStep": """
+from ai_etl.components.rotationstep import RotationStep, RotationStepArgs, StepRead
+RotationStep("rotate", RotationStepArgs(
+    name="pg-step", job_name="pg-step-3", server="postgres", namespace="team-a", labels={"team": "a"},
+    selector_labels={"team": "a"}, store_name="aws",
+    reads=[StepRead("PGPASSWORD", "team-a/pg-admin", "v-1"),
+           StepRead("PG_BLUE_VERIFIER", "team-a/pg-verifiers", "v-2", "PG_BLUE_VERIFIER"),
+           StepRead("PG_GREEN_VERIFIER", "team-a/pg-verifiers", "v-2", "PG_GREEN_VERIFIER")],
+    plain_env={"PGHOST": "db.team-a", "PGPORT": "5433"},
+    image="registry.example.com/step:1.0.0", port=5433))
+""",
 }
 
 

@@ -10,7 +10,10 @@ from pathlib import Path
 
 import pytest
 import yaml
+from sqlalchemy.engine import make_url
 
+from ai_etl import names
+from ai_etl.catalogue import CATALOGUE, admin_secret, server_credentials
 from ai_etl.config.settings import ConfigError, StackConfig, WorkloadSettings
 from ai_etl.names import PROJECT
 from ai_etl.offline.diff import diff
@@ -19,8 +22,16 @@ from ai_etl.offline.runner import run_program
 from ai_etl.offline.stackconfig import StackConfigError
 from ai_etl.ops.docs import PAGES, write
 from ai_etl.ops.impact import ALTERNATES, impact_table, settings_keys
-from ai_etl.tokens import KMS_KEY, SM_SECRET
-from tests.helpers import PLACEHOLDERS, copy_project, manifest, run_stack, stack_config
+from ai_etl.tokens import KMS_KEY
+from tests.fakecli import cli_stored
+from tests.helpers import (
+    PLACEHOLDERS,
+    copy_project,
+    manifests,
+    run_stack,
+    secrets_manager_values,
+    stack_config,
+)
 from tests.paths import PROGRAM, PROJECT_DIR
 
 README = (PROJECT_DIR / "README.md").read_text()
@@ -42,46 +53,33 @@ def fenced(text: str, after: str, lang: str = "bash") -> str:
     return str(found)
 
 
-def test_runbook_target_urns_exist() -> None:
-    """The `--target` URNs of the database-password runbook name real resources of production, once
-    the runbook's first command has set the rotation value."""
+def test_the_server_rotation_runbook_bumps_to_the_job_and_role_it_describes() -> None:
+    """The database-password runbook's bump, applied to production as printed, gives the new
+    generation's Job the page names (`ai-etl-db-password-step-<generation>`), and moves
+    DATABASE_URL's role to the other colour."""
     text = (DOCS / "runbooks.md").read_text()
     value = re.search(r"config set --path 'rotation.db-password' (\S+) --stack production", text)
-    assert value, "the runbook starts by setting the rotation value"
-    urns = re.findall(r"--target '([^']+)'", text)
-    assert len(urns) == 2
-    rotated = run_stack("production", overrides={"ai-etl:rotation": {"db-password": value.group(1)}})
-    declared = {r.urn for r in rotated.resources}
-    for urn in urns:
-        assert urn in declared
+    assert value, "the runbook sets the generation"
+    assert "ai-etl-db-password-step-<generation>" in text
+    before, after = (
+        run_stack("production"),
+        run_stack("production", overrides={"ai-etl:rotation": {"db-password": cli_stored(value[1], True)}}),
+    )
+    jobs = {m["metadata"]["name"] for m in manifests(after) if m["kind"] == "Job"}
+    assert names.step_job("db-password", int(value[1])) in jobs
+    user = stack_config("production").get("ai-etl:database", {}).get("user", "ai_etl")
+    roles = [make_url(secrets_manager_values(run)["database-url"]).username for run in (before, after)]
+    assert roles == [f"{user}_blue", f"{user}_green"]
 
 
-def test_the_first_deploy_commands_name_the_stacks_own_objects() -> None:
-    """The first deploy's bootstrap reads the very Secrets Manager entries the stack declares for
-    the two servers, uses the user and database of the stack's `database` settings, forwards the
-    Services at the ports of its `database` and `redis` settings, and restarts the Deployment the
-    stack declares, in its namespace (tests/test_runbooks.py runs it)."""
-    block = fenced((DOCS / "runbooks.md").read_text(), "## First deploy")
-    stack = re.search(r"pulumi up --stack (\S+)", block)
-    assert stack
-    run = run_stack(stack[1])
-    names = {r.inputs["name"] for r in run.of_type(SM_SECRET)}
-    read = re.findall(r"--secret-id (\S+)", block)
-    assert sorted(read) == sorted(n for n in names if n.endswith(("/db-password", "/redis-password")))
-    database = stack_config(stack[1]).get("ai-etl:database", {})
-    user, name = database.get("user", "ai_etl"), database.get("name", "ai_etl")
-    assert (
-        f"CREATE ROLE {user} LOGIN PASSWORD :'pw'" in block
-        and f"CREATE DATABASE {name} OWNER {user}" in block
-    )
-    redis = stack_config(stack[1]).get("ai-etl:redis", {})
-    assert f"forward {database.get('host', 'postgres-svc')} 15432:{database.get('port', 5432)}" in block
-    assert f"forward {redis.get('host', 'redis-svc')} 16379:{redis.get('port', 6379)}" in block
-    restart = re.search(
-        r"kubectl --kubeconfig \"\$KUBE\" -n \"\$NS\" rollout restart deployment/(\S+)$", block, re.M
-    )
-    assert restart and restart[1] == manifest(run, "Deployment")["metadata"]["name"]
-    assert f"NS=$(pulumi stack output namespace --stack {stack[1]})" in block, "the namespace the stack made"
+def test_the_first_deploy_sets_every_administrator_password_the_steps_need() -> None:
+    """The first deploy needs no hand-run step on a server: it asks only for the administrators'
+    passwords (by prompt, as every provided secret), one per server credential of the catalogue."""
+    block = (DOCS / "runbooks.md").read_text().split("## First deploy", 1)[1].split("\n## ", 1)[0]
+    assert "```" not in block, "no script to run by hand"
+    asked = re.findall(r"pulumi config set --secret (\S+) --stack (\S+)`", block)
+    admins = {str(admin_secret(spec).config_key) for spec in server_credentials(CATALOGUE)}
+    assert {key for key, _ in asked} == admins and len({stack for _, stack in asked}) == 1
 
 
 def test_every_config_key_is_documented() -> None:
@@ -148,12 +146,15 @@ def test_the_change_impact_table_is_current_and_complete() -> None:
     assert impact_table() in (DOCS / "configuration.md").read_text()
 
 
-def test_the_impact_table_says_which_changes_need_a_step_outside_pulumi() -> None:
-    """Only rotating the database's or Redis's password needs a step outside Pulumi; a new password
-    length changes nothing; an image rolls pods without touching a credential."""
+def test_the_impact_table_says_which_role_a_server_credentials_bump_makes_active() -> None:
+    """Only a server credential's bump does something on a server: the table names the login role
+    that becomes active and says that pods not yet rolled keep working; a new password length
+    changes nothing; an image rolls pods without touching a credential."""
     rows = {row.split(" | ")[0].lstrip("| "): row.split(" | ") for row in impact_table().splitlines()[2:]}
-    outside = {change for change, cells in rows.items() if cells[6].strip(" |") != "-"}
-    assert outside == {"rotate `db-password`", "rotate `redis-password`"}
+    servers = {change: cells[6].strip(" |") for change, cells in rows.items() if cells[6].strip(" |") != "-"}
+    assert set(servers) == {f"rotate `{spec.key}`" for spec in server_credentials(CATALOGUE)}
+    for said in servers.values():
+        assert re.search(r"login role \w+_green becomes active", said) and "keep working on" in said
     assert rows["`passwordLength`"][1:6] == ["-", "-", "-", "no", "-"]
     assert rows["`backend.image`"][4:6] == ["yes", "-"]
 

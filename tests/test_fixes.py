@@ -109,6 +109,15 @@ CASES = [
          {"ai-etl:auditExpectedReaders": ["arn:aws:iam::111111111111:role/ci"]}),
     Case("misspelt key with a value the right key refuses", {"ai-etl:replicaRegon": "mars-1"},
          ("did you mean replicaRegion?",), {"ai-etl:replicaRegon": None, "ai-etl:replicaRegion": None}),
+    *(
+        Case(f"a server credential's generation {value!r}", {"ai-etl:rotation": {key: value}},
+             (f"rotation.{key}: must be a whole number of 0 or more",), {"ai-etl:rotation": {key: 1}})
+        for key in ("db-password", "redis-password")
+        for value in ("2026-12-01", -1, "1.5", " ", f"$(touch {CANARY})")
+    ),
+    Case("a required step image missing", {}, ("stepImage: is required",),
+         {"ai-etl:stepImage": "registry.example.com/ai-etl-step:1.0.0@sha256:" + "0" * 64},
+         remove=("ai-etl:stepImage",)),
     Case("rotation given as a list", {"ai-etl:rotation": ["jwt-secret-key"]},
          ("rotation: must be an object",), {"ai-etl:rotation": None}),
     Case("reader list given as one reader", {"ai-etl:auditExpectedReaders": "arn:aws:iam::111111111111:role/ci"},
@@ -240,6 +249,29 @@ def test_a_production_image_fix_keeps_the_users_image(project: Project) -> None:
     assert "'registry.example.com/ai-etl-backend:1.0.0@sha256:<digest>'" in line
     assert project.paste(filled(line)).returncode == 0
     assert isinstance(project.run("production"), Run)
+
+
+def test_a_production_step_image_fix_keeps_the_users_image(project: Project) -> None:
+    """The rotation steps' image is held to the backend's rule: by digest in a production-grade
+    stack, the fix keeping the user's repository and tag."""
+    project.write("production", {"ai-etl:stepImage": "registry.example.com/ai-etl-step:1.0.0"})
+    message = project.run("production")
+    assert isinstance(message, str) and "stepImage: must be pinned by digest" in message
+    (line,) = fixes(message)
+    assert line == (
+        "pulumi config set stepImage 'registry.example.com/ai-etl-step:1.0.0@sha256:<digest>' --stack production"
+    )
+    assert project.paste(filled(line)).returncode == 0
+    assert isinstance(project.run("production"), Run)
+
+
+def test_a_standard_stack_warns_of_a_step_image_that_names_no_build(project: Project) -> None:
+    """Below production grade, a step image by `:latest` runs with the backend's warning and fix."""
+    project.write("dev", {"ai-etl:stepImage": "registry.example.com/ai-etl-step:latest"})
+    (warning,) = [w for w in _warnings(project.run("dev")) if "stepImage" in w]
+    assert "has the tag :latest" in warning
+    assert project.paste(filled(warning.split("pin it by tag and digest: ", 1)[1])).returncode == 0
+    assert [w for w in _warnings(project.run("dev")) if "stepImage" in w] == []
 
 
 def test_a_namespace_on_another_cluster_may_be_shared(project: Project) -> None:

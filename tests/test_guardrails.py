@@ -39,6 +39,7 @@ from ai_etl.tokens import (
     K8S_CLUSTER_ROLE,
     K8S_CONFIGMAP,
     K8S_DEPLOYMENT,
+    K8S_JOB,
     K8S_NAMESPACE,
     K8S_ROLE,
     K8S_SECRET,
@@ -188,6 +189,28 @@ def audit(state: str, subscribed: bool = True, batches: bool = True) -> list[dic
 
 
 ALL = "ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS"
+DB_SECRET = {**GOOD_SM, "name": "ai-etl/dev/db-password"}
+
+
+def rotation_step(waits: bool = True) -> list[dict[str, Any]]:
+    """db-password's secret, its step (an ExternalSecret of its verifiers, a Job reading them), and
+    a Deployment that waits for the Job, or not."""
+    verifiers = {"secretKey": "V", "remoteRef": {"key": "ai-etl/dev/db-password-verifiers", "property": "V"}}
+    step_secret = {"metadata": {"name": "step-1", "namespace": "ai-etl-dev"}, "spec": {"data": [verifiers]}}
+    env = [{"name": "V", "valueFrom": {"secretKeyRef": {"name": "step-1", "key": "V"}}}]
+    job = {
+        "metadata": {"name": "step-0", "namespace": "ai-etl-dev"},
+        "spec": {"template": {"spec": {"containers": [{"name": "step", "env": env}]}}},
+    }
+    backend = deployment([])
+    return [
+        {"type": SM_SECRET, "name": "s", "props": DB_SECRET},
+        {"type": ESO_EXTERNAL_SECRET, "name": "es", "props": step_secret},
+        {"type": K8S_JOB, "name": "job", "props": job, "deps": ["es"]},
+        {**backend, "deps": ["job"] if waits else []},
+    ]  # fmt: skip
+
+
 REPLICATED = {**GOOD_SM, "name": "ai-etl/prod-eu/x", "recoveryWindowInDays": 30, "tags": PROD}
 CASES: dict[str, tuple[list[dict[str, Any]], list[dict[str, Any]], str]] = {
     # rule: (violating resources, compliant resources, stack)
@@ -277,6 +300,11 @@ CASES: dict[str, tuple[list[dict[str, Any]], list[dict[str, Any]], str]] = {
         "prod-eu",
     ),
     "access-audited": (audit("ENABLED"), audit(ALL), "dev"),
+    "server-rotation-automated": (
+        [{"type": SM_SECRET, "name": "s", "props": DB_SECRET}, deployment([])],
+        rotation_step(),
+        "dev",
+    ),
     "rotate-regularly": (
         [{"type": RANDOM_PASSWORD, "props": {"length": 48, "keepers": {"rotation": "2020-01-01"}}}],
         [{"type": RANDOM_PASSWORD,
@@ -309,6 +337,13 @@ def test_rule_reports_the_violating_case(rule: str) -> None:
 def test_rule_accepts_the_compliant_case(rule: str) -> None:
     _, good, stack = CASES[rule]
     assert violations(rule, *good, stack=stack) == []
+
+
+def test_a_backend_that_does_not_wait_for_the_rotation_step_is_refused() -> None:
+    """With the step declared but the Deployment not depending on its Job, the backend could roll
+    onto a password the server does not have yet."""
+    found = violations("server-rotation-automated", *rotation_step(waits=False))
+    assert found == ["backend: may roll before the rotation step of db-password set it on the server"]
 
 
 def test_trust_for_any_service_account_is_refused() -> None:

@@ -16,7 +16,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from ai_etl.catalogue import CATALOGUE
+from ai_etl.catalogue import CATALOGUE, server_credentials
 from ai_etl.config.settings import ConfigError
 from ai_etl.offline import diff as diffing
 from ai_etl.offline import formats, providers, sdk
@@ -131,21 +131,15 @@ def test_render_is_deterministic(renders: dict[str, Path], tmp_path: Path) -> No
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_kubernetes_yaml_is_what_kubectl_would_take(renders: dict[str, Path], stack: str) -> None:
-    """Multi-document YAML, Namespace first, each built-in object valid against Kubernetes' schema."""
+    """Multi-document YAML, Namespace first, each built-in object valid against Kubernetes' schema:
+    the store's ServiceAccount and SecretStore, the backend's objects, and each server
+    credential's rotation step (the same but a Job for the Deployment)."""
     docs = list(yaml.safe_load_all((renders[stack] / "kubernetes.yaml").read_text()))
     assert docs[0]["kind"] == "Namespace"
+    workload = ["ServiceAccount", "ExternalSecret", "Role", "RoleBinding", "NetworkPolicy"]
+    step = [*workload, "Job"] * len(server_credentials(CATALOGUE))
     assert sorted(d["kind"] for d in docs) == sorted(
-        [
-            "Namespace",
-            "ServiceAccount",
-            "ServiceAccount",
-            "SecretStore",
-            "ExternalSecret",
-            "Role",
-            "RoleBinding",
-            "Deployment",
-            "NetworkPolicy",
-        ]
+        ["Namespace", "ServiceAccount", "SecretStore", *workload, "Deployment", *step]
     )
     for doc in docs:
         assert list(doc)[:3] == ["apiVersion", "kind", "metadata"]
@@ -160,7 +154,8 @@ def test_render_cli_prints_a_tree_and_counts(tmp_path: Path, capsys: pytest.Capt
     assert f"stack production: {expected_resources(stack='production')} resources" in out
     assert "└─ ai-etl:environment:Environment  ai-etl" in out
     assert "│  └─ kubernetes:core/v1:Namespace  ai-etl-namespace" in out
-    assert f"{len(CATALOGUE):>6}  aws:secretsmanager/secret:Secret" in out
+    entries = len(CATALOGUE) + len(server_credentials(CATALOGUE))  # and each one's verifiers
+    assert f"{entries:>6}  aws:secretsmanager/secret:Secret" in out
     assert "aws:kms/key:Key  ai-etl-secrets-key [protected]" in out
 
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from ai_etl import names
-from ai_etl.catalogue import CATALOGUE, CONSUMERS, read_by, server_passwords
+from ai_etl.catalogue import CATALOGUE, CONSUMERS, read_by, server_credentials
 from ai_etl.config.cluster import Cluster
 from ai_etl.config.reading import RawConfig
 from ai_etl.config.settings import Settings, parse_settings
@@ -58,14 +58,19 @@ def test_every_secret_name_reads_back_to_its_key(stack_plan: Plan) -> None:
         assert secret.name.startswith(stack_plan.secret_name_prefix)
         assert names.key_of_secret_name(stack_plan.stack, secret.name) == secret.key
         assert names.key_of_secret_name("other", secret.name) is None, "another stack's name is not ours"
-    assert [s.key for s in stack_plan.secrets] == [s.key for s in CATALOGUE]
+    verifiers = [names.verifiers_key(s.key) for s in server_credentials(CATALOGUE)]
+    assert [s.key for s in stack_plan.secrets] == [s.key for s in CATALOGUE] + verifiers
 
 
-def test_the_operator_reads_what_workloads_read_and_nothing_more(stack_plan: Plan) -> None:
-    """Least privilege: the server passwords stay in AWS; every key a workload reads is synced."""
+def test_the_operator_reads_what_workloads_and_steps_read_and_nothing_more(stack_plan: Plan) -> None:
+    """Least privilege: the server passwords stay in AWS; every key a workload reads is synced, and
+    the administrators' passwords and verifiers that the rotation steps read."""
     read = {r.key for w in stack_plan.workloads for r in w.reads}
-    assert set(stack_plan.synced_keys) == read
-    assert not read & {s.key for s in server_passwords(CATALOGUE)}
+    steps = {k for step in stack_plan.servers for k in (step.admin_key, step.verifiers_key)}
+    assert set(stack_plan.synced_keys) == read | steps
+    assert len(steps) == 2 * len(server_credentials(CATALOGUE))
+    assert not read & {s.key for s in server_credentials(CATALOGUE)}
+    assert not read & steps
     assert [w.consumer for w in stack_plan.workloads] == [c.name for c in CONSUMERS]
     for w, consumer in zip(stack_plan.workloads, CONSUMERS, strict=True):
         assert [r.key for r in w.reads] == [s.key for s in read_by(consumer, CATALOGUE)]

@@ -146,8 +146,8 @@ def test_the_new_stack_recipe_leaves_the_suite_green(tmp_path: Path, after: str)
     leaves it, its secrets provider and encrypted provided secrets; its deploy job (step 3). Every
     test that runs the stack files or the workflows then passes."""
     recipe = section("Adding a stack")
-    for key in ("`aws:region`", "`aws:allowedAccountIds`", "`ai-etl:clusterName`", "`ai-etl:backend.image`",
-                "`ai-etl:auditEmail`"):  # fmt: skip
+    keys = ("`aws:region`", "`aws:allowedAccountIds`", "`ai-etl:clusterName`", "`ai-etl:backend.image`")
+    for key in (*keys, "`ai-etl:auditEmail`", "`ai-etl:stepImage`"):
         assert key in recipe, key
     assert "secretsprovider" in recipe and "encryptedkey" in recipe and "`secure:`" in recipe
     assert "`needs:`" in recipe, "step 3 says how a job takes its place in the promotion order"
@@ -164,6 +164,7 @@ def test_the_new_stack_recipe_leaves_the_suite_green(tmp_path: Path, after: str)
             "ai-etl:clusterName": f"ai-etl-{stack}",
             "ai-etl:backend": {"image": f"registry.example.com/ai-etl-backend:{stack}@sha256:{'1' * 64}"},
             "ai-etl:auditEmail": "secops@example.com",
+            "ai-etl:stepImage": f"registry.example.com/ai-etl-step:{stack}@sha256:{'1' * 64}",
             **{
                 f"ai-etl:{key}": {"secure": f"v1:bm90LWEtcmVhbC1jaXBoZXJ0ZXh0LXtrZXl9:{key}"}
                 for key in provided

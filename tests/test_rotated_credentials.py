@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ai_etl.names import ROTATION_STEP_TAG
+from ai_etl.names import ACTIVE_ROLE_TAG
 from ai_etl.offline import diff as diffing
 from ai_etl.offline import formats
 from ai_etl.offline.cli import main as offline_main
@@ -15,7 +15,7 @@ from ai_etl.offline.render import render
 from ai_etl.ops.diff import main, preface, rotated_credentials
 from tests.helpers import project_copy
 
-ROTATE_DB_PASSWORD = "  ai-etl:rotation:\n    db-password: '2026-12-01'\n"
+ROTATE_DB_PASSWORD = "  ai-etl:rotation:\n    db-password: 1\n"
 
 
 @pytest.fixture(scope="module")
@@ -29,32 +29,36 @@ def rotation(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 
 
 def test_a_diff_opens_with_the_credentials_it_rotates(rotation: tuple[Path, Path]) -> None:
-    """A reviewer sees first which credentials change, and which need a step outside Pulumi (the
-    secret's RotationStep tag): rotating db-password changes it and DATABASE_URL, and only the
-    password must also be set on Postgres."""
+    """A reviewer sees first which credentials change and, for a server credential, which login
+    role becomes active and that pods not yet rolled keep the other (the secret's ActiveRole tag,
+    before and after): bumping db-password changes it, its verifiers and DATABASE_URL."""
     base, head = diffing.load(rotation[0]), diffing.load(rotation[1])
     rotated = rotated_credentials(base, head, "production")
-    assert [(c.name, c.key, bool(c.step)) for c in rotated] == [
-        ("ai-etl/production/database-url", "database-url", False),
-        ("ai-etl/production/db-password", "db-password", True),
+    assert [(c.name, c.key, c.role, c.old_role) for c in rotated] == [
+        ("ai-etl/production/database-url", "database-url", None, None),
+        ("ai-etl/production/db-password", "db-password", "ai_etl_green", "ai_etl_blue"),
+        ("ai-etl/production/db-password-verifiers", "db-password-verifiers", None, None),
     ]
     text = formats.format_text(diffing.diff(base, head), preface=preface(rotated))
-    assert text.startswith("Credentials this change rotates (2):\n  ai-etl/production/database-url\n")
-    assert "ai-etl/production/db-password  ! outside Pulumi: set it on the server too" in text
+    assert text.startswith("Credentials this change rotates (3):\n  ai-etl/production/database-url\n")
+    assert (
+        "ai-etl/production/db-password  -> login role ai_etl_green becomes active (its rotation step "
+        "sets its new password first); pods not yet rolled keep working on ai_etl_blue"
+    ) in text
     markdown = formats.format_markdown(diffing.diff(base, head), "production", preface=preface(rotated))
-    assert markdown.startswith("### production\n\n**Credentials this change rotates (2):**")
-    assert ":warning: **outside Pulumi:**" in markdown
+    assert markdown.startswith("### production\n\n**Credentials this change rotates (3):**")
+    assert "- `ai-etl/production/db-password`: login role ai_etl_green becomes active" in markdown
 
 
 def test_the_credential_is_found_by_what_its_value_depends_on() -> None:
     """A value names its secret by an ARN the render does not hold; the secret is the one the value
-    depends on, whatever the ARN looks like, and its step is its RotationStep tag. A value whose
+    depends on, whatever the ARN looks like, and its role is its ActiveRole tag. A value whose
     secret is not in the render is listed by the ARN it names."""
     secret = {
         "urn": "urn:s",
         "type": "aws:secretsmanager/secret:Secret",
         "name": "s",
-        "inputs": {"name": "ai-etl/dev/db-password", "tags": {ROTATION_STEP_TAG: "set it on the server"}},
+        "inputs": {"name": "ai-etl/dev/db-password", "tags": {ACTIVE_ROLE_TAG: "ai_etl_blue"}},
     }
     version = {
         "urn": "urn:v",
@@ -65,12 +69,9 @@ def test_the_credential_is_found_by_what_its_value_depends_on() -> None:
     }
     orphan = {**version, "urn": "urn:o", "dependencies": [], "inputs": {"secretId": "arn:x"}}
     found, lone = rotated_credentials([], [secret, version, orphan], "dev")
-    assert (found.name, found.key, found.step) == (
-        "ai-etl/dev/db-password",
-        "db-password",
-        "set it on the server",
-    )
-    assert (lone.name, lone.key, lone.step) == ("arn:x", None, None)
+    assert (found.name, found.key, found.role) == ("ai-etl/dev/db-password", "db-password", "ai_etl_blue")
+    assert found.step == "its rotation step sets the password of login role ai_etl_blue"
+    assert (lone.name, lone.key, lone.role, lone.step) == ("arn:x", None, None, None)
 
 
 def test_the_projects_diff_command_says_it_and_the_generic_one_does_not(
@@ -81,8 +82,8 @@ def test_the_projects_diff_command_says_it_and_the_generic_one_does_not(
     base, head = map(str, rotation)
     assert main([base, head, "--format", "markdown", "--title", "production", "--exit-code"]) == 1
     ours = capsys.readouterr().out
-    assert ours.startswith("### production\n\n**Credentials this change rotates (2):**")
+    assert ours.startswith("### production\n\n**Credentials this change rotates (3):**")
     assert offline_main(["diff", base, head, "--format", "markdown", "--title", "production"]) == 0
     generic = capsys.readouterr().out
-    assert "Credentials" not in generic and generic.startswith("### production\n\n**1 to create")
+    assert "Credentials" not in generic and generic.startswith("### production\n\n**2 to create")
     assert ours.endswith(generic.split("\n\n", 1)[1])

@@ -23,7 +23,15 @@ from ai_etl.tokens import (
     SM_VERSION,
     sdk_class,
 )
-from tests.helpers import PLACEHOLDERS, backend_secret, depends_on, manifest, password_of, run_stack
+from tests.helpers import (
+    PLACEHOLDERS,
+    backend_manifest,
+    backend_secret,
+    depends_on,
+    manifest,
+    password_of,
+    run_stack,
+)
 
 
 def changed(before: Run, after: Run, type_token: str, part: str = "inputs") -> set[str]:
@@ -83,9 +91,13 @@ def test_rotation_syncs_a_new_generation_and_rolls_the_backend_onto_it(base: Run
     old_name, new_name = backend_secret(base), backend_secret(rotated)
     assert old_name != new_name and new_name.startswith("ai-etl-backend-secrets-")
     assert secret_refs(base) == {old_name} and secret_refs(rotated) == {new_name}
-    assert manifest(rotated, "Role")["rules"][0]["resourceNames"] == [new_name]
-    old_data = {d["secretKey"]: d["remoteRef"] for d in manifest(base, "ExternalSecret")["spec"]["data"]}
-    new_data = {d["secretKey"]: d["remoteRef"] for d in manifest(rotated, "ExternalSecret")["spec"]["data"]}
+    assert backend_manifest(rotated, "Role")["rules"][0]["resourceNames"] == [new_name]
+    old_data = {
+        d["secretKey"]: d["remoteRef"] for d in backend_manifest(base, "ExternalSecret")["spec"]["data"]
+    }
+    new_data = {
+        d["secretKey"]: d["remoteRef"] for d in backend_manifest(rotated, "ExternalSecret")["spec"]["data"]
+    }
     assert {k for k in old_data if old_data[k] != new_data[k]} == {"jwt-secret-key"}
 
 
@@ -93,9 +105,9 @@ def test_the_rollout_waits_for_the_operators_sync(rotated: Run) -> None:
     """Order on `pulumi up`: new SecretVersions, then the ExternalSecret (awaited until Ready),
     then the Deployment and the Role. The old generation is deleted only after (no
     delete-before-replace), so no pod can start against a Secret with old values."""
-    external = rotated.one(ESO_EXTERNAL_SECRET)
+    external = rotated.one(ESO_EXTERNAL_SECRET, "-backend-secrets")
     deployment = rotated.one(K8S_DEPLOYMENT)
-    role = rotated.one(K8S_ROLE)
+    role = rotated.one(K8S_ROLE, "-backend-secret-reader")
     assert external.inputs["metadata"]["annotations"]["pulumi.com/waitFor"] == "condition=Ready"
     assert external.delete_before_replace is False
     assert depends_on(rotated, deployment, external)
@@ -111,11 +123,13 @@ def test_the_rollout_waits_for_the_operators_sync(rotated: Run) -> None:
 
 
 def test_rotating_the_database_password_changes_database_url(base: Run) -> None:
-    """db-password feeds DATABASE_URL: rotating it changes both values and the generation."""
-    after = run_stack("production", overrides={"ai-etl:rotation": {"db-password": "2027-01-01"}})
+    """db-password feeds DATABASE_URL: a bump of its generation changes both values, the roles'
+    verifiers, and the backend's generation."""
+    after = run_stack("production", overrides={"ai-etl:rotation": {"db-password": 1}})
     assert changed(base, after, SM_VERSION) == {
         "ai-etl-secrets-db-password-value",
         "ai-etl-secrets-database-url-value",
+        "ai-etl-secrets-db-password-verifiers-value",
     }
     assert backend_secret(after) != backend_secret(base)
 
@@ -148,7 +162,7 @@ def test_kubectl_rollout_undo_cannot_start_pods_on_a_deleted_secret(rotated: Run
     its ExternalSecret. A kept ReplicaSet would roll back onto pods that can never start, so the
     Deployment keeps none: `kubectl rollout undo` finds no history, and rollbacks go through config."""
     assert manifest(rotated, "Deployment")["spec"]["revisionHistoryLimit"] == 0
-    assert manifest(rotated, "ExternalSecret")["spec"]["target"]["creationPolicy"] == "Owner"
+    assert backend_manifest(rotated, "ExternalSecret")["spec"]["target"]["creationPolicy"] == "Owner"
 
 
 def test_an_image_rollback_changes_no_credential(base: Run) -> None:
@@ -167,4 +181,5 @@ def test_deletes_that_wait_on_the_operator_are_bounded(base: Run) -> None:
     rotation (which deletes the old generation) or a destroy would otherwise wait for it forever.
     Both External Secrets objects give up after five minutes (docs/troubleshooting.md)."""
     for token in (ESO_EXTERNAL_SECRET, ESO_SECRET_STORE):
-        assert base.one(token).custom_timeouts == {"delete": "5m"}
+        for resource in base.of_type(token):
+            assert resource.custom_timeouts == {"delete": "5m"}

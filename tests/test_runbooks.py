@@ -116,88 +116,11 @@ def scene(
     return Scene(env, tmp_path, deployed)
 
 
-def first_deploy() -> str:
-    return fenced(RUNBOOKS, "the defaults, run as a script")
-
-
-def test_the_first_deploy_gives_both_servers_their_passwords_through_port_forwards(
-    aws: dict[str, str], tmp_path: Path, listeners: dict[str, int]
-) -> None:
-    """As printed, for staging: `pulumi up`, then kubectl on staging's own cluster and namespace
-    forwards Postgres and Redis to loopback; psql (stopping on an SQL error) creates the role with
-    the password Secrets Manager holds and redis-cli sets the same for Redis, each value read by the
-    server's client itself; the backend restarts. No value is printed."""
-    world = scene(aws, tmp_path, listeners, "staging")
-    result = run(world.env, first_deploy(), tmp_path)
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert world.log("pulumi")[0]["argv"] == ["up", "--stack", "staging"]
-    (statements,) = world.log("psql")
-    database = stack_config("staging").get("ai-etl:database", {})
-    user, name = database.get("user", "ai_etl"), database.get("name", "ai_etl")
-    pw = "'" + SAMPLE["db-password"].replace("'", "''") + "'"
-    assert statements == [f"CREATE ROLE {user} LOGIN PASSWORD {pw};", f"CREATE DATABASE {name} OWNER {user};"]
-    assert (tmp_path / "redis-password").read_text() == SAMPLE["redis-password"]
-    restarted = [call for call in world.log("kubectl") if "rollout" in call]
-    assert len(restarted) == 1
-    assert not any(value in result.stdout + result.stderr for value in SAMPLE.values())
-
-
-def test_the_first_deploy_stops_at_the_first_failure_on_another_cluster(
-    aws: dict[str, str], tmp_path: Path, listeners: dict[str, int]
-) -> None:
-    """The same block, where the cluster kubectl would reach is not staging's (the fake knows
-    another endpoint): the first port-forward fails, and nothing after it runs: no SQL, no Redis
-    password, no restart."""
-    world = scene(aws, tmp_path, listeners, "staging")
-    result = run(
-        {**world.env, "FAKE_KUBE_SERVER": "https://another-cluster.example.com"}, first_deploy(), tmp_path
-    )
-    assert result.returncode != 0 and "not the stack's cluster" in result.stderr
-    assert world.log("psql") == [] and not (tmp_path / "redis-password").exists()
-    assert not [call for call in world.log("kubectl") if "rollout" in call]
-
-
-def test_the_database_rotation_sets_the_new_password_between_the_two_ups(
-    aws: dict[str, str], tmp_path: Path, listeners: dict[str, int]
-) -> None:
-    """The database-password rotation, as printed: the rotation value, the targeted `pulumi up`
-    of the password and its value (URNs production declares once rotated), then ALTER ROLE with
-    the value Secrets Manager holds, through a port-forward on production's cluster, then the full
-    `pulumi up`."""
-    block = fenced(RUNBOOKS, "### The database and Redis passwords")
-    value = re.search(r"'rotation.db-password' (\S+) --stack production", block)
-    assert value
-    world = scene(
-        aws, tmp_path, listeners, "production", overrides={"ai-etl:rotation": {"db-password": value[1]}}
-    )
-    result = run(world.env, block, tmp_path)
-    assert result.returncode == 0, result.stderr[-3000:]
-    commands = [
-        entry["argv"][:1] + [a for a in entry["argv"] if a.startswith("urn:")]
-        for entry in world.log("pulumi")
-    ]
-    assert [c[0] for c in commands] == ["config", "up", "config", "config", "stack", "up"]
-    assert len(commands[1]) == 3, "the first up targets the password and its value only"
-    pw = "'" + SAMPLE["db-password"].replace("'", "''") + "'"
-    assert world.log("psql") == [[f"ALTER ROLE ai_etl WITH PASSWORD {pw};"]]
-
-
-def test_the_redis_rotation_step_sets_requirepass_through_a_port_forward(
-    aws: dict[str, str], tmp_path: Path, listeners: dict[str, int]
-) -> None:
-    """Step 2 for Redis, as printed: the password from Secrets Manager reaches redis-cli on its
-    standard input, through a port-forward on production's own cluster."""
-    world = scene(aws, tmp_path, listeners, "production")
-    result = run(world.env, fenced(RUNBOOKS, "For Redis, step 2 sets"), tmp_path)
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert (tmp_path / "redis-password").read_text() == SAMPLE["redis-password"]
-    assert SAMPLE["redis-password"] not in result.stdout + result.stderr
-
-
 @pytest.mark.parametrize(
     ("anchor", "stack"),
     [
         ("## Rotation runbook", "production"),
+        ("### The database and Redis passwords", "production"),
         ("**A release (the image).**", "production"),
         ("## Destroy and uninstall", "dev"),
         ("## Changing the replica region", "production"),
@@ -242,10 +165,8 @@ def test_troubleshooting_compares_a_synced_value_by_its_digest(
 
 RUN_HERE = [
     "### The database and Redis passwords",
-    "For Redis, step 2 sets",
     "## Rotation runbook",
     "**A release (the image).**",
-    "the defaults, run as a script",
     "## Destroy and uninstall",
     "## Changing the replica region",
 ]

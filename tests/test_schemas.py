@@ -21,7 +21,15 @@ import pytest
 
 from ai_etl.offline.records import Run
 from tests.crds import RELEASE, SHA256, URL, CrdError, crd_dir, holds_release
-from tests.helpers import ESO_GROUP, KUBERNETES_VERSION, copy_project, eso_errors, manifest, manifests
+from tests.helpers import (
+    ESO_GROUP,
+    KUBERNETES_VERSION,
+    backend_manifest,
+    copy_project,
+    eso_errors,
+    manifest,
+    manifests,
+)
 from tests.paths import PROJECT_DIR
 
 CRD_FILES = ("ExternalSecret", "SecretStore")
@@ -53,15 +61,19 @@ def test_strict_kubernetes_validation_rejects_an_unknown_field(stack_run: Run) -
 def test_external_secrets_objects_match_the_operator_crds(
     stack_run: Run, schemas_dir: Path, kind: str
 ) -> None:
-    """SecretStore and ExternalSecret are valid external-secrets.io/v1 objects, no unknown field."""
-    obj = manifest(stack_run, kind)
-    assert obj["apiVersion"] == f"{ESO_GROUP}/v1"
-    assert eso_errors(schemas_dir, obj) == []
+    """SecretStore and every ExternalSecret (the workloads' and the rotation steps', whose
+    `remoteRef.property` picks a verifier out of a JSON value) are valid external-secrets.io/v1
+    objects, no unknown field."""
+    objects = [m for m in manifests(stack_run) if m["kind"] == kind]
+    assert objects
+    for obj in objects:
+        assert obj["apiVersion"] == f"{ESO_GROUP}/v1"
+        assert eso_errors(schemas_dir, obj) == []
 
 
 def test_crd_check_rejects_unknown_and_misplaced_fields(stack_run: Run, schemas_dir: Path) -> None:
     """The CRD check is live: a field the operator does not know is reported, not pruned."""
-    obj = copy.deepcopy(manifest(stack_run, "ExternalSecret"))
+    obj = copy.deepcopy(backend_manifest(stack_run, "ExternalSecret"))
     obj["spec"]["data"][0]["remoteRef"]["versionId"] = "x"
     obj["spec"]["target"]["creationPolicy"] = "Owned"
     errors = eso_errors(schemas_dir, obj)

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from urllib.parse import unquote, urlsplit
 
-from ai_etl.catalogue import CATALOGUE, Source, by_key, synced
+from ai_etl import names
+from ai_etl.catalogue import CATALOGUE, Source, by_key, server_credentials, synced
 from ai_etl.offline.records import Run, Sensitive, unwrap
 from ai_etl.tokens import IAM_ROLE, KMS_KEY, RANDOM_PASSWORD
 from ai_etl.tokens import SM_SECRET as SECRET
 from ai_etl.tokens import SM_VERSION as VERSION
-from tests.helpers import PLACEHOLDERS, backend_secret, manifest, password_of
+from tests.helpers import PLACEHOLDERS, backend_manifest, backend_secret, manifest, password_of
 
 
 def secret_value(run: Run, remote_name: str, version_ref: str) -> Sensitive:
@@ -28,7 +29,7 @@ def secret_value(run: Run, remote_name: str, version_ref: str) -> Sensitive:
 def test_every_backend_variable_resolves_to_its_source(stack_run: Run) -> None:
     """Each env var the backend reads ends at the value the catalogue says it comes from."""
     deployment = manifest(stack_run, "Deployment")
-    external = manifest(stack_run, "ExternalSecret")
+    external = backend_manifest(stack_run, "ExternalSecret")
     (container,) = deployment["spec"]["template"]["spec"]["containers"]
     data = {d["secretKey"]: d["remoteRef"] for d in external["spec"]["data"]}
     catalogue = by_key()
@@ -58,10 +59,11 @@ def test_every_backend_variable_resolves_to_its_source(stack_run: Run) -> None:
 
 
 def test_composed_urls_carry_the_guides_defaults_and_survive_special_characters(stack_run: Run) -> None:
-    """DATABASE_URL and REDIS_URL parse back into host, port, database and the exact password,
-    although the password holds '@', ':', '/' and '#'."""
+    """DATABASE_URL and REDIS_URL parse back into host, port, database, the login role of the
+    current generation (`<user>_blue` at 0) and the exact password, although the password holds
+    '@', ':', '/' and '#'."""
     urls = {}
-    for remote in manifest(stack_run, "ExternalSecret")["spec"]["data"]:
+    for remote in backend_manifest(stack_run, "ExternalSecret")["spec"]["data"]:
         if remote["secretKey"] in ("database-url", "redis-url"):
             urls[remote["secretKey"]] = urlsplit(
                 unwrap(secret_value(stack_run, remote["remoteRef"]["key"], remote["remoteRef"]["version"]))
@@ -74,7 +76,7 @@ def test_composed_urls_carry_the_guides_defaults_and_survive_special_characters(
         "postgres-svc",
         5432,
         "/ai_etl",
-        "ai_etl",
+        "ai_etl_blue",
     )
     assert unquote(db.password or "") == db_password
     assert (redis.scheme, redis.hostname, redis.port, redis.path, redis.username) == (
@@ -82,27 +84,26 @@ def test_composed_urls_carry_the_guides_defaults_and_survive_special_characters(
         "redis-svc",
         6379,
         "/0",
-        "",
+        "ai_etl_blue",
     )
     assert unquote(redis.password or "") == unwrap(password_of(stack_run, "redis-password").outputs["result"])
 
 
 def test_every_catalogue_entry_is_one_encrypted_secrets_manager_entry(stack_run: Run) -> None:
-    """Each catalogue key has exactly one Secrets Manager secret, under ai-etl/<stack>/, with the
-    environment's own KMS key, and exactly one value."""
+    """Each catalogue key, and each server credential's verifiers, has exactly one Secrets Manager
+    secret, under ai-etl/<stack>/, with the environment's own KMS key, and exactly one value."""
     key = stack_run.one(KMS_KEY, "-secrets-key")
     secrets = stack_run.of_type(SECRET)
-    assert sorted(s.inputs["name"] for s in secrets) == sorted(
-        f"ai-etl/{stack_run.stack}/{spec.key}" for spec in CATALOGUE
-    )
+    keys = [spec.key for spec in CATALOGUE] + [names.verifiers_key(s.key) for s in server_credentials()]
+    assert sorted(s.inputs["name"] for s in secrets) == sorted(f"ai-etl/{stack_run.stack}/{k}" for k in keys)
     for secret in secrets:
         assert secret.inputs["kmsKeyId"] == key.outputs["arn"]
-    assert len(stack_run.of_type(VERSION)) == len(CATALOGUE)
+    assert len(stack_run.of_type(VERSION)) == len(keys)
 
 
 def test_database_and_redis_passwords_stay_out_of_kubernetes(stack_run: Run) -> None:
     """Entries without an env var live in Secrets Manager only: the operator does not sync them."""
-    keys = {d["secretKey"] for d in manifest(stack_run, "ExternalSecret")["spec"]["data"]}
+    keys = {d["secretKey"] for d in backend_manifest(stack_run, "ExternalSecret")["spec"]["data"]}
     assert keys == {spec.key for spec in synced()}
     assert not keys & {"db-password", "redis-password"}
 
@@ -115,10 +116,12 @@ def test_api_base_is_plain_configuration(stack_run: Run) -> None:
 
 
 def test_generated_secrets_are_long_random_passwords(stack_run: Run) -> None:
-    """Every generated secret is a RandomPassword of 32 characters or more, with mixed classes."""
+    """Every generated secret is a RandomPassword of 32 characters or more, with mixed classes; a
+    server credential has two, one per login role."""
     generated = [spec.key for spec in CATALOGUE if spec.source is Source.GENERATED]
     passwords = stack_run.of_type(RANDOM_PASSWORD)
-    assert sorted(p.urn for p in passwords) == sorted(password_of(stack_run, key).urn for key in generated)
+    assert {password_of(stack_run, key).urn for key in generated} <= {p.urn for p in passwords}
+    assert len(passwords) == len(generated) + len(server_credentials())
     for p in passwords:
         assert p.inputs["length"] >= 32
         assert p.inputs["special"] is True
@@ -128,9 +131,14 @@ def test_generated_secrets_are_long_random_passwords(stack_run: Run) -> None:
 def test_stack_outputs_help_an_operator(stack_run: Run) -> None:
     """The outputs name what an operator looks for, and match what was declared."""
     exports = stack_run.exports
-    assert backend_secret(stack_run) == manifest(stack_run, "ExternalSecret")["metadata"]["name"]
+    assert backend_secret(stack_run) == backend_manifest(stack_run, "ExternalSecret")["metadata"]["name"]
     assert exports["namespace"] == manifest(stack_run, "Namespace")["metadata"]["name"]
     assert exports["operatorRoleArn"] == stack_run.one(IAM_ROLE).outputs["arn"]
     assert exports["kmsKeyArn"] == stack_run.one(KMS_KEY, "-secrets-key").outputs["arn"]
-    assert set(exports["secretArns"]) == {spec.key for spec in CATALOGUE}
-    assert set(exports["rotation"]) == {spec.key for spec in CATALOGUE if spec.source is Source.GENERATED}
+    servers = {spec.key for spec in server_credentials()}
+    assert set(exports["secretArns"]) == {spec.key for spec in CATALOGUE} | {
+        names.verifiers_key(k) for k in servers
+    }
+    generated = {spec.key for spec in CATALOGUE if spec.source is Source.GENERATED}
+    assert set(exports["rotation"]) == generated - servers
+    assert exports["generations"] == dict.fromkeys(sorted(servers), 0)

@@ -38,6 +38,13 @@ class SecretSpec:
     """For COMPOSED: the connection settings (stack config object `ai-etl:<connection>`)."""
     url_template: str | None = None
     """For COMPOSED: the URL, with `{password}` and the connection's fields as placeholders."""
+    server: str | None = None
+    """For GENERATED: the kind of server that holds it too (one of SERVERS). Its rotation value is
+    a generation, served by alternating login roles (ai_etl/components/serverauth.py), and a
+    rotation step the program declares sets it on the server."""
+    admin_of: str | None = None
+    """For PROVIDED: the server credential whose rotation step logs in with it (an administrator's
+    password); synced to that step alone, never to a workload."""
 
 
 @dataclass(frozen=True)
@@ -54,13 +61,24 @@ class Consumer:
     """Plain configuration it reads as env vars (values from settings), never secrets."""
 
 
+SERVERS = ("postgres", "redis")
+"""The servers a rotation step knows how to set a password on (serverauth's step scripts)."""
+
 CATALOGUE: tuple[SecretSpec, ...] = (
     SecretSpec("jwt-secret-key", "JWT_SECRET_KEY", Source.GENERATED, "Signs the backend's JWTs"),
     SecretSpec("secret-key", "SECRET_KEY", Source.GENERATED, "The backend's application secret"),
     # Not `webhook-secret`: a Secrets Manager name must not end in a hyphen and six characters.
     SecretSpec("webhook-signing-key", "WEBHOOK_SECRET", Source.GENERATED, "Signs outgoing webhooks"),
-    SecretSpec("db-password", None, Source.GENERATED, "Password of the Postgres user"),
-    SecretSpec("redis-password", None, Source.GENERATED, "Password of Redis"),
+    SecretSpec(
+        "db-password",
+        None,
+        Source.GENERATED,
+        "Password of the active Postgres login role",
+        server="postgres",
+    ),
+    SecretSpec(
+        "redis-password", None, Source.GENERATED, "Password of the active Redis ACL user", server="redis"
+    ),
     SecretSpec(
         "database-url",
         "DATABASE_URL",
@@ -77,7 +95,7 @@ CATALOGUE: tuple[SecretSpec, ...] = (
         "Redis connection URL",
         password_of="redis-password",
         connection="redis",
-        url_template="redis://:{password}@{host}:{port}/{db}",
+        url_template="redis://{user}:{password}@{host}:{port}/{db}",
     ),
     SecretSpec("qwen-api-key", "QWEN_API_KEY", Source.PROVIDED, "LLM API key", config_key="qwenApiKey"),
     SecretSpec(
@@ -89,6 +107,22 @@ CATALOGUE: tuple[SecretSpec, ...] = (
         Source.PROVIDED,
         "S3 secret access key",
         config_key="s3SecretKey",
+    ),
+    SecretSpec(
+        "db-admin-password",
+        None,
+        Source.PROVIDED,
+        "Password of the Postgres role the rotation step logs in as (database.adminUser)",
+        config_key="dbAdminPassword",
+        admin_of="db-password",
+    ),
+    SecretSpec(
+        "redis-admin-password",
+        None,
+        Source.PROVIDED,
+        "Password of the Redis user the rotation step logs in as (redis.adminUser)",
+        config_key="redisAdminPassword",
+        admin_of="redis-password",
     ),
 )
 
@@ -132,10 +166,21 @@ def synced(
     return tuple(spec for spec in catalogue if spec.key in keys)
 
 
-def server_passwords(catalogue: tuple[SecretSpec, ...] = CATALOGUE) -> tuple[SecretSpec, ...]:
-    """Generated passwords a server holds too (Postgres, Redis): a new value must be set there as well."""
-    used = {spec.password_of for spec in catalogue if spec.password_of}
-    return tuple(spec for spec in catalogue if spec.key in used)
+def server_credentials(catalogue: tuple[SecretSpec, ...] = CATALOGUE) -> tuple[SecretSpec, ...]:
+    """Generated passwords a server holds, each rotated by a step the program declares."""
+    return tuple(spec for spec in catalogue if spec.server is not None)
+
+
+def admin_secret(spec: SecretSpec, catalogue: tuple[SecretSpec, ...] = CATALOGUE) -> SecretSpec:
+    """The provided administrator's password the rotation step of server credential `spec` uses."""
+    (admin,) = (s for s in catalogue if s.admin_of == spec.key)
+    return admin
+
+
+def url_of(spec: SecretSpec, catalogue: tuple[SecretSpec, ...] = CATALOGUE) -> SecretSpec:
+    """The composed URL whose password is the generated `spec`."""
+    (url,) = (s for s in catalogue if s.password_of == spec.key)
+    return url
 
 
 def check_catalogue(
@@ -168,6 +213,21 @@ def check_catalogue(
             target = index.get(spec.password_of)
             if target is None or target.source is not Source.GENERATED:
                 raise ValueError(f"{spec.key}: password_of must name a generated secret")
+            if target.server is None:
+                raise ValueError(f"{spec.key}: its password {target.key} is held by a server: name it")
+        if spec.server is not None:
+            if spec.server not in SERVERS or spec.source is not Source.GENERATED:
+                raise ValueError(f"{spec.key}: server must be one of {SERVERS}, on a generated secret")
+            if sum(s.password_of == spec.key for s in catalogue) != 1:
+                raise ValueError(f"{spec.key}: a server credential is the password of exactly one URL")
+            if sum(s.admin_of == spec.key for s in catalogue) != 1:
+                raise ValueError(f"{spec.key}: a server credential needs exactly one admin_of secret")
+        if spec.admin_of is not None:
+            target = index.get(spec.admin_of)
+            if spec.source is not Source.PROVIDED or target is None or target.server is None:
+                raise ValueError(f"{spec.key}: admin_of is a provided secret's, naming a server credential")
+            if spec.env_var is not None:
+                raise ValueError(f"{spec.key}: an administrator's password is read by no workload")
     names = [consumer.name for consumer in consumers]
     if len(set(names)) != len(names):
         raise ValueError(f"duplicate consumers: {names}")

@@ -76,11 +76,15 @@ def external_secret_manifest(
     store_name: pulumi.Input[str],
     data: Sequence[tuple[str, str, pulumi.Input[str]]],
     labels: Mapping[str, str],
+    properties: Mapping[str, str] | None = None,
 ) -> dict:
-    """The ExternalSecret of one generation: each (key, remote name, version) pinned.
+    """The ExternalSecret of one generation: each (key, remote name, version) pinned; a key in
+    `properties` takes that property of its remote value, a JSON object (the operator's
+    `remoteRef.property`).
 
     The target Secret takes the ExternalSecret's own name (see generation_name).
     """
+    properties = properties or {}
     spec = {
         "refreshInterval": REFRESH_INTERVAL,
         "secretStoreRef": {"kind": "SecretStore", "name": store_name},
@@ -92,7 +96,14 @@ def external_secret_manifest(
             "deletionPolicy": "Retain",
         },
         "data": [
-            {"secretKey": key, "remoteRef": {"key": remote, "version": version}}
+            {
+                "secretKey": key,
+                "remoteRef": {
+                    "key": remote,
+                    "version": version,
+                    **({"property": properties[key]} if key in properties else {}),
+                },
+            }
             for key, remote, version in data
         ],
     }

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from ai_etl.names import ADOPTED, ROTATION_STEP_TAG, VALUE_SOURCE_TAG, child, secret_value
+from ai_etl.names import ACTIVE_ROLE_TAG, ADOPTED, VALUE_SOURCE_TAG, child, secret_value
 from ai_etl.tokens import SECRETS_MANAGER_COMPONENT
 
 
@@ -38,8 +38,9 @@ class SecretEntry:
     description: str
     value: pulumi.Input[str]
     """Its value; sent to AWS as a secret whatever it is."""
-    rotation_step: str | None = None
-    """What else a new value needs, outside Pulumi (tag `RotationStep`, which the offline diff shows)."""
+    active_role: str | None = None
+    """For a server credential: the login role its value is the password of (tag `ActiveRole`,
+    which the offline diff shows)."""
     adopted: bool = False
     """The value was kept from before this program managed it (tag `ValueSource: adopted`)."""
 
@@ -126,7 +127,7 @@ class SecretsManager(pulumi.ComponentResource):
                 force_overwrite_replica_secret=False,
                 tags={
                     **args.tags,
-                    **({ROTATION_STEP_TAG: entry.rotation_step} if entry.rotation_step else {}),
+                    **({ACTIVE_ROLE_TAG: entry.active_role} if entry.active_role else {}),
                     **({VALUE_SOURCE_TAG: ADOPTED} if entry.adopted else {}),
                 },
                 opts=pulumi.ResourceOptions(parent=self, protect=args.protect),

@@ -80,6 +80,9 @@ class WorkloadArgs:
     container: ContainerSpec
     egress_ports: Sequence[int]
     """TCP ports it connects to besides HTTPS and DNS (its databases)."""
+    after: Sequence[pulumi.Resource] = ()
+    """What its new Secret and its Deployment wait for (the servers' rotation steps): if one fails,
+    `pulumi up` stops before any pod of it rolls."""
 
 
 class Workload(pulumi.ComponentResource):
@@ -116,7 +119,8 @@ class Workload(pulumi.ComponentResource):
             data=data,
             labels=with_component(args.labels, "secrets"),
         )
-        external_secret = declare(f"{name}-secrets", es, child)
+        after = pulumi.ResourceOptions(parent=self, depends_on=list(args.after))
+        external_secret = declare(f"{name}-secrets", es, after)
         # The Secret bears the ExternalSecret's name; taking it from the created object makes
         # every user of the Secret wait until the operator reported it Ready.
         self.secret_name = name_of(external_secret)
@@ -159,7 +163,7 @@ class Workload(pulumi.ComponentResource):
             service_account=self.service_account,
             env=env,
         )
-        k8s.apps.v1.Deployment(name, metadata=deployment["metadata"], spec=deployment["spec"], opts=child)
+        k8s.apps.v1.Deployment(name, metadata=deployment["metadata"], spec=deployment["spec"], opts=after)
         policy = network_policy_manifest(
             name=args.name,
             namespace=args.namespace,

@@ -23,6 +23,8 @@ from ai_etl.config.reading import ADOPT, NOT_AN_OBJECT, SECRET, RawConfig
 from ai_etl.config.stackfiles import file_stack
 from ai_etl.grade import PRODUCTION, RECOVERY_WINDOW_FOR
 
+STEP_IMAGE = "stepImage"
+"""The rotation steps' image (`ai-etl:stepImage`)."""
 SUPPORTED_PARTITIONS = ("aws", "aws-cn", "aws-us-gov")
 """Partitions whose IAM OIDC providers (IRSA) the program's ARN check accepts."""
 PROVIDER_NAMESPACES = ("aws", "kubernetes", "random", "pulumi")
@@ -208,6 +210,12 @@ def production_grade(
                 f"must be pinned by digest {why}, so what was previewed is what runs; got {workload.image!r}",
                 problems.set_cmd((name, "image"), _digest_placeholder(workload.image)),
             )
+    if not pinned(config.step_image):
+        problems.add(
+            STEP_IMAGE,
+            f"must be pinned by digest {why}, so what was previewed is what runs; got {config.step_image!r}",
+            problems.set_cmd((STEP_IMAGE,), _digest_placeholder(config.step_image)),
+        )
 
 
 def image_warnings(config: StackConfig, workloads: Mapping[str, Any], stack: str) -> list[str]:
@@ -217,16 +225,48 @@ def image_warnings(config: StackConfig, workloads: Mapping[str, Any], stack: str
     if config.grade == PRODUCTION:
         return []  # production_grade refuses any image not pinned by digest
     warnings = []
-    for name, workload in workloads.items():
-        if workload is None or pinned(workload.image) or image_tag(workload.image) not in (None, "latest"):
+    images: dict[tuple[str, ...], str] = {
+        (n, "image"): w.image for n, w in workloads.items() if w is not None
+    }
+    for path, image in {**images, (STEP_IMAGE,): config.step_image}.items():
+        if pinned(image) or image_tag(image) not in (None, "latest"):
             continue
-        what = "no tag, which means :latest" if image_tag(workload.image) is None else "the tag :latest"
-        fix = Commands(stack).set((name, "image"), _digest_placeholder(workload.image))
+        what = "no tag, which means :latest" if image_tag(image) is None else "the tag :latest"
+        fix = Commands(stack).set(path, _digest_placeholder(image))
         warnings.append(
-            f"{name}.image {workload.image!r} has {what}: pods started at different times may run "
+            f"{'.'.join(path)} {image!r} has {what}: pods started at different times may run "
             f"different builds, and no preview shows which; pin it by tag and digest: {fix}"
         )
     return warnings
+
+
+def generation(value: object) -> int | None:
+    """A server credential's generation from its rotation value as the CLI stores it (`--path`
+    stores 2 as an integer, plain `config set` as text); None if it is not a whole number >= 0."""
+    text = str(value).strip() if isinstance(value, int | str) and not isinstance(value, bool) else ""
+    return int(text) if text.isascii() and text.isdigit() else None
+
+
+def generations(problems: Problems, entries: Mapping[str, Any], servers: tuple[SecretSpec, ...]) -> None:
+    """A server credential's rotation value (`entries`: `ai-etl:rotation` as read) is its
+    generation: a whole number, each bump moving the backend to the other login role
+    (ai_etl/components/serverauth.py)."""
+    for spec in servers:
+        if spec.key not in entries or generation(entries[spec.key]) is not None:
+            continue
+        value = entries[spec.key]
+        problems.add(
+            ("rotation", spec.key),
+            f"must be a whole number of 0 or more, got {_shown(value)}: it counts {spec.key}'s rotations, "
+            "and each one moves the backend to the other login role (docs/runbooks.md)",
+            problems.set_cmd(("rotation", spec.key), 1),
+        )
+
+
+def _shown(value: object, limit: int = 60) -> str:
+    """`repr(value)`, cut short: a hostile value cannot flood the message."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def adopted(problems: Problems, raw: RawConfig, generated: list[str]) -> None:

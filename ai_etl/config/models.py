@@ -43,6 +43,11 @@ from ai_etl.grade import (
     STANDARD,
 )
 
+ROLE_BASE = r"[a-z_][a-z0-9_]{0,56}"
+"""A login role's base name: `<base>_green` must stay within PostgreSQL's 63 bytes (NAMEDATALEN - 1)
+and be a name neither psql nor redis-cli needs to quote, nor an AWS tag value refuses."""
+ROLE_BASE_WHAT = "a role name of lower-case letters, digits and '_' (at most 57)"
+
 
 class _Model(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True)
@@ -75,7 +80,19 @@ class DatabaseSettings(_Model):
     host: Hostname = "postgres-svc"
     port: Port = 5432
     name: Word = "ai_etl"
-    user: Word = "ai_etl"
+    user: Annotated[
+        str,
+        text(ROLE_BASE_WHAT, ROLE_BASE),
+        Field(
+            description="the group role that owns the schema; the backend logs in as <user>_blue or "
+            "<user>_green, its members, which the rotation step makes"
+        ),
+    ] = "ai_etl"
+    admin_user: Annotated[
+        str,
+        text(ROLE_BASE_WHAT, ROLE_BASE),
+        Field(description="the role the rotation step logs in as (CREATEROLE; docs/runbooks.md)"),
+    ] = "postgres"
 
 
 class RedisSettings(_Model):
@@ -84,6 +101,16 @@ class RedisSettings(_Model):
     host: Hostname = "redis-svc"
     port: Port = 6379
     db: Annotated[int, whole(0)] = 0
+    user: Annotated[
+        str,
+        text(ROLE_BASE_WHAT, ROLE_BASE),
+        Field(description="the backend logs in as the ACL user <user>_blue or <user>_green"),
+    ] = "ai_etl"
+    admin_user: Annotated[
+        str,
+        text(ROLE_BASE_WHAT, ROLE_BASE),
+        Field(description="the ACL user the rotation step logs in as (it needs +acl; docs/runbooks.md)"),
+    ] = "default"
 
 
 class StackConfig(_Model):
@@ -170,6 +197,15 @@ class StackConfig(_Model):
     rotation: dict[str, Annotated[str, text("a non-empty string (a date is a good choice)")]] = Field(
         default_factory=dict, examples=["2026-12-01"]
     )
+    step_image: Annotated[
+        str,
+        text("a container image reference such as registry.example.com/ai-etl-step:1.0.0", IMAGE),
+        Field(
+            description="the rotation steps' image: bash, psql 15 or newer and redis-cli 6 or newer "
+            "(docs/runbooks.md)",
+            examples=["registry.example.com/ai-etl-step:1.0.0@sha256:<digest>"],
+        ),
+    ]
 
     def connections(self) -> dict[str, DatabaseSettings | RedisSettings]:
         """The connection settings by the name the catalogue's composed secrets give them."""

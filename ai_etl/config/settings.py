@@ -22,6 +22,7 @@ from ai_etl.catalogue import (
     Source,
     check_catalogue,
     of_source,
+    server_credentials,
 )
 from ai_etl.config import crosschecks
 from ai_etl.config.models import DEFAULTS, DatabaseSettings, RedisSettings, StackConfig, WorkloadSettings
@@ -63,16 +64,30 @@ class Settings:
     """Live values kept at a takeover (`ai-etl:adopt`), by generated key, for the keys not yet
     rotated; secret Outputs."""
     rotation: Mapping[str, str] = field(default_factory=dict)
-    """The rotation value of every generated secret, by key; bumping one rotates that secret."""
+    """The rotation value of every generated secret a server does not hold, by key; bumping one
+    rotates that secret."""
+    generations: Mapping[str, int] = field(default_factory=dict)
+    """The generation of every server credential (its integer rotation value, 0 if unset), by key:
+    a bump sets a new password on the login role no running pod uses, and makes it the active one."""
     catalogue: tuple[SecretSpec, ...] = CATALOGUE
     consumers: tuple[Consumer, ...] = CONSUMERS
 
 
 def rotation_of(config: StackConfig, catalogue: tuple[SecretSpec, ...]) -> dict[str, str]:
-    """The rotation value of every generated secret, by key (DEFAULT_ROTATION where none is set)."""
+    """The rotation value of every generated secret a server does not hold, by key
+    (DEFAULT_ROTATION where none is set)."""
     return {
-        s.key: config.rotation.get(s.key, DEFAULT_ROTATION) for s in of_source(Source.GENERATED, catalogue)
+        s.key: config.rotation.get(s.key, DEFAULT_ROTATION)
+        for s in of_source(Source.GENERATED, catalogue)
+        if s.server is None
     }
+
+
+def generations_of(entries: Mapping[str, Any], catalogue: tuple[SecretSpec, ...]) -> dict[str, int]:
+    """The generation of every server credential, by key (0 where none is set), from the
+    `ai-etl:rotation` entries as read (crosschecks.generations has refused any other value)."""
+    values = {s.key: crosschecks.generation(entries.get(s.key, 0)) for s in server_credentials(catalogue)}
+    return {key: value or 0 for key, value in values.items()}
 
 
 def parse_settings(
@@ -97,12 +112,15 @@ def parse_settings(
         **{str(s.config_key): Target(secret=True) for s in provided},
     }
     core = {k: v for k, v in raw.values.items() if k not in names}
+    given = raw.values.get("rotation")
+    entries = given if isinstance(given, dict) else {}
+    servers = server_credentials(catalogue)
+    if isinstance(given, dict):  # a server credential's rotation value is a generation, judged apart
+        core["rotation"] = {k: v for k, v in given.items() if k not in {s.key for s in servers}}
     config = problems.validate(StackConfig, core, extra=read_apart)
     workloads = {
         c.name: problems.validate(WorkloadSettings, raw.values.get(c.name), (c.name,)) for c in consumers
     }
-    given = raw.values.get("rotation")
-    entries = given if isinstance(given, dict) else {}
     entry = value_target(StackConfig.model_fields["rotation"].annotation)
     for key in sorted(set(entries) - set(generated)):
         problems.unknown(("rotation", key), dict.fromkeys(generated, entry), entries[key])
@@ -120,6 +138,7 @@ def parse_settings(
         crosschecks.namespace(problems, raw, config)
     if config is not None and config.grade == PRODUCTION:
         crosschecks.production_grade(problems, config, workloads, str(raw.region), raw.elsewhere)
+    crosschecks.generations(problems, entries, servers)
     crosschecks.adopted(problems, raw, generated)
     problems.raise_if_any()
     assert config is not None  # validated
@@ -127,8 +146,11 @@ def parse_settings(
         pulumi.log.warn(warning)
     for warning in crosschecks.pin_and_alert_warnings(config, raw.elsewhere, raw.stack):
         pulumi.log.warn(warning)
-    rotation = rotation_of(config, catalogue)
+    rotation, generations = rotation_of(config, catalogue), generations_of(entries, catalogue)
     never_rotated = {k for k, value in rotation.items() if value == DEFAULT_ROTATION}
+    # An adopted server credential stands in for the password of the role serving generation 0
+    # (`<user>_blue`), which keeps that password through generation 1, while old pods may use it.
+    never_rotated |= {k for k, value in generations.items() if value < 2}
     kept = crosschecks.adopted_in_use(raw, never_rotated)
     if config.takeover:  # left on, a later create would silently take over an object someone else made
         pulumi.log.warn(
@@ -144,6 +166,7 @@ def parse_settings(
         provided=MappingProxyType({s.key: secret_of(str(s.config_key)) for s in provided}),
         adopted=MappingProxyType(adopted_values(kept)),
         rotation=MappingProxyType(rotation),
+        generations=MappingProxyType(generations),
         catalogue=catalogue,
         consumers=consumers,
     )

@@ -74,7 +74,10 @@ CHECKLIST: tuple[ChecklistItem, ...] = (
         "e.g. `gitleaks detect --source <backend repo>`")),
     ChecklistItem("Kubernetes Secrets are created with proper RBAC",
                   ("rbac-secrets", "no-plain-credentials", "secret-refs-resolve")),
-    ChecklistItem("Secret rotation schedule is documented", ("rotation-documented", "rotate-regularly")),
+    ChecklistItem(
+        "Secret rotation schedule is documented",
+        ("rotation-documented", "rotate-regularly", "server-rotation-automated"),
+    ),
     ChecklistItem(
         "Secrets are encrypted at rest (K8s encryption enabled)",
         ("secrets-manager-cmk", "cluster-encrypted-and-audited"),

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from ai_etl.catalogue import CATALOGUE, Source, by_key
+from ai_etl.catalogue import CATALOGUE, Source, by_key, server_credentials
 from ai_etl.eks import ENCRYPTED_BY_DEFAULT, minor_version
 from ai_etl.grade import (
     GRADE_LABEL,
@@ -25,7 +25,7 @@ from ai_etl.grade import (
     STANDARD,
     recovery_window_for,
 )
-from ai_etl.names import ADOPTED, VALUE_SOURCE_TAG, key_of_secret_name, secret_prefix
+from ai_etl.names import ADOPTED, VALUE_SOURCE_TAG, key_of_secret_name, secret_prefix, verifiers_key
 from ai_etl.tokens import (
     ALL_MANAGEMENT_EVENTS,
     AUDIT_ANNOTATION,
@@ -516,6 +516,59 @@ def secret_refs_resolve(subjects: list[Subject]) -> Iterator[tuple[str, str]]:
                             f"which no ExternalSecret in {namespace} provides"
                         ),
                     )
+
+
+@stack_rule(
+    "server-rotation-automated",
+    "A password a server holds is set there by a rotation step (a Job) the workloads wait for",
+    fix="the program declares it (ai_etl/components/rotationstep.py): pulumi up --stack {stack}",
+)
+def server_rotation_automated(subjects: list[Subject]) -> Iterator[tuple[str, str]]:
+    """Each server credential's secret has a Job whose pods read its verifiers (by secretKeyRef to
+    a Secret an ExternalSecret fills from `<key>-verifiers`), and every Deployment depends on that
+    Job: otherwise a rotation needs a hand-run step, and the backend may roll onto a password the
+    server does not have yet."""
+    servers = {spec.key for spec in server_credentials(CATALOGUE)}
+    secrets = [s for s in subjects if s.type == SM_SECRET]
+    if not secrets:
+        return
+    stack = secrets[0].stack
+    targets: dict[str, set[tuple[Any, Any]]] = {}
+    for es in (s for s in subjects if s.type == ESO_EXTERNAL_SECRET):
+        meta, spec = es.props.get("metadata") or {}, es.props.get("spec") or {}
+        target = _get(spec, "target", "name") or meta.get("name")
+        for d in spec.get("data") or []:
+            remote = str(_get(d, "remoteRef", "key") or "")
+            targets.setdefault(remote, set()).add((meta.get("namespace"), target))
+    deployments = [s for s in subjects if s.type == K8S_DEPLOYMENT]
+    for secret in secrets:
+        key = key_of_secret_name(stack, str(secret.props.get("name", "")))
+        if key not in servers:
+            continue
+        filled = targets.get(secret_prefix(stack) + verifiers_key(str(key)), set())
+        steps = [job for job in subjects if job.type == K8S_JOB and _reads_from(job, filled)]
+        if not steps:
+            yield (
+                secret.urn,
+                f"{key}: no rotation step (a Job reading its verifiers) sets it on the server, so a "
+                "rotation needs a hand-run step and drops connections",
+            )
+            continue
+        for d in deployments:
+            if not any(step.urn in d.dependencies for step in steps):
+                yield d.urn, f"{d.name}: may roll before the rotation step of {key} set it on the server"
+
+
+def _reads_from(job: Subject, secrets: set[tuple[Any, Any]]) -> bool:
+    """Whether the Job's pods read some key of one of `secrets` ((namespace, name)) by secretKeyRef."""
+    namespace = _get(job.props, "metadata", "namespace")
+    pod = _get(job.props, *WORKLOADS[K8S_JOB]) or {}
+    refs = [
+        _get(env, "valueFrom", "secretKeyRef", "name")
+        for container in pod.get("containers") or []
+        for env in container.get("env") or []
+    ]
+    return any((namespace, ref) in secrets for ref in refs if ref)
 
 
 @stack_rule(

@@ -9,6 +9,7 @@ program does.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import uuid
@@ -91,6 +92,11 @@ class ProviderMocks(pulumi.runtime.Mocks):
             result = "@:/#" + seed + seed
             state.update(result=result, bcryptHash="$2a$10$" + seed[:53])
             return f"{args.name}-id", state
+        if token == providers.RANDOM_BYTES:
+            # Deterministic per stack, name and keepers too; `base64` and `hex` are the same bytes.
+            raw = bytes.fromhex(_digest(self.stack, args.name, plain.get("keepers")))[: int(plain["length"])]
+            state.update(base64=base64.b64encode(raw).decode(), hex=raw.hex())
+            return "none", state
         # A resource may name its own region (pulumi-aws 7); else the provider's.
         region = str(plain.get("region") or self.region)
         partition = providers.partition(region)

@@ -26,6 +26,9 @@ REPLACE_ON: dict[str, tuple[str, ...]] = {
     # terraform-provider-random internal/provider/resource_password.go: every input forces a new
     # value; keepers exist for exactly that.
     providers.RANDOM_PASSWORD: ("*",),
+    # So does every RandomBytes input (terraform-provider-random internal/provider/resource_bytes.go:
+    # length RequiresReplace, keepers RequiresReplaceIfValuesNotNull).
+    providers.RANDOM_BYTES: ("*",),
     # internal/service/kms/key.go, alias.go
     providers.KMS_KEY: (
         "customerMasterKeySpec",
@@ -56,10 +59,13 @@ REPLACE_ON: dict[str, tuple[str, ...]] = {
     providers.IAM_ROLE: ("name", "namePrefix", "path"),
     providers.IAM_ROLE_POLICY: ("name", "namePrefix", "role"),
 }
-# Kubernetes: an object is identified by kind, namespace and name; some fields are immutable.
+# Kubernetes: an object is identified by kind, namespace and name; some fields are immutable, and
+# pulumi-kubernetes replaces the object when they change (pulumi/pulumi-kubernetes
+# provider/pkg/provider/diff.go, forceNew: a Job's .spec.selector and .spec.template too).
 K8S_REPLACE_ON: tuple[str, ...] = ("apiVersion", "kind", "metadata.name", "metadata.namespace")
 K8S_IMMUTABLE: dict[str, tuple[str, ...]] = {
     providers.K8S_DEPLOYMENT: ("spec.selector",),
+    providers.K8S_JOB: ("spec.selector", "spec.template"),
     providers.K8S_ROLE_BINDING: ("roleRef",),
 }
 

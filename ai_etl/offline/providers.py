@@ -15,6 +15,7 @@ STACK = "pulumi:pulumi:Stack"
 """The root resource the engine makes for every stack."""
 
 RANDOM_PASSWORD = "random:index/randomPassword:RandomPassword"
+RANDOM_BYTES = "random:index/randomBytes:RandomBytes"
 KMS_KEY = "aws:kms/key:Key"
 KMS_ALIAS = "aws:kms/alias:Alias"
 SM_SECRET = "aws:secretsmanager/secret:Secret"
@@ -30,11 +31,13 @@ METRIC_ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
 SQS_QUEUE = "aws:sqs/queue:Queue"
 SQS_QUEUE_POLICY = "aws:sqs/queuePolicy:QueuePolicy"
 K8S_DEPLOYMENT = "kubernetes:apps/v1:Deployment"
+K8S_JOB = "kubernetes:batch/v1:Job"
 K8S_ROLE_BINDING = "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding"
 K8S_PROVIDER = "pulumi:providers:kubernetes"
 
 RESOURCES = (
     RANDOM_PASSWORD,
+    RANDOM_BYTES,
     KMS_KEY,
     KMS_ALIAS,
     SM_SECRET,
@@ -50,6 +53,7 @@ RESOURCES = (
     SQS_QUEUE,
     SQS_QUEUE_POLICY,
     K8S_DEPLOYMENT,
+    K8S_JOB,
     K8S_ROLE_BINDING,
     K8S_PROVIDER,
 )

@@ -1,9 +1,10 @@
 """`python -m ai_etl.ops.diff BASE HEAD`: the offline diff of two renders of this project
-(ai_etl/offline), opened by the credentials the change rotates, those that need a step outside
-Pulumi flagged. CI posts it on every pull request.
+(ai_etl/offline), opened by the credentials the change rotates, a server credential's with the
+login role it makes active. CI posts it on every pull request.
 
 Offline knows no project's meaning; this module reads ours: a credential is a Secrets Manager
-secret of the stack, named and read back through ai_etl/names.py, its step its RotationStep tag.
+secret of the stack, named and read back through ai_etl/names.py; a server credential's secret
+names the role its value is the password of in its ActiveRole tag.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
-from ai_etl.names import ROTATION_STEP_TAG, key_of_secret_name
+from ai_etl.names import ACTIVE_ROLE_TAG, key_of_secret_name
 from ai_etl.offline.cli import add_diff_arguments, diff_command
 from ai_etl.offline.formats import Preface
 from ai_etl.tokens import SM_SECRET, SM_VERSION
@@ -26,21 +27,42 @@ class RotatedCredential:
     name: str
     key: str | None
     """Its catalogue key (None if the secret is not named as one of the stack's)."""
-    step: str | None
-    """What else a new value needs outside Pulumi (the secret's RotationStep tag), if anything."""
+    role: str | None = None
+    """For a server credential: the login role its new value is the password of (ActiveRole tag)."""
+    old_role: str | None = None
+    """For a server credential: the role its old value was the password of, which the pods not yet
+    rolled keep using (None for a new secret)."""
+
+    @property
+    def step(self) -> str | None:
+        """What the change does on the server, in words; None for a credential no server holds."""
+        if self.role is None:
+            return None
+        if self.old_role in (None, self.role):
+            return f"its rotation step sets the password of login role {self.role}"
+        return (
+            f"login role {self.role} becomes active (its rotation step sets its new password first); "
+            f"pods not yet rolled keep working on {self.old_role}"
+        )
 
 
 def rotated_credentials(
     base: list[dict[str, Any]], head: list[dict[str, Any]], stack: str
 ) -> list[RotatedCredential]:
     """The secrets whose value changes from `base` to `head`: each SecretVersion whose (fingerprinted)
-    value differs or that is new, named by its secret, with the step it needs outside Pulumi.
+    value differs or that is new, named by its secret, with the login role it makes active (for a
+    server credential).
 
     A value names its secret by ARN, an output a render does not hold; the engine records the secret
     among the value's dependencies (its `secretId` comes from it), which is how it is found here.
     A value whose secret is not in the render is listed by the ARN it names."""
     old = {r["urn"]: r for r in base}
     secrets = {r["urn"]: r for r in head if r["type"] == SM_SECRET}
+    old_roles = {
+        r["inputs"].get("name"): (r["inputs"].get("tags") or {}).get(ACTIVE_ROLE_TAG)
+        for r in base
+        if r["type"] == SM_SECRET
+    }
     found = []
     for version in (r for r in head if r["type"] == SM_VERSION):
         before = old.get(version["urn"])
@@ -48,11 +70,12 @@ def rotated_credentials(
             continue
         secret = next((secrets[u] for u in version.get("dependencies") or [] if u in secrets), None)
         if secret is None:
-            found.append(RotatedCredential(str(version["inputs"].get("secretId", "")), None, None))
+            found.append(RotatedCredential(str(version["inputs"].get("secretId", "")), None))
             continue
         name = str(secret["inputs"].get("name"))
         tags = secret["inputs"].get("tags") or {}
-        found.append(RotatedCredential(name, key_of_secret_name(stack, name), tags.get(ROTATION_STEP_TAG)))
+        role = tags.get(ACTIVE_ROLE_TAG)
+        found.append(RotatedCredential(name, key_of_secret_name(stack, name), role, old_roles.get(name)))
     return sorted(found, key=lambda c: c.name)
 
 
@@ -61,10 +84,10 @@ def preface(rotated: list[RotatedCredential]) -> Preface:
     if not rotated:
         return Preface()
     text = [f"Credentials this change rotates ({len(rotated)}):"]
-    text += [f"  {c.name}" + (f"  ! outside Pulumi: {c.step}" if c.step else "") for c in rotated]
+    text += [f"  {c.name}" + (f"  -> {c.step}" if c.step else "") for c in rotated]
     markdown = [f"**Credentials this change rotates ({len(rotated)}):**", ""]
     for c in rotated:
-        markdown.append(f"- `{c.name}`" + (f" :warning: **outside Pulumi:** {c.step}" if c.step else ""))
+        markdown.append(f"- `{c.name}`" + (f": {c.step}" if c.step else ""))
     return Preface(text=(*text, ""), markdown=(*markdown, ""))
 
 

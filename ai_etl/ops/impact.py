@@ -55,9 +55,13 @@ ALTERNATES: dict[str, Any] = {
     "database.port": 5433,
     "database.name": "ai_etl_2",
     "database.user": "ai_etl_2",
+    "database.adminUser": "ai_etl_admin",
     "redis.host": "cache.internal",
     "redis.port": 6380,
     "redis.db": 1,
+    "redis.user": "ai_etl_2",
+    "redis.adminUser": "ai_etl_admin",
+    "stepImage": "registry.example.com/ai-etl-step:1.0.1@sha256:" + "1" * 64,
     "backend.image": "registry.example.com/ai-etl-backend:1.0.1@sha256:" + "1" * 64,
     "backend.replicas": 2,
     "backend.port": 8080,
@@ -126,9 +130,9 @@ def impacts() -> list[Impact]:
         label = ", ".join(f"`{k}`" for k in together)
         changes.append((label, partial(_set_config, values=together)))
     for spec in of_source(Source.GENERATED, CATALOGUE):
-        changes.append(
-            (f"rotate `{spec.key}`", partial(_set_config, values={f"rotation.{spec.key}": "2026-12-01"}))
-        )
+        # A server credential's rotation value is its generation (0 when unset): the bump is to 1.
+        value = 1 if spec.server else "2026-12-01"
+        changes.append((f"rotate `{spec.key}`", partial(_set_config, values={f"rotation.{spec.key}": value})))
     for spec in of_source(Source.PROVIDED, CATALOGUE):
         changes.append((f"new `{spec.config_key}`", partial(_set_secret, key=f"{PROJECT}:{spec.config_key}")))
     found = []
@@ -167,7 +171,7 @@ def impact_table() -> str:
     """The change-impact table, one row per change."""
     rows = [
         "| change | replaced | updated in place | created / deleted | pods roll | credentials that change "
-        "| step outside Pulumi |",
+        "| on the servers |",
         "|---|---|---|---|---|---|---|",
     ]
     for item in impacts():

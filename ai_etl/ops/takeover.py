@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import base64
 import binascii
+import dataclasses
 import json
 import re
 import shlex
@@ -334,6 +335,8 @@ def check(spec: SecretSpec, value: bytes, stack: str, project_dir: Path = Path()
         ours, theirs = getattr(composed, part), getattr(live, part)
         if ours == theirs:
             continue
+        if part == "username" and theirs is None and _served_by_roles(spec):
+            continue  # the server's default user (Redis's requirepass): the step adds the login roles
         if part in fields and _valid(model, {**settings, fields[part]: theirs}):
             fix = shlex.join(["pulumi", "config", "set", "--path", f"{name}.{fields[part]}", str(theirs)])
             problems.append(f"{part} is {theirs!r} live, {ours!r} in the stack; fix: {fix} --stack {stack}")
@@ -347,9 +350,24 @@ def check(spec: SecretSpec, value: bytes, stack: str, project_dir: Path = Path()
     return problems
 
 
+def _served_by_roles(spec: SecretSpec) -> bool:
+    """Whether a URL's password is a server credential's, which the stack serves by its alternating
+    login roles (`<user>_blue`, `<user>_green`): its user changes at the takeover by design."""
+    return bool(spec.password_of) and by_key()[str(spec.password_of)].server is not None
+
+
+def _same_credential(spec: SecretSpec, before: Reading, after: Reading) -> bool:
+    """Whether two readings of a URL are the same credential; a server credential's URL may move
+    from the guide's single user to a login role of the stack's (docs/takeover.md)."""
+    if _served_by_roles(spec):
+        before, after = dataclasses.replace(before, username=None), dataclasses.replace(after, username=None)
+    return before == after
+
+
 def compare(keys: list[str], old: Mapping[str, str], new: Mapping[str, str]) -> dict[str, str]:
     """kept, new or CHANGED for each key, the hand-made Secret against the operator's: URLs as
-    their drivers read them (`!` raw and `%21` are the same password), other values byte for byte."""
+    their drivers read them (`!` raw and `%21` are the same password; a server credential's user
+    may become a login role), other values byte for byte."""
     specs, said = by_key(), {}
     for key in keys:
         spec = specs[key]
@@ -360,7 +378,9 @@ def compare(keys: list[str], old: Mapping[str, str], new: Mapping[str, str]) -> 
             said[key] = "CHANGED"
         elif spec.url_template:
             try:
-                same = read_url(spec, _text(spec, before)) == read_url(spec, _text(spec, after))
+                same = _same_credential(
+                    spec, read_url(spec, _text(spec, before)), read_url(spec, _text(spec, after))
+                )
             except (UnreadableURLError, TakeoverError):
                 same = before == after
             said[key] = "kept" if same else "CHANGED"

@@ -1,0 +1,754 @@
+"""The rotation step against a real PostgreSQL and a real Redis (tests/servers.py; `.ci/run` and
+`make servers` start them): each test runs serverauth's own script text with bash, in the
+environment the step's Job gets (STEP_ENV's variables and PATH, nothing else).
+
+The admins here are what serverauth says the step needs, and no more: Postgres
+POSTGRES_ADMIN_ATTRIBUTES (CREATEROLE, not superuser; the PostgreSQL here is Debian bookworm's 15),
+Redis REDIS_ADMIN_RULES.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import secrets
+import shutil
+import subprocess
+import uuid
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+import redis as redis_py
+import redis.asyncio as aredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+
+from ai_etl.components.serverauth import (
+    POSTGRES_ADMIN_ATTRIBUTES,
+    POSTGRES_STEP,
+    REDIS_ADMIN_RULES,
+    REDIS_STEP,
+    STEP_ENV,
+    StepEnv,
+    active_index,
+    login_roles,
+    redis_acl_hash,
+    role_generation,
+    scram_sha256_verifier,
+)
+from tests import server_env
+from tests.servers import pg_bindir, start_redis, stop_redis
+
+NO_RETRY = Retry(NoBackoff(), 0)
+"""Each client attempt is one connection: a failure counts, never retried away."""
+CLIENTS = 25
+"""Clients per server and per generation in the load test."""
+ROUNDS = 3
+"""Connections each client makes in every phase of the load test (a count, not a duration)."""
+
+
+# --- servers and their administrators --------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def pg() -> server_env.Postgres:
+    try:
+        return server_env.postgres()
+    except server_env.NoServersError as error:
+        pytest.fail(str(error), pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def rds() -> server_env.Redis:
+    try:
+        return server_env.redis()
+    except server_env.NoServersError as error:
+        pytest.fail(str(error), pytrace=False)
+
+
+def token() -> str:
+    """A generated password, as RandomPassword makes them (32 URL-safe characters)."""
+    return secrets.token_urlsafe(24)
+
+
+def unique(prefix: str) -> str:
+    """A role or user name no other test uses, so tests share one server without meeting."""
+    return f"{prefix}_{uuid.uuid4().hex[:8]}"
+
+
+def run(coro: Any) -> Any:
+    return asyncio.run(coro)
+
+
+async def pg_connect(pg: server_env.Postgres, user: str, password: str) -> Any:
+    return await asyncpg.connect(
+        host=pg.host, port=pg.port, user=user, password=password, database="postgres", timeout=10
+    )
+
+
+async def pg_super(pg: server_env.Postgres, sql: str, *args: Any) -> list[Any]:
+    conn = await pg_connect(pg, pg.superuser, pg.superpassword)
+    try:
+        return list(await conn.fetch(sql, *args))
+    finally:
+        await conn.close()
+
+
+@dataclass(frozen=True)
+class Admin:
+    user: str
+    password: str
+
+
+@pytest.fixture(scope="session")
+def pg_admin(pg: server_env.Postgres) -> Admin:
+    """The step's Postgres admin: LOGIN CREATEROLE, not superuser (its password set as a verifier,
+    so it is not in the server's log either)."""
+    admin = Admin(unique("step_admin"), token())
+    verifier = scram_sha256_verifier(admin.password, os.urandom(16))
+    run(
+        pg_super(
+            pg, f"CREATE ROLE {admin.user} {POSTGRES_ADMIN_ATTRIBUTES} NOSUPERUSER PASSWORD '{verifier}'"
+        )
+    )
+    return admin
+
+
+def redis_super(rds: server_env.Redis) -> redis_py.Redis:
+    return redis_py.Redis(host=rds.host, port=rds.port, username=rds.superuser, password=rds.superpassword)
+
+
+def make_redis_admin(client: redis_py.Redis, rules: tuple[str, ...] = REDIS_ADMIN_RULES) -> Admin:
+    admin = Admin(unique("step_admin"), token())
+    client.execute_command(
+        "ACL",
+        "SETUSER",
+        admin.user,
+        "on",
+        f"#{redis_acl_hash(admin.password)}",
+        "resetchannels",
+        "-@all",
+        *rules,
+    )
+    return admin
+
+
+@pytest.fixture(scope="session")
+def redis_admin(rds: server_env.Redis) -> Admin:
+    """The step's Redis admin: only REDIS_ADMIN_RULES."""
+    with redis_super(rds) as client:
+        return make_redis_admin(client)
+
+
+# --- the step, as the Job runs it ------------------------------------------------------------------
+
+
+@dataclass
+class Credential:
+    """One server credential's generated values, as the program keeps them: a password and a salt
+    per role generation (RandomPassword/RandomBytes keepers: serverauth.role_generation)."""
+
+    base: str
+    passwords: dict[int, str] = field(default_factory=dict)
+    salts: dict[int, bytes] = field(default_factory=dict)
+
+    def password(self, generation: int, index: int) -> str:
+        key = role_generation(generation, index)
+        return self.passwords.setdefault(key, token())
+
+    def salt(self, generation: int, index: int) -> bytes:
+        return self.salts.setdefault(role_generation(generation, index), os.urandom(16))
+
+    def verifiers(self, generation: int) -> tuple[str, str]:
+        v = [scram_sha256_verifier(self.password(generation, i), self.salt(generation, i)) for i in (0, 1)]
+        return (v[0], v[1])
+
+    def hashes(self, generation: int) -> tuple[str, str]:
+        return (redis_acl_hash(self.password(generation, 0)), redis_acl_hash(self.password(generation, 1)))
+
+    def active(self, generation: int) -> tuple[str, str]:
+        """The user and password the backend's URL names at `generation`."""
+        i = active_index(generation)
+        return login_roles(self.base)[i], self.password(generation, i)
+
+    def secrets(self) -> list[str]:
+        """Every value the program generated, and what derives from them."""
+        values = list(self.passwords.values())
+        for key, password in self.passwords.items():
+            values.append(redis_acl_hash(password))
+            if key in self.salts:
+                values.append(scram_sha256_verifier(password, self.salts[key]).split("$", 2)[2])
+        return values
+
+
+def pg_step_env(pg: server_env.Postgres, admin: Admin, cred: Credential, generation: int) -> dict[str, str]:
+    e = STEP_ENV
+    return {
+        e.pg_host: pg.host,
+        e.pg_port: str(pg.port),
+        e.pg_database: "postgres",
+        e.pg_admin_user: admin.user,
+        e.pg_admin_password: admin.password,
+        e.pg_group: cred.base,
+        **dict(zip(e.pg_roles, login_roles(cred.base), strict=True)),
+        **dict(zip(e.pg_verifiers, cred.verifiers(generation), strict=True)),
+    }
+
+
+def redis_step_env(
+    rds_host: str, port: int, admin: Admin, cred: Credential, generation: int
+) -> dict[str, str]:
+    e = STEP_ENV
+    return {
+        e.redis_host: rds_host,
+        e.redis_port: str(port),
+        e.redis_admin_user: admin.user,
+        e.redis_admin_password: admin.password,
+        **dict(zip(e.redis_users, login_roles(cred.base), strict=True)),
+        **dict(zip(e.redis_hashes, cred.hashes(generation), strict=True)),
+    }
+
+
+IMAGE_BIN: list[Path] = []
+"""The step's image, as far as the step can tell: a PATH holding only bash, psql and redis-cli."""
+
+
+@pytest.fixture(scope="session", autouse=True)
+def image_bin(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """What the step's image must contain, and nothing more: bash, psql (the client binary itself,
+    not Debian's Perl wrapper) and redis-cli. Every step in this module runs with PATH set to it."""
+    bindir = tmp_path_factory.mktemp("image-bin")
+    for name, found in (
+        ("bash", shutil.which("bash")),
+        ("psql", str(pg_bindir() / "psql")),
+        ("redis-cli", shutil.which("redis-cli")),
+    ):
+        assert found, f"{name} is not installed"
+        (bindir / name).symlink_to(found)
+    IMAGE_BIN[:] = [bindir]
+    return bindir
+
+
+def step(script: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """The Job's command (`bash -c <script>`) with the Job's environment and nothing else."""
+    return subprocess.run(
+        [str(IMAGE_BIN[0] / "bash"), "-c", script],
+        env={"PATH": str(IMAGE_BIN[0]), **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def ok(done: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[str]:
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done
+
+
+def pg_state(pg: server_env.Postgres, base: str) -> list[tuple[Any, ...]]:
+    """What the step may change: the roles (verifier, LOGIN, settings) and their memberships."""
+    roles = [base, *login_roles(base)]
+    rows = run(
+        pg_super(
+            pg,
+            "SELECT a.rolname, a.rolcanlogin, a.rolpassword, a.rolsuper, r.rolconfig, "
+            "ARRAY(SELECT g.rolname FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid "
+            "      WHERE m.member = a.oid ORDER BY 1) "
+            "FROM pg_authid a JOIN pg_roles r ON r.oid = a.oid WHERE a.rolname = ANY($1) ORDER BY 1",
+            roles,
+        )
+    )
+    return [tuple(row) for row in rows]
+
+
+def redis_state(client: redis_py.Redis, base: str) -> list[Any]:
+    return [client.execute_command("ACL", "GETUSER", user) for user in login_roles(base)]
+
+
+async def pg_login(pg: server_env.Postgres, user: str, password: str) -> tuple[str, str]:
+    conn = await pg_connect(pg, user, password)
+    try:
+        row = await conn.fetchrow("SELECT session_user, current_user")
+        return (row[0], row[1])
+    finally:
+        await conn.close()
+
+
+def redis_login(host: str, port: int, user: str, password: str) -> str:
+    with redis_py.Redis(host=host, port=port, username=user, password=password) as client:
+        return str(client.execute_command("ACL", "WHOAMI").decode())
+
+
+def step_env_names(*prefixes: str) -> set[str]:
+    values = [getattr(STEP_ENV, f.name) for f in fields(StepEnv) if f.name.startswith(prefixes)]
+    return {n for v in values for n in ((v,) if isinstance(v, str) else v)}
+
+
+@pytest.mark.parametrize(("script", "prefixes"), [(POSTGRES_STEP, ("pg_",)), (REDIS_STEP, ("redis_",))])
+def test_each_script_reads_its_step_environment_and_nothing_else(
+    script: str, prefixes: tuple[str, ...]
+) -> None:
+    """The Job sets STEP_ENV's variables (part of the program's contract with the script): each
+    script reads every one of its server's, and no other upper-case variable than libpq's connect
+    timeout, which it defaults itself."""
+    read = set(re.findall(r"\$\{?([A-Z][A-Z0-9_]+)", script))
+    listed = {n for line in script.splitlines() if "=(" in line for n in re.findall(r"[A-Z][A-Z0-9_]+", line)}
+    names = step_env_names(*prefixes)
+    assert names <= read | listed
+    assert read - names <= {"PGCONNECT_TIMEOUT"}
+
+
+# --- first deploy, rerun, least privilege -----------------------------------------------------------
+
+
+def test_postgres_first_deploy_creates_the_roles_and_a_rerun_changes_nothing(
+    pg: server_env.Postgres, pg_admin: Admin
+) -> None:
+    """The first `pulumi up` needs no hand-run SQL: the step, run by a CREATEROLE admin (not a
+    superuser), creates the NOLOGIN group and both login roles, each holding the verifier the
+    program computed (pg_authid shows it as given: the server did not hash it again), each able to
+    log in with its password (so scram_sha256_verifier is what PostgreSQL expects) and running as
+    the group. Running the same step again leaves every role exactly as it was."""
+    cred = Credential(unique("app"))
+    done = ok(step(POSTGRES_STEP, pg_step_env(pg, pg_admin, cred, 0)))
+    state = pg_state(pg, cred.base)
+    blue, green = login_roles(cred.base)
+    verifiers = cred.verifiers(0)
+    assert state == [
+        (cred.base, False, None, False, None, []),
+        (blue, True, verifiers[0], False, [f"role={cred.base}"], [cred.base]),
+        (green, True, verifiers[1], False, [f"role={cred.base}"], [cred.base]),
+    ]
+    for i, role in enumerate((blue, green)):
+        assert run(pg_login(pg, role, cred.password(0, i))) == (role, cred.base)
+    assert ok(step(POSTGRES_STEP, pg_step_env(pg, pg_admin, cred, 0))).returncode == 0
+    assert pg_state(pg, cred.base) == state
+    for value in cred.secrets():
+        assert value not in done.stdout + done.stderr
+
+
+def test_redis_first_deploy_creates_the_users_and_a_rerun_changes_nothing(
+    rds: server_env.Redis, redis_admin: Admin
+) -> None:
+    """The step, run by an admin that may only run the commands it needs, creates both ACL users
+    with `#<sha256>` of the program's passwords (each logs in with its password: redis_acl_hash is
+    what Redis expects), saves them to the ACL file, and a rerun leaves them as they were."""
+    cred = Credential(unique("app"))
+    env = redis_step_env(rds.host, rds.port, redis_admin, cred, 0)
+    done = ok(step(REDIS_STEP, env))
+    assert "ACL SAVE" in done.stdout
+    with redis_super(rds) as client:
+        before = redis_state(client, cred.base)
+        for i, user in enumerate(login_roles(cred.base)):
+            assert redis_login(rds.host, rds.port, user, cred.password(0, i)) == user
+        ok(step(REDIS_STEP, env))
+        assert redis_state(client, cred.base) == before
+        aclfile = client.config_get("aclfile")["aclfile"]
+    saved = Path(aclfile).read_text()
+    for user, digest in zip(login_roles(cred.base), cred.hashes(0), strict=True):
+        assert f"user {user} on #{digest}" in saved
+    for value in cred.passwords.values():
+        assert value not in done.stdout + done.stderr
+
+
+def test_redis_with_only_a_config_file_is_persisted_by_config_rewrite(
+    tmp_path: Path, rds: server_env.Redis
+) -> None:
+    """A Redis with a config file and no ACL file keeps the users across a restart: the step
+    saves them with CONFIG REWRITE (redis/redis src/config.c writes `user` lines when there is no
+    aclfile)."""
+    server = start_redis(tmp_path / "r", aclfile=False, config_file=True)
+    try:
+        port = int(server["AI_ETL_TEST_REDIS_PORT"])
+        admin_password = server["AI_ETL_TEST_REDIS_SUPERPASSWORD"]
+        with redis_py.Redis(host="127.0.0.1", port=port, username=server["AI_ETL_TEST_REDIS_SUPERUSER"],
+                            password=admin_password) as client:  # fmt: skip
+            admin = make_redis_admin(client)
+        cred = Credential(unique("app"))
+        done = ok(step(REDIS_STEP, redis_step_env("127.0.0.1", port, admin, cred, 0)))
+        assert "CONFIG REWRITE" in done.stdout
+        conf = (tmp_path / "r" / "redis.conf").read_text()
+        for user in login_roles(cred.base):
+            assert f"user {user} on" in conf
+    finally:
+        stop_redis(tmp_path / "r")
+
+
+def test_redis_with_neither_file_warns_that_a_restart_loses_the_users(
+    tmp_path: Path, rds: server_env.Redis
+) -> None:
+    """On a Redis started with neither an ACL file nor a config file (most container images) the
+    users cannot be saved: the step still sets them (the rotation works until a restart) and says
+    on stderr that a restart loses them and what to do."""
+    server = start_redis(tmp_path / "r", aclfile=False, config_file=False)
+    try:
+        port = int(server["AI_ETL_TEST_REDIS_PORT"])
+        with redis_py.Redis(host="127.0.0.1", port=port, username=server["AI_ETL_TEST_REDIS_SUPERUSER"],
+                            password=server["AI_ETL_TEST_REDIS_SUPERPASSWORD"]) as client:  # fmt: skip
+            admin = make_redis_admin(client)
+        cred = Credential(unique("app"))
+        done = ok(step(REDIS_STEP, redis_step_env("127.0.0.1", port, admin, cred, 0)))
+        assert "a restart loses them" in done.stderr
+        assert "start Redis with an aclfile" in done.stderr
+        user, password = cred.active(0)
+        assert redis_login("127.0.0.1", port, user, password) == user
+    finally:
+        stop_redis(tmp_path / "r")
+
+
+# --- failures change nothing ------------------------------------------------------------------------
+
+
+def test_postgres_failed_step_changes_nothing_and_says_what_failed(
+    pg: server_env.Postgres, pg_admin: Admin
+) -> None:
+    """A step that fails (wrong admin password; server unreachable; a role it may not alter midway)
+    exits non-zero with one line saying what failed and to run `pulumi up` again, and leaves every
+    role and verifier as it was: the roles old pods use keep working, a session already open
+    included. (The step runs in one transaction: the blue role's new verifier, set before the
+    green role's failed, is rolled back.)"""
+    cred = Credential(unique("app"))
+    ok(step(POSTGRES_STEP, pg_step_env(pg, pg_admin, cred, 0)))
+    before = pg_state(pg, cred.base)
+    user, password = cred.active(0)
+
+    async def scenario() -> None:
+        open_session = await pg_connect(pg, user, password)
+        cases = {
+            "the server refused the admin credential": dict(
+                pg_step_env(pg, pg_admin, cred, 1), **{STEP_ENV.pg_admin_password: token()}
+            ),
+            "the server is unreachable": dict(pg_step_env(pg, pg_admin, cred, 1), **{STEP_ENV.pg_port: "1"}),
+        }
+        for message, env in cases.items():
+            done = await asyncio.to_thread(step, POSTGRES_STEP, env)
+            assert done.returncode != 0
+            assert message in done.stderr, done.stderr
+            assert "nothing was changed; fix it, then run `pulumi up` again" in done.stderr
+            assert await asyncio.to_thread(pg_state, pg, cred.base) == before
+            assert await open_session.fetchval("SELECT 1") == 1
+            assert await pg_login(pg, user, password) == (user, cred.base)
+        await open_session.close()
+
+    run(scenario())
+    # Midway: green made a superuser, which a CREATEROLE admin may not alter; blue comes first.
+    green = login_roles(cred.base)[1]
+    run(pg_super(pg, f"ALTER ROLE {green} SUPERUSER"))
+    before = pg_state(pg, cred.base)
+    done = step(POSTGRES_STEP, pg_step_env(pg, pg_admin, cred, 2))
+    assert done.returncode != 0
+    assert f"setting the login role {green} failed" in done.stderr
+    assert "lacks a privilege" in done.stderr
+    assert pg_state(pg, cred.base) == before
+    for value in cred.secrets():
+        assert value not in done.stdout + done.stderr
+
+
+def test_redis_failed_step_changes_nothing_and_says_what_failed(
+    tmp_path: Path, rds: server_env.Redis, redis_admin: Admin
+) -> None:
+    """Wrong admin password, an admin missing a permission, a stopped server: the step exits
+    non-zero saying what failed and to run `pulumi up` again, and the users keep their passwords
+    (a client logs in with the old one afterwards)."""
+    cred = Credential(unique("app"))
+    ok(step(REDIS_STEP, redis_step_env(rds.host, rds.port, redis_admin, cred, 0)))
+    user, password = cred.active(0)
+    with redis_super(rds) as client:
+        before = redis_state(client, cred.base)
+        weak = make_redis_admin(client, tuple(r for r in REDIS_ADMIN_RULES if r != "+acl|setuser"))
+        cases = {
+            "the server refused the admin credential": Admin(redis_admin.user, token()),
+            "ACL SETUSER": weak,
+        }
+        for message, admin in cases.items():
+            done = step(REDIS_STEP, redis_step_env(rds.host, rds.port, admin, cred, 1))
+            assert done.returncode != 0
+            assert message in done.stderr, done.stderr
+            assert "fix it, then run `pulumi up` again" in done.stderr
+            assert redis_state(client, cred.base) == before
+            assert redis_login(rds.host, rds.port, user, password) == user
+    stopped = start_redis(tmp_path / "r")
+    stop_redis(tmp_path / "r")
+    done = step(
+        REDIS_STEP, redis_step_env("127.0.0.1", int(stopped["AI_ETL_TEST_REDIS_PORT"]), redis_admin, cred, 1)
+    )
+    assert done.returncode != 0
+    assert "the server is unreachable" in done.stderr
+    assert "nothing was changed; fix it, then run `pulumi up` again" in done.stderr
+
+
+def test_bad_input_is_refused_before_any_connection(pg: server_env.Postgres, pg_admin: Admin) -> None:
+    """A missing variable or a value that is not a verifier (a plain password by mistake) stops the
+    step before it connects, naming the variable and never echoing the value."""
+    cred = Credential(unique("app"))
+    env = pg_step_env(pg, pg_admin, cred, 0)
+    plain = cred.password(0, 0)
+    done = step(POSTGRES_STEP, dict(env, **{STEP_ENV.pg_verifiers[0]: plain}))
+    assert done.returncode != 0
+    assert f"{STEP_ENV.pg_verifiers[0]} is not a SCRAM-SHA-256 verifier" in done.stderr
+    assert plain not in done.stderr + done.stdout
+    done = step(POSTGRES_STEP, {k: v for k, v in env.items() if k != STEP_ENV.pg_group})
+    assert done.returncode != 0
+    assert f"the environment variable {STEP_ENV.pg_group} is empty" in done.stderr
+    assert pg_state(pg, cred.base) == []
+
+
+# --- takeover -----------------------------------------------------------------------------------------
+
+
+def test_takeover_keeps_the_hand_made_role_working(pg: server_env.Postgres, pg_admin: Admin) -> None:
+    """A hand-made install has one LOGIN role `<base>` (the guide's single user) owning the
+    tables. The first step run leaves it able to log in with its password (zero failed connections
+    for clients using it throughout the step), makes it the group, and a client on `<base>_blue`
+    reads its tables and creates new ones owned by `<base>`."""
+    base = unique("app")
+    old_password = token()
+    verifier = scram_sha256_verifier(old_password, os.urandom(16))
+    run(pg_super(pg, f"CREATE ROLE {base} LOGIN PASSWORD '{verifier}'"))
+    run(pg_super(pg, f"CREATE SCHEMA {base} AUTHORIZATION {base}"))
+    run(pg_super(pg, f"CREATE TABLE {base}.jobs (id int)"))
+    run(pg_super(pg, f"ALTER TABLE {base}.jobs OWNER TO {base}"))
+    cred = Credential(base)
+
+    async def scenario() -> tuple[Load, str]:
+        load = Load()
+        clients = load.start(CLIENTS // 5, pg_attempt(pg, base, old_password))
+        await load.rounds(clients)
+        done = await asyncio.to_thread(step, POSTGRES_STEP, pg_step_env(pg, pg_admin, cred, 0))
+        assert done.returncode == 0, done.stderr
+        await load.rounds(clients)
+        await load.stop(clients)
+        return load, done.stdout
+
+    load, output = run(scenario())
+    assert load.failed == 0, load.errors[:3]
+    assert f"role {base} can still log in" in output
+    blue, password = cred.active(0)
+
+    async def as_blue() -> tuple[Any, ...]:
+        conn = await pg_connect(pg, blue, password)
+        try:
+            await conn.execute(f"INSERT INTO {base}.jobs VALUES (1)")
+            await conn.execute(f"CREATE TABLE {base}.runs (id int)")
+            owner = await conn.fetchval(
+                f"SELECT tableowner FROM pg_tables WHERE schemaname = '{base}' AND tablename = 'runs'"
+            )
+            return (await conn.fetchval(f"SELECT count(*) FROM {base}.jobs"), owner)
+        finally:
+            await conn.close()
+
+    assert run(as_blue()) == (1, base)
+    assert run(pg_login(pg, base, old_password)) == (base, base)
+
+
+# --- load: zero failed connections through two rotations --------------------------------------------
+
+
+@dataclass
+class Load:
+    """Clients that connect and query in a loop, counting attempts and failures per client."""
+
+    attempts: list[int] = field(default_factory=list)
+    failed: int = 0
+    errors: list[str] = field(default_factory=list)
+    stopping: set[int] = field(default_factory=set)
+
+    def start(self, n: int, attempt: Any) -> list[tuple[int, asyncio.Task[None]]]:
+        clients = []
+        for _ in range(n):
+            index = len(self.attempts)
+            self.attempts.append(0)
+            clients.append((index, asyncio.create_task(self._loop(index, attempt))))
+        return clients
+
+    async def _loop(self, index: int, attempt: Any) -> None:
+        while index not in self.stopping:
+            try:
+                await attempt()
+            except Exception as error:
+                self.failed += 1
+                self.errors.append(f"{type(error).__name__}: {error}")
+            self.attempts[index] += 1
+            await asyncio.sleep(0)
+
+    async def rounds(self, clients: list[tuple[int, asyncio.Task[None]]], n: int = ROUNDS) -> None:
+        """Until each client made `n` more attempts: a phase lasts a number of connections, not a
+        time, so a slow machine makes it longer, never emptier."""
+        targets = {i: self.attempts[i] + n for i, _ in clients}
+        while any(self.attempts[i] < t for i, t in targets.items()):
+            await asyncio.sleep(0.01)
+
+    async def stop(self, clients: list[tuple[int, asyncio.Task[None]]]) -> None:
+        self.stopping.update(i for i, _ in clients)
+        await asyncio.gather(*(task for _, task in clients))
+
+
+def pg_attempt(pg: server_env.Postgres, user: str, password: str) -> Any:
+    async def attempt() -> None:
+        conn = await pg_connect(pg, user, password)
+        try:
+            assert await conn.fetchval("SELECT 1") == 1
+        finally:
+            await conn.close()
+
+    return attempt
+
+
+def redis_attempt(host: str, port: int, user: str, password: str) -> Any:
+    async def attempt() -> None:
+        # No retry: redis-py retries a refused AUTH by default (AuthenticationError is a
+        # ConnectionError), which would hide a failed connection from the count.
+        client = aredis.Redis(host=host, port=port, username=user, password=password, retry=NO_RETRY)
+        try:
+            assert await client.ping()
+        finally:
+            await client.aclose()
+
+    return attempt
+
+
+@dataclass
+class Phases:
+    """Failed connections per phase of a rotation, for the report."""
+
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def mark(self, name: str, load: Load) -> None:
+        self.counts[name] = load.failed - sum(self.counts.values())
+
+
+async def rotate_twice(step_at: Any, attempt_at: Any) -> tuple[Load, Phases]:
+    """Old clients (generation 0) run; the step for 1 runs; new clients (1) start while the old
+    ones continue; the old ones stop (the rollout ended); the step for 2 (back to the first role)
+    runs under the clients of 1; clients of 2 start."""
+    load, phases = Load(), Phases()
+    old = load.start(CLIENTS, attempt_at(0))
+    await load.rounds(old)
+    ok(await asyncio.to_thread(step_at, 1))
+    await load.rounds(old)
+    phases.mark("rotation 0->1, old clients", load)
+    new = load.start(CLIENTS, attempt_at(1))
+    await load.rounds(old + new)
+    await load.stop(old)
+    phases.mark("rollout to 1, old and new clients", load)
+    ok(await asyncio.to_thread(step_at, 2))
+    await load.rounds(new)
+    newest = load.start(CLIENTS, attempt_at(2))
+    await load.rounds(new + newest)
+    await load.stop(new + newest)
+    phases.mark("rotation 1->2 and rollout", load)
+    return load, phases
+
+
+@pytest.mark.slow
+def test_postgres_rotation_under_load_drops_no_connection(pg: server_env.Postgres, pg_admin: Admin) -> None:
+    """Pods keep connecting through a rotation: with CLIENTS asyncpg clients (the backend's driver)
+    connecting and querying in a loop on each generation's URL, two rotations (to the other role,
+    then back) fail no connection."""
+    cred = Credential(unique("app"))
+    ok(step(POSTGRES_STEP, pg_step_env(pg, pg_admin, cred, 0)))
+    load, phases = run(
+        rotate_twice(
+            lambda g: step(POSTGRES_STEP, pg_step_env(pg, pg_admin, cred, g)),
+            lambda g: pg_attempt(pg, *cred.active(g)),
+        )
+    )
+    print(
+        f"\npostgres: {CLIENTS} clients per generation, {sum(load.attempts)} connections, "
+        f"failed: {phases.counts}"
+    )
+    assert load.failed == 0, load.errors[:3]
+
+
+@pytest.mark.slow
+def test_redis_rotation_under_load_drops_no_connection(rds: server_env.Redis, redis_admin: Admin) -> None:
+    """The same for Redis with redis-py clients: two rotations, no failed connection."""
+    cred = Credential(unique("app"))
+    ok(step(REDIS_STEP, redis_step_env(rds.host, rds.port, redis_admin, cred, 0)))
+    load, phases = run(
+        rotate_twice(
+            lambda g: step(REDIS_STEP, redis_step_env(rds.host, rds.port, redis_admin, cred, g)),
+            lambda g: redis_attempt(rds.host, rds.port, *cred.active(g)),
+        )
+    )
+    print(
+        f"\nredis: {CLIENTS} clients per generation, {sum(load.attempts)} connections, "
+        f"failed: {phases.counts}"
+    )
+    assert load.failed == 0, load.errors[:3]
+
+
+async def runbook_order(change: Any, attempt_old: Any, attempt_new: Any) -> Load:
+    """Today's runbook: one role, its password changed in place while old pods still hold the old
+    one, then the rollout."""
+    load = Load()
+    old = load.start(CLIENTS, attempt_old)
+    await load.rounds(old)
+    await asyncio.to_thread(change)
+    await load.rounds(old)
+    new = load.start(CLIENTS, attempt_new)
+    await load.rounds(old + new)
+    await load.stop(old + new)
+    return load
+
+
+@pytest.mark.slow
+def test_the_old_runbook_order_drops_connections(pg: server_env.Postgres, rds: server_env.Redis) -> None:
+    """The comparison that shows the load test can see a failure: the previous runbook (ALTER ROLE
+    ... PASSWORD on the one role, `requirepass`-style in place for Redis, then roll) fails the old
+    pods' new connections until the rollout ends."""
+    base = unique("app")
+    p0, p1 = token(), token()
+    run(pg_super(pg, f"CREATE ROLE {base} LOGIN PASSWORD '{scram_sha256_verifier(p0, os.urandom(16))}'"))
+    pg_load = run(
+        runbook_order(
+            lambda: run(
+                pg_super(pg, f"ALTER ROLE {base} PASSWORD '{scram_sha256_verifier(p1, os.urandom(16))}'")
+            ),
+            pg_attempt(pg, base, p0),
+            pg_attempt(pg, base, p1),
+        )
+    )
+    with redis_super(rds) as client:
+        client.execute_command("ACL", "SETUSER", base, "on", f"#{redis_acl_hash(p0)}", "~*", "&*", "+@all")
+        redis_load = run(
+            runbook_order(
+                lambda: client.execute_command("ACL", "SETUSER", base, "resetpass", f"#{redis_acl_hash(p1)}"),
+                redis_attempt(rds.host, rds.port, base, p0),
+                redis_attempt(rds.host, rds.port, base, p1),
+            )
+        )
+    print(
+        f"\nold runbook order, {CLIENTS} clients: "
+        f"postgres failed {pg_load.failed} of {sum(pg_load.attempts)}, "
+        f"redis failed {redis_load.failed} of {sum(redis_load.attempts)}"
+    )
+    assert pg_load.failed >= CLIENTS * ROUNDS
+    assert redis_load.failed >= CLIENTS * ROUNDS
+
+
+# --- the server's log --------------------------------------------------------------------------------
+
+
+def test_no_generated_value_reaches_the_postgres_log(pg: server_env.Postgres, pg_admin: Admin) -> None:
+    """With log_statement=all (tests/servers.py), the server's log after a first deploy, two
+    rotations, a failed run and logins holds none of the generated passwords, nor their verifiers'
+    keys: the verifiers travel as COPY data and are applied by PL/pgSQL's EXECUTE, neither of which
+    log_statement logs. (The log does hold the step's statements: the search is not vacuous.)"""
+    cred = Credential(unique("app"))
+    for generation in (0, 1, 2):
+        ok(step(POSTGRES_STEP, pg_step_env(pg, pg_admin, cred, generation)))
+        run(pg_login(pg, *cred.active(generation)))
+    green = login_roles(cred.base)[1]
+    run(pg_super(pg, f"ALTER ROLE {green} SUPERUSER"))
+    assert step(POSTGRES_STEP, pg_step_env(pg, pg_admin, cred, 3)).returncode != 0
+    log = pg.log.read_text(errors="replace")
+    assert "COPY ai_etl_step FROM STDIN" in log
+    assert f"setting the login role {green} failed" in log
+    leaked = [i for i, value in enumerate(cred.secrets()) if value in log]
+    assert leaked == []
