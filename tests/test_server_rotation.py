@@ -81,7 +81,14 @@ def unique(prefix: str) -> str:
 
 
 def run(coro: Any) -> Any:
-    return asyncio.run(coro)
+    """`coro` on a loop of its own. Not asyncio.run: that leaves the main thread without a current
+    loop, and the Pulumi SDK, under the mocks later tests in the same process set, needs one
+    (pulumi/runtime/resource.py resource_output makes an `asyncio.Future()` outside any loop)."""
+    loop = asyncio.new_event_loop()
+    try:
+        return loop.run_until_complete(coro)
+    finally:
+        loop.close()
 
 
 async def pg_connect(pg: server_env.Postgres, user: str, password: str) -> Any:
