@@ -73,6 +73,27 @@ def steps(wf: dict[str, Any]) -> list[dict[str, Any]]:
     return [step for job in wf["jobs"].values() for step in job.get("steps", [])]
 
 
+def check_run_shells(wfs: dict[str, dict[str, Any]]) -> None:
+    """Every workflow sets `defaults: run: shell: bash`, and no job or step sets another shell: each
+    `run:` is then `bash --noprofile --norc -eo pipefail {0}`; without it, `bash -e {0}`, where a
+    failed `gh api` on the left of a pipe goes unnoticed (docs.github.com, workflow syntax,
+    jobs.<job_id>.steps[*].shell and jobs.<job_id>.defaults.run; github/docs issue #23853)."""
+    for name, wf in wfs.items():
+        assert wf.get("defaults", {}).get("run", {}).get("shell") == "bash", (
+            f"{name}: no `defaults: run: shell: bash`"
+        )
+        for job_name, job in wf["jobs"].items():
+            shells = [job.get("defaults", {}).get("run", {}).get("shell", "bash")]
+            shells += [s.get("shell", "bash") for s in job.get("steps", []) if "run" in s]
+            assert set(shells) == {"bash"}, f"{name}/{job_name}: a shell other than bash: {shells}"
+
+
+def test_every_run_step_fails_on_a_failed_pipe() -> None:
+    """Users rely on a failing command anywhere in a step's pipe failing the job (a failed `gh api`
+    listing the comments must not post a duplicate comment)."""
+    check_run_shells(all_workflows())
+
+
 def test_workflows_match_githubs_schema() -> None:
     result = run_tool("check-jsonschema", "--builtin-schema", "vendor.github-workflows", *map(str, WORKFLOWS))
     assert result.returncode == 0, result.stdout + result.stderr

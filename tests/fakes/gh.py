@@ -2,7 +2,8 @@
 them (pkg/cmd/api/api.go; pkg/cmd/run/download/download.go; pkg/cmd/issue/{list,create,comment,
 edit,close}; pkg/cmd/pr/comment), refusing an unknown flag or JSON field as gh does. GitHub's side
 is the JSON file $FAKE_GH_STATE (pull requests, runs with their artifacts and jobs, comments,
-issues), which the writes change; each call's arguments go to $FAKE_GH_LOG, one JSON list a line.
+issues, and `failing`: API paths, as regular expressions, that answer HTTP 502), which the
+writes change; each call's arguments go to $FAKE_GH_LOG, one JSON list a line.
 
 `--jq` runs the real jq (Debian's `jq`, which .ci/run installs) and prints its results as gh does:
 a string, number, boolean or null bare (null as an empty line), anything else as compact JSON
@@ -142,6 +143,8 @@ def main() -> None:
         if not endpoint.startswith(prefix):
             fail(f"gh: Not Found (HTTP 404): {endpoint}")
         path = endpoint[len(prefix) :]
+        if any(re.fullmatch(pattern, path) for pattern in state.get("failing", [])):
+            fail(f"gh: Server Error (HTTP 502): {endpoint}")
         if m := re.fullmatch(r"pulls/(\d+)", path):
             if m[1] not in state["pulls"]:
                 fail("gh: Not Found (HTTP 404)")
