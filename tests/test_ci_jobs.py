@@ -172,7 +172,9 @@ def run_job(
             check=False,
         )
         done.log += result.stdout + result.stderr
-        assert result.returncode == 0, f"{label(step)}: exit {result.returncode}: {result.stderr[-2000:]}"
+        assert result.returncode == 0, (
+            f"{label(step)}: exit {result.returncode}: {result.stdout[-2000:]}{result.stderr[-2000:]}"
+        )
         done.ran.append(label(step))
         if "id" in step:
             pairs = [line.partition("=") for line in output.read_text().splitlines()]
@@ -356,7 +358,7 @@ def test_an_initialised_stack_is_previewed(tmp_path: Path) -> None:
     wfs = workflows()
     done, _ = preview(tmp_path, wfs, "dev", {"dev": {"config": {}, "outputs": {}, "resourceCount": 9}})
     (step,) = [s for s in wfs["pull-request"]["jobs"]["preview"]["steps"] if "command" in s.get("with", {})]
-    assert label(step) in done.ran and done.outputs["stack"] == {"initialised": "true"}
+    assert label(step) in done.ran and done.outputs["stack"] == {"initialised": "true", "ref": "dev"}
 
 
 def test_a_backend_that_cannot_be_listed_fails_the_preview(tmp_path: Path) -> None:
@@ -372,6 +374,35 @@ def test_a_backend_that_cannot_be_listed_fails_the_preview(tmp_path: Path) -> No
             fake.env,
             workflow=wf,
         )
+
+
+@pytest.mark.parametrize("printed", ["not json", '{"name": "dev"}', '[{"nom": "dev"}]'])
+def test_a_stack_list_that_cannot_be_read_fails_the_preview(tmp_path: Path, printed: str) -> None:
+    """`pulumi stack ls --json` printing something the step cannot read: users rely on the step
+    failing, never on it being read as "not initialised" (a green job with no preview)."""
+    wf = workflows()["pull-request"]
+    fake = fakes(tmp_path, {"dev": {"config": {}, "outputs": {}, "resourceCount": 9}})
+    state = json.loads(Path(fake.env["FAKE_PULUMI_STATE"]).read_text())
+    Path(fake.env["FAKE_PULUMI_STATE"]).write_text(json.dumps(state | {"ls_output": printed}))
+    with pytest.raises(AssertionError, match="Is the stack initialised") as failed:
+        run_job(
+            wf["jobs"]["preview"],
+            checkout(tmp_path / "workspace"),
+            VALUES | {"matrix.stack": "dev"},
+            fake.env,
+            workflow=wf,
+        )
+    assert "No preview for" not in str(failed.value)
+
+
+def test_an_org_qualified_stack_is_previewed_by_its_listed_name(tmp_path: Path) -> None:
+    """Pulumi Cloud lists a stack outside the default org as `<org>/<stack>`: users rely on it
+    being previewed, by that name, not reported as not initialised."""
+    wfs = workflows()
+    done, _ = preview(tmp_path, wfs, "dev", {"acme/dev": {"config": {}, "outputs": {}, "resourceCount": 9}})
+    assert done.outputs["stack"] == {"initialised": "true", "ref": "acme/dev"}
+    (step,) = [s for s in wfs["pull-request"]["jobs"]["preview"]["steps"] if "command" in s.get("with", {})]
+    assert step["with"]["stack-name"] == "${{ steps.stack.outputs.ref }}" and label(step) in done.ran
 
 
 def test_the_gate_runs_the_projects_own_targets(tmp_path: Path) -> None:
@@ -583,7 +614,7 @@ def check_watch_of_a_deployed_stack(tmp_path: Path, wfs: Workflows) -> None:
     opened, and the ages of its secrets (names and days) are left for the upload, the export gone."""
     done, fake, workspace = watch_stack(tmp_path, wfs, {"dev": deployed("dev")})
     preview_call = ["preview", "--stack", "dev", "--refresh", "--expect-no-changes", "--diff"]
-    assert preview_call in fake.pulumi_calls() and done.outputs["drift"] == {"state": "clean"}
+    assert preview_call in fake.pulumi_calls() and done.outputs["drift"]["state"] == "clean"
     assert fake.github()["issues"] == []
     (age,) = json.loads((workspace / "ages" / "dev.json").read_text())
     assert age["stack"] == "dev" and age["key"] == "jwt-secret-key" and age["days"] > 90
@@ -601,7 +632,7 @@ def check_drift_issue(tmp_path: Path, wfs: Workflows) -> None:
     issue = {"number": 4, "title": "Drift in stack dev", "state": "open", "body": "", "comments": []}
     done, fake, _ = watch_stack(tmp_path, wfs, {"dev": deployed("dev", preview_exit=7)}, [issue])
     (after,) = fake.github()["issues"]
-    assert done.outputs["drift"] == {"state": "drift"}
+    assert done.outputs["drift"]["state"] == "drift"
     (comment,) = after["comments"]
     assert "https://github.com/acme/ai-etl/actions/runs/9" in comment
 
@@ -632,17 +663,59 @@ def test_a_failing_preview_is_not_drift(tmp_path: Path, code: int) -> None:
 
 
 @pytest.mark.parametrize(
-    "backend", [{}, {"dev": {"config": {}, "outputs": {}}}], ids=["absent", "never-deployed"]
+    "backend",
+    [{"dev": {"config": {}, "outputs": {}}}, {"dev": {"config": {}, "outputs": {}, "resourceCount": 0}}],
+    ids=["count-null", "count-0"],
 )
 def test_a_stack_never_deployed_is_no_drift_and_has_no_secret(
     tmp_path: Path, backend: dict[str, Any]
 ) -> None:
-    """A stack not initialised, or initialised and never deployed: no preview (which would show
-    every resource as a change), no export (which fails), a notice, and an empty list of ages."""
+    """A stack listed by the backend with no resource (resourceCount 0, or left out): no preview
+    (which would show every resource as a change), no export (which fails), a notice, and an empty
+    list of ages: users rely on a stack that is initialised ahead of its first deploy not failing
+    the watch."""
     done, fake, workspace = watch_stack(tmp_path, workflows(), backend)
     assert not [c for c in fake.pulumi_calls() if c[0] in ("preview", "stack") and c[1:2] != ["ls"]]
     assert json.loads((workspace / "ages" / "dev.json").read_text()) == []
     assert "::notice title=Not deployed::" in done.log and fake.github()["issues"] == []
+
+
+@pytest.mark.parametrize(
+    "backend",
+    [{}, {"staging": deployed("staging")}, {"acme/dev-old": deployed("dev")}],
+    ids=["empty-backend", "other-stacks-only", "similar-name"],
+)
+def test_a_stack_the_backend_does_not_list_fails_the_watch(tmp_path: Path, backend: dict[str, Any]) -> None:
+    """A stack missing from `pulumi stack ls` (a wrong PULUMI_BACKEND_URL, or an org the token does
+    not see) is not "undeployed": users rely on the watch failing, naming the variable, so that no
+    empty list of ages lets the rotation job close its issue."""
+    fake = fakes(tmp_path, backend)
+    workspace = checkout(tmp_path / "workspace")
+    wf = workflows()["watch"]
+    with pytest.raises(AssertionError, match=r"Drift, told from failure.*exit 1") as failed:
+        run_job(wf["jobs"]["stack"], workspace, VALUES | {"matrix.stack": "dev"}, fake.env, workflow=wf)
+    assert "::error title=Stack not listed::" in str(failed.value)
+    assert "vars.PULUMI_BACKEND_URL" in str(failed.value)
+    assert not (workspace / "ages").exists() and fake.github()["issues"] == []
+    assert not [c for c in fake.pulumi_calls() if c[0] == "preview"]
+
+
+def test_an_org_qualified_stack_is_watched_by_its_listed_name(tmp_path: Path) -> None:
+    """Pulumi Cloud lists a stack outside the default org as `<org>/<stack>` (pulumi/pulumi
+    pkg/backend/httpstate/stack.go, cloudBackendReference.String): users rely on it being watched
+    and aged under that name, not taken for undeployed."""
+    done, fake, workspace = watch_stack(tmp_path, workflows(), {"acme/dev": deployed("dev")})
+    assert [
+        "preview",
+        "--stack",
+        "acme/dev",
+        "--refresh",
+        "--expect-no-changes",
+        "--diff",
+    ] in fake.pulumi_calls()
+    assert ["stack", "export", "--stack", "acme/dev", "--file", "state.json"] in fake.pulumi_calls()
+    (age,) = json.loads((workspace / "ages" / "dev.json").read_text())
+    assert age["stack"] == "dev" and done.outputs["drift"]["state"] == "clean"
 
 
 def test_the_watch_has_its_own_environment() -> None:
