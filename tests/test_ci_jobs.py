@@ -438,11 +438,12 @@ RUN = "1001"
 HEAD = "a" * 40
 
 
-def diff_artifact(stack: str, pr: str = "42") -> dict[str, Any]:
+def diff_artifact(stack: str, pr: str = "42", text: str | None = None) -> dict[str, Any]:
+    markdown = f"### Offline preview: {stack}\n" if text is None else text
     return {
         "name": f"offline-diff-{stack}",
         "expired": False,
-        "files": {"pr-number": f"{pr}\n", f"{stack}.md": f"### Offline preview: {stack}\n"},
+        "files": {"pr-number": f"{pr}\n", f"{stack}.md": markdown},
     }
 
 
@@ -460,7 +461,7 @@ def comment_job(
     GitHub's side after them."""
     github = {
         "failing": failing or [],
-        "pulls": {"42": {"number": 42, "head": {"sha": head}}},
+        "pulls": {"42": {"number": 42, "state": "open", "head": {"sha": head, "label": "acme:feature"}}},
         "runs": {
             RUN: {
                 "artifacts": [diff_artifact("dev")] if artifacts is None else artifacts,
@@ -472,7 +473,12 @@ def comment_job(
     fake = fakes(tmp_path, github=github)
     workspace = tmp_path / "workspace"
     workspace.mkdir()
-    values = VALUES | {"github.event.workflow_run.id": RUN, "github.event.workflow_run.head_sha": HEAD}
+    values = VALUES | {
+        "github.event.workflow_run.id": RUN,
+        "github.event.workflow_run.head_sha": HEAD,
+        "github.event.workflow_run.head_repository.owner.login": "acme",
+        "github.event.workflow_run.head_branch": "feature",
+    }
     done = run_job(wfs["comment"]["jobs"]["comment"], workspace, values, fake.env, workflow=wfs["comment"])
     return done, fake
 
@@ -549,10 +555,50 @@ def test_a_failed_comment_listing_posts_no_duplicate(tmp_path: Path) -> None:
 
 
 def test_a_run_without_any_offline_diff_is_a_notice(tmp_path: Path) -> None:
-    """Every offline diff failed: nothing to post, and no `gh run download`, which would fail."""
+    """Every offline diff failed and no comment of ours yet: nothing to post, and no
+    `gh run download`, which would fail."""
     done, fake = comment_job(tmp_path, workflows(), artifacts=[])
     assert fake.github()["comments"]["42"] == [] and "uploaded no offline diff" in done.log
     assert not [c for c in fake.gh_calls() if c[:2] == ["run", "download"]]
+
+
+def test_a_commit_without_any_offline_diff_marks_the_old_comment(tmp_path: Path) -> None:
+    """Every offline diff of a newer commit failed: users rely on the comment no longer showing the
+    older commit's diff as current; it says this commit has none, and which stacks failed."""
+    jobs = [{"name": "offline diff dev", "conclusion": "failure"}]
+    old = bot(7, f"{MARKER}\n### Offline preview: dev\nold diff")
+    _, fake = comment_job(tmp_path, workflows(), [old], artifacts=[], jobs=jobs)
+    (after,) = fake.github()["comments"]["42"]
+    assert after["body"].startswith(MARKER) and f"No offline diff for commit `{HEAD}`" in after["body"]
+    assert "old diff" not in after["body"] and "- `dev`: failure" in after["body"]
+
+
+def test_a_huge_diff_is_cut_to_fit_one_comment(tmp_path: Path) -> None:
+    """GitHub refuses a comment over 65,536 characters, and then nothing is posted: users rely on
+    the comment staying under it, every stack named, a short diff kept whole, and each cut diff
+    saying so and where the whole diff is."""
+    stacks = [f"stack-{i:02d}" for i in range(12)]
+    big = "### Offline preview: {}\n\n```diff\n" + "".join(f"+ line {n} é\n" for n in range(4000)) + "```\n"
+    artifacts = [diff_artifact(s, text=big.format(s)) for s in stacks] + [diff_artifact("small")]
+    jobs = [{"name": f"offline diff {s}", "conclusion": "success"} for s in [*stacks, "small"]]
+    _, fake = comment_job(tmp_path, workflows(), artifacts=artifacts, jobs=jobs)
+    (comment,) = fake.github()["comments"]["42"]
+    body = comment["body"]
+    assert len(body) < 65536 and len(body.encode()) < 65536, len(body.encode())
+    assert "### Offline preview: small\n" in body
+    for stack in stacks:
+        assert f"### Offline preview: {stack}" in body
+        assert f"The diff of `{stack}` is cut here" in body and f"artifact `offline-diff-{stack}`" in body
+    assert sum(line.startswith("```") for line in body.splitlines()) % 2 == 0, "a fence left open"
+
+
+def test_a_forged_pull_request_number_is_not_echoed(tmp_path: Path) -> None:
+    """The artifact's pr-number comes from the pull request's code: users rely on a line of it that
+    looks like a workflow command (`::...`) never reaching the log."""
+    forged = diff_artifact("dev") | {"files": {"pr-number": "::error title=forged::owned\n", "dev.md": "x\n"}}
+    with pytest.raises(AssertionError) as failed:
+        comment_job(tmp_path, workflows(), artifacts=[forged])
+    assert "forged" not in str(failed.value) and "not one pull request number" in str(failed.value)
 
 
 def test_the_comment_runs_whatever_happened_to_the_other_jobs() -> None:

@@ -18,6 +18,7 @@ import re
 import shutil
 import subprocess
 import sys
+import urllib.parse
 from pathlib import Path
 from typing import Any
 
@@ -109,11 +110,22 @@ def emit(value: Any, flags: dict[str, list[str]]) -> None:
         print(json.dumps(value))
 
 
+BODY_LIMIT = 65536
+"""GitHub's 422 on a longer body: "Body is too long (maximum is 65536 characters)" (reported in
+telia-oss/github-pr-resource issue #259 for an issue comment)."""
+
+
+def checked(body: str) -> str:
+    if len(body) > BODY_LIMIT:
+        fail("gh: Validation Failed (HTTP 422): Body is too long (maximum is 65536 characters)")
+    return body
+
+
 def body_of(flags: dict[str, list[str]]) -> str:
     if "body-file" in flags:
-        return Path(flags["body-file"][-1]).read_text()
+        return checked(Path(flags["body-file"][-1]).read_text())
     if "body" in flags:
-        return flags["body"][-1]
+        return checked(flags["body"][-1])
     fail("stricter than gh: give --body or --body-file (gh would open an editor)")
     return ""
 
@@ -145,7 +157,20 @@ def main() -> None:
         path = endpoint[len(prefix) :]
         if any(re.fullmatch(pattern, path) for pattern in state.get("failing", [])):
             fail(f"gh: Server Error (HTTP 502): {endpoint}")
-        if m := re.fullmatch(r"pulls/(\d+)", path):
+        if m := re.fullmatch(r"pulls\?(.*)", path):
+            # The pull requests whose head is `<owner>:<branch>` (REST "List pull requests", `head`).
+            query = urllib.parse.parse_qs(m[1])
+            (state_wanted,), (head,) = query.get("state", ["open"]), query["head"]
+            pulls = state["pulls"].values()
+            emit(
+                [
+                    p
+                    for p in pulls
+                    if p.get("state", "open") == state_wanted and p["head"].get("label") == head
+                ],
+                flags,
+            )
+        elif m := re.fullmatch(r"pulls/(\d+)", path):
             if m[1] not in state["pulls"]:
                 fail("gh: Not Found (HTTP 404)")
             emit(state["pulls"][m[1]], flags)
@@ -156,7 +181,7 @@ def main() -> None:
         elif m := re.fullmatch(r"issues/(\d+)/comments", path):
             emit(state["comments"].get(m[1], []), flags)
         elif (m := re.fullmatch(r"issues/comments/(\d+)", path)) and method == "PATCH":
-            body = next(field_value(f) for f in flags["field"] if f.startswith("body="))
+            body = checked(next(field_value(f) for f in flags["field"] if f.startswith("body=")))
             found = [c for cs in state["comments"].values() for c in cs if str(c["id"]) == m[1]]
             if not found:
                 fail("gh: Not Found (HTTP 404)")
