@@ -469,3 +469,36 @@ def test_the_trust_policies_match_the_workflows_environments() -> None:
     `environment:<stack>` (whose deployment branch is main), the preview role the previews' and the
     watch's. A looser subject lets any branch assume the role."""
     check_trust_policies(all_workflows())
+
+
+def recipe_environments() -> set[str]:
+    """The environments docs/configuration.md's "Adding a stack" tells a user to create: the first
+    column of its table."""
+    text = (PROJECT_DIR / "docs" / "configuration.md").read_text()
+    section = text.split("## Adding a stack", 1)[1].split("\n## ", 1)[0]
+    return set(re.findall(r"^\s*\| `([^`]+)` \|", section, re.M))
+
+
+def workflow_environments(wfs: dict[str, dict[str, Any]]) -> set[str]:
+    """Each job's environment with its stack written `<stack>` (a matrix's, or a deploy job's own)."""
+    found = set()
+    for wf in wfs.values():
+        for name, job in wf["jobs"].items():
+            if "environment" in job:
+                env = str(job["environment"]).replace("${{ matrix.stack }}", "<stack>")
+                found.add("<stack>" if env == name and env in STACKS else env)
+    return found
+
+
+def test_adding_a_stack_names_every_environment_the_workflows_use() -> None:
+    """Users follow "Adding a stack" to the letter: a missing environment is created by GitHub with
+    no protection and no variables, so the recipe names exactly those the workflows use."""
+    assert (
+        recipe_environments()
+        == workflow_environments(all_workflows())
+        == {
+            "<stack>",
+            "preview-<stack>",
+            "watch-<stack>",
+        }
+    )
