@@ -192,6 +192,36 @@ def test_the_matrices_list_every_stack_file(tmp_path: Path, name: str) -> None:
     assert json.loads(output.read_text().removeprefix("list=")) == list(STACKS)
 
 
+@pytest.mark.parametrize(
+    "name",
+    ["Pulumi.QA.yaml", "Pulumi.my_stack.yaml", "Pulumi.eu.west.yaml", "Pulumi.-x.yaml", "Pulumi.\n::x.yaml"],
+)
+@pytest.mark.parametrize("workflow_name", ["pull-request", "watch"])
+def test_a_stack_file_the_workflows_cannot_take_fails_the_listing(
+    tmp_path: Path, workflow_name: str, name: str
+) -> None:
+    """Users rely on every stack file being previewed, diffed and watched: one whose name the
+    workflows cannot take fails the `stacks` job, naming it (escaped: no line of it can be a
+    workflow command), instead of being dropped; a leading hyphen never reaches a command line."""
+    (step,) = [s for s in workflow(workflow_name)["jobs"]["stacks"]["steps"] if s.get("id") == "list"]
+    (tmp_path / ".github").mkdir()
+    (tmp_path / ".github" / "stacks.py").write_text((PROJECT_DIR / ".github" / "stacks.py").read_text())
+    (tmp_path / "Pulumi.dev.yaml").write_text("config: {}\n")
+    (tmp_path / name).write_text("config: {}\n")
+    output = tmp_path / "output"
+    result = subprocess.run(
+        ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", step["run"]],
+        cwd=tmp_path,
+        env={**os.environ, "GITHUB_OUTPUT": str(output)},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode != 0 and repr(name) in result.stderr, result.stderr
+    assert all(line.startswith("::error title=Stack file not taken::") for line in result.stderr.splitlines())
+    assert not output.exists() or "list=" not in output.read_text()
+
+
 def promotion_order(jobs: dict[str, Any]) -> list[str]:
     """The deploy jobs in the order the workflow runs them: the one that needs no other first, then
     each one that needs the one before (the workflow is where the promotion order is defined)."""
