@@ -29,6 +29,7 @@ from tests.paths import PROJECT_DIR
 from tests.test_workflows import (
     check_make_targets,
     check_pulumi_version,
+    check_run_shells,
     check_trust_policies,
     check_with_keys,
     parse,
@@ -104,12 +105,40 @@ class JobRun:
     log: str = ""
 
 
+SHELLS = {
+    None: ["bash", "-e", "{0}"],
+    "bash": ["bash", "--noprofile", "--norc", "-eo", "pipefail", "{0}"],
+    "sh": ["sh", "-e", "{0}"],
+    "python": ["python3", "{0}"],
+}
+"""The command each `shell:` keyword runs on a Linux runner, `{0}` the script's file; None is no
+`shell:` anywhere, which is `bash -e {0}`, without pipefail (docs.github.com, workflow syntax,
+jobs.<job_id>.steps[*].shell; github/docs issue #23853, which confirms it on ubuntu runners)."""
+
+
+def step_shell(step: dict[str, Any], job: dict[str, Any], workflow: dict[str, Any]) -> list[str]:
+    """The command a `run:` step runs under: its own `shell:`, else its job's `defaults.run.shell`,
+    else its workflow's, else the runner's default (docs.github.com, jobs.<job_id>.defaults.run:
+    the job's defaults override the workflow's, a step's `shell:` both)."""
+    for scope in (step, job.get("defaults", {}).get("run", {}), workflow.get("defaults", {}).get("run", {})):
+        if "shell" in scope:
+            shell = str(scope["shell"])
+            return SHELLS[shell] if shell in SHELLS else shell.split()
+    return SHELLS[None]
+
+
 def run_job(
-    job: dict[str, Any], workspace: Path, values: dict[str, str], env: dict[str, str] | None = None
+    job: dict[str, Any],
+    workspace: Path,
+    values: dict[str, str],
+    env: dict[str, str] | None = None,
+    *,
+    workflow: dict[str, Any],
 ) -> JobRun:
-    """Each step of `job` in order, as the runner runs it: a `run:` by its default shell
-    (`bash --noprofile --norc -eo pipefail`) with its env, in `workspace`; an action is recorded, not
-    run; a step whose `if:` is false is skipped. AssertionError names the step that failed."""
+    """Each step of `job` in order, as the runner runs it: a `run:` written to a file and run by the
+    shell the step, its job or `workflow` declares (step_shell; the runner's `bash -e` if none does)
+    with its env, in `workspace`; an action is recorded, not run; a step whose `if:` is false is
+    skipped. AssertionError names the step that failed."""
     done = JobRun()
     for step in job["steps"]:
         known = {
@@ -125,8 +154,10 @@ def run_job(
         assert "${{" not in step["run"], "expressions go through env, never into the script"
         output = workspace.parent / f"github-output-{len(done.ran)}"
         output.write_text("")
+        script = workspace.parent / f"step-{len(done.ran)}.sh"
+        script.write_text(step["run"])
         result = subprocess.run(
-            ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", step["run"]],
+            [str(script) if arg == "{0}" else arg for arg in step_shell(step, job, workflow)],
             cwd=workspace,
             env={
                 **os.environ,
@@ -141,7 +172,9 @@ def run_job(
             check=False,
         )
         done.log += result.stdout + result.stderr
-        assert result.returncode == 0, f"{label(step)}: exit {result.returncode}: {result.stderr[-2000:]}"
+        assert result.returncode == 0, (
+            f"{label(step)}: exit {result.returncode}: {result.stdout[-2000:]}{result.stderr[-2000:]}"
+        )
         done.ran.append(label(step))
         if "id" in step:
             pairs = [line.partition("=") for line in output.read_text().splitlines()]
@@ -208,7 +241,12 @@ def offline_diff(tmp_path: Path, wfs: Workflows, stack: str, change: Callable[[P
     for side in checkouts:
         checkout(workspace / side)
     change(workspace / "head")
-    run_job(job, workspace, VALUES | {"matrix.stack": stack, "github.event.pull_request.number": "42"})
+    run_job(
+        job,
+        workspace,
+        VALUES | {"matrix.stack": stack, "github.event.pull_request.number": "42"},
+        workflow=wfs["pull-request"],
+    )
     (upload,) = [s for s in job["steps"] if "upload-artifact" in s.get("uses", "")]
     return workspace / upload["with"]["path"]
 
@@ -264,14 +302,15 @@ def test_the_preview_job_makes_the_policy_packs_environment(tmp_path: Path) -> N
     """The preview job's steps before its AWS credentials, run as written on a fresh clone (policy/venv
     not linked), leave a policy/venv from which the pack starts as the CLI starts it (tests/helpers.py,
     start_policy_pack), printing the port it serves on: the rules come from the clone itself."""
-    job = workflows()["pull-request"]["jobs"]["preview"]
+    wf = workflows()["pull-request"]
+    job = wf["jobs"]["preview"]
     first_aws = next(i for i, s in enumerate(job["steps"]) if "aws-actions" in s.get("uses", ""))
     workspace = tmp_path / "workspace"
     subprocess.run(["git", "clone", "-q", str(PROJECT_DIR), str(workspace)], check=True)
     (workspace / ".venv").symlink_to(PROJECT_DIR / ".venv")
     for name in INSTALL_INPUTS:
         os.utime(workspace / name, (0, 0))
-    run_job({"steps": job["steps"][:first_aws]}, workspace, VALUES)
+    run_job({"steps": job["steps"][:first_aws]}, workspace, VALUES, workflow=wf)
     pack = start_policy_pack(workspace / "policy")
     try:
         assert pack.stdout is not None
@@ -285,7 +324,13 @@ def test_the_preview_job_makes_the_policy_packs_environment(tmp_path: Path) -> N
 def preview(tmp_path: Path, wfs: Workflows, stack: str, backend: dict[str, Any]) -> tuple[JobRun, Fakes]:
     job = wfs["pull-request"]["jobs"]["preview"]
     fake = fakes(tmp_path, backend)
-    done = run_job(job, checkout(tmp_path / "workspace"), VALUES | {"matrix.stack": stack}, fake.env)
+    done = run_job(
+        job,
+        checkout(tmp_path / "workspace"),
+        VALUES | {"matrix.stack": stack},
+        fake.env,
+        workflow=wfs["pull-request"],
+    )
     return done, fake
 
 
@@ -313,23 +358,59 @@ def test_an_initialised_stack_is_previewed(tmp_path: Path) -> None:
     wfs = workflows()
     done, _ = preview(tmp_path, wfs, "dev", {"dev": {"config": {}, "outputs": {}, "resourceCount": 9}})
     (step,) = [s for s in wfs["pull-request"]["jobs"]["preview"]["steps"] if "command" in s.get("with", {})]
-    assert label(step) in done.ran and done.outputs["stack"] == {"initialised": "true"}
+    assert label(step) in done.ran and done.outputs["stack"] == {"initialised": "true", "ref": "dev"}
 
 
 def test_a_backend_that_cannot_be_listed_fails_the_preview(tmp_path: Path) -> None:
     """Wrong credentials or backend are a failure, never mistaken for "not initialised"."""
     values = VALUES | {"vars.PULUMI_BACKEND_URL": "s3://another-bucket"}
-    job = workflows()["pull-request"]["jobs"]["preview"]
+    wf = workflows()["pull-request"]
     fake = fakes(tmp_path, {"dev": {"config": {}, "outputs": {}}})
     with pytest.raises(AssertionError, match="Is the stack initialised"):
-        run_job(job, checkout(tmp_path / "workspace"), values | {"matrix.stack": "dev"}, fake.env)
+        run_job(
+            wf["jobs"]["preview"],
+            checkout(tmp_path / "workspace"),
+            values | {"matrix.stack": "dev"},
+            fake.env,
+            workflow=wf,
+        )
+
+
+@pytest.mark.parametrize("printed", ["not json", '{"name": "dev"}', '[{"nom": "dev"}]'])
+def test_a_stack_list_that_cannot_be_read_fails_the_preview(tmp_path: Path, printed: str) -> None:
+    """`pulumi stack ls --json` printing something the step cannot read: users rely on the step
+    failing, never on it being read as "not initialised" (a green job with no preview)."""
+    wf = workflows()["pull-request"]
+    fake = fakes(tmp_path, {"dev": {"config": {}, "outputs": {}, "resourceCount": 9}})
+    state = json.loads(Path(fake.env["FAKE_PULUMI_STATE"]).read_text())
+    Path(fake.env["FAKE_PULUMI_STATE"]).write_text(json.dumps(state | {"ls_output": printed}))
+    with pytest.raises(AssertionError, match="Is the stack initialised") as failed:
+        run_job(
+            wf["jobs"]["preview"],
+            checkout(tmp_path / "workspace"),
+            VALUES | {"matrix.stack": "dev"},
+            fake.env,
+            workflow=wf,
+        )
+    assert "No preview for" not in str(failed.value)
+
+
+def test_an_org_qualified_stack_is_previewed_by_its_listed_name(tmp_path: Path) -> None:
+    """Pulumi Cloud lists a stack outside the default org as `<org>/<stack>`: users rely on it
+    being previewed, by that name, not reported as not initialised."""
+    wfs = workflows()
+    done, _ = preview(tmp_path, wfs, "dev", {"acme/dev": {"config": {}, "outputs": {}, "resourceCount": 9}})
+    assert done.outputs["stack"] == {"initialised": "true", "ref": "acme/dev"}
+    (step,) = [s for s in wfs["pull-request"]["jobs"]["preview"]["steps"] if "command" in s.get("with", {})]
+    assert step["with"]["stack-name"] == "${{ steps.stack.outputs.ref }}" and label(step) in done.ran
 
 
 def test_the_gate_runs_the_projects_own_targets(tmp_path: Path) -> None:
     """The tests job's steps, as written, under `make -n` (the gate itself is this suite): each make
     resolves its target in the clone's Makefile, the CRDs first, then the whole gate."""
-    job = workflows()["pull-request"]["jobs"]["test"]
-    done = run_job(job, checkout(tmp_path / "workspace"), VALUES, {"MAKEFLAGS": "-n"})
+    wf = workflows()["pull-request"]
+    job = wf["jobs"]["test"]
+    done = run_job(job, checkout(tmp_path / "workspace"), VALUES, {"MAKEFLAGS": "-n"}, workflow=wf)
     runs = [s["run"].strip() for s in job["steps"] if "run" in s]
     assert runs == ["make schemas", "make test"] and len(done.ran) == len(job["steps"])
     assert "-m pytest" in done.log, "the gate's pytest is among what `make test` runs"
@@ -342,8 +423,9 @@ def test_the_gate_runs_the_projects_own_targets(tmp_path: Path) -> None:
 def test_each_deploy_jobs_steps_run(tmp_path: Path, stack: str) -> None:
     """Each stack's deploy job, its `run:` steps as written on a fresh clone (the install of the
     program and of the policy pack's environment), and then its `pulumi up` on its own stack."""
-    job = workflows()["deploy"]["jobs"][stack]
-    done = run_job(job, checkout(tmp_path / "workspace"), VALUES)
+    wf = workflows()["deploy"]
+    job = wf["jobs"][stack]
+    done = run_job(job, checkout(tmp_path / "workspace"), VALUES, workflow=wf)
     assert [s for s in job["steps"] if "run" in s] and done.skipped == []
     (up,) = [s for s in job["steps"] if s.get("with", {}).get("command") == "up"]
     assert up["with"]["stack-name"] == stack and done.ran[-1] == label(up)
@@ -356,11 +438,12 @@ RUN = "1001"
 HEAD = "a" * 40
 
 
-def diff_artifact(stack: str, pr: str = "42") -> dict[str, Any]:
+def diff_artifact(stack: str, pr: str = "42", text: str | None = None) -> dict[str, Any]:
+    markdown = f"### Offline preview: {stack}\n" if text is None else text
     return {
         "name": f"offline-diff-{stack}",
         "expired": False,
-        "files": {"pr-number": f"{pr}\n", f"{stack}.md": f"### Offline preview: {stack}\n"},
+        "files": {"pr-number": f"{pr}\n", f"{stack}.md": markdown},
     }
 
 
@@ -371,11 +454,14 @@ def comment_job(
     head: str = HEAD,
     artifacts: list[dict[str, Any]] | None = None,
     jobs: list[dict[str, Any]] | None = None,
+    failing: list[str] | None = None,
 ) -> tuple[JobRun, Fakes]:
     """comment.yml's job on a run of pull request 42 whose offline diffs are `artifacts` (dev's by
-    default); returns what its steps did, and GitHub's side after them."""
+    default), the API paths matching `failing` answering HTTP 502; returns what its steps did, and
+    GitHub's side after them."""
     github = {
-        "pulls": {"42": {"number": 42, "head": {"sha": head}}},
+        "failing": failing or [],
+        "pulls": {"42": {"number": 42, "state": "open", "head": {"sha": head, "label": "acme:feature"}}},
         "runs": {
             RUN: {
                 "artifacts": [diff_artifact("dev")] if artifacts is None else artifacts,
@@ -387,8 +473,13 @@ def comment_job(
     fake = fakes(tmp_path, github=github)
     workspace = tmp_path / "workspace"
     workspace.mkdir()
-    values = VALUES | {"github.event.workflow_run.id": RUN, "github.event.workflow_run.head_sha": HEAD}
-    done = run_job(wfs["comment"]["jobs"]["comment"], workspace, values, fake.env)
+    values = VALUES | {
+        "github.event.workflow_run.id": RUN,
+        "github.event.workflow_run.head_sha": HEAD,
+        "github.event.workflow_run.head_repository.owner.login": "acme",
+        "github.event.workflow_run.head_branch": "feature",
+    }
+    done = run_job(wfs["comment"]["jobs"]["comment"], workspace, values, fake.env, workflow=wfs["comment"])
     return done, fake
 
 
@@ -444,11 +535,70 @@ def test_a_failed_sibling_job_does_not_cost_the_other_stacks_their_diff(tmp_path
     assert "### Offline preview: dev" in body and "- `staging`: failure" in body and "tests" not in body
 
 
+def check_a_failed_comment_listing_fails_the_step(tmp_path: Path, wfs: Workflows) -> None:
+    """`gh api` listing the pull request's comments fails (HTTP 502) on the left of the pipe into
+    python: the step fails, and our existing comment is not joined by a duplicate."""
+    try:
+        comment_job(tmp_path, wfs, [bot(7, f"{MARKER}\nold")], failing=[r"issues/\d+/comments"])
+    except AssertionError as error:
+        assert "Comment on the pull request: exit" in str(error), error
+    else:
+        raise AssertionError("the step passed although `gh api` failed")
+    after = json.loads((tmp_path / "fakes" / "github.json").read_text())["comments"]["42"]
+    assert after == [bot(7, f"{MARKER}\nold")], after
+
+
+def test_a_failed_comment_listing_posts_no_duplicate(tmp_path: Path) -> None:
+    """Users rely on one comment per pull request: a GitHub error while finding it fails the job
+    (pipefail, from comment.yml's `shell: bash`) instead of posting a second one."""
+    check_a_failed_comment_listing_fails_the_step(tmp_path, workflows())
+
+
 def test_a_run_without_any_offline_diff_is_a_notice(tmp_path: Path) -> None:
-    """Every offline diff failed: nothing to post, and no `gh run download`, which would fail."""
+    """Every offline diff failed and no comment of ours yet: nothing to post, and no
+    `gh run download`, which would fail."""
     done, fake = comment_job(tmp_path, workflows(), artifacts=[])
     assert fake.github()["comments"]["42"] == [] and "uploaded no offline diff" in done.log
     assert not [c for c in fake.gh_calls() if c[:2] == ["run", "download"]]
+
+
+def test_a_commit_without_any_offline_diff_marks_the_old_comment(tmp_path: Path) -> None:
+    """Every offline diff of a newer commit failed: users rely on the comment no longer showing the
+    older commit's diff as current; it says this commit has none, and which stacks failed."""
+    jobs = [{"name": "offline diff dev", "conclusion": "failure"}]
+    old = bot(7, f"{MARKER}\n### Offline preview: dev\nold diff")
+    _, fake = comment_job(tmp_path, workflows(), [old], artifacts=[], jobs=jobs)
+    (after,) = fake.github()["comments"]["42"]
+    assert after["body"].startswith(MARKER) and f"No offline diff for commit `{HEAD}`" in after["body"]
+    assert "old diff" not in after["body"] and "- `dev`: failure" in after["body"]
+
+
+def test_a_huge_diff_is_cut_to_fit_one_comment(tmp_path: Path) -> None:
+    """GitHub refuses a comment over 65,536 characters, and then nothing is posted: users rely on
+    the comment staying under it, every stack named, a short diff kept whole, and each cut diff
+    saying so and where the whole diff is."""
+    stacks = [f"stack-{i:02d}" for i in range(12)]
+    big = "### Offline preview: {}\n\n```diff\n" + "".join(f"+ line {n} é\n" for n in range(4000)) + "```\n"
+    artifacts = [diff_artifact(s, text=big.format(s)) for s in stacks] + [diff_artifact("small")]
+    jobs = [{"name": f"offline diff {s}", "conclusion": "success"} for s in [*stacks, "small"]]
+    _, fake = comment_job(tmp_path, workflows(), artifacts=artifacts, jobs=jobs)
+    (comment,) = fake.github()["comments"]["42"]
+    body = comment["body"]
+    assert len(body) < 65536 and len(body.encode()) < 65536, len(body.encode())
+    assert "### Offline preview: small\n" in body
+    for stack in stacks:
+        assert f"### Offline preview: {stack}" in body
+        assert f"The diff of `{stack}` is cut here" in body and f"artifact `offline-diff-{stack}`" in body
+    assert sum(line.startswith("```") for line in body.splitlines()) % 2 == 0, "a fence left open"
+
+
+def test_a_forged_pull_request_number_is_not_echoed(tmp_path: Path) -> None:
+    """The artifact's pr-number comes from the pull request's code: users rely on a line of it that
+    looks like a workflow command (`::...`) never reaching the log."""
+    forged = diff_artifact("dev") | {"files": {"pr-number": "::error title=forged::owned\n", "dev.md": "x\n"}}
+    with pytest.raises(AssertionError) as failed:
+        comment_job(tmp_path, workflows(), artifacts=[forged])
+    assert "forged" not in str(failed.value) and "not one pull request number" in str(failed.value)
 
 
 def test_the_comment_runs_whatever_happened_to_the_other_jobs() -> None:
@@ -495,7 +645,13 @@ def watch_stack(
     """watch.yml's job for stack dev, with `backend` in the state backend and `issues` open."""
     fake = fakes(tmp_path, backend, {"issues": issues or []})
     workspace = checkout(tmp_path / "workspace")
-    done = run_job(wfs["watch"]["jobs"]["stack"], workspace, VALUES | {"matrix.stack": "dev"}, fake.env)
+    done = run_job(
+        wfs["watch"]["jobs"]["stack"],
+        workspace,
+        VALUES | {"matrix.stack": "dev"},
+        fake.env,
+        workflow=wfs["watch"],
+    )
     return done, fake, workspace
 
 
@@ -504,7 +660,7 @@ def check_watch_of_a_deployed_stack(tmp_path: Path, wfs: Workflows) -> None:
     opened, and the ages of its secrets (names and days) are left for the upload, the export gone."""
     done, fake, workspace = watch_stack(tmp_path, wfs, {"dev": deployed("dev")})
     preview_call = ["preview", "--stack", "dev", "--refresh", "--expect-no-changes", "--diff"]
-    assert preview_call in fake.pulumi_calls() and done.outputs["drift"] == {"state": "clean"}
+    assert preview_call in fake.pulumi_calls() and done.outputs["drift"]["state"] == "clean"
     assert fake.github()["issues"] == []
     (age,) = json.loads((workspace / "ages" / "dev.json").read_text())
     assert age["stack"] == "dev" and age["key"] == "jwt-secret-key" and age["days"] > 90
@@ -522,7 +678,7 @@ def check_drift_issue(tmp_path: Path, wfs: Workflows) -> None:
     issue = {"number": 4, "title": "Drift in stack dev", "state": "open", "body": "", "comments": []}
     done, fake, _ = watch_stack(tmp_path, wfs, {"dev": deployed("dev", preview_exit=7)}, [issue])
     (after,) = fake.github()["issues"]
-    assert done.outputs["drift"] == {"state": "drift"}
+    assert done.outputs["drift"]["state"] == "drift"
     (comment,) = after["comments"]
     assert "https://github.com/acme/ai-etl/actions/runs/9" in comment
 
@@ -547,22 +703,65 @@ def test_a_failing_preview_is_not_drift(tmp_path: Path, code: int) -> None:
     fake = fakes(tmp_path, backend)
     workspace = checkout(tmp_path / "workspace")
     with pytest.raises(AssertionError, match=f"Drift, told from failure.*exit {code}"):
-        run_job(workflows()["watch"]["jobs"]["stack"], workspace, VALUES | {"matrix.stack": "dev"}, fake.env)
+        wf = workflows()["watch"]
+        run_job(wf["jobs"]["stack"], workspace, VALUES | {"matrix.stack": "dev"}, fake.env, workflow=wf)
     assert fake.github()["issues"] == [] and not (workspace / "ages").exists()
 
 
 @pytest.mark.parametrize(
-    "backend", [{}, {"dev": {"config": {}, "outputs": {}}}], ids=["absent", "never-deployed"]
+    "backend",
+    [{"dev": {"config": {}, "outputs": {}}}, {"dev": {"config": {}, "outputs": {}, "resourceCount": 0}}],
+    ids=["count-null", "count-0"],
 )
 def test_a_stack_never_deployed_is_no_drift_and_has_no_secret(
     tmp_path: Path, backend: dict[str, Any]
 ) -> None:
-    """A stack not initialised, or initialised and never deployed: no preview (which would show
-    every resource as a change), no export (which fails), a notice, and an empty list of ages."""
+    """A stack listed by the backend with no resource (resourceCount 0, or left out): no preview
+    (which would show every resource as a change), no export (which fails), a notice, and an empty
+    list of ages: users rely on a stack that is initialised ahead of its first deploy not failing
+    the watch."""
     done, fake, workspace = watch_stack(tmp_path, workflows(), backend)
     assert not [c for c in fake.pulumi_calls() if c[0] in ("preview", "stack") and c[1:2] != ["ls"]]
     assert json.loads((workspace / "ages" / "dev.json").read_text()) == []
     assert "::notice title=Not deployed::" in done.log and fake.github()["issues"] == []
+
+
+@pytest.mark.parametrize(
+    "backend",
+    [{}, {"staging": deployed("staging")}, {"acme/dev-old": deployed("dev")}],
+    ids=["empty-backend", "other-stacks-only", "similar-name"],
+)
+def test_a_stack_the_backend_does_not_list_fails_the_watch(tmp_path: Path, backend: dict[str, Any]) -> None:
+    """A stack missing from `pulumi stack ls` (a wrong PULUMI_BACKEND_URL, or an org the token does
+    not see) is not "undeployed": users rely on the watch failing, naming the variable, so that no
+    empty list of ages lets the rotation job close its issue."""
+    fake = fakes(tmp_path, backend)
+    workspace = checkout(tmp_path / "workspace")
+    wf = workflows()["watch"]
+    with pytest.raises(AssertionError, match=r"Drift, told from failure.*exit 1") as failed:
+        run_job(wf["jobs"]["stack"], workspace, VALUES | {"matrix.stack": "dev"}, fake.env, workflow=wf)
+    assert "::error title=Stack not listed::" in str(failed.value)
+    assert "vars.PULUMI_BACKEND_URL" in str(failed.value)
+    assert not (workspace / "ages").exists() and fake.github()["issues"] == []
+    assert not [c for c in fake.pulumi_calls() if c[0] == "preview"]
+
+
+def test_an_org_qualified_stack_is_watched_by_its_listed_name(tmp_path: Path) -> None:
+    """Pulumi Cloud lists a stack outside the default org as `<org>/<stack>` (pulumi/pulumi
+    pkg/backend/httpstate/stack.go, cloudBackendReference.String): users rely on it being watched
+    and aged under that name, not taken for undeployed."""
+    done, fake, workspace = watch_stack(tmp_path, workflows(), {"acme/dev": deployed("dev")})
+    assert [
+        "preview",
+        "--stack",
+        "acme/dev",
+        "--refresh",
+        "--expect-no-changes",
+        "--diff",
+    ] in fake.pulumi_calls()
+    assert ["stack", "export", "--stack", "acme/dev", "--file", "state.json"] in fake.pulumi_calls()
+    (age,) = json.loads((workspace / "ages" / "dev.json").read_text())
+    assert age["stack"] == "dev" and done.outputs["drift"]["state"] == "clean"
 
 
 def test_the_watch_has_its_own_environment() -> None:
@@ -586,7 +785,13 @@ def rotation(
     ]
     fake = fakes(tmp_path, github={"runs": {"9": {"artifacts": artifacts, "jobs": []}}, "issues": issues})
     values = VALUES | {"needs.stacks.outputs.list": json.dumps(list(STACKS))}
-    done = run_job(wfs["watch"]["jobs"]["rotation"], checkout(tmp_path / "workspace"), values, fake.env)
+    done = run_job(
+        wfs["watch"]["jobs"]["rotation"],
+        checkout(tmp_path / "workspace"),
+        values,
+        fake.env,
+        workflow=wfs["watch"],
+    )
     return done, fake
 
 
@@ -652,14 +857,21 @@ def watch_job_runs(tmp_path: Path, wfs: Workflows) -> None:
 
 def deploy_jobs_run(tmp_path: Path, wfs: Workflows) -> None:
     for stack in STACKS:
-        run_job(wfs["deploy"]["jobs"][stack], checkout(tmp_path / stack), VALUES)
+        run_job(wfs["deploy"]["jobs"][stack], checkout(tmp_path / stack), VALUES, workflow=wfs["deploy"])
 
 
 def static(check: Callable[[Workflows], None]) -> Callable[[Path, Workflows], None]:
     return lambda _tmp, wfs: check(wfs)
 
 
+NO_SHELL = "defaults:\n  run:\n    shell: bash\n"
+
+
 BREAKS = {
+    "comment.yml without `shell: bash` (no pipefail)": Break(
+        "comment", NO_SHELL, "", check_a_failed_comment_listing_fails_the_step
+    ),
+    "watch.yml without `shell: bash`": Break("watch", NO_SHELL, "", static(check_run_shells)),
     "misspelt module in the watch": Break(
         "watch", "-m ai_etl.ops.watch ages", "-m ai_etl.ops.wacth ages", watch_job_runs
     ),

@@ -17,16 +17,18 @@ from ai_etl.catalogue import CATALOGUE, admin_secret, server_credentials
 from ai_etl.config.settings import ConfigError, StackConfig, WorkloadSettings
 from ai_etl.names import PROJECT
 from ai_etl.offline.diff import diff
-from ai_etl.offline.render import resource_record
+from ai_etl.offline.render import render, resource_record
 from ai_etl.offline.runner import run_program
 from ai_etl.offline.stackconfig import StackConfigError
 from ai_etl.ops.docs import PAGES, write
 from ai_etl.ops.impact import ALTERNATES, impact_table, settings_keys
-from ai_etl.tokens import KMS_KEY
+from ai_etl.tokens import KMS_KEY, SM_SECRET
 from tests.fakecli import cli_stored
 from tests.helpers import (
     PLACEHOLDERS,
+    STACKS,
     copy_project,
+    manifest,
     manifests,
     run_stack,
     secrets_manager_values,
@@ -238,3 +240,47 @@ def test_make_docs_names_exactly_the_files_it_rewrote(tmp_path: Path) -> None:
     assert run().stdout.splitlines() == ["wrote .env.example", "wrote README.md"]
     assert {path: path.stat().st_mtime_ns for path in untouched} == untouched
     assert "1 to update" in readme.read_text()
+
+
+def documented_rbac() -> dict[str, list[dict[str, object]]]:
+    """The Roles and ClusterRoles in docs/ci.md's YAML blocks, by name."""
+    text = (PROJECT_DIR / "docs" / "ci.md").read_text()
+    blocks = re.findall(r"```yaml\n(.*?)```", text, re.S)
+    docs = [d for block in blocks for d in yaml.safe_load_all(block) if d]
+    return {d["metadata"]["name"]: d["rules"] for d in docs if d.get("kind") in ("Role", "ClusterRole")}
+
+
+def covered(rules: list[dict[str, object]], group: str, resource: str, verbs: set[str]) -> bool:
+    granted: set[str] = set()
+    for rule in rules:
+        if group in rule["apiGroups"] and resource in rule["resources"]:  # type: ignore[operator]
+            granted |= set(rule["verbs"])  # type: ignore[call-overload]
+    return verbs <= granted
+
+
+def plural(kind: str) -> str:
+    return kind.lower()[:-1] + "ies" if kind.endswith("y") else kind.lower() + "s"
+
+
+@pytest.mark.slow  # renders every stack
+@pytest.mark.parametrize("stack", STACKS)
+def test_the_documented_kubernetes_roles_cover_every_rendered_kind(tmp_path: Path, stack: str) -> None:
+    """Users apply docs/ci.md's Roles as they are: the deploy role can manage, and the preview role
+    read, every kind the program renders (the Namespace from a ClusterRole, it being
+    cluster-scoped), and the deploy role holds what the program's own Role grants."""
+    rules = documented_rbac()
+    render(stack, tmp_path / stack)
+    docs = [d for d in yaml.safe_load_all((tmp_path / stack / "kubernetes.yaml").read_text()) if d]
+    manage = {"get", "create", "update", "patch", "delete"}
+    for doc in docs:
+        group = doc["apiVersion"].rpartition("/")[0]
+        resource = plural(doc["kind"])
+        scope = "ai-etl-deploy-<stack>" if "namespace" not in doc["metadata"] else "ai-etl-deploy"
+        read = "ai-etl-read-<stack>" if "namespace" not in doc["metadata"] else "ai-etl-read"
+        assert covered(rules[scope], group, resource, manage), f"deploy cannot manage {doc['kind']}"
+        assert covered(rules[read], group, resource, {"get"}), f"preview cannot read {doc['kind']}"
+        if doc["kind"] == "Role":
+            for rule in doc["rules"]:
+                for g in rule["apiGroups"]:
+                    for r in rule["resources"]:
+                        assert covered(rules["ai-etl-deploy"], g, r, set(rule["verbs"])), (g, r)

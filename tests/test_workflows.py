@@ -73,6 +73,27 @@ def steps(wf: dict[str, Any]) -> list[dict[str, Any]]:
     return [step for job in wf["jobs"].values() for step in job.get("steps", [])]
 
 
+def check_run_shells(wfs: dict[str, dict[str, Any]]) -> None:
+    """Every workflow sets `defaults: run: shell: bash`, and no job or step sets another shell: each
+    `run:` is then `bash --noprofile --norc -eo pipefail {0}`; without it, `bash -e {0}`, where a
+    failed `gh api` on the left of a pipe goes unnoticed (docs.github.com, workflow syntax,
+    jobs.<job_id>.steps[*].shell and jobs.<job_id>.defaults.run; github/docs issue #23853)."""
+    for name, wf in wfs.items():
+        assert wf.get("defaults", {}).get("run", {}).get("shell") == "bash", (
+            f"{name}: no `defaults: run: shell: bash`"
+        )
+        for job_name, job in wf["jobs"].items():
+            shells = [job.get("defaults", {}).get("run", {}).get("shell", "bash")]
+            shells += [s.get("shell", "bash") for s in job.get("steps", []) if "run" in s]
+            assert set(shells) == {"bash"}, f"{name}/{job_name}: a shell other than bash: {shells}"
+
+
+def test_every_run_step_fails_on_a_failed_pipe() -> None:
+    """Users rely on a failing command anywhere in a step's pipe failing the job (a failed `gh api`
+    listing the comments must not post a duplicate comment)."""
+    check_run_shells(all_workflows())
+
+
 def test_workflows_match_githubs_schema() -> None:
     result = run_tool("check-jsonschema", "--builtin-schema", "vendor.github-workflows", *map(str, WORKFLOWS))
     assert result.returncode == 0, result.stdout + result.stderr
@@ -169,6 +190,36 @@ def test_the_matrices_list_every_stack_file(tmp_path: Path, name: str) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert json.loads(output.read_text().removeprefix("list=")) == list(STACKS)
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["Pulumi.QA.yaml", "Pulumi.my_stack.yaml", "Pulumi.eu.west.yaml", "Pulumi.-x.yaml", "Pulumi.\n::x.yaml"],
+)
+@pytest.mark.parametrize("workflow_name", ["pull-request", "watch"])
+def test_a_stack_file_the_workflows_cannot_take_fails_the_listing(
+    tmp_path: Path, workflow_name: str, name: str
+) -> None:
+    """Users rely on every stack file being previewed, diffed and watched: one whose name the
+    workflows cannot take fails the `stacks` job, naming it (escaped: no line of it can be a
+    workflow command), instead of being dropped; a leading hyphen never reaches a command line."""
+    (step,) = [s for s in workflow(workflow_name)["jobs"]["stacks"]["steps"] if s.get("id") == "list"]
+    (tmp_path / ".github").mkdir()
+    (tmp_path / ".github" / "stacks.py").write_text((PROJECT_DIR / ".github" / "stacks.py").read_text())
+    (tmp_path / "Pulumi.dev.yaml").write_text("config: {}\n")
+    (tmp_path / name).write_text("config: {}\n")
+    output = tmp_path / "output"
+    result = subprocess.run(
+        ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", step["run"]],
+        cwd=tmp_path,
+        env={**os.environ, "GITHUB_OUTPUT": str(output)},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode != 0 and repr(name) in result.stderr, result.stderr
+    assert all(line.startswith("::error title=Stack file not taken::") for line in result.stderr.splitlines())
+    assert not output.exists() or "list=" not in output.read_text()
 
 
 def promotion_order(jobs: dict[str, Any]) -> list[str]:
@@ -448,3 +499,36 @@ def test_the_trust_policies_match_the_workflows_environments() -> None:
     `environment:<stack>` (whose deployment branch is main), the preview role the previews' and the
     watch's. A looser subject lets any branch assume the role."""
     check_trust_policies(all_workflows())
+
+
+def recipe_environments() -> set[str]:
+    """The environments docs/configuration.md's "Adding a stack" tells a user to create: the first
+    column of its table."""
+    text = (PROJECT_DIR / "docs" / "configuration.md").read_text()
+    section = text.split("## Adding a stack", 1)[1].split("\n## ", 1)[0]
+    return set(re.findall(r"^\s*\| `([^`]+)` \|", section, re.M))
+
+
+def workflow_environments(wfs: dict[str, dict[str, Any]]) -> set[str]:
+    """Each job's environment with its stack written `<stack>` (a matrix's, or a deploy job's own)."""
+    found = set()
+    for wf in wfs.values():
+        for name, job in wf["jobs"].items():
+            if "environment" in job:
+                env = str(job["environment"]).replace("${{ matrix.stack }}", "<stack>")
+                found.add("<stack>" if env == name and env in STACKS else env)
+    return found
+
+
+def test_adding_a_stack_names_every_environment_the_workflows_use() -> None:
+    """Users follow "Adding a stack" to the letter: a missing environment is created by GitHub with
+    no protection and no variables, so the recipe names exactly those the workflows use."""
+    assert (
+        recipe_environments()
+        == workflow_environments(all_workflows())
+        == {
+            "<stack>",
+            "preview-<stack>",
+            "watch-<stack>",
+        }
+    )

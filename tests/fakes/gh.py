@@ -2,7 +2,8 @@
 them (pkg/cmd/api/api.go; pkg/cmd/run/download/download.go; pkg/cmd/issue/{list,create,comment,
 edit,close}; pkg/cmd/pr/comment), refusing an unknown flag or JSON field as gh does. GitHub's side
 is the JSON file $FAKE_GH_STATE (pull requests, runs with their artifacts and jobs, comments,
-issues), which the writes change; each call's arguments go to $FAKE_GH_LOG, one JSON list a line.
+issues, and `failing`: API paths, as regular expressions, that answer HTTP 502), which the
+writes change; each call's arguments go to $FAKE_GH_LOG, one JSON list a line.
 
 `--jq` runs the real jq (Debian's `jq`, which .ci/run installs) and prints its results as gh does:
 a string, number, boolean or null bare (null as an empty line), anything else as compact JSON
@@ -17,6 +18,7 @@ import re
 import shutil
 import subprocess
 import sys
+import urllib.parse
 from pathlib import Path
 from typing import Any
 
@@ -108,11 +110,22 @@ def emit(value: Any, flags: dict[str, list[str]]) -> None:
         print(json.dumps(value))
 
 
+BODY_LIMIT = 65536
+"""GitHub's 422 on a longer body: "Body is too long (maximum is 65536 characters)" (reported in
+telia-oss/github-pr-resource issue #259 for an issue comment)."""
+
+
+def checked(body: str) -> str:
+    if len(body) > BODY_LIMIT:
+        fail("gh: Validation Failed (HTTP 422): Body is too long (maximum is 65536 characters)")
+    return body
+
+
 def body_of(flags: dict[str, list[str]]) -> str:
     if "body-file" in flags:
-        return Path(flags["body-file"][-1]).read_text()
+        return checked(Path(flags["body-file"][-1]).read_text())
     if "body" in flags:
-        return flags["body"][-1]
+        return checked(flags["body"][-1])
     fail("stricter than gh: give --body or --body-file (gh would open an editor)")
     return ""
 
@@ -142,7 +155,22 @@ def main() -> None:
         if not endpoint.startswith(prefix):
             fail(f"gh: Not Found (HTTP 404): {endpoint}")
         path = endpoint[len(prefix) :]
-        if m := re.fullmatch(r"pulls/(\d+)", path):
+        if any(re.fullmatch(pattern, path) for pattern in state.get("failing", [])):
+            fail(f"gh: Server Error (HTTP 502): {endpoint}")
+        if m := re.fullmatch(r"pulls\?(.*)", path):
+            # The pull requests whose head is `<owner>:<branch>` (REST "List pull requests", `head`).
+            query = urllib.parse.parse_qs(m[1])
+            (state_wanted,), (head,) = query.get("state", ["open"]), query["head"]
+            pulls = state["pulls"].values()
+            emit(
+                [
+                    p
+                    for p in pulls
+                    if p.get("state", "open") == state_wanted and p["head"].get("label") == head
+                ],
+                flags,
+            )
+        elif m := re.fullmatch(r"pulls/(\d+)", path):
             if m[1] not in state["pulls"]:
                 fail("gh: Not Found (HTTP 404)")
             emit(state["pulls"][m[1]], flags)
@@ -153,7 +181,7 @@ def main() -> None:
         elif m := re.fullmatch(r"issues/(\d+)/comments", path):
             emit(state["comments"].get(m[1], []), flags)
         elif (m := re.fullmatch(r"issues/comments/(\d+)", path)) and method == "PATCH":
-            body = next(field_value(f) for f in flags["field"] if f.startswith("body="))
+            body = checked(next(field_value(f) for f in flags["field"] if f.startswith("body=")))
             found = [c for cs in state["comments"].values() for c in cs if str(c["id"]) == m[1]]
             if not found:
                 fail("gh: Not Found (HTTP 404)")
