@@ -22,13 +22,12 @@ from ai_etl.offline.runner import run_program
 from ai_etl.offline.stackconfig import StackConfigError
 from ai_etl.ops.docs import PAGES, write
 from ai_etl.ops.impact import ALTERNATES, impact_table, settings_keys
-from ai_etl.tokens import KMS_KEY, SM_SECRET
+from ai_etl.tokens import KMS_KEY
 from tests.fakecli import cli_stored
 from tests.helpers import (
     PLACEHOLDERS,
     STACKS,
     copy_project,
-    manifest,
     manifests,
     run_stack,
     secrets_manager_values,
