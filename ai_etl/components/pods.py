@@ -9,6 +9,22 @@ import pulumi
 
 RUN_AS = 10001  # any non-root uid above 10000, clear of host users; `restricted` needs non-root
 # Deliberate exceptions to the security scan, on the object they concern (checkov reads them).
+CONTAINER_SECURITY = {
+    "allowPrivilegeEscalation": False,
+    "privileged": False,
+    "readOnlyRootFilesystem": True,
+    "runAsNonRoot": True,
+    "capabilities": {"drop": ["ALL"]},
+}
+"""Every container of ours: Pod Security's `restricted` profile, and a read-only root."""
+POD_SECURITY = {
+    "runAsNonRoot": True,
+    "runAsUser": RUN_AS,
+    "runAsGroup": RUN_AS,
+    "fsGroup": RUN_AS,
+    "seccompProfile": {"type": "RuntimeDefault"},
+}
+"""Every pod of ours (the backend's and the rotation steps')."""
 SCAN_EXCEPTIONS = {
     "checkov.io/skip1": "CKV_K8S_35=The platform takes its credentials as environment variables "
     "by design; each comes by secretKeyRef from the operator-owned Secret",
@@ -110,13 +126,7 @@ def deployment_manifest(
         },
         "livenessProbe": {"httpGet": http_get(settings.liveness_path), "periodSeconds": 10},
         "readinessProbe": {"httpGet": http_get(settings.readiness_path), "periodSeconds": 5},
-        "securityContext": {
-            "allowPrivilegeEscalation": False,
-            "privileged": False,
-            "readOnlyRootFilesystem": True,
-            "runAsNonRoot": True,
-            "capabilities": {"drop": ["ALL"]},
-        },
+        "securityContext": dict(CONTAINER_SECURITY),
         # A read-only root still needs a scratch directory (Python writes temp files).
         "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
     }
@@ -148,13 +158,7 @@ def deployment_manifest(
                     # The credentials arrive as env vars, which the kubelet resolves; the workload
                     # needs no API token, so none is mounted (least privilege).
                     "automountServiceAccountToken": False,
-                    "securityContext": {
-                        "runAsNonRoot": True,
-                        "runAsUser": RUN_AS,
-                        "runAsGroup": RUN_AS,
-                        "fsGroup": RUN_AS,
-                        "seccompProfile": {"type": "RuntimeDefault"},
-                    },
+                    "securityContext": dict(POD_SECURITY),
                     "containers": [container],
                     "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}}],
                 },

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 import pulumi
 
 from ai_etl.components import serverauth
-from ai_etl.components.pods import RUN_AS, SCAN_EXCEPTIONS
+from ai_etl.components.pods import CONTAINER_SECURITY, POD_SECURITY, SCAN_EXCEPTIONS
 
 REPLACE_UNREADY = {"pulumi.com/replaceUnready": "true"}
 DEADLINE_SECONDS = 300
@@ -83,13 +83,7 @@ def job_manifest(
             "requests": {"cpu": "50m", "memory": "64Mi"},
             "limits": {"cpu": "500m", "memory": "128Mi"},
         },
-        "securityContext": {
-            "allowPrivilegeEscalation": False,
-            "privileged": False,
-            "readOnlyRootFilesystem": True,
-            "runAsNonRoot": True,
-            "capabilities": {"drop": ["ALL"]},
-        },
+        "securityContext": dict(CONTAINER_SECURITY),
         "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
     }
     return {
@@ -110,13 +104,7 @@ def job_manifest(
                     "serviceAccountName": service_account,
                     "automountServiceAccountToken": False,
                     "restartPolicy": "Never",
-                    "securityContext": {
-                        "runAsNonRoot": True,
-                        "runAsUser": RUN_AS,
-                        "runAsGroup": RUN_AS,
-                        "fsGroup": RUN_AS,
-                        "seccompProfile": {"type": "RuntimeDefault"},
-                    },
+                    "securityContext": dict(POD_SECURITY),
                     "containers": [container],
                     "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": "16Mi"}}],
                 },
