@@ -127,11 +127,14 @@ def test_the_watch_opens_an_issue_for_a_replica_out_of_sync(
     root = Path(__file__).resolve().parent.parent
     (workspace / "ai_etl").symlink_to(root / "ai_etl")
     (workspace / ".venv").symlink_to(root / ".venv")
-    job = workflow("watch")["jobs"]["stack"]
+    watch = workflow("watch")
+    job = watch["jobs"]["stack"]
     (step,) = [s for s in job["steps"] if str(s.get("name", "")).startswith("Replicas in sync")]
     values = {"github.token": "t", "github.repository": "acme/ai-etl", "matrix.stack": "production",
               "secrets.PULUMI_CONFIG_PASSPHRASE": "not-used-offline"}  # fmt: skip
-    run_job({"steps": [step]}, workspace, values | {"steps.drift.outputs.state": "clean"}, env)
+    run_job(
+        {"steps": [step]}, workspace, values | {"steps.drift.outputs.state": "clean"}, env, workflow=watch
+    )
     issues = stub.github()["issues"]
     if not left:
         assert issues == []
