@@ -87,3 +87,32 @@ def test_the_projects_diff_command_says_it_and_the_generic_one_does_not(
     generic = capsys.readouterr().out
     assert "Credentials" not in generic and generic.startswith("### production\n\n**2 to create")
     assert ours.endswith(generic.split("\n\n", 1)[1])
+
+
+@pytest.mark.parametrize(("before", "after"), [(1, 0), (1, 3), (0, 2)])
+def test_a_generation_moved_by_more_than_one_is_called_a_danger(
+    tmp_path: Path, before: int, after: int
+) -> None:
+    """Lowering a generation after its rotation, or jumping two, gives the login role the running
+    pods use a new password too: they would fail to connect until they roll. The diff says so
+    first, instead of promising that old pods keep working; a bump by one says nothing of it."""
+    renders = {}
+    for generation in (before, after, before + 1):
+        folder = project_copy(
+            tmp_path / f"g{generation}", "production", f"  ai-etl:rotation:\n    db-password: {generation}\n"
+        )
+        renders[generation] = diffing.load(
+            render("production", tmp_path / f"r{generation}", folder).resources_path.parent
+        )
+    (moved,) = [
+        c
+        for c in rotated_credentials(renders[before], renders[after], "production")
+        if c.key == "db-password"
+    ]
+    assert moved.breaks and moved.step is not None and moved.step.startswith("DANGER: login role ")
+    (bumped,) = [
+        c
+        for c in rotated_credentials(renders[before], renders[before + 1], "production")
+        if c.key == "db-password"
+    ]
+    assert not bumped.breaks and "keep working" in str(bumped.step)

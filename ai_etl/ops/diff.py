@@ -17,7 +17,7 @@ from typing import Any
 from ai_etl.names import ACTIVE_ROLE_TAG, key_of_secret_name
 from ai_etl.offline.cli import add_diff_arguments, diff_command
 from ai_etl.offline.formats import Preface
-from ai_etl.tokens import SM_SECRET, SM_VERSION
+from ai_etl.tokens import RANDOM_PASSWORD, SM_SECRET, SM_VERSION
 
 
 @dataclass(frozen=True)
@@ -32,12 +32,21 @@ class RotatedCredential:
     old_role: str | None = None
     """For a server credential: the role its old value was the password of, which the pods not yet
     rolled keep using (None for a new secret)."""
+    breaks: bool = False
+    """Whether the change gives `old_role` a new password too: a generation moved by more than one,
+    or lowered after its rotation, so the running pods' role changes under them."""
 
     @property
     def step(self) -> str | None:
         """What the change does on the server, in words; None for a credential no server holds."""
         if self.role is None:
             return None
+        if self.breaks:
+            return (
+                f"DANGER: login role {self.old_role}, which the running pods use, gets a new password "
+                "too, so they fail to connect until they roll: move the generation by exactly one "
+                "(docs/runbooks.md)"
+            )
         if self.old_role in (None, self.role):
             return f"its rotation step sets the password of login role {self.role}"
         return (
@@ -75,8 +84,18 @@ def rotated_credentials(
         name = str(secret["inputs"].get("name"))
         tags = secret["inputs"].get("tags") or {}
         role = tags.get(ACTIVE_ROLE_TAG)
-        found.append(RotatedCredential(name, key_of_secret_name(stack, name), role, old_roles.get(name)))
+        key, old_role = key_of_secret_name(stack, name), old_roles.get(name)
+        breaks = bool(key and old_role and _renewed(base, head, key, old_role))
+        found.append(RotatedCredential(name, key, role, old_role, breaks))
     return sorted(found, key=lambda c: c.name)
+
+
+def _renewed(base: list[dict[str, Any]], head: list[dict[str, Any]], key: str, role: str) -> bool:
+    """Whether `head` makes a new password for login role `role` of server credential `key`: a
+    RandomPassword of that role's (ai_etl/components/serverpasswords.py, role_suffix) not in `base`."""
+    marker = f"-{key}-{role.rpartition('_')[2]}-"
+    before = {r["urn"] for r in base if r["type"] == RANDOM_PASSWORD}
+    return any(r["type"] == RANDOM_PASSWORD and marker in r["name"] and r["urn"] not in before for r in head)
 
 
 def preface(rotated: list[RotatedCredential]) -> Preface:
