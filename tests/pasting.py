@@ -33,6 +33,9 @@ SAMPLES = {
     "<account>": "111111111111",
     "<ci-deploy-role>": "ci-deploy",
     "<standard|production>": "production",
+    "<its generation now, plus one>": "1",
+    "<address>": "secops@example.com",
+    "<https URL, or SQS queue or Lambda function ARN>": "arn:aws:sqs:us-east-1:111111111111:alerts",
     "<https URL of the API, without credentials>": "https://llm.example.com/v1",
 }
 """What the user puts in place of each placeholder a fix holds."""

@@ -142,6 +142,30 @@ def allowed_accounts(elsewhere: Mapping[str, Any]) -> list[str]:
 
 
 ACCOUNT_PIN = "aws:allowedAccountIds"
+ACCOUNT_ID = re.compile(r"[0-9]{12}")
+"""An AWS account id: twelve digits, as text (unquoted in YAML, `012345678901` loses its zero)."""
+
+
+def account_pin(problems: Problems, elsewhere: Mapping[str, Any]) -> None:
+    """`aws:allowedAccountIds`, when given, a list of account ids: anything else would pin the
+    stack to no real account (and end up in every ARN the program builds from it)."""
+    given = elsewhere.get(ACCOUNT_PIN)
+    if given is None:
+        return
+    if not isinstance(given, list):
+        bad = [given]
+    else:
+        bad = [a for a in given if isinstance(a, bool) or not ACCOUNT_ID.fullmatch(str(a))]
+    if bad:
+        problems.add(
+            ACCOUNT_PIN,
+            "must be a list of 12-digit account ids, each as text (quote one that starts with 0), "
+            f"got {_shown(bad[0])}",
+            joined(
+                problems.rm_cmd((ACCOUNT_PIN,)),
+                problems.set_cmd((ACCOUNT_PIN, 0), "<account>", text_only=True),
+            ),
+        )
 
 
 def pin_and_alert_warnings(config: StackConfig, elsewhere: Mapping[str, Any], stack: str) -> list[str]:
@@ -247,6 +271,10 @@ def generation(value: object) -> int | None:
     return int(text) if text.isascii() and text.isdigit() else None
 
 
+GENERATION_PLACEHOLDER = "<its generation now, plus one>"
+"""What a fix sets a server credential's generation to: only the user knows the one in use."""
+
+
 def generations(problems: Problems, entries: Mapping[str, Any], servers: tuple[SecretSpec, ...]) -> None:
     """A server credential's rotation value (`entries`: `ai-etl:rotation` as read) is its
     generation: a whole number, each bump moving the backend to the other login role
@@ -259,7 +287,9 @@ def generations(problems: Problems, entries: Mapping[str, Any], servers: tuple[S
             ("rotation", spec.key),
             f"must be a whole number of 0 or more, got {_shown(value)}: it counts {spec.key}'s rotations, "
             "and each one moves the backend to the other login role (docs/runbooks.md)",
-            problems.set_cmd(("rotation", spec.key), 1),
+            # Never a number of ours: on a stack already past it, a lower one or one of the same
+            # parity gives the running pods' login role a new password (docs/runbooks.md).
+            problems.set_cmd(("rotation", spec.key), GENERATION_PLACEHOLDER),
         )
 
 

@@ -155,7 +155,10 @@ class StackConfig(_Model):
     audit_email: Annotated[
         str | None,
         text("an email address", EMAIL, optional=True),
-        Field(description="where the access alerts go (SNS mails a confirmation link first)"),
+        Field(
+            description="where the access alerts go (SNS mails a confirmation link first)",
+            examples=["<address>"],  # a fix sets one: removing it is refused at production grade
+        ),
     ] = None
     audit_endpoint: Annotated[
         str | None,
@@ -163,6 +166,7 @@ class StackConfig(_Model):
         Field(
             description="another place the access alerts go: an https endpoint (which confirms the "
             "subscription), an SQS queue or a Lambda function the team already watches",
+            examples=["<https URL, or SQS queue or Lambda function ARN>"],
         ),
     ] = None
     audit_expected_readers: list[

@@ -132,6 +132,7 @@ def parse_settings(
     crosschecks.misspelt_namespaces(problems, raw, known)
     crosschecks.stack_name(problems, raw.stack)
     crosschecks.region_and_partition(problems, raw)
+    crosschecks.account_pin(problems, raw.elsewhere)
     crosschecks.provided_secrets(problems, raw, provided)
     if config is not None:
         crosschecks.replica_region(problems, raw, config)
