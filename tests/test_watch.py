@@ -133,7 +133,11 @@ def test_the_watch_opens_an_issue_for_a_replica_out_of_sync(
     values = {"github.token": "t", "github.repository": "acme/ai-etl", "matrix.stack": "production",
               "secrets.PULUMI_CONFIG_PASSPHRASE": "not-used-offline"}  # fmt: skip
     run_job(
-        {"steps": [step]}, workspace, values | {"steps.drift.outputs.state": "clean"}, env, workflow=watch
+        {"steps": [step]},
+        workspace,
+        values | {"steps.drift.outputs.state": "clean", "steps.drift.outputs.ref": "production"},
+        env,
+        workflow=watch,
     )
     issues = stub.github()["issues"]
     if not left:
