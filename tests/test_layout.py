@@ -120,3 +120,34 @@ def test_one_top_level_name_is_installed() -> None:
     """The project installs `ai_etl` and nothing else into a user's site-packages."""
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
     assert pyproject["tool"]["setuptools"]["packages"]["find"]["include"] == ["ai_etl*"]
+
+
+def aws_attributes(path: Path) -> set[str]:
+    """The names a file takes from the pulumi_aws package (`aws.kms`, `from pulumi_aws import iam`)."""
+    tree = ast.parse(path.read_text())
+    imports = [a for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
+    aliases = {a.asname or a.name for a in imports if a.name == "pulumi_aws"}
+    used = {
+        n.attr
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name) and n.value.id in aliases
+    }
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("pulumi_aws"):
+            tail = (node.module or "").split(".")[1:]
+            used |= {tail[0]} if tail else {a.name for a in node.names}
+    return used
+
+
+def test_mypy_checks_every_aws_service_the_code_uses() -> None:
+    """mypy follows only the pulumi_aws services pyproject.toml names (the rest of that package
+    would triple its time); a service used but not named would be Any, its arguments unchecked."""
+    mypy = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["mypy"]["overrides"]
+    followed = {m for o in mypy if o.get("follow_imports") == "normal" for m in o["module"]}
+    files = [*PACKAGE.rglob("*.py"), *(ROOT / "tests").rglob("*.py"), *(ROOT / "benchmarks").rglob("*.py")]
+    used = set().union(
+        *(aws_attributes(p) for p in [*files, ROOT / "__main__.py", ROOT / "policy" / "policies.py"])
+    )
+    assert {"kms", "secretsmanager"} <= used, "the check sees what the program uses"
+    unchecked = sorted(name for name in used if f"pulumi_aws.{name}" not in followed)
+    assert not unchecked, f"add pulumi_aws.{unchecked[0]} and pulumi_aws.{unchecked[0]}.* to pyproject.toml"
