@@ -594,11 +594,13 @@ def test_a_huge_diff_is_cut_to_fit_one_comment(tmp_path: Path) -> None:
 
 def test_a_forged_pull_request_number_is_not_echoed(tmp_path: Path) -> None:
     """The artifact's pr-number comes from the pull request's code: users rely on a line of it that
-    looks like a workflow command (`::...`) never reaching the log."""
-    forged = diff_artifact("dev") | {"files": {"pr-number": "::error title=forged::owned\n", "dev.md": "x\n"}}
+    looks like a workflow command (`::...`) never reaching the log. The payload's words are ones no
+    path holds: the failure's text also names this test's temporary folder, whose name it shares."""
+    payload = "::error title=zq7payload::zq7owned"
+    forged = diff_artifact("dev") | {"files": {"pr-number": f"{payload}\n", "dev.md": "x\n"}}
     with pytest.raises(AssertionError) as failed:
         comment_job(tmp_path, workflows(), artifacts=[forged])
-    assert "forged" not in str(failed.value) and "not one pull request number" in str(failed.value)
+    assert "zq7" not in str(failed.value) and "not one pull request number" in str(failed.value)
 
 
 def test_the_comment_runs_whatever_happened_to_the_other_jobs() -> None:
