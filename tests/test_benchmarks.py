@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -24,13 +23,16 @@ def test_synthetic_catalogue_grows_to_the_requested_size() -> None:
 
 
 @pytest.mark.parametrize("kind", ["sdk", "raw"])
-def test_floor_registers_the_programs_resources(tmp_path: Path, kind: str) -> None:
+def test_floor_registers_the_programs_resources(
+    tmp_path: Path, kind: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Same lookups, same URNs, same parents, same providers, same dependencies, same inputs: only
     the program around them differs."""
     recorded = tmp_path / "run.json"
     worker.record(14, recorded)
     program = worker.run_benchmark_program(14)
-    os.environ["AI_ETL_BENCH_FLOOR"], os.environ["AI_ETL_BENCH_FLOOR_KIND"] = str(recorded), kind
+    monkeypatch.setenv("AI_ETL_BENCH_FLOOR", str(recorded))  # unset again for the tests after this one
+    monkeypatch.setenv("AI_ETL_BENCH_FLOOR_KIND", kind)
     floor = run_program("dev", {"aws:region": "us-east-1"}, {}, program=worker.FLOOR, project=PROJECT)
 
     def shape(run):  # type: ignore[no-untyped-def]
