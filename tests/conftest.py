@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -38,9 +39,10 @@ def schemas_dir() -> Path:
         pytest.fail(str(error))
 
 
-@pytest.fixture
-def aws(tmp_path: Path) -> Iterator[dict[str, str]]:
-    """The environment in which `aws` talks to a fresh moto server, and nothing else."""
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    """One AWS emulator (moto's server) per test process, on a free loopback port: starting one
+    costs seconds, resetting it (the `aws` fixture) a few milliseconds."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -50,22 +52,38 @@ def aws(tmp_path: Path) -> Iterator[dict[str, str]]:
         stderr=subprocess.DEVNULL,
     )
     try:
-        for _ in range(100):
+        for _ in range(300):
             try:
                 socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
                 break
             except OSError:
+                if server.poll() is not None:
+                    pytest.fail(f"moto_server exited with {server.returncode} before it listened")
                 time.sleep(0.1)
-        yield {
-            "PATH": f"{tool('aws').parent}:{os.environ['PATH']}",
-            "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_DEFAULT_REGION": "us-east-1",
-            "AWS_CONFIG_FILE": str(tmp_path / "no-config"),
-            "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "no-credentials"),
-            "HOME": str(tmp_path),
-        }
+        else:
+            pytest.fail(f"moto_server did not listen on 127.0.0.1:{port} within 30 s")
+        yield f"http://127.0.0.1:{port}"
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+@pytest.fixture
+def aws(moto_endpoint: str, tmp_path: Path) -> dict[str, str]:
+    """The environment in which `aws` talks to an emptied emulator, and nothing else: moto's own
+    reset (`POST /moto-api/reset`, getmoto/moto `moto/moto_api/_internal/responses.py`) drops
+    what earlier tests made, so each test starts from no resources at all."""
+    with urllib.request.urlopen(
+        urllib.request.Request(f"{moto_endpoint}/moto-api/reset", method="POST"), timeout=30
+    ) as answer:
+        assert answer.status == 200, "moto's reset answered"
+    return {
+        "PATH": f"{tool('aws').parent}:{os.environ['PATH']}",
+        "AWS_ENDPOINT_URL": moto_endpoint,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_CONFIG_FILE": str(tmp_path / "no-config"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "no-credentials"),
+        "HOME": str(tmp_path),
+    }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import re
@@ -110,15 +111,28 @@ def run_config(
 ) -> Run:
     """Run the program for `stack` with `config` and the provided `secrets` (marked secret), after
     the CLI's checks of Pulumi.yaml's declarations, as on `pulumi up` (StackConfigError).
-    `registrations`, if given, receives what is declared even when the program fails."""
-    return run_program(
-        stack,
-        config,
-        PLACEHOLDERS if secrets is None else secrets,
-        program=program,
-        registrations=registrations,
-        project=load_project(),
-    )
+    `registrations`, if given, receives what is declared even when the program fails.
+
+    A render is the suite's expensive unit and is deterministic (the mocks' answers are digests of
+    the inputs, ai_etl/offline/answers.py), so each distinct input is run once per test process and
+    every later caller gets its own deep copy: no test sees what another changed in its Run."""
+    secrets = PLACEHOLDERS if secrets is None else secrets
+    if registrations is not None:  # the caller watches the run as it happens
+        return run_program(
+            stack, config, secrets, program=program, registrations=registrations, project=load_project()
+        )
+    # What the program or the SDK may read of the environment is part of the input.
+    env = {k: v for k, v in os.environ.items() if k.startswith(PROGRAM_ENVIRONMENT)}
+    key = json.dumps([stack, config, secrets, str(program), env], sort_keys=True, default=repr)
+    if key not in _RUNS:
+        _RUNS[key] = run_program(stack, config, secrets, program=program, project=load_project())
+    return copy.deepcopy(_RUNS[key])
+
+
+PROGRAM_ENVIRONMENT = ("PULUMI", "AWS", "KUBE", "AI_ETL")
+"""The prefixes of the environment variables a run may read (the SDK's and providers' settings)."""
+_RUNS: dict[str, Run] = {}
+"""The runs of this test process, by their inputs (run_config)."""
 
 
 def run_stack(

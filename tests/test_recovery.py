@@ -310,7 +310,11 @@ def test_the_restore_keeps_every_credential_in_a_new_stack_of_the_replica_region
     """Production's region out (every call to it fails), production having rotated a key since its
     first deploy: the block promotes every replica, and the new stack's encrypted config then makes
     the program write every value production had (the URLs included) without touching the lost
-    region; the new stack's keys, aliases, secrets and replicas take no name that exists."""
+    region; the new stack's keys, aliases, secrets and replicas take no name that exists. And why
+    the restore makes a new stack: production itself moved to the replica region, after the
+    promotion, would fail creating its alias and its secrets, whose names the replica key's alias
+    and the promoted secrets hold (AlreadyExistsException, ResourceExistsException). One restore
+    shows both: each costs half a minute of AWS CLI calls."""
     world = production(aws, overrides={"ai-etl:rotation": {"jwt-secret-key": "2026-06-01"}})
     result, new, config, secrets = restore(aws, tmp_path, world)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -327,27 +331,18 @@ def test_the_restore_keeps_every_credential_in_a_new_stack_of_the_replica_region
     assert {s["Name"] for s in promoted} == set(world.values) and not any(
         "PrimaryRegion" in s for s in promoted
     )
-    declare(aws, restored, world.replica)
-    for secret in restored.of_type(SM_SECRET):
-        described = client(aws, "secretsmanager", world.replica).describe_secret(
-            SecretId=secret.inputs["name"]
-        )
-        assert [s["Region"] for s in described["ReplicationStatus"]] == [NEXT]
-
-
-def test_production_itself_in_the_replica_region_would_collide(aws: dict[str, str], tmp_path: Path) -> None:
-    """Why the restore makes a new stack: production moved to the replica region, after the
-    promotion, fails creating its alias and its secrets, whose names the replica key's alias and the
-    promoted secrets hold (AlreadyExistsException, ResourceExistsException)."""
-    world = production(aws)
-    result, *_ = restore(aws, tmp_path, world)
-    assert result.returncode == 0, result.stderr[-3000:]
     moved = run_stack(STACK, overrides={"aws:region": world.replica, "ai-etl:replicaRegion": NEXT})
     with pytest.raises(ClientError, match="AlreadyExistsException"):
         declare(aws, moved, world.replica)
     (secret, *_) = moved.of_type(SM_SECRET)
     with pytest.raises(ClientError, match="ResourceExistsException"):
         client(aws, "secretsmanager", world.replica).create_secret(Name=secret.inputs["name"])
+    declare(aws, restored, world.replica)
+    for secret in restored.of_type(SM_SECRET):
+        described = client(aws, "secretsmanager", world.replica).describe_secret(
+            SecretId=secret.inputs["name"]
+        )
+        assert [s["Region"] for s in described["ReplicationStatus"]] == [NEXT]
 
 
 def test_the_lost_region_is_out_for_the_restore(aws: dict[str, str], tmp_path: Path) -> None:
