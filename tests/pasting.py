@@ -4,6 +4,8 @@ again on the result."""
 
 from __future__ import annotations
 
+import copy
+import json
 import os
 import re
 import subprocess
@@ -71,8 +73,19 @@ class Project:
         fakecli.write(self.root, stack, config)
 
     def run(self, stack: str) -> Run | str:
-        """The program's run of `stack` from its stack file, or its config error's message."""
+        """The program's run of `stack` from its stack file, or its config error's message.
+
+        Many pasted fixes lead back to the same files: a run is a function of the project's files
+        (the program reads its stack files where it runs), so each distinct set is run once per
+        test process, and each caller gets its own copy."""
         config, secrets = fakecli.load(self.root, stack)
+        files = {p.name: p.read_text() for p in sorted(self.root.glob("*")) if p.is_file()}
+        key = json.dumps([stack, config, secrets, files], sort_keys=True, default=repr)
+        if key not in _RUNS:
+            _RUNS[key] = self._run(stack, config, secrets)
+        return copy.deepcopy(_RUNS[key])
+
+    def _run(self, stack: str, config: dict[str, Any], secrets: dict[str, str]) -> Run | str:
         cwd = Path.cwd()
         os.chdir(self.root)  # the program finds the project's stack files where it runs
         try:
@@ -99,6 +112,10 @@ class Project:
 
     def stored(self, stack: str) -> dict[str, Any]:
         return load_stack_config(stack, self.root)
+
+
+_RUNS: dict[str, Run | str] = {}
+"""The runs of this test process, by the project's files (Project.run)."""
 
 
 @pytest.fixture
