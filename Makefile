@@ -4,7 +4,6 @@ PYTHON ?= python3
 VENV ?= .venv
 TOOLS ?= .venv-tools
 STACK ?= dev
-SERVERS ?= build/servers
 PY := $(VENV)/bin/python
 PYTEST := AI_ETL_TOOLS_BIN=$(abspath $(TOOLS))/bin $(PY) -m pytest
 # .venv's pip installs into the other environments too (`pip --python`): they need no pip of their
@@ -17,7 +16,7 @@ PIP := $(PY) -m pip
 PIP_FLAGS := --quiet --no-compile
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: render check test quick servers servers-stop lint typecheck setup tools policy-venv schemas docs bench lock clean help
+.PHONY: render check test quick packages lint typecheck setup tools policy-venv schemas docs bench lock clean help
 
 ## Render a stack offline (STACK=dev; no Pulumi CLI, cloud or cluster): build/<stack>/{resources.json,kubernetes.yaml}
 render: setup
@@ -28,20 +27,16 @@ check: setup
 	$(PY) -m ai_etl.ops.check $(STACK)
 
 ## The whole gate, as CI runs it: lint, types, then every test (scanners and slow tests included).
-test: lint typecheck tools policy-venv
+test: packages lint typecheck tools policy-venv
 	$(PYTEST)
 
 ## The everyday loop, under two minutes: lint, then every test not marked slow (no mypy: `make typecheck`).
-quick: lint tools policy-venv
+quick: packages lint tools policy-venv
 	$(PYTEST) -m "not slow"
 
-## A private PostgreSQL and Redis on loopback for the rotation tests (Debian's postgresql and redis-server).
-servers:
-	$(PYTHON) -m tests.servers start $(SERVERS)
-
-## Stop the servers `make servers` started.
-servers-stop:
-	$(PYTHON) -m tests.servers stop $(SERVERS)
+## Check the Debian packages the tests need beyond Python (jq, postgresql, redis-server): one line says what to install.
+packages:
+	@$(PYTHON) -m tests.servers check
 
 ## The program (editable) and the gate's tools in .venv, at the versions requirements.lock pins.
 setup: $(VENV)/.installed
