@@ -42,8 +42,10 @@ packages:
 setup: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml requirements.lock requirements.txt requirements-dev.txt
+	@echo "setup: creating $(VENV) and updating its pip"
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
+	@echo "setup: installing the program and the gate's tools into $(VENV) at requirements.lock's versions (about a minute on a new machine)"
 	$(PIP) install $(PIP_FLAGS) -r requirements-dev.txt
 	touch $@
 
@@ -51,6 +53,7 @@ $(VENV)/.installed: pyproject.toml requirements.lock requirements.txt requiremen
 tools: $(TOOLS)/.installed
 
 $(TOOLS)/.installed: requirements-tools.lock | $(VENV)/.installed
+	@echo "tools: installing the scanners and the AWS emulator into $(TOOLS) at requirements-tools.lock's versions (about half a minute)"
 	$(PYTHON) -m venv --without-pip $(TOOLS)
 	$(PIP) --python $(TOOLS)/bin/python install $(PIP_FLAGS) -r requirements-tools.lock
 	touch $@
@@ -59,6 +62,7 @@ $(TOOLS)/.installed: requirements-tools.lock | $(VENV)/.installed
 policy-venv: policy/venv/.installed
 
 policy/venv/.installed: policy/requirements.txt requirements.lock | $(VENV)/.installed
+	@echo "policy-venv: installing pulumi and pulumi-policy into policy/venv, the policy pack's environment"
 	$(PYTHON) -m venv --without-pip policy/venv
 	$(PIP) --python policy/venv/bin/python install $(PIP_FLAGS) -r policy/requirements.txt
 	touch $@

@@ -1,5 +1,6 @@
 """The gate a contributor lives in, as a new machine meets it: `make test` says first what the machine
-lacks, and CI's `.ci/run` installs that and runs README's test command."""
+lacks, CI's `.ci/run` installs that and runs README's test command, and the long targets say what
+they are doing before the silence of a quiet pip install."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import sys
 from pathlib import Path
 
 from tests import servers
+from tests.helpers import copy_project
 from tests.paths import PROJECT_DIR
 
 MAKE = shutil.which("make") or "make"
@@ -81,3 +83,26 @@ def test_ci_installs_what_the_tests_need_then_runs_make_test(tmp_path: Path) -> 
         else:
             assert ran[:-1] == []
         assert ran[-1] == "make test"
+
+
+def test_the_long_targets_say_what_they_do_before_they_do_it(tmp_path: Path) -> None:
+    """`make setup tools policy-venv` on a new machine: each says what it installs, and where,
+    before its quiet pip install (half a minute and more of silence otherwise). Run for real in a
+    copy, with python stubbed (`true`) so nothing is installed."""
+    project = copy_project(tmp_path / "project")
+    for folder in (tmp_path / "venv", tmp_path / "tools", project / "policy" / "venv"):
+        folder.mkdir()  # what the stubbed `python -m venv` would make
+    done = subprocess.run(
+        [MAKE, "--no-print-directory", "setup", "tools", "policy-venv", "PYTHON=true", "PY=true",
+         f"VENV={tmp_path / 'venv'}", f"TOOLS={tmp_path / 'tools'}"],
+        cwd=project, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    lines = done.stdout.splitlines()
+    for target, where, installs in (
+        ("setup", tmp_path / "venv", "-r requirements-dev.txt"),
+        ("tools", tmp_path / "tools", "-r requirements-tools.lock"),
+        ("policy-venv", "policy/venv", "-r policy/requirements.txt"),
+    ):
+        (said,) = [i for i, line in enumerate(lines) if line.startswith(f"{target}: ") and "install" in line]
+        (ran,) = [i for i, line in enumerate(lines) if line.endswith(installs)]
+        assert said < ran and f" into {where}" in lines[said], lines
