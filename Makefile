@@ -81,7 +81,7 @@ schemas: setup
 	$(PY) -m tests.crds
 
 ## Regenerate what derives from the program: .env.example, the docs' tables, the takeover's script and
-## the README's example output; it rewrites only the files that changed, and names each.
+## the README's example output, saying which as it goes; it rewrites only the files that changed, and names each.
 docs: setup
 	$(PY) -m ai_etl.ops.docs write
 
