@@ -4,7 +4,6 @@ PYTHON ?= python3
 VENV ?= .venv
 TOOLS ?= .venv-tools
 STACK ?= dev
-SERVERS ?= build/servers
 PY := $(VENV)/bin/python
 PYTEST := AI_ETL_TOOLS_BIN=$(abspath $(TOOLS))/bin $(PY) -m pytest -n auto
 # .venv's pip installs into the other environments too (`pip --python`): they need no pip of their
@@ -17,7 +16,7 @@ PIP := $(PY) -m pip
 PIP_FLAGS := --quiet --no-compile
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: render check test quick servers servers-stop lint typecheck setup tools policy-venv schemas docs bench lock clean help
+.PHONY: render check test quick packages lint typecheck setup tools policy-venv schemas docs bench lock clean help
 
 ## Render a stack offline (STACK=dev; no Pulumi CLI, cloud or cluster): build/<stack>/{resources.json,kubernetes.yaml}
 render: setup
@@ -28,27 +27,25 @@ check: setup
 	$(PY) -m ai_etl.ops.check $(STACK)
 
 ## The whole gate, as CI runs it: lint, types, then every test (scanners and slow tests included).
-test: lint typecheck tools policy-venv
+test: packages lint typecheck tools policy-venv
 	$(PYTEST)
 
 ## The everyday loop, under two minutes: lint, then every test not marked slow (no mypy: `make typecheck`).
-quick: lint tools policy-venv
+quick: packages lint tools policy-venv
 	$(PYTEST) -m "not slow"
 
-## A private PostgreSQL and Redis on loopback for the rotation tests (Debian's postgresql and redis-server).
-servers:
-	$(PYTHON) -m tests.servers start $(SERVERS)
-
-## Stop the servers `make servers` started.
-servers-stop:
-	$(PYTHON) -m tests.servers stop $(SERVERS)
+## Check the Debian packages the tests need beyond Python (jq, postgresql, redis-server): one line says what to install.
+packages:
+	@$(PYTHON) -m tests.servers check
 
 ## The program (editable) and the gate's tools in .venv, at the versions requirements.lock pins.
 setup: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml requirements.lock requirements.txt requirements-dev.txt
+	@echo "setup: creating $(VENV) and updating its pip"
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
+	@echo "setup: installing the program and the gate's tools into $(VENV) at requirements.lock's versions (about a minute on a new machine)"
 	$(PIP) install $(PIP_FLAGS) -r requirements-dev.txt
 	touch $@
 
@@ -56,6 +53,7 @@ $(VENV)/.installed: pyproject.toml requirements.lock requirements.txt requiremen
 tools: $(TOOLS)/.installed
 
 $(TOOLS)/.installed: requirements-tools.lock | $(VENV)/.installed
+	@echo "tools: installing the scanners and the AWS emulator into $(TOOLS) at requirements-tools.lock's versions (about half a minute)"
 	$(PYTHON) -m venv --without-pip $(TOOLS)
 	$(PIP) --python $(TOOLS)/bin/python install $(PIP_FLAGS) -r requirements-tools.lock
 	touch $@
@@ -64,6 +62,7 @@ $(TOOLS)/.installed: requirements-tools.lock | $(VENV)/.installed
 policy-venv: policy/venv/.installed
 
 policy/venv/.installed: policy/requirements.txt requirements.lock | $(VENV)/.installed
+	@echo "policy-venv: installing pulumi and pulumi-policy into policy/venv, the policy pack's environment"
 	$(PYTHON) -m venv --without-pip policy/venv
 	$(PIP) --python policy/venv/bin/python install $(PIP_FLAGS) -r policy/requirements.txt
 	touch $@
@@ -82,7 +81,7 @@ schemas: setup
 	$(PY) -m tests.crds
 
 ## Regenerate what derives from the program: .env.example, the docs' tables, the takeover's script and
-## the README's example output; it rewrites only the files that changed, and names each.
+## the README's example output, saying which as it goes; it rewrites only the files that changed, and names each.
 docs: setup
 	$(PY) -m ai_etl.ops.docs write
 

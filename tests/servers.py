@@ -1,11 +1,11 @@
 """Real PostgreSQL and Redis servers on loopback for the rotation tests, from Debian's packages.
 
-`python3 -m tests.servers start DIR` starts a private PostgreSQL cluster (initdb, pg_ctl; as the
-`postgres` user when run as root, since initdb refuses root) and a Redis with a config file and an
-ACL file, on free loopback ports, with throwaway admin credentials generated now; it writes their
-addresses and credentials to DIR/env as `export` lines. `stop DIR` stops both. `.ci/run` and
-`make servers` use it; the tests read the variables (tests/server_env.py). Standard library only:
-CI runs it with the system's python3 before any virtual environment exists.
+`running(start)` gives a test session a private server (a PostgreSQL cluster: initdb, pg_ctl, as
+the `postgres` user when run as root, since initdb refuses root; or a Redis with a config file and
+an ACL file) on a free loopback port, with throwaway admin credentials generated then, and stops and
+removes it when the session ends, however it ends. `python3 -m tests.servers check` says, in one
+line, which of Debian's packages the tests need are missing (`make test` runs it first). Standard
+library only: it runs with the system's python3 before any virtual environment exists.
 """
 
 from __future__ import annotations
@@ -14,22 +14,94 @@ import glob
 import hashlib
 import os
 import secrets
-import shlex
 import shutil
+import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 PG_SUPERUSER = "ai_etl_test_super"
 REDIS_SUPERUSER = "ai_etl_test_super"
-ENV_FILE = "env"
-INSTALL_HINT = "apt-get install postgresql redis-server (as root; `.ci/run` does it on CI)"
+PG_INITDB_GLOB = "/usr/lib/postgresql/*/bin/initdb"
+"""Where Debian's postgresql package puts the server programs (they are not on PATH)."""
+SERVER_PROGRAMS = (("redis-server", "redis-server"), ("redis-cli", "redis-server"))
+"""What the servers here run from PATH, each with the Debian package that installs it."""
+PROGRAMS = (("jq", "jq"), *SERVER_PROGRAMS)
+"""What the tests run from PATH (jq: tests/fakes/gh.py), each with the Debian package that installs it."""
+T = TypeVar("T")
 
 
 class ServerError(Exception):
     """A server could not be started or stopped: the message says which and why."""
+
+
+@dataclass(frozen=True)
+class Postgres:
+    host: str
+    port: int
+    superuser: str
+    superpassword: str
+    log: Path
+    version: str
+
+
+@dataclass(frozen=True)
+class Redis:
+    host: str
+    port: int
+    superuser: str
+    superpassword: str
+    version: str
+
+
+def _newest_pg_bindir(pattern: str) -> Path | None:
+    def major(initdb: str) -> int:
+        name = Path(initdb).parent.parent.name
+        return int(name) if name.isdigit() else 0
+
+    found = sorted(glob.glob(pattern), key=major)
+    return Path(found[-1]).parent if found else None
+
+
+def pg_bindir(path: str | None = None, pg_glob: str = PG_INITDB_GLOB) -> Path | None:
+    """PostgreSQL's server programs: initdb's folder on `path` (PATH unless given), else Debian's
+    /usr/lib/postgresql/<major>/bin, newest major first; None if neither has it."""
+    found = shutil.which("initdb", path=path)
+    return Path(found).resolve().parent if found else _newest_pg_bindir(pg_glob)
+
+
+def missing_packages(
+    path: str | None = None, pg_glob: str = PG_INITDB_GLOB, programs: tuple[tuple[str, str], ...] = PROGRAMS
+) -> list[str]:
+    """The Debian packages, of those that install `programs` and PostgreSQL, not installed here."""
+    packages = {package for program, package in programs if not shutil.which(program, path=path)}
+    if pg_bindir(path, pg_glob) is None:
+        packages.add("postgresql")
+    return sorted(packages)
+
+
+def install_hint(packages: list[str]) -> str:
+    """The one line that says what to install."""
+    names = " and ".join([", ".join(packages[:-1]), packages[-1]] if len(packages) > 1 else packages)
+    noun = "packages" if len(packages) > 1 else "package"
+    return f"the tests need Debian's {names} {noun}: run `apt-get install {' '.join(packages)}` as root"
+
+
+def server_programs(path: str | None = None, pg_glob: str = PG_INITDB_GLOB) -> Path:
+    """PostgreSQL's server programs' folder, having made sure Redis's are there too; else a
+    ServerError with the one line that installs what is missing."""
+    missing = missing_packages(path, pg_glob, SERVER_PROGRAMS)
+    bindir = pg_bindir(path, pg_glob)
+    if missing or bindir is None:
+        raise ServerError(install_hint(missing))
+    return bindir
 
 
 def free_port() -> int:
@@ -37,17 +109,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-def pg_bindir() -> Path:
-    """Debian's PostgreSQL server programs (/usr/lib/postgresql/<major>/bin), newest major first."""
-    found = shutil.which("initdb")
-    if found:
-        return Path(found).resolve().parent
-    dirs = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=lambda p: int(p.split("/")[4]))
-    if not dirs:
-        raise ServerError(f"PostgreSQL's initdb is not installed: {INSTALL_HINT}")
-    return Path(dirs[-1]).parent
 
 
 def _as_server_user(cmd: list[str]) -> list[str]:
@@ -63,9 +124,9 @@ def _run(cmd: list[str], what: str) -> None:
         raise ServerError(f"{what} failed: {(done.stderr or done.stdout).strip()[-400:]}")
 
 
-def start_postgres(root: Path) -> dict[str, str]:
-    """A private cluster under root/pg, `log_statement=all`, password (SCRAM) auth everywhere."""
-    bindir = pg_bindir()
+def start_postgres(root: Path, bindir: Path) -> Postgres:
+    """A private cluster under root/pg, `log_statement=all`, password (SCRAM) auth, TCP only (no
+    Unix socket, whose path would depend on the temp folder's length)."""
     pg = root / "pg"
     pg.mkdir(parents=True)
     password = secrets.token_urlsafe(24)
@@ -73,7 +134,7 @@ def start_postgres(root: Path) -> dict[str, str]:
     pwfile.write_text(password + "\n")
     pwfile.chmod(0o600)
     if os.geteuid() == 0:
-        root.chmod(0o755)
+        root.chmod(0o711)  # the `postgres` user passes through to root/pg, and sees nothing else
         shutil.chown(pg, "postgres", "postgres")
         shutil.chown(pwfile, "postgres", "postgres")
     data = pg / "data"
@@ -87,7 +148,7 @@ def start_postgres(root: Path) -> dict[str, str]:
     )  # fmt: skip
     pwfile.unlink()
     options = " ".join(
-        [f"-c port={port}", "-c listen_addresses=127.0.0.1", f"-c unix_socket_directories={pg}",
+        [f"-c port={port}", "-c listen_addresses=127.0.0.1", "-c unix_socket_directories=''",
          "-c log_statement=all", "-c max_connections=300", "-c fsync=off", "-c logging_collector=off"]
     )  # fmt: skip
     log = pg / "postgres.log"
@@ -97,20 +158,16 @@ def start_postgres(root: Path) -> dict[str, str]:
         ),
         "pg_ctl start",
     )
-    return {
-        "AI_ETL_TEST_PG_HOST": "127.0.0.1",
-        "AI_ETL_TEST_PG_PORT": str(port),
-        "AI_ETL_TEST_PG_SUPERUSER": PG_SUPERUSER,
-        "AI_ETL_TEST_PG_SUPERPASSWORD": password,
-        "AI_ETL_TEST_PG_LOG": str(log),
-        "AI_ETL_TEST_PG_VERSION": (data / "PG_VERSION").read_text().strip(),
-    }
+    (pg / "bindir").write_text(str(bindir))  # for stop_postgres
+    version = (data / "PG_VERSION").read_text().strip()
+    return Postgres("127.0.0.1", port, PG_SUPERUSER, password, log, version)
 
 
 def stop_postgres(root: Path) -> None:
     data = root / "pg" / "data"
     if (data / "postmaster.pid").exists():
-        _run(_as_server_user([str(pg_bindir() / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"]),
+        bindir = Path((root / "pg" / "bindir").read_text())
+        _run(_as_server_user([str(bindir / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"]),
              "pg_ctl stop")  # fmt: skip
 
 
@@ -124,12 +181,12 @@ def _redis_cli(port: int, *args: str, stdin: str | None = None, user: str = "", 
     return (done.stdout + done.stderr).strip()
 
 
-def start_redis(directory: Path, *, aclfile: bool = True, config_file: bool = True) -> dict[str, str]:
+def start_redis(directory: Path, *, aclfile: bool = True, config_file: bool = True) -> Redis:
     """A Redis under `directory` on a free port, its default user off and an admin user with a
     throwaway password. With `aclfile`, users live in an ACL file; with `config_file` (and no ACL
     file), in the config file; with neither, only in memory."""
     if not shutil.which("redis-server"):
-        raise ServerError(f"redis-server is not installed: {INSTALL_HINT}")
+        raise ServerError(install_hint(["redis-server"]))
     directory.mkdir(parents=True)
     port = free_port()
     password = secrets.token_urlsafe(24)
@@ -176,13 +233,17 @@ def start_redis(directory: Path, *, aclfile: bool = True, config_file: bool = Tr
             raise ServerError(f"redis: turning the default user off failed: {reply}")
     if _redis_cli(port, "ACL", "WHOAMI", user=REDIS_SUPERUSER, password=password) != REDIS_SUPERUSER:
         raise ServerError("redis: the admin user cannot log in")
-    return {
-        "AI_ETL_TEST_REDIS_HOST": "127.0.0.1",
-        "AI_ETL_TEST_REDIS_PORT": str(port),
-        "AI_ETL_TEST_REDIS_SUPERUSER": REDIS_SUPERUSER,
-        "AI_ETL_TEST_REDIS_SUPERPASSWORD": password,
-        "AI_ETL_TEST_REDIS_VERSION": _redis_cli(port, "--version"),
-    }
+    return Redis("127.0.0.1", port, REDIS_SUPERUSER, password, _redis_cli(port, "--version"))
+
+
+def running_pid(pid: int) -> bool:
+    """Whether process `pid` runs: exists and is not a zombie (a daemon's parent is init, and the
+    init of a container may never reap it)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return state != "Z"
 
 
 def stop_redis(directory: Path) -> None:
@@ -191,71 +252,79 @@ def stop_redis(directory: Path) -> None:
         return
     pid = int(pidfile.read_text().strip())
     try:
-        os.kill(pid, 15)
+        os.kill(pid, signal.SIGTERM)
     except ProcessLookupError:
         return
     for _ in range(100):
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
+        if not running_pid(pid):
             return
         time.sleep(0.05)
-
-
-def start(root: Path) -> dict[str, str]:
-    """Both servers under root; root/env holds their `export` lines."""
-    root.mkdir(parents=True, exist_ok=True)
-    if (root / ENV_FILE).exists():
-        raise ServerError(
-            f"{root} already holds running servers: stop them first "
-            f"(`make servers-stop`, or `python3 -m tests.servers stop {shlex.quote(str(root))}`)"
-        )
-    env: dict[str, str] = {}
-    try:
-        env |= start_postgres(root)
-        env |= start_redis(root / "redis")
-    except BaseException:
-        stop(root)
-        raise
-    text = "".join(f"export {k}={shlex.quote(v)}\n" for k, v in env.items())
-    env_file = root / ENV_FILE
-    env_file.write_text(text)
-    env_file.chmod(0o600)
-    return env
+    raise ServerError(f"redis-server (pid {pid}) did not stop: see {directory / 'redis.log'}")
 
 
 def stop(root: Path) -> None:
-    """Stop what `start(root)` started (either may be missing) and remove its data and credentials."""
+    """Stop whatever `running` started under root (a PostgreSQL in root/pg, a Redis in root/redis)
+    and remove root, with the data and credentials in it."""
     errors = []
     for stopper, where in ((stop_postgres, root), (stop_redis, root / "redis")):
         try:
             stopper(where)
         except ServerError as error:
             errors.append(str(error))
-    (root / ENV_FILE).unlink(missing_ok=True)
-    if not errors:
-        shutil.rmtree(root / "pg", ignore_errors=True)
-        shutil.rmtree(root / "redis", ignore_errors=True)
     if errors:
         raise ServerError("; ".join(errors))
+    shutil.rmtree(root, ignore_errors=True)
 
 
-def main(argv: list[str]) -> int:
-    if len(argv) != 2 or argv[0] not in ("start", "stop"):
-        print("usage: python3 -m tests.servers start|stop DIR", file=sys.stderr)
-        return 2
-    root = Path(argv[1]).resolve()
+@contextmanager
+def running(start: Callable[[Path], T]) -> Iterator[T]:
+    """What `start(root)` starts in a new private folder, stopped and removed on leaving.
+
+    A watchdog process holds the other end of a pipe and does the stopping when it closes: on
+    leaving, or when this process dies any other way (killed, a crashed pytest-xdist worker), so no
+    server outlives the tests. It runs in a session of its own, out of reach of the terminal's
+    Ctrl-C. Not pytest's tmp_path: its folders are private to their owner (mode 0700), and as root
+    the `postgres` user must reach its data folder."""
+    root = Path(tempfile.mkdtemp(prefix="ai-etl-servers-"))
+    watchdog = subprocess.Popen(
+        [sys.executable, str(Path(__file__).resolve()), "watch", str(root)],
+        stdin=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
     try:
-        if argv[0] == "start":
-            start(root)
-            print(f"test servers: started; their addresses and credentials are in {root / ENV_FILE}")
-        else:
-            stop(root)
-            print(f"test servers: stopped ({root})")
+        yield start(root)
+    finally:
+        _, error = watchdog.communicate()  # closes its stdin, then waits for it
+        if watchdog.returncode != 0:
+            raise ServerError(f"stopping the servers in {root}: {error.decode().strip()}")
+
+
+def watch(root: Path) -> int:
+    """Wait for stdin to close, then stop and remove what is under root."""
+    sys.stdin.buffer.read()
+    try:
+        stop(root)
     except ServerError as error:
-        print(f"test servers: {error}", file=sys.stderr)
+        print(error, file=sys.stderr)
         return 1
     return 0
+
+
+def main(argv: list[str], path: str | None = None, pg_glob: str = PG_INITDB_GLOB) -> int:
+    """`check`: exit 1 with the one line to install what the tests need, if anything is missing.
+    (`watch DIR` is `running`'s watchdog.)"""
+    if argv == ["check"]:
+        missing = missing_packages(path, pg_glob)
+        if missing:
+            print(install_hint(missing), file=sys.stderr)
+            return 1
+        return 0
+    if len(argv) == 2 and argv[0] == "watch":
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        return watch(Path(argv[1]))
+    print("usage: python3 -m tests.servers check", file=sys.stderr)
+    return 2
 
 
 if __name__ == "__main__":

@@ -222,7 +222,9 @@ def test_every_generated_section_is_current(tmp_path: Path) -> None:
 
 def test_make_docs_names_exactly_the_files_it_rewrote(tmp_path: Path) -> None:
     """`make docs` on a current project rewrites nothing and says so; with one generated part stale
-    and `.env.example` missing, it writes those two files, names exactly them, and touches no other."""
+    and `.env.example` missing, it writes those two files, names exactly them, and touches no other.
+    As it works it says, on stderr, which document it is making, one line each, the long one
+    marked as such (otherwise a quarter of a minute of silence)."""
     recipe = re.search(r"^docs: setup\n\t\$\(PY\) (.+)$", (PROJECT_DIR / "Makefile").read_text(), re.M)
     assert recipe, "make docs runs the docs module"
     project = copy_project(tmp_path / "project")
@@ -230,7 +232,15 @@ def test_make_docs_names_exactly_the_files_it_rewrote(tmp_path: Path) -> None:
     run = lambda: subprocess.run(command, cwd=project, capture_output=True, text=True, check=True)  # noqa: E731
     generated = [project / ".env.example", *(project / page for page in sorted(set(PAGES.values())))]
     before = {path: path.stat().st_mtime_ns for path in generated}
-    assert run().stdout.startswith("nothing to write: ")
+    first = run()
+    assert first.stdout.startswith("nothing to write: ")
+    progress = first.stderr.splitlines()
+    documents = [".env.example", *(f"{name} in {page}" for name, page in PAGES.items())]
+    assert [line.split(" (")[0] for line in progress] == [f"docs: making {d}" for d in documents]
+    assert [line for line in progress if "the long step" in line] == [
+        "docs: making impact-table in docs/configuration.md "
+        "(the program runs offline once per setting and per rotation: the long step)"
+    ]
     assert {path: path.stat().st_mtime_ns for path in generated} == before
     readme = project / "README.md"
     readme.write_text(readme.read_text().replace("1 to update", "2 to update"))

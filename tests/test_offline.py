@@ -148,9 +148,12 @@ def test_kubernetes_yaml_is_what_kubectl_would_take(renders: dict[str, Path], st
 
 
 def test_render_cli_prints_a_tree_and_counts(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """The summary shows resources as a tree by component and counts by type."""
+    """The summary shows resources as a tree by component and counts by type, and says where it
+    wrote; before the wait (seconds, more on a first run), stderr says what the render is doing."""
     assert main(["render", "production", "--out", str(tmp_path)]) == 0
-    out = capsys.readouterr().out
+    out, err = capsys.readouterr()
+    assert err == "render production: running the program under the Pulumi SDK's mocks...\n"
+    assert out.endswith(f"\nwrote {tmp_path / 'resources.json'} and {tmp_path / 'kubernetes.yaml'}\n")
     assert f"stack production: {expected_resources(stack='production')} resources" in out
     assert "└─ ai-etl:environment:Environment  ai-etl" in out
     assert "│  └─ kubernetes:core/v1:Namespace  ai-etl-namespace" in out
@@ -493,12 +496,14 @@ def test_render_takes_the_project_folder_as_pulumi_does(tmp_path: Path) -> None:
 
 def test_a_programs_error_reads_as_pulumi_shows_it(tmp_path: Path) -> None:
     """A program's `pulumi.RunError` (a missing required key, say) is its message alone, as the
-    language host prints it; any other exception keeps its traceback, as the host prints it; the
-    CLI's own checks of declared config come first, in the CLI's words."""
+    language host prints it, after the line saying the program runs; any other exception keeps its
+    traceback, as the host prints it; the CLI's own checks of declared config come first, in the
+    CLI's words, before the program runs."""
     missing = offline(
         "render", "qa", cwd=shop(tmp_path / "a", "  shop:greeting: hello\n  shop:fail: no cluster\n")
     )
-    assert (missing.returncode, missing.stderr) == (2, "error: no cluster\n")
+    running = "render qa: running the program under the Pulumi SDK's mocks...\n"
+    assert (missing.returncode, missing.stderr) == (2, f"{running}error: no cluster\n")
     crash = shop(tmp_path / "b", "  shop:greeting: hello\n  shop:fail: boom\n", error="KeyError")
     crashed = offline("render", "qa", cwd=crash)
     assert crashed.returncode != 0 and "Traceback" in crashed.stderr and "KeyError: 'boom'" in crashed.stderr

@@ -1,6 +1,6 @@
-"""The rotation step against a real PostgreSQL and a real Redis (tests/servers.py; `.ci/run` and
-`make servers` start them): each test runs serverauth's own script text with bash, in the
-environment the step's Job gets (STEP_ENV's variables and PATH, nothing else).
+"""The rotation step against a real PostgreSQL and a real Redis (tests/servers.py; the session starts
+its own, once, when a test here first needs one): each test runs serverauth's own script text with
+bash, in the environment the step's Job gets (STEP_ENV's variables and PATH, nothing else).
 
 The admins here are what serverauth says the step needs, and no more: Postgres
 POSTGRES_ADMIN_ATTRIBUTES (CREATEROLE, not superuser; the PostgreSQL here is Debian bookworm's 15),
@@ -16,6 +16,7 @@ import secrets
 import shutil
 import subprocess
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -40,8 +41,8 @@ from ai_etl.components.serverauth import (
     role_generation,
     scram_sha256_verifier,
 )
-from tests import server_env
-from tests.servers import pg_bindir, start_redis, stop_redis
+from tests import servers
+from tests.servers import Postgres, Redis, start_redis, stop_redis
 
 NO_RETRY = Retry(NoBackoff(), 0)
 """Each client attempt is one connection: a failure counts, never retried away."""
@@ -55,18 +56,35 @@ ROUNDS = 3
 
 
 @pytest.fixture(scope="session")
-def pg() -> server_env.Postgres:
+def server_bin() -> Path:
+    """PostgreSQL's server programs (Redis's are on PATH). Not installed: each test that needs a
+    server fails with the one line that installs them, never a skip (a rotation untested against
+    a real server is not tested)."""
     try:
-        return server_env.postgres()
-    except server_env.NoServersError as error:
+        return servers.server_programs()
+    except servers.ServerError as error:
         pytest.fail(str(error), pytrace=False)
 
 
 @pytest.fixture(scope="session")
-def rds() -> server_env.Redis:
+def pg(server_bin: Path, image_bin: Path) -> Iterator[Postgres]:
+    """This session's own PostgreSQL, started when a test first needs it (each pytest-xdist worker
+    starts its own: the tests create roles, which must not meet another worker's); with the step's
+    image, which every test against a server runs."""
     try:
-        return server_env.redis()
-    except server_env.NoServersError as error:
+        with servers.running(lambda root: servers.start_postgres(root, server_bin)) as server:
+            yield server
+    except servers.ServerError as error:
+        pytest.fail(str(error), pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def rds(server_bin: Path, image_bin: Path) -> Iterator[Redis]:
+    """This session's own Redis, as `pg` is (the tests create ACL users)."""
+    try:
+        with servers.running(lambda root: start_redis(root / "redis")) as server:
+            yield server
+    except servers.ServerError as error:
         pytest.fail(str(error), pytrace=False)
 
 
@@ -91,13 +109,13 @@ def run(coro: Any) -> Any:
         loop.close()
 
 
-async def pg_connect(pg: server_env.Postgres, user: str, password: str) -> Any:
+async def pg_connect(pg: Postgres, user: str, password: str) -> Any:
     return await asyncpg.connect(
         host=pg.host, port=pg.port, user=user, password=password, database="postgres", timeout=10
     )
 
 
-async def pg_super(pg: server_env.Postgres, sql: str, *args: Any) -> list[Any]:
+async def pg_super(pg: Postgres, sql: str, *args: Any) -> list[Any]:
     conn = await pg_connect(pg, pg.superuser, pg.superpassword)
     try:
         return list(await conn.fetch(sql, *args))
@@ -112,7 +130,7 @@ class Admin:
 
 
 @pytest.fixture(scope="session")
-def pg_admin(pg: server_env.Postgres) -> Admin:
+def pg_admin(pg: Postgres) -> Admin:
     """The step's Postgres admin: LOGIN CREATEROLE, not superuser (its password set as a verifier,
     so it is not in the server's log either)."""
     admin = Admin(unique("step_admin"), token())
@@ -125,7 +143,7 @@ def pg_admin(pg: server_env.Postgres) -> Admin:
     return admin
 
 
-def redis_super(rds: server_env.Redis) -> redis_py.Redis:
+def redis_super(rds: Redis) -> redis_py.Redis:
     return redis_py.Redis(host=rds.host, port=rds.port, username=rds.superuser, password=rds.superpassword)
 
 
@@ -145,7 +163,7 @@ def make_redis_admin(client: redis_py.Redis, rules: tuple[str, ...] = REDIS_ADMI
 
 
 @pytest.fixture(scope="session")
-def redis_admin(rds: server_env.Redis) -> Admin:
+def redis_admin(rds: Redis) -> Admin:
     """The step's Redis admin: only REDIS_ADMIN_RULES."""
     with redis_super(rds) as client:
         return make_redis_admin(client)
@@ -192,7 +210,7 @@ class Credential:
         return values
 
 
-def pg_step_env(pg: server_env.Postgres, admin: Admin, cred: Credential, generation: int) -> dict[str, str]:
+def pg_step_env(pg: Postgres, admin: Admin, cred: Credential, generation: int) -> dict[str, str]:
     e = STEP_ENV
     return {
         e.pg_host: pg.host,
@@ -224,14 +242,14 @@ IMAGE_BIN: list[Path] = []
 """The step's image, as far as the step can tell: a PATH holding only bash, psql and redis-cli."""
 
 
-@pytest.fixture(scope="session", autouse=True)
-def image_bin(tmp_path_factory: pytest.TempPathFactory) -> Path:
+@pytest.fixture(scope="session")
+def image_bin(tmp_path_factory: pytest.TempPathFactory, server_bin: Path) -> Path:
     """What the step's image must contain, and nothing more: bash, psql (the client binary itself,
     not Debian's Perl wrapper) and redis-cli. Every step in this module runs with PATH set to it."""
     bindir = tmp_path_factory.mktemp("image-bin")
     for name, found in (
         ("bash", shutil.which("bash")),
-        ("psql", str(pg_bindir() / "psql")),
+        ("psql", str(server_bin / "psql")),
         ("redis-cli", shutil.which("redis-cli")),
     ):
         assert found, f"{name} is not installed"
@@ -257,7 +275,7 @@ def ok(done: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[st
     return done
 
 
-def pg_state(pg: server_env.Postgres, base: str) -> list[tuple[Any, ...]]:
+def pg_state(pg: Postgres, base: str) -> list[tuple[Any, ...]]:
     """What the step may change: the roles (verifier, LOGIN, settings) and their memberships."""
     roles = [base, *login_roles(base)]
     rows = run(
@@ -277,7 +295,7 @@ def redis_state(client: redis_py.Redis, base: str) -> list[Any]:
     return [client.execute_command("ACL", "GETUSER", user) for user in login_roles(base)]
 
 
-async def pg_login(pg: server_env.Postgres, user: str, password: str) -> tuple[str, str]:
+async def pg_login(pg: Postgres, user: str, password: str) -> tuple[str, str]:
     conn = await pg_connect(pg, user, password)
     try:
         row = await conn.fetchrow("SELECT session_user, current_user")
@@ -314,7 +332,7 @@ def test_each_script_reads_its_step_environment_and_nothing_else(
 
 
 def test_postgres_first_deploy_creates_the_roles_and_a_rerun_changes_nothing(
-    pg: server_env.Postgres, pg_admin: Admin
+    pg: Postgres, pg_admin: Admin
 ) -> None:
     """The first `pulumi up` needs no hand-run SQL: the step, run by a CREATEROLE admin (not a
     superuser), creates the NOLOGIN group and both login roles, each holding the verifier the
@@ -340,7 +358,7 @@ def test_postgres_first_deploy_creates_the_roles_and_a_rerun_changes_nothing(
 
 
 def test_redis_first_deploy_creates_the_users_and_a_rerun_changes_nothing(
-    rds: server_env.Redis, redis_admin: Admin
+    rds: Redis, redis_admin: Admin
 ) -> None:
     """The step, run by an admin that may only run the commands it needs, creates both ACL users
     with `#<sha256>` of the program's passwords (each logs in with its password: redis_acl_hash is
@@ -363,18 +381,15 @@ def test_redis_first_deploy_creates_the_users_and_a_rerun_changes_nothing(
         assert value not in done.stdout + done.stderr
 
 
-def test_redis_with_only_a_config_file_is_persisted_by_config_rewrite(
-    tmp_path: Path, rds: server_env.Redis
-) -> None:
+def test_redis_with_only_a_config_file_is_persisted_by_config_rewrite(tmp_path: Path, rds: Redis) -> None:
     """A Redis with a config file and no ACL file keeps the users across a restart: the step
     saves them with CONFIG REWRITE (redis/redis src/config.c writes `user` lines when there is no
     aclfile)."""
     server = start_redis(tmp_path / "r", aclfile=False, config_file=True)
     try:
-        port = int(server["AI_ETL_TEST_REDIS_PORT"])
-        admin_password = server["AI_ETL_TEST_REDIS_SUPERPASSWORD"]
-        with redis_py.Redis(host="127.0.0.1", port=port, username=server["AI_ETL_TEST_REDIS_SUPERUSER"],
-                            password=admin_password) as client:  # fmt: skip
+        port = server.port
+        with redis_py.Redis(host="127.0.0.1", port=port, username=server.superuser,
+                            password=server.superpassword) as client:  # fmt: skip
             admin = make_redis_admin(client)
         cred = Credential(unique("app"))
         done = ok(step(REDIS_STEP, redis_step_env("127.0.0.1", port, admin, cred, 0)))
@@ -386,17 +401,15 @@ def test_redis_with_only_a_config_file_is_persisted_by_config_rewrite(
         stop_redis(tmp_path / "r")
 
 
-def test_redis_with_neither_file_warns_that_a_restart_loses_the_users(
-    tmp_path: Path, rds: server_env.Redis
-) -> None:
+def test_redis_with_neither_file_warns_that_a_restart_loses_the_users(tmp_path: Path, rds: Redis) -> None:
     """On a Redis started with neither an ACL file nor a config file (most container images) the
     users cannot be saved: the step still sets them (the rotation works until a restart) and says
     on stderr that a restart loses them and what to do."""
     server = start_redis(tmp_path / "r", aclfile=False, config_file=False)
     try:
-        port = int(server["AI_ETL_TEST_REDIS_PORT"])
-        with redis_py.Redis(host="127.0.0.1", port=port, username=server["AI_ETL_TEST_REDIS_SUPERUSER"],
-                            password=server["AI_ETL_TEST_REDIS_SUPERPASSWORD"]) as client:  # fmt: skip
+        port = server.port
+        with redis_py.Redis(host="127.0.0.1", port=port, username=server.superuser,
+                            password=server.superpassword) as client:  # fmt: skip
             admin = make_redis_admin(client)
         cred = Credential(unique("app"))
         done = ok(step(REDIS_STEP, redis_step_env("127.0.0.1", port, admin, cred, 0)))
@@ -411,9 +424,7 @@ def test_redis_with_neither_file_warns_that_a_restart_loses_the_users(
 # --- failures change nothing ------------------------------------------------------------------------
 
 
-def test_postgres_failed_step_changes_nothing_and_says_what_failed(
-    pg: server_env.Postgres, pg_admin: Admin
-) -> None:
+def test_postgres_failed_step_changes_nothing_and_says_what_failed(pg: Postgres, pg_admin: Admin) -> None:
     """A step that fails (wrong admin password; server unreachable; a role it may not alter midway)
     exits non-zero with one line saying what failed and to run `pulumi up` again, and leaves every
     role and verifier as it was: the roles old pods use keep working, a session already open
@@ -457,7 +468,7 @@ def test_postgres_failed_step_changes_nothing_and_says_what_failed(
 
 
 def test_redis_failed_step_changes_nothing_and_says_what_failed(
-    tmp_path: Path, rds: server_env.Redis, redis_admin: Admin
+    tmp_path: Path, rds: Redis, redis_admin: Admin
 ) -> None:
     """Wrong admin password, an admin missing a permission, a stopped server: the step exits
     non-zero saying what failed and to run `pulumi up` again, and the users keep their passwords
@@ -481,15 +492,13 @@ def test_redis_failed_step_changes_nothing_and_says_what_failed(
             assert redis_login(rds.host, rds.port, user, password) == user
     stopped = start_redis(tmp_path / "r")
     stop_redis(tmp_path / "r")
-    done = step(
-        REDIS_STEP, redis_step_env("127.0.0.1", int(stopped["AI_ETL_TEST_REDIS_PORT"]), redis_admin, cred, 1)
-    )
+    done = step(REDIS_STEP, redis_step_env("127.0.0.1", stopped.port, redis_admin, cred, 1))
     assert done.returncode != 0
     assert "the server is unreachable" in done.stderr
     assert "nothing was changed; fix it, then run `pulumi up` again" in done.stderr
 
 
-def test_bad_input_is_refused_before_any_connection(pg: server_env.Postgres, pg_admin: Admin) -> None:
+def test_bad_input_is_refused_before_any_connection(pg: Postgres, pg_admin: Admin) -> None:
     """A missing variable or a value that is not a verifier (a plain password by mistake) stops the
     step before it connects, naming the variable and never echoing the value."""
     cred = Credential(unique("app"))
@@ -508,7 +517,7 @@ def test_bad_input_is_refused_before_any_connection(pg: server_env.Postgres, pg_
 # --- takeover -----------------------------------------------------------------------------------------
 
 
-def test_takeover_keeps_the_hand_made_role_working(pg: server_env.Postgres, pg_admin: Admin) -> None:
+def test_takeover_keeps_the_hand_made_role_working(pg: Postgres, pg_admin: Admin) -> None:
     """A hand-made install has one LOGIN role `<base>` (the guide's single user) owning the
     tables. The first step run leaves it able to log in with its password (zero failed connections
     for clients using it throughout the step), makes it the group, and a client on `<base>_blue`
@@ -595,7 +604,7 @@ class Load:
         await asyncio.gather(*(task for _, task in clients))
 
 
-def pg_attempt(pg: server_env.Postgres, user: str, password: str) -> Any:
+def pg_attempt(pg: Postgres, user: str, password: str) -> Any:
     async def attempt() -> None:
         conn = await pg_connect(pg, user, password)
         try:
@@ -653,7 +662,7 @@ async def rotate_twice(step_at: Any, attempt_at: Any) -> tuple[Load, Phases]:
 
 
 @pytest.mark.slow
-def test_postgres_rotation_under_load_drops_no_connection(pg: server_env.Postgres, pg_admin: Admin) -> None:
+def test_postgres_rotation_under_load_drops_no_connection(pg: Postgres, pg_admin: Admin) -> None:
     """Pods keep connecting through a rotation: with CLIENTS asyncpg clients (the backend's driver)
     connecting and querying in a loop on each generation's URL, two rotations (to the other role,
     then back) fail no connection."""
@@ -673,7 +682,7 @@ def test_postgres_rotation_under_load_drops_no_connection(pg: server_env.Postgre
 
 
 @pytest.mark.slow
-def test_redis_rotation_under_load_drops_no_connection(rds: server_env.Redis, redis_admin: Admin) -> None:
+def test_redis_rotation_under_load_drops_no_connection(rds: Redis, redis_admin: Admin) -> None:
     """The same for Redis with redis-py clients: two rotations, no failed connection."""
     cred = Credential(unique("app"))
     ok(step(REDIS_STEP, redis_step_env(rds.host, rds.port, redis_admin, cred, 0)))
@@ -705,7 +714,7 @@ async def runbook_order(change: Any, attempt_old: Any, attempt_new: Any) -> Load
 
 
 @pytest.mark.slow
-def test_the_old_runbook_order_drops_connections(pg: server_env.Postgres, rds: server_env.Redis) -> None:
+def test_the_old_runbook_order_drops_connections(pg: Postgres, rds: Redis) -> None:
     """The comparison that shows the load test can see a failure: the previous runbook (ALTER ROLE
     ... PASSWORD on the one role, `requirepass`-style in place for Redis, then roll) fails the old
     pods' new connections until the rollout ends."""
@@ -742,7 +751,7 @@ def test_the_old_runbook_order_drops_connections(pg: server_env.Postgres, rds: s
 # --- the server's log --------------------------------------------------------------------------------
 
 
-def test_no_generated_value_reaches_the_postgres_log(pg: server_env.Postgres, pg_admin: Admin) -> None:
+def test_no_generated_value_reaches_the_postgres_log(pg: Postgres, pg_admin: Admin) -> None:
     """With log_statement=all (tests/servers.py), the server's log after a first deploy, two
     rotations, a failed run and logins holds none of the generated passwords, nor their verifiers'
     keys: the verifiers travel as COPY data and are applied by PL/pgSQL's EXECUTE, neither of which

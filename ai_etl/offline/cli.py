@@ -104,9 +104,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "diff":
         return diff_command(args)
+
+    def starting() -> None:
+        # On stderr: stdout is the summary. A first render also compiles the SDKs' imports.
+        print(f"render {args.stack}: running the program under the Pulumi SDK's mocks...", file=sys.stderr)
+
     try:
         out = args.out or args.cwd / "build" / args.stack
-        rendered = render(args.stack, out, args.cwd, load_answers(args.answers))
+        rendered = render(args.stack, out, args.cwd, load_answers(args.answers), starting)
     except ERRORS as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

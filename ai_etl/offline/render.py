@@ -13,7 +13,7 @@ import os
 import secrets
 import tempfile
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -144,11 +144,15 @@ def kubernetes_documents(run: Run) -> list[dict[str, Any]]:
 
 
 def render(
-    stack: str, out: Path, project_dir: Path = Path(), answers: Mapping[str, Any] | None = None
+    stack: str,
+    out: Path,
+    project_dir: Path = Path(),
+    answers: Mapping[str, Any] | None = None,
+    starting: Callable[[], None] | None = None,
 ) -> Rendered:
     """Run the project's program for `stack` (the project in the current directory unless given)
-    and write resources.json and kubernetes.yaml into `out`."""
-    run, placeholders = offline_run(stack, project_dir, answers)
+    and write resources.json and kubernetes.yaml into `out`; `starting` as offline_run's."""
+    run, placeholders = offline_run(stack, project_dir, answers, starting)
     out.mkdir(parents=True, exist_ok=True)
     resources_path = out / "resources.json"
     resources_path.write_text(

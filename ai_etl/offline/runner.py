@@ -13,7 +13,7 @@ import logging
 import os
 import runpy
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -132,23 +132,25 @@ def run_program(
 
 
 def offline_run(
-    stack: str, project_dir: Path = Path(), answers: Mapping[str, Any] | None = None
+    stack: str,
+    project_dir: Path = Path(),
+    answers: Mapping[str, Any] | None = None,
+    starting: Callable[[], None] | None = None,
 ) -> tuple[Run, list[str]]:
     """Run a project's program for `stack` offline; and which provided secrets got placeholders.
 
     `project_dir` is the project (the current directory unless given): its `Pulumi.yaml`, its
     program (`main`, or `__main__.py`) and the `Pulumi.<stack>.yaml` to read; any Pulumi Python
-    project. `answers` replaces what provider functions answer (answers.load_answers).
+    project. `answers` replaces what provider functions answer (answers.load_answers). `starting`
+    is called when the program starts (the part that takes time), once every check of the
+    project's files has passed: a file refused is its one error, nothing before it.
     """
     config, secrets, placeholders = offline_config(stack, project_dir)
     # What the CLI warns of when it loads the stack file comes first, as `pulumi preview` shows it.
     loading = read_stack_file(stack, project_dir).warnings
-    run = run_program(
-        stack,
-        config,
-        secrets,
-        program=program_of(project_dir),
-        project=load_project(project_dir),
-        answers=answers,
-    )
+    program, project = program_of(project_dir), load_project(project_dir)
+    config = apply_project_config(stack, project, config, secrets)
+    if starting:
+        starting()
+    run = run_program(stack, config, secrets, program=program, project=str(project["name"]), answers=answers)
     return dataclasses.replace(run, warnings=[*loading, *run.warnings]), placeholders

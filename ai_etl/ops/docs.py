@@ -4,6 +4,8 @@ and their CLI: `python -m ai_etl.ops.docs write` (`make docs`) rewrites those th
 from __future__ import annotations
 
 import argparse
+import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from ai_etl.catalogue import CATALOGUE, CONSUMERS, PLAIN_ENV, Consumer, SecretSpec, Source, read_by
@@ -115,11 +117,18 @@ PAGES = {
 """The documents that a page holds between `<!-- <name>:start -->` and `<!-- <name>:end -->`."""
 
 
-def generated(root: Path) -> dict[Path, str]:
+SLOW = {"impact-table": "the program runs offline once per setting and per rotation: the long step"}
+"""What `make docs` says of a document that takes more than a moment to make."""
+
+
+def generated(root: Path, say: Callable[[str], None] = lambda line: None) -> dict[Path, str]:
     """What each generated file under `root` should hold: `.env.example` whole, and each page with
-    its generated parts (between `<!-- <name>:start -->` and `<!-- <name>:end -->`) made anew."""
+    its generated parts (between `<!-- <name>:start -->` and `<!-- <name>:end -->`) made anew.
+    `say` gets a line naming each document before it is made."""
+    say("docs: making .env.example")
     texts = {root / ".env.example": env_example()}
     for name, page_name in PAGES.items():
+        say(f"docs: making {name} in {page_name}" + (f" ({SLOW[name]})" if name in SLOW else ""))
         page = root / page_name
         text = texts.get(page, page.read_text())
         start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
@@ -131,11 +140,12 @@ def generated(root: Path) -> dict[Path, str]:
     return texts
 
 
-def write(root: Path) -> list[Path]:
+def write(root: Path, say: Callable[[str], None] = lambda line: None) -> list[Path]:
     """Regenerate `.env.example` and every generated part of the pages under `root`, writing only
-    the files whose text changes; returns those files (none: everything was current)."""
+    the files whose text changes; returns those files (none: everything was current). `say` as
+    `generated`'s."""
     written = []
-    for path, text in generated(root).items():
+    for path, text in generated(root, say).items():
         if not path.is_file() or path.read_text() != text:
             path.write_text(text)
             written.append(path)
@@ -149,7 +159,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--root", type=Path, default=Path(), help="the project folder (for `write`)")
     args = parser.parse_args(argv)
     if args.document == "write":
-        written = write(args.root)
+        # Progress on stderr; stdout names the files written.
+        written = write(args.root, lambda line: print(line, file=sys.stderr))
         for path in written:
             print(f"wrote {path}")
         if not written:
