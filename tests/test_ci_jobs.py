@@ -406,13 +406,16 @@ def test_an_org_qualified_stack_is_previewed_by_its_listed_name(tmp_path: Path) 
 
 
 def test_the_gate_runs_the_projects_own_targets(tmp_path: Path) -> None:
-    """The tests job's steps, as written, under `make -n` (the gate itself is this suite): each make
-    resolves its target in the clone's Makefile, the CRDs first, then the whole gate."""
+    """The tests job's steps, as written, under `make -n` (the gate itself is this suite): the
+    packages the tests start servers from are checked (installed only where missing, which they
+    are not here: the check passed), then each make resolves its target in the clone's Makefile,
+    the CRDs first, then the whole gate."""
     wf = workflows()["pull-request"]
     job = wf["jobs"]["test"]
     done = run_job(job, checkout(tmp_path / "workspace"), VALUES, {"MAKEFLAGS": "-n"}, workflow=wf)
     runs = [s["run"].strip() for s in job["steps"] if "run" in s]
-    assert runs == ["make schemas", "make test"] and len(done.ran) == len(job["steps"])
+    assert runs[1:] == ["make schemas", "make test"] and len(done.ran) == len(job["steps"])
+    assert runs[0].startswith("python3 -m tests.servers check || {") and "apt-get install" in runs[0]
     assert "-m pytest" in done.log, "the gate's pytest is among what `make test` runs"
 
 
