@@ -37,6 +37,12 @@ def which(name: str) -> str:
     return f"->{found}"
 
 
+def outside_make() -> dict[str, str]:
+    """This environment as a shell has it, not as a `make` that runs pytest hands it down (its
+    MAKEFLAGS and MAKELEVEL would make the inner make another's sub-make, `make[1]`)."""
+    return {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
+
+
 def test_make_test_first_says_in_one_line_what_to_install(tmp_path: Path) -> None:
     """On a machine without jq and Redis, `make test` stops before the lint, the environments and
     pytest, with the check's one line and a non-zero exit, not dozens of failed tests later."""
@@ -46,7 +52,7 @@ def test_make_test_first_says_in_one_line_what_to_install(tmp_path: Path) -> Non
     done = subprocess.run(
         [MAKE, "--no-print-directory", "test", *fenced],
         cwd=PROJECT_DIR,
-        env={**os.environ, "PATH": str(path)},
+        env={**outside_make(), "PATH": str(path)},
         capture_output=True,
         text=True,
         check=False,
@@ -69,7 +75,7 @@ def test_ci_installs_what_the_tests_need_then_runs_make_test(tmp_path: Path) -> 
     bare = bin_with(tmp_path / "bare", tools)
     for path in (f"{stubs}:{bare}", f"{stubs}:{os.environ['PATH']}"):
         log.write_text("")
-        env = {**os.environ, "PATH": path}
+        env = {**outside_make(), "PATH": path}
         done = subprocess.run(
             [str(PROJECT_DIR / ".ci" / "run")], env=env, capture_output=True, text=True, check=False
         )
@@ -95,7 +101,7 @@ def test_the_long_targets_say_what_they_do_before_they_do_it(tmp_path: Path) -> 
     done = subprocess.run(
         [MAKE, "--no-print-directory", "setup", "tools", "policy-venv", "PYTHON=true", "PY=true",
          f"VENV={tmp_path / 'venv'}", f"TOOLS={tmp_path / 'tools'}"],
-        cwd=project, capture_output=True, text=True, check=True,
+        cwd=project, env=outside_make(), capture_output=True, text=True, check=True,
     )  # fmt: skip
     lines = done.stdout.splitlines()
     for target, where, installs in (
