@@ -20,7 +20,8 @@ from ai_etl.offline.diff import diff
 from ai_etl.offline.render import render, resource_record
 from ai_etl.offline.runner import run_program
 from ai_etl.offline.stackconfig import StackConfigError
-from ai_etl.ops.docs import PAGES, write
+from ai_etl.ops.docs import PAGES
+from ai_etl.ops.docs import main as docs_main
 from ai_etl.ops.impact import ALTERNATES, impact_table, settings_keys
 from ai_etl.tokens import KMS_KEY
 from tests.fakecli import cli_stored
@@ -140,18 +141,15 @@ def test_ci_runs_the_readme_test_command() -> None:
     assert (PROJECT_DIR / ".ci" / "run").read_text().strip().endswith("make test")
 
 
-def test_the_change_impact_table_is_current_and_complete() -> None:
+def check_impact_table(impact: str) -> None:
     """The configuration page's change-impact table is what the program does today, with a row for
-    every setting (a new setting needs its alternate value in ai_etl/ops/impact.py)."""
+    every setting (a new setting needs its alternate value in ai_etl/ops/impact.py). Only a server
+    credential's bump does something on a server: the table names the login role that becomes
+    active and says that pods not yet rolled keep working; a new password length changes nothing;
+    an image rolls pods without touching a credential."""
     assert set(ALTERNATES) == set(settings_keys())
-    assert impact_table() in (DOCS / "configuration.md").read_text()
-
-
-def test_the_impact_table_says_which_role_a_server_credentials_bump_makes_active() -> None:
-    """Only a server credential's bump does something on a server: the table names the login role
-    that becomes active and says that pods not yet rolled keep working; a new password length
-    changes nothing; an image rolls pods without touching a credential."""
-    rows = {row.split(" | ")[0].lstrip("| "): row.split(" | ") for row in impact_table().splitlines()[2:]}
+    assert impact in (DOCS / "configuration.md").read_text()
+    rows = {row.split(" | ")[0].lstrip("| "): row.split(" | ") for row in impact.splitlines()[2:]}
     servers = {change: cells[6].strip(" |") for change, cells in rows.items() if cells[6].strip(" |") != "-"}
     assert set(servers) == {f"rotate `{spec.key}`" for spec in server_credentials(CATALOGUE)}
     for said in servers.values():
@@ -211,44 +209,47 @@ def test_the_replica_region_runbook_unprotects_exactly_the_key_it_replaces() -> 
     assert {c.urn for c in changes if c.op == "replace" and c.urn in protected} == urns
 
 
-def test_every_generated_section_is_current(tmp_path: Path) -> None:
-    """`make docs` (python -m ai_etl.ops.docs write) leaves every page as committed: the README's example
-    output, the secrets and impact tables and the takeover script are what the program makes now."""
-    project = copy_project(tmp_path / "project")
-    before = {page: (project / page).read_text() for page in PAGES.values()}
-    write(project)
-    assert {page: (project / page).read_text() for page in PAGES.values()} == before
-
-
-def test_make_docs_names_exactly_the_files_it_rewrote(tmp_path: Path) -> None:
-    """`make docs` on a current project rewrites nothing and says so; with one generated part stale
-    and `.env.example` missing, it writes those two files, names exactly them, and touches no other.
-    As it works it says, on stderr, which document it is making, one line each, the long one
-    marked as such (otherwise a quarter of a minute of silence)."""
+def test_make_docs_names_exactly_the_files_it_rewrote_and_every_generated_part_is_current(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`make docs` with one generated part stale and `.env.example` missing writes those two files,
+    names exactly them, and touches no other; as it works it says, on stderr, which document it is
+    making, one line each, the long one marked as such (otherwise a quarter of a minute of
+    silence). Run again, on the project as committed, it rewrites nothing and says so: every
+    generated part (the README's example output, the secrets and impact tables, the takeover
+    script) is what the program makes now; and the impact table says what check_impact_table
+    asks. The second run is the same module in this process, whose impact table (a run of the
+    program per setting and rotation) the checks then read: one test, so one such run of its own."""
     recipe = re.search(r"^docs: setup\n\t\$\(PY\) (.+)$", (PROJECT_DIR / "Makefile").read_text(), re.M)
     assert recipe, "make docs runs the docs module"
+    module, argv = recipe[1].split()[1], recipe[1].split()[2:]
+    assert module == "ai_etl.ops.docs" and recipe[1].split()[0] == "-m"
     project = copy_project(tmp_path / "project")
-    command = [str(PROJECT_DIR / ".venv" / "bin" / "python"), *recipe[1].split()]
-    run = lambda: subprocess.run(command, cwd=project, capture_output=True, text=True, check=True)  # noqa: E731
     generated = [project / ".env.example", *(project / page for page in sorted(set(PAGES.values())))]
-    before = {path: path.stat().st_mtime_ns for path in generated}
-    first = run()
-    assert first.stdout.startswith("nothing to write: ")
-    progress = first.stderr.splitlines()
+    readme = project / "README.md"
+    readme.write_text(readme.read_text().replace("1 to update", "2 to update"))
+    untouched = {path: path.stat().st_mtime_ns for path in generated[1:] if path != readme}
+    (project / ".env.example").unlink()
+    command = [str(PROJECT_DIR / ".venv" / "bin" / "python"), *recipe[1].split()]
+    stale = subprocess.run(command, cwd=project, capture_output=True, text=True, check=True)
+    assert stale.stdout.splitlines() == ["wrote .env.example", "wrote README.md"]
+    assert {path: path.stat().st_mtime_ns for path in untouched} == untouched
+    assert "1 to update" in readme.read_text()
+    progress = stale.stderr.splitlines()
     documents = [".env.example", *(f"{name} in {page}" for name, page in PAGES.items())]
     assert [line.split(" (")[0] for line in progress] == [f"docs: making {d}" for d in documents]
     assert [line for line in progress if "the long step" in line] == [
         "docs: making impact-table in docs/configuration.md "
         "(the program runs offline once per setting and per rotation: the long step)"
     ]
-    assert {path: path.stat().st_mtime_ns for path in generated} == before
-    readme = project / "README.md"
-    readme.write_text(readme.read_text().replace("1 to update", "2 to update"))
-    untouched = {path: path.stat().st_mtime_ns for path in generated[1:] if path != readme}
-    (project / ".env.example").unlink()
-    assert run().stdout.splitlines() == ["wrote .env.example", "wrote README.md"]
-    assert {path: path.stat().st_mtime_ns for path in untouched} == untouched
-    assert "1 to update" in readme.read_text()
+    # The committed project: its own files, copied anew.
+    project = copy_project(tmp_path / "committed")
+    generated = [project / ".env.example", *(project / page for page in sorted(set(PAGES.values())))]
+    before = {path: (path.stat().st_mtime_ns, path.read_text()) for path in generated}
+    docs_main([*argv, "--root", str(project)])
+    assert capsys.readouterr().out.startswith("nothing to write: ")
+    assert {path: (path.stat().st_mtime_ns, path.read_text()) for path in generated} == before
+    check_impact_table(impact_table())
 
 
 def documented_rbac() -> dict[str, list[dict[str, object]]]:
