@@ -234,28 +234,31 @@ REFUSED = [
 ]  # fmt: skip
 
 
-@pytest.fixture(scope="module")
-def refusals(tmp_path_factory: pytest.TempPathFactory) -> dict[str, subprocess.CompletedProcess[str]]:
-    """Every refused file rendered as a subprocess, two at a time."""
-    root = tmp_path_factory.mktemp("refused")
-    folders = {case.name: probe(root / str(i), case.text, case.project) for i, case in enumerate(REFUSED)}
+def refusal_problems(case: Refused, result: subprocess.CompletedProcess[str]) -> list[str]:
+    """What is wrong with the render of a refused file: it must exit 2 with one `error:` line
+    naming the file, the line and what to do (the CLI's meaning: the case's `cli`), never a
+    traceback."""
+    problems = []
+    if "Traceback" in result.stderr:
+        problems.append("a traceback")
+    if result.returncode != 2:
+        problems.append(f"exit {result.returncode}")
+    if case.says not in result.stderr:
+        problems.append(f"does not say {case.says!r} ({case.cli})")
+    if [line for line in result.stderr.splitlines() if line.startswith("error:")] != [result.stderr.strip()]:
+        problems.append("not one error: line")
+    return [f"{case.name}: {p}: {result.stderr.strip()[:300]!r}" for p in problems]
+
+
+def test_a_file_the_cli_refuses_stops_the_render_with_one_clear_line(tmp_path: Path) -> None:
+    """Each refused file (REFUSED), rendered as a user runs it: exit 2 and one `error:` line naming
+    the file, the line and what to do; never a traceback. One test for all of them, so that their
+    renders (a process each) are made once, two at a time, and every case that fails is named."""
+    folders = {case.name: probe(tmp_path / str(i), case.text, case.project) for i, case in enumerate(REFUSED)}
     with ThreadPoolExecutor(max_workers=2) as pool:
-        return dict(zip(folders, pool.map(render, folders.values()), strict=True))
-
-
-@pytest.mark.parametrize("case", REFUSED, ids=[c.name for c in REFUSED])
-def test_a_file_the_cli_refuses_stops_the_render_with_one_clear_line(
-    refusals: dict[str, subprocess.CompletedProcess[str]], case: Refused
-) -> None:
-    """Exit 2 and one `error:` line naming the file, the line and what to do (the CLI's meaning,
-    see each case's `cli`); never a traceback."""
-    result = refusals[case.name]
-    assert "Traceback" not in result.stderr
-    assert result.returncode == 2, result.stderr
-    assert case.says in result.stderr, case.cli
-    assert [line for line in result.stderr.splitlines() if line.startswith("error:")] == [
-        result.stderr.strip()
-    ]
+        results = dict(zip(folders, pool.map(render, folders.values()), strict=True))
+    problems = [p for case in REFUSED for p in refusal_problems(case, results[case.name])]
+    assert not problems, "\n".join(problems)
 
 
 ANSWERS = {
