@@ -47,6 +47,7 @@ def test_floor_registers_the_programs_resources(
     assert len(program.resources) > expected_resources()
 
 
+@pytest.mark.slow  # the benchmark itself: four processes, each loading the SDKs
 def test_the_benchmark_says_what_it_measures_as_it_goes() -> None:
     """`make bench` prints each step to stderr before it starts (not minutes of silence), and only
     the tables to stdout."""
