@@ -598,7 +598,9 @@ def test_a_forged_pull_request_number_is_not_echoed(tmp_path: Path) -> None:
     forged = diff_artifact("dev") | {"files": {"pr-number": "::error title=forged::owned\n", "dev.md": "x\n"}}
     with pytest.raises(AssertionError) as failed:
         comment_job(tmp_path, workflows(), artifacts=[forged])
-    assert "forged" not in str(failed.value) and "not one pull request number" in str(failed.value)
+    # The step's own temporary path holds the test's name, forged included: only the rest counts.
+    printed = str(failed.value).replace(str(tmp_path), "<tmp>")
+    assert "forged" not in printed and "not one pull request number" in printed
 
 
 def test_the_comment_runs_whatever_happened_to_the_other_jobs() -> None:
