@@ -15,7 +15,7 @@ import regex
 from botocore.validate import ParamValidator
 
 from ai_etl import names
-from ai_etl.catalogue import admin_secret, server_credentials, synced
+from ai_etl.catalogue import CATALOGUE, CONSUMERS, Consumer, admin_secret, server_credentials, synced
 from ai_etl.config.settings import ConfigError
 from ai_etl.offline.records import Run
 from ai_etl.offline.stackconfig import load_stack_config
@@ -28,7 +28,14 @@ from ai_etl.tokens import (
     KMS_KEY,
     SM_SECRET,
 )
-from tests.helpers import backend_manifest, backend_secret, manifest, manifests, run_stack
+from tests.helpers import (
+    manifest,
+    manifests,
+    reads,
+    run_stack,
+    settings_of,
+    workload_manifest,
+)
 
 SESSION = botocore.session.get_session()
 
@@ -75,25 +82,33 @@ def trust_policy(run: Run) -> dict:
     return json.loads(run.one(IAM_ROLE).inputs["assumeRolePolicy"])
 
 
-def test_backend_runs_as_its_own_account_bound_to_a_get_only_role(stack_run: Run) -> None:
-    """The backend never runs as `default`; its Role may only `get` the one synced Secret."""
-    deployment = manifest(stack_run, "Deployment")
+each_workload = pytest.mark.parametrize("consumer", CONSUMERS, ids=lambda c: c.name)
+"""Every workload of the catalogue in turn: what holds of the backend holds of each."""
+
+
+@each_workload
+def test_each_workload_runs_as_its_own_account_bound_to_a_get_only_role(
+    stack_run: Run, consumer: Consumer
+) -> None:
+    """A workload never runs as `default`; its Role may only `get` its own synced Secret."""
+    deployment = workload_manifest(stack_run, consumer.name, "Deployment")
     account = deployment["spec"]["template"]["spec"]["serviceAccountName"]
-    assert account == "ai-etl-backend"
-    role, binding = backend_manifest(stack_run, "Role"), backend_manifest(stack_run, "RoleBinding")
-    assert role["metadata"]["name"] == "ai-etl-backend-secret-reader"
+    assert account == f"ai-etl-{consumer.name}"
+    role = workload_manifest(stack_run, consumer.name, "Role")
+    binding = workload_manifest(stack_run, consumer.name, "RoleBinding")
+    assert role["metadata"]["name"] == f"ai-etl-{consumer.name}-secret-reader"
     assert role["rules"] == [
         {
             "apiGroups": [""],
             "resources": ["secrets"],
-            "resourceNames": [backend_secret(stack_run)],
+            "resourceNames": [stack_run.exports["secretNames"][consumer.name]],
             "verbs": ["get"],
         }
     ]
     assert binding["roleRef"] == {
         "apiGroup": "rbac.authorization.k8s.io",
         "kind": "Role",
-        "name": "ai-etl-backend-secret-reader",
+        "name": f"ai-etl-{consumer.name}-secret-reader",
     }
     assert binding["subjects"] == [
         {"kind": "ServiceAccount", "name": account, "namespace": stack_run.exports["namespace"]}
@@ -290,41 +305,65 @@ def test_namespace_enforces_restricted_pod_security(stack_run: Run) -> None:
         (("privileged",), False),
     ],
 )
-def test_backend_container_is_hardened(stack_run: Run, path: tuple[str, ...], expected: Any) -> None:
-    """The backend container runs non-root, read-only, unprivileged, with no capability."""
-    (container,) = manifest(stack_run, "Deployment")["spec"]["template"]["spec"]["containers"]
+@each_workload
+def test_each_workloads_container_is_hardened(
+    stack_run: Run, consumer: Consumer, path: tuple[str, ...], expected: Any
+) -> None:
+    """Each workload's container runs non-root, read-only, unprivileged, with no capability."""
+    deployment = workload_manifest(stack_run, consumer.name, "Deployment")
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
     value: Any = container["securityContext"]
     for part in path:
         value = value[part]
     assert value == expected
 
 
-def test_backend_pod_has_seccomp_resources_and_probes(stack_run: Run) -> None:
-    """seccomp RuntimeDefault, requests and limits, liveness and readiness probes are all set."""
-    pod = manifest(stack_run, "Deployment")["spec"]["template"]["spec"]
+@each_workload
+def test_each_workloads_pod_has_seccomp_resources_and_probes(stack_run: Run, consumer: Consumer) -> None:
+    """seccomp RuntimeDefault, requests and limits, liveness and readiness probes are all set, the
+    probes on the paths its settings give (`/health` unless set)."""
+    settings = settings_of(stack_run.stack).workloads[consumer.name]
+    pod = workload_manifest(stack_run, consumer.name, "Deployment")["spec"]["template"]["spec"]
     assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
     (container,) = pod["containers"]
     assert set(container["resources"]) == {"requests", "limits"}
-    assert container["livenessProbe"]["httpGet"]["path"] == "/health"
-    assert container["readinessProbe"]["httpGet"]["path"] == "/health"
+    assert container["livenessProbe"]["httpGet"]["path"] == settings.liveness_path
+    assert container["readinessProbe"]["httpGet"]["path"] == settings.readiness_path
 
 
-def test_backend_pods_mount_no_api_token(stack_run: Run) -> None:
-    """The kubelet resolves secretKeyRef; the backend itself needs no API token, so has none."""
-    pod = manifest(stack_run, "Deployment")["spec"]["template"]["spec"]
+@each_workload
+def test_each_workloads_pods_mount_no_api_token(stack_run: Run, consumer: Consumer) -> None:
+    """The kubelet resolves secretKeyRef; a workload itself needs no API token, so has none."""
+    pod = workload_manifest(stack_run, consumer.name, "Deployment")["spec"]["template"]["spec"]
     assert pod["automountServiceAccountToken"] is False
 
 
-def test_network_policy_admits_only_what_the_backend_needs(stack_run: Run) -> None:
-    """Its HTTP port in; DNS, Postgres, Redis and HTTPS out; for the backend's pods only."""
-    policy = backend_manifest(stack_run, "NetworkPolicy")
-    deployment = manifest(stack_run, "Deployment")
+# The documented defaults (docs/configuration.md, the keys table) of the ports a workload talks on.
+WORKLOAD_PORT = 8000
+DATABASE_PORTS = {"database": 5432, "redis": 6379}
+
+
+@each_workload
+def test_network_policy_admits_only_what_each_workload_needs(stack_run: Run, consumer: Consumer) -> None:
+    """Its HTTP port in; DNS, HTTPS and the databases whose URLs it reads out (the backend:
+    Postgres and Redis); for its own pods only."""
+    config = load_stack_config(stack_run.stack)
+
+    def port(name: str, default: int) -> int:
+        return int(config.get(f"ai-etl:{name}", {}).get("port", default))
+
+    policy = workload_manifest(stack_run, consumer.name, "NetworkPolicy")
+    deployment = workload_manifest(stack_run, consumer.name, "Deployment")
     spec = policy["spec"]
     assert spec["podSelector"]["matchLabels"] == deployment["spec"]["selector"]["matchLabels"]
     assert spec["policyTypes"] == ["Ingress", "Egress"]
-    assert spec["ingress"] == [{"ports": [{"protocol": "TCP", "port": 8000}]}]
+    assert spec["ingress"] == [{"ports": [{"protocol": "TCP", "port": port(consumer.name, WORKLOAD_PORT)}]}]
     ports = {(p["protocol"], p["port"]) for rule in spec["egress"] for p in rule["ports"]}
-    assert ports == {("UDP", 53), ("TCP", 53), ("TCP", 5432), ("TCP", 6379), ("TCP", 443)}
+    connections = {str(s.connection) for s in CATALOGUE if s.connection and s.key in reads(consumer)}
+    databases = {("TCP", port(c, DATABASE_PORTS[c])) for c in connections}
+    assert ports == {("UDP", 53), ("TCP", 53), ("TCP", 443)} | databases
+    if consumer.name == "backend":
+        assert databases == {("TCP", 5432), ("TCP", 6379)}
 
 
 def test_an_oidc_provider_arn_that_is_not_the_clusters_is_refused_before_anything_is_declared() -> None:

@@ -16,7 +16,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from ai_etl.catalogue import CATALOGUE, server_credentials
+from ai_etl.catalogue import CATALOGUE, CONSUMERS, server_credentials
 from ai_etl.config.settings import ConfigError
 from ai_etl.offline import diff as diffing
 from ai_etl.offline import formats, providers, sdk
@@ -132,14 +132,15 @@ def test_render_is_deterministic(renders: dict[str, Path], tmp_path: Path) -> No
 @pytest.mark.parametrize("stack", STACKS)
 def test_kubernetes_yaml_is_what_kubectl_would_take(renders: dict[str, Path], stack: str) -> None:
     """Multi-document YAML, Namespace first, each built-in object valid against Kubernetes' schema:
-    the store's ServiceAccount and SecretStore, the backend's objects, and each server
+    the store's ServiceAccount and SecretStore, each workload's objects, and each server
     credential's rotation step (the same but a Job for the Deployment)."""
     docs = list(yaml.safe_load_all((renders[stack] / "kubernetes.yaml").read_text()))
     assert docs[0]["kind"] == "Namespace"
     workload = ["ServiceAccount", "ExternalSecret", "Role", "RoleBinding", "NetworkPolicy"]
+    workloads = [*workload, "Deployment"] * len(CONSUMERS)
     step = [*workload, "Job"] * len(server_credentials(CATALOGUE))
     assert sorted(d["kind"] for d in docs) == sorted(
-        ["Namespace", "ServiceAccount", "SecretStore", *workload, "Deployment", *step]
+        ["Namespace", "ServiceAccount", "SecretStore", *workloads, *step]
     )
     for doc in docs:
         assert list(doc)[:3] == ["apiVersion", "kind", "metadata"]
