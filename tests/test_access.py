@@ -29,6 +29,8 @@ from ai_etl.tokens import (
     SM_SECRET,
 )
 from tests.helpers import (
+    PRODUCTION_GRADE,
+    STACKS,
     manifest,
     manifests,
     reads,
@@ -246,21 +248,34 @@ def test_api_constraint_check_is_live() -> None:
     assert api_errors("kms", "CreateAlias", {"AliasName": "alias/bad name", "TargetKeyId": "k"})
 
 
-def test_production_keeps_a_thirty_day_recovery_window(stack_runs: dict[str, Run]) -> None:
-    """Production's deleted secrets and key can be recovered for 30 days."""
-    for s in stack_runs["production"].of_type(SM_SECRET):
-        assert s.inputs["recoveryWindowInDays"] == 30
-    assert stack_runs["production"].one(KMS_KEY, "-secrets-key").inputs["deletionWindowInDays"] == 30
+@pytest.mark.parametrize("stack", STACKS)
+def test_deleted_secrets_and_keys_are_recoverable_for_the_stacks_window(
+    stack_runs: dict[str, Run], stack: str
+) -> None:
+    """Each stack's deleted secrets and keys can be recovered for its `recoveryWindowInDays`; in a
+    production-grade stack, whatever its name, that is 30 days."""
+    window = settings_of(stack).config.recovery_window_in_days
+    assert window == 30 or stack not in PRODUCTION_GRADE
+    run = stack_runs[stack]
+    assert run.of_type(SM_SECRET)
+    for s in run.of_type(SM_SECRET):
+        assert s.inputs["recoveryWindowInDays"] == window
+    assert run.of_type(KMS_KEY)
+    for key in run.of_type(KMS_KEY):
+        assert key.inputs["deletionWindowInDays"] == window, key.name
 
 
-def test_production_protects_key_and_secrets_but_not_what_rotation_replaces(
+def test_a_protected_stack_protects_key_and_secrets_but_not_what_rotation_replaces(
     stack_runs: dict[str, Run],
 ) -> None:
-    """In production `pulumi destroy` cannot delete the key or a secret; dev stays disposable.
-    Passwords and versions stay unprotected, or a rotation (a replacement) would be refused."""
-    for stack, protected in (("production", True), ("dev", False)):
-        run = stack_runs[stack]
-        for r in run.resources:
+    """In a stack with `protect: true` (every production-grade one) `pulumi destroy` cannot delete a
+    key or a secret; the others stay disposable. Passwords and versions stay unprotected, or a
+    rotation (a replacement) would be refused."""
+    grades = {stack: settings_of(stack).config.protect for stack in stack_runs}
+    assert {True, False} <= set(grades.values()), "the stack files show both"
+    for stack, protected in grades.items():
+        assert protected or stack not in PRODUCTION_GRADE
+        for r in stack_runs[stack].resources:
             if r.type in (KMS_KEY, SM_SECRET):
                 assert r.protect is protected, (stack, r.name)
             else:
@@ -286,7 +301,7 @@ def test_environments_share_nothing(stack_runs: dict[str, Run]) -> None:
     for run in stack_runs.values():
         for obj in manifests(run):
             if obj["kind"] != "Namespace":
-                assert obj["metadata"]["namespace"] == f"ai-etl-{run.stack}"
+                assert obj["metadata"]["namespace"] == run.exports["namespace"]
 
 
 def test_namespace_enforces_restricted_pod_security(stack_run: Run) -> None:
@@ -417,23 +432,28 @@ def test_no_secret_name_ends_like_an_arn_suffix(stack_run: Run) -> None:
         assert not re.search(r"-[A-Za-z0-9]{6}$", secret.inputs["name"]), secret.inputs["name"]
 
 
-def test_production_keeps_an_encrypted_replica_of_every_secret_in_a_second_region(
-    stack_runs: dict[str, Run],
+@pytest.mark.parametrize("stack", STACKS)
+def test_a_stack_with_a_replica_region_keeps_an_encrypted_replica_of_every_secret_there(
+    stack_runs: dict[str, Run], stack: str
 ) -> None:
-    """The recovery window does not survive the loss of a region: production replicates every
-    secret to `replicaRegion`, each replica under a customer-managed key of that region (created by
-    the stack's own provider there, not the AWS-managed `aws/secretsmanager` key)."""
-    run = stack_runs["production"]
-    replica = load_stack_config("production")["ai-etl:replicaRegion"]
+    """The recovery window does not survive the loss of a region: a stack with a `replicaRegion`
+    (every production-grade one) replicates every secret there, each replica under a
+    customer-managed key of that region (created by the stack's own provider there, not the
+    AWS-managed `aws/secretsmanager` key); a stack without one keeps no replica."""
+    run, replica = stack_runs[stack], settings_of(stack).config.replica_region
+    assert replica or stack not in PRODUCTION_GRADE
+    if not replica:
+        assert not [s for s in run.of_type(SM_SECRET) if s.inputs.get("replicas")]
+        assert not [k for k in run.of_type(KMS_KEY) if k.name.endswith("-replica-key")]
+        return
     key = run.one(KMS_KEY, "-replica-key")
-    assert key.inputs["region"] == replica and key.protect
+    assert key.inputs["region"] == replica and key.protect is settings_of(stack).config.protect
     assert key.outputs["arn"].startswith(f"arn:aws:kms:{replica}:")
     alias = run.one(KMS_ALIAS, "-replica-key-alias")
     assert alias.inputs["region"] == replica and alias.inputs["targetKeyId"] == key.outputs["keyId"]
     for secret in run.of_type(SM_SECRET):
         assert secret.inputs["replicas"] == [{"region": replica, "kmsKeyId": key.outputs["keyId"]}]
         assert secret.inputs["forceOverwriteReplicaSecret"] is False
-    assert not [s for s in stack_runs["dev"].of_type(SM_SECRET) if s.inputs.get("replicas")]
 
 
 @pytest.mark.parametrize(
