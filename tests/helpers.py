@@ -9,6 +9,7 @@ import re
 import shlex
 import shutil
 import subprocess
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,10 @@ from ai_etl.catalogue import CATALOGUE, CONSUMERS, Consumer, SecretSpec, Source,
 from ai_etl.components import serverauth
 from ai_etl.components.passwords import password_name
 from ai_etl.components.serverpasswords import role_suffix
-from ai_etl.names import PROJECT, key_of_secret_name
+from ai_etl.config.reading import RawConfig
+from ai_etl.config.settings import Settings, parse_settings
+from ai_etl.grade import GRADE_KEY, PRODUCTION
+from ai_etl.names import PROJECT, key_of_secret_name, workload
 from ai_etl.offline.records import Registration, Run, unwrap
 from ai_etl.offline.render import mask
 from ai_etl.offline.runner import run_program
@@ -32,6 +36,44 @@ from tests.paths import PROJECT_DIR
 
 STACKS = tuple(sorted(p.name.split(".")[1] for p in PROJECT_DIR.glob("Pulumi.*.yaml")))
 """Every stack of the project: one `Pulumi.<stack>.yaml` each."""
+
+
+def settings_of(stack: str, **overrides: Any) -> Settings:
+    """A stack file's settings, as the program reads them (provided secrets present, encrypted):
+    what a test expects of a stack comes from these, never from the stack's name."""
+    config = load_stack_config(stack, PROJECT_DIR)
+    prefix = f"{PROJECT}:"
+    values = {k.removeprefix(prefix): v for k, v in config.items() if k.startswith(prefix)}
+    provided = {str(s.config_key) for s in CATALOGUE if s.config_key}
+    raw = RawConfig(
+        stack=stack,
+        values={k: v for k, v in values.items() if k not in provided} | overrides,
+        region=str(config.get("aws:region")),
+        provided_state=dict.fromkeys(provided, "ok"),
+        elsewhere={k: v for k, v in config.items() if not k.startswith(prefix)},
+    )
+    return parse_settings(raw, secret_of=lambda key: f"<{key}>")  # type: ignore[arg-type, return-value]
+
+
+PRODUCTION_GRADE = tuple(s for s in STACKS if load_stack_config(s, PROJECT_DIR).get(GRADE_KEY) == PRODUCTION)
+"""The stacks whose file states `ai-etl:grade: production`, whatever their names."""
+STANDARD_GRADE = tuple(s for s in STACKS if s not in PRODUCTION_GRADE)
+"""The other stacks."""
+
+
+def unused(name: str, taken: Iterable[str]) -> str:
+    """`name`, or `name` with the first suffix that makes it one `taken` does not hold: a test's own
+    secret, workload or stack never collides with one the project has added for real."""
+    held = set(taken)
+    return next(f"{name}{i or ''}" for i in range(100) if f"{name}{i or ''}" not in held)
+
+
+def reads(consumer: Consumer, catalogue: tuple[SecretSpec, ...] = CATALOGUE) -> set[str]:
+    """The keys a workload reads, as the docs state the rule (a deliberate second witness of
+    `read_by`): those its `keys` lists, or every entry with an env var."""
+    if consumer.keys is not None:
+        return set(consumer.keys)
+    return {s.key for s in catalogue if s.env_var is not None}
 
 
 def absent_stack(project_dir: Path = PROJECT_DIR) -> str:
@@ -275,18 +317,19 @@ def manifest(run: Run, kind: str, name: str | None = None) -> dict[str, Any]:
     return found[0]
 
 
-BACKEND_NAMES = {
-    "Role": "ai-etl-backend-secret-reader",
-    "RoleBinding": "ai-etl-backend-secret-reader",
-    "NetworkPolicy": "ai-etl-backend",
-    "ServiceAccount": "ai-etl-backend",
-    "Deployment": "ai-etl-backend",
-}
+def workload_manifest(run: Run, consumer: str, kind: str) -> dict[str, Any]:
+    """Workload `consumer`'s object of `kind` (Deployment, ServiceAccount, NetworkPolicy, Role,
+    RoleBinding or its current ExternalSecret), beside the other workloads' and the rotation steps'
+    objects of the same kinds."""
+    if kind == "ExternalSecret":
+        return manifest(run, kind, str(run.exports["secretNames"][consumer]))
+    reader = kind in ("Role", "RoleBinding")
+    return manifest(run, kind, f"{workload(consumer)}-secret-reader" if reader else workload(consumer))
 
 
 def backend_manifest(run: Run, kind: str) -> dict[str, Any]:
-    """The backend's object of `kind`, beside the rotation steps' objects of the same kinds."""
-    return manifest(run, kind, backend_secret(run) if kind == "ExternalSecret" else BACKEND_NAMES[kind])
+    """The backend's object of `kind`, beside the other workloads' and the rotation steps'."""
+    return workload_manifest(run, "backend", kind)
 
 
 def plain_text(value: Any) -> str:

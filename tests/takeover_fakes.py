@@ -28,7 +28,7 @@ import yaml
 
 from ai_etl.offline.records import Run, unwrap
 from ai_etl.tokens import K8S_PROVIDER, SM_SECRET, SM_VERSION
-from tests.helpers import backend_manifest, manifest, run_cli, run_config
+from tests.helpers import run_cli, run_config, workload_manifest
 
 CLIENT = """#!{python}
 import json, os, socket, sys
@@ -231,21 +231,25 @@ class Fakes:
         # provider/pkg/await/await.go, Creation).
         if options.get("upsertExistingObjects") != "true" or options.get("enablePatchForce") != "true":
             raise RefusedError(f'namespaces "{ns}" already exists (the provider options: {options})')
-        metadata = manifest(run, "Deployment")["metadata"]
-        deployment = metadata["name"]
-        if c.deployments.get((ns, deployment), metadata["labels"]) != metadata["labels"]:
-            raise RefusedError(
-                f"Deployment.apps {deployment!r} is invalid: spec.selector: field is immutable"
+        # Every workload's Deployment and synced Secret: the backend's takes over the guide's, any
+        # other workload's is new.
+        for consumer in run.exports["secretNames"]:
+            metadata = workload_manifest(run, consumer, "Deployment")["metadata"]
+            deployment = metadata["name"]
+            if c.deployments.get((ns, deployment), metadata["labels"]) != metadata["labels"]:
+                raise RefusedError(
+                    f"Deployment.apps {deployment!r} is invalid: spec.selector: field is immutable"
+                )
+            c.deployments[(ns, deployment)] = metadata["labels"]
+            c.replicasets.append(
+                {"metadata": {"name": f"{deployment}-7f8e9d", "namespace": ns, "ownerReferences": [{}]}}
             )
-        c.deployments[(ns, deployment)] = metadata["labels"]
-        c.replicasets.append(
-            {"metadata": {"name": f"{deployment}-7f8e9d", "namespace": ns, "ownerReferences": [{}]}}
-        )
-        values = stored_values(run)
-        external = backend_manifest(run, "ExternalSecret")
-        c.secrets[(ns, external["spec"]["target"]["name"])] = {
-            item["secretKey"]: values[item["remoteRef"]["key"]].encode() for item in external["spec"]["data"]
-        }
+            values = stored_values(run)
+            external = workload_manifest(run, consumer, "ExternalSecret")
+            c.secrets[(ns, external["spec"]["target"]["name"])] = {
+                item["secretKey"]: values[item["remoteRef"]["key"]].encode()
+                for item in external["spec"]["data"]
+            }
         return "Update complete\n"
 
     # the server ------------------------------------------------------------------------------------

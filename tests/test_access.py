@@ -15,7 +15,7 @@ import regex
 from botocore.validate import ParamValidator
 
 from ai_etl import names
-from ai_etl.catalogue import admin_secret, server_credentials, synced
+from ai_etl.catalogue import CATALOGUE, CONSUMERS, Consumer, admin_secret, server_credentials, synced
 from ai_etl.config.settings import ConfigError
 from ai_etl.offline.records import Run
 from ai_etl.offline.stackconfig import load_stack_config
@@ -28,7 +28,16 @@ from ai_etl.tokens import (
     KMS_KEY,
     SM_SECRET,
 )
-from tests.helpers import backend_manifest, backend_secret, manifest, manifests, run_stack
+from tests.helpers import (
+    PRODUCTION_GRADE,
+    STACKS,
+    manifest,
+    manifests,
+    reads,
+    run_stack,
+    settings_of,
+    workload_manifest,
+)
 
 SESSION = botocore.session.get_session()
 
@@ -75,25 +84,33 @@ def trust_policy(run: Run) -> dict:
     return json.loads(run.one(IAM_ROLE).inputs["assumeRolePolicy"])
 
 
-def test_backend_runs_as_its_own_account_bound_to_a_get_only_role(stack_run: Run) -> None:
-    """The backend never runs as `default`; its Role may only `get` the one synced Secret."""
-    deployment = manifest(stack_run, "Deployment")
+each_workload = pytest.mark.parametrize("consumer", CONSUMERS, ids=lambda c: c.name)
+"""Every workload of the catalogue in turn: what holds of the backend holds of each."""
+
+
+@each_workload
+def test_each_workload_runs_as_its_own_account_bound_to_a_get_only_role(
+    stack_run: Run, consumer: Consumer
+) -> None:
+    """A workload never runs as `default`; its Role may only `get` its own synced Secret."""
+    deployment = workload_manifest(stack_run, consumer.name, "Deployment")
     account = deployment["spec"]["template"]["spec"]["serviceAccountName"]
-    assert account == "ai-etl-backend"
-    role, binding = backend_manifest(stack_run, "Role"), backend_manifest(stack_run, "RoleBinding")
-    assert role["metadata"]["name"] == "ai-etl-backend-secret-reader"
+    assert account == f"ai-etl-{consumer.name}"
+    role = workload_manifest(stack_run, consumer.name, "Role")
+    binding = workload_manifest(stack_run, consumer.name, "RoleBinding")
+    assert role["metadata"]["name"] == f"ai-etl-{consumer.name}-secret-reader"
     assert role["rules"] == [
         {
             "apiGroups": [""],
             "resources": ["secrets"],
-            "resourceNames": [backend_secret(stack_run)],
+            "resourceNames": [stack_run.exports["secretNames"][consumer.name]],
             "verbs": ["get"],
         }
     ]
     assert binding["roleRef"] == {
         "apiGroup": "rbac.authorization.k8s.io",
         "kind": "Role",
-        "name": "ai-etl-backend-secret-reader",
+        "name": f"ai-etl-{consumer.name}-secret-reader",
     }
     assert binding["subjects"] == [
         {"kind": "ServiceAccount", "name": account, "namespace": stack_run.exports["namespace"]}
@@ -231,21 +248,34 @@ def test_api_constraint_check_is_live() -> None:
     assert api_errors("kms", "CreateAlias", {"AliasName": "alias/bad name", "TargetKeyId": "k"})
 
 
-def test_production_keeps_a_thirty_day_recovery_window(stack_runs: dict[str, Run]) -> None:
-    """Production's deleted secrets and key can be recovered for 30 days."""
-    for s in stack_runs["production"].of_type(SM_SECRET):
-        assert s.inputs["recoveryWindowInDays"] == 30
-    assert stack_runs["production"].one(KMS_KEY, "-secrets-key").inputs["deletionWindowInDays"] == 30
+@pytest.mark.parametrize("stack", STACKS)
+def test_deleted_secrets_and_keys_are_recoverable_for_the_stacks_window(
+    stack_runs: dict[str, Run], stack: str
+) -> None:
+    """Each stack's deleted secrets and keys can be recovered for its `recoveryWindowInDays`; in a
+    production-grade stack, whatever its name, that is 30 days."""
+    window = settings_of(stack).config.recovery_window_in_days
+    assert window == 30 or stack not in PRODUCTION_GRADE
+    run = stack_runs[stack]
+    assert run.of_type(SM_SECRET)
+    for s in run.of_type(SM_SECRET):
+        assert s.inputs["recoveryWindowInDays"] == window
+    assert run.of_type(KMS_KEY)
+    for key in run.of_type(KMS_KEY):
+        assert key.inputs["deletionWindowInDays"] == window, key.name
 
 
-def test_production_protects_key_and_secrets_but_not_what_rotation_replaces(
+def test_a_protected_stack_protects_key_and_secrets_but_not_what_rotation_replaces(
     stack_runs: dict[str, Run],
 ) -> None:
-    """In production `pulumi destroy` cannot delete the key or a secret; dev stays disposable.
-    Passwords and versions stay unprotected, or a rotation (a replacement) would be refused."""
-    for stack, protected in (("production", True), ("dev", False)):
-        run = stack_runs[stack]
-        for r in run.resources:
+    """In a stack with `protect: true` (every production-grade one) `pulumi destroy` cannot delete a
+    key or a secret; the others stay disposable. Passwords and versions stay unprotected, or a
+    rotation (a replacement) would be refused."""
+    grades = {stack: settings_of(stack).config.protect for stack in stack_runs}
+    assert {True, False} <= set(grades.values()), "the stack files show both"
+    for stack, protected in grades.items():
+        assert protected or stack not in PRODUCTION_GRADE
+        for r in stack_runs[stack].resources:
             if r.type in (KMS_KEY, SM_SECRET):
                 assert r.protect is protected, (stack, r.name)
             else:
@@ -271,7 +301,7 @@ def test_environments_share_nothing(stack_runs: dict[str, Run]) -> None:
     for run in stack_runs.values():
         for obj in manifests(run):
             if obj["kind"] != "Namespace":
-                assert obj["metadata"]["namespace"] == f"ai-etl-{run.stack}"
+                assert obj["metadata"]["namespace"] == run.exports["namespace"]
 
 
 def test_namespace_enforces_restricted_pod_security(stack_run: Run) -> None:
@@ -290,41 +320,65 @@ def test_namespace_enforces_restricted_pod_security(stack_run: Run) -> None:
         (("privileged",), False),
     ],
 )
-def test_backend_container_is_hardened(stack_run: Run, path: tuple[str, ...], expected: Any) -> None:
-    """The backend container runs non-root, read-only, unprivileged, with no capability."""
-    (container,) = manifest(stack_run, "Deployment")["spec"]["template"]["spec"]["containers"]
+@each_workload
+def test_each_workloads_container_is_hardened(
+    stack_run: Run, consumer: Consumer, path: tuple[str, ...], expected: Any
+) -> None:
+    """Each workload's container runs non-root, read-only, unprivileged, with no capability."""
+    deployment = workload_manifest(stack_run, consumer.name, "Deployment")
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
     value: Any = container["securityContext"]
     for part in path:
         value = value[part]
     assert value == expected
 
 
-def test_backend_pod_has_seccomp_resources_and_probes(stack_run: Run) -> None:
-    """seccomp RuntimeDefault, requests and limits, liveness and readiness probes are all set."""
-    pod = manifest(stack_run, "Deployment")["spec"]["template"]["spec"]
+@each_workload
+def test_each_workloads_pod_has_seccomp_resources_and_probes(stack_run: Run, consumer: Consumer) -> None:
+    """seccomp RuntimeDefault, requests and limits, liveness and readiness probes are all set, the
+    probes on the paths its settings give (`/health` unless set)."""
+    settings = settings_of(stack_run.stack).workloads[consumer.name]
+    pod = workload_manifest(stack_run, consumer.name, "Deployment")["spec"]["template"]["spec"]
     assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
     (container,) = pod["containers"]
     assert set(container["resources"]) == {"requests", "limits"}
-    assert container["livenessProbe"]["httpGet"]["path"] == "/health"
-    assert container["readinessProbe"]["httpGet"]["path"] == "/health"
+    assert container["livenessProbe"]["httpGet"]["path"] == settings.liveness_path
+    assert container["readinessProbe"]["httpGet"]["path"] == settings.readiness_path
 
 
-def test_backend_pods_mount_no_api_token(stack_run: Run) -> None:
-    """The kubelet resolves secretKeyRef; the backend itself needs no API token, so has none."""
-    pod = manifest(stack_run, "Deployment")["spec"]["template"]["spec"]
+@each_workload
+def test_each_workloads_pods_mount_no_api_token(stack_run: Run, consumer: Consumer) -> None:
+    """The kubelet resolves secretKeyRef; a workload itself needs no API token, so has none."""
+    pod = workload_manifest(stack_run, consumer.name, "Deployment")["spec"]["template"]["spec"]
     assert pod["automountServiceAccountToken"] is False
 
 
-def test_network_policy_admits_only_what_the_backend_needs(stack_run: Run) -> None:
-    """Its HTTP port in; DNS, Postgres, Redis and HTTPS out; for the backend's pods only."""
-    policy = backend_manifest(stack_run, "NetworkPolicy")
-    deployment = manifest(stack_run, "Deployment")
+# The documented defaults (docs/configuration.md, the keys table) of the ports a workload talks on.
+WORKLOAD_PORT = 8000
+DATABASE_PORTS = {"database": 5432, "redis": 6379}
+
+
+@each_workload
+def test_network_policy_admits_only_what_each_workload_needs(stack_run: Run, consumer: Consumer) -> None:
+    """Its HTTP port in; DNS, HTTPS and the databases whose URLs it reads out (the backend:
+    Postgres and Redis); for its own pods only."""
+    config = load_stack_config(stack_run.stack)
+
+    def port(name: str, default: int) -> int:
+        return int(config.get(f"ai-etl:{name}", {}).get("port", default))
+
+    policy = workload_manifest(stack_run, consumer.name, "NetworkPolicy")
+    deployment = workload_manifest(stack_run, consumer.name, "Deployment")
     spec = policy["spec"]
     assert spec["podSelector"]["matchLabels"] == deployment["spec"]["selector"]["matchLabels"]
     assert spec["policyTypes"] == ["Ingress", "Egress"]
-    assert spec["ingress"] == [{"ports": [{"protocol": "TCP", "port": 8000}]}]
+    assert spec["ingress"] == [{"ports": [{"protocol": "TCP", "port": port(consumer.name, WORKLOAD_PORT)}]}]
     ports = {(p["protocol"], p["port"]) for rule in spec["egress"] for p in rule["ports"]}
-    assert ports == {("UDP", 53), ("TCP", 53), ("TCP", 5432), ("TCP", 6379), ("TCP", 443)}
+    connections = {str(s.connection) for s in CATALOGUE if s.connection and s.key in reads(consumer)}
+    databases = {("TCP", port(c, DATABASE_PORTS[c])) for c in connections}
+    assert ports == {("UDP", 53), ("TCP", 53), ("TCP", 443)} | databases
+    if consumer.name == "backend":
+        assert databases == {("TCP", 5432), ("TCP", 6379)}
 
 
 def test_an_oidc_provider_arn_that_is_not_the_clusters_is_refused_before_anything_is_declared() -> None:
@@ -378,23 +432,28 @@ def test_no_secret_name_ends_like_an_arn_suffix(stack_run: Run) -> None:
         assert not re.search(r"-[A-Za-z0-9]{6}$", secret.inputs["name"]), secret.inputs["name"]
 
 
-def test_production_keeps_an_encrypted_replica_of_every_secret_in_a_second_region(
-    stack_runs: dict[str, Run],
+@pytest.mark.parametrize("stack", STACKS)
+def test_a_stack_with_a_replica_region_keeps_an_encrypted_replica_of_every_secret_there(
+    stack_runs: dict[str, Run], stack: str
 ) -> None:
-    """The recovery window does not survive the loss of a region: production replicates every
-    secret to `replicaRegion`, each replica under a customer-managed key of that region (created by
-    the stack's own provider there, not the AWS-managed `aws/secretsmanager` key)."""
-    run = stack_runs["production"]
-    replica = load_stack_config("production")["ai-etl:replicaRegion"]
+    """The recovery window does not survive the loss of a region: a stack with a `replicaRegion`
+    (every production-grade one) replicates every secret there, each replica under a
+    customer-managed key of that region (created by the stack's own provider there, not the
+    AWS-managed `aws/secretsmanager` key); a stack without one keeps no replica."""
+    run, replica = stack_runs[stack], settings_of(stack).config.replica_region
+    assert replica or stack not in PRODUCTION_GRADE
+    if not replica:
+        assert not [s for s in run.of_type(SM_SECRET) if s.inputs.get("replicas")]
+        assert not [k for k in run.of_type(KMS_KEY) if k.name.endswith("-replica-key")]
+        return
     key = run.one(KMS_KEY, "-replica-key")
-    assert key.inputs["region"] == replica and key.protect
+    assert key.inputs["region"] == replica and key.protect is settings_of(stack).config.protect
     assert key.outputs["arn"].startswith(f"arn:aws:kms:{replica}:")
     alias = run.one(KMS_ALIAS, "-replica-key-alias")
     assert alias.inputs["region"] == replica and alias.inputs["targetKeyId"] == key.outputs["keyId"]
     for secret in run.of_type(SM_SECRET):
         assert secret.inputs["replicas"] == [{"region": replica, "kmsKeyId": key.outputs["keyId"]}]
         assert secret.inputs["forceOverwriteReplicaSecret"] is False
-    assert not [s for s in stack_runs["dev"].of_type(SM_SECRET) if s.inputs.get("replicas")]
 
 
 @pytest.mark.parametrize(

@@ -20,7 +20,9 @@ import pytest
 
 from ai_etl.components.auditpatterns import PATTERN_LIMIT, TAMPER_EVENTS
 from ai_etl.config.settings import ConfigError
+from ai_etl.names import operator_role, role_arn, secret_name, secret_prefix
 from ai_etl.offline.records import Registration, Run
+from ai_etl.offline.stackconfig import load_stack_config
 from ai_etl.tokens import (
     EVENT_RULE,
     EVENT_TARGET,
@@ -33,15 +35,17 @@ from ai_etl.tokens import (
     SQS_QUEUE,
     SQS_QUEUE_POLICY,
 )
-from tests.helpers import run_stack, stack_config
+from tests.helpers import PRODUCTION_GRADE, STACKS, STANDARD_GRADE, run_stack, stack_config
 from tests.test_access import api_errors, iam_findings
 
-STACK = "production"  # the stack with a replica region
-ACCOUNT = "222222222222"  # production's allowedAccountIds
-OPERATOR = f"arn:aws:iam::{ACCOUNT}:role/ai-etl-production-secret-store"
+# A production-grade stack, whatever its name: it has a replica region, and alerts must reach someone.
+STACK = PRODUCTION_GRADE[0]
+ACCOUNT = str(load_stack_config(STACK)["aws:allowedAccountIds"][0])
+OPERATOR = role_arn("aws", ACCOUNT, operator_role(STACK))
 CI_ROLE = f"arn:aws:iam::{ACCOUNT}:role/ci-deploy"
 INTRUDER = f"arn:aws:iam::{ACCOUNT}:role/intruder"
-SECRET = "ai-etl/production/jwt-secret-key"
+SECRET = secret_name(STACK, "jwt-secret-key")
+STANDARD = STANDARD_GRADE[0]
 
 
 @pytest.fixture(scope="module")
@@ -112,7 +116,7 @@ def read_cases(region: str) -> dict[str, tuple[dict[str, Any], str, dict[str, An
     """Each read of the matrix in `region`: (identity, call, request, alerts?)."""
     primary, replica = regions()
     get, batch = "GetSecretValue", "BatchGetSecretValue"
-    other = "ai-etl/staging/jwt-secret-key"
+    other = secret_name(next(s for s in STACKS if s != STACK), "jwt-secret-key")
     return {
         "operator by name": (role_session(OPERATOR), get, {"secretId": SECRET}, False),
         "operator by ARN": (role_session(OPERATOR), get, {"secretId": arn(region)}, False),
@@ -126,7 +130,7 @@ def read_cases(region: str) -> dict[str, tuple[dict[str, Any], str, dict[str, An
         "batched by id list": (role_session(INTRUDER), batch, {"secretIdList": [other, SECRET]}, True),
         "batched by ARN list": (USER, batch, {"secretIdList": [arn(region)]}, True),
         "batched by filter": (role_session(INTRUDER), batch,
-                              {"filters": [{"key": "name", "values": ["ai-etl/production/"]}]}, True),
+                              {"filters": [{"key": "name", "values": [secret_prefix(STACK)]}]}, True),
         "batched by tag filter": (USER, batch,
                                   {"filters": [{"key": "tag-key", "values": ["Project"]}]}, True),
         "another stack's secret": (USER, get, {"secretId": other}, False),
@@ -391,7 +395,7 @@ def test_audit_inputs_meet_the_api_constraints(audited: Run) -> None:
 def test_alerts_go_to_every_destination_the_stack_names_in_every_region() -> None:
     """An email address and another endpoint (https, SQS, Lambda) each get a subscription of the
     right protocol on each region's topic; each is a valid Subscribe request."""
-    queue = f"arn:aws:sqs:us-east-1:{ACCOUNT}:secops-alerts"
+    queue = f"arn:aws:sqs:{regions()[0]}:{ACCOUNT}:secops-alerts"
     run = run_stack(STACK, overrides={"ai-etl:auditEndpoint": queue})
     subscriptions = run.of_type(SNS_SUBSCRIPTION)
     assert sorted((s.inputs["protocol"], s.inputs["endpoint"]) for s in subscriptions) == sorted(
@@ -421,7 +425,7 @@ def test_a_production_stack_whose_alerts_reach_no_one_is_refused() -> None:
 
 def test_a_standard_stack_whose_alerts_reach_no_one_is_warned() -> None:
     """Below production grade the stack runs, and says the alerts reach no one (and how to fix it)."""
-    run = run_stack("dev", remove=("ai-etl:auditEmail",))
+    run = run_stack(STANDARD, remove=("ai-etl:auditEmail",))
     assert not run.of_type(SNS_SUBSCRIPTION)
     assert any("auditEmail is not set: the access alerts reach no one" in w for w in run.warnings)
 
@@ -431,7 +435,7 @@ def test_every_stack_pins_its_account() -> None:
     whatever account the credentials reach); a standard one is warned, with the fix."""
     with pytest.raises(ConfigError, match=r"aws:allowedAccountIds: is required in a production-grade stack"):
         run_stack(STACK, remove=("aws:allowedAccountIds",))
-    run = run_stack("dev", remove=("aws:allowedAccountIds",))
+    run = run_stack(STANDARD, remove=("aws:allowedAccountIds",))
     assert any("aws:allowedAccountIds is not set" in w for w in run.warnings)
 
 

@@ -24,7 +24,15 @@ from ai_etl.tokens import (
     K8S_PROVIDER,
     VERSION_ANNOTATION,
 )
-from tests.helpers import PLACEHOLDERS, aws_client, manifest, run_cli, stack_config
+from tests.helpers import (
+    PLACEHOLDERS,
+    PRODUCTION_GRADE,
+    STANDARD_GRADE,
+    aws_client,
+    manifest,
+    run_cli,
+    stack_config,
+)
 from tests.helpers import run_config as run_with
 from tests.paths import PROGRAM
 from tests.test_access import api_errors
@@ -49,6 +57,12 @@ def run_against(
         answers=answers,
         registrations=registrations,
     )
+
+
+def cluster_of(stack: str) -> tuple[str, str]:
+    """The name and region of the stack's cluster, as its stack file gives them."""
+    config = stack_config(stack)
+    return str(config["ai-etl:clusterName"]), str(config["aws:region"])
 
 
 def test_every_kubernetes_object_goes_to_the_stacks_own_cluster(stack_run: Run) -> None:
@@ -105,26 +119,30 @@ def test_the_namespace_records_what_was_found_of_the_cluster(stack_run: Run) -> 
 def test_a_production_grade_stack_refuses_a_cluster_that_does_not_encrypt_or_audit(
     change: dict[str, Any], expect: str
 ) -> None:
-    """Before anything is declared, naming the cluster, what is wrong and the aws command that fixes it."""
+    """Before anything is declared, naming the cluster, what is wrong and the aws command that fixes
+    it; a stack is production-grade by its stack file, whatever its name."""
+    stack = PRODUCTION_GRADE[0]
+    cluster, region = cluster_of(stack)
     declared: list = []
     with pytest.raises(ConfigError) as raised:
-        run_against("production", change, registrations=declared)
+        run_against(stack, change, registrations=declared)
     message = str(raised.value)
-    assert "cluster 'ai-etl-production' refused for stack 'production' (nothing was declared)" in message
+    assert f"cluster '{cluster}' refused for stack '{stack}' (nothing was declared)" in message
     assert expect in message and "required of a production-grade stack" in message
-    assert (
-        "fix: aws eks update-cluster-" in message and "--name ai-etl-production --region us-east-1" in message
-    )
+    assert "fix: aws eks update-cluster-" in message and f"--name {cluster} --region {region}" in message
     assert declared == []
 
 
 def test_a_standard_stack_deploys_to_such_a_cluster_with_a_warning() -> None:
-    """dev may run on an older cluster, or with the audit log off; the preview says so, with the fix."""
-    run = run_against("dev", {"version": "1.27", "enabledClusterLogTypes": []})
+    """A standard-grade stack (dev) may run on an older cluster, or with the audit log off; the
+    preview says so, with the fix."""
+    stack = STANDARD_GRADE[0]
+    cluster, region = cluster_of(stack)
+    run = run_against(stack, {"version": "1.27", "enabledClusterLogTypes": []})
     assert manifest(run, "Namespace")["metadata"]["annotations"][AUDIT_ANNOTATION] == "disabled"
     text = "\n".join(run.warnings)
     assert "runs Kubernetes 1.27" in text and "has the audit log off" in text
-    assert "aws eks update-cluster-config --name ai-etl-dev --region us-east-1 --logging" in text
+    assert f"aws eks update-cluster-config --name {cluster} --region {region} --logging" in text
 
 
 def test_a_missing_cluster_is_a_clear_error() -> None:
@@ -187,26 +205,28 @@ def enabled_log_types(logging: dict[str, Any]) -> list[str]:
 
 @pytest.mark.slow  # an AWS emulator and the AWS CLI
 def test_the_printed_audit_log_fix_works_as_printed(aws: dict[str, str]) -> None:
-    """A production cluster with the audit log off is refused; the `aws eks update-cluster-config`
-    the error prints, run as printed (against moto's EKS, tests/conftest.py), turns it on, and the
-    stack is accepted."""
+    """A production-grade stack's cluster with the audit log off is refused; the `aws eks
+    update-cluster-config` the error prints, run as printed (against moto's EKS,
+    tests/conftest.py), turns it on, and the stack is accepted."""
+    stack = PRODUCTION_GRADE[0]
+    cluster, region = cluster_of(stack)
     logging = {
         "clusterLogging": [{"types": ["api"], "enabled": True}, {"types": ["audit"], "enabled": False}]
     }
-    eks = aws_client(aws, "eks")
+    eks = aws_client(aws, "eks", region)
     eks.create_cluster(
-        name="ai-etl-production",
+        name=cluster,
         roleArn="arn:aws:iam::123456789012:role/eks",
         resourcesVpcConfig={"subnetIds": ["subnet-1"]},
         logging=logging,
     )
 
     def described() -> dict[str, Any]:
-        cluster = eks.describe_cluster(name="ai-etl-production")["cluster"]
-        return {"enabledClusterLogTypes": enabled_log_types(cluster["logging"])}
+        found = eks.describe_cluster(name=cluster)["cluster"]
+        return {"enabledClusterLogTypes": enabled_log_types(found["logging"])}
 
     with pytest.raises(ConfigError) as raised:
-        run_against("production", described())
+        run_against(stack, described())
     (fix,) = [
         line.split("fix: ", 1)[1]
         for line in str(raised.value).splitlines()
@@ -215,14 +235,16 @@ def test_the_printed_audit_log_fix_works_as_printed(aws: dict[str, str]) -> None
     result = subprocess.run(["bash", "-euo", "pipefail", "-c", fix], env=aws, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert "audit" in described()["enabledClusterLogTypes"]
-    assert run_against("production", described()).exports["cluster"] == "ai-etl-production"
+    assert run_against(stack, described()).exports["cluster"] == cluster
 
 
 def test_the_printed_upgrade_fix_names_the_next_version_in_the_api_shape() -> None:
     """EKS upgrades one minor version at a time: for 1.26 the fix asks for 1.27, in the shape
     UpdateClusterVersion takes (botocore's eks model)."""
+    stack = PRODUCTION_GRADE[0]
+    cluster, region = cluster_of(stack)
     with pytest.raises(ConfigError) as raised:
-        run_against("production", {"version": "1.26"})
+        run_against(stack, {"version": "1.26"})
     (fix,) = [
         line.split("fix: ", 1)[1]
         for line in str(raised.value).splitlines()
@@ -231,5 +253,5 @@ def test_the_printed_upgrade_fix_names_the_next_version_in_the_api_shape() -> No
     words = shlex.split(fix)
     assert words[:3] == ["aws", "eks", "update-cluster-version"]
     options = dict(zip(words[3::2], words[4::2], strict=True))
-    assert options == {"--name": "ai-etl-production", "--region": "us-east-1", "--kubernetes-version": "1.27"}
+    assert options == {"--name": cluster, "--region": region, "--kubernetes-version": "1.27"}
     assert api_errors("eks", "UpdateClusterVersion", {"name": options["--name"], "version": "1.27"}) == []

@@ -51,7 +51,7 @@ from ai_etl.tokens import (
     SNS_TOPIC,
     VERSION_ANNOTATION,
 )
-from tests.helpers import PLACEHOLDERS, STACKS, copy_project
+from tests.helpers import PLACEHOLDERS, PRODUCTION_GRADE, STACKS, copy_project, settings_of, unused
 from tests.paths import PROJECT_DIR
 
 
@@ -406,14 +406,15 @@ def test_lines_resting_on_the_lookup_are_decided_from_given_answers(
 def test_the_check_meets_another_cluster_through_answers(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """`--answers FILE` replaces what a lookup answers, for the check as for the render: production
-    on a 1.27 cluster is refused before any rule runs, as `pulumi preview` would; a file that is not
-    a mapping of function tokens is an error."""
+    """`--answers FILE` replaces what a lookup answers, for the check as for the render: a
+    production-grade stack (whatever its name) on a 1.27 cluster is refused before any rule runs,
+    as `pulumi preview` would; a file that is not a mapping of function tokens is an error."""
     answers = tmp_path / "answers.yaml"
     answers.write_text("aws:eks/getCluster:getCluster:\n  version: '1.27'\n")
-    assert main(["production", "--answers", str(answers)]) == 2
+    assert main([PRODUCTION_GRADE[0], "--answers", str(answers)]) == 2
     err = capsys.readouterr().err
-    assert "error: cluster 'ai-etl-production' refused" in err and "--kubernetes-version 1.28" in err
+    cluster = settings_of(PRODUCTION_GRADE[0]).config.cluster_name
+    assert f"error: cluster '{cluster}' refused" in err and "--kubernetes-version 1.28" in err
     answers.write_text("- not a mapping\n")
     assert main(["dev", "--answers", str(answers)]) == 2
     assert "expected a mapping of function tokens" in capsys.readouterr().err
@@ -466,16 +467,18 @@ def rename_stack(tmp_path: Path, source: str, target: str, drop: tuple[str, ...]
 def test_a_stack_of_any_name_that_states_production_grade_gets_every_production_rule(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """`prod-eu`, stating `grade: production`, is checked as production; with protection off, the
-    program refuses it before anything is declared, naming the key and the fix."""
-    folder = rename_stack(tmp_path, "production", "prod-eu")
-    assert main(["prod-eu", "-C", str(folder)]) == 0
+    """`prod-eu` (or a name like it no stack has), stating `grade: production`, is checked as
+    production; with protection off, the program refuses it before anything is declared, naming
+    the key and the fix."""
+    name = unused("prod-eu", STACKS)
+    folder = rename_stack(tmp_path, PRODUCTION_GRADE[0], name)
+    assert main([name, "-C", str(folder)]) == 0
     out = capsys.readouterr().out
-    assert "Grade: production (stated by ai-etl:grade in Pulumi.prod-eu.yaml)" in out
+    assert f"Grade: production (stated by ai-etl:grade in Pulumi.{name}.yaml)" in out
     assert "[pass] production-protected (mandatory)" in out and "[warn] grade-stated" not in out
-    stack_file = folder / "Pulumi.prod-eu.yaml"
+    stack_file = folder / f"Pulumi.{name}.yaml"
     stack_file.write_text(stack_file.read_text().replace("ai-etl:protect: true", "ai-etl:protect: false"))
-    assert main(["prod-eu", "-C", str(folder)]) == 2
+    assert main([name, "-C", str(folder)]) == 2
     assert "protect: must be true in a production-grade stack" in capsys.readouterr().err
 
 
@@ -504,7 +507,7 @@ def test_a_stack_called_production_that_states_no_grade_is_told_so(
     """The name alone makes nothing production-grade, and the check and the pack say so rather
     than let it go without the production rules silently."""
     folder = rename_stack(
-        tmp_path, "production", "production", drop=("grade", "recoveryWindowInDays", "protect")
+        tmp_path, PRODUCTION_GRADE[0], "production", drop=("grade", "recoveryWindowInDays", "protect")
     )
     assert main(["production", "-C", str(folder)]) == 0
     out = capsys.readouterr().out

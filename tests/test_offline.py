@@ -16,7 +16,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from ai_etl.catalogue import CATALOGUE, server_credentials
+from ai_etl.catalogue import CATALOGUE, CONSUMERS, server_credentials
 from ai_etl.config.settings import ConfigError
 from ai_etl.offline import diff as diffing
 from ai_etl.offline import formats, providers, sdk
@@ -38,7 +38,16 @@ from ai_etl.tokens import (
     sdk_class,
     sdk_function,
 )
-from tests.helpers import PLACEHOLDERS, STACKS, absent_stack, expected_resources, project_copy
+from tests.helpers import (
+    PLACEHOLDERS,
+    PRODUCTION_GRADE,
+    STACKS,
+    STANDARD_GRADE,
+    absent_stack,
+    expected_resources,
+    project_copy,
+    settings_of,
+)
 
 KEYS = {
     "urn", "type", "name", "parent", "custom", "dependencies", "protect", "retainOnDelete",
@@ -74,7 +83,9 @@ def test_resources_json_lists_every_resource_with_its_safety_options(
     assert resources[1]["type"] == K8S_PROVIDER, "the stack's cluster, before any object goes to it"
     assert resources[2]["type"] == NAMESPACE_COMPONENT, "declaration order, not resolution order"
     protected = {r["type"] for r in resources if r["protect"]}
-    assert protected == ({KMS_KEY, SM_SECRET} if stack == "production" else set())
+    # Read from the stack file, never from its name: a production-grade stack may have any name.
+    assert protected == ({KMS_KEY, SM_SECRET} if settings_of(stack).config.protect else set())
+    assert settings_of(stack).config.protect or stack not in PRODUCTION_GRADE
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -132,14 +143,15 @@ def test_render_is_deterministic(renders: dict[str, Path], tmp_path: Path) -> No
 @pytest.mark.parametrize("stack", STACKS)
 def test_kubernetes_yaml_is_what_kubectl_would_take(renders: dict[str, Path], stack: str) -> None:
     """Multi-document YAML, Namespace first, each built-in object valid against Kubernetes' schema:
-    the store's ServiceAccount and SecretStore, the backend's objects, and each server
+    the store's ServiceAccount and SecretStore, each workload's objects, and each server
     credential's rotation step (the same but a Job for the Deployment)."""
     docs = list(yaml.safe_load_all((renders[stack] / "kubernetes.yaml").read_text()))
     assert docs[0]["kind"] == "Namespace"
     workload = ["ServiceAccount", "ExternalSecret", "Role", "RoleBinding", "NetworkPolicy"]
+    workloads = [*workload, "Deployment"] * len(CONSUMERS)
     step = [*workload, "Job"] * len(server_credentials(CATALOGUE))
     assert sorted(d["kind"] for d in docs) == sorted(
-        ["Namespace", "ServiceAccount", "SecretStore", *workload, "Deployment", *step]
+        ["Namespace", "ServiceAccount", "SecretStore", *workloads, *step]
     )
     for doc in docs:
         assert list(doc)[:3] == ["apiVersion", "kind", "metadata"]
@@ -585,15 +597,19 @@ def test_a_change_made_alike_on_many_resources_is_said_once() -> None:
 def test_answers_let_a_render_meet_another_cluster(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """`--answers FILE` replaces what a provider function answers: dev renders on a 1.27 cluster
-    with the preview's warning on stderr; production refuses it, as `pulumi preview` would."""
+    """`--answers FILE` replaces what a provider function answers: a standard-grade stack renders
+    on a 1.27 cluster with the preview's warning on stderr; a production-grade one (by its stack
+    file, whatever its name) refuses it, as `pulumi preview` would."""
+    standard, production = STANDARD_GRADE[0], PRODUCTION_GRADE[0]
     answers = tmp_path / "answers.yaml"
     answers.write_text("aws:eks/getCluster:getCluster:\n  version: '1.27'\n")
-    assert main(["render", "dev", "--out", str(tmp_path / "dev"), "--answers", str(answers)]) == 0
-    assert "warning: cluster 'ai-etl-dev' runs Kubernetes 1.27" in capsys.readouterr().err
-    assert main(["render", "production", "--out", str(tmp_path / "p"), "--answers", str(answers)]) == 2
+    assert main(["render", standard, "--out", str(tmp_path / "s"), "--answers", str(answers)]) == 0
+    cluster = settings_of(standard).config.cluster_name
+    assert f"warning: cluster '{cluster}' runs Kubernetes 1.27" in capsys.readouterr().err
+    assert main(["render", production, "--out", str(tmp_path / "p"), "--answers", str(answers)]) == 2
     err = capsys.readouterr().err
-    assert "error: cluster 'ai-etl-production' refused" in err and "--kubernetes-version 1.28" in err
+    cluster = settings_of(production).config.cluster_name
+    assert f"error: cluster '{cluster}' refused" in err and "--kubernetes-version 1.28" in err
     answers.write_text("- not a mapping\n")
     assert main(["render", "dev", "--out", str(tmp_path / "dev"), "--answers", str(answers)]) == 2
     assert "expected a mapping of function tokens" in capsys.readouterr().err

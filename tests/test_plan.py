@@ -4,19 +4,14 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
 
 import pytest
 
 from ai_etl import names
 from ai_etl.catalogue import CATALOGUE, CONSUMERS, read_by, server_credentials
 from ai_etl.config.cluster import Cluster
-from ai_etl.config.reading import RawConfig
-from ai_etl.config.settings import Settings, parse_settings
-from ai_etl.offline.stackconfig import load_stack_config
 from ai_etl.plan import Plan, plan
-from tests.helpers import STACKS
-from tests.paths import PROJECT_DIR
+from tests.helpers import STACKS, settings_of
 
 CLUSTER = Cluster(
     name="blue",
@@ -28,22 +23,6 @@ CLUSTER = Cluster(
     log_types=("api", "audit"),
     oidc_provider_arn="arn:aws:iam::111111111111:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/ABC",
 )
-
-
-def settings_of(stack: str, **overrides: Any) -> Settings:
-    """A stack file's settings, as the program reads them (provided secrets present, encrypted)."""
-    config = load_stack_config(stack, PROJECT_DIR)
-    prefix = f"{names.PROJECT}:"
-    values = {k.removeprefix(prefix): v for k, v in config.items() if k.startswith(prefix)}
-    provided = {str(s.config_key) for s in CATALOGUE if s.config_key}
-    raw = RawConfig(
-        stack=stack,
-        values={k: v for k, v in values.items() if k not in provided} | overrides,
-        region=str(config.get("aws:region")),
-        provided_state=dict.fromkeys(provided, "ok"),
-        elsewhere={k: v for k, v in config.items() if not k.startswith(prefix)},
-    )
-    return parse_settings(raw, secret_of=lambda key: f"<{key}>")  # type: ignore[arg-type, return-value]
 
 
 @pytest.fixture(params=STACKS)

@@ -23,7 +23,7 @@ import pytest
 
 from ai_etl.offline.records import Run
 from tests.fakes import bin_dir, path_with, read_log
-from tests.helpers import manifest, run_stack, stack_config
+from tests.helpers import backend_manifest, run_stack, stack_config
 from tests.test_docs import DOCS, fenced
 from tests.test_recovery import client, run
 
@@ -104,7 +104,7 @@ def scene(
         "FAKE_KUBE_LOG": str(tmp_path / "kubectl.log"),
         "FAKE_KUBE_SERVER": endpoint,
         "FAKE_KUBE_NAMESPACE": deployed.exports["namespace"],
-        "FAKE_KUBE_DEPLOYMENT": manifest(deployed, "Deployment")["metadata"]["name"],
+        "FAKE_KUBE_DEPLOYMENT": backend_manifest(deployed, "Deployment")["metadata"]["name"],
         "FAKE_KUBE_SERVICES": json.dumps(
             {name: {"port": ports[name], "to": f"127.0.0.1:{port}"} for name, port in listeners.items()}
         ),

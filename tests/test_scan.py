@@ -10,8 +10,9 @@ import pytest
 import yaml
 
 from ai_etl import names
-from ai_etl.catalogue import server_credentials
+from ai_etl.catalogue import CONSUMERS, server_credentials
 from ai_etl.offline.render import render
+from ai_etl.offline.stackconfig import load_stack_config
 from tests.helpers import STACKS
 from tests.tools import run_tool
 
@@ -35,14 +36,16 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 @pytest.mark.parametrize("stack", STACKS)
 def test_checkov_passes_on_every_stack(rendered: dict[str, Path], stack: str) -> None:
     """No failed check; the only skip is the one the design takes (credentials as env vars, by
-    secretKeyRef), stated on the Deployment and on each rotation step's Job (the committed stacks
-    are at generation 0)."""
+    secretKeyRef), stated on each workload's Deployment and on each rotation step's Job (the
+    committed stacks are at generation 0)."""
     report = checkov(rendered[stack])
     assert report["summary"]["failed"] == 0, [c["check_id"] for c in report["results"]["failed_checks"]]
     assert report["summary"]["passed"] > 50
     skipped = {(c["check_id"], c["resource"]) for c in report["results"]["skipped_checks"]}
-    jobs = {f"Job.ai-etl-{stack}.{names.step_job(spec.key, 0)}" for spec in server_credentials()}
-    assert skipped == {("CKV_K8S_35", r) for r in {f"Deployment.ai-etl-{stack}.ai-etl-backend", *jobs}}
+    namespace = names.namespace(stack, load_stack_config(stack).get("ai-etl:namespace"))
+    jobs = {f"Job.{namespace}.{names.step_job(spec.key, 0)}" for spec in server_credentials()}
+    deployments = {f"Deployment.{namespace}.{names.workload(c.name)}" for c in CONSUMERS}
+    assert skipped == {("CKV_K8S_35", r) for r in deployments | jobs}
 
 
 def test_every_skip_carries_its_reason_on_the_object(rendered: dict[str, Path]) -> None:

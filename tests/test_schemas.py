@@ -27,7 +27,6 @@ from tests.helpers import (
     backend_manifest,
     copy_project,
     eso_errors,
-    manifest,
     manifests,
 )
 from tests.paths import PROJECT_DIR
@@ -51,7 +50,7 @@ def test_kubernetes_objects_validate_strictly(stack_run: Run) -> None:
 
 def test_strict_kubernetes_validation_rejects_an_unknown_field(stack_run: Run) -> None:
     """The strict check is live: a misspelt Deployment field is caught."""
-    deployment = copy.deepcopy(manifest(stack_run, "Deployment"))
+    deployment = copy.deepcopy(backend_manifest(stack_run, "Deployment"))
     deployment["spec"]["template"]["spec"]["serviceAcountName"] = "typo"
     with pytest.raises(kubernetes_validate.ValidationError):
         kubernetes_validate.validate(deployment, KUBERNETES_VERSION, strict=True)

@@ -14,7 +14,7 @@ from ai_etl.config.settings import DEFAULTS, ConfigError
 from ai_etl.names import PROJECT
 from ai_etl.offline.runner import run_program
 from ai_etl.offline.stackconfig import StackConfigError
-from tests.helpers import PLACEHOLDERS, run_config, run_stack, stack_config
+from tests.helpers import PLACEHOLDERS, backend_manifest, run_config, run_stack, stack_config
 from tests.pasting import PROMPTED, Project, filled, fixes, project
 from tests.paths import PROGRAM, PROJECT_DIR
 
@@ -187,8 +187,7 @@ def test_numeric_rotation_value_is_accepted() -> None:
 def test_a_quantity_stored_as_a_number_is_accepted() -> None:
     """`config set --path 'backend.cpuLimit' 2` stores the integer 2: a valid quantity."""
     run = run_stack("dev", overrides={"ai-etl:backend": {"cpuLimit": 2}})
-    (deployment,) = run.of_type("kubernetes:apps/v1:Deployment")
-    (container,) = deployment.inputs["spec"]["template"]["spec"]["containers"]
+    (container,) = backend_manifest(run, "Deployment")["spec"]["template"]["spec"]["containers"]
     assert container["resources"]["limits"]["cpu"] == "2"
 
 

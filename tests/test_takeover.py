@@ -31,7 +31,14 @@ from ai_etl.ops import takeover
 from ai_etl.ops.check import subjects_of
 from ai_etl.ops.takeover import Target, main, script, steps, target
 from ai_etl.tokens import K8S_PROVIDER, SM_SECRET
-from tests.helpers import PLACEHOLDERS, copy_project, manifest, run_cli, run_config, stack_config
+from tests.helpers import (
+    PLACEHOLDERS,
+    backend_manifest,
+    copy_project,
+    run_cli,
+    run_config,
+    stack_config,
+)
 from tests.paths import PROJECT_DIR
 from tests.takeover_fakes import Cluster, Fakes, stored_values
 from tests.test_docs import fenced
@@ -628,7 +635,7 @@ def test_the_commands_name_the_programs_own_objects() -> None:
     run = run_config(STACK, stack_config(STACK))
     text = "\n".join(c for s in steps(target(STACK)) for c in s.commands)
     assert f"NS={run.exports['namespace']}\n" in text
-    assert f"DEPLOYMENT={manifest(run, 'Deployment')['metadata']['name']}\n" in text
+    assert f"DEPLOYMENT={backend_manifest(run, 'Deployment')['metadata']['name']}\n" in text
 
 
 def test_the_guides_v1beta1_objects_are_not_served_by_the_operator_the_readme_asks_for(

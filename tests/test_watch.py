@@ -13,11 +13,13 @@ from typing import Any
 
 import pytest
 
-from ai_etl.names import key_of_secret_name, secret_name
+from ai_etl.names import audit_name, key_of_secret_name, secret_name
 from ai_etl.offline.records import Run, unwrap
+from ai_etl.offline.stackconfig import load_stack_config
 from ai_etl.ops import health
 from ai_etl.ops.watch import MARKER, ages, main, report
 from ai_etl.tokens import SM_SECRET, SM_VERSION, SNS_SUBSCRIPTION
+from tests.helpers import PRODUCTION_GRADE
 from tests.test_ci_jobs import fakes, run_job
 from tests.test_workflows import workflow
 
@@ -71,10 +73,10 @@ def test_the_cli_measures_per_stack_and_reports_them_together(
 
 
 def emulated_production(aws: dict[str, str], run: Run, leftover: str | None) -> dict[str, Any]:
-    """Two of production's secrets made in the emulator as `pulumi up` makes them (each with its
-    replica; two keep the AWS CLI's calls few), after a secret named `leftover` was left in the
-    replica region; and the state that records them (the emulator's ARNs), as `pulumi stack export`
-    writes it."""
+    """Two of a production-grade stack's secrets made in the emulator as `pulumi up` makes them
+    (each with its replica; two keep the AWS CLI's calls few), after a secret named `leftover` was
+    left in the replica region; and the state that records them (the emulator's ARNs), as `pulumi
+    stack export` writes it."""
     import boto3
 
     def client(service: str, region: str) -> Any:
@@ -83,18 +85,19 @@ def emulated_production(aws: dict[str, str], run: Run, leftover: str | None) -> 
 
     secrets = run.of_type(SM_SECRET)[:2]
     replica = secrets[0].inputs["replicas"][0]["region"]
+    primary = str(load_stack_config(run.stack)["aws:region"])
     if leftover:
         client("secretsmanager", replica).create_secret(Name=leftover, SecretString="left behind")
     resources = []
     for secret in secrets:
-        made = client("secretsmanager", "us-east-1").create_secret(
+        made = client("secretsmanager", primary).create_secret(
             Name=secret.inputs["name"], AddReplicaRegions=[{"Region": replica}]
         )
         outputs = {"arn": made["ARN"], "name": secret.inputs["name"]}
         resources.append({"urn": secret.urn, "type": SM_SECRET, "id": made["ARN"],
                           "inputs": unwrap(secret.inputs), "outputs": outputs})  # fmt: skip
-    sns = client("sns", "us-east-1")
-    topic = sns.create_topic(Name="ai-etl-production-secret-access")["TopicArn"]
+    sns = client("sns", primary)
+    topic = sns.create_topic(Name=audit_name(run.stack))["TopicArn"]
     confirmed = sns.subscribe(TopicArn=topic, Protocol="email", Endpoint="secops@example.com",
                               ReturnSubscriptionArn=True)["SubscriptionArn"]  # fmt: skip
     resources.append({"urn": "urn:sub", "type": SNS_SUBSCRIPTION, "id": confirmed,
@@ -109,15 +112,17 @@ def test_the_watch_opens_an_issue_for_a_replica_out_of_sync(
 ) -> None:
     """The watch's step, as written, with the real AWS CLI against moto's server: a replica that
     failed (a secret of its name left in the replica region) opens the stack's issue naming it and
-    AWS's reason; all in sync (and the subscription confirmed), no issue."""
-    run = stack_runs["production"]
+    AWS's reason; all in sync (and the subscription confirmed), no issue. The stack: a
+    production-grade one, which has a replica region, whatever its name."""
+    stack = PRODUCTION_GRADE[0]
+    run = stack_runs[stack]
     first = str(run.of_type(SM_SECRET)[0].inputs["name"])
-    leftover = key_of_secret_name("production", first)
+    leftover = key_of_secret_name(stack, first)
     name = first if left else None
     state = tmp_path / "export.json"
     state.write_text(json.dumps(emulated_production(aws, run, name)))
     stub = fakes(
-        tmp_path, pulumi_stacks={"production": {"resourceCount": 1, "export": json.loads(state.read_text())}}
+        tmp_path, pulumi_stacks={stack: {"resourceCount": 1, "export": json.loads(state.read_text())}}
     )
     env = {**aws, **stub.env, "PATH": f"{stub.env['PATH'].split(':')[0]}:{aws['PATH']}"}
     env.pop("FAKE_PULUMI_BACKEND")  # logged in by the drift step before this one
@@ -130,12 +135,12 @@ def test_the_watch_opens_an_issue_for_a_replica_out_of_sync(
     watch = workflow("watch")
     job = watch["jobs"]["stack"]
     (step,) = [s for s in job["steps"] if str(s.get("name", "")).startswith("Replicas in sync")]
-    values = {"github.token": "t", "github.repository": "acme/ai-etl", "matrix.stack": "production",
+    values = {"github.token": "t", "github.repository": "acme/ai-etl", "matrix.stack": stack,
               "secrets.PULUMI_CONFIG_PASSPHRASE": "not-used-offline"}  # fmt: skip
     run_job(
         {"steps": [step]},
         workspace,
-        values | {"steps.drift.outputs.state": "clean", "steps.drift.outputs.ref": "production"},
+        values | {"steps.drift.outputs.state": "clean", "steps.drift.outputs.ref": stack},
         env,
         workflow=watch,
     )
@@ -144,9 +149,10 @@ def test_the_watch_opens_an_issue_for_a_replica_out_of_sync(
         assert issues == []
         return
     (issue,) = issues
-    assert issue["title"] == "Replicas or alerts need attention in stack production"
+    assert issue["title"] == f"Replicas or alerts need attention in stack {stack}"
     body = (workspace / "health.md").read_text()
-    assert f"| production | `{leftover}` in us-west-2 | Failed: " in body and "already exists" in body
+    replica = load_stack_config(stack)["ai-etl:replicaRegion"]
+    assert f"| {stack} | `{leftover}` in {replica} | Failed: " in body and "already exists" in body
     assert not (workspace / "state.json").exists(), "the state is not left on the runner"
 
 

@@ -1,17 +1,39 @@
-"""The wiring, end to end: backend env var -> secretKeyRef -> ExternalSecret data -> Secrets Manager
+"""The wiring, end to end: a workload's env var -> secretKeyRef -> ExternalSecret data -> Secrets Manager
 name -> SecretVersion value -> its RandomPassword, composed URL or provided config."""
 
 from __future__ import annotations
 
 from urllib.parse import unquote, urlsplit
 
+import pytest
+
 from ai_etl import names
-from ai_etl.catalogue import CATALOGUE, Source, by_key, server_credentials, synced
+from ai_etl.catalogue import (
+    CATALOGUE,
+    CONSUMERS,
+    PLAIN_ENV,
+    Consumer,
+    Source,
+    by_key,
+    server_credentials,
+    synced,
+)
 from ai_etl.offline.records import Run, Sensitive, unwrap
+from ai_etl.offline.stackconfig import load_stack_config
 from ai_etl.tokens import IAM_ROLE, KMS_KEY, RANDOM_PASSWORD
 from ai_etl.tokens import SM_SECRET as SECRET
 from ai_etl.tokens import SM_VERSION as VERSION
-from tests.helpers import PLACEHOLDERS, backend_manifest, backend_secret, manifest, password_of
+from tests.helpers import (
+    PLACEHOLDERS,
+    backend_manifest,
+    manifest,
+    password_of,
+    reads,
+    workload_manifest,
+)
+
+each_workload = pytest.mark.parametrize("consumer", CONSUMERS, ids=lambda c: c.name)
+"""Every workload of the catalogue in turn."""
 
 
 def secret_value(run: Run, remote_name: str, version_ref: str) -> Sensitive:
@@ -26,10 +48,12 @@ def secret_value(run: Run, remote_name: str, version_ref: str) -> Sensitive:
     return value
 
 
-def test_every_backend_variable_resolves_to_its_source(stack_run: Run) -> None:
-    """Each env var the backend reads ends at the value the catalogue says it comes from."""
-    deployment = manifest(stack_run, "Deployment")
-    external = backend_manifest(stack_run, "ExternalSecret")
+@each_workload
+def test_every_variable_of_each_workload_resolves_to_its_source(stack_run: Run, consumer: Consumer) -> None:
+    """Each env var a workload reads ends at the value the catalogue says it comes from, and it
+    reads exactly its keys (the backend: every entry with an env var)."""
+    deployment = workload_manifest(stack_run, consumer.name, "Deployment")
+    external = workload_manifest(stack_run, consumer.name, "ExternalSecret")
     (container,) = deployment["spec"]["template"]["spec"]["containers"]
     data = {d["secretKey"]: d["remoteRef"] for d in external["spec"]["data"]}
     catalogue = by_key()
@@ -55,7 +79,7 @@ def test_every_backend_variable_resolves_to_its_source(stack_run: Run) -> None:
                 password_of(stack_run, spec.password_of).outputs["result"]
             )
         seen.add(spec.key)
-    assert seen == {spec.key for spec in synced()}
+    assert seen == reads(consumer)
 
 
 def test_composed_urls_carry_the_guides_defaults_and_survive_special_characters(stack_run: Run) -> None:
@@ -102,17 +126,30 @@ def test_every_catalogue_entry_is_one_encrypted_secrets_manager_entry(stack_run:
 
 
 def test_database_and_redis_passwords_stay_out_of_kubernetes(stack_run: Run) -> None:
-    """Entries without an env var live in Secrets Manager only: the operator does not sync them."""
-    keys = {d["secretKey"] for d in backend_manifest(stack_run, "ExternalSecret")["spec"]["data"]}
-    assert keys == {spec.key for spec in synced()}
+    """Entries without an env var live in Secrets Manager only: the operator syncs to the
+    workloads what they read, and nothing else."""
+    keys = {
+        d["secretKey"]
+        for c in CONSUMERS
+        for d in workload_manifest(stack_run, c.name, "ExternalSecret")["spec"]["data"]
+    }
+    assert keys == {spec.key for spec in synced()} == set().union(*(reads(c) for c in CONSUMERS))
     assert not keys & {"db-password", "redis-password"}
 
 
-def test_api_base_is_plain_configuration(stack_run: Run) -> None:
-    """QWEN_API_BASE is configuration, not a secret: a plain value with the documented default."""
-    (container,) = manifest(stack_run, "Deployment")["spec"]["template"]["spec"]["containers"]
+@each_workload
+def test_api_base_is_plain_configuration(stack_run: Run, consumer: Consumer) -> None:
+    """QWEN_API_BASE is configuration, not a secret: a plain value (the documented default unless
+    the stack file sets `qwenApiBase`) in the env of each workload that reads it, and of no other."""
+    deployment = workload_manifest(stack_run, consumer.name, "Deployment")
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
     env = {e["name"]: e for e in container["env"]}
-    assert env["QWEN_API_BASE"] == {"name": "QWEN_API_BASE", "value": "https://api.together.xyz/v1"}
+    config = load_stack_config(stack_run.stack)
+    base = config.get(f"ai-etl:{PLAIN_ENV['QWEN_API_BASE']}", "https://api.together.xyz/v1")
+    if "QWEN_API_BASE" in consumer.plain_env:
+        assert env["QWEN_API_BASE"] == {"name": "QWEN_API_BASE", "value": base}
+    else:
+        assert "QWEN_API_BASE" not in env
 
 
 def test_generated_secrets_are_long_random_passwords(stack_run: Run) -> None:
@@ -131,7 +168,10 @@ def test_generated_secrets_are_long_random_passwords(stack_run: Run) -> None:
 def test_stack_outputs_help_an_operator(stack_run: Run) -> None:
     """The outputs name what an operator looks for, and match what was declared."""
     exports = stack_run.exports
-    assert backend_secret(stack_run) == backend_manifest(stack_run, "ExternalSecret")["metadata"]["name"]
+    assert set(exports["secretNames"]) == {c.name for c in CONSUMERS}
+    for c in CONSUMERS:
+        name = workload_manifest(stack_run, c.name, "ExternalSecret")["metadata"]["name"]
+        assert exports["secretNames"][c.name] == name
     assert exports["namespace"] == manifest(stack_run, "Namespace")["metadata"]["name"]
     assert exports["operatorRoleArn"] == stack_run.one(IAM_ROLE).outputs["arn"]
     assert exports["kmsKeyArn"] == stack_run.one(KMS_KEY, "-secrets-key").outputs["arn"]

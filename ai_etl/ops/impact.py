@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from ai_etl.catalogue import CATALOGUE, Source, of_source
+from ai_etl.catalogue import CATALOGUE, CONSUMERS, Source, of_source
 from ai_etl.config.settings import DatabaseSettings, RedisSettings, StackConfig, WorkloadSettings
 from ai_etl.grade import PRODUCTION, RECOVERY_WINDOW_FOR
 from ai_etl.names import PROJECT
@@ -62,20 +62,28 @@ ALTERNATES: dict[str, Any] = {
     "redis.user": "ai_etl_2",
     "redis.adminUser": "ai_etl_admin",
     "stepImage": "registry.example.com/ai-etl-step:1.0.1@sha256:" + "1" * 64,
-    "backend.image": "registry.example.com/ai-etl-backend:1.0.1@sha256:" + "1" * 64,
-    "backend.replicas": 2,
-    "backend.port": 8080,
-    "backend.livenessPath": "/livez",
-    "backend.readinessPath": "/readyz",
-    "backend.cpuRequest": "200m",
-    "backend.memoryRequest": "512Mi",
-    "backend.cpuLimit": "3",
-    "backend.memoryLimit": "2Gi",
+}
+# Every workload's settings (the catalogue's CONSUMERS), each changed alone like the others.
+WORKLOAD_ALTERNATES: dict[str, Any] = {
+    "image": "registry.example.com/ai-etl-{name}:1.0.1@sha256:" + "1" * 64,
+    "replicas": 3,  # neither the default (2) nor the dev stack's backend (1)
+    "port": 8080,
+    "livenessPath": "/livez",
+    "readinessPath": "/readyz",
+    "cpuRequest": "200m",
+    "memoryRequest": "512Mi",
+    "cpuLimit": "3",
+    "memoryLimit": "2Gi",
+}
+ALTERNATES |= {
+    f"{c.name}.{field}": value.format(name=c.name) if isinstance(value, str) else value
+    for c in CONSUMERS
+    for field, value in WORKLOAD_ALTERNATES.items()
 }
 NESTED: dict[str, type[BaseModel]] = {
     "database": DatabaseSettings,
     "redis": RedisSettings,
-    "backend": WorkloadSettings,
+    **{c.name: WorkloadSettings for c in CONSUMERS},
 }
 
 
