@@ -44,11 +44,13 @@ def section(title: str) -> str:
 
 def pytest_in(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """pytest in the copy, on its own code; the copy borrows this checkout's tools environment.
-    Every test's outcome is listed (`-rA`), for each recipe's test to read its own."""
+    Every test's outcome is listed (`-rA`), for each recipe's test to read its own. On both cores
+    (`-n 2`, as `make test` runs): this one test is most of the slow tier's time, and would
+    otherwise keep one core busy alone at the end of the gate."""
     tools = os.environ.get("AI_ETL_TOOLS_BIN", str(PROJECT_DIR / ".venv-tools" / "bin"))
     env = {**os.environ, "PYTHONPATH": str(project), "AI_ETL_TOOLS_BIN": tools}
     return subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-rA", "-p", "no:cacheprovider", *args],
+        [sys.executable, "-m", "pytest", "-q", "-rA", "-p", "no:cacheprovider", "-n", "2", *args],
         cwd=project,
         env=env,
         capture_output=True,
