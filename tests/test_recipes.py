@@ -48,9 +48,13 @@ def pytest_in(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
     (`-n 2`, as `make test` runs): this one test is most of the slow tier's time, and would
     otherwise keep one core busy alone at the end of the gate."""
     tools = os.environ.get("AI_ETL_TOOLS_BIN", str(PROJECT_DIR / ".venv-tools" / "bin"))
-    env = {**os.environ, "PYTHONPATH": str(project), "AI_ETL_TOOLS_BIN": tools}
+    # Its own base temp folder: pytest empties the one it is given, and a PYTEST_ADDOPTS naming
+    # this run's (`--basetemp`) would have it empty the folder that holds the copy itself.
+    env = {k: v for k, v in os.environ.items() if k != "PYTEST_ADDOPTS"}
+    env |= {"PYTHONPATH": str(project), "AI_ETL_TOOLS_BIN": tools}
+    basetemp = f"--basetemp={project.parent / 'pytest'}"
     return subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-rA", "-p", "no:cacheprovider", "-n", "2", *args],
+        [sys.executable, "-m", "pytest", "-q", "-rA", "-p", "no:cacheprovider", "-n", "2", basetemp, *args],
         cwd=project,
         env=env,
         capture_output=True,
