@@ -336,14 +336,14 @@ def test_each_workloads_container_is_hardened(
 @each_workload
 def test_each_workloads_pod_has_seccomp_resources_and_probes(stack_run: Run, consumer: Consumer) -> None:
     """seccomp RuntimeDefault, requests and limits, liveness and readiness probes are all set, the
-    probes on the paths its settings give (`/health` unless set)."""
-    settings = settings_of(stack_run.stack).workloads[consumer.name]
+    probes on the paths its stack file gives (the documented `/health` unless set)."""
+    workload = load_stack_config(stack_run.stack).get(f"ai-etl:{consumer.name}", {})
     pod = workload_manifest(stack_run, consumer.name, "Deployment")["spec"]["template"]["spec"]
     assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
     (container,) = pod["containers"]
     assert set(container["resources"]) == {"requests", "limits"}
-    assert container["livenessProbe"]["httpGet"]["path"] == settings.liveness_path
-    assert container["readinessProbe"]["httpGet"]["path"] == settings.readiness_path
+    assert container["livenessProbe"]["httpGet"]["path"] == workload.get("livenessPath", "/health")
+    assert container["readinessProbe"]["httpGet"]["path"] == workload.get("readinessPath", "/health")
 
 
 @each_workload
