@@ -36,7 +36,7 @@ def schemas_dir() -> Path:
     try:
         return crd_dir()
     except CrdError as error:
-        pytest.fail(str(error))
+        pytest.fail(str(error), pytrace=False)  # its one line says what to run
 
 
 @pytest.fixture(scope="session")

@@ -15,6 +15,7 @@ import base64
 import json
 import selectors
 import shlex
+import shutil
 import socket
 import subprocess
 import sys
@@ -281,7 +282,15 @@ class Fakes:
             path = folder / "bin" / tool
             path.write_text(CLIENT.format(python=sys.executable, tool=tool))
             path.chmod(0o755)
-        address = tempfile.mkdtemp(prefix="fakes-") + "/socket"  # a socket's path is short (108 bytes)
+        socket_dir = tempfile.mkdtemp(prefix="fakes-")  # a socket's path is short (108 bytes)
+        try:
+            return self._run_script(script, project, typed, timeout, folder, socket_dir + "/socket")
+        finally:
+            shutil.rmtree(socket_dir, ignore_errors=True)
+
+    def _run_script(
+        self, script: Path, project: Path, typed: str, timeout: float, folder: Path, address: str
+    ) -> subprocess.CompletedProcess[str]:
         env = {
             "PATH": f"{folder / 'bin'}:/usr/bin:/bin",
             "HOME": str(folder),
