@@ -30,7 +30,7 @@ check: setup
 test: packages lint typecheck tools policy-venv
 	$(PYTEST)
 
-## The everyday loop, under two minutes: lint, then every test not marked slow (no mypy: `make typecheck`).
+## The everyday loop, about two minutes on 2 cores: lint, then every test not marked slow (no mypy: `make typecheck`).
 quick: packages lint tools policy-venv
 	$(PYTEST) -m "not slow"
 
