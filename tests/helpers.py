@@ -163,9 +163,10 @@ def run_config(
         return run_program(
             stack, config, secrets, program=program, registrations=registrations, project=load_project()
         )
-    # What the program or the SDK may read of the environment is part of the input.
+    # What the program or the SDK may read of the environment is part of the input, and so is the
+    # folder it runs in (Pulumi.yaml and the other stack files, for the cross-stack checks).
     env = {k: v for k, v in os.environ.items() if k.startswith(PROGRAM_ENVIRONMENT)}
-    key = json.dumps([stack, config, secrets, str(program), env], sort_keys=True, default=repr)
+    key = json.dumps([stack, config, secrets, str(program), env, os.getcwd()], sort_keys=True, default=repr)
     if key not in _RUNS:
         _RUNS[key] = run_program(stack, config, secrets, program=program, project=load_project())
     return copy.deepcopy(_RUNS[key])
