@@ -5,10 +5,14 @@ they are doing before the silence of a quiet pip install."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
+
+import pytest
 
 from tests import servers
 from tests.helpers import copy_project
@@ -112,3 +116,38 @@ def test_the_long_targets_say_what_they_do_before_they_do_it(tmp_path: Path) -> 
         (said,) = [i for i, line in enumerate(lines) if line.startswith(f"{target}: ") and "install" in line]
         (ran,) = [i for i, line in enumerate(lines) if line.endswith(installs)]
         assert said < ran and f" into {where}" in lines[said], lines
+
+
+@pytest.mark.slow
+def test_every_pin_installs_on_the_oldest_python_the_readme_allows() -> None:
+    """README's prerequisite is Python 3.11+ (pyproject's requires-python), and Debian 12's python3 is
+    3.11.2: a pin that needs a later Python (soupsieve 3.0 and later need 3.11.5) stops `make tools`
+    there with pip's "No matching distribution". Each lock the Makefile installs is resolved by pip
+    for the oldest Python allowed, from the index the install would use."""
+    floor = re.fullmatch(
+        r">=(\d+\.\d+)",
+        tomllib.loads((PROJECT_DIR / "pyproject.toml").read_text())["project"]["requires-python"],
+    )
+    assert floor, "requires-python is a single floor"
+    assert f"Python {floor[1]}+" in (PROJECT_DIR / "README.md").read_text()
+    locks = re.findall(r"install \$\(PIP_FLAGS\) -r (\S+)", (PROJECT_DIR / "Makefile").read_text())
+    assert len(locks) == 3, locks
+    for lock in locks:
+        pip = [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--dry-run",
+            "--quiet",
+            "--no-deps",
+            "--ignore-installed",
+        ]
+        done = subprocess.run(
+            [*pip, "--python-version", f"{floor[1]}.0", "-r", lock],
+            cwd=PROJECT_DIR,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert done.returncode == 0, f"{lock} on Python {floor[1]}.0: {done.stderr.strip()[-600:]}"
