@@ -103,9 +103,21 @@ def hand_made(db_password: str, redis_password: str, form: str = "from-literal")
     return {k: v.encode() for k, v in values.items()}
 
 
+_TARGETS: dict[tuple[str, ...], Target] = {}
+
+
+def target_of(stack: str, project: Path = PROJECT_DIR) -> Target:
+    """`target(stack, project)`, made once per process for each text of the project's stack files:
+    it runs the program offline (about 3 s), and every copy of the project holds the same program."""
+    key = (stack, *(p.read_text() for p in sorted(project.glob("Pulumi*.yaml"))))
+    if key not in _TARGETS:
+        _TARGETS[key] = target(stack, project)
+    return _TARGETS[key]
+
+
 def fakes_for(stack: str, project: Path, secret: dict[str, bytes]) -> Fakes:
     """The tools for `stack`, its cluster holding `secret` in the stack's namespace."""
-    t = target(stack, project)
+    t = target_of(stack, project)
     config = stack_config(stack) if project == PROJECT_DIR else _config_of(project, stack)
     return Fakes(stack, Cluster(t.cluster, t.region, t.namespace, secret), config)
 
@@ -355,7 +367,7 @@ def test_a_changed_value_stops_before_anything_made_by_hand_goes(tmp_path: Path)
         f.write("  ai-etl:rotation:\n    secret-key: 2026-12-01\n")
     fakes = fakes_for(STACK, project, secret)
     script_path = tmp_path / "takeover.sh"
-    script_path.write_text(script(target(STACK, project)))
+    script_path.write_text(script(target_of(STACK, project)))
     result = fakes.run_script(script_path, project, typed(secret, "yes", "yes"))
     assert result.returncode != 0
     assert "secret-key: CHANGED" in result.stdout.splitlines() and "jwt-secret-key: kept" in result.stdout
@@ -627,13 +639,13 @@ def test_the_command_printed_in_the_readme_and_docs_runs_as_printed(tmp_path: Pa
         )
         assert done.returncode == 0, done.stderr
         printed = done.stdout or (project / command.split(" > ")[1]).read_text()
-        assert printed == script(target(STACK)), command
+        assert printed == script(target_of(STACK)), command
 
 
 def test_the_commands_name_the_programs_own_objects() -> None:
     """The namespace and Deployment the script touches are those the program declares."""
     run = run_config(STACK, stack_config(STACK))
-    text = "\n".join(c for s in steps(target(STACK)) for c in s.commands)
+    text = "\n".join(c for s in steps(target_of(STACK)) for c in s.commands)
     assert f"NS={run.exports['namespace']}\n" in text
     assert f"DEPLOYMENT={backend_manifest(run, 'Deployment')['metadata']['name']}\n" in text
 
