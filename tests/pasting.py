@@ -21,6 +21,7 @@ from ai_etl.offline.records import Run
 from ai_etl.offline.runner import run_program
 from ai_etl.offline.stackconfig import StackConfigError, load_project, load_stack_config
 from tests import fakecli
+from tests.fakes import shim
 from tests.helpers import PLACEHOLDERS, STACKS
 from tests.paths import PROJECT_DIR
 
@@ -126,9 +127,7 @@ def project(tmp_path: Path) -> Project:
         (root / name).write_text((PROJECT_DIR / name).read_text())
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
-    fake = bin_dir / "pulumi"
-    fake.write_text(f'#!/bin/sh\nexec {sys.executable} -m tests.fakecli "$@"\n')
-    fake.chmod(0o755)
+    shim(bin_dir / "pulumi", sys.executable, "-m", "tests.fakecli")
     env = {
         "PATH": f"{bin_dir}:/usr/bin:/bin",
         "PYTHONPATH": str(PROJECT_DIR),

@@ -29,11 +29,11 @@ import yaml
 
 from ai_etl.offline.records import Run, unwrap
 from ai_etl.tokens import K8S_PROVIDER, SM_SECRET, SM_VERSION
+from tests.fakes import shim
 from tests.helpers import run_cli, run_config, workload_manifest
 
-CLIENT = """#!{python}
-import json, os, socket, sys
-tool, argv = {tool!r}, sys.argv[1:]
+CLIENT = """import json, os, socket, sys
+tool, argv = sys.argv[1], sys.argv[2:]
 words = [w for i, w in enumerate(argv) if not w.startswith("--") and (i == 0 or argv[i - 1] != "--stack")]
 # Only `pulumi config set KEY` without a value reads standard input: all of a pipe (`--raw`, as the
 # script pipes values), or, where the real CLI would prompt on the terminal, one line of the
@@ -47,7 +47,7 @@ elif reads:
         stdin += byte
 with socket.socket(socket.AF_UNIX) as s:
     s.connect(os.environ["FAKES_SOCKET"])
-    s.sendall(json.dumps({{"tool": tool, "argv": argv, "stdin": stdin.hex()}}).encode())
+    s.sendall(json.dumps({"tool": tool, "argv": argv, "stdin": stdin.hex()}).encode())
     s.shutdown(socket.SHUT_WR)
     answer = json.loads(b"".join(iter(lambda: s.recv(65536), b"")))
 sys.stdout.buffer.write(bytes.fromhex(answer["stdout"]))
@@ -278,11 +278,12 @@ class Fakes:
         `typed` as its input: what the operator would type at its prompts and questions."""
         folder = script.parent / "fakes"
         (folder / "bin").mkdir(parents=True, exist_ok=True)
+        (folder / "client.py").write_text(CLIENT)
         for tool in ("kubectl", "aws", "pulumi"):
-            path = folder / "bin" / tool
-            path.write_text(CLIENT.format(python=sys.executable, tool=tool))
-            path.chmod(0o755)
-        socket_dir = tempfile.mkdtemp(prefix="fakes-")  # a socket's path is short (108 bytes)
+            shim(folder / "bin" / tool, sys.executable, str(folder / "client.py"), tool)
+        # A socket's path is short (108 bytes): under /tmp, where TMPDIR is longer than that allows.
+        base = tempfile.gettempdir()
+        socket_dir = tempfile.mkdtemp(prefix="fakes-", dir=base if len(base) < 64 else "/tmp")
         try:
             return self._run_script(script, project, typed, timeout, folder, socket_dir + "/socket")
         finally:

@@ -27,6 +27,7 @@ import pytest
 import yaml
 
 from ai_etl.catalogue import CATALOGUE, CONSUMERS
+from tests.fakes import shim
 from tests.helpers import PRODUCTION_GRADE, STACKS, STANDARD_GRADE, copy_project, unused
 from tests.paths import PROJECT_DIR
 from tests.test_docs import DOCS
@@ -70,9 +71,7 @@ def in_copy(project: Path, line: str) -> subprocess.CompletedProcess[str]:
     CLI does (tests/fakecli.py)."""
     bin_dir = project.parent / "bin"
     bin_dir.mkdir(exist_ok=True)
-    fake = bin_dir / "pulumi"
-    fake.write_text(f'#!/bin/sh\nexec {sys.executable} -m tests.fakecli "$@"\n')
-    fake.chmod(0o755)
+    shim(bin_dir / "pulumi", sys.executable, "-m", "tests.fakecli")
     env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "PYTHONPATH": str(project)}
     return subprocess.run(
         ["bash", "--noprofile", "--norc", "-euo", "pipefail", "-c", line],

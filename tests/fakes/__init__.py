@@ -6,12 +6,21 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import stat
 import sys
 from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
+
+
+def shim(path: Path, *argv: str) -> Path:
+    """An executable at `path` that runs `argv` followed by its own arguments, every word quoted for
+    the shell: the interpreter's and the temp folder's paths may hold spaces, `$` or quotes."""
+    path.write_text(f'#!/bin/sh\nexec {shlex.join(argv)} "$@"\n')
+    path.chmod(path.stat().st_mode | stat.S_IXUSR)
+    return path
 
 
 def bin_dir(folder: Path, *names: str) -> Path:
@@ -21,9 +30,7 @@ def bin_dir(folder: Path, *names: str) -> Path:
     for name in names:
         script = HERE / f"{name.replace('-', '_')}.py"
         assert script.is_file(), script
-        path = folder / name
-        path.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{script}" "$@"\n')
-        path.chmod(path.stat().st_mode | stat.S_IXUSR)
+        shim(folder / name, sys.executable, str(script))
     return folder
 
 
