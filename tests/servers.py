@@ -112,14 +112,21 @@ def free_port() -> int:
 
 
 def _as_server_user(cmd: list[str]) -> list[str]:
-    """initdb and postgres refuse to run as root: as root, run them as Debian's `postgres` user."""
+    """initdb and postgres refuse to run as root: as root, run them as Debian's `postgres` user, with
+    util-linux's runuser (in /usr/sbin, which a root shell's PATH may lack)."""
     if os.geteuid() != 0:
         return cmd
-    return ["runuser", "-u", "postgres", "--", *cmd]
+    runuser = shutil.which("runuser") or shutil.which("runuser", path="/usr/sbin:/sbin")
+    if runuser is None:
+        raise ServerError("as root, PostgreSQL runs as the postgres user by runuser: util-linux has it")
+    return [runuser, "-u", "postgres", "--", *cmd]
 
 
 def _run(cmd: list[str], what: str) -> None:
-    done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    try:
+        done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    except OSError as error:
+        raise ServerError(f"{what} could not start: {error}") from None
     if done.returncode != 0:
         raise ServerError(f"{what} failed: {(done.stderr or done.stdout).strip()[-400:]}")
 
@@ -135,6 +142,12 @@ def start_postgres(root: Path, bindir: Path) -> Postgres:
     pwfile.chmod(0o600)
     if os.geteuid() == 0:
         root.chmod(0o711)  # the `postgres` user passes through to root/pg, and sees nothing else
+        closed = [str(f) for f in root.parents if f.stat().st_mode & 0o001 == 0]
+        if closed:
+            raise ServerError(
+                f"the postgres user cannot pass through {closed[0]} (TMPDIR's folders): "
+                "run the tests with TMPDIR=/tmp"
+            )
         shutil.chown(pg, "postgres", "postgres")
         shutil.chown(pwfile, "postgres", "postgres")
     data = pg / "data"
@@ -209,7 +222,12 @@ def start_redis(directory: Path, *, aclfile: bool = True, config_file: bool = Tr
         settings["aclfile"] = str(acl)
     if config_file:
         conf = directory / "redis.conf"
-        conf.write_text("".join(f"{k} {v}\n" for k, v in settings.items()))
+        # Quoted as redis reads a config file's strings (a temp folder may hold spaces or quotes).
+        quoted = {
+            k: v if v == '""' else '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+            for k, v in settings.items()
+        }
+        conf.write_text("".join(f"{k} {v}\n" for k, v in quoted.items()))
         cmd = ["redis-server", str(conf)]
     else:
         cmd = ["redis-server", *(a for k, v in settings.items() for a in (f"--{k}", v.strip('"')))]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -67,14 +68,20 @@ def test_the_newest_installed_postgresql_is_used(tmp_path: Path) -> None:
     assert found == tmp_path / "15" / "bin"
 
 
-def test_a_server_is_stopped_and_removed_however_the_session_ends(tmp_path: Path) -> None:
-    """Leaving `running` stops the server and removes its folder (credentials included); and so
-    does the death of the process that started it, even by SIGKILL, which runs no cleanup of its
-    own (a crashed pytest-xdist worker, a CI timeout): its watchdog does."""
+def test_a_server_is_stopped_and_removed_however_the_session_ends(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Leaving `running` stops the server and removes its folder (credentials included), in a
+    TMPDIR whose path holds a space, quotes and `$(...)` (redis reads its config file's values as
+    it parses strings); and so does the death of the process that started it, even by SIGKILL,
+    which runs no cleanup of its own (a crashed pytest-xdist worker, a CI timeout): its watchdog."""
+    hostile = tmp_path / "a b'c\"$(d)"
+    hostile.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(hostile))
     with servers.running(lambda root: (root, servers.start_redis(root / "redis"))) as (root, redis):
         pid = int((root / "redis" / "redis.pid").read_text())
         assert servers.running_pid(pid) and redis.port
-    assert not servers.running_pid(pid) and not root.exists()
+    assert not servers.running_pid(pid) and not root.exists() and root.parent == hostile
 
     child = subprocess.Popen(
         [sys.executable, "-c", "import time\n"
@@ -94,3 +101,34 @@ def test_a_server_is_stopped_and_removed_however_the_session_ends(tmp_path: Path
             break
         time.sleep(0.05)
     assert not servers.running_pid(pid) and not root.exists()
+
+
+def test_the_aws_emulator_goes_with_the_process_that_started_it() -> None:
+    """The session's moto server (conftest's moto_endpoint) stops when its pytest process is
+    SIGKILLed (a crashed xdist worker, a CI timeout), which runs no `finally`: none is left
+    holding a port and memory on a developer's machine."""
+    child = subprocess.Popen(
+        [sys.executable, "-c", "import time\n"
+         "from tests.conftest import moto_endpoint\n"
+         "endpoint = moto_endpoint.__wrapped__()\n"  # kept: a generator let go stops its server
+         "print(next(endpoint), flush=True)\n"
+         "time.sleep(60)\n"],
+        cwd=PROJECT_DIR, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert child.stdout
+    port = child.stdout.readline().strip().rpartition(":")[2]
+    (moto,) = [p for p in Path("/proc").glob("[0-9]*") if f"-p\0{port}".encode() in _cmdline(p)]
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    for _ in range(100):
+        if not servers.running_pid(int(moto.name)):
+            break
+        time.sleep(0.05)
+    assert not servers.running_pid(int(moto.name))
+
+
+def _cmdline(process: Path) -> bytes:
+    try:
+        return (process / "cmdline").read_bytes()
+    except OSError:
+        return b""
