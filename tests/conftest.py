@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ctypes
 import os
+import signal
 import socket
 import subprocess
 import time
@@ -36,7 +38,14 @@ def schemas_dir() -> Path:
     try:
         return crd_dir()
     except CrdError as error:
-        pytest.fail(str(error), pytrace=False)  # its one line says what to run
+        problem = str(error)
+    pytest.fail(problem, pytrace=False)  # its one line says what to run (once: not inside `except`)
+
+
+def _dies_with_parent() -> None:
+    """In the child, before exec: the kernel sends it SIGTERM when the process that started it dies
+    (Linux's PR_SET_PDEATHSIG, prctl(2))."""
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # 1: PR_SET_PDEATHSIG
 
 
 @pytest.fixture(scope="session")
@@ -50,6 +59,7 @@ def moto_endpoint() -> Iterator[str]:
         [str(tool("moto_server")), "-H", "127.0.0.1", "-p", str(port)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        preexec_fn=_dies_with_parent,  # a SIGKILLed worker runs no `finally`
     )
     try:
         for _ in range(300):

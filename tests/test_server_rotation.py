@@ -63,7 +63,8 @@ def server_bin() -> Path:
     try:
         return servers.server_programs()
     except servers.ServerError as error:
-        pytest.fail(str(error), pytrace=False)
+        problem = str(error)
+    pytest.fail(problem, pytrace=False)  # outside `except`: pytest would print the cause too
 
 
 @pytest.fixture(scope="session")
