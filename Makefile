@@ -5,7 +5,7 @@ VENV ?= .venv
 TOOLS ?= .venv-tools
 STACK ?= dev
 PY := $(VENV)/bin/python
-PYTEST := AI_ETL_TOOLS_BIN=$(abspath $(TOOLS))/bin $(PY) -m pytest -n auto --dist worksteal
+PYTEST := AI_ETL_TOOLS_BIN='$(abspath $(TOOLS))/bin' $(PY) -m pytest -n auto --dist worksteal
 # .venv's pip installs into the other environments too (`pip --python`): they need no pip of their
 # own. Nothing is byte-compiled at install: the SDKs ship thousands of modules the program never
 # imports (pulumi_aws alone: 150 MB of bytecode for some 250 services, of which it uses 6). Python
