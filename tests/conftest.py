@@ -20,6 +20,14 @@ from tests.helpers import STACKS, run_stack
 from tests.tools import tool
 
 
+@pytest.hookimpl(trylast=True)  # after pytest-randomly's shuffle
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The `heavy` tests first: pytest-xdist hands each worker its share in this order, so a long
+    test drawn last would keep one core busy while the other waits (`--dist worksteal` evens out
+    only what is left)."""
+    items.sort(key=lambda item: item.get_closest_marker("heavy") is None)
+
+
 @pytest.fixture(scope="session")
 def stack_runs() -> dict[str, Run]:
     """One run per committed stack, shared by the tests that only read it."""

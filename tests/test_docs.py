@@ -209,6 +209,7 @@ def test_the_replica_region_runbook_unprotects_exactly_the_key_it_replaces() -> 
     assert {c.urn for c in changes if c.op == "replace" and c.urn in protected} == urns
 
 
+@pytest.mark.heavy
 def test_make_docs_names_exactly_the_files_it_rewrote_and_every_generated_part_is_current(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

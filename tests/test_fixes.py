@@ -369,6 +369,7 @@ def test_the_paste_harness_catches_an_unquoted_fix(project: Project) -> None:
     assert result.returncode == 0 and project.canary.exists()
 
 
+@pytest.mark.heavy
 def test_no_traceback_on_hostile_values(project: Project) -> None:
     """Whatever a stack file holds, the program ends in its own error (or runs): no traceback,
     no hang, and no fix that spans lines. A file the offline loader refuses by its own bounds (too

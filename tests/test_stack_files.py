@@ -250,6 +250,7 @@ def refusal_problems(case: Refused, result: subprocess.CompletedProcess[str]) ->
     return [f"{case.name}: {p}: {result.stderr.strip()[:300]!r}" for p in problems]
 
 
+@pytest.mark.heavy
 def test_a_file_the_cli_refuses_stops_the_render_with_one_clear_line(tmp_path: Path) -> None:
     """Each refused file (REFUSED), rendered as a user runs it: exit 2 and one `error:` line naming
     the file, the line and what to do; never a traceback. One test for all of them, so that their

@@ -255,6 +255,7 @@ KEPT_AS_WRITTEN = {
 }
 
 
+@pytest.mark.heavy
 @pytest.mark.parametrize("spelling", KEPT_AS_WRITTEN)
 def test_the_script_keeps_passwords_holding_every_hostile_character(tmp_path: Path, spelling: str) -> None:
     """The guide's live URLs with `#`, `/`, `?`, `@`, `%`, `!`, `$`, `&` in their passwords, raw
@@ -270,6 +271,7 @@ def test_the_script_keeps_passwords_holding_every_hostile_character(tmp_path: Pa
     check_kept(result, fakes, secret)
 
 
+@pytest.mark.heavy
 def test_the_script_keeps_passwords_of_every_character_made_by_env_file(tmp_path: Path) -> None:
     """All of them at once, `%41` (which must not read as `A`) and url-safe base64's `-_` included,
     in a Secret made with `--from-env-file`; the webhook key, which only that form has, is kept too."""
@@ -358,6 +360,7 @@ def test_the_taken_over_stack_passes_the_guardrails(taken_over: tuple[Any, Fakes
     }
 
 
+@pytest.mark.heavy
 def test_a_changed_value_stops_before_anything_made_by_hand_goes(tmp_path: Path) -> None:
     """Had the program written another value (here a rotation of secret-key set on the stack), step
     4 names that key only, and the script stops with the hand-made objects still there."""
@@ -375,6 +378,7 @@ def test_a_changed_value_stops_before_anything_made_by_hand_goes(tmp_path: Path)
     assert [d[0] for d in fakes.cluster.deleted] == ["deployment"], "only the old Deployment went"
 
 
+@pytest.mark.heavy
 def test_a_no_at_the_prompt_deletes_nothing(tmp_path: Path) -> None:
     """Answering anything but `yes` after the preview stops the script: the values are in
     encrypted config, nothing in the cluster is touched."""
