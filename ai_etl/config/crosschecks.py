@@ -17,7 +17,7 @@ from ai_etl import names
 from ai_etl.catalogue import SecretSpec
 from ai_etl.config.commands import Commands, joined, word
 from ai_etl.config.fields import LABEL, OIDC_PROVIDER_ARN, aws_regions, image_tag, pinned
-from ai_etl.config.masking import masked
+from ai_etl.config.masking import SECRET_SHOWN, masked
 from ai_etl.config.models import StackConfig
 from ai_etl.config.problems import Problems, Target
 from ai_etl.config.reading import ADOPT, NOT_AN_OBJECT, SECRET, RawConfig
@@ -123,8 +123,8 @@ def replica_region(problems: Problems, raw: RawConfig, config: StackConfig) -> N
     elif replica == region:
         problems.add(
             "replicaRegion",
-            f"is aws:region ({problems.shown(('aws:region',), region)}): a replica must survive the loss "
-            "of that region",
+            f"is aws:region ({SECRET_SHOWN if problems.is_secret(('aws:region',)) else region}): a replica "
+            "must survive the loss of that region",
             fix,
         )
     elif aws_regions()[replica] != aws_regions()[region]:
