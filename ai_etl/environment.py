@@ -157,6 +157,7 @@ class Environment(pulumi.ComponentResource):
                     key_alias=p.audit_key_alias,
                     secrets_key_arn=key_arn,
                     endpoints=p.audit_endpoints,
+                    secret_endpoints=p.audit_secret_endpoints,
                     recovery_window_in_days=p.recovery_window_in_days,
                     protect=p.protect,
                     tags=p.tags,

@@ -142,6 +142,9 @@ class Plan:
     audit_expected_readers: tuple[str, ...]
     audit_endpoints: tuple[str, ...]
     """Where the access alerts go (auditEmail, then auditEndpoint)."""
+    audit_secret_endpoints: frozenset[str]
+    """Those of audit_endpoints stored with --secret (a URL carrying credentials): SNS gets them as
+    secret Outputs, so no plan, state or rendered file shows them."""
     audit_arn_prefixes: tuple[str, ...]
     """The ARN prefix of the secrets in each region holding them: the primary, then the replica's."""
     audit_key_alias: str
@@ -304,6 +307,11 @@ def _plan(s: Settings, cluster: Cluster) -> Plan:
         secret_name_prefix=names.secret_prefix(stack),
         audit_expected_readers=tuple(config.audit_expected_readers),
         audit_endpoints=tuple(e for e in (config.audit_email, config.audit_endpoint) if e),
+        audit_secret_endpoints=frozenset(
+            e
+            for key, e in (("auditEmail", config.audit_email), ("auditEndpoint", config.audit_endpoint))
+            if e and key in s.secret
+        ),
         audit_arn_prefixes=tuple(
             names.secret_arn_prefix(partition, r, account, stack)
             for r in (s.region, config.replica_region)

@@ -273,8 +273,12 @@ def holds_secure(value: Any) -> bool:
 def load(project_dir: Path, stack: str) -> tuple[dict[str, Any], dict[str, str]]:
     """A stack's config as the CLI hands it to the program: plain keys, and the secret ones (any
     `secure:` inside) decrypted, objects as JSON text."""
-    config = load_stack_config(stack, project_dir)
-    secrets = {}
+    return handed(load_stack_config(stack, project_dir))
+
+
+def handed(stored: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    """A stack file's `config:` as the CLI hands it to the program (see `load`)."""
+    config, secrets = dict(stored), {}
     for key in [k for k, v in config.items() if holds_secure(v)]:
         value = decrypted(config.pop(key))
         secrets[key] = value if isinstance(value, str) else json.dumps(value)

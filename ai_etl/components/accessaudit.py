@@ -70,6 +70,9 @@ class AccessAuditArgs:
     protect: bool
     """Protect the key from deletion, as the secrets' keys are."""
     tags: Mapping[str, str]
+    secret_endpoints: frozenset[str] = frozenset()
+    """Those of `endpoints` that are secrets (an https URL carrying credentials): SNS gets them as
+    secret Outputs, so the engine encrypts them in the state and no preview shows them."""
 
 
 class AccessAudit(pulumi.ComponentResource):
@@ -187,7 +190,7 @@ class AccessAudit(pulumi.ComponentResource):
                 region=region,
                 topic=topic.arn,
                 protocol=protocol_of(endpoint),
-                endpoint=endpoint,
+                endpoint=pulumi.Output.secret(endpoint) if endpoint in args.secret_endpoints else endpoint,
                 opts=child,
             )
         self.topic_arn = topic.arn

@@ -153,6 +153,17 @@ class Commands:
             return None
         return self._line("set", ("--secret",) + (("--path",) if len(path) > 1 else ()), key)
 
+    def set_prompted(self, path: Path) -> str | None:
+        """Set the key at `path` in plain text, the value read from the prompt or a pipe: for a
+        value the fix must not print (one stored with --secret that belongs in plain text). Without
+        a value argument the CLI reads one (pulumi/pulumi `pkg/cmd/pulumi/config/config_set.go`,
+        configSetCmd.run: stdin when it is no terminal, else ReadConsole)."""
+        key = key_text(path)
+        if key is None:
+            return None
+        flags = ("--plaintext",) if SECRET_LOOKING_NAME.search(key) else ()
+        return self._line("set", flags + (("--path",) if len(path) > 1 else ()), key)
+
     def _line(self, verb: str, flags: tuple[str, ...], key: str, *value: str) -> str:
         start = " ".join(word(w) for w in ("pulumi", "config", verb, *flags))
         args = " ".join((word(key, quoted="--path" in flags), *map(word, value)))

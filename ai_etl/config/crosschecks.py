@@ -17,6 +17,7 @@ from ai_etl import names
 from ai_etl.catalogue import SecretSpec
 from ai_etl.config.commands import Commands, joined, word
 from ai_etl.config.fields import LABEL, OIDC_PROVIDER_ARN, aws_regions, image_tag, pinned
+from ai_etl.config.masking import SECRET_SHOWN, masked
 from ai_etl.config.models import StackConfig
 from ai_etl.config.problems import Problems, Target
 from ai_etl.config.reading import ADOPT, NOT_AN_OBJECT, SECRET, RawConfig
@@ -49,9 +50,12 @@ def stack_name(problems: Problems, stack: str) -> None:
 
 def region_and_partition(problems: Problems, raw: RawConfig) -> None:
     """A real region, in a partition the program supports, and the OIDC provider in the same one."""
+    region = problems.shown(("aws:region",), raw.region)
     if raw.region not in aws_regions():
-        close = difflib.get_close_matches(str(raw.region), list(aws_regions()), n=1)
-        problem = f"{raw.region!r} is not an AWS region" + (f"; did you mean {close[0]}?" if close else "")
+        # A secret's closest region would say much of it: no hint then.
+        hidden = problems.is_secret(("aws:region",))
+        close = [] if hidden else difflib.get_close_matches(str(raw.region), list(aws_regions()), n=1)
+        problem = f"{region} is not an AWS region" + (f"; did you mean {close[0]}?" if close else "")
         problems.add(
             "aws:region",
             "is required: the AWS region of Secrets Manager" if raw.region is None else problem,
@@ -62,7 +66,7 @@ def region_and_partition(problems: Problems, raw: RawConfig) -> None:
     if partition and oidc and oidc["partition"] != partition:
         problems.add(
             "oidcProviderArn",
-            f"is in partition {oidc['partition']!r}, but aws:region {raw.region!r} is in {partition!r}: "
+            f"is in partition {oidc['partition']!r}, but aws:region {region} is in {partition!r}: "
             "the cluster's OIDC provider must be in the partition the secrets are in (the program "
             "derives it from the cluster: leave it out)",
             problems.rm_cmd(("oidcProviderArn",)),
@@ -70,7 +74,7 @@ def region_and_partition(problems: Problems, raw: RawConfig) -> None:
     elif partition and partition not in SUPPORTED_PARTITIONS:
         problems.add(
             "aws:region",
-            f"{raw.region!r} is in partition {partition!r}, which this program does not support "
+            f"{region} is in partition {partition!r}, which this program does not support "
             f"({', '.join(SUPPORTED_PARTITIONS)})",
             problems.set_cmd(("aws:region",), "us-east-1"),
         )
@@ -107,20 +111,27 @@ def replica_region(problems: Problems, raw: RawConfig, config: StackConfig) -> N
     if replica is None or region not in aws_regions():
         return
     fix = problems.set_cmd(("replicaRegion",), replica_region_for(region))
+    shown = problems.shown(("replicaRegion",), replica)
     if replica not in aws_regions():
-        close = difflib.get_close_matches(replica, [r for r in aws_regions() if r != region], n=1)
+        others = [r for r in aws_regions() if r != region]
+        hidden = problems.is_secret(("replicaRegion",))  # a secret's closest region says much of it
+        close = [] if hidden else difflib.get_close_matches(replica, others, n=1)
         if close:
             fix = problems.set_cmd(("replicaRegion",), close[0])
         hint = f"; did you mean {close[0]}?" if close else ""
-        problems.add("replicaRegion", f"{replica!r} is not an AWS region{hint}", fix)
+        problems.add("replicaRegion", f"{shown} is not an AWS region{hint}", fix)
     elif replica == region:
         problems.add(
-            "replicaRegion", f"is aws:region ({region}): a replica must survive the loss of that region", fix
+            "replicaRegion",
+            f"is aws:region ({SECRET_SHOWN if problems.is_secret(('aws:region',)) else region}): a replica "
+            "must survive the loss of that region",
+            fix,
         )
     elif aws_regions()[replica] != aws_regions()[region]:
         problems.add(
             "replicaRegion",
-            f"{replica!r} is in partition {aws_regions()[replica]!r}, but aws:region {region!r} is in "
+            f"{shown} is in partition {aws_regions()[replica]!r}, but aws:region "
+            f"{problems.shown(('aws:region',), region)} is in "
             f"{aws_regions()[region]!r}: Secrets Manager replicates within a partition",
             fix,
         )
@@ -160,7 +171,7 @@ def account_pin(problems: Problems, elsewhere: Mapping[str, Any]) -> None:
         problems.add(
             ACCOUNT_PIN,
             "must be a list of 12-digit account ids, each as text (quote one that starts with 0), "
-            f"got {_shown(bad[0])}",
+            f"got {problems.shown((ACCOUNT_PIN,), bad[0])}",
             joined(
                 problems.rm_cmd((ACCOUNT_PIN,)),
                 problems.set_cmd((ACCOUNT_PIN, 0), "<account>", text_only=True),
@@ -205,7 +216,8 @@ def production_grade(
     if config.recovery_window_in_days != needed:
         problems.add(
             "recoveryWindowInDays",
-            f"must be {needed} {why}, got {config.recovery_window_in_days}",
+            f"must be {needed} {why}, got "
+            f"{problems.shown(('recoveryWindowInDays',), config.recovery_window_in_days)}",
             problems.set_cmd(("recoveryWindowInDays",), needed),
         )
     if config.replica_region is None:
@@ -227,19 +239,20 @@ def production_grade(
             f"is required {why}: without it the stack deploys into whatever account the credentials reach",
             problems.set_cmd(("aws:allowedAccountIds", 0), "<account>", text_only=True),
         )
-    for name, workload in workloads.items():
-        if workload is not None and not pinned(workload.image):
+    for path, image in images(config, workloads).items():
+        if not pinned(image):
             problems.add(
-                f"{name}.image",
-                f"must be pinned by digest {why}, so what was previewed is what runs; got {workload.image!r}",
-                problems.set_cmd((name, "image"), _digest_placeholder(workload.image)),
+                ".".join(path),
+                f"must be pinned by digest {why}, so what was previewed is what runs; got "
+                f"{problems.shown(path, image)}",
+                problems.keep_cmd(path, _digest_placeholder(image)),
             )
-    if not pinned(config.step_image):
-        problems.add(
-            STEP_IMAGE,
-            f"must be pinned by digest {why}, so what was previewed is what runs; got {config.step_image!r}",
-            problems.set_cmd((STEP_IMAGE,), _digest_placeholder(config.step_image)),
-        )
+
+
+def images(config: StackConfig, workloads: Mapping[str, Any]) -> dict[tuple[str, ...], str]:
+    """Every container image of the stack, by its key's path: each workload's, then the steps'."""
+    found: dict[tuple[str, ...], str] = {(n, "image"): w.image for n, w in workloads.items() if w is not None}
+    return {**found, (STEP_IMAGE,): config.step_image}
 
 
 def image_warnings(config: StackConfig, workloads: Mapping[str, Any], stack: str) -> list[str]:
@@ -249,16 +262,13 @@ def image_warnings(config: StackConfig, workloads: Mapping[str, Any], stack: str
     if config.grade == PRODUCTION:
         return []  # production_grade refuses any image not pinned by digest
     warnings = []
-    images: dict[tuple[str, ...], str] = {
-        (n, "image"): w.image for n, w in workloads.items() if w is not None
-    }
-    for path, image in {**images, (STEP_IMAGE,): config.step_image}.items():
+    for path, image in images(config, workloads).items():
         if pinned(image) or image_tag(image) not in (None, "latest"):
             continue
         what = "no tag, which means :latest" if image_tag(image) is None else "the tag :latest"
         fix = Commands(stack).set(path, _digest_placeholder(image))
-        warnings.append(
-            f"{'.'.join(path)} {image!r} has {what}: pods started at different times may run "
+        warnings.append(  # parse_settings has refused a secret image before any warning
+            f"{'.'.join(path)} {masked(image)} has {what}: pods started at different times may run "
             f"different builds, and no preview shows which; pin it by tag and digest: {fix}"
         )
     return warnings
@@ -285,18 +295,13 @@ def generations(problems: Problems, entries: Mapping[str, Any], servers: tuple[S
         value = entries[spec.key]
         problems.add(
             ("rotation", spec.key),
-            f"must be a whole number of 0 or more, got {_shown(value)}: it counts {spec.key}'s rotations, "
-            "and each one moves the backend to the other login role (docs/runbooks.md)",
+            f"must be a whole number of 0 or more, got {problems.shown(('rotation', spec.key), value)}: it "
+            f"counts {spec.key}'s rotations, and each one moves the backend to the other login role "
+            "(docs/runbooks.md)",
             # Never a number of ours: on a stack already past it, a lower one or one of the same
             # parity gives the running pods' login role a new password (docs/runbooks.md).
             problems.set_cmd(("rotation", spec.key), GENERATION_PLACEHOLDER),
         )
-
-
-def _shown(value: object, limit: int = 60) -> str:
-    """`repr(value)`, cut short: a hostile value cannot flood the message."""
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def adopted(problems: Problems, raw: RawConfig, generated: list[str]) -> None:
@@ -367,10 +372,11 @@ def namespace(problems: Problems, raw: RawConfig, config: StackConfig) -> None:
         return cli.rm(("namespace",)) if free == names.prefix(stack) else cli.set(("namespace",), free)
 
     reason = _reserved(ours)
+    shown = problems.shown(("namespace",), ours)
     if reason:
         problems.add(
             "namespace",
-            f"{ours!r} is {reason}: the stack's objects would go there, and a pulumi destroy would "
+            f"{shown} is {reason}: the stack's objects would go there, and a pulumi destroy would "
             "delete the namespace with everything in it",
             fix_of(raw.stack),
         )
@@ -382,7 +388,7 @@ def namespace(problems: Problems, raw: RawConfig, config: StackConfig) -> None:
         mine = config.namespace is not None
         problems.add(
             "namespace",
-            f"{ours!r} is also the namespace of stack {other!r} (Pulumi.{file_stack(other)}.yaml), on the "
+            f"{shown} is also the namespace of stack {other!r} (Pulumi.{file_stack(other)}.yaml), on the "
             "same cluster: each would take over the other's Secrets and Deployment, and a pulumi "
             "destroy of either would delete both",
             fix_of(raw.stack if mine else other),
@@ -407,7 +413,7 @@ def misspelt_namespaces(problems: Problems, raw: RawConfig, known: Mapping[str, 
             continue
         close = [name] if name in known else difflib.get_close_matches(name, list(known), n=1)
         hint = f"; did you mean {names.PROJECT}:{close[0]}?" if close else ""
-        secret = _holds_secret(value)
+        secret = holds_secret(value)
         fix = (
             problems.moved((key,), value, (close[0],), known[close[0]], secret=secret)
             if close
@@ -420,9 +426,9 @@ def misspelt_namespaces(problems: Problems, raw: RawConfig, known: Mapping[str, 
         )
 
 
-def _holds_secret(value: Any) -> bool:
+def holds_secret(value: Any) -> bool:
     if isinstance(value, dict):
-        return any(_holds_secret(v) for v in value.values())
+        return any(holds_secret(v) for v in value.values())
     if isinstance(value, list):
-        return any(_holds_secret(v) for v in value)
+        return any(holds_secret(v) for v in value)
     return value is SECRET

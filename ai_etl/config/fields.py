@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import SplitResult, parse_qsl, urlencode, urlsplit, urlunsplit
 
 from pydantic import BeforeValidator
 from pydantic_core import PydanticCustomError
 
+from ai_etl.config.masking import carries_credentials, credentials, masked, split_url, without_credentials
 from ai_etl.grade import GRADES
 
 LABEL = r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?"
@@ -35,12 +35,15 @@ ROLE_ARN = r"arn:(aws|aws-cn|aws-us-gov):iam::\d{12}:role/[\w+=,.@/-]{1,512}"
 """An IAM role's ARN (IAM's role name and path characters)."""
 EMAIL = r"[^@\s]+@[^@\s]+\.[^@\s]+"
 ALERT_ENDPOINT = (
-    r"https://[^\s/@]+(/\S*)?"
+    r"https://([^\s/@]+@)?[^\s/?#@]+([/?#]\S*)?"
     r"|arn:(aws|aws-cn|aws-us-gov):sqs:[a-z0-9-]+:\d{12}:[\w-]{1,80}"
     r"|arn:(aws|aws-cn|aws-us-gov):lambda:[a-z0-9-]+:\d{12}:function:[\w-]{1,64}(:[\w$-]{1,128})?"
 )
 """An endpoint SNS delivers to besides email (SNS API reference, Subscribe: Protocol https, sqs,
-lambda; an https URL without credentials in it, as it is stored in plain text)."""
+lambda). An https URL may carry a user and password, which SNS sends as basic or digest access
+authentication (Amazon SNS Developer Guide, "Fanout Amazon SNS notifications to HTTPS endpoints",
+sns-http-https-endpoint-as-subscriber), or a token in its query: then only stored with --secret
+(Problems.validate refuses it in plain text; masking.Secret)."""
 OIDC_PROVIDER_ARN = re.compile(
     r"arn:(?P<partition>aws|aws-cn|aws-us-gov):iam::(?P<account>\d{12}):oidc-provider/"
     r"(?P<issuer>[a-z0-9.-]+(/[A-Za-z0-9._~-]+)*)"
@@ -51,9 +54,10 @@ def _rule(
     what: str,
     ok: Callable[[Any], bool],
     coerce: Callable[[Any], Any],
-    shown: Callable[[Any], str] = lambda value: _short(repr(value)),
+    shown: Callable[[Any], str] = masked,
 ) -> BeforeValidator:
-    """A check whose failure reads as ours: `must be <what>, got <value as shown>`."""
+    """A check whose failure reads as ours: `must be <what>, got <value as shown>` (masking.masked:
+    never a credential inside it)."""
 
     def check(value: Any) -> Any:
         value = coerce(value)
@@ -63,11 +67,6 @@ def _rule(
         return value
 
     return BeforeValidator(check)
-
-
-def _short(text: str, limit: int = 120) -> str:
-    """`text` cut to `limit` characters: a hostile value cannot flood the message (or a CI log)."""
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _is_int(value: Any) -> bool:
@@ -103,97 +102,35 @@ def text(
     return _rule(what, good, as_text)
 
 
-CREDENTIAL_WORDS = frozenset(
-    ("key", "apikey", "token", "secret", "password", "passwd", "pwd", "pass", "auth", "authorization")
-    + ("signature", "sig", "credential", "credentials", "session", "jwt", "bearer")
-)
-"""Words that make a query parameter's name look like it carries a credential: `api_key`, `key`,
-`token`, `access_token`, `X-Amz-Signature`, `apiKey`..."""
-
-
-def _query(query: str) -> list[tuple[str, str]]:
-    """A URL's query parameters, split on `&` and on `;` (which some servers split on too)."""
-    return [pair for part in query.split(";") for pair in parse_qsl(part, keep_blank_values=True)]
-
-
-def credential_params(query: str) -> list[str]:
-    """The names of the query parameters that look like credentials (`api_key=`, `token=`,
-    `apiKey=`, `X-Amz-Signature=`...): a word of the name, split at `-`, `_` and camelCase, is one
-    of CREDENTIAL_WORDS."""
-    found = set()
-    for name, _ in _query(query):
-        words = re.split(r"[^a-z0-9]+", re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name).lower())
-        if CREDENTIAL_WORDS & set(words):
-            found.add(name)
-    return sorted(found)
-
-
-def _split(value: str) -> SplitResult | None:
-    """`value` split as a URL; None if it is not one (a bad port or IPv6 address, a control
-    character or a space, which urlsplit would silently drop while the env var kept it)."""
-    if not value.isprintable() or any(ch.isspace() for ch in value):
-        return None
-    try:
-        url = urlsplit(value)
-        url.port  # noqa: B018 - raises on a port that is not one
-    except ValueError:
-        return None
-    return url
-
-
 def api_url_problem(value: str) -> str | None:
     """Why `value` cannot be an API's base URL written in plain text into a Deployment's env: it
     must be https (the key travels in every request's headers), name a host, and carry no
     credential (no user:password@, no `api_key=`-like parameter): the key goes in qwenApiKey,
     which is encrypted and synced as a secret."""
-    url = _split(value)
+    url = split_url(value)
     if url is None or not url.hostname or url.scheme not in ("http", "https"):
         return "an https URL"
-    if "@" in url.netloc:
+    found = [f for f in credentials(value) if f != "a fragment (#...)"]
+    if "user:password@" in found:
         return "an https URL without credentials (user:password@): the key goes in qwenApiKey"
     if url.fragment:
         # Never sent to the server, so an API base has no use for one; a key put there would sit
         # in plain text in the Deployment's env.
         return "an https URL without a fragment (#...): the key goes in qwenApiKey"
-    params = [segment.partition(";")[2] for segment in url.path.split("/") if ";" in segment]
-    names = credential_params(url.query) + credential_params(";".join(params))  # `/v1;api_key=`
-    if names:
-        return f"an https URL without credentials (query {', '.join(names)}): the key goes in qwenApiKey"
+    if found:  # a credential-looking parameter of the query or the path (`/v1;api_key=`)
+        return f"an https URL without credentials ({found[0]}): the key goes in qwenApiKey"
     if url.scheme != "https":
         return "an https URL: over http:// the API key in every request's headers travels in clear"
     return None
 
 
-def masked_url(value: Any) -> str:
-    """A URL as an error may show it: user and password, every query value and the fragment
-    replaced by `***`; scheme, host and path kept, so the user sees which setting it is."""
-    url = _split(str(value)) if isinstance(value, str) else None
-    if url is None:
-        return "an unparseable value (not shown)" if isinstance(value, str) else _short(repr(value))
-    host = url.netloc.rpartition("@")[2]
-    netloc = f"***@{host}" if "@" in url.netloc else host
-    query = "&".join(f"{name}=***" for name, _ in _query(url.query))
-    return repr(
-        urlunsplit((url.scheme, netloc, _bare_path(url.path, "***"), query, "***" if url.fragment else ""))
-    )
-
-
-def _bare_path(path: str, params: str = "") -> str:
-    """`path` with each segment's `;parameters` (RFC 3986 3.3) dropped, or replaced by `params`."""
-    return "/".join(
-        s.partition(";")[0] + (f";{params}" if params and ";" in s else "") for s in path.split("/")
-    )
-
-
 def clean_url(value: str) -> str | None:
     """`value` as the URL it should have been: https, without surrounding spaces, user:password@,
     the credential-looking query parameters, path parameters or a fragment; None if it names no host."""
-    url = _split(value.strip())
+    url = split_url(value.strip())
     if url is None or not url.hostname or url.scheme not in ("http", "https"):
         return None
-    secret = set(credential_params(url.query))
-    query = urlencode([(k, v) for k, v in _query(url.query) if k not in secret])
-    return urlunsplit(("https", url.netloc.rpartition("@")[2], _bare_path(url.path), query, ""))
+    return "https" + without_credentials(value.strip()).removeprefix(url.scheme)
 
 
 @dataclass(frozen=True)
@@ -217,18 +154,42 @@ def mended_grade(value: Any) -> str | None:
 
 
 def api_url() -> BeforeValidator:
-    """An API's base URL (api_url_problem), its credentials never echoed (masked_url)."""
+    """An API's base URL (api_url_problem), its credentials never echoed (masking.masked)."""
 
     def check(value: Any) -> Any:
         value = str(value) if isinstance(value, int | float) and not isinstance(value, bool) else value
         problem = api_url_problem(value) if isinstance(value, str) else "an https URL"
         if problem:
             raise PydanticCustomError(
-                "ai_etl", "must be {what}, got {got}", {"what": problem, "got": masked_url(value)}
+                "ai_etl", "must be {what}, got {got}", {"what": problem, "got": masked(value)}
             )
         return value
 
     return BeforeValidator(check)
+
+
+def image_reference(example: str) -> BeforeValidator:
+    """A container image reference; one carrying registry credentials is refused as such, and its
+    credentials are not shown (masking.masked)."""
+    plain = text(f"a container image reference such as {example}", IMAGE)
+
+    def check(value: Any) -> Any:
+        if isinstance(value, str) and carries_credentials(value):
+            what = (
+                "a container image reference without registry credentials (user:password@): nodes "
+                "pull with their own credentials or an imagePullSecret's"
+            )
+            context = {"what": what, "got": masked(value)}
+            raise PydanticCustomError("ai_etl", "must be {what}, got {got}", context)
+        return plain.func(value)  # type: ignore[call-arg]
+
+    return BeforeValidator(check)
+
+
+def mended_image(value: Any) -> str | None:
+    """A refused image reference without its registry credentials, if that is one."""
+    image = without_credentials(value) if isinstance(value, str) else None
+    return image if image is not None and image != value and re.fullmatch(IMAGE, image) else None
 
 
 def image_tag(image: str) -> str | None:

@@ -16,7 +16,6 @@ from ai_etl.config.fields import (
     ALERT_ENDPOINT,
     CLUSTER_NAME,
     EMAIL,
-    IMAGE,
     LABEL,
     OIDC_PROVIDER_ARN,
     ROLE_ARN,
@@ -28,11 +27,14 @@ from ai_etl.config.fields import (
     Repair,
     Word,
     api_url,
+    image_reference,
     mended_grade,
+    mended_image,
     mended_url,
     text,
     whole,
 )
+from ai_etl.config.masking import Secret
 from ai_etl.grade import (
     GRADES,
     MAX_PASSWORD_LENGTH,
@@ -58,7 +60,8 @@ class WorkloadSettings(_Model):
 
     image: Annotated[
         str,
-        text("a container image reference such as registry.example.com/ai-etl-backend:1.4.2", IMAGE),
+        image_reference("registry.example.com/ai-etl-backend:1.4.2"),
+        Repair(mended_image),
         Field(
             description="the container image",
             examples=["registry.example.com/ai-etl-backend:1.4.2@sha256:<digest>"],
@@ -155,6 +158,7 @@ class StackConfig(_Model):
     audit_email: Annotated[
         str | None,
         text("an email address", EMAIL, optional=True),
+        Secret(),
         Field(
             description="where the access alerts go (SNS mails a confirmation link first)",
             examples=["<address>"],  # a fix sets one: removing it is refused at production grade
@@ -163,6 +167,7 @@ class StackConfig(_Model):
     audit_endpoint: Annotated[
         str | None,
         text("an https URL, or an SQS queue or Lambda function ARN", ALERT_ENDPOINT, optional=True),
+        Secret(),
         Field(
             description="another place the access alerts go: an https endpoint (which confirms the "
             "subscription), an SQS queue or a Lambda function the team already watches",
@@ -203,7 +208,8 @@ class StackConfig(_Model):
     )
     step_image: Annotated[
         str,
-        text("a container image reference such as registry.example.com/ai-etl-step:1.0.0", IMAGE),
+        image_reference("registry.example.com/ai-etl-step:1.0.0"),
+        Repair(mended_image),
         Field(
             description="the rotation steps' image: bash, psql 15 or newer and redis-cli 6 or newer "
             "(docs/runbooks.md)",

@@ -2,7 +2,8 @@
 
 A fix is what the user pastes: every word is quoted for the shell (commands.py), a misplaced value
 moves to the key meant with the value the user gave, and a secret never appears, in the problem or
-in the fix (it moves through the CLI's prompt instead).
+in the fix (it moves through the CLI's prompt instead). What a problem shows of a value, masking.py
+says: never a secret key's value, nor a credential inside a URL or an image reference.
 """
 
 from __future__ import annotations
@@ -18,8 +19,10 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
+from ai_etl.config import masking
 from ai_etl.config.commands import Commands, Path, joined, leaves, shown, word
 from ai_etl.config.fields import Repair
+from ai_etl.config.masking import Secret, carries_credentials, credentials, without_credentials
 
 
 class ConfigError(pulumi.RunError):
@@ -29,12 +32,14 @@ class ConfigError(pulumi.RunError):
 @dataclass(frozen=True)
 class Target:
     """A key a misplaced value may move to: which values it takes as they are (none: nothing is
-    kept), whether it holds a secret (the value then moves through the prompt), and the value to
-    set when nothing of the user's can be kept and the key is required."""
+    kept), whether it holds a secret (the value then moves through the prompt), whether it may
+    (masking.Secret), and the value to set when nothing of the user's can be kept and the key is
+    required."""
 
     accepts: Callable[[Any], bool] = lambda value: False
     secret: bool = False
     required: Any = None
+    may_be_secret: bool = False
 
 
 def target_of(info: FieldInfo, stack: str) -> Target:
@@ -43,7 +48,7 @@ def target_of(info: FieldInfo, stack: str) -> Target:
     if _model(info.annotation):
         return Target(_fits(info.annotation), required=required)
     kind: Any = Annotated[info.annotation, *info.metadata] if info.metadata else info.annotation
-    return Target(lambda value: _valid(_adapter(kind), value), required=required)
+    return Target(lambda value: _valid(_adapter(kind), value), required=required, may_be_secret=_secret(info))
 
 
 def model_target(model: type[BaseModel]) -> Target:
@@ -65,11 +70,14 @@ class Problems:
         self.secret = secret
         """Top-level keys set with --secret: their values are never shown, and move by prompt."""
         self.lines: list[str] = []
+        self.reported: set[Path] = set()
+        """The keys a problem was added for: a value refused once is not refused again inside."""
 
     def add(self, key: str | Path, problem: str, fix: str | None) -> None:
         """A problem of `key` (a path, or a name such as `stack name`) and the command that fixes it;
         None where no `pulumi config` command can name the key."""
         name = key if isinstance(key, str) else shown(key)
+        self.reported.add((key,) if isinstance(key, str) else key)
         if fix is None:
             fix = f"remove {name} from {word(f'Pulumi.{self.stack}.yaml')} by hand (no command can name it)"
         self.lines.append(f"  - {name}: {problem}\n      fix: {fix}")
@@ -88,15 +96,29 @@ class Problems:
     def rm_cmd(self, path: Path) -> str | None:
         return self.cli.rm(path)
 
+    def shown(self, path: Path, value: Any) -> str:
+        """What a problem may say of the value at `path`: nothing of a secret key's, and no
+        credential inside it (masking.shown)."""
+        return masking.shown(value, self.is_secret(path))
+
+    def keep_cmd(self, path: Path, value: Any) -> str | None:
+        """Set `value` at `path` in plain text; by prompt where the key is secret, so that its value
+        is never printed (it must be stored in plain text: `value` is derived from it)."""
+        return self.cli.set_prompted(path) if self.is_secret(path) else self.cli.set(path, value)
+
     def moved(self, source: Path, value: Any, dest: Path, target: Target, secret: bool = False) -> str | None:
         """The commands that remove `source` and set what it held at `dest`: the user's value where
         `dest` takes it (each scalar again with --path, its type kept); by prompt where either end is
-        secret (`secret`: the source's value is); else only what `dest` requires."""
+        secret (`secret`: the source's value is), or carries credentials, encrypted where `dest`
+        may be secret; else only what `dest` requires."""
         commands = [self.cli.rm(source)]
-        if target.secret or secret or self._is_secret(source):
-            paths = [p for p, _ in leaves(dest, value)] or [dest]
+        hidden = secret or self.is_secret(source)
+        paths = [p for p, _ in leaves(dest, value)] or [dest]
+        if target.secret or ((hidden or carries_credentials(value)) and target.may_be_secret):
             commands += [self.cli.set_secret(p) for p in paths]
-        elif target.accepts(value):
+        elif hidden:  # a key the program writes in plain text: stored so, the value never printed
+            commands += [self.cli.set_prompted(p) for p in paths]
+        elif target.accepts(value) and not carries_credentials(value):
             commands += [self.cli.set(p, item) for p, item in leaves(dest, value)]
         elif target.required is not None:
             commands.append(self.cli.set(dest, target.required, target.accepts))
@@ -116,18 +138,67 @@ class Problems:
         """`model` from `data`, or None with each problem added (keys located under `prefix`;
         `extra`: the other top-level keys, which are read apart)."""
         try:
-            return model.model_validate({} if data is None else data)
+            valid = model.model_validate({} if data is None else data)
         except ValidationError as error:
             for e in error.errors():
                 self._report(model, (*prefix, *e["loc"]), tuple(e["loc"]), e, extra or {})
-            return None
+            valid = None
+        self._plain_credentials(model, data, prefix)
+        return valid
+
+    def stored_secret(self, model: type[BaseModel], data: Any, prefix: Path = ()) -> None:
+        """Keys of `model` (in `data`, as the stack holds them, under `prefix`) stored with --secret
+        that the program writes in plain text (a name, a tag, an object's field): the value would
+        show in the plan and the cluster, so each is refused unless the setting is handed on only
+        as a secret (masking.Secret). The fix prompts for every value inside, none printed."""
+        if not isinstance(data, dict):
+            return
+        plain = {
+            (*prefix, name): data[name]
+            for name, f in ((str(f.alias), f) for f in model.model_fields.values())
+            if name in data and not _secret(f)
+        }
+        if prefix:  # an object of settings read apart (a workload's): one key
+            plain = {prefix: {path[-1]: value for path, value in plain.items()}} if plain else {}
+        for path, value in plain.items():
+            if self.is_secret(path):
+                paths = [p for p, _ in leaves(path, value)] or [path]
+                self.add(
+                    path,
+                    "is stored encrypted (--secret), but the program writes its value in plain text "
+                    "(names, tags, Kubernetes objects): store it in plain text (the fix prompts for it)",
+                    joined(*(self.cli.set_prompted(p) for p in paths)),
+                )
+
+    def _plain_credentials(self, model: type[BaseModel], data: Any, prefix: Path) -> None:
+        """A URL (or an image reference) carrying credentials, in a key stored in plain text: a
+        setting that may be secret (masking.Secret) keeps it by prompt with --secret; any other
+        gets it without them. The refusal names where they sit, never what they are."""
+        for path, value in leaves(prefix, data):
+            seen = any(path[:i] in self.reported for i in range(1, len(path) + 1))
+            if seen or self.is_secret(path) or not carries_credentials(value):
+                continue
+            where = ", ".join(credentials(value))
+            if _secret(_field_at(model, path[len(prefix) :])):
+                problem = "store it with --secret (the fix prompts for it), or drop them"
+                fix = self.cli.set_secret(path)
+            else:
+                problem = "drop them: the program writes this value as it is"
+                clean = without_credentials(value)
+                fix = self.cli.rm(path) if carries_credentials(clean) else self.cli.set(path, clean)
+            self.add(
+                path,
+                f"holds credentials in plain text ({where}): {problem}; and rotate them, the stack "
+                "file has exposed them",
+                fix,
+            )
 
     def _report(
         self, model: type[BaseModel], path: Path, loc: Path, e: Any, extra: Mapping[str, Target]
     ) -> None:
         """One validation error of `model` at `loc` (`path` in the stack config)."""
         info = _field_at(model, loc)
-        secret = self._is_secret(path)
+        secret = self.is_secret(path)
         if e["type"] == "extra_forbidden":
             known = dict(extra) if len(loc) == 1 else {}
             for f in _model_at(model, loc[:-1]).model_fields.values():
@@ -139,7 +210,7 @@ class Problems:
             # A list given as one item: the item goes to [0] if it is one.
             item = value_target(info.annotation)
             fix = joined(self.cli.rm(path), self.cli.set((*path, 0), e["input"]))
-            if secret or not item.accepts(e["input"]):
+            if secret or not item.accepts(e["input"]) or carries_credentials(e["input"]):
                 fix = self.cli.rm(path)
             self.add(path, "must be a list, one item per index (`--path 'key[0]'`)", fix)
         else:
@@ -171,10 +242,11 @@ class Problems:
             what = "an object of settings"
         else:
             what = "an object: each key with its value (`--path 'key.<name>'`)"
-        got = "" if secret else f", got {_short(value)}"
+        got = "" if secret else f", got {masking.masked(value)}"
         self.add(path, f"must be {what}{got}", joined(*commands))
 
-    def _is_secret(self, path: Path) -> bool:
+    def is_secret(self, path: Path) -> bool:
+        """Whether the key at `path` is stored with --secret (its value is never shown)."""
         return str(path[0]) in self.secret
 
     def raise_if_any(self, header: str = "") -> None:
@@ -183,10 +255,9 @@ class Problems:
             raise ConfigError(header + "\n" + "\n".join(self.lines))
 
 
-def _short(value: Any, limit: int = 120) -> str:
-    """`repr(value)`, cut to `limit` characters: a hostile value cannot flood the message."""
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+def _secret(info: FieldInfo | None) -> bool:
+    """Whether a setting may be stored with --secret (masking.Secret)."""
+    return info is not None and any(isinstance(m, Secret) for m in info.metadata)
 
 
 @cache

@@ -71,6 +71,9 @@ class Settings:
     a bump sets a new password on the login role no running pod uses, and makes it the active one."""
     catalogue: tuple[SecretSpec, ...] = CATALOGUE
     consumers: tuple[Consumer, ...] = CONSUMERS
+    secret: frozenset[str] = frozenset()
+    """The `ai-etl:` keys stored with --secret: only settings the program hands on as secret Outputs
+    (masking.Secret: auditEmail, auditEndpoint); any other is refused."""
 
 
 def rotation_of(config: StackConfig, catalogue: tuple[SecretSpec, ...]) -> dict[str, str]:
@@ -103,7 +106,8 @@ def parse_settings(
     adopted values of those keys; both are called only once every check has passed.
     """
     check_catalogue(catalogue, consumers)
-    problems = Problems(raw.stack, raw.secret)
+    secret_elsewhere = {k for k, v in raw.elsewhere.items() if crosschecks.holds_secret(v)}
+    problems = Problems(raw.stack, raw.secret | secret_elsewhere)
     provided = of_source(Source.PROVIDED, catalogue)
     generated = [s.key for s in of_source(Source.GENERATED, catalogue)]
     names = tuple(c.name for c in consumers)
@@ -121,6 +125,9 @@ def parse_settings(
     workloads = {
         c.name: problems.validate(WorkloadSettings, raw.values.get(c.name), (c.name,)) for c in consumers
     }
+    problems.stored_secret(StackConfig, raw.values)
+    for c in consumers:
+        problems.stored_secret(WorkloadSettings, raw.values.get(c.name), (c.name,))
     entry = value_target(StackConfig.model_fields["rotation"].annotation)
     for key in sorted(set(entries) - set(generated)):
         problems.unknown(("rotation", key), dict.fromkeys(generated, entry), entries[key])
@@ -170,6 +177,7 @@ def parse_settings(
         generations=MappingProxyType(generations),
         catalogue=catalogue,
         consumers=consumers,
+        secret=raw.secret,
     )
 
 
