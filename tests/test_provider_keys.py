@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import json
 import re
 from pathlib import Path
 
@@ -16,10 +17,14 @@ from pulumi._types import input_type_py_to_pulumi_names, is_input_type
 from ai_etl.config.providers import PROVIDER_KEYS, REFUSED_AT_PRODUCTION, Kind, classify
 from ai_etl.config.reading import SECRET
 from ai_etl.config.settings import ConfigError
+from ai_etl.offline import diff as diffing
 from ai_etl.offline.cli import main as offline_main
-from ai_etl.offline.records import Run
+from ai_etl.offline.placeholders import PLACEHOLDER_PREFIX
+from ai_etl.offline.records import Run, Sensitive
+from ai_etl.offline.render import provider_config_record, render
+from ai_etl.ops.diff import main as diff_main
 from ai_etl.tokens import K8S_PROVIDER
-from tests.helpers import PRODUCTION_GRADE, STACKS, project_copy, run_stack, settings_of
+from tests.helpers import PRODUCTION_GRADE, STACKS, STANDARD_GRADE, project_copy, run_stack, settings_of
 from tests.pasting import Project, filled, fixes, project
 
 __all__ = ["project"]  # the fixture
@@ -34,6 +39,20 @@ REDIRECTING = (
 )  # fmt: skip
 """What the issue names as sending the calls elsewhere, under another identity or without TLS checks:
 a second witness of the table, so that none of them is ever reclassified as harmless by mistake."""
+
+FAKE_PASSWORD = "zz-fake-proxy-password"
+HEAD_SETTINGS = f"""\
+  aws:endpoints:
+    - secretsmanager: https://secrets.example.net
+  aws:httpsProxy: http://proxy-user:{FAKE_PASSWORD}@proxy.example.net:3128
+  aws:maxRetries: 5
+  aws:secretKey:
+    secure: v1:ZmFrZS1zZWNyZXQta2V5
+  kubernetes:context: somewhere-else
+"""
+"""What a pull request adds to a standard-grade stack: two redirects, a secret key, a harmless
+setting and one that reaches nothing."""
+HEAD_KEYS = ("aws:endpoints", "aws:httpsProxy", "aws:maxRetries", "aws:secretKey", "kubernetes:context")
 
 
 def reason(key: str) -> str:
@@ -144,3 +163,88 @@ def test_each_fix_pasted_as_printed_removes_the_setting(project: Project) -> Non
     stored = project.stored(stack)
     assert {key for key in given if key in stored} == {"aws:maxRetries"}
     assert isinstance(project.run(stack), Run)
+
+
+@pytest.fixture(scope="module")
+def head_and_base(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Run]:
+    """A standard-grade stack rendered as committed and with HEAD_SETTINGS added (render folders,
+    and the head's run)."""
+    stack = STANDARD_GRADE[0]
+    tmp = tmp_path_factory.mktemp("provider-settings")
+    render(stack, tmp / "base")
+    rendered = render(stack, tmp / "head", project_copy(tmp / "project", stack, HEAD_SETTINGS))
+    return tmp / "base", tmp / "head", rendered.run
+
+
+def test_below_production_a_redirect_is_allowed_and_said(head_and_base: tuple[Path, Path, Run]) -> None:
+    """A standard-grade stack may point the provider elsewhere (a test account, a proxy), but every
+    preview says so, with the command that removes it; a harmless setting is not warned of."""
+    *_, run = head_and_base
+    said = {key: w for w in run.warnings for key in HEAD_KEYS if w.startswith(f"{key} is set (")}
+    assert set(said) == set(HEAD_KEYS) - {"aws:maxRetries"}
+    for key, warning in said.items():
+        assert warning.endswith(f"pulumi config rm {key} --stack {run.stack}")
+    assert FAKE_PASSWORD not in "\n".join(run.warnings)
+
+
+def test_the_render_records_the_provider_settings_without_credentials(
+    head_and_base: tuple[Path, Path, Run],
+) -> None:
+    """resources.json holds the stack's provider settings, so a diff can show them: a secret as
+    "[secret]" and a proxy's password as "***" (each with a fingerprint), the rest as given."""
+    _, head, _ = head_and_base
+    text = (head / "resources.json").read_text()
+    assert FAKE_PASSWORD not in text and PLACEHOLDER_PREFIX not in text
+    recorded = json.loads(text)["providerConfig"]
+    assert {k: recorded["values"][k] for k in HEAD_KEYS} == {
+        "aws:endpoints": [{"secretsmanager": "https://secrets.example.net"}],
+        "aws:httpsProxy": "http://***@proxy.example.net:3128",
+        "aws:maxRetries": 5,
+        "aws:secretKey": "[secret]",
+        "kubernetes:context": "somewhere-else",
+    }
+    assert set(recorded["secretFingerprints"]) == {"aws:httpsProxy", "aws:secretKey"}
+
+
+def test_the_diff_shows_provider_settings_first_even_when_nothing_else_changes(
+    head_and_base: tuple[Path, Path, Run], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The pull request changes no resource: the diff still opens with each setting it adds, noted
+    with its kind (a redirect refused at production grade), and never reads "no changes"; the
+    markdown CI posts does the same, and `--exit-code` counts it as a change."""
+    base, head, run = head_and_base
+    assert diff_main([str(base), str(head)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[:3] == [
+        f"Offline preview of stack {run.stack}",
+        "",
+        "Provider configuration this change makes (5 keys), before any resource:",
+    ]
+    assert f" + aws:endpoints  (redirects: {reason('aws:endpoints')}; refused at production grade)" in lines
+    assert '      ~ aws:endpoints[0].secretsmanager: (none) => "https://secrets.example.net"' in lines
+    assert '      ~ aws:httpsProxy: (none) => "http://***@proxy.example.net:3128"' in lines
+    assert re.fullmatch(r"5 provider settings changed, no resource changes, \d+ unchanged", lines[-1])
+    assert diff_main([str(base), str(head), "--format", "markdown", "--exit-code"]) == 1
+    markdown = capsys.readouterr().out
+    assert markdown.startswith(
+        "### Offline preview\n\n**Provider configuration this change makes (5 keys), before any resource:**\n"
+    )
+    assert f"- `aws:httpsProxy`: redirects: {reason('aws:httpsProxy')}" in markdown
+    assert markdown.rstrip().endswith("**5 provider settings changed, no resource changes**")
+    assert FAKE_PASSWORD not in markdown and "ZmFrZS1zZWNyZXQta2V5" not in markdown
+
+
+def test_a_changed_credential_in_a_setting_shows_as_changed() -> None:
+    """A new proxy password, or a new secret key, is hidden on both sides, and still a change."""
+    before = provider_config_record(
+        {"aws:httpsProxy": "http://u:zz-old@proxy.example.net", "aws:secretKey": Sensitive("zz-old")}
+    )
+    after = provider_config_record(
+        {"aws:httpsProxy": "http://u:zz-new@proxy.example.net", "aws:secretKey": Sensitive("zz-new")}
+    )
+    assert diffing.config_changes(before, after) == [
+        ("aws:httpsProxy", "[secret]", "[secret] (changed)"),
+        ("aws:secretKey", "[secret]", "[secret] (changed)"),
+    ]
+    assert diffing.config_changes(before, before) == []
+    assert "zz-old" not in json.dumps(before) and "zz-new" not in json.dumps(after)
