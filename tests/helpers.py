@@ -38,9 +38,10 @@ STACKS = tuple(sorted(p.name.split(".")[1] for p in PROJECT_DIR.glob("Pulumi.*.y
 """Every stack of the project: one `Pulumi.<stack>.yaml` each."""
 
 
-def settings_of(stack: str, **overrides: Any) -> Settings:
+def settings_of(stack: str, elsewhere: dict[str, Any] | None = None, **overrides: Any) -> Settings:
     """A stack file's settings, as the program reads them (provided secrets present, encrypted):
-    what a test expects of a stack comes from these, never from the stack's name."""
+    what a test expects of a stack comes from these, never from the stack's name. `overrides` are
+    `ai-etl:` values; `elsewhere` adds keys of other namespaces (`aws:endpoints`)."""
     config = load_stack_config(stack, PROJECT_DIR)
     prefix = f"{PROJECT}:"
     values = {k.removeprefix(prefix): v for k, v in config.items() if k.startswith(prefix)}
@@ -50,7 +51,7 @@ def settings_of(stack: str, **overrides: Any) -> Settings:
         values={k: v for k, v in values.items() if k not in provided} | overrides,
         region=str(config.get("aws:region")),
         provided_state=dict.fromkeys(provided, "ok"),
-        elsewhere={k: v for k, v in config.items() if not k.startswith(prefix)},
+        elsewhere={k: v for k, v in config.items() if not k.startswith(prefix)} | (elsewhere or {}),
     )
     return parse_settings(raw, secret_of=lambda key: f"<{key}>")  # type: ignore[arg-type, return-value]
 

@@ -33,6 +33,7 @@ from ai_etl.ops.takeover import Target, main, script, steps, target
 from ai_etl.tokens import K8S_PROVIDER, SM_SECRET
 from tests.helpers import (
     PLACEHOLDERS,
+    STANDARD_GRADE,
     backend_manifest,
     copy_project,
     run_cli,
@@ -180,10 +181,13 @@ def test_the_takeover_setting_reaches_the_provider_that_deploys_our_objects() ->
     compares with "true"). Stack config under `kubernetes:` would reach only the default provider."""
     on = provider_inputs(run_config(STACK, stack_config(STACK, {"ai-etl:takeover": "true"})))
     assert (on["upsertExistingObjects"], on["enablePatchForce"]) == ("true", "true")
+    # A production-grade stack refuses such keys (tests/test_provider_keys.py); below it they are
+    # allowed, with a warning, and reach nothing.
+    standard = STANDARD_GRADE[0]
     beside = stack_config(
-        STACK, {"kubernetes:upsertExistingObjects": "true", "kubernetes:enablePatchForce": "true"}
+        standard, {"kubernetes:upsertExistingObjects": "true", "kubernetes:enablePatchForce": "true"}
     )
-    off = provider_inputs(run_config(STACK, beside))
+    off = provider_inputs(run_config(standard, beside))
     assert (off["upsertExistingObjects"], off["enablePatchForce"]) == ("false", "false")
 
 

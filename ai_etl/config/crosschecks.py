@@ -15,6 +15,7 @@ import pulumi
 
 from ai_etl import names
 from ai_etl.catalogue import SecretSpec
+from ai_etl.config import providers
 from ai_etl.config.commands import Commands, joined, word
 from ai_etl.config.fields import LABEL, OIDC_PROVIDER_ARN, aws_regions, image_tag, pinned
 from ai_etl.config.masking import SECRET_SHOWN, masked
@@ -28,7 +29,7 @@ STEP_IMAGE = "stepImage"
 """The rotation steps' image (`ai-etl:stepImage`)."""
 SUPPORTED_PARTITIONS = ("aws", "aws-cn", "aws-us-gov")
 """Partitions whose IAM OIDC providers (IRSA) the program's ARN check accepts."""
-PROVIDER_NAMESPACES = ("aws", "kubernetes", "random", "pulumi")
+PROVIDER_NAMESPACES = providers.NAMESPACES
 """Config namespaces the program's providers (ai_etl/tokens.py) and the engine itself read."""
 LOOKS_LIKE_OURS = 0.7
 """How alike (difflib's ratio, case folded) a namespace must be to the project's to be taken for a

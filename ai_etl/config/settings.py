@@ -24,7 +24,7 @@ from ai_etl.catalogue import (
     of_source,
     server_credentials,
 )
-from ai_etl.config import crosschecks
+from ai_etl.config import crosschecks, providers
 from ai_etl.config.models import DEFAULTS, DatabaseSettings, RedisSettings, StackConfig, WorkloadSettings
 from ai_etl.config.problems import ConfigError, Problems, Target, model_target, target_of, value_target
 from ai_etl.config.reading import ADOPT, RawConfig, read_config
@@ -148,11 +148,17 @@ def parse_settings(
         crosschecks.production_grade(problems, config, workloads, str(raw.region), raw.elsewhere)
     crosschecks.generations(problems, entries, servers)
     crosschecks.adopted(problems, raw, generated)
+    # Provider settings that redirect the calls: refused at production grade, said at any other.
+    provider_warnings = providers.provider_settings(
+        problems, raw.elsewhere, raw.values.get("grade"), raw.stack
+    )
     problems.raise_if_any()
     assert config is not None  # validated
     for warning in crosschecks.image_warnings(config, workloads, raw.stack):
         pulumi.log.warn(warning)
     for warning in crosschecks.pin_and_alert_warnings(config, raw.elsewhere, raw.stack):
+        pulumi.log.warn(warning)
+    for warning in provider_warnings:
         pulumi.log.warn(warning)
     rotation, generations = rotation_of(config, catalogue), generations_of(entries, catalogue)
     never_rotated = {k for k, value in rotation.items() if value == DEFAULT_ROTATION}

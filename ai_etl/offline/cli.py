@@ -18,7 +18,7 @@ import pulumi
 
 from ai_etl.offline import diff as diffing
 from ai_etl.offline.answers import load_answers
-from ai_etl.offline.formats import NO_PREFACE, Preface, format_markdown, format_text
+from ai_etl.offline.formats import NO_PREFACE, ConfigChanges, Preface, format_markdown, format_text
 from ai_etl.offline.render import render, summary
 from ai_etl.offline.stackconfig import StackConfigError
 
@@ -34,6 +34,8 @@ any other exception of a program keeps its traceback, as the host prints it."""
 
 PrefaceOf = Callable[[list[dict[str, Any]], list[dict[str, Any]], str], Preface]
 """A project's reading of a change: (base resources, head resources, stack) -> what it says first."""
+NoteOf = Callable[[str], str | None]
+"""A project's reading of a provider setting: config key (`aws:endpoints`) -> a line about it, if any."""
 
 
 def add_stack_arguments(parser: argparse.ArgumentParser) -> None:
@@ -62,31 +64,40 @@ def add_diff_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def diff_command(args: argparse.Namespace, preface_of: PrefaceOf | None = None) -> int:
-    """Print the diff of two render folders, opened by the project's preface if it has one. With
-    `--new-stack`, the base is the empty stack a `pulumi preview` of a new stack starts from."""
+def diff_command(
+    args: argparse.Namespace, preface_of: PrefaceOf | None = None, note_of: NoteOf | None = None
+) -> int:
+    """Print the diff of two render folders: first the provider settings that change (each with the
+    project's note, if it has one), then the project's preface if it has one, then the resources.
+    With `--new-stack`, the base is the empty stack a `pulumi preview` of a new stack starts from."""
     try:
         if args.new_stack and diffing.holds_render(args.base):
             raise FileExistsError(
                 f"{args.base} holds a render, so the stack exists at base: drop --new-stack"
             )
         base = [] if args.new_stack else diffing.load(args.base)
+        base_config = {} if args.new_stack else diffing.provider_config_of(args.base)
         head = diffing.load(args.head)
+        head_config = diffing.provider_config_of(args.head)
     except (FileNotFoundError, FileExistsError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     changes, stack = diffing.diff(base, head), diffing.stack_of(args.head)
+    fields = diffing.config_changes(base_config, head_config)
+    keys = {diffing.config_key(path) for path, _, _ in fields}
+    notes = {key: note for key in keys if note_of and (note := note_of(key))}
+    config = ConfigChanges(tuple(fields), notes)
     preface = preface_of(base, head, stack) if preface_of else NO_PREFACE
     if args.new_stack:
         note = f"New stack: {stack} has no stack file at base, so every resource is created."
         preface = Preface(text=(note, "", *preface.text), markdown=(f"**{note}**", "", *preface.markdown))
     if args.format == "markdown":
-        print(format_markdown(changes, args.title, preface=preface), end="")
+        print(format_markdown(changes, args.title, preface=preface, config=config), end="")
     else:
         colour = sys.stdout.isatty() and "NO_COLOR" not in os.environ
         unchanged = diffing.unchanged_count(head, changes)
-        print(format_text(changes, stack, unchanged, colour, preface=preface))
-    return 1 if args.exit_code and changes else 0
+        print(format_text(changes, stack, unchanged, colour, preface=preface, config=config))
+    return 1 if args.exit_code and (changes or fields) else 0
 
 
 def main(argv: list[str] | None = None) -> int:

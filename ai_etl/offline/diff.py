@@ -9,6 +9,7 @@ formats.py's.
 from __future__ import annotations
 
 import json
+import re
 import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -241,6 +242,32 @@ def _render(folder: Path) -> dict[str, Any]:
 def load(folder: Path) -> list[dict[str, Any]]:
     """The resources of the render in `folder` (see _render for its errors)."""
     return list(_render(folder)["resources"])
+
+
+def provider_config_of(folder: Path) -> dict[str, Any]:
+    """The provider configuration recorded by the render in `folder` (none in a render made before
+    renders recorded it)."""
+    config = _render(folder).get("providerConfig")
+    return config if isinstance(config, dict) else {}
+
+
+def config_changes(old: dict[str, Any], new: dict[str, Any]) -> list[tuple[str, Any, Any]]:
+    """(path, old, new) of each changed provider setting, `aws:endpoints[0].sts` for one inside an
+    object; a hidden value (a secret, URL credentials) counts as changed when its fingerprint does."""
+
+    def as_record(config: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "inputs": config.get("values") or {},
+            "secretFingerprints": config.get("secretFingerprints") or {},
+        }
+
+    # An empty configuration flattens to one empty path, which is no setting.
+    return [f for f in changed_fields(as_record(old), as_record(new)) if f[0]]
+
+
+def config_key(path: str) -> str:
+    """The config key a changed setting's path is under (`aws:endpoints` of `aws:endpoints[0].sts`)."""
+    return re.split(r"[.\[]", path, maxsplit=1)[0]
 
 
 def stack_of(folder: Path) -> str:

@@ -7,10 +7,11 @@ rotates); offline knows no project's meaning, only how to place it.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
-from ai_etl.offline.diff import Change
+from ai_etl.offline.diff import Change, config_key
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,63 @@ class Preface:
 
 
 NO_PREFACE = Preface()
+
+
+@dataclass(frozen=True)
+class ConfigChanges:
+    """The provider settings a change makes (config_changes), and what the project says of each key."""
+
+    fields: tuple[tuple[str, Any, Any], ...] = ()
+    notes: Mapping[str, str] = field(default_factory=dict)
+    """A line per config key (`aws:endpoints`), where the project has one."""
+
+    def by_key(self) -> dict[str, list[tuple[str, Any, Any]]]:
+        """The changed fields grouped by config key, in the order the keys first change."""
+        grouped: dict[str, list[tuple[str, Any, Any]]] = {}
+        for path, old, new in self.fields:
+            grouped.setdefault(config_key(path), []).append((path, old, new))
+        return grouped
+
+    def heading(self) -> str:
+        count = len(self.by_key())
+        return f"Provider configuration this change makes ({count} key{'s' if count != 1 else ''})"
+
+
+NO_CONFIG_CHANGES = ConfigChanges()
+
+
+def _key_symbol(fields: list[tuple[str, Any, Any]]) -> str:
+    if all(old is None for _, old, _ in fields):
+        return "+"
+    return "-" if all(new is None for _, _, new in fields) else "~"
+
+
+def config_text(config: ConfigChanges) -> list[str]:
+    """The provider settings a change makes, as the text diff opens (nothing when there are none)."""
+    if not config.fields:
+        return []
+    lines = [f"{config.heading()}, before any resource:"]
+    for key, fields in config.by_key().items():
+        note = config.notes.get(key)
+        lines.append(f" {_key_symbol(fields)} {key}" + (f"  ({note})" if note else ""))
+        lines += [f"      ~ {path}: {_value(old)} => {_value(new)}" for path, old, new in fields]
+    return [*lines, ""]
+
+
+def config_markdown(config: ConfigChanges) -> list[str]:
+    """The same, as the pull-request comment opens."""
+    if not config.fields:
+        return []
+    lines = [f"**{config.heading()}, before any resource:**", ""]
+    diff = ["```diff"]
+    for key, fields in config.by_key().items():
+        note = config.notes.get(key)
+        lines.append(f"- `{key}`" + (f": {note}" if note else ""))
+        diff.append(f"@@ {key} @@")
+        for path, old, new in fields:
+            diff += [f"-   {path}: {_value(old)}", f"+   {path}: {_value(new)}"]
+    return [*lines, "", *diff, "```", ""]
+
 
 SYMBOL = {"create": "+", "delete": "-", "update": "~", "replace": "+-"}
 
@@ -41,10 +99,13 @@ def format_text(
     colour: bool = False,
     *,
     preface: Preface = NO_PREFACE,
+    config: ConfigChanges = NO_CONFIG_CHANGES,
 ) -> str:
-    """Like `pulumi preview --diff`: a header naming the stack, the preface, each change with its
-    fields, and a closing count, unchanged resources included; colour only when asked (a terminal)."""
+    """Like `pulumi preview --diff`: a header naming the stack, the provider settings changed, the
+    preface, each change with its fields, and a closing count, unchanged resources included; colour
+    only when asked (a terminal)."""
     lines = [f"Offline preview of stack {stack}", ""] if stack else []
+    lines += config_text(config)
     lines += preface.text
     shared = shared_fields(changes)
     for c in changes:
@@ -59,7 +120,7 @@ def format_text(
         lines += [f"      ~ {path}: {_value(old)} => {_value(new)}" for path, old, new in fields]
     if changes:
         lines.append("")
-    lines.append(counts_line(changes, unchanged))
+    lines.append(counts_line(changes, unchanged, len(config.by_key())))
     return "\n".join(lines)
 
 
@@ -87,24 +148,36 @@ def _grouped(
     return groups
 
 
-def counts_line(changes: list[Change], unchanged: int | None = None) -> str:
+def counts_line(changes: list[Change], unchanged: int | None = None, settings: int = 0) -> str:
+    """`1 to update, 103 unchanged`, opened by the provider settings changed (`settings` keys), if any."""
     counts = {op: sum(1 for c in changes if c.op == op) for op in ("create", "update", "replace", "delete")}
-    parts = [f"{n} to {op}" for op, n in counts.items() if n] or ["no changes"]
+    parts = [f"{settings} provider setting{'s' if settings != 1 else ''} changed"] if settings else []
+    parts += [f"{n} to {op}" for op, n in counts.items() if n] or [
+        "no resource changes" if settings else "no changes"
+    ]
     if unchanged is not None:
         parts.append(f"{unchanged} unchanged")
     return ", ".join(parts)
 
 
 def format_markdown(
-    changes: list[Change], title: str = "Offline preview", *, preface: Preface = NO_PREFACE
+    changes: list[Change],
+    title: str = "Offline preview",
+    *,
+    preface: Preface = NO_PREFACE,
+    config: ConfigChanges = NO_CONFIG_CHANGES,
 ) -> str:
-    """A pull-request comment: the preface, a summary line, a table, and the changed fields folded."""
+    """A pull-request comment: the provider settings changed, the preface, a summary line, a table,
+    and the changed fields folded."""
     lines = [f"### {title}", ""]
-    if not changes:
+    if not changes and not config.fields:
         return "\n".join([*lines, "No changes."]) + "\n"
+    lines += config_markdown(config)
     lines += preface.markdown
+    if not changes:
+        return "\n".join([*lines, f"**{counts_line(changes, settings=len(config.by_key()))}**"]) + "\n"
     lines += [
-        f"**{counts_line(changes)}**",
+        f"**{counts_line(changes, settings=len(config.by_key()))}**",
         "",
         "| | operation | type | name | why |",
         "|---|---|---|---|---|",

@@ -72,6 +72,9 @@ class Run:
     """The provider functions the program called (lookups), in the order it called them."""
     warnings: list[str] = field(default_factory=list)
     """What the program logged as warnings (`pulumi.log.warn`), as `pulumi preview` would show them."""
+    provider_config: dict[str, Any] = field(default_factory=dict)
+    """The stack's config outside the project's namespace (`aws:region`, `pulumi:...`): what the engine
+    hands the default providers as their inputs, and reads itself; secret values as `Sensitive`."""
 
     def of_type(self, type_token: str) -> list[Registration]:
         return [r for r in self.resources if r.type == type_token]

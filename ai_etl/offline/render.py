@@ -10,6 +10,7 @@ from __future__ import annotations
 import hmac
 import json
 import os
+import re
 import secrets
 import tempfile
 from collections import Counter
@@ -117,6 +118,42 @@ def resource_record(r: Registration) -> dict[str, Any]:
     return record
 
 
+_URL_USER = re.compile(r"(?<=://)[^/?#\s]*@")  # up to the last @ of the authority
+_URL_CREDENTIAL_PARAMETER = re.compile(
+    r"(?i)([?&;][^=&#;]*(?:key|token|secret|signature|passw|credential)[^=&#;]*=)[^&#;]*"
+)
+URL_CREDENTIAL_MARK = "***"
+
+
+def _url_credentials_hidden(text: str) -> str:
+    """`text` with what a URL in it carries as credentials (`user:password@`, a `?token=` or the
+    like) written as "***"."""
+    text = _URL_USER.sub(f"{URL_CREDENTIAL_MARK}@", text)
+    return _URL_CREDENTIAL_PARAMETER.sub(rf"\1{URL_CREDENTIAL_MARK}", text)
+
+
+def _each_text(value: Any, change: Callable[[str], Any]) -> Any:
+    """`value` with `change` made to every text inside it (a secret is no text: it stays)."""
+    if isinstance(value, str):
+        return change(value)
+    if isinstance(value, dict):
+        return {k: _each_text(v, change) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_each_text(v, change) for v in value]
+    return value
+
+
+def provider_config_record(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The stack's provider configuration as resources.json holds it: each value with secrets as
+    "[secret]" and URL credentials as "***" (a local rule until messages share one), and a
+    fingerprint of each so hidden, so that a diff sees a changed proxy password or secret key."""
+    hidden = _each_text(dict(config), lambda t: Sensitive(t) if _url_credentials_hidden(t) != t else t)
+    return {
+        "values": _each_text(mask(dict(config)), _url_credentials_hidden),
+        "secretFingerprints": fingerprints(hidden),
+    }
+
+
 _HEAD_KEYS = ("apiVersion", "kind", "metadata")
 
 
@@ -157,7 +194,11 @@ def render(
     resources_path = out / "resources.json"
     resources_path.write_text(
         json.dumps(
-            {"stack": stack, "resources": [resource_record(r) for r in run.resources]},
+            {
+                "stack": stack,
+                "providerConfig": provider_config_record(run.provider_config),
+                "resources": [resource_record(r) for r in run.resources],
+            },
             indent=2,
             sort_keys=True,
         )

@@ -76,6 +76,13 @@ def run_program(
     if registrations is not None:
         monitor.registrations = registrations
     plain = {k: v for k, v in config.items() if not (isinstance(v, dict) and "secure" in v)}
+    # The engine makes each package's default provider with that package's config as its inputs
+    # (pulumi/pulumi pkg/resource/deploy/default_providers.go, newRegisterDefaultProviderEvent).
+    ours = f"{project}:"
+    provider_config = {
+        **{k: v for k, v in plain.items() if not k.startswith(ours)},
+        **{k: Sensitive(v) for k, v in secret_keys.items() if not k.startswith(ours)},
+    }
     # As the language host does (pulumi/pulumi sdk/python/cmd/pulumi-language-python-exec): the
     # config in PULUMI_CONFIG, its secret keys in PULUMI_CONFIG_SECRET_KEYS, then set_all_config.
     handed = {
@@ -127,7 +134,12 @@ def run_program(
     # run; the stack transformation saw each resource as the program declared it, in program order.
     monitor.registrations.sort(key=lambda r: declared.get((r.type, r.name), len(declared)))
     return Run(
-        stack=stack, resources=monitor.registrations, exports=exports, calls=monitor.calls, warnings=warnings
+        stack=stack,
+        resources=monitor.registrations,
+        exports=exports,
+        calls=monitor.calls,
+        warnings=warnings,
+        provider_config=dict(sorted(provider_config.items())),
     )
 
 

@@ -1,6 +1,7 @@
 """`python -m ai_etl.ops.diff BASE HEAD`: the offline diff of two renders of this project
-(ai_etl/offline), opened by the credentials the change rotates, a server credential's with the
-login role it makes active. CI posts it on every pull request.
+(ai_etl/offline), opened by the provider settings the change makes (each with its kind: one that
+redirects the calls is refused at production grade) and the credentials it rotates, a server
+credential's with the login role it makes active. CI posts it on every pull request.
 
 Offline knows no project's meaning; this module reads ours: a credential is a Secrets Manager
 secret of the stack, named and read back through ai_etl/names.py; a server credential's secret
@@ -14,6 +15,7 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
+from ai_etl.config.providers import REFUSED_AT_PRODUCTION, classify
 from ai_etl.names import ACTIVE_ROLE_TAG, key_of_secret_name
 from ai_etl.offline.cli import add_diff_arguments, diff_command
 from ai_etl.offline.formats import Preface
@@ -115,6 +117,16 @@ def preface_of(base: list[dict[str, Any]], head: list[dict[str, Any]], stack: st
     return preface(rotated_credentials(base, head, stack))
 
 
+def note_of(key: str) -> str | None:
+    """What this project says of a provider setting: its kind and what it does (ai_etl/config/providers.py),
+    and whether a production-grade stack refuses it."""
+    found = classify(key)
+    if found is None:
+        return None
+    refused = "; refused at production grade" if found.kind in REFUSED_AT_PRODUCTION else ""
+    return f"{found.kind.value}: {found.reason}{refused}"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m ai_etl.ops.diff",
@@ -122,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
         "opened by the credentials the change rotates.",
     )
     add_diff_arguments(parser)
-    return diff_command(parser.parse_args(argv), preface_of)
+    return diff_command(parser.parse_args(argv), preface_of, note_of)
 
 
 if __name__ == "__main__":

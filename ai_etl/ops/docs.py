@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ai_etl.catalogue import CATALOGUE, CONSUMERS, PLAIN_ENV, Consumer, SecretSpec, Source, read_by
+from ai_etl.config.providers import NAMESPACES, PROVIDER_KEYS, REFUSED_AT_PRODUCTION, UNCLASSIFIED, Kind
 from ai_etl.config.settings import DEFAULTS
 from ai_etl.names import PROJECT
 
@@ -55,6 +56,24 @@ def secrets_table(
         readers = [c.name for c in consumers if spec in read_by(c, catalogue)]
         read = ", ".join(readers) if readers else "(the service itself: not synced to Kubernetes)"
         rows.append(f"| `{spec.key}` | {env} | {read} | {source} | `{PROJECT}/<stack>/{spec.key}` |")
+    return "\n".join(rows) + "\n"
+
+
+def provider_keys_table() -> str:
+    """The docs' table of provider settings (ai_etl/config/providers.py): one row per kind and reason."""
+    rows = [
+        "| key | kind | production grade | other grades | what it does |",
+        "|---|---|---|---|---|",
+    ]
+    grouped: dict[tuple[Kind, str], list[str]] = {}
+    for key, found in PROVIDER_KEYS.items():
+        grouped.setdefault((found.kind, found.reason), []).append(f"`{key}`")
+    others = ", ".join(f"`{n}:`" for n in NAMESPACES)
+    grouped[(UNCLASSIFIED.kind, UNCLASSIFIED.reason)] = [f"any other key under {others}"]
+    for (kind, reason), keys in grouped.items():
+        refused = kind in REFUSED_AT_PRODUCTION
+        production, below = ("refused", "warned at each preview") if refused else ("accepted", "accepted")
+        rows.append(f"| {', '.join(keys)} | {kind.value} | {production} | {below} | {reason} |")
     return "\n".join(rows) + "\n"
 
 
@@ -105,12 +124,14 @@ DOCUMENTS = {
     "env-example": env_example,
     "secrets-table": secrets_table,
     "impact-table": impact_table,
+    "provider-keys": provider_keys_table,
     "takeover-production": takeover_production,
     "readme-example": readme_example,
 }
 PAGES = {
     "secrets-table": "docs/configuration.md",
     "impact-table": "docs/configuration.md",
+    "provider-keys": "docs/security.md",
     "takeover-production": "docs/takeover.md",
     "readme-example": "README.md",
 }
