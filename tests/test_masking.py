@@ -1,4 +1,4 @@
-"""One masking rule (ai_etl/config/masking.py): no message, warning, fix, export or rendered file
+"""One masking rule (ai_etl/masking.py): no message, warning, fix, export or rendered file
 shows the value of a secret key, a credential inside a URL (user-info, query, fragment) or an
 image reference's registry credentials; and a URL carrying credentials is refused in a key stored in
 plain text.
@@ -24,9 +24,9 @@ from pydantic import BaseModel
 
 from ai_etl.catalogue import CONSUMERS, Source, of_source
 from ai_etl.config.commands import shown
-from ai_etl.config.masking import masked
 from ai_etl.config.models import StackConfig, WorkloadSettings
 from ai_etl.config.settings import ConfigError
+from ai_etl.masking import masked
 from ai_etl.names import PROJECT
 from ai_etl.offline.records import Run, unwrap
 from ai_etl.offline.render import kubernetes_documents, resource_record

@@ -18,12 +18,12 @@ from ai_etl.catalogue import SecretSpec
 from ai_etl.config import providers
 from ai_etl.config.commands import Commands, joined, word
 from ai_etl.config.fields import LABEL, OIDC_PROVIDER_ARN, aws_regions, image_tag, pinned
-from ai_etl.config.masking import SECRET_SHOWN, masked
 from ai_etl.config.models import StackConfig
 from ai_etl.config.problems import Problems, Target
 from ai_etl.config.reading import ADOPT, NOT_AN_OBJECT, SECRET, RawConfig
 from ai_etl.config.stackfiles import file_stack
 from ai_etl.grade import PRODUCTION, RECOVERY_WINDOW_FOR
+from ai_etl.masking import SECRET_SHOWN, masked
 
 STEP_IMAGE = "stepImage"
 """The rotation steps' image (`ai-etl:stepImage`)."""

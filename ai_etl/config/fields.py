@@ -19,8 +19,8 @@ from typing import Annotated, Any
 from pydantic import BeforeValidator
 from pydantic_core import PydanticCustomError
 
-from ai_etl.config.masking import carries_credentials, credentials, masked, split_url, without_credentials
 from ai_etl.grade import GRADES
+from ai_etl.masking import carries_credentials, credentials, masked, split_url, without_credentials
 
 LABEL = r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?"
 HOSTNAME = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*"

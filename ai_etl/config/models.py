@@ -34,7 +34,6 @@ from ai_etl.config.fields import (
     text,
     whole,
 )
-from ai_etl.config.masking import Secret
 from ai_etl.grade import (
     GRADES,
     MAX_PASSWORD_LENGTH,
@@ -44,6 +43,7 @@ from ai_etl.grade import (
     RECOVERY_WINDOW_FOR,
     STANDARD,
 )
+from ai_etl.masking import Secret
 
 ROLE_BASE = r"[a-z_][a-z0-9_]{0,56}"
 """A login role's base name: `<base>_green` must stay within PostgreSQL's 63 bytes (NAMEDATALEN - 1)

@@ -19,10 +19,10 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
-from ai_etl.config import masking
+from ai_etl import masking
 from ai_etl.config.commands import Commands, Path, joined, leaves, shown, word
 from ai_etl.config.fields import Repair
-from ai_etl.config.masking import Secret, carries_credentials, credentials, without_credentials
+from ai_etl.masking import Secret, carries_credentials, credentials, without_credentials
 
 
 class ConfigError(pulumi.RunError):

@@ -1,5 +1,6 @@
 """Runs any Pulumi Python program under the Pulumi SDK's own mocks, and reads what it declares:
-`python -m ai_etl.offline render|diff`. It imports nothing of the project around it.
+`python -m ai_etl.offline render|diff`. It imports nothing of the project around it but the one
+masking rule (`ai_etl.masking`), by which it hides credentials in what it renders.
 
 - `stackconfig`: the project's files as the CLI reads them (Pulumi.yaml, Pulumi.<stack>.yaml), its
   checks of declared config, and the config handed to the program; `placeholders`: stand-ins for

@@ -10,7 +10,6 @@ from __future__ import annotations
 import hmac
 import json
 import os
-import re
 import secrets
 import tempfile
 from collections import Counter
@@ -21,6 +20,7 @@ from typing import Any
 
 import yaml
 
+from ai_etl.masking import hidden_credentials
 from ai_etl.offline.diff import item_key
 from ai_etl.offline.records import Registration, Run, Sensitive, secrets_in, unwrap
 from ai_etl.offline.runner import offline_run
@@ -118,20 +118,6 @@ def resource_record(r: Registration) -> dict[str, Any]:
     return record
 
 
-_URL_USER = re.compile(r"(?<=://)[^/?#\s]*@")  # up to the last @ of the authority
-_URL_CREDENTIAL_PARAMETER = re.compile(
-    r"(?i)([?&;][^=&#;]*(?:key|token|secret|signature|passw|credential)[^=&#;]*=)[^&#;]*"
-)
-URL_CREDENTIAL_MARK = "***"
-
-
-def _url_credentials_hidden(text: str) -> str:
-    """`text` with what a URL in it carries as credentials (`user:password@`, a `?token=` or the
-    like) written as "***"."""
-    text = _URL_USER.sub(f"{URL_CREDENTIAL_MARK}@", text)
-    return _URL_CREDENTIAL_PARAMETER.sub(rf"\1{URL_CREDENTIAL_MARK}", text)
-
-
 def _each_text(value: Any, change: Callable[[str], Any]) -> Any:
     """`value` with `change` made to every text inside it (a secret is no text: it stays)."""
     if isinstance(value, str):
@@ -145,11 +131,12 @@ def _each_text(value: Any, change: Callable[[str], Any]) -> Any:
 
 def provider_config_record(config: Mapping[str, Any]) -> dict[str, Any]:
     """The stack's provider configuration as resources.json holds it: each value with secrets as
-    "[secret]" and URL credentials as "***" (a local rule until messages share one), and a
-    fingerprint of each so hidden, so that a diff sees a changed proxy password or secret key."""
-    hidden = _each_text(dict(config), lambda t: Sensitive(t) if _url_credentials_hidden(t) != t else t)
+    "[secret]" and credentials as the one masking rule hides them (ai_etl/masking.py: a URL's
+    user-info, query values and fragment, an image's registry credentials), and a fingerprint of
+    each so hidden, so that a diff sees a changed proxy password or secret key."""
+    hidden = _each_text(dict(config), lambda t: Sensitive(t) if hidden_credentials(t) != t else t)
     return {
-        "values": _each_text(mask(dict(config)), _url_credentials_hidden),
+        "values": _each_text(mask(dict(config)), hidden_credentials),
         "secretFingerprints": fingerprints(hidden),
     }
 

@@ -136,14 +136,18 @@ def without_credentials(text: str) -> str:
     return urlunsplit((url.scheme, url.netloc.rpartition("@")[2], bare_path(url.path), query, ""))
 
 
+def hidden_credentials(text: str) -> str:
+    """`text` as a message or a rendered file may hold it: a URL masked (`mask_url`), an image
+    reference's registry credentials masked (`mask_image`), any other text as it is."""
+    return mask_url(text) if _is_url(text) else mask_image(text)
+
+
 def _masked_leaf(value: Any) -> Any:
     if isinstance(value, dict):
         return {_masked_leaf(k): _masked_leaf(v) for k, v in value.items()}
     if isinstance(value, list):
         return [_masked_leaf(v) for v in value]
-    if isinstance(value, str) and _is_url(value):
-        return mask_url(value)
-    return mask_image(value) if isinstance(value, str) else value
+    return hidden_credentials(value) if isinstance(value, str) else value
 
 
 def masked(value: Any, limit: int = LIMIT) -> str:
