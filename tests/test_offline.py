@@ -522,7 +522,8 @@ def test_a_programs_error_reads_as_pulumi_shows_it(tmp_path: Path) -> None:
     undeclared = offline("render", "qa", cwd=shop(tmp_path / "c", "  shop:logLevel: debug\n"))
     assert (undeclared.returncode, undeclared.stderr) == (
         2,
-        "error: Stack 'qa' is missing configuration value 'greeting'\n",
+        "error: Stack 'qa' is missing configuration value 'greeting' (the Pulumi CLI's own check, of what "
+        "Pulumi.yaml declares); fix: pulumi config set greeting '<text>' --stack qa\n",
     )
 
 

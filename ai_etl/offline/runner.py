@@ -26,6 +26,7 @@ from ai_etl.offline.records import Registration, Run, Sensitive
 from ai_etl.offline.stackconfig import (
     apply_project_config,
     engine_config,
+    is_secure,
     load_project,
     program_of,
     read_stack_file,
@@ -46,7 +47,7 @@ class _Collect(logging.Handler):
 def run_program(
     stack: str,
     config: Mapping[str, Any],
-    secret_keys: Mapping[str, str] | None = None,
+    secret_keys: Mapping[str, Any] | None = None,
     *,
     program: Path,
     project: str | Mapping[str, Any],
@@ -75,7 +76,7 @@ def run_program(
     monitor = RecordingMonitor(provider_mocks)
     if registrations is not None:
         monitor.registrations = registrations
-    plain = {k: v for k, v in config.items() if not (isinstance(v, dict) and "secure" in v)}
+    plain = {k: v for k, v in config.items() if not is_secure(v)}
     # As the language host does (pulumi/pulumi sdk/python/cmd/pulumi-language-python-exec): the
     # config in PULUMI_CONFIG, its secret keys in PULUMI_CONFIG_SECRET_KEYS, then set_all_config.
     handed = {
