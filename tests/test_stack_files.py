@@ -2,8 +2,19 @@
 keys, aliases and limits; the CLI's keys and values; and every malformed or hostile file refused
 with one line (file, line, key, fix), never a traceback or a hang.
 
-Where the CLI's behaviour is claimed, the source is cited: go-yaml/yaml (branch v3, v3.0.1, the
-CLI's gopkg.in/yaml.v3) and pulumi/pulumi.
+Where the CLI's behaviour is claimed, the source is cited, by file and line: go-yaml/yaml at
+f6f7691b1fde (v3.0.1, the CLI's gopkg.in/yaml.v3), and pulumi/pulumi at 1b5949891b3c (August 2026,
+3.260 in the making). Every value of a stack file goes one way (loaders.go:180-184, then 219 and 222:
+yaml.v3 decodes the file into `any`, encodes it again and decodes it into a ProjectStack;
+map.go:310-312 and value.go:238-243 decode each value through object.go:455-463, into `any` again,
+typed); what the program reads is that object's text (object.go:403-419 MarshalString: text as it
+is, anything else as encoding/json writes it; plaintext.go:256-268 for objects).
+
+The review behind issue 24 read an older CLI: until v3.88.0 (pulumi/pulumi #13814, 6756c12fd0)
+value.go's unmarshalValue first decoded each value into a Go string (value.go:170-180 there), which
+yaml.v3 fills with the literal text (decode.go:611-616); and a timestamp kept as text in an
+`interface{}` is yaml.v2's (v2 decode.go:471-480, "TODO(v3) Drop this"), not v3's (decode.go:618-620).
+The rows `octal`, `title-bool` and `nested-date` show what the CLI hands over today.
 """
 
 from __future__ import annotations
@@ -14,12 +25,18 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from ai_etl.offline.clitext import cli_text, go_json
-from ai_etl.offline.stackconfig import MAX_FILE_BYTES
+from ai_etl.offline.stackconfig import MAX_FILE_BYTES, StackConfigError, apply_project_config, load_project
+from tests import fakecli
+from tests.helpers import PLACEHOLDERS
+from tests.pasting import PROMPTED, Project, filled, project
 from tests.test_yamlv3 import LAUGHS
+
+__all__ = ["project"]  # the fixture
 
 GUARD_SECONDS = 120
 """A render that takes longer has hung: a guard that stops the test, not a measure of speed."""
@@ -36,11 +53,18 @@ config:
     default: false
 """
 PROBE_PROGRAM = """\
+import os
+
 import pulumi
 import pulumi_random as random
 
-# Every config value as the program reads it, in the render (resources.json).
+from ai_etl.config.stackfiles import stack_files
+
+# Every config value as the program reads it, in the render (resources.json); and where it runs:
+# its root directory, its folder, and the project's stack files as this project's cross-stack
+# checks find them.
 seen = {key: pulumi.runtime.get_config(key) for key in sorted(pulumi.runtime.get_config_env())}
+seen |= {"root": str(pulumi.get_root_directory()), "cwd": os.getcwd(), "stacks": " ".join(stack_files("probe"))}
 random.RandomPassword("seen", length=8, keepers=seen)
 """
 
@@ -54,11 +78,14 @@ def probe(folder: Path, stack_file: bytes, project: str = PROBE_PROJECT) -> Path
     return folder
 
 
-def render(folder: Path) -> subprocess.CompletedProcess[str]:
-    """`python -m ai_etl.offline render qa`, as a user runs it, in the project's folder."""
+def render(folder: Path, elsewhere: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """`python -m ai_etl.offline render qa`, as a user runs it, in the project's folder; or, given
+    `elsewhere`, from there with `-C` naming the project."""
     command = [sys.executable, "-m", "ai_etl.offline", "render", "qa"]
+    if elsewhere is not None:
+        command += ["-C", str(folder)]
     return subprocess.run(
-        command, cwd=folder, capture_output=True, text=True, check=False, timeout=GUARD_SECONDS
+        command, cwd=elsewhere or folder, capture_output=True, text=True, check=False, timeout=GUARD_SECONDS
     )
 
 
@@ -95,29 +122,35 @@ class Accepted:
 
 
 ACCEPTED = [
-    Accepted("octal", "0100", "64", "yaml.v3 resolve.go: ParseInt(s, 0, 64), a leading 0 is octal (the issue's 100 is wrong)"),
-    Accepted("octal12", "0o100", "64", "resolve.go: YAML 1.2's 0o, through ParseInt base 0"),
-    Accepted("hex", "0x40", "64", "resolve.go: ParseInt base 0"),
-    Accepted("underscores", "1_0", "10", "resolve.go: underscores removed before ParseInt"),
-    Accepted("leading-zero", "08", "8", "resolve.go: no octal, but the float form; json.Marshal(8.0) is 8"),
-    Accepted("exponent", "1e3", "1000", "resolve.go yamlStyleFloat; encoding/json floatEncoder"),
-    Accepted("whole-float", "1.0", "1", "encoding/json writes 1.0 as 1"),
-    Accepted("negative-zero", "-0.0", "0", "loaders.go marshals the stack again: -0 is read back as the int 0"),
-    Accepted("big", "18446744073709551616", "18446744073709552000", "resolve.go: past uint64, a float64"),
-    Accepted("title-bool", "True", "true", "resolve.go resolveMapList: True is a boolean"),
-    Accepted("upper-bool", "TRUE", "true", "resolve.go resolveMapList"),
-    Accepted("yes", "yes", "yes", "resolve.go: YAML 1.1's yes is text"),
-    Accepted("on", "on", "on", "resolve.go: YAML 1.1's on is text"),
-    Accepted("sexagesimal", "1:00", "1:00", "resolve.go: 'Base 60 floats ... purposefully unsupported'"),
-    Accepted("null", "~", "", "yaml.v3 skips UnmarshalYAML for null: config.Value's zero value, empty"),
-    Accepted("date", "2026-12-01", "2026-12-01 00:00:00 +0000 UTC", "decode_test.go: an implicit timestamp into interface{} is a time.Time; config/object.go unmarshalObject: time.Time.String()"),
-    Accepted("quoted-date", "'2026-12-01'", "2026-12-01", "a quoted scalar is text (decode.go indicatedString)"),
-    Accepted("binary", "!!binary aGk=", "hi", "decode.go scalar: a !!binary value is its decoded bytes"),
-    Accepted("custom-tag", "!custom text", "text", "resolve.go: an unknown tag keeps the text"),
-    Accepted("object", "{b: 2, a: [1.0, x, '<&>']}", '{"a":[1,"x","\\u003c\\u0026\\u003e"],"b":2}', "config/object.go MarshalJSON: Go's json.Marshal"),
-    Accepted("object-keys", "{1: a, true: b, 1.5: c}", '{"1":"a","1.5":"c","true":"b"}', "config/object.go unmarshalObject: map[interface{}] keys as fmt %v"),
+    Accepted("octal", "0100", "64", "yaml resolve.go:191-195: ParseInt(plain, 0, 64), a leading 0 is octal; object.go:480-481, 405-407: the int's JSON text, not the literal text"),
+    Accepted("octal12", "0o100", "64", "resolve.go:192: ParseInt base 0 takes YAML 1.2's 0o too"),
+    Accepted("hex", "0x40", "64", "resolve.go:192: ParseInt base 0"),
+    Accepted("underscores", "1_0", "10", "resolve.go:191: underscores removed before ParseInt"),
+    Accepted("leading-zero", "08", "8", "resolve.go:204-207: no octal, but a float (yamlStyleFloat); encode.go:398 writes 8 again, read back an int"),
+    Accepted("exponent", "1e3", "1000", "resolve.go:204-207 yamlStyleFloat; encode.go:398 FormatFloat 'g', read back as the int 1000"),
+    Accepted("whole-float", "1.0", "1", "resolve.go:204-207, then loaders.go:219 writes it as 1"),
+    Accepted("negative-zero", "-0.0", "0", "loaders.go:219-222 marshals the stack again: -0 is read back as the int 0"),
+    Accepted("big", "18446744073709551616", "18446744073709552000", "resolve.go:200-207: past uint64, a float64; Go's encoding/json writes it whole"),
+    Accepted("title-bool", "True", "true", "resolve.go:52: True is a boolean; object.go:469-470, 405-407: its JSON text, not the literal text"),
+    Accepted("upper-bool", "TRUE", "true", "resolve.go:52"),
+    Accepted("yes", "yes", "yes", "resolve.go:52-54, 161-171: YAML 1.1's yes is not in the map, so text"),
+    Accepted("on", "on", "on", "resolve.go:52-54, 161-171: YAML 1.1's on is text"),
+    Accepted("sexagesimal", "1:00", "1:00", "resolve.go:165-167: 'Base 60 floats ... purposefully unsupported'"),
+    Accepted("null", "~", "", "resolve.go:54; decode.go:406-409 calls no UnmarshalYAML for a null: config.Value's zero value, empty"),
+    Accepted("date", "2026-12-01", "2026-12-01 00:00:00 +0000 UTC", "resolve.go:184-188 and decode.go:618-620: an implicit timestamp into interface{} is a time.Time; object.go:490-491: time.Time.String()"),
+    Accepted("nested-date", "{db-password: 2026-12-01}", '{"db-password":"2026-12-01 00:00:00 +0000 UTC"}', "object.go:492-504: each value of a mapping through unmarshalObject, a time.Time by :490-491, not its text as yaml.v2 kept it"),
+    Accepted("quoted-date", "'2026-12-01'", "2026-12-01", "decode.go:568-570: a quoted scalar is text (indicatedString)"),
+    Accepted("binary", "!!binary aGk=", "hi", "decode.go:572-579: a !!binary value is its decoded bytes"),
+    Accepted("custom-tag", "!custom text", "text", "resolve.go:128-130: an unknown tag keeps the text"),
+    Accepted("object", "{b: 2, a: [1.0, x, '<&>']}", '{"a":[1,"x","\\u003c\\u0026\\u003e"],"b":2}', "object.go:434-436 MarshalJSON: Go's json.Marshal"),
+    Accepted("object-keys", "{1: a, true: b, 1.5: c}", '{"1":"a","1.5":"c","true":"b"}', "decode.go:791-795 a map[interface{}]interface{}; object.go:505-510: its keys as fmt %v"),
     Accepted("deep", "[" * 198 + "1" + "]" * 198, "[" * 198 + "1" + "]" * 198, "as deep as offline reads (yamlv3.MAX_DEPTH: the file and config: are two levels)"),
-    Accepted("merged", "{<<: {a: 1, b: 2}, b: 3}", '{"a":1,"b":3}', "decode.go merge: the mapping's own keys win"),
+    Accepted("merged", "{<<: {a: 1, b: 2}, b: 3}", '{"a":1,"b":3}', "decode.go:959-995 merge: the mapping's own keys win"),
+    Accepted("secure-number", "{secure: 5}", '{"secure":5}', "object.go:540-550 isSecureValue: only text under `secure` is a ciphertext; :492-504 a plain object"),
+    Accepted("secure-list", "{secure: [a]}", '{"secure":["a"]}', "object.go:544-545: a list is no text"),
+    Accepted("secure-mapping", "{secure: {a: b}}", '{"secure":{"a":"b"}}', "object.go:544-545: a mapping is no text"),
+    Accepted("secure-beside", "{secure: x, also: y}", '{"also":"y","secure":"x"}', "object.go:542: a mapping of one key only"),
+    Accepted("secure-null", "{secure: ~}", '{"secure":null}', "object.go:521-522: a null is object{}, written null"),
 ]  # fmt: skip
 
 ACCEPTED_FILE = (
@@ -131,28 +164,46 @@ ACCEPTED_FILE = (
 )
 
 
+Accepting = tuple[subprocess.CompletedProcess[str], dict[str, str], Path]
+"""The render of ACCEPTED_FILE, what its program read, and the project's folder."""
+
+
 @pytest.fixture(scope="module")
-def accepted(
-    tmp_path_factory: pytest.TempPathFactory,
-) -> tuple[subprocess.CompletedProcess[str], dict[str, str]]:
-    """One render of a stack file that holds every accepted form, each under its own key."""
-    folder = probe(tmp_path_factory.mktemp("accepted") / "probe", ACCEPTED_FILE.encode())
-    result = render(folder)
+def accepted(tmp_path_factory: pytest.TempPathFactory) -> Accepting:
+    """One render of a stack file that holds every accepted form, each under its own key, run as
+    `render -C DIR` from another folder: one of a project of the same name, with stacks of its
+    own."""
+    root = tmp_path_factory.mktemp("accepted")
+    folder = probe(root / "probe", ACCEPTED_FILE.encode())
+    elsewhere = probe(root / "elsewhere", config("probe:a: not this project's"))
+    (elsewhere / "Pulumi.other.yaml").write_text("config: {}\n")
+    result = render(folder, elsewhere)
     assert result.returncode == 0, result.stderr
-    return result, seen(folder)
+    return result, seen(folder), folder
 
 
 @pytest.mark.parametrize("case", ACCEPTED, ids=[c.key for c in ACCEPTED])
 def test_a_value_the_cli_accepts_reaches_the_program_as_the_cli_delivers_it(
-    accepted: tuple[subprocess.CompletedProcess[str], dict[str, str]], case: Accepted
+    accepted: Accepting, case: Accepted
 ) -> None:
     """The program reads the text the CLI would hand it (see each case's `cli`)."""
     assert accepted[1][f"probe:{case.key}"] == case.reads, case.cli
 
 
-def test_keys_take_the_cli_namespace(
-    accepted: tuple[subprocess.CompletedProcess[str], dict[str, str]],
-) -> None:
+def test_every_path_is_the_projects_given_by_dash_c(accepted: Accepting) -> None:
+    """`render -C DIR` from another project's folder runs the program where `pulumi -C DIR` runs it:
+    the CLI moves into DIR (pkg/cmd/pulumi/pulumi.go:317-318), the engine runs the program from its
+    folder and names the project's as its root (pkg/engine/project.go:45-72 getPwdMain; the language
+    host's --pwd and --root_directory, sdk/python/cmd/pulumi-language-python-exec:128, 148-149). So
+    the program's cross-stack checks (ai_etl/config/stackfiles.py) read DIR's other stack files, not
+    the folder's it was run from, and the render lands in DIR's build/."""
+    _, values, folder = accepted
+    assert (values["root"], values["cwd"]) == (str(folder.resolve()), str(folder.resolve()))
+    assert values["stacks"] == "qa"
+    assert (folder / "build" / "qa" / "resources.json").is_file()
+
+
+def test_keys_take_the_cli_namespace(accepted: Accepting) -> None:
     """A key without a namespace is the project's (sdk/go/common/workspace/loaders.go
     stackConfigNamespacedWithProject), and `probe:config:legacy` is `probe:legacy`
     (sdk/go/common/resource/config/key.go ParseKey); declared keys keep their text through the
@@ -163,9 +214,7 @@ def test_keys_take_the_cli_namespace(
     assert (values["probe:count"], values["probe:flag"]) == ("16", "true")
 
 
-def test_the_cli_warnings_of_loading_are_shown(
-    accepted: tuple[subprocess.CompletedProcess[str], dict[str, str]],
-) -> None:
+def test_the_cli_warnings_of_loading_are_shown(accepted: Accepting) -> None:
     """A null value warns as the CLI warns (loaders.go checkForEmptyConfig); a second document is
     never read (yaml.v3 Unmarshal parses one document), which offline says, naming its line."""
     stderr = accepted[0].stderr
@@ -185,6 +234,12 @@ class Refused:
     """What the one-line error must hold (file and line included)."""
     cli: str
     project: str = PROBE_PROJECT
+
+
+SECRET_PROJECT = PROBE_PROJECT + "  token:\n    type: string\n    secret: true\n"
+"""The probe, with a secret it declares as text, as this project declares its provided secrets."""
+FIXED = " (the Pulumi CLI's own check, of what Pulumi.yaml declares); fix: pulumi config set --secret token --stack qa"
+"""What offline adds to the CLI's message of a refused secret: the command that sets it (it prompts)."""
 
 
 def config(*lines: str) -> bytes:
@@ -222,7 +277,10 @@ REFUSED = [
     Refused("integer given 1:00", config("probe:count: 1:00"), "error: Stack 'qa' with configuration key 'count' must be of type 'integer'", "pkg/workspace/config.go validateStackConfigValue: Atoi('1:00')"),
     Refused("integer given True", config("probe:count: True"), "error: Stack 'qa' with configuration key 'count' must be of type 'integer'", "validateStackConfigValue: Atoi('true')"),
     Refused("integer given an object", config("probe:count: {a: 1}"), "must be of type 'integer'", "ValidateConfigValue: a map is no integer"),
-    Refused("boolean given yes", config("probe:flag: yes"), "error: Stack 'qa' with configuration key 'flag' must be of type 'boolean'", "resolve.go: yes is text; ValidateConfigValue: only 'true'/'false'"),
+    Refused("boolean given yes", config("probe:flag: yes"), "error: Stack 'qa' with configuration key 'flag' must be of type 'boolean' (the Pulumi CLI's own check, of what Pulumi.yaml declares); fix: pulumi config set flag '<true or false>' --stack qa", "resolve.go: yes is text; project.go:798-807 ValidateConfigValue: only 'true'/'false'"),
+    Refused("secret a secure number", config("probe:token: {secure: 5}"), f"error: Stack 'qa' with configuration key 'token' must be encrypted as it's secret{FIXED}", "object.go:540-550 isSecureValue: a number is no ciphertext; pkg/workspace/config.go:128-133", project=SECRET_PROJECT),
+    Refused("string secret an object", config("probe:token: {inner: {secure: v1}}"), f"error: Stack 'qa' with configuration key 'token' must be of type 'string'{FIXED}", "object.go:51-72 Secure: the object holds one; config.go:136-153 decodes it; project.go:772-774: no string", project=SECRET_PROJECT),
+    Refused("secure an unquoted date", config("probe:a: {secure: 2026-12-01}"), "Pulumi.qa.yaml line 2: probe:a is `secure:` an unquoted date", "object.go:490-491 keeps its text, object.go:438-449 reads the JSON back and :540-550 takes it for a ciphertext; pkg/cmd/pulumi/config/io.go:175-181 no decrypter that could"),
     Refused("file is a list", b"- config\n", "Pulumi.qa.yaml: a list, not a mapping", "project.go SimplifyMarshalledProject: 'expected project to be an object'"),
     Refused("config is a list", b"config: [a, b]\n", "Pulumi.qa.yaml line 1: `config` must be a mapping of keys to values, not a list", "config.Map UnmarshalYAML"),
     Refused("secretsprovider a mapping", b"secretsprovider: {a: 1}\nconfig: {}\n", "Pulumi.qa.yaml line 1: `secretsprovider` must be text", "ProjectStack.SecretsProvider is a string"),
@@ -280,3 +338,43 @@ def test_an_answers_file_is_read_within_the_same_bounds(tmp_path: Path, name: st
     result = subprocess.run(command, cwd=folder, capture_output=True, text=True, timeout=GUARD_SECONDS)
     assert "Traceback" not in result.stderr
     assert (result.returncode, result.stderr.strip()) == (2, f"error: {says}")
+
+
+# --- The fix printed after the CLI's own refusal -------------------------------------------------
+
+ENCRYPT = "Stack 'production' with configuration key 's3AccessKey' must be encrypted as it's secret"
+CLI_REFUSALS: dict[str, tuple[dict[str, Any], str | None, str]] = {
+    "protect given yes": ({"ai-etl:protect": "yes"}, None, "key 'protect' must be of type 'boolean'"),
+    "password length given text": ({"ai-etl:passwordLength": "long"}, None, "'passwordLength' must be of type 'integer'"),
+    "provided secret in plain text": ({"ai-etl:s3AccessKey": "plain-text-value"}, "ai-etl:s3AccessKey", ENCRYPT),
+    "provided secret a secure number": ({"ai-etl:s3AccessKey": {"secure": 5}}, "ai-etl:s3AccessKey", ENCRYPT),
+    "provided secret an object": ({"ai-etl:s3AccessKey": {"id": fakecli.encrypted("x")}}, "ai-etl:s3AccessKey", "'s3AccessKey' must be of type 'string'"),
+}  # fmt: skip
+"""Config that the CLI refuses itself, as this project's Pulumi.yaml declares its keys: the change,
+the provided secret it stands in for, and what the CLI says."""
+
+
+def cli_refusal(project: Project, stack: str) -> StackConfigError | None:
+    """What the CLI's checks of Pulumi.yaml's declarations say of the stack file, as the CLI decrypts
+    it (tests/fakecli.py); None when they pass."""
+    config, secrets = fakecli.load(project.root, stack)
+    try:
+        apply_project_config(stack, load_project(project.root), config, secrets)
+    except StackConfigError as error:
+        return error
+    return None
+
+
+@pytest.mark.parametrize("name", CLI_REFUSALS)
+def test_the_fix_after_the_clis_own_refusal_works_as_printed(project: Project, name: str) -> None:
+    """A value the Pulumi CLI refuses itself (pkg/workspace/config.go:119-157) stops offline with the
+    CLI's message and the command that fixes it; pasted into bash as printed (placeholder filled,
+    prompt answered) with a `pulumi` that stores config as the CLI does, it leaves nothing the CLI
+    refuses. The CLI's messages come without a fix: this is the one the docs' troubleshooting gives."""
+    changes, replaced, says = CLI_REFUSALS[name]
+    project.write("production", changes, secrets={k: v for k, v in PLACEHOLDERS.items() if k != replaced})
+    refusal = cli_refusal(project, "production")
+    assert refusal is not None and says in refusal.cli_message, refusal
+    pasted = project.paste(filled(refusal.fix), typed=f"{PROMPTED}\n")
+    assert pasted.returncode == 0, f"{refusal.fix}\n{pasted.stderr}"
+    assert cli_refusal(project, "production") is None
