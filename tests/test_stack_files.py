@@ -238,7 +238,7 @@ class Refused:
 
 SECRET_PROJECT = PROBE_PROJECT + "  token:\n    type: string\n    secret: true\n"
 """The probe, with a secret it declares as text, as this project declares its provided secrets."""
-FIXED = " (the Pulumi CLI's own check, of what Pulumi.yaml declares); fix: pulumi config set --secret token --stack qa"
+FIXED = " (the Pulumi CLI's own check)\n  fix: pulumi config set --secret token --stack qa\n"
 """What offline adds to the CLI's message of a refused secret: the command that sets it (it prompts)."""
 
 
@@ -277,7 +277,7 @@ REFUSED = [
     Refused("integer given 1:00", config("probe:count: 1:00"), "error: Stack 'qa' with configuration key 'count' must be of type 'integer'", "pkg/workspace/config.go validateStackConfigValue: Atoi('1:00')"),
     Refused("integer given True", config("probe:count: True"), "error: Stack 'qa' with configuration key 'count' must be of type 'integer'", "validateStackConfigValue: Atoi('true')"),
     Refused("integer given an object", config("probe:count: {a: 1}"), "must be of type 'integer'", "ValidateConfigValue: a map is no integer"),
-    Refused("boolean given yes", config("probe:flag: yes"), "error: Stack 'qa' with configuration key 'flag' must be of type 'boolean' (the Pulumi CLI's own check, of what Pulumi.yaml declares); fix: pulumi config set flag '<true or false>' --stack qa", "resolve.go: yes is text; project.go:798-807 ValidateConfigValue: only 'true'/'false'"),
+    Refused("boolean given yes", config("probe:flag: yes"), "error: Stack 'qa' with configuration key 'flag' must be of type 'boolean' (the Pulumi CLI's own check)\n  fix: pulumi config set flag '<true or false>' --stack qa\n", "resolve.go: yes is text; project.go:798-807 ValidateConfigValue: only 'true'/'false'"),
     Refused("secret a secure number", config("probe:token: {secure: 5}"), f"error: Stack 'qa' with configuration key 'token' must be encrypted as it's secret{FIXED}", "object.go:540-550 isSecureValue: a number is no ciphertext; pkg/workspace/config.go:128-133", project=SECRET_PROJECT),
     Refused("string secret an object", config("probe:token: {inner: {secure: v1}}"), f"error: Stack 'qa' with configuration key 'token' must be of type 'string'{FIXED}", "object.go:51-72 Secure: the object holds one; config.go:136-153 decodes it; project.go:772-774: no string", project=SECRET_PROJECT),
     Refused("secure an unquoted date", config("probe:a: {secure: 2026-12-01}"), "Pulumi.qa.yaml line 2: probe:a is `secure:` an unquoted date", "object.go:490-491 keeps its text, object.go:438-449 reads the JSON back and :540-550 takes it for a ciphertext; pkg/cmd/pulumi/config/io.go:175-181 no decrypter that could"),
@@ -294,8 +294,8 @@ REFUSED = [
 
 def refusal_problems(case: Refused, result: subprocess.CompletedProcess[str]) -> list[str]:
     """What is wrong with the render of a refused file: it must exit 2 with one `error:` line
-    naming the file, the line and what to do (the CLI's meaning: the case's `cli`), never a
-    traceback."""
+    naming the file, the line and what to do (the CLI's meaning: the case's `cli`), or, for the
+    CLI's own checks, the CLI's line and a `  fix:` line; never a traceback."""
     problems = []
     if "Traceback" in result.stderr:
         problems.append("a traceback")
@@ -303,8 +303,13 @@ def refusal_problems(case: Refused, result: subprocess.CompletedProcess[str]) ->
         problems.append(f"exit {result.returncode}")
     if case.says not in result.stderr:
         problems.append(f"does not say {case.says!r} ({case.cli})")
-    if [line for line in result.stderr.splitlines() if line.startswith("error:")] != [result.stderr.strip()]:
-        problems.append("not one error: line")
+    first, *rest = result.stderr.strip().splitlines() or [""]
+    if (
+        not first.startswith("error:")
+        or [line for line in rest if not line.startswith("  fix: ")]
+        or len(rest) > 1
+    ):
+        problems.append("not one error: line (and its fix)")
     return [f"{case.name}: {p}: {result.stderr.strip()[:300]!r}" for p in problems]
 
 

@@ -341,12 +341,11 @@ def is_secure(value: Any) -> bool:
 
 class StackConfigError(Exception):
     """The stack's config fails what the Pulumi CLI checks before the program runs: the CLI's own
-    message (`cli_message`), then the command that fixes it (`fix`), which the CLI does not print."""
+    message (`cli_message`), then, on a line `  fix: ...` as the program prints its own, the
+    command that fixes it (`fix`), which the CLI does not print."""
 
     def __init__(self, cli_message: str, fix: str) -> None:
-        super().__init__(
-            f"{cli_message} (the Pulumi CLI's own check, of what Pulumi.yaml declares); fix: {fix}"
-        )
+        super().__init__(f"{cli_message} (the Pulumi CLI's own check)\n  fix: {fix}")
         self.cli_message = cli_message
         self.fix = fix
 
