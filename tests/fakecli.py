@@ -29,7 +29,7 @@ from typing import Any
 
 import yaml
 
-from ai_etl.offline.stackconfig import load_project, load_stack_config
+from ai_etl.offline.stackconfig import is_secure, load_project, load_stack_config
 
 BOOL_FLAGS = {"set": {"path", "secret", "plaintext", "raw"}, "rm": {"path"}}
 VALUE_FLAGS = {"set": {"stack", "type", "config-file"}, "rm": {"stack", "config-file"}}
@@ -265,23 +265,25 @@ def decrypted(value: Any) -> Any:
 
 
 def holds_secure(value: Any) -> bool:
+    """Whether `value` is or holds a `secure:` value as the CLI knows one (`is_secure`)."""
+    if is_secure(value):
+        return True
     if isinstance(value, dict):
-        return "secure" in value or any(holds_secure(v) for v in value.values())
+        return any(holds_secure(v) for v in value.values())
     return isinstance(value, list) and any(holds_secure(v) for v in value)
 
 
-def load(project_dir: Path, stack: str) -> tuple[dict[str, Any], dict[str, str]]:
+def load(project_dir: Path, stack: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """A stack's config as the CLI hands it to the program: plain keys, and the secret ones (any
-    `secure:` inside) decrypted, objects as JSON text."""
+    `secure:` inside) decrypted; an object stays one, which the CLI's type checks see and the
+    program reads as Go's JSON of it."""
     return handed(load_stack_config(stack, project_dir))
 
 
-def handed(stored: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+def handed(stored: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     """A stack file's `config:` as the CLI hands it to the program (see `load`)."""
-    config, secrets = dict(stored), {}
-    for key in [k for k, v in config.items() if holds_secure(v)]:
-        value = decrypted(config.pop(key))
-        secrets[key] = value if isinstance(value, str) else json.dumps(value)
+    config = dict(stored)
+    secrets = {key: decrypted(config.pop(key)) for key in [k for k, v in config.items() if holds_secure(v)]}
     return config, secrets
 
 

@@ -40,6 +40,8 @@ SAMPLES = {
     "<address>": "secops@example.com",
     "<https URL, or SQS queue or Lambda function ARN>": "arn:aws:sqs:us-east-1:111111111111:alerts",
     "<https URL of the API, without credentials>": "https://llm.example.com/v1",
+    "<true or false>": "true",
+    "<whole number>": "48",
 }
 """What the user puts in place of each placeholder a fix holds."""
 
@@ -86,7 +88,7 @@ class Project:
             _RUNS[key] = self._run(stack, config, secrets)
         return copy.deepcopy(_RUNS[key])
 
-    def _run(self, stack: str, config: dict[str, Any], secrets: dict[str, str]) -> Run | str:
+    def _run(self, stack: str, config: dict[str, Any], secrets: dict[str, Any]) -> Run | str:
         cwd = Path.cwd()
         os.chdir(self.root)  # the program finds the project's stack files where it runs
         try:

@@ -510,7 +510,7 @@ def test_a_programs_error_reads_as_pulumi_shows_it(tmp_path: Path) -> None:
     """A program's `pulumi.RunError` (a missing required key, say) is its message alone, as the
     language host prints it, after the line saying the program runs; any other exception keeps its
     traceback, as the host prints it; the CLI's own checks of declared config come first, in the
-    CLI's words, before the program runs."""
+    CLI's words and then the command that fixes it, before the program runs."""
     missing = offline(
         "render", "qa", cwd=shop(tmp_path / "a", "  shop:greeting: hello\n  shop:fail: no cluster\n")
     )
@@ -522,7 +522,8 @@ def test_a_programs_error_reads_as_pulumi_shows_it(tmp_path: Path) -> None:
     undeclared = offline("render", "qa", cwd=shop(tmp_path / "c", "  shop:logLevel: debug\n"))
     assert (undeclared.returncode, undeclared.stderr) == (
         2,
-        "error: Stack 'qa' is missing configuration value 'greeting'\n",
+        "error: Stack 'qa' is missing configuration value 'greeting' (the Pulumi CLI's own check)\n"
+        "  fix: pulumi config set greeting '<text>' --stack qa\n",
     )
 
 

@@ -160,9 +160,12 @@ def add_stack(project: Path, name: str, production: bool, consumers: list[str], 
     copy of the job of a stack of the same grade, in its place in the promotion order: a standard
     stack after the first, a production-grade one after the last standard one."""
     recipe = section("Adding a stack")
-    keys = ("`aws:region`", "`aws:allowedAccountIds`", "`ai-etl:clusterName`", "`ai-etl:backend.image`")
-    for key in (*keys, "`ai-etl:<workload>.image`", "`ai-etl:auditEmail`", "`ai-etl:stepImage`"):
+    keys = ("`aws:region`", "`aws:allowedAccountIds`", "`ai-etl:clusterName`", "`ai-etl:backend`")
+    for key in (*keys, "`ai-etl:<workload>`", "`ai-etl:auditEmail`", "`ai-etl:stepImage`"):
         assert key in recipe, key
+    # A nested key in the form the CLI writes it (`ai-etl:backend.image` is a key of its own, which
+    # the program reads as unknown): pkg/cmd/pulumi/config/config.go, `config set --path`.
+    assert "`pulumi config set --path 'backend.image' '<image>' --stack staging`" in recipe
     assert "secretsprovider" in recipe and "encryptedkey" in recipe and "`secure:`" in recipe
     assert "`needs:`" in recipe, "step 3 says how a job takes its place in the promotion order"
     grade = re.search(

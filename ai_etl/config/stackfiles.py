@@ -37,12 +37,13 @@ class StackFile:
 
 
 def _read(path: Path) -> Mapping[str, Any] | None:
-    """A YAML file's top-level mapping, or None if it is missing, too large, or not YAML. PyYAML
-    builds an alias once and shares it, so an alias bomb costs no more than its text."""
+    """A YAML file's top-level mapping, or None if it is missing, too large, or not YAML. Its first
+    document only, as the CLI reads it (yaml.v3's Unmarshal parses one). PyYAML builds an alias
+    once and shares it, so an alias bomb costs no more than its text."""
     try:
         if not path.is_file() or path.stat().st_size > MAX_BYTES:
             return None
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=yaml.BaseLoader)
+        data = next(yaml.load_all(path.read_text(encoding="utf-8"), Loader=yaml.BaseLoader), None)
     except (OSError, ValueError, yaml.YAMLError, RecursionError):
         return None
     return data if isinstance(data, dict) else None

@@ -26,6 +26,7 @@ from ai_etl.offline.records import Registration, Run, Sensitive
 from ai_etl.offline.stackconfig import (
     apply_project_config,
     engine_config,
+    is_secure,
     load_project,
     program_of,
     read_stack_file,
@@ -46,12 +47,13 @@ class _Collect(logging.Handler):
 def run_program(
     stack: str,
     config: Mapping[str, Any],
-    secret_keys: Mapping[str, str] | None = None,
+    secret_keys: Mapping[str, Any] | None = None,
     *,
     program: Path,
     project: str | Mapping[str, Any],
     registrations: list[Registration] | None = None,
     answers: Mapping[str, Mapping[str, Any] | None] | None = None,
+    root: Path | None = None,
 ) -> Run:
     """Run `program` for `stack` under the SDK's mocks.
 
@@ -62,7 +64,12 @@ def run_program(
     (StackConfigError). Exceptions of the program propagate (a `pulumi.RunError` is the program's
     own clean error); pass a list as `registrations` to see what was declared before one.
     `answers` replaces fields of what provider functions answer, by token (None: "not found"),
-    e.g. an older cluster for `aws:eks/getCluster:getCluster`.
+    e.g. an older cluster for `aws:eks/getCluster:getCluster`. `root`, the project's folder if
+    given, is where the program runs as under the CLI: `pulumi.get_root_directory()` returns it (the
+    language host's --root_directory) and the program runs from its own folder (the host's --pwd:
+    pulumi/pulumi pkg/engine/project.go getPwdMain, lines 45-72 at 1b5949891b3c, and
+    sdk/python/cmd/pulumi-language-python-exec, lines 128 and 148-149); else the program runs from
+    the current directory, with no root directory.
     """
     secret_keys = dict(secret_keys or {})
     if isinstance(project, Mapping):
@@ -75,7 +82,7 @@ def run_program(
     monitor = RecordingMonitor(provider_mocks)
     if registrations is not None:
         monitor.registrations = registrations
-    plain = {k: v for k, v in config.items() if not (isinstance(v, dict) and "secure" in v)}
+    plain = {k: v for k, v in config.items() if not is_secure(v)}
     # The engine makes each package's default provider with that package's config as its inputs
     # (pulumi/pulumi pkg/resource/deploy/default_providers.go, newRegisterDefaultProviderEvent).
     ours = f"{project}:"
@@ -115,8 +122,13 @@ def run_program(
         runpy.run_path(str(program), run_name="__main__")
         return collect_exports()
 
+    # Resolved first: both may be relative to the current folder, which becomes the program's.
+    where, program = os.getcwd(), program.resolve()
+    folder = str(root.resolve()) if root is not None else None
     try:
-        pulumi.runtime.reset_options(project=project, stack=stack, preview=False)
+        if folder is not None:
+            os.chdir(program.parent)
+        pulumi.runtime.reset_options(project=project, stack=stack, root_directory=folder, preview=False)
         pulumi.runtime.set_all_config(
             pulumi.runtime.get_config_env(), pulumi.runtime.get_config_secret_keys_env()
         )
@@ -125,6 +137,7 @@ def run_program(
         )
         body()
     finally:
+        os.chdir(where)
         for name, value in saved.items():
             if value is None:
                 os.environ.pop(name, None)
@@ -164,5 +177,13 @@ def offline_run(
     config = apply_project_config(stack, project, config, secrets)
     if starting:
         starting()
-    run = run_program(stack, config, secrets, program=program, project=str(project["name"]), answers=answers)
+    run = run_program(
+        stack,
+        config,
+        secrets,
+        program=program,
+        project=str(project["name"]),
+        answers=answers,
+        root=project_dir,
+    )
     return dataclasses.replace(run, warnings=[*loading, *run.warnings]), placeholders

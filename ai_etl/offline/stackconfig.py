@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import re
+import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -316,13 +317,37 @@ def _cli_value(
             for text, v in zip(keys, value.values(), strict=True)
         }
     if isinstance(value, dict):
+        if set(value) == {"secure"} and isinstance(value["secure"], GoTime):
+            raise StackFileError(
+                f"{_at(path, document.line_of(*where, 'secure'))}: {'.'.join(where[1:])} is `secure:` "
+                "an unquoted date, which the Pulumi CLI stores as its text and reads back as a "
+                "ciphertext that no secrets provider decrypts (config/object.go UnmarshalJSON, "
+                "isSecureValue): quote the ciphertext, or set the value again with "
+                "`pulumi config set --secret`"
+            )
         return {k: _cli_value(v, path, document, (*where, k), default=default) for k, v in value.items()}
     return value
 
 
+def is_secure(value: Any) -> bool:
+    """A `secure:` value as the CLI knows one: a mapping of the one key `secure` to text
+    (pulumi/pulumi sdk/go/common/resource/config/object.go isSecureValue, lines 540-550 at
+    1b5949891b3c). Any other mapping that holds `secure` (a number, a list, a mapping, a second
+    key) is a plain object, which the CLI hands to the program as it is. The program's reading of
+    its stack files (ai_etl/config/stackfiles.py) is a second witness of the same rule: offline
+    runs any program and imports none of it."""
+    return isinstance(value, dict) and len(value) == 1 and isinstance(value.get("secure"), str)
+
+
 class StackConfigError(Exception):
-    """The stack's config fails what the Pulumi CLI checks before the program runs; the message
-    is the CLI's own."""
+    """The stack's config fails what the Pulumi CLI checks before the program runs: the CLI's own
+    message (`cli_message`), then, on a line `  fix: ...` as the program prints its own, the
+    command that fixes it (`fix`), which the CLI does not print."""
+
+    def __init__(self, cli_message: str, fix: str) -> None:
+        super().__init__(f"{cli_message} (the Pulumi CLI's own check)\n  fix: {fix}")
+        self.cli_message = cli_message
+        self.fix = fix
 
 
 def _cli_list(keys: list[str]) -> str:
@@ -369,13 +394,15 @@ def _checked_value(value: Any) -> Any:
 
 
 def apply_project_config(
-    stack: str, project: Mapping[str, Any], config: Mapping[str, Any], secret_keys: Mapping[str, str]
+    stack: str, project: Mapping[str, Any], config: Mapping[str, Any], secret_keys: Mapping[str, Any]
 ) -> dict[str, Any]:
     """What the CLI does with Pulumi.yaml's `config:` before the program runs: stop on keys the
     project declares without a default that the stack lacks, on a `secret: true` key set in plain
     text, or on a value of the wrong type; then add the declared defaults (pulumi/pulumi
     sdk/go/common/workspace/config.go mergeConfig and validateStackConfigValues, since moved to
-    pkg/workspace/config.go)."""
+    pkg/workspace/config.go, lines 119-157 at 1b5949891b3c). Each message is the CLI's, followed by
+    the command that fixes it. `secret_keys` holds what the secrets provider would decrypt: text, or
+    an object or list holding secrets, which a `type: string` key refuses as the CLI does."""
     name = str(project.get("name"))
     declared = {
         (key if ":" in key else f"{name}:{key}"): spec
@@ -394,21 +421,49 @@ def apply_project_config(
             missing.append(key.split(":", 1)[1])
     if missing:
         values = "values" if len(missing) > 1 else "value"
-        raise StackConfigError(f"Stack '{stack}' is missing configuration {values} {_cli_list(missing)}")
+        raise StackConfigError(
+            f"Stack '{stack}' is missing configuration {values} {_cli_list(missing)}",
+            " && ".join(_fix(stack, k, declared[f"{name}:{k}"]) for k in sorted(missing)),
+        )
     for key in sorted(declared):
         spec, short = declared[key], key.split(":", 1)[1] if key.startswith(f"{name}:") else key
         if "type" not in spec or (key not in merged and key not in secret_keys):
             continue
         if spec.get("secret") and key not in secret_keys:
             raise StackConfigError(
-                f"Stack '{stack}' with configuration key '{short}' must be encrypted as it's secret"
+                f"Stack '{stack}' with configuration key '{short}' must be encrypted as it's secret",
+                _fix(stack, short, spec),
             )
-        value = secret_keys[key] if key in secret_keys else _checked_value(merged[key])
+        value = _checked_value(secret_keys[key] if key in secret_keys else merged[key])
         if not validate_config_value(str(spec["type"]), spec.get("items"), value):
             raise StackConfigError(
-                f"Stack '{stack}' with configuration key '{short}' must be of type '{_type_name(spec)}'"
+                f"Stack '{stack}' with configuration key '{short}' must be of type '{_type_name(spec)}'",
+                _fix(stack, short, spec),
             )
     return merged
+
+
+_EXAMPLES = {"string": "<text>", "integer": "<whole number>", "boolean": "<true or false>"}
+_SECRET_LOOKING = re.compile(r"(?i)passwd|pass|password|pwd|secret|token")
+
+
+def _fix(stack: str, key: str, spec: Mapping[str, Any]) -> str:
+    """The command that sets a declared key as Pulumi.yaml declares it, every word quoted for the
+    shell. A secret is set with `--secret`, which prompts for it; an object or a list key by key
+    (`--path`); a scalar as text, which the CLI's check reads as its type (project.go
+    ValidateConfigValue: "true", "42")."""
+    where = f"--stack {shlex.quote(stack)}"
+    if spec.get("secret"):
+        return f"pulumi config set --secret {shlex.quote(key)} {where}"
+    kind = spec.get("type")
+    # A key named like a secret needs --plaintext for a value the CLI rates as one (pkg/cmd/pulumi/
+    # config/config.go:1432 keyPattern, 1446-1460 looksLikeSecret): said whatever the value.
+    flags = "--plaintext " if _SECRET_LOOKING.search(key) else ""
+    if kind in ("object", "array"):
+        path = f"{key}.<name>" if kind == "object" else f"{key}[0]"
+        return f"pulumi config set {flags}--path {shlex.quote(path)} {shlex.quote('<value>')} {where}"
+    example = shlex.quote(_EXAMPLES.get(str(kind), "<value>"))
+    return f"pulumi config set {flags}{shlex.quote(key)} {example} {where}"
 
 
 def engine_config(values: Mapping[str, Any]) -> dict[str, str]:
