@@ -602,7 +602,7 @@ def test_numbers_past_what_python_reads_and_secure_values_get_clean_errors(proje
     assert "set with --secret (not shown)" in message
     assert "object at 0x" not in message and "222222222222" not in message and len(message) < 3000
     for line in fixes(message):
-        assert project.paste(filled(line, "production")).returncode == 0
+        project.pasted("production", filled(line, "production"))
     assert isinstance(project.run("production"), Run)
     assert project.stored("production")["aws:allowedAccountIds"] == ["222222222222"]
 
