@@ -583,8 +583,8 @@ def test_a_list_past_its_limit_is_cut_to_what_fits_in_one_paste(project: Project
 
 def test_numbers_past_what_python_reads_and_secure_values_get_clean_errors(project: Project) -> None:
     """A generation of 5000 digits (past the 4300 Python reads without a ValueError), anywhere a
-    number is read, and an account id set with --secret, each get a problem and a fix, never a
-    traceback or an object's repr; the secure value never shows."""
+    number is read, and an account id or a region set with --secret, each get a problem and a fix,
+    never a traceback or an object's repr; the secure values never show."""
     huge = "9" * 5000
     project.write(
         "production",
@@ -592,6 +592,7 @@ def test_numbers_past_what_python_reads_and_secure_values_get_clean_errors(proje
             "ai-etl:rotation": {"db-password": huge},
             "ai-etl:database": {"port": huge},
             "aws:allowedAccountIds": fakecli.encrypted("222222222222"),
+            "aws:region": fakecli.encrypted("FAKE-REGION-9"),
         },
     )
     message = project.run("production")
@@ -600,11 +601,14 @@ def test_numbers_past_what_python_reads_and_secure_values_get_clean_errors(proje
     assert "database.port: must be a whole number from 1 to 65535" in message
     assert "aws:allowedAccountIds: must be a list of 12-digit account ids" in message
     assert "set with --secret (not shown)" in message
-    assert "object at 0x" not in message and "222222222222" not in message and len(message) < 3000
+    assert "aws:region: is not an AWS region (it is set with --secret, so it is not shown)" in message
+    assert "object at 0x" not in message and "222222222222" not in message and "FAKE" not in message
+    assert len(message) < 3000
     for line in fixes(message):
         project.pasted("production", filled(line, "production"))
     assert isinstance(project.run("production"), Run)
-    assert project.stored("production")["aws:allowedAccountIds"] == ["222222222222"]
+    stored = project.stored("production")
+    assert stored["aws:allowedAccountIds"] == ["222222222222"] and stored["aws:region"] == "us-east-1"
 
 
 def test_a_flood_of_bad_keys_prints_a_screenful(project: Project) -> None:
