@@ -152,6 +152,8 @@ def _masked_leaf(value: Any) -> Any:
 
 def masked(value: Any, limit: int = LIMIT) -> str:
     """`repr(value)` with every credential inside it masked, cut to `limit` characters."""
+    if isinstance(value, int) and abs(value) >= 10**limit:  # repr refuses past 4300 digits
+        return f"a number of more than {limit} digits"
     leaf = _masked_leaf(value)
     text = UNPARSEABLE if leaf == UNPARSEABLE else repr(leaf)
     return text if len(text) <= limit else text[: limit - 3] + "..."

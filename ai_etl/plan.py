@@ -33,7 +33,7 @@ from ai_etl.components.steppods import admin_password_env, step_env
 from ai_etl.config.cluster import Cluster, kubeconfig
 from ai_etl.config.commands import Commands
 from ai_etl.config.fields import dns_suffix
-from ai_etl.config.problems import ConfigError
+from ai_etl.config.problems import Problems
 from ai_etl.config.settings import Settings, WorkloadSettings
 from ai_etl.tokens import AUDIT_ANNOTATION, CLUSTER_ANNOTATION, VERSION_ANNOTATION
 
@@ -169,16 +169,29 @@ def container_spec(workload: WorkloadSettings) -> ContainerSpec:
 
 def check_pattern_size(p: Plan) -> None:
     """The access rule's pattern within EventBridge's default size (auditpatterns.PATTERN_LIMIT):
-    known before anything is declared, as every name in it is."""
-    readers = (p.operator_role_arn, *p.audit_expected_readers)
-    size = len(compact(access_pattern(p.secret_name_prefix, p.audit_arn_prefixes, readers)))
-    if size > PATTERN_LIMIT:
-        last = len(p.audit_expected_readers) - 1
-        fix = Commands(p.stack).rm(("auditExpectedReaders", last))
-        raise ConfigError(
-            f"auditExpectedReaders: the access alert's pattern would take {size} characters, over "
-            f"EventBridge's {PATTERN_LIMIT}; name fewer roles (one role per CI job is enough): {fix}"
-        )
+    known before anything is declared, as every name in it is. Past it, one fix keeps the first
+    readers that fit, in one paste, however many there are."""
+
+    def size(kept: int) -> int:
+        readers = (p.operator_role_arn, *p.audit_expected_readers[:kept])
+        return len(compact(access_pattern(p.secret_name_prefix, p.audit_arn_prefixes, readers)))
+
+    given = len(p.audit_expected_readers)
+    if size(given) <= PATTERN_LIMIT:
+        return
+    fit, over = 0, given  # the pattern grows with each reader: the most that fit, by bisection
+    while over - fit > 1:
+        middle = (fit + over) // 2
+        fit, over = (middle, over) if size(middle) <= PATTERN_LIMIT else (fit, middle)
+    problems = Problems(p.stack)
+    problems.add(
+        "auditExpectedReaders",
+        f"the access alert's pattern would take {size(given)} characters, over EventBridge's "
+        f"{PATTERN_LIMIT}: {fit} of the {given} roles fit; name fewer (one role per CI job is enough). "
+        f"The fix keeps the first {fit}",
+        Commands(p.stack).set_list(("auditExpectedReaders",), p.audit_expected_readers[:fit]),
+    )
+    problems.raise_if_any()
 
 
 def plan(s: Settings, cluster: Cluster) -> Plan:

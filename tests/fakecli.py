@@ -4,6 +4,8 @@ the PATH as `pulumi` (`python -m tests.fakecli config set ...`).
 
 What it follows, in pulumi/pulumi: the command lines of pkg/cmd/pulumi/config/config.go
 (newConfigSetCmd, newConfigRemoveCmd: one key, an optional value, else the value from stdin;
+newConfigSetAllCmd: repeated `--plaintext` and `--secret` pairs, no argument, the plain ones set
+first, each pair split as io.go parseKeyValuePair splits it;
 `--secret`, `--plaintext` and `--type` exclusive; looksLikeSecret) and the cobra/pflag rules they run
 under (a word starting with `-` is a flag unless it follows `--`; an unknown flag is an error); keys
 as pkg/cmd/pulumi/config/io.go parseConfigKey and sdk/go/common/resource/config/key.go ParseKey read
@@ -31,8 +33,14 @@ import yaml
 
 from ai_etl.offline.stackconfig import is_secure, load_project, load_stack_config
 
-BOOL_FLAGS = {"set": {"path", "secret", "plaintext", "raw"}, "rm": {"path"}}
-VALUE_FLAGS = {"set": {"stack", "type", "config-file"}, "rm": {"stack", "config-file"}}
+BOOL_FLAGS = {"set": {"path", "secret", "plaintext", "raw"}, "rm": {"path"}, "set-all": {"path"}}
+VALUE_FLAGS = {
+    "set": {"stack", "type", "config-file"},
+    "rm": {"stack", "config-file"},
+    "set-all": {"stack", "config-file"},
+}
+ARRAY_FLAGS = {"set": set(), "rm": set(), "set-all": {"plaintext", "secret"}}
+"""Flags given once per value (pflag StringArrayVar); set-all's `--json` is not followed here."""
 SHORT = {"s": "stack"}
 SECRET_LOOKING_NAME = re.compile(r"(?i)passwd|pass|password|pwd|secret|token")
 """config.go keyPattern."""
@@ -50,7 +58,7 @@ def cli_stored(value: str, path: bool) -> Any:
         return value == "true"
     if len(value) > 1 and value[0] == "0":
         return value
-    fits = re.fullmatch(r"[+-]?[0-9]+", value) and -(2**63) <= int(value) < 2**64
+    fits = re.fullmatch(r"[+-]?[0-9]{1,20}", value) and -(2**63) <= int(value) < 2**64
     return int(value) if fits else value
 
 
@@ -77,6 +85,11 @@ def parse_args(argv: list[str]) -> tuple[str, dict[str, Any], list[str]]:
             name, eq, value = w[2:].partition("=")
             if name in BOOL_FLAGS[verb]:
                 flags[name] = True if not eq else {"true": True, "false": False}[value]
+            elif name in ARRAY_FLAGS[verb]:
+                given = value if eq else next(words, None)
+                if given is None:
+                    raise CliError(f"flag needs an argument: --{name}")
+                flags.setdefault(name, []).append(given)
             elif name in VALUE_FLAGS[verb]:
                 flags[name] = value if eq else next(words, None)
                 if flags[name] is None:
@@ -90,9 +103,9 @@ def parse_args(argv: list[str]) -> tuple[str, dict[str, Any], list[str]]:
             flags[short] = w[2:] or next(words, None)
         else:
             args.append(w)
-    if len([f for f in ("secret", "plaintext", "type") if f in flags]) > 1:
+    if verb != "set-all" and len([f for f in ("secret", "plaintext", "type") if f in flags]) > 1:
         raise CliError("if any flags in the group [secret plaintext type] are set none of the others can be")
-    if len(args) not in ((1,) if verb == "rm" else (1, 2)):
+    if len(args) not in {"rm": (1,), "set": (1, 2), "set-all": (0,)}[verb]:
         raise CliError(f"wrong number of arguments: {args}")
     if not flags.get("stack"):
         raise CliError("stricter than the CLI: every printed command names its stack")
@@ -222,15 +235,54 @@ def _typed(text: str, kind: str | None) -> Any:
         raise CliError(f"invalid {kind} value") from error
 
 
-def apply(argv: list[str], config: dict[str, Any], project: str, stdin: Callable[[], str | None]) -> None:
-    """Apply one `pulumi config set|rm` command line to a stack file's `config:`; `stdin()` gives
-    the value a `set` without one reads."""
-    verb, flags, args = parse_args(argv)
-    path = bool(flags.get("path"))
-    space, name = parse_key(args[0], path, project)
+def pair(text: str) -> tuple[str, str]:
+    """A set-all `key=value` (io.go parseKeyValuePair): split at the first `=`, or, for a key that
+    starts with a quote, at that quote followed by `=`."""
+    quote = text[:1] if text[:1] in ("'", '"') else ""
+    key, eq, value = text.removeprefix(quote).partition(f"{quote}=")
+    if not eq:
+        raise CliError("config value must be in the form [key]=[value]")
+    return key, value
+
+
+def _key(text: str, path: bool, project: str) -> tuple[str, list[str | int]]:
+    """A key argument's namespace and the parts of its path."""
+    space, name = parse_key(text, path, project)
     parts: list[str | int] = parse_path(name) if path else [name]
     if path and (not parts or not isinstance(parts[0], str) or not parts[0]):
         raise CliError("first path segment of config key must be a non-empty string")
+    return space, parts
+
+
+def _store(config: dict[str, Any], space: str, parts: list[str | int], value: Any) -> None:
+    """map.go Set: a top-level key replaced, a path set inside its object."""
+    root = f"{space}:{parts[0]}"
+    config[root] = value if len(parts) == 1 else _set(config.get(root), parts[1:], value, 1)
+
+
+def _set_all(flags: dict[str, Any], config: dict[str, Any], project: str) -> None:
+    """`config set-all`: the plain pairs, then the secret ones. A plain value is untyped
+    (config.NewValue), so `--path` coerces it where it goes inside an object (map.go Set)."""
+    path = bool(flags.get("path"))
+    for text in flags.get("plaintext", []):
+        key, value = pair(text)
+        space, parts = _key(key, path, project)
+        _store(config, space, parts, value if len(parts) == 1 else _typed(value, None))
+    for text in flags.get("secret", []):
+        key, value = pair(text)
+        _store(config, *_key(key, path, project), encrypted(value))
+
+
+def apply(argv: list[str], config: dict[str, Any], project: str, stdin: Callable[[], str | None]) -> None:
+    """Apply one `pulumi config set|set-all|rm` command line to a stack file's `config:`; `stdin()`
+    gives the value a `set` without one reads."""
+    verb, flags, args = parse_args(argv)
+    path = bool(flags.get("path"))
+    if verb == "set-all":
+        _set_all(flags, config, project)
+        return
+    space, parts = _key(args[0], path, project)
+    name = parse_key(args[0], path, project)[1]
     root = f"{space}:{parts[0]}"
     if verb == "rm":
         if len(parts) == 1:
@@ -242,15 +294,12 @@ def apply(argv: list[str], config: dict[str, Any], project: str, stdin: Callable
     if text is None:
         raise CliError("config value must be specified in non-interactive mode")
     if flags.get("secret"):
-        value: Any = {"secure": FAKE + base64.b64encode(text.encode()).decode()}
+        value: Any = encrypted(text)
     else:
         if SECRET_LOOKING_NAME.search(name) and not flags.get("plaintext") and "type" not in flags:
             raise CliError(f"config value for '{space}:{name}' looks like a secret (stricter than the CLI)")
         value = text if len(parts) == 1 and "type" not in flags else _typed(text, flags.get("type"))
-    if len(parts) == 1:
-        config[root] = value
-    else:
-        config[root] = _set(config.get(root), parts[1:], value, 1)
+    _store(config, space, parts, value)
 
 
 def decrypted(value: Any) -> Any:

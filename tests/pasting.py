@@ -16,7 +16,9 @@ from typing import Any
 
 import pytest
 
+from ai_etl.config.fields import aws_regions
 from ai_etl.config.problems import ConfigError
+from ai_etl.grade import GRADE_KEY, STANDARD
 from ai_etl.offline.records import Run
 from ai_etl.offline.runner import run_program
 from ai_etl.offline.stackconfig import StackConfigError, load_project, load_stack_config
@@ -42,8 +44,11 @@ SAMPLES = {
     "<https URL of the API, without credentials>": "https://llm.example.com/v1",
     "<true or false>": "true",
     "<whole number>": "48",
+    "<region>": "us-east-1",
+    "<replica region>": "us-west-2",
 }
-"""What the user puts in place of each placeholder a fix holds."""
+"""What the user puts in place of each placeholder a fix holds (own() gives a stack's own where the
+placeholder stands for where that stack lives)."""
 
 
 @dataclass
@@ -113,6 +118,32 @@ class Project:
             check=False,
         )
 
+    def pasted(self, stack: str, line: str, typed: str = "") -> None:
+        """`line` pasted into bash as `paste` does, its `pulumi` a shell function that only records
+        each command line; each is then applied to `stack`'s file by the fake CLI in this process.
+        One bash, no interpreter started per command: for suites that paste hundreds of fixes. The
+        keys keep their places in the file (the CLI writes the whole file anew anyway), so a fix
+        that restores a config restores the file, which `run` has rendered before."""
+        record = 'pulumi() { printf "%s\\0" "$#" "$@"; }'
+        result = subprocess.run(
+            ["bash", "--noprofile", "--norc", "-c", f"{record}\n{line}"],
+            cwd=self.root,
+            env=self.env,
+            capture_output=True,
+            timeout=60,
+            check=True,
+        )
+        words = iter(result.stdout.decode().split("\0")[:-1])
+        typed_lines = iter(typed.splitlines())
+        config = load_stack_config(stack, self.root)
+        places = {key: i for i, key in enumerate(config)}
+        for count in words:
+            argv = [next(words) for _ in range(int(count))]
+            assert fakecli.parse_args(argv)[1]["stack"] == stack, argv
+            fakecli.apply(argv, config, str(load_project(self.root)["name"]), lambda: next(typed_lines, None))
+        ordered = sorted(config.items(), key=lambda item: places.get(item[0], len(places)))
+        fakecli.write(self.root, stack, dict(ordered))
+
     def stored(self, stack: str) -> dict[str, Any]:
         return load_stack_config(stack, self.root)
 
@@ -158,8 +189,26 @@ def fixes(message: str) -> list[str]:
     return found
 
 
-def filled(line: str) -> str:
-    """A fix with each placeholder replaced as the user would replace it."""
-    for placeholder, sample in SAMPLES.items():
+def own(stack: str) -> dict[str, str]:
+    """What the user of `stack` fills in for the placeholders of where it lives: its committed
+    region, replica region (another region of its partition if it keeps none), account and grade."""
+    config = load_stack_config(stack, PROJECT_DIR)
+    region = str(config["aws:region"])
+    partition = aws_regions()[region]
+    replica = config.get("ai-etl:replicaRegion") or next(
+        r for r in sorted(aws_regions()) if aws_regions()[r] == partition and r != region
+    )
+    return {
+        "<region>": region,
+        "<replica region>": str(replica),
+        "<account>": str(config["aws:allowedAccountIds"][0]),
+        "<standard|production>": str(config.get(GRADE_KEY, STANDARD)),
+    }
+
+
+def filled(line: str, stack: str | None = None) -> str:
+    """A fix with each placeholder replaced as the user would replace it: with `stack`'s own
+    region, replica region and account where one stands for those."""
+    for placeholder, sample in {**SAMPLES, **(own(stack) if stack else {})}.items():
         line = line.replace(placeholder, sample)
     return line

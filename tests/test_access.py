@@ -462,10 +462,14 @@ def test_a_stack_with_a_replica_region_keeps_an_encrypted_replica_of_every_secre
         (
             "us-east-1",
             "is aws:region (us-east-1)",
-            "pulumi config set replicaRegion us-east-2 --stack production",
+            "pulumi config set replicaRegion '<replica region>' --stack production",
         ),
-        ("us-west-9", "'us-west-9' is not an AWS region; did you mean us-west-2?", "replicaRegion us-west-2"),
-        ("cn-north-1", "Secrets Manager replicates within a partition", "replicaRegion us-east-2"),
+        (
+            "us-west-9",
+            "'us-west-9' is not an AWS region; did you mean us-west-2?",
+            "replicaRegion '<replica region>'",
+        ),
+        ("cn-north-1", "Secrets Manager replicates within a partition", "replicaRegion '<replica region>'"),
     ],
 )
 def test_a_replica_region_that_cannot_hold_a_replica_is_refused(value: str, problem: str, fix: str) -> None:

@@ -99,7 +99,8 @@ def test_the_documented_error_is_what_the_program_prints() -> None:
     shown = fenced((DOCS / "configuration.md").read_text(), "`pulumi preview` stops with", lang="")
     try:
         run_stack(
-            "production", overrides={"ai-etl:recoveryWindowInDays": 3, "ai-etl:backend": {"replica": 4}}
+            "production",
+            overrides={"ai-etl:recoveryWindowInDays": 3, "ai-etl:backend": {"memoryRequst": "1Gi"}},
         )
     except ConfigError as error:
         assert shown == f"error: {error}\n"

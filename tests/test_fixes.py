@@ -10,6 +10,7 @@ CLI would (tests/fakecli.py), and runs the program again on the result.
 from __future__ import annotations
 
 import re
+import shlex
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -17,10 +18,12 @@ from typing import Any
 
 import pytest
 
+from ai_etl.config.problems import SHOWN
 from ai_etl.offline.records import Run
 from ai_etl.offline.stackconfig import StackFileError, load_stack_config
 from tests import fakecli
-from tests.pasting import CANARY, PROMPTED, Project, filled, fixes, hostile, project
+from tests.helpers import PLACEHOLDERS
+from tests.pasting import CANARY, PROMPTED, Project, filled, fixes, hostile, own, project
 from tests.paths import PROJECT_DIR
 
 __all__ = ["project"]  # the fixture
@@ -95,9 +98,13 @@ CASES = [
              {"ai-etl:rotation": {"jwt-secret-key": value} if "\n" not in value else {}})
         for value in HOSTILE_VALUES
     ),
-    Case("misspelt nested key keeps its value", {"ai-etl:backend": {"replica": 4}},
-         ("backend.replica: is not a setting", "did you mean replicas?"),
-         {"ai-etl:backend": {"image": load_stack_config("dev", PROJECT_DIR)["ai-etl:backend"]["image"], "replicas": 4}}),
+    Case("misspelt nested key keeps its value", {"ai-etl:backend": {"portt": 8080}},
+         ("backend.portt: is not a setting", "did you mean port?"),
+         {"ai-etl:backend": {**load_stack_config("dev", PROJECT_DIR)["ai-etl:backend"], "port": 8080}}),
+    # dev sets replicas: 1, which the program reads; the misspelt one goes, and says so
+    Case("misspelt nested key beside the key it misspells", {"ai-etl:backend": {"replica": 4}},
+         ("backend.replica: is not a setting", "did you mean replicas? replicas is set too"),
+         {"ai-etl:backend": load_stack_config("dev", PROJECT_DIR)["ai-etl:backend"]}),
     Case("misspelt top-level key keeps its value", {"ai-etl:replicaRegon": "us-west-2"},
          ("did you mean replicaRegion?",), {"ai-etl:replicaRegon": None, "ai-etl:replicaRegion": "us-west-2"}),
     Case("misspelt number keeps its value", {"ai-etl:passwordLenght": 64},
@@ -137,14 +144,19 @@ CASES = [
     Case("project name with '_'", {"ai_etl:replicaRegion": "us-west-2"},
          ("ai_etl:replicaRegion: is under 'ai_etl'", "did you mean ai-etl:replicaRegion?"),
          {"ai_etl:replicaRegion": None, "ai-etl:replicaRegion": "us-west-2"}),
-    Case("project name misspelt", {"aws-etl:protect": True},
-         ("aws-etl:protect: is under 'aws-etl'",), {"aws-etl:protect": None, "ai-etl:protect": "true"}),
+    Case("project name misspelt", {"aws-etl:passwordLength": 64},
+         ("aws-etl:passwordLength: is under 'aws-etl'",), {"aws-etl:passwordLength": None, "ai-etl:passwordLength": "64"}),
+    # dev sets ai-etl:protect, which the program reads: it is never overwritten unmentioned
+    Case("project name misspelt, the key meant set too", {"aws-etl:protect": True},
+         ("aws-etl:protect: is under 'aws-etl'", "protect is set too"),
+         {"aws-etl:protect": None, "ai-etl:protect": False}),
     Case("project name in capitals, key misspelt too", {"Ai-Etl:replicaRegon": "us-west-2"},
          ("did you mean ai-etl:replicaRegion?",), {"ai-etl:replicaRegion": "us-west-2"}),
     Case("project name misspelt, an object under it", {"ai_etl:rotation": {"secret-key": "2026-12-01"}},
          ("ai_etl:rotation",), {"ai-etl:rotation": {"secret-key": "2026-12-01"}}),
     Case("project name misspelt, a secret under it", {"ai_etl:qwenApiKey": fakecli.encrypted("sk-live-123")},
-         ("ai_etl:qwenApiKey",), {"ai_etl:qwenApiKey": None, "ai-etl:qwenApiKey": fakecli.encrypted(PROMPTED)},
+         ("ai_etl:qwenApiKey", "qwenApiKey is set too"),
+         {"ai_etl:qwenApiKey": None, "ai-etl:qwenApiKey": fakecli.encrypted(PLACEHOLDERS["ai-etl:qwenApiKey"])},
          hidden=("sk-live-123",)),
     Case("project name misspelt, a key no one knows", {"ai_etl:frobnicate": 1},
          ("ai_etl:frobnicate",), {"ai_etl:frobnicate": None}),
@@ -210,7 +222,7 @@ def test_each_fix_pasted_as_printed_fixes_the_stack_file(project: Project, case:
     for secret in case.hidden:
         assert secret not in message
     for line in fixes(message):
-        result = project.paste(filled(line), typed=f"{PROMPTED}\n" * 8)
+        result = project.paste(filled(line, case.stack), typed=f"{PROMPTED}\n" * 8)
         assert result.returncode == 0, f"{line}\n{result.stderr}"
     assert not project.canary.exists(), "a pasted fix ran a command hidden in a key"
     stored = project.stored(case.stack)
@@ -373,18 +385,31 @@ def test_the_paste_harness_catches_an_unquoted_fix(project: Project) -> None:
 def test_no_traceback_on_hostile_values(project: Project) -> None:
     """Whatever a stack file holds, the program ends in its own error (or runs): no traceback,
     no hang, and no fix that spans lines. A file the offline loader refuses by its own bounds (too
-    deep, too big) ends in the loader's one-line error instead, as `offline render` prints it."""
-    failed = []
+    deep, too big) ends in the loader's one-line error instead, as `offline render` prints it.
+
+    And no fix guesses: on the stack that sets all four (production), the fixes printed, pasted with
+    their placeholders filled with the stack's own values, let the program run within three rounds
+    and leave its region, replica region, protection and grade as committed."""
+    committed, failed = load_stack_config("production", PROJECT_DIR), []
     for key, value in hostile_config():
-        project.write("dev", {key: value})
+        project.write("production", {key: value})
         try:
-            result = project.run("dev")
-            if isinstance(result, str):
-                fixes(result)
+            result = project.run("production")
+            rounds = 0
+            while isinstance(result, str) and fixes(result) and rounds < 3:  # not the CLI's own refusal
+                for line in fixes(result):
+                    project.pasted("production", filled(line, "production"), typed=f"{PROMPTED}\n" * 8)
+                result, rounds = project.run("production"), rounds + 1
         except StackFileError as error:
             assert "\n" not in str(error), "the loader's refusal is one line"
+            continue
         except Exception as error:
             failed.append(f"{key}={_short(value)}: {type(error).__name__}: {error}"[:300])
+            continue
+        stored = project.stored("production")
+        changed = [k for k in KEPT if _plain(stored.get(k)) != _plain(committed.get(k))]
+        if rounds and (changed or isinstance(result, str)):  # a fix was pasted: it fixed, and kept
+            failed.append(f"{key}={_short(value)}: changed {changed}; {str(result)[:200]}")
     assert failed == []
 
 
@@ -423,3 +448,175 @@ def test_a_hostile_key_is_shown_on_one_line() -> None:
     printed = "printf %s " + word("a\nb")
     out = subprocess.run(["bash", "-c", printed], capture_output=True, text=True, check=True)
     assert out.stdout == "a\nb"
+
+
+# Fixes never guess across meaning: where only the user knows the value, a placeholder; never the
+# removal of a replica or of protection; never a value moved to a key of another meaning, or over
+# a key already set; one fix per key.
+
+KEPT = ("aws:region", "ai-etl:replicaRegion", "ai-etl:protect", "ai-etl:grade")
+"""What a pasted fix must leave as the user meant it: where the stack lives, its replica, its
+protection and its grade (pasting `aws:region us-east-1` into a stack in eu-west-1 replaces every
+resource; `config rm replicaRegion` drops the replica without a word)."""
+
+
+@dataclass(frozen=True)
+class Meant:
+    """A stack file with a mistake whose fix could guess; what the user meant of the KEPT keys
+    (the stack's committed values unless given)."""
+
+    name: str
+    stack: str
+    changes: dict[str, Any]
+    says: tuple[str, ...]
+    meant: dict[str, Any] = field(default_factory=dict)
+    remove: tuple[str, ...] = ()
+    never: tuple[str, ...] = ()
+    """Text no fix may hold (a guessed region, a removal, a move to a key of another meaning)."""
+
+
+UNICODE_HYPHEN = "\u2010"
+MEANT = [
+    Meant("a region in capitals", "staging", {"aws:region": "EU-WEST-1"},
+          ("'EU-WEST-1' is not an AWS region; eu-west-1 is",), never=("us-east-1",)),
+    Meant("a region that names none", "staging", {"aws:region": "eu-west-9"},
+          ("'eu-west-9' is not an AWS region", "aws:region '<region>' --stack staging"), never=("us-east-1",)),
+    Meant("no region", "staging", {}, ("aws:region: is required", "'<region>'"), remove=("aws:region",),
+          never=("us-east-1",)),
+    Meant("a replica region in capitals", "production", {"ai-etl:replicaRegion": "US-WEST-2"},
+          ("replicaRegion: must be an AWS region", "set replicaRegion us-west-2 --stack production"),
+          never=("config rm",)),
+    Meant("a replica region no pattern reads", "production", {"ai-etl:replicaRegion": "mars"},
+          ("replicaRegion '<replica region>'",), never=("config rm",)),
+    Meant("a replica region that names none", "production", {"ai-etl:replicaRegion": "us-west-9"},
+          ("'us-west-9' is not an AWS region", "replicaRegion '<replica region>'"), never=("config rm",)),
+    Meant("a replica region in the region", "production", {"ai-etl:replicaRegion": "us-east-1"},
+          ("is aws:region (us-east-1)", "replicaRegion '<replica region>'"), never=("config rm",)),
+    Meant("no replica region at production grade", "production", {},
+          ("replicaRegion: is required", "replicaRegion '<replica region>'"), remove=("ai-etl:replicaRegion",)),
+    Meant("a misspelt namespace holds the missing replica region", "production",
+          {"ai_etl:replicaRegion": "eu-central-1"}, ("did you mean ai-etl:replicaRegion?",),
+          {"ai-etl:replicaRegion": "eu-central-1"}, remove=("ai-etl:replicaRegion",),
+          never=("replicaRegion: is required", "<replica region>")),
+    Meant("a misspelt key beside the replica region", "production", {"ai-etl:replicaRegon": "eu-central-1"},
+          ("did you mean replicaRegion? replicaRegion is set too",), never=("eu-central-1 --stack",)),
+    Meant("a key under a Unicode hyphen beside protect: true", "production",
+          {f"ai{UNICODE_HYPHEN}etl:protect": False}, ("protect is set too",), never=("protect false",)),
+    Meant("an adopted admin password", "production",
+          {"ai-etl:adopt": {"db-admin-password": fakecli.encrypted("fake-admin-password")}},
+          ("adopt.db-admin-password: is not a setting", "db-password is another setting: nothing is moved there"),
+          never=("adopt.db-password",)),
+    Meant("a grade in capitals", "production", {"ai-etl:grade": "Production"}, ("grade production --stack",)),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("case", MEANT, ids=[c.name for c in MEANT])
+def test_a_fix_pasted_keeps_where_the_stack_lives_its_replica_protection_and_grade(
+    project: Project, case: Meant
+) -> None:
+    """Every fix printed, pasted with its placeholders filled with the stack's own values, fixes
+    the stack file (the program then runs) and leaves its region, replica region, protection and
+    grade as the user meant them; no fix guesses (`never`), and no key gets two fixes."""
+    project.write(case.stack, case.changes, case.remove)
+    message = project.run(case.stack)
+    assert isinstance(message, str), "the mistake was accepted"
+    for fragment in case.says:
+        assert fragment in message
+    lines = fixes(message)
+    for fragment in case.never:
+        assert not [line for line in lines if fragment in line] and fragment not in message, fragment
+    keys = [key for line in lines for key in touched(line)]
+    assert len(keys) == len(set(keys)), f"two fixes change one key: {keys}"
+    for line in lines:
+        result = project.paste(filled(line, case.stack), typed=f"{PROMPTED}\n" * 8)
+        assert result.returncode == 0, f"{line}\n{result.stderr}"
+    again = project.run(case.stack)
+    assert isinstance(again, Run), again
+    committed, stored = load_stack_config(case.stack, PROJECT_DIR), project.stored(case.stack)
+    for key in KEPT:
+        assert _plain(stored.get(key)) == _plain(case.meant.get(key, committed.get(key))), key
+
+
+def _plain(value: Any) -> Any:
+    """A value as the program reads it: plain `config set protect true` stores the text 'true'."""
+    return str(value).lower() if isinstance(value, bool) else value
+
+
+def touched(line: str) -> set[str]:
+    """The top-level keys a fix's `pulumi config` commands set or remove."""
+    keys, words = set(), iter(shlex.split(line))
+    for word in words:
+        if word != "config":
+            continue
+        next(words)  # the verb
+        for arg in words:
+            if arg == "&&":
+                break
+            if arg in ("--stack", "--type"):
+                next(words)
+            elif arg == "--plaintext" or not arg.startswith("-"):
+                key = next(words).partition("=")[0] if arg == "--plaintext" else arg
+                keys.add(re.split(r"[.\[]", key)[0])
+                if arg != "--plaintext":
+                    break
+    return keys
+
+
+def test_a_list_past_its_limit_is_cut_to_what_fits_in_one_paste(project: Project) -> None:
+    """3000 expected readers cannot fit the access alert's pattern: one fix, pasted once, keeps the
+    first readers that fit (not one removal per paste, thousands of times), and the program runs."""
+    account = own("production")["<account>"]
+    readers = [f"arn:aws:iam::{account}:role/ci-deploy-{i:04d}" for i in range(3000)]
+    project.write("production", {"ai-etl:auditExpectedReaders": readers})
+    message = project.run("production")
+    assert isinstance(message, str)
+    (line,) = fixes(message)
+    kept = int(re.search(r": (\d+) of the 3000 roles fit", message)[1])  # type: ignore[index]
+    assert 0 < kept < 3000
+    assert project.paste(line).returncode == 0
+    assert project.stored("production")["ai-etl:auditExpectedReaders"] == readers[:kept]
+    assert isinstance(project.run("production"), Run)
+    project.write("production", {"ai-etl:auditExpectedReaders": readers[: kept + 1]})
+    assert f"{kept} of the {kept + 1} roles fit" in str(project.run("production")), (
+        "the most that fit are kept"
+    )
+
+
+def test_numbers_past_what_python_reads_and_secure_values_get_clean_errors(project: Project) -> None:
+    """A generation of 5000 digits (past the 4300 Python reads without a ValueError), anywhere a
+    number is read, and an account id or a region set with --secret, each get a problem and a fix,
+    never a traceback or an object's repr; the secure values never show."""
+    huge = "9" * 5000
+    project.write(
+        "production",
+        {
+            "ai-etl:rotation": {"db-password": huge},
+            "ai-etl:database": {"port": huge},
+            "aws:allowedAccountIds": fakecli.encrypted("222222222222"),
+            "aws:region": fakecli.encrypted("FAKE-REGION-9"),
+        },
+    )
+    message = project.run("production")
+    assert isinstance(message, str)
+    assert "rotation.db-password: must be a whole number of 0 or more (at most 18 digits)" in message
+    assert "database.port: must be a whole number from 1 to 65535" in message
+    assert "aws:allowedAccountIds: must be a list of 12-digit account ids" in message
+    assert "set with --secret (not shown)" in message
+    assert "aws:region: is not an AWS region (it is set with --secret, so it is not shown)" in message
+    assert "object at 0x" not in message and "222222222222" not in message and "FAKE" not in message
+    assert len(message) < 3000
+    for line in fixes(message):
+        project.pasted("production", filled(line, "production"))
+    assert isinstance(project.run("production"), Run)
+    stored = project.stored("production")
+    assert stored["aws:allowedAccountIds"] == ["222222222222"] and stored["aws:region"] == "us-east-1"
+
+
+def test_a_flood_of_bad_keys_prints_a_screenful(project: Project) -> None:
+    """A stack file of thousands of unknown keys lists the first problems, then how many more:
+    kilobytes, not megabytes, of errors."""
+    project.write("dev", {f"ai-etl:unknownSetting{i:04d}": i for i in range(2000)})
+    message = project.run("dev")
+    assert isinstance(message, str)
+    assert len(fixes(message)) == SHOWN and f"and {2000 - SHOWN} more" in message
+    assert len(message) < 20_000

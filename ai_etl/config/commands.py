@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import re
 import shlex
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -93,7 +93,7 @@ def coerced(text: str) -> bool | int | None:
         return text == "true"
     if len(text) > 1 and text[0] == "0":
         return None
-    if re.fullmatch(r"[+-]?[0-9]+", text) and -(2**63) <= int(text) < 2**64:
+    if re.fullmatch(r"[+-]?[0-9]{1,20}", text) and -(2**63) <= int(text) < 2**64:  # 2**64 has 20 digits
         return int(text)
     return None
 
@@ -144,6 +144,21 @@ class Commands:
         if SECRET_LOOKING_NAME.search(key) and not flags:
             flags = ("--plaintext",)  # a rotation value at `rotation.db-password` is plain by design
         return self._line("set", flags + (("--path",) if len(path) > 1 else ()), key, text)
+
+    def set_list(self, path: Path, items: Sequence[str]) -> str | None:
+        """Make the list at `path` hold `items`, in one paste: remove it, then set every item with one
+        `config set-all --path --plaintext '<key>[i]=<item>' ...` (config.go, newConfigSetAllCmd; io.go
+        parseKeyValuePair splits each pair at its first `=`). Items that `--path` would store as
+        something else than text (set-all takes no `--type`) are set one `config set` each instead."""
+        if not items:
+            return self.rm(path)
+        keys = [key_text((*path, i)) for i in range(len(items))]
+        if None in keys or any(coerced(item) is not None for item in items):
+            return joined(self.rm(path), *(self.set((*path, i), item) for i, item in enumerate(items)))
+        pairs = " ".join(
+            f"--plaintext {word(f'{key}={item}')}" for key, item in zip(keys, items, strict=True)
+        )
+        return joined(self.rm(path), f"pulumi config set-all --path {pairs} --stack {word(self.stack)}")
 
     def set_secret(self, path: Path) -> str | None:
         """Set the key at `path` encrypted, the value read from the prompt (without echo) or a pipe,

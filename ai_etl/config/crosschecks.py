@@ -17,9 +17,9 @@ from ai_etl import names
 from ai_etl.catalogue import SecretSpec
 from ai_etl.config import providers
 from ai_etl.config.commands import Commands, joined, word
-from ai_etl.config.fields import LABEL, OIDC_PROVIDER_ARN, aws_regions, image_tag, pinned
-from ai_etl.config.models import StackConfig
-from ai_etl.config.problems import Problems, Target
+from ai_etl.config.fields import LABEL, OIDC_PROVIDER_ARN, aws_regions, image_tag, mended_region, pinned
+from ai_etl.config.models import REPLICA_PLACEHOLDER, StackConfig
+from ai_etl.config.problems import Problems, Target, already, meant
 from ai_etl.config.reading import ADOPT, NOT_AN_OBJECT, SECRET, RawConfig
 from ai_etl.config.stackfiles import file_stack
 from ai_etl.grade import PRODUCTION, RECOVERY_WINDOW_FOR
@@ -49,19 +49,28 @@ def stack_name(problems: Problems, stack: str) -> None:
         )
 
 
+REGION = "aws:region"
+REGION_PLACEHOLDER = "<region>"
+"""What a fix sets a region to when the user's cannot be read as one: the program cannot know where
+the stack's secrets are, and a region of ours, pasted, would move them (every resource replaced)."""
+
+
 def region_and_partition(problems: Problems, raw: RawConfig) -> None:
     """A real region, in a partition the program supports, and the OIDC provider in the same one."""
     region = problems.shown(("aws:region",), raw.region)
     if raw.region not in aws_regions():
-        # A secret's closest region would say much of it: no hint then.
-        hidden = problems.is_secret(("aws:region",))
-        close = [] if hidden else difflib.get_close_matches(str(raw.region), list(aws_regions()), n=1)
-        problem = f"{region} is not an AWS region" + (f"; did you mean {close[0]}?" if close else "")
-        problems.add(
-            "aws:region",
-            "is required: the AWS region of Secrets Manager" if raw.region is None else problem,
-            problems.set_cmd(("aws:region",), close[0] if close else "us-east-1"),
-        )
+        secret = raw.elsewhere.get(REGION) is SECRET
+        mended = None if secret else mended_region(raw.region)
+        close = difflib.get_close_matches(str(raw.region), list(aws_regions()), n=1)
+        if raw.region is None:
+            problem = "is required: the AWS region of Secrets Manager"
+        elif secret:  # never echoed; a region is no secret, so the fix sets it in plain text
+            problem = "is not an AWS region (it is set with --secret, so it is not shown)"
+        elif mended:
+            problem = f"{region} is not an AWS region; {mended} is, written as AWS writes it"
+        else:
+            problem = f"{region} is not an AWS region" + (f"; did you mean {close[0]}?" if close else "")
+        problems.add(REGION, problem, problems.set_cmd((REGION,), mended or REGION_PLACEHOLDER))
     partition = aws_regions().get(str(raw.region))
     oidc = OIDC_PROVIDER_ARN.fullmatch(str(raw.values.get("oidcProviderArn")))
     if partition and oidc and oidc["partition"] != partition:
@@ -77,7 +86,7 @@ def region_and_partition(problems: Problems, raw: RawConfig) -> None:
             "aws:region",
             f"{region} is in partition {partition!r}, which this program does not support "
             f"({', '.join(SUPPORTED_PARTITIONS)})",
-            problems.set_cmd(("aws:region",), "us-east-1"),
+            problems.set_cmd((REGION,), REGION_PLACEHOLDER),
         )
 
 
@@ -98,27 +107,19 @@ def provided_secrets(problems: Problems, raw: RawConfig, provided: tuple[SecretS
             problems.add(key, problem, fix)
 
 
-def replica_region_for(region: str) -> str:
-    """A sensible second region: another of the same partition, of the same geography if any."""
-    partition = aws_regions().get(region, "aws")
-    others = sorted(r for r, p in aws_regions().items() if p == partition and r != region)
-    near = [r for r in others if r.split("-")[0] == region.split("-")[0]]
-    return (near or others or ["us-west-2"])[0]
-
-
 def replica_region(problems: Problems, raw: RawConfig, config: StackConfig) -> None:
-    """A replica region AWS lists, in the secrets' partition, other than their own region."""
+    """A replica region AWS lists, in the secrets' partition, other than their own region. The fix
+    asks for the region (a placeholder): only the user knows where the replica may live, and never
+    removes the replica."""
     replica, region = config.replica_region, str(raw.region)
     if replica is None or region not in aws_regions():
         return
-    fix = problems.set_cmd(("replicaRegion",), replica_region_for(region))
+    fix = problems.set_cmd(("replicaRegion",), REPLICA_PLACEHOLDER)
     shown = problems.shown(("replicaRegion",), replica)
     if replica not in aws_regions():
         others = [r for r in aws_regions() if r != region]
         hidden = problems.is_secret(("replicaRegion",))  # a secret's closest region says much of it
         close = [] if hidden else difflib.get_close_matches(replica, others, n=1)
-        if close:
-            fix = problems.set_cmd(("replicaRegion",), close[0])
         hint = f"; did you mean {close[0]}?" if close else ""
         problems.add("replicaRegion", f"{shown} is not an AWS region{hint}", fix)
     elif replica == region:
@@ -204,38 +205,44 @@ def production_grade(
     problems: Problems,
     config: StackConfig,
     workloads: Mapping[str, Any],
-    region: str,
     raw_elsewhere: Mapping[str, Any] | None = None,
 ) -> None:
     """What `grade: production` requires, stated in the stack file rather than implied by a name."""
     why = "in a production-grade stack (ai-etl:grade)"
     raw_elsewhere = raw_elsewhere or {}
+
+    def need(key: str, problem: str, fix: str | None) -> None:
+        """A requirement's problem, unless an earlier one names the key or a fix moves a value there
+        (a misspelt key's, checked on the next run): one fix per key, none contradicting another."""
+        if not problems.has(key):
+            problems.add(key, problem, fix)
+
     if not config.protect:
         fix = problems.set_cmd(("protect",), True)
-        problems.add("protect", f"must be true {why}: the KMS key and the secrets", fix)
+        need("protect", f"must be true {why}: the KMS key and the secrets", fix)
     needed = RECOVERY_WINDOW_FOR[PRODUCTION]
     if config.recovery_window_in_days != needed:
-        problems.add(
+        need(
             "recoveryWindowInDays",
             f"must be {needed} {why}, got "
             f"{problems.shown(('recoveryWindowInDays',), config.recovery_window_in_days)}",
             problems.set_cmd(("recoveryWindowInDays",), needed),
         )
     if config.replica_region is None:
-        problems.add(
+        need(
             "replicaRegion",
             f"is required {why}: the recovery window does not survive the loss of the region, so "
-            "every secret keeps a replica, encrypted, in a second one",
-            problems.set_cmd(("replicaRegion",), replica_region_for(region)),
+            "every secret keeps a replica, encrypted, in a second one (a region of the same partition)",
+            problems.set_cmd(("replicaRegion",), REPLICA_PLACEHOLDER),
         )
     if not (config.audit_email or config.audit_endpoint):
-        problems.add(
+        need(
             "auditEmail",
             f"is required {why} (or auditEndpoint): the access alerts must reach someone",
             problems.set_cmd(("auditEmail",), "<address>"),
         )
     if not allowed_accounts(raw_elsewhere):
-        problems.add(
+        need(
             "aws:allowedAccountIds",
             f"is required {why}: without it the stack deploys into whatever account the credentials reach",
             problems.set_cmd(("aws:allowedAccountIds", 0), "<account>", text_only=True),
@@ -275,11 +282,19 @@ def image_warnings(config: StackConfig, workloads: Mapping[str, Any], stack: str
     return warnings
 
 
+GENERATION_DIGITS = 18
+"""The most digits a generation may have: past them no rotation count is meant, and Python refuses
+to read a number of 4300 digits or more (sys.get_int_max_str_digits) with a ValueError."""
+
+
 def generation(value: object) -> int | None:
     """A server credential's generation from its rotation value as the CLI stores it (`--path`
-    stores 2 as an integer, plain `config set` as text); None if it is not a whole number >= 0."""
-    text = str(value).strip() if isinstance(value, int | str) and not isinstance(value, bool) else ""
-    return int(text) if text.isascii() and text.isdigit() else None
+    stores 2 as an integer, plain `config set` as text); None if it is not a whole number >= 0 of
+    at most GENERATION_DIGITS digits."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value if 0 <= value < 10**GENERATION_DIGITS else None
+    text = value.strip() if isinstance(value, str) else ""
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= GENERATION_DIGITS else None
 
 
 GENERATION_PLACEHOLDER = "<its generation now, plus one>"
@@ -293,12 +308,12 @@ def generations(problems: Problems, entries: Mapping[str, Any], servers: tuple[S
     for spec in servers:
         if spec.key not in entries or generation(entries[spec.key]) is not None:
             continue
-        value = entries[spec.key]
+        shown = problems.shown(("rotation", spec.key), entries[spec.key])
         problems.add(
             ("rotation", spec.key),
-            f"must be a whole number of 0 or more, got {problems.shown(('rotation', spec.key), value)}: it "
-            f"counts {spec.key}'s rotations, and each one moves the backend to the other login role "
-            "(docs/runbooks.md)",
+            f"must be a whole number of 0 or more (at most {GENERATION_DIGITS} digits), got {shown}: "
+            f"it counts {spec.key}'s rotations, "
+            "and each one moves the backend to the other login role (docs/runbooks.md)",
             # Never a number of ours: on a stack already past it, a lower one or one of the same
             # parity gives the running pods' login role a new password (docs/runbooks.md).
             problems.set_cmd(("rotation", spec.key), GENERATION_PLACEHOLDER),
@@ -312,10 +327,14 @@ def adopted(problems: Problems, raw: RawConfig, generated: list[str]) -> None:
         if key == NOT_AN_OBJECT:
             problem = "must be an object: generated key -> live value (docs/takeover.md step 1 sets it)"
             problems.add(ADOPT, problem, problems.rm_cmd((ADOPT,)))
-        elif key not in generated:
-            problems.unknown((ADOPT, key), dict.fromkeys(generated, Target(secret=True)))
-    if raw.adopted and raw.adopted != (NOT_AN_OBJECT,) and not raw.adopt_encrypted:
-        leaves = raw.adopt_plain or tuple((ADOPT, k) for k in raw.adopted)
+        elif key not in generated:  # removed, or moved by prompt, by its own fix
+            problems.unknown((ADOPT, key), dict.fromkeys(generated, Target(secret=True)), present=raw.adopted)
+    leaves = [
+        leaf
+        for leaf in raw.adopt_plain or tuple((ADOPT, k) for k in raw.adopted)
+        if str(leaf[1]) in generated
+    ]
+    if leaves and not raw.adopt_encrypted:
         fix = joined(*(problems.set_secret_cmd(leaf) for leaf in leaves))
         if raw.adopt_plain:
             plain = ", ".join(".".join(map(str, leaf)) for leaf in leaves)
@@ -408,23 +427,27 @@ def misspelt_namespaces(problems: Problems, raw: RawConfig, known: Mapping[str, 
     """Keys under a misspelling of the project's namespace: no provider reads them and the program
     reads only `ai-etl:` keys, so they would be ignored in silence. Each moves to the `ai-etl:` key
     meant, its value kept (by prompt if it was secret)."""
+    present = stated(raw)
     for key, value in raw.elsewhere.items():
         space, _, name = key.partition(":")
         if not name or not _looks_like_ours(space):
             continue
-        close = [name] if name in known else difflib.get_close_matches(name, list(known), n=1)
-        hint = f"; did you mean {names.PROJECT}:{close[0]}?" if close else ""
-        secret = holds_secret(value)
-        fix = (
-            problems.moved((key,), value, (close[0],), known[close[0]], secret=secret)
-            if close
-            else problems.rm_cmd((key,))
-        )
-        problems.add(
-            key,
-            f"is under {space!r}, which nothing reads: this program reads only {names.PROJECT}: keys{hint}",
-            fix,
-        )
+        close = name if name in known else meant(name, known)
+        problem = f"is under {space!r}, which nothing reads: this program reads only {names.PROJECT}: keys"
+        if close is None:
+            fix = problems.rm_cmd((key,))
+        elif close in present or problems.has(close):
+            problem += f"; did you mean {names.PROJECT}:{close}? {already(close)}"
+            fix = problems.rm_cmd((key,))
+        else:
+            problem += f"; did you mean {names.PROJECT}:{close}?"
+            fix = problems.moved((key,), value, (close,), known[close], secret=holds_secret(value))
+        problems.add(key, problem, fix)
+
+
+def stated(raw: RawConfig) -> set[str]:
+    """The `ai-etl:` keys the stack sets itself: a misspelt key's value never moves over one."""
+    return {k for k in (*raw.values, *raw.provided_state, ADOPT) if raw.is_set(k)}
 
 
 def holds_secret(value: Any) -> bool:

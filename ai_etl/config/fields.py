@@ -73,12 +73,18 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+NUMBER_DIGITS = 30
+"""The most digits of text read as a number: more is out of every range here, and Python refuses
+to read 4300 or more (sys.get_int_max_str_digits) with a ValueError rather than a problem."""
+
+
 def whole(low: int, high: int | None = None) -> BeforeValidator:
     """A whole number in range. Text of digits counts: `config set` without --path stores text."""
     span = f"from {low} to {high}" if high is not None else f"of {low} or more"
 
     def number(value: Any) -> Any:
-        return int(value) if isinstance(value, str) and re.fullmatch(r"[+-]?\d+", value.strip()) else value
+        digits = isinstance(value, str) and re.fullmatch(rf"[+-]?\d{{1,{NUMBER_DIGITS}}}", value.strip())
+        return int(value) if digits else value
 
     def in_range(value: Any) -> bool:
         return _is_int(value) and low <= value and (high is None or value <= high)
@@ -145,6 +151,13 @@ def mended_url(value: Any) -> str | None:
     """A refused API URL made acceptable (clean_url), if it can be."""
     url = clean_url(value) if isinstance(value, str) else None
     return url if url is not None and api_url_problem(url) is None else None
+
+
+def mended_region(value: Any) -> str | None:
+    """A region written in another case or with spaces (`EU-WEST-1`): the same region, as AWS
+    writes it; None for anything else, which only the user can name."""
+    text = value.strip().lower() if isinstance(value, str) else None
+    return text if text in aws_regions() else None
 
 
 def mended_grade(value: Any) -> str | None:

@@ -30,6 +30,7 @@ from ai_etl.config.fields import (
     image_reference,
     mended_grade,
     mended_image,
+    mended_region,
     mended_url,
     text,
     whole,
@@ -49,6 +50,9 @@ ROLE_BASE = r"[a-z_][a-z0-9_]{0,56}"
 """A login role's base name: `<base>_green` must stay within PostgreSQL's 63 bytes (NAMEDATALEN - 1)
 and be a name neither psql nor redis-cli needs to quote, nor an AWS tag value refuses."""
 ROLE_BASE_WHAT = "a role name of lower-case letters, digits and '_' (at most 57)"
+REPLICA_PLACEHOLDER = "<replica region>"
+"""What a fix sets the replica region to when the user's cannot be read as one: only the user knows
+where the replica may live, and removing it would drop the disaster recovery it gives."""
 
 
 class _Model(BaseModel):
@@ -150,9 +154,12 @@ class StackConfig(_Model):
     replica_region: Annotated[
         str | None,
         text("an AWS region such as us-west-2", r"[a-z]{2}(-[a-z]+)+-\d", optional=True),
+        Repair(mended_region),
         Field(
             description="a second region holding a replica of every secret, encrypted with a key of "
             "its own there (required of a production-grade stack)",
+            # A fix never removes it: `config rm` would pass and drop the replica without a word.
+            examples=[REPLICA_PLACEHOLDER],
         ),
     ] = None
     audit_email: Annotated[

@@ -2,14 +2,18 @@
 
 A fix is what the user pastes: every word is quoted for the shell (commands.py), a misplaced value
 moves to the key meant with the value the user gave, and a secret never appears, in the problem or
-in the fix (it moves through the CLI's prompt instead). What a problem shows of a value, masking.py
-says: never a secret key's value, nor a credential inside a URL or an image reference.
+in the fix (it moves through the CLI's prompt instead). A fix never guesses across meaning: a value
+moves only to a key that means the same (a misspelling of it, not a neighbour such as
+`db-password` for `db-admin-password`), never over a key already set, and one key gets one fix.
+What a problem shows of a value, masking.py says: never a secret key's value, nor a credential
+inside a URL or an image reference.
 """
 
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable, Mapping
+import re
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from functools import cache
 from typing import Annotated, Any, TypeGuard, cast, get_args
@@ -27,6 +31,42 @@ from ai_etl.masking import Secret, carries_credentials, credentials, without_cre
 
 class ConfigError(pulumi.RunError):
     """The stack's config is invalid; the message lists every problem and its fix."""
+
+
+SHOWN = 20
+"""Problems a message lists: past these it says how many more, so a stack file of thousands of
+bad keys prints a screenful, not megabytes (the fixes shown, pasted, let the next run list the rest)."""
+SHOWN_CHARS = 20_000
+"""Characters a message's problems may take before the rest are only counted (long key names)."""
+FILLER_WORDS = frozenset(("in", "of", "key"))
+"""Words a key's name may gain or lose and still mean the same (`recoveryWindowDays`,
+`jwt-secret` for `jwt-secret-key`)."""
+WORD_ALIKE = 0.75
+"""How alike (difflib's ratio) two words must be to be one word misspelt: `lenght` 0.83, `ky` 0.8,
+`reader` 0.92; `admin`, `redis` or `jwt` are alike to no word of another key."""
+
+
+def words(name: str) -> list[str]:
+    """The words of a key's name, lower case: split at camelCase and at anything not a letter or digit."""
+    spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", name)
+    return [w for w in re.split(r"[\W_]+", spaced.lower()) if w]
+
+
+def same_meaning(typed: str, known: str) -> bool:
+    """Whether the name `typed` is `known` misspelt, not another setting: each word of one is a word
+    of the other, the same or misspelt, bar filler words. `db-admin-password` is not `db-password`
+    (`admin` is no word of it), nor `secret-key` `jwt-secret-key`."""
+    left, right = words(typed), words(known)
+    for alike in (
+        lambda a, b: a == b,
+        lambda a, b: difflib.SequenceMatcher(None, a, b).ratio() >= WORD_ALIKE,
+    ):
+        for word_ in list(left):
+            match = next((r for r in right if alike(word_, r)), None)
+            if match is not None:
+                left.remove(word_)
+                right.remove(match)
+    return all(w in FILLER_WORDS for w in (*left, *right))
 
 
 @dataclass(frozen=True)
@@ -72,15 +112,23 @@ class Problems:
         self.lines: list[str] = []
         self.reported: set[Path] = set()
         """The keys a problem was added for: a value refused once is not refused again inside."""
+        self.named: set[str] = set()
+        """The keys a problem names, and those a fix moves a value to: `has`."""
 
     def add(self, key: str | Path, problem: str, fix: str | None) -> None:
         """A problem of `key` (a path, or a name such as `stack name`) and the command that fixes it;
         None where no `pulumi config` command can name the key."""
         name = key if isinstance(key, str) else shown(key)
         self.reported.add((key,) if isinstance(key, str) else key)
+        self.named.add(name)
         if fix is None:
             fix = f"remove {name} from {word(f'Pulumi.{self.stack}.yaml')} by hand (no command can name it)"
         self.lines.append(f"  - {name}: {problem}\n      fix: {fix}")
+
+    def has(self, key: str) -> bool:
+        """Whether `key` already has a problem, or a fix moves a value to it: a check of the same key
+        then adds nothing, so no two fixes set one key (the value moved is checked on the next run)."""
+        return key in self.named
 
     def set_cmd(self, path: Path, value: Any, text_only: bool = False) -> str | None:
         """`pulumi config set` of `value` at `path` (with --path inside an object; `text_only`: with
@@ -111,6 +159,7 @@ class Problems:
         `dest` takes it (each scalar again with --path, its type kept); by prompt where either end is
         secret (`secret`: the source's value is), or carries credentials, encrypted where `dest`
         may be secret; else only what `dest` requires."""
+        self.named.add(shown(dest))
         commands = [self.cli.rm(source)]
         hidden = secret or self.is_secret(source)
         paths = [p for p, _ in leaves(dest, value)] or [dest]
@@ -124,24 +173,40 @@ class Problems:
             commands.append(self.cli.set(dest, target.required, target.accepts))
         return joined(*commands)
 
-    def unknown(self, path: Path, known: Mapping[str, Target], value: Any = None) -> None:
-        """`path` is not a setting; move its value to the closest known one, if any."""
+    def unknown(
+        self, path: Path, known: Mapping[str, Target], value: Any = None, present: Collection[str] = ()
+    ) -> None:
+        """`path` is not a setting; move its value to the known one it misspells, if any, unless that
+        one is `present` (set already: the program reads it, and it stays)."""
         name = str(path[-1])
-        close = difflib.get_close_matches(name, list(known), n=1)
-        hint = f"; did you mean {close[0]}?" if close else f"; known: {', '.join(sorted(known))}"
-        fix = self.moved(path, value, (*path[:-1], close[0]), known[close[0]]) if close else self.cli.rm(path)
-        self.add(path, "is not a setting of this program" + hint, fix)
+        close = meant(name, known)
+        if close is None:
+            self.add(path, "is not a setting of this program" + unmeant(name, known), self.cli.rm(path))
+        elif close in present:
+            problem = f"is not a setting of this program; did you mean {close}? {already(close)}"
+            self.add(path, problem, self.cli.rm(path))
+        else:
+            fix = self.moved(path, value, (*path[:-1], close), known[close])
+            self.add(path, f"is not a setting of this program; did you mean {close}?", fix)
 
     def validate(
-        self, model: type[BaseModel], data: Any, prefix: Path = (), extra: Mapping[str, Target] | None = None
+        self,
+        model: type[BaseModel],
+        data: Any,
+        prefix: Path = (),
+        extra: Mapping[str, Target] | None = None,
+        present: Collection[str] | None = None,
     ) -> Any:
         """`model` from `data`, or None with each problem added (keys located under `prefix`;
-        `extra`: the other top-level keys, which are read apart)."""
+        `extra`: the other top-level keys, which are read apart; `present`: the top-level keys the
+        stack sets, if not those of `data`)."""
         try:
             valid = model.model_validate({} if data is None else data)
         except ValidationError as error:
             for e in error.errors():
-                self._report(model, (*prefix, *e["loc"]), tuple(e["loc"]), e, extra or {})
+                loc = tuple(e["loc"])
+                beside = _at(data, loc[:-1]) if present is None or len(loc) > 1 else present
+                self._report(model, (*prefix, *loc), loc, e, extra or {}, beside)
             valid = None
         self._plain_credentials(model, data, prefix)
         return valid
@@ -194,16 +259,23 @@ class Problems:
             )
 
     def _report(
-        self, model: type[BaseModel], path: Path, loc: Path, e: Any, extra: Mapping[str, Target]
+        self,
+        model: type[BaseModel],
+        path: Path,
+        loc: Path,
+        e: Any,
+        extra: Mapping[str, Target],
+        present: Collection[str] = (),
     ) -> None:
-        """One validation error of `model` at `loc` (`path` in the stack config)."""
+        """One validation error of `model` at `loc` (`path` in the stack config; `present`: the keys
+        set beside it)."""
         info = _field_at(model, loc)
         secret = self.is_secret(path)
         if e["type"] == "extra_forbidden":
             known = dict(extra) if len(loc) == 1 else {}
             for f in _model_at(model, loc[:-1]).model_fields.values():
                 known[str(f.alias)] = target_of(f, self.stack)
-            self.unknown(path, known, e["input"])
+            self.unknown(path, known, e["input"], present)
         elif e["type"] in ("model_type", "dict_type"):
             self._not_an_object(model, path, loc, e["input"], secret)
         elif e["type"] == "list_type" and info is not None:
@@ -250,9 +322,47 @@ class Problems:
         return str(path[0]) in self.secret
 
     def raise_if_any(self, header: str = "") -> None:
-        if self.lines:
-            header = header or f"invalid configuration for stack '{self.stack}' (nothing was declared):"
-            raise ConfigError(header + "\n" + "\n".join(self.lines))
+        """Raise the problems, the first SHOWN of them (within SHOWN_CHARS), then how many more."""
+        if not self.lines:
+            return
+        header = header or f"invalid configuration for stack '{self.stack}' (nothing was declared):"
+        shown_: list[str] = []
+        size = 0
+        for line in self.lines[:SHOWN]:
+            size += len(line)
+            if shown_ and size > SHOWN_CHARS:
+                break
+            shown_.append(line)
+        rest = len(self.lines) - len(shown_)
+        if rest:
+            shown_.append(f"  ... and {rest} more: paste the fixes above, then run again for the rest")
+        raise ConfigError(header + "\n" + "\n".join(shown_))
+
+
+def meant(name: str, known: Mapping[str, Target] | Collection[str]) -> str | None:
+    """The known key `name` misspells (same_meaning), the closest first; None if none."""
+    return next((c for c in difflib.get_close_matches(name, list(known), n=3) if same_meaning(name, c)), None)
+
+
+def unmeant(name: str, known: Collection[str]) -> str:
+    """What a problem says of a key that misspells none: the closest other setting, if any, which
+    keeps its own meaning (nothing moves there), else the known keys."""
+    close = difflib.get_close_matches(name, list(known), n=1)
+    if close:
+        return f"; {close[0]} is another setting: nothing is moved there"
+    return f"; known: {', '.join(sorted(known))}"
+
+
+def already(key: str) -> str:
+    """What a problem says of a misplaced key whose meant key is set too."""
+    return f"{key} is set too, and is the one the program reads: it stays as it is, and this one goes"
+
+
+def _at(data: Any, loc: Path) -> Collection[str]:
+    """The keys of the object at `loc` in `data` (none if it is not one)."""
+    for part in loc:
+        data = data.get(part) if isinstance(data, dict) else None
+    return [str(k) for k in data] if isinstance(data, dict) else []
 
 
 def _secret(info: FieldInfo | None) -> bool:

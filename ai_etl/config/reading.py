@@ -49,6 +49,17 @@ class RawConfig:
     a secret one's value is SECRET instead."""
     others: Mapping[str, OtherStack] = field(default_factory=dict)
     """The project's other stacks, by name, as their stack files say."""
+    stated: frozenset[str] | None = None
+    """The keys the stack's own file sets (`ai-etl:protect`), None if it cannot be read: `values`
+    also holds Pulumi.yaml's defaults, which the CLI merges in (pulumi/pulumi pkg/workspace/
+    config.go, mergeConfig) and no one set."""
+
+    def is_set(self, key: str) -> bool:
+        """Whether the stack sets the `ai-etl:` key `key` itself, not by a default of Pulumi.yaml."""
+        if self.stated is not None:
+            return f"{PROJECT}:{key}" in self.stated
+        given = key in self.values or self.provided_state.get(key, "missing") != "missing"
+        return given or (key == ADOPT and bool(self.adopted))
 
 
 ADOPT = "adopt"
@@ -60,11 +71,21 @@ SECRET = object()
 
 
 def _decoded(value: str) -> Any:
-    """A config value as the engine hands it: objects, numbers and booleans arrive as JSON text."""
+    """A config value as the engine hands it: objects, numbers and booleans arrive as JSON text. A
+    number of more digits than Python reads (sys.get_int_max_str_digits, a ValueError) stays text,
+    which every check refuses with a problem rather than a traceback."""
     try:
-        return json.loads(value)
+        return json.loads(value, parse_int=_integer)
     except (json.JSONDecodeError, RecursionError):  # text, or nested past what Python reads
         return value
+
+
+INTEGER_DIGITS = 1000
+"""The most digits read as a number, well within Python's limit (4300 by default)."""
+
+
+def _integer(digits: str) -> int | str:
+    return int(digits) if len(digits) <= INTEGER_DIGITS else digits
 
 
 def _text(value: Any) -> str | None:
@@ -129,4 +150,5 @@ def read_config(stack: str, catalogue: tuple[SecretSpec, ...] = CATALOGUE) -> Ra
         secret,
         elsewhere,
         others,
+        frozenset(own.config) if own else None,
     )

@@ -121,7 +121,7 @@ def parse_settings(
     servers = server_credentials(catalogue)
     if isinstance(given, dict):  # a server credential's rotation value is a generation, judged apart
         core["rotation"] = {k: v for k, v in given.items() if k not in {s.key for s in servers}}
-    config = problems.validate(StackConfig, core, extra=read_apart)
+    config = problems.validate(StackConfig, core, extra=read_apart, present=crosschecks.stated(raw))
     workloads = {
         c.name: problems.validate(WorkloadSettings, raw.values.get(c.name), (c.name,)) for c in consumers
     }
@@ -130,7 +130,7 @@ def parse_settings(
         problems.stored_secret(WorkloadSettings, raw.values.get(c.name), (c.name,))
     entry = value_target(StackConfig.model_fields["rotation"].annotation)
     for key in sorted(set(entries) - set(generated)):
-        problems.unknown(("rotation", key), dict.fromkeys(generated, entry), entries[key])
+        problems.unknown(("rotation", key), dict.fromkeys(generated, entry), entries[key], entries)
     known = {
         **{str(f.alias): target_of(f, raw.stack) for f in StackConfig.model_fields.values()},
         **read_apart,
@@ -145,7 +145,7 @@ def parse_settings(
         crosschecks.replica_region(problems, raw, config)
         crosschecks.namespace(problems, raw, config)
     if config is not None and config.grade == PRODUCTION:
-        crosschecks.production_grade(problems, config, workloads, str(raw.region), raw.elsewhere)
+        crosschecks.production_grade(problems, config, workloads, raw.elsewhere)
     crosschecks.generations(problems, entries, servers)
     crosschecks.adopted(problems, raw, generated)
     # Provider settings that redirect the calls: refused at production grade, said at any other.
