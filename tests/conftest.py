@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from ai_etl.config import problems
 from ai_etl.offline.records import Run
 from tests.crds import CrdError, crd_dir
 from tests.helpers import STACKS, run_stack
@@ -26,6 +27,14 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     test drawn last would keep one core busy while the other waits (`--dist worksteal` evens out
     only what is left)."""
     items.sort(key=lambda item: item.get_closest_marker("heavy") is None)
+
+
+@pytest.fixture
+def every_problem(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Messages list every problem, not the first `problems.SHOWN`: for a test that puts a problem
+    in each of many keys at once, to render once what users would meet a screenful at a time."""
+    monkeypatch.setattr(problems, "SHOWN", 10**6)
+    monkeypatch.setattr(problems, "SHOWN_CHARS", 10**9)
 
 
 @pytest.fixture(scope="session")

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from ai_etl.config.problems import SHOWN
+from ai_etl.masking import SECRET_SHOWN
 from ai_etl.offline.records import Run
 from ai_etl.offline.stackconfig import StackFileError, load_stack_config
 from tests import fakecli
@@ -601,8 +602,11 @@ def test_numbers_past_what_python_reads_and_secure_values_get_clean_errors(proje
     assert "rotation.db-password: must be a whole number of 0 or more (at most 18 digits)" in message
     assert "database.port: must be a whole number from 1 to 65535" in message
     assert "aws:allowedAccountIds: must be a list of 12-digit account ids" in message
-    assert "set with --secret (not shown)" in message
-    assert "aws:region: is not an AWS region (it is set with --secret, so it is not shown)" in message
+    assert (
+        f"aws:allowedAccountIds: must be a list of 12-digit account ids, each as text (quote one that starts with 0), got {SECRET_SHOWN}"
+        in message
+    )
+    assert f"aws:region: {SECRET_SHOWN} is not an AWS region" in message
     assert "object at 0x" not in message and "222222222222" not in message and "FAKE" not in message
     assert len(message) < 3000
     for line in fixes(message):

@@ -168,6 +168,7 @@ def _fingerprint_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
 
 
+@pytest.mark.usefixtures("every_problem")
 def test_no_secret_value_is_shown_whatever_key_holds_it() -> None:
     """Every setting stored with --secret (each leaf a sentinel of its type), the provided secrets
     and the adopted values too: each key is refused or judged by name, no message or fix shows a
@@ -188,6 +189,7 @@ def test_no_secret_value_is_shown_whatever_key_holds_it() -> None:
     assert made.leaked(surfaces(outcome(stored))) == []
 
 
+@pytest.mark.usefixtures("every_problem")
 @pytest.mark.parametrize("shape", ["url", "image"])
 def test_no_credential_inside_a_plain_value_is_shown(shape: str) -> None:
     """Every text setting stored in plain text holding a URL with credentials in each place (or an
@@ -261,6 +263,7 @@ def test_a_secret_image_is_never_written_back(stack: str) -> None:
     assert made.leaked(plain(pasted(message, stored))) == []
 
 
+@pytest.mark.usefixtures("every_problem")
 def test_a_secret_aliased_into_other_keys_is_not_shown(tmp_path: Path) -> None:
     """A YAML alias copies an adopted live value, encrypted, into other keys of the stack file (the
     CLI then hands them over decrypted and secret): neither the region's check, the namespace's nor

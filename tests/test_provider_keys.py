@@ -104,6 +104,7 @@ def test_aws_keys_reach_the_program_and_kubernetes_keys_do_not(stack: str) -> No
     assert run.calls and {c.token for c in run.calls if not c.token.startswith("aws:")} == set()
 
 
+@pytest.mark.usefixtures("every_problem")
 def test_a_production_grade_stack_refuses_every_setting_that_redirects() -> None:
     """Each setting that redirects, reaches nothing or is no provider's is one problem, with its
     reason and the `pulumi config rm` that removes it, before anything is declared; no value is

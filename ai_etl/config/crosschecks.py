@@ -64,8 +64,8 @@ def region_and_partition(problems: Problems, raw: RawConfig) -> None:
         close = difflib.get_close_matches(str(raw.region), list(aws_regions()), n=1)
         if raw.region is None:
             problem = "is required: the AWS region of Secrets Manager"
-        elif secret:  # never echoed; a region is no secret, so the fix sets it in plain text
-            problem = "is not an AWS region (it is set with --secret, so it is not shown)"
+        elif secret:  # never echoed, nor hinted at; a region is no secret: the fix sets it in plain text
+            problem = f"{region} is not an AWS region"
         elif mended:
             problem = f"{region} is not an AWS region; {mended} is, written as AWS writes it"
         else:
