@@ -58,12 +58,23 @@ def credential_params(query: str) -> list[str]:
     """The names of the query parameters that look like credentials (`api_key=`, `token=`,
     `apiKey=`, `X-Amz-Signature=`...): a word of the name, split at `-`, `_` and camelCase, is one
     of CREDENTIAL_WORDS."""
-    found = set()
-    for name, _ in query_pairs(query):
-        words = re.split(r"[^a-z0-9]+", re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name).lower())
-        if CREDENTIAL_WORDS & set(words):
-            found.add(name)
-    return sorted(found)
+    return sorted({name for name, _ in query_pairs(query) if credential_name(name)})
+
+
+def _words(name: str) -> list[str]:
+    return re.split(r"[^a-z0-9]+", re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name).lower())
+
+
+def credential_name(name: str) -> bool:
+    """Whether a query parameter's name looks like it carries a credential: a word of it, split at
+    `-`, `_` and camelCase, is one of CREDENTIAL_WORDS (`api_key`, `X-Amz-Signature`)."""
+    return bool(CREDENTIAL_WORDS & set(_words(name)))
+
+
+def credential_key(key: str) -> bool:
+    """Whether a config key holds a credential by its name: its last word is one of CREDENTIAL_WORDS
+    (`aws:secretKey`, `aws:accessKey`, `aws:token`; not `aws:skipCredentialsValidation`)."""
+    return _words(key.rpartition(":")[2])[-1] in CREDENTIAL_WORDS
 
 
 def bare_path(path: str, params: str = "") -> str:
@@ -136,10 +147,20 @@ def without_credentials(text: str) -> str:
     return urlunsplit((url.scheme, url.netloc.rpartition("@")[2], bare_path(url.path), query, ""))
 
 
+SCHEMELESS_USERINFO = re.compile(r"^[^/@\s]*:[^/@\s]*@")
+"""`user:password@` at the start of a text that is no URL (`user:pw@host/path`, a URL without its
+scheme): an address has no `:` before its `@`."""
+
+
 def hidden_credentials(text: str) -> str:
-    """`text` as a message or a rendered file may hold it: a URL masked (`mask_url`), an image
-    reference's registry credentials masked (`mask_image`), any other text as it is."""
-    return mask_url(text) if _is_url(text) else mask_image(text)
+    """`text` as a message or a rendered file may hold it: a URL masked (`mask_url`); any other text
+    with an image's registry credentials masked (`mask_image`), and what would be the user-info,
+    query or fragment of a URL written without its scheme (`host/path?token=...`) as `***`."""
+    if _is_url(text):
+        return mask_url(text)
+    text = SCHEMELESS_USERINFO.sub(f"{HIDDEN}@", mask_image(text))
+    cut = min((i for i in (text.find("?"), text.find("#")) if i >= 0), default=-1)
+    return text if cut < 0 else text[: cut + 1] + HIDDEN
 
 
 def _masked_leaf(value: Any) -> Any:

@@ -43,6 +43,8 @@ class Case:
     remove: tuple[str, ...] = ()
     hidden: tuple[str, ...] = ()
     """Text that must not appear in the error (a secret value)."""
+    typed: str = PROMPTED
+    """What the user types at each prompt a fix opens (one whose value it must not print)."""
 
 
 HOSTILE_NAMES = (
@@ -167,13 +169,16 @@ CASES = [
          ("without credentials (user:password@)", "'https://***@llm.example.com/v1'"),
          {"ai-etl:qwenApiBase": "https://llm.example.com/v1"}, hidden=("hunter22", "bob")),
     *(
+        # The fix prints no query value (`model=q` is no credential, `code=` may well be one): it
+        # prompts, and the user types the URL without the credential.
         Case(f"qwenApiBase with ?{name}=", {"ai-etl:qwenApiBase": f"https://llm.example.com/v1?model=q&{name}=zz-Secret-42"},
              (f"query {name}", "model=***"), {"ai-etl:qwenApiBase": "https://llm.example.com/v1?model=q"},
-             hidden=("zz-Secret-42",))
+             hidden=("zz-Secret-42", "model=q"), typed="https://llm.example.com/v1?model=q")
         for name in ("api_key", "key", "token", "apiKey", "access_token", "X-Amz-Signature", "client_secret", "password")
     ),
     Case("qwenApiBase with a key after ';'", {"ai-etl:qwenApiBase": "https://llm.example.com/v1?m=1;key=zz-Secret-42"},
-         ("query key",), {"ai-etl:qwenApiBase": "https://llm.example.com/v1?m=1"}, hidden=("zz-Secret-42",)),
+         ("query key",), {"ai-etl:qwenApiBase": "https://llm.example.com/v1?m=1"}, hidden=("zz-Secret-42", "m=1"),
+         typed="https://llm.example.com/v1?m=1"),
     Case("qwenApiBase with a key in the fragment", {"ai-etl:qwenApiBase": "https://llm.example.com/v1#api_key=zz-Secret-42"},
          ("without a fragment", "'https://llm.example.com/v1#***'"), {"ai-etl:qwenApiBase": "https://llm.example.com/v1"},
          hidden=("zz-Secret-42",)),
@@ -223,7 +228,7 @@ def test_each_fix_pasted_as_printed_fixes_the_stack_file(project: Project, case:
     for secret in case.hidden:
         assert secret not in message
     for line in fixes(message):
-        result = project.paste(filled(line, case.stack), typed=f"{PROMPTED}\n" * 8)
+        result = project.paste(filled(line, case.stack), typed=f"{case.typed}\n" * 8)
         assert result.returncode == 0, f"{line}\n{result.stderr}"
     assert not project.canary.exists(), "a pasted fix ran a command hidden in a key"
     stored = project.stored(case.stack)

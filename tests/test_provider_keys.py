@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from pulumi._types import input_type_py_to_pulumi_names, is_input_type
 
+from ai_etl.config.commands import Commands, shown
 from ai_etl.config.providers import PROVIDER_KEYS, REFUSED_AT_PRODUCTION, Kind, classify
 from ai_etl.config.reading import SECRET
 from ai_etl.config.settings import ConfigError
@@ -112,15 +113,18 @@ def test_a_production_grade_stack_refuses_every_setting_that_redirects() -> None
     stack = PRODUCTION_GRADE[0]
     refused = {k for k, v in PROVIDER_KEYS.items() if v.kind in REFUSED_AT_PRODUCTION}
     refused |= {"aws:endpoint", "random:seed", "pulumi:frobnicate"}  # no provider's settings
+    refused |= {"AWS:endpoints", "\u0430ws:endpoints", "aws-native:region"}  # no namespace of ours
     harmless = {k for k, v in PROVIDER_KEYS.items() if v.kind is Kind.HARMLESS}
     given = {key: "zz-fake-value" for key in refused | harmless} | {"aws:secretKey": SECRET}
     with pytest.raises(ConfigError) as raised:
         settings_of(stack, elsewhere=given)
     message = str(raised.value)
+    rotate = "; and it is a credential in plain text in the stack file: rotate it"
     for key in refused:
+        said = reason(key) + (rotate if key in ("aws:accessKey", "aws:token") else "")  # secretKey: SECRET
         assert (
-            f"  - {key}: is refused in a production-grade stack (ai-etl:grade): {reason(key)}\n"
-            f"      fix: pulumi config rm {key} --stack {stack}\n"
+            f"  - {shown((key,))}: is refused in a production-grade stack (ai-etl:grade): {said}\n"
+            f"      fix: {Commands(stack).rm((key,))}\n"
         ) in message + "\n", key
     assert {key for key in harmless if f"- {key}:" in message} == set()
     assert "zz-fake-value" not in message
@@ -249,3 +253,15 @@ def test_a_changed_credential_in_a_setting_shows_as_changed() -> None:
     ]
     assert diffing.config_changes(before, before) == []
     assert "zz-old" not in json.dumps(before) and "zz-new" not in json.dumps(after)
+    # A key named for a credential is one in plain text too; a URL without its scheme keeps nothing
+    # of its user-info or query either.
+    plain = provider_config_record(
+        {"aws:accessKey": "zz-plain-key", "aws:skipCredentialsValidation": True,
+         "aws:httpProxy": "u:zz-pw@proxy.example.net:3128/x?token=zz-q"}
+    )  # fmt: skip
+    assert plain["values"] == {
+        "aws:accessKey": "[secret]",
+        "aws:skipCredentialsValidation": True,
+        "aws:httpProxy": "***@proxy.example.net:3128/x?***",
+    }
+    assert "zz-" not in json.dumps(plain)

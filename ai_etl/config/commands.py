@@ -20,6 +20,8 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ai_etl.masking import hidden_credentials
+
 Path = tuple[str | int, ...]
 """A config key as a path: its top-level name (with its namespace when it is not the project's,
 `aws-etl:protect`), then the object keys and list indexes inside it."""
@@ -131,6 +133,8 @@ class Commands:
         key = key_text(path)
         if key is None:
             return None
+        if isinstance(value, str) and hidden_credentials(value) != value:
+            return self.set_prompted(path)  # never printed: the CLI prompts for the value (masking.py)
         flags: tuple[str, ...] = ()
         if len(path) == 1:  # a top-level value is stored as the text typed (no coercion)
             text = value if isinstance(value, str) else json.dumps(value)

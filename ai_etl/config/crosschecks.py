@@ -31,10 +31,6 @@ SUPPORTED_PARTITIONS = ("aws", "aws-cn", "aws-us-gov")
 """Partitions whose IAM OIDC providers (IRSA) the program's ARN check accepts."""
 PROVIDER_NAMESPACES = providers.NAMESPACES
 """Config namespaces the program's providers (ai_etl/tokens.py) and the engine itself read."""
-LOOKS_LIKE_OURS = 0.7
-"""How alike (difflib's ratio, case folded) a namespace must be to the project's to be taken for a
-misspelling of it: one edit of `ai-etl` scores at least 0.83 and two (`aws-etl`) 0.77, while no
-provider namespace of the 316 `pulumi-*` packages on PyPI scores even 0.6 (tests/test_fixes.py)."""
 
 
 def stack_name(problems: Problems, stack: str) -> None:
@@ -415,14 +411,6 @@ def namespace(problems: Problems, raw: RawConfig, config: StackConfig) -> None:
         )
 
 
-def _looks_like_ours(namespace: str) -> bool:
-    """Whether a config namespace is a misspelling of the project's (`ai_etl`, `aws-etl`,
-    `Ai-Etl`) rather than some provider's (`aws`, `kubernetes`, `aws-native`...)."""
-    if namespace == names.PROJECT or namespace in PROVIDER_NAMESPACES:
-        return False
-    return difflib.SequenceMatcher(None, namespace.lower(), names.PROJECT).ratio() >= LOOKS_LIKE_OURS
-
-
 def misspelt_namespaces(problems: Problems, raw: RawConfig, known: Mapping[str, Target]) -> None:
     """Keys under a misspelling of the project's namespace: no provider reads them and the program
     reads only `ai-etl:` keys, so they would be ignored in silence. Each moves to the `ai-etl:` key
@@ -430,7 +418,7 @@ def misspelt_namespaces(problems: Problems, raw: RawConfig, known: Mapping[str, 
     present = stated(raw)
     for key, value in raw.elsewhere.items():
         space, _, name = key.partition(":")
-        if not name or not _looks_like_ours(space):
+        if not name or not providers.looks_like_ours(space):
             continue
         close = name if name in known else meant(name, known)
         problem = f"is under {space!r}, which nothing reads: this program reads only {names.PROJECT}: keys"

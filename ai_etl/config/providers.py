@@ -18,6 +18,7 @@ setting feeds the AWS client) and hashicorp/aws-sdk-go-base internal/config/conf
 
 from __future__ import annotations
 
+import difflib
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -25,7 +26,10 @@ from typing import Any
 
 from ai_etl.config.commands import Commands, shown
 from ai_etl.config.problems import Problems
+from ai_etl.config.reading import SECRET
 from ai_etl.grade import GRADE_KEY, PRODUCTION
+from ai_etl.masking import credential_key
+from ai_etl.names import PROJECT
 
 
 class Kind(enum.Enum):
@@ -182,11 +186,34 @@ NAMESPACES = ("aws", "kubernetes", "random", "pulumi")
 """The config namespaces of the program's providers and of the engine (pulumi_random has no settings)."""
 
 
+LOOKS_LIKE_OURS = 0.7
+"""How alike (difflib's ratio, case folded) a namespace must be to the project's to be taken for a
+misspelling of it: one edit of `ai-etl` scores at least 0.83 and two (`aws-etl`) 0.77, while no
+provider namespace of the 316 `pulumi-*` packages on PyPI scores even 0.6 (tests/test_fixes.py)."""
+
+
+def looks_like_ours(namespace: str) -> bool:
+    """Whether a config namespace is a misspelling of the project's (`ai_etl`, `aws-etl`,
+    `Ai-Etl`) rather than some provider's (`aws`, `kubernetes`, `aws-native`...)."""
+    if namespace == PROJECT or namespace in NAMESPACES:
+        return False
+    return difflib.SequenceMatcher(None, namespace.lower(), PROJECT).ratio() >= LOOKS_LIKE_OURS
+
+
 def classify(key: str) -> ProviderKey | None:
-    """The kind of a config key of NAMESPACES (UNCLASSIFIED if the table lacks it); None for a key of
-    any other namespace."""
-    if key.partition(":")[0] not in NAMESPACES:
+    """The kind of a config key outside the project's namespace: from the table for NAMESPACES
+    (UNCLASSIFIED if the table lacks it); INERT for any other namespace, which no provider of the
+    program reads (namespaces match exactly: `AWS:` and `aws` with a Cyrillic `a` are not `aws:`). None for
+    the project's own keys and for a misspelling of its namespace (crosschecks moves those)."""
+    namespace = key.partition(":")[0]
+    if namespace == PROJECT or looks_like_ours(namespace):
         return None
+    if namespace not in NAMESPACES:
+        return ProviderKey(
+            Kind.INERT,
+            f"no provider of this program reads the namespace {namespace!r} (namespaces match "
+            "exactly), so it would only mislead a reviewer",
+        )
     return PROVIDER_KEYS.get(key, UNCLASSIFIED)
 
 
@@ -200,15 +227,18 @@ def provider_settings(problems: Problems, elsewhere: Mapping[str, Any], grade: A
         found = classify(key)
         if found is None or found.kind not in REFUSED_AT_PRODUCTION:
             continue
+        reason = found.reason
+        if credential_key(key) and elsewhere[key] is not SECRET:
+            reason += "; and it is a credential in plain text in the stack file: rotate it"
         if grade == PRODUCTION:
             problems.add(
                 (key,),
-                f"is refused in a production-grade stack ({GRADE_KEY}): {found.reason}",
+                f"is refused in a production-grade stack ({GRADE_KEY}): {reason}",
                 problems.rm_cmd((key,)),
             )
         else:
             warnings.append(
-                f"{shown((key,))} is set ({found.kind.value}): {found.reason}; a production-grade stack "
+                f"{shown((key,))} is set ({found.kind.value}): {reason}; a production-grade stack "
                 f"refuses it. Remove it once it is no longer needed: {Commands(stack).rm((key,))}"
             )
     return warnings

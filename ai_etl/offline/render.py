@@ -20,7 +20,7 @@ from typing import Any
 
 import yaml
 
-from ai_etl.masking import hidden_credentials
+from ai_etl.masking import credential_key, hidden_credentials
 from ai_etl.offline.diff import item_key
 from ai_etl.offline.records import Registration, Run, Sensitive, secrets_in, unwrap
 from ai_etl.offline.runner import offline_run
@@ -134,6 +134,8 @@ def provider_config_record(config: Mapping[str, Any]) -> dict[str, Any]:
     "[secret]" and credentials as the one masking rule hides them (ai_etl/masking.py: a URL's
     user-info, query values and fragment, an image's registry credentials), and a fingerprint of
     each so hidden, so that a diff sees a changed proxy password or secret key."""
+    # A key named for a credential (aws:secretKey) is one even in plain text: hidden whole.
+    config = {k: Sensitive(v) if credential_key(k) and isinstance(v, str) else v for k, v in config.items()}
     hidden = _each_text(dict(config), lambda t: Sensitive(t) if hidden_credentials(t) != t else t)
     return {
         "values": _each_text(mask(dict(config)), hidden_credentials),
