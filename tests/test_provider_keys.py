@@ -20,6 +20,7 @@ from ai_etl.config.reading import SECRET
 from ai_etl.config.settings import ConfigError
 from ai_etl.offline import diff as diffing
 from ai_etl.offline.cli import main as offline_main
+from ai_etl.offline.formats import ConfigChanges, config_markdown, config_text
 from ai_etl.offline.placeholders import PLACEHOLDER_PREFIX
 from ai_etl.offline.records import Run, Sensitive
 from ai_etl.offline.render import provider_config_record, render
@@ -265,3 +266,23 @@ def test_a_changed_credential_in_a_setting_shows_as_changed() -> None:
         "aws:httpProxy": "***@proxy.example.net:3128/x?***",
     }
     assert "zz-" not in json.dumps(plain)
+
+
+def test_a_hostile_key_cannot_hide_the_rest_of_the_diff() -> None:
+    """A stack file's keys are anyone's text: one holding a backtick, newlines and `<!--` would
+    close the inline code of the pull-request comment and open an HTML comment that hides every
+    line after it (a redirect included); one holding an escape would rewrite the terminal's line.
+    Such keys are shown as JSON strings, their backticks escaped: every line stays one line."""
+    hostile = {
+        "AWS:z`\n\n<!--": 1,
+        "aws:a\x1b[2K\rx": 2,
+        "aws:endpoints": [{"sts": "https://sts.example.net"}],
+    }
+    changes = ConfigChanges(tuple(diffing.config_changes({}, provider_config_record(hostile))))
+    text, markdown = config_text(changes), config_markdown(changes)
+    assert not any(c in line for line in text + markdown for c in "\n\r\x1b")
+    listed = [line for line in markdown if line.startswith("- `")]
+    assert len(listed) == 3 and all(line.count("`") == 2 for line in listed), listed
+    assert [line for line in markdown if line.startswith("```")] == ["```diff", "```"]
+    assert '+   aws:endpoints[0].sts: "https://sts.example.net"' in markdown
+    assert ' + "AWS:z\\u0060\\n\\n<!--"' in text

@@ -211,8 +211,8 @@ def classify(key: str) -> ProviderKey | None:
     if namespace not in NAMESPACES:
         return ProviderKey(
             Kind.INERT,
-            f"no provider of this program reads the namespace {namespace!r} (namespaces match "
-            "exactly), so it would only mislead a reviewer",
+            "no provider of this program reads its namespace (namespaces match exactly: `AWS:` is not "
+            "`aws:`), so it would only mislead a reviewer",
         )
     return PROVIDER_KEYS.get(key, UNCLASSIFIED)
 

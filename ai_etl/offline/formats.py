@@ -7,6 +7,7 @@ rotates); offline knows no project's meaning, only how to place it.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -54,6 +55,16 @@ def _key_symbol(fields: list[tuple[str, Any, Any]]) -> str:
     return "-" if all(new is None for _, _, new in fields) else "~"
 
 
+PLAIN_KEY = re.compile(r"[A-Za-z0-9_.:\[\]/-]+")
+"""A config key or path shown as it is; any other (a newline, an escape, a backtick in it: a stack
+file's keys are anyone's text) is shown as a JSON string, its backticks escaped too, so that it
+cannot end a line, colour a terminal, or close the markdown code it stands in."""
+
+
+def _shown_key(text: str) -> str:
+    return text if PLAIN_KEY.fullmatch(text) else json.dumps(text).replace("`", "\\u0060")
+
+
 def config_text(config: ConfigChanges) -> list[str]:
     """The provider settings a change makes, as the text diff opens (nothing when there are none)."""
     if not config.fields:
@@ -61,8 +72,8 @@ def config_text(config: ConfigChanges) -> list[str]:
     lines = [f"{config.heading()}, before any resource:"]
     for key, fields in config.by_key().items():
         note = config.notes.get(key)
-        lines.append(f" {_key_symbol(fields)} {key}" + (f"  ({note})" if note else ""))
-        lines += [f"      ~ {path}: {_value(old)} => {_value(new)}" for path, old, new in fields]
+        lines.append(f" {_key_symbol(fields)} {_shown_key(key)}" + (f"  ({note})" if note else ""))
+        lines += [f"      ~ {_shown_key(path)}: {_value(old)} => {_value(new)}" for path, old, new in fields]
     return [*lines, ""]
 
 
@@ -74,10 +85,10 @@ def config_markdown(config: ConfigChanges) -> list[str]:
     diff = ["```diff"]
     for key, fields in config.by_key().items():
         note = config.notes.get(key)
-        lines.append(f"- `{key}`" + (f": {note}" if note else ""))
-        diff.append(f"@@ {key} @@")
+        lines.append(f"- `{_shown_key(key)}`" + (f": {note}" if note else ""))
+        diff.append(f"@@ {_shown_key(key)} @@")
         for path, old, new in fields:
-            diff += [f"-   {path}: {_value(old)}", f"+   {path}: {_value(new)}"]
+            diff += [f"-   {_shown_key(path)}: {_value(old)}", f"+   {_shown_key(path)}: {_value(new)}"]
     return [*lines, "", *diff, "```", ""]
 
 
