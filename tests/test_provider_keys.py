@@ -51,9 +51,14 @@ HEAD_SETTINGS = f"""\
   aws:secretKey:
     secure: v1:ZmFrZS1zZWNyZXQta2V5
   kubernetes:context: somewhere-else
+environment:
+  - zz-team/proxy-env
+secretsprovider: awskms://alias/zz-key?region=us-east-1&endpoint=https%3A%2F%2Fkms.example.net
 """
 """What a pull request adds to a standard-grade stack: two redirects, a secret key, a harmless
-setting and one that reaches nothing."""
+setting and one that reaches nothing; and, beside `config:`, an ESC environment it imports and
+another secrets provider (a KMS endpoint elsewhere)."""
+STACK_FILE_SETTINGS = ("stack:environment", "stack:secretsprovider")
 HEAD_KEYS = ("aws:endpoints", "aws:httpsProxy", "aws:maxRetries", "aws:secretKey", "kubernetes:context")
 
 
@@ -146,6 +151,12 @@ def test_a_redirect_added_to_a_production_stack_is_refused_by_the_offline_render
     assert f"fix: pulumi config rm aws:endpoints --stack {stack}" in err
     assert "kms.example.net" not in err
     assert not (tmp_path / "out" / "resources.json").exists()
+    # An ESC environment's values would reach the providers unreviewed: refused too.
+    folder = project_copy(tmp_path / "imports", stack, "environment:\n  - zz-team/proxy-env\n")
+    assert offline_main(["render", stack, "-C", str(folder), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert "stack:environment: is refused in a production-grade stack" in err
+    assert f"fix: remove `environment:` from Pulumi.{stack}.yaml by hand" in err
 
 
 def test_each_fix_pasted_as_printed_removes_the_setting(project: Project) -> None:
@@ -191,6 +202,9 @@ def test_below_production_a_redirect_is_allowed_and_said(head_and_base: tuple[Pa
     for key, warning in said.items():
         assert warning.endswith(f"pulumi config rm {key} --stack {run.stack}")
     assert FAKE_PASSWORD not in "\n".join(run.warnings)
+    (imports,) = [w for w in run.warnings if w.startswith("stack:environment is set (redirects)")]
+    assert imports.endswith(f"remove `environment:` from Pulumi.{run.stack}.yaml by hand")
+    assert not [w for w in run.warnings if w.startswith("stack:secretsprovider")]
 
 
 def test_the_render_records_the_provider_settings_without_credentials(
@@ -209,7 +223,11 @@ def test_the_render_records_the_provider_settings_without_credentials(
         "aws:secretKey": "[secret]",
         "kubernetes:context": "somewhere-else",
     }
-    assert set(recorded["secretFingerprints"]) == {"aws:httpsProxy", "aws:secretKey"}
+    assert set(recorded["secretFingerprints"]) == {"aws:httpsProxy", "aws:secretKey", "stack:secretsprovider"}
+    assert {k: recorded["values"][k] for k in STACK_FILE_SETTINGS} == {
+        "stack:environment": ["zz-team/proxy-env"],
+        "stack:secretsprovider": "awskms://alias/zz-key?region=***&endpoint=***",
+    }
 
 
 def test_the_diff_shows_provider_settings_first_even_when_nothing_else_changes(
@@ -224,19 +242,23 @@ def test_the_diff_shows_provider_settings_first_even_when_nothing_else_changes(
     assert lines[:3] == [
         f"Offline preview of stack {run.stack}",
         "",
-        "Provider configuration this change makes (5 keys), before any resource:",
+        "Provider configuration this change makes (7 keys), before any resource:",
     ]
     assert f" + aws:endpoints  (redirects: {reason('aws:endpoints')}; refused at production grade)" in lines
     assert '      ~ aws:endpoints[0].secretsmanager: (none) => "https://secrets.example.net"' in lines
     assert '      ~ aws:httpsProxy: (none) => "http://***@proxy.example.net:3128"' in lines
-    assert re.fullmatch(r"5 provider settings changed, no resource changes, \d+ unchanged", lines[-1])
+    assert (
+        f" + stack:environment  (redirects: {reason('stack:environment')}; refused at production grade)"
+        in lines
+    )
+    assert re.fullmatch(r"7 provider settings changed, no resource changes, \d+ unchanged", lines[-1])
     assert diff_main([str(base), str(head), "--format", "markdown", "--exit-code"]) == 1
     markdown = capsys.readouterr().out
     assert markdown.startswith(
-        "### Offline preview\n\n**Provider configuration this change makes (5 keys), before any resource:**\n"
+        "### Offline preview\n\n**Provider configuration this change makes (7 keys), before any resource:**\n"
     )
     assert f"- `aws:httpsProxy`: redirects: {reason('aws:httpsProxy')}" in markdown
-    assert markdown.rstrip().endswith("**5 provider settings changed, no resource changes**")
+    assert markdown.rstrip().endswith("**7 provider settings changed, no resource changes**")
     assert FAKE_PASSWORD not in markdown and "ZmFrZS1zZWNyZXQta2V5" not in markdown
 
 

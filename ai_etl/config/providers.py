@@ -27,6 +27,7 @@ from typing import Any
 from ai_etl.config.commands import Commands, shown
 from ai_etl.config.problems import Problems
 from ai_etl.config.reading import SECRET
+from ai_etl.config.stackfiles import file_stack
 from ai_etl.grade import GRADE_KEY, PRODUCTION
 from ai_etl.masking import credential_key
 from ai_etl.names import PROJECT
@@ -200,11 +201,29 @@ def looks_like_ours(namespace: str) -> bool:
     return difflib.SequenceMatcher(None, namespace.lower(), PROJECT).ratio() >= LOOKS_LIKE_OURS
 
 
+STACK_FILE_KEYS = {
+    "stack:environment": ProviderKey(
+        Kind.REDIRECTS,
+        "the stack file imports Pulumi ESC environments, whose values the CLI merges into this "
+        "stack's config (aws: keys included) where no review and no offline render sees them",
+    ),
+    "stack:secretsprovider": ProviderKey(
+        Kind.EXPECTED,
+        "where the stack's secrets are encrypted and decrypted (a KMS key URL's parameters may name "
+        "another endpoint): every change is shown",
+    ),
+}
+"""The stack file's settings besides `config:` that a render records with the provider config
+(ai_etl/offline/stackconfig.py STACK_SETTINGS), as the diff notes them."""
+
+
 def classify(key: str) -> ProviderKey | None:
     """The kind of a config key outside the project's namespace: from the table for NAMESPACES
     (UNCLASSIFIED if the table lacks it); INERT for any other namespace, which no provider of the
     program reads (namespaces match exactly: `AWS:` and `aws` with a Cyrillic `a` are not `aws:`). None for
     the project's own keys and for a misspelling of its namespace (crosschecks moves those)."""
+    if key in STACK_FILE_KEYS:
+        return STACK_FILE_KEYS[key]
     namespace = key.partition(":")[0]
     if namespace == PROJECT or looks_like_ours(namespace):
         return None
@@ -230,15 +249,15 @@ def provider_settings(problems: Problems, elsewhere: Mapping[str, Any], grade: A
         reason = found.reason
         if credential_key(key) and elsewhere[key] is not SECRET:
             reason += "; and it is a credential in plain text in the stack file: rotate it"
+        if key in STACK_FILE_KEYS:  # no config command removes it
+            fix = f"remove `{key.partition(':')[2]}:` from Pulumi.{file_stack(stack)}.yaml by hand"
+        else:
+            fix = Commands(stack).rm((key,)) or ""
         if grade == PRODUCTION:
-            problems.add(
-                (key,),
-                f"is refused in a production-grade stack ({GRADE_KEY}): {reason}",
-                problems.rm_cmd((key,)),
-            )
+            problems.add((key,), f"is refused in a production-grade stack ({GRADE_KEY}): {reason}", fix)
         else:
             warnings.append(
                 f"{shown((key,))} is set ({found.kind.value}): {reason}; a production-grade stack "
-                f"refuses it. Remove it once it is no longer needed: {Commands(stack).rm((key,))}"
+                f"refuses it. Remove it once it is no longer needed: {fix}"
             )
     return warnings

@@ -68,6 +68,8 @@ NOT_AN_OBJECT = ""
 """`RawConfig.adopted` when `ai-etl:adopt` is not an object."""
 SECRET = object()
 """`RawConfig.elsewhere`'s value of a secret key: never read here."""
+IMPORTS = "stack:environment"
+"""`RawConfig.elsewhere`'s entry for the ESC environments the stack file imports, if any."""
 
 
 def _decoded(value: str) -> Any:
@@ -139,6 +141,8 @@ def read_config(stack: str, catalogue: tuple[SecretSpec, ...] = CATALOGUE) -> Ra
         )
         for name, f in files.items()
     }
+    if own and own.environment not in (None, "", [], {}):
+        elsewhere[IMPORTS] = own.environment  # judged with the provider settings (providers.py)
     return RawConfig(
         stack,
         values,

@@ -34,6 +34,9 @@ class StackFile:
 
     stack: str
     config: Mapping[str, Any]
+    environment: Any = None
+    """The Pulumi ESC environments the file imports (`environment:`), whose values the CLI merges
+    into the stack's config (pulumi/pulumi sdk/go/common/workspace/project.go, ProjectStack)."""
 
 
 def _read(path: Path) -> Mapping[str, Any] | None:
@@ -64,7 +67,7 @@ def stack_files(project: str) -> dict[str, StackFile]:
         data = _read(path)
         config = data.get("config") if data else None
         if stack and isinstance(config, dict):
-            files[stack] = StackFile(stack, config)
+            files[stack] = StackFile(stack, config, data.get("environment") if data else None)
     return files
 
 

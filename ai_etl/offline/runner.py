@@ -172,7 +172,8 @@ def offline_run(
     """
     config, secrets, placeholders = offline_config(stack, project_dir)
     # What the CLI warns of when it loads the stack file comes first, as `pulumi preview` shows it.
-    loading = read_stack_file(stack, project_dir).warnings
+    stack_file = read_stack_file(stack, project_dir)
+    loading = stack_file.warnings
     program, project = program_of(project_dir), load_project(project_dir)
     config = apply_project_config(stack, project, config, secrets)
     if starting:
@@ -186,4 +187,8 @@ def offline_run(
         answers=answers,
         root=project_dir,
     )
-    return dataclasses.replace(run, warnings=[*loading, *run.warnings]), placeholders
+    # The stack file's own settings that change what reaches the providers are shown as theirs are.
+    reaching = dict(sorted({**run.provider_config, **stack_file.settings}.items()))
+    return dataclasses.replace(
+        run, warnings=[*loading, *run.warnings], provider_config=reaching
+    ), placeholders

@@ -49,6 +49,9 @@ _FIXES = (
 )
 
 
+STACK_SETTINGS = {"environment": "stack:environment", "secretsprovider": "stack:secretsprovider"}
+"""A stack file's top-level settings that a render records beside the provider config (StackFile.settings)."""
+
 STACK_NAME = re.compile(r"[A-Za-z0-9_.-]{1,100}")
 """A stack's name as the CLI takes it (pulumi/pulumi pkg/backend/diy/backend.go, validateStackName:
 `^[A-Za-z0-9_.-]{1,100}$`); anything else, `/` or `..` included, would name another file."""
@@ -65,6 +68,11 @@ class StackFile:
 
     config: dict[str, Any]
     warnings: list[str] = field(default_factory=list)
+    settings: dict[str, Any] = field(default_factory=dict)
+    """The file's settings besides `config:` that change what reaches the providers, by the name a
+    render records them under (STACK_SETTINGS): the ESC environments it imports, whose values the
+    CLI merges into the config (pulumi/pulumi sdk/go/common/workspace/project.go, ProjectStack
+    Environment), and its secrets provider (where the stack's secrets are decrypted)."""
 
 
 def _read_yaml(path: Path) -> yamlv3.Document:
@@ -226,9 +234,12 @@ def read_stack_file(stack: str, project_dir: Path = Path()) -> StackFile:
                 f"{_yaml_kind(data[name])} (the Pulumi CLI cannot load it); set it back to what "
                 "`pulumi stack init` wrote"
             )
+    settings = {
+        name: data[field] for field, name in STACK_SETTINGS.items() if data.get(field) not in (None, "")
+    }
     raw = data.get("config")
     if raw is None:
-        return StackFile({}, warnings)
+        return StackFile({}, warnings, settings)
     if isinstance(raw, GoMap):
         first = next(k for _, k in raw if not isinstance(k, str))
         raise StackFileError(
@@ -264,7 +275,7 @@ def read_stack_file(stack: str, project_dir: Path = Path()) -> StackFile:
             'string `""`, but will be treated as `null` in a future version of pulumi.\n'
             f'Set the value{plural} to `""` to avoid this warning.'
         )
-    return StackFile(config, warnings)
+    return StackFile(config, warnings, settings)
 
 
 def _parse_key(key: str, path: Path, line: int | None) -> str:
