@@ -131,15 +131,21 @@ def test_a_redirect_added_to_a_production_stack_is_refused_by_the_offline_render
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """What CI runs on the pull request: the render of the head stops, exit 2, naming the setting
-    and its fix, before the program declares anything; the URL is not printed."""
+    and its fix, before the program declares anything; the URL is not printed. A key written
+    `!!binary` is the key its base64 holds, as the CLI reads it (ai_etl/offline/stackconfig.py): a
+    proxy hidden so is refused like any other."""
     stack = PRODUCTION_GRADE[0]
-    folder = project_copy(tmp_path / "head", stack, "  aws:endpoints:\n    - kms: https://kms.example.net\n")
+    hidden = "  !!binary YXdzOmh0dHBzUHJveHk=: http://proxy.example.net:3128\n"  # aws:httpsProxy
+    folder = project_copy(
+        tmp_path / "head", stack, "  aws:endpoints:\n    - kms: https://kms.example.net\n" + hidden
+    )
     assert offline_main(["render", stack, "-C", str(folder), "--out", str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err
     assert f"error: invalid configuration for stack '{stack}' (nothing was declared):\n" in err
     assert "aws:endpoints: is refused in a production-grade stack" in err
     assert f"fix: pulumi config rm aws:endpoints --stack {stack}" in err
-    assert "kms.example.net" not in err
+    assert "aws:httpsProxy: is refused in a production-grade stack" in err
+    assert "kms.example.net" not in err and "proxy.example.net" not in err
     assert not (tmp_path / "out" / "resources.json").exists()
 
 
