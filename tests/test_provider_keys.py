@@ -149,6 +149,32 @@ def test_a_redirect_added_to_a_production_stack_is_refused_by_the_offline_render
     assert not (tmp_path / "out" / "resources.json").exists()
 
 
+@pytest.mark.heavy
+def test_a_redirect_set_in_pulumi_yaml_is_removed_from_pulumi_yaml(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A provider key that Pulumi.yaml's `config:` sets (the CLI hands its `value` to every stack
+    without one: pulumi/pulumi pkg/workspace/config.go, mergeConfig) is not in the stack file, so
+    `pulumi config rm` would not remove it: the refusal at production grade, and the warning below
+    it, say to remove it from Pulumi.yaml instead."""
+    in_project = "  aws:endpoints:\n    value:\n      - kms: https://kms.example.net\n"
+    said = "remove `aws:endpoints` from the `config:` of Pulumi.yaml"
+    for stack in (PRODUCTION_GRADE[0], STANDARD_GRADE[0]):
+        folder = project_copy(tmp_path / stack, stack)
+        with (folder / "Pulumi.yaml").open("a") as f:
+            f.write(in_project)
+        code = offline_main(["render", stack, "-C", str(folder), "--out", str(tmp_path / stack / "out")])
+        err = capsys.readouterr().err
+        if stack in PRODUCTION_GRADE:
+            assert code == 2 and "aws:endpoints: is refused in a production-grade stack" in err
+            assert f"      fix: {said}\n" in err
+        else:
+            assert code == 0
+            assert f"aws:endpoints is set (redirects): {reason('aws:endpoints')}" in err
+            assert f"Remove it once it is no longer needed: {said}\n" in err
+        assert "pulumi config rm aws:endpoints" not in err and "kms.example.net" not in err
+
+
 def test_each_fix_pasted_as_printed_removes_the_setting(project: Project) -> None:
     """The user's way out: each printed fix, pasted into bash, removes its setting and only it (a
     harmless one stays), and the program then accepts the stack file."""

@@ -19,11 +19,12 @@ setting feeds the AWS client) and hashicorp/aws-sdk-go-base internal/config/conf
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ai_etl.config.commands import Commands, shown
+from ai_etl.config.commands import Commands, shown, word
 from ai_etl.config.problems import Problems
 from ai_etl.grade import GRADE_KEY, PRODUCTION
 
@@ -190,25 +191,36 @@ def classify(key: str) -> ProviderKey | None:
     return PROVIDER_KEYS.get(key, UNCLASSIFIED)
 
 
-def provider_settings(problems: Problems, elsewhere: Mapping[str, Any], grade: Any, stack: str) -> list[str]:
+def provider_settings(
+    problems: Problems,
+    elsewhere: Mapping[str, Any],
+    grade: Any,
+    stack: str,
+    from_project: frozenset[str] = frozenset(),
+) -> list[str]:
     """At production grade, each key of `elsewhere` (the stack's config outside the project's
     namespace; values are never read) that redirects, reaches nothing or is unclassified is a problem,
-    with its reason and the command that removes it; below it, each is a warning (returned) saying
-    the same, so that it is seen at every preview, as the offline diff shows it first."""
+    with its reason and how to remove it; below it, each is a warning (returned) saying the same, so
+    that it is seen at every preview, as the offline diff shows it first. A key of `from_project`
+    comes from Pulumi.yaml's `config:`, which no `pulumi config` command edits."""
     warnings = []
     for key in sorted(elsewhere):
         found = classify(key)
         if found is None or found.kind not in REFUSED_AT_PRODUCTION:
             continue
+        named = f"`{key}`" if re.fullmatch(r"[\w.:-]+", key, re.ASCII) else word(key)  # never run if pasted
+        removal = (
+            f"remove {named} from the `config:` of Pulumi.yaml"
+            if key in from_project
+            else Commands(stack).rm((key,))
+        )
         if grade == PRODUCTION:
             problems.add(
-                (key,),
-                f"is refused in a production-grade stack ({GRADE_KEY}): {found.reason}",
-                problems.rm_cmd((key,)),
+                (key,), f"is refused in a production-grade stack ({GRADE_KEY}): {found.reason}", removal
             )
         else:
             warnings.append(
                 f"{shown((key,))} is set ({found.kind.value}): {found.reason}; a production-grade stack "
-                f"refuses it. Remove it once it is no longer needed: {Commands(stack).rm((key,))}"
+                f"refuses it. Remove it once it is no longer needed: {removal}"
             )
     return warnings
