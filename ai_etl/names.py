@@ -7,6 +7,9 @@ a child cannot break a reader with the suite still green.
 
 from __future__ import annotations
 
+import hashlib
+import re
+
 PROJECT = "ai-etl"
 """The Pulumi project name: the `ai-etl:` config namespace and the prefix of every name."""
 
@@ -132,3 +135,23 @@ SECRETS = "secrets"
 def secret_value(component: str, key: str) -> str:
     """Logical name of the SecretVersion holding a key's value, in a SecretsManager `component`."""
     return child(child(component, key), "value")
+
+
+def password_name(component: str, key: str, rotation: str) -> str:
+    """A generated password's logical name: `<component>-<key>-<rotation value>`; a value that is no
+    plain name is hashed."""
+    return f"{component}-{key}-{_rotation_suffix(rotation)}"
+
+
+def key_of_password_name(name: str, rotation: str, keys: list[str]) -> str | None:
+    """The key among `keys` whose password of rotation value `rotation` is named `name` (inverse of
+    `password_name`, whatever the component); the longest, if several end the name; None if none."""
+    suffix = f"-{_rotation_suffix(rotation)}"
+    found = [k for k in keys if name.endswith(f"-{k}{suffix}")]
+    return max(found, key=len) if found else None
+
+
+def _rotation_suffix(rotation: str) -> str:
+    if re.fullmatch(r"[A-Za-z0-9._-]{1,64}", rotation):
+        return rotation
+    return f"r{hashlib.sha256(rotation.encode()).hexdigest()[:12]}"

@@ -20,12 +20,11 @@ import yaml
 
 from ai_etl.catalogue import CATALOGUE, CONSUMERS, Consumer, SecretSpec, Source, of_source, server_credentials
 from ai_etl.components import serverauth
-from ai_etl.components.passwords import password_name
 from ai_etl.components.serverpasswords import role_suffix
 from ai_etl.config.reading import RawConfig
 from ai_etl.config.settings import Settings, parse_settings
 from ai_etl.grade import GRADE_KEY, PRODUCTION
-from ai_etl.names import PROJECT, key_of_secret_name, workload
+from ai_etl.names import PROJECT, key_of_secret_name, password_name, workload
 from ai_etl.offline.records import Registration, Run, unwrap
 from ai_etl.offline.render import mask
 from ai_etl.offline.runner import run_program

@@ -9,6 +9,7 @@ import datetime as dt
 import importlib.util
 import json
 import re
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,8 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
-from ai_etl.guardrails.rules import RULES, Subject, rotate_regularly
+from ai_etl.guardrails.checklist import report
+from ai_etl.guardrails.rules import RULES, Subject, evaluate, rotate_regularly
 from ai_etl.names import PROJECT
 from ai_etl.offline.runner import run_program
 from ai_etl.offline.stackconfig import load_stack_config
@@ -51,6 +53,7 @@ from ai_etl.tokens import (
     SNS_TOPIC,
     VERSION_ANNOTATION,
 )
+from tests import fakecli
 from tests.helpers import PLACEHOLDERS, PRODUCTION_GRADE, STACKS, copy_project, settings_of, unused
 from tests.paths import PROJECT_DIR
 
@@ -306,12 +309,79 @@ CASES: dict[str, tuple[list[dict[str, Any]], list[dict[str, Any]], str]] = {
         "dev",
     ),
     "rotate-regularly": (
-        [{"type": RANDOM_PASSWORD, "props": {"length": 48, "keepers": {"rotation": "2020-01-01"}}}],
+        [{"type": RANDOM_PASSWORD, "name": f"ai-etl-passwords-{key}-2020-01-01",
+          "props": {"length": 48, "keepers": {"rotation": "2020-01-01"}}} for key in ("secret-key", "jwt-secret-key")],
         [{"type": RANDOM_PASSWORD,
           "props": {"length": 48, "keepers": {"rotation": dt.date.today().isoformat()}}}],
         "dev",
     ),
 }  # fmt: skip
+
+
+def subjects(resources: list[dict[str, Any]], stack: str) -> list[Subject]:
+    """`resources` ({type, props, name?, protect?, deps?}) as the check hands them to the rules."""
+    names = [r.get("name", f"r{i}") for i, r in enumerate(resources)]
+    return [
+        Subject(r["type"], name, urn(r["type"], name, stack), r["props"], r.get("protect", False),
+                tuple(urn(resources[names.index(d)]["type"], d, stack) for d in r.get("deps", [])))
+        for name, r in zip(names, resources, strict=True)
+    ]  # fmt: skip
+
+
+TODAY = dt.date.today().isoformat()
+FIXED_BY = {
+    # rule: what its fix stores (the fake CLI, tests/fakecli.py, applying each `pulumi config` argv)
+    "generated-secrets-strong": {"ai-etl:passwordLength": "48"},
+    "secrets-manager-recovery-window": {"ai-etl:recoveryWindowInDays": "30"},
+    "rotate-regularly": {"ai-etl:rotation": {"secret-key": TODAY, "jwt-secret-key": TODAY}},
+    "secrets-replicated": {"ai-etl:replicaRegion": "us-west-2"},
+    "cluster-encrypted-and-audited": {"ai-etl:clusterName": "<cluster>"},
+    "access-audited": {"ai-etl:auditEmail": "<address>"},
+    "server-rotation-automated": {},
+    "production-protected": {"ai-etl:protect": "true"},
+    "production-images-pinned": {"ai-etl:backend": {"image": "<registry>/<image>:<tag>@sha256:<digest>"}},
+    "grade-stated": {"ai-etl:grade": "production"},
+}
+UPS = {"access-audited", "server-rotation-automated"}
+"""The rules whose fix ends in `pulumi up` (the program declares what they want)."""
+
+
+def test_every_fix_the_check_prints_is_one_line_of_bash_the_cli_takes() -> None:
+    """`make check` prints, under each failing rule, the command that fixes it: pasted into bash,
+    each line must parse (no bare commentary such as `(or standard)`, no unquoted `<placeholder>`,
+    which bash reads as a redirect), and run the `pulumi` command lines the CLI takes, for the
+    stack checked: `config` ones as cobra parses them (tests/fakecli.py, after pkg/cmd/pulumi/
+    config/config.go), storing what the rule wants; a stale rotation is fixed for the very key, with
+    today's date. Each rule's violating case (CASES) is checked as `make check` reports it."""
+    printed: dict[str, list[str]] = {}
+    for rule, (violating, _, stack) in CASES.items():
+        given = subjects(violating, stack)
+        text, _ = report(stack, given, [f for f in evaluate(given) if f.rule == rule], stated=True)
+        printed[rule] = re.findall(r"^ +fix: (.*)$", text, re.M)
+        assert len(printed[rule]) == text.count("fix: "), "a fix spans lines"
+    assert {rule for rule, lines in printed.items() if lines} == set(FIXED_BY)
+    assert len(printed["rotate-regularly"]) == 2, "one fix per stale key"
+    record = 'pulumi() { printf "%s\\0" "$#" "$@"; }'
+    for rule in FIXED_BY:
+        lines, stack = printed[rule], CASES[rule][2]
+        config: dict[str, Any] = {}
+        ups = 0
+        for line in lines:
+            ran = subprocess.run(
+                ["bash", "--noprofile", "--norc", "-c", f"{record}\n{line}"], capture_output=True, check=False
+            )
+            assert (ran.returncode, ran.stderr) == (0, b""), f"{rule}: {line}\n{ran.stderr.decode()}"
+            words = iter(ran.stdout.decode().split("\0")[:-1])
+            for count in words:
+                argv = [next(words) for _ in range(int(count))]
+                if argv[0] == "up":
+                    assert argv == ["up", "--stack", stack], line
+                    ups += 1
+                    continue
+                assert fakecli.parse_args(argv)[1]["stack"] == stack, line
+                fakecli.apply(argv, config, PROJECT, lambda: None)
+        assert config == FIXED_BY[rule], f"{rule}: {lines}"
+        assert bool(ups) == (rule in UPS), f"{rule}: {lines}"
 
 
 def test_alerts_that_reach_no_one_or_miss_batches_fail_the_audit() -> None:
@@ -513,7 +583,7 @@ def test_a_stack_called_production_that_states_no_grade_is_told_so(
     out = capsys.readouterr().out
     assert "Grade: standard (ai-etl:grade not stated: the default)" in out
     assert "[warn] grade-stated (advisory)" in out and "the production rules do not apply" in out
-    assert "fix: pulumi config set grade production --stack production (or standard)" in out
+    assert "fix: pulumi config set grade production --stack production  # or standard: the grade" in out
     assert (
         out.strip().splitlines()[-1] == f"0 failed, 1 warned, {len(RULES) - 2} passed, 1 not decided offline"
     )

@@ -25,7 +25,9 @@ MAY_IMPORT: dict[str, tuple[str, ...]] = {
     "ai_etl.plan": ("ai_etl.catalogue", "ai_etl.config", "ai_etl.components"),
     "ai_etl.environment": ("ai_etl.catalogue", "ai_etl.components", "ai_etl.plan"),
     "ai_etl.program": ("ai_etl.catalogue", "ai_etl.config", "ai_etl.environment", "ai_etl.plan"),
-    "ai_etl.guardrails": ("ai_etl.catalogue",),
+    # The rules print their fixes as the config errors do (one module: the `pulumi config` command
+    # lines, standard library only, which the policy pack's environment can load).
+    "ai_etl.guardrails": ("ai_etl.catalogue", "ai_etl.config.commands"),
     "ai_etl.offline": (),
     "ai_etl.ops": (
         "ai_etl.catalogue",

@@ -141,15 +141,21 @@ def test_a_redirect_added_to_a_production_stack_is_refused_by_the_offline_render
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """What CI runs on the pull request: the render of the head stops, exit 2, naming the setting
-    and its fix, before the program declares anything; the URL is not printed."""
+    and its fix, before the program declares anything; the URL is not printed. A key written
+    `!!binary` is the key its base64 holds, as the CLI reads it (ai_etl/offline/stackconfig.py): a
+    proxy hidden so is refused like any other."""
     stack = PRODUCTION_GRADE[0]
-    folder = project_copy(tmp_path / "head", stack, "  aws:endpoints:\n    - kms: https://kms.example.net\n")
+    hidden = "  !!binary YXdzOmh0dHBzUHJveHk=: http://proxy.example.net:3128\n"  # aws:httpsProxy
+    folder = project_copy(
+        tmp_path / "head", stack, "  aws:endpoints:\n    - kms: https://kms.example.net\n" + hidden
+    )
     assert offline_main(["render", stack, "-C", str(folder), "--out", str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err
     assert f"error: invalid configuration for stack '{stack}' (nothing was declared):\n" in err
     assert "aws:endpoints: is refused in a production-grade stack" in err
     assert f"fix: pulumi config rm aws:endpoints --stack {stack}" in err
-    assert "kms.example.net" not in err
+    assert "aws:httpsProxy: is refused in a production-grade stack" in err
+    assert "kms.example.net" not in err and "proxy.example.net" not in err
     assert not (tmp_path / "out" / "resources.json").exists()
     # An ESC environment's values would reach the providers unreviewed: refused too.
     folder = project_copy(tmp_path / "imports", stack, "environment:\n  - zz-team/proxy-env\n")
@@ -157,6 +163,32 @@ def test_a_redirect_added_to_a_production_stack_is_refused_by_the_offline_render
     err = capsys.readouterr().err
     assert "stack:environment: is refused in a production-grade stack" in err
     assert f"fix: remove `environment:` from Pulumi.{stack}.yaml by hand" in err
+
+
+@pytest.mark.heavy
+def test_a_redirect_set_in_pulumi_yaml_is_removed_from_pulumi_yaml(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A provider key that Pulumi.yaml's `config:` sets (the CLI hands its `value` to every stack
+    without one: pulumi/pulumi pkg/workspace/config.go, mergeConfig) is not in the stack file, so
+    `pulumi config rm` would not remove it: the refusal at production grade, and the warning below
+    it, say to remove it from Pulumi.yaml instead."""
+    in_project = "  aws:endpoints:\n    value:\n      - kms: https://kms.example.net\n"
+    said = "remove `aws:endpoints` from the `config:` of Pulumi.yaml"
+    for stack in (PRODUCTION_GRADE[0], STANDARD_GRADE[0]):
+        folder = project_copy(tmp_path / stack, stack)
+        with (folder / "Pulumi.yaml").open("a") as f:
+            f.write(in_project)
+        code = offline_main(["render", stack, "-C", str(folder), "--out", str(tmp_path / stack / "out")])
+        err = capsys.readouterr().err
+        if stack in PRODUCTION_GRADE:
+            assert code == 2 and "aws:endpoints: is refused in a production-grade stack" in err
+            assert f"      fix: {said}\n" in err
+        else:
+            assert code == 0
+            assert f"aws:endpoints is set (redirects): {reason('aws:endpoints')}" in err
+            assert f"Remove it once it is no longer needed: {said}\n" in err
+        assert "pulumi config rm aws:endpoints" not in err and "kms.example.net" not in err
 
 
 def test_each_fix_pasted_as_printed_removes_the_setting(project: Project) -> None:

@@ -30,7 +30,14 @@ from typing import Any
 import pytest
 
 from ai_etl.offline.clitext import cli_text, go_json
-from ai_etl.offline.stackconfig import MAX_FILE_BYTES, StackConfigError, apply_project_config, load_project
+from ai_etl.offline.stackconfig import (
+    MAX_FILE_BYTES,
+    StackConfigError,
+    StackFileError,
+    apply_project_config,
+    load_project,
+    load_stack_config,
+)
 from tests import fakecli
 from tests.helpers import PLACEHOLDERS
 from tests.pasting import PROMPTED, Project, filled, project
@@ -224,6 +231,20 @@ def test_the_cli_warnings_of_loading_are_shown(accepted: Accepting) -> None:
     assert "probe:ignored" not in accepted[1]
 
 
+def test_a_key_written_binary_is_the_key_its_base64_holds(tmp_path: Path) -> None:
+    """yaml.v3 decodes a `!!binary` key to the text its base64 holds (go-yaml/yaml v3 decode.go,
+    scalar: `resolved = string(data)`), and the CLI, marshalling the stack again, reads that text
+    as the key (pulumi/pulumi sdk/go/common/workspace/loaders.go, then config/map.go): so
+    `!!binary YXdzOmh0dHBzUHJveHk=` is `aws:httpsProxy`, with no traceback, and its line is found."""
+    folder = probe(
+        tmp_path / "probe", config("probe:a: 1", '!!binary YXdzOmh0dHBzUHJveHk=: "http://proxy.example.net"')
+    )
+    assert load_stack_config("qa", folder) == {"probe:a": 1, "aws:httpsProxy": "http://proxy.example.net"}
+    (folder / "Pulumi.qa.yaml").write_bytes(config("probe:a: 1", "!!binary YXdzOmh0dHBzUHJveHk=: .nan"))
+    with pytest.raises(StackFileError, match=r"^Pulumi\.qa\.yaml line 3: aws:httpsProxy is NaN"):
+        load_stack_config("qa", folder)
+
+
 @dataclass(frozen=True)
 class Refused:
     """A malformed or hostile stack file, what the CLI does with it, and what offline says."""
@@ -265,6 +286,10 @@ REFUSED = [
     Refused("same key by the config: form", config("probe:config:a: 1", "probe:a: 2"), "config keys 'probe:config:a' (line 2) and 'probe:a' are both 'probe:a'", "pulumi key.go:45-69 ParseKey: both are probe:a"),
     Refused("key with two colons", config("probe:a:b: 1"), "Pulumi.qa.yaml line 2: could not parse probe:a:b as a configuration key", "pulumi key.go:68-69 ParseKey"),
     Refused("key that is not text", config("1: x"), "Pulumi.qa.yaml line 2: config key 1 is not text", "pulumi map.go:318-321 Map.UnmarshalYAML: ParseKey('1') fails"),
+    Refused("null key", config("probe:a: 1", "~: x"), "Pulumi.qa.yaml line 3: config key <nil> is not text", "yaml decode.go isStringMap: not all keys !!str, a map[interface{}]interface{}; pulumi key.go ParseKey of Go's %v"),
+    Refused("boolean key", config("probe:a: 1", "true: x"), "Pulumi.qa.yaml line 3: config key true is not text", "yaml decode.go isStringMap; key.go ParseKey('true') fails"),
+    Refused("date key", config("probe:a: 1", "2026-12-01: x"), "Pulumi.qa.yaml line 3: config key 2026-12-01 00:00:00 +0000 UTC is not text", "yaml decode.go: an implicit timestamp is a time.Time; key.go ParseKey of its text fails"),
+    Refused("binary key beside a short key", config("!!binary cHJvYmU6Yg==: x", "c: 1"), "Pulumi.qa.yaml line 3: could not parse c as a configuration key: the Pulumi CLI gives no key the project's namespace", "yaml decode.go isStringMap: a !!binary key makes a map[interface{}]interface{}, which pulumi loaders.go stackConfigNamespacedWithProject leaves as it is; key.go ParseKey('c') fails"),
     Refused("nested keys read alike", config("probe:a: {True: 1, 'true': 2}"), "probe:a has two keys that the Pulumi CLI reads as 'true'", "pulumi object.go:505-510: fmt %v of each key, into a Go map"),
     Refused("billion laughs", BOMB, "Pulumi.qa.yaml line 6 (key 'd'): document contains excessive aliasing", "yaml decode.go:490: 'document contains excessive aliasing'"),
     Refused("alias in its own anchor", config("probe:a: &a [*a]"), "anchor 'a' value contains itself", "yaml decode.go:536 alias"),

@@ -12,14 +12,13 @@ creates a new resource, with the current length, and deletes the old one after e
 
 from __future__ import annotations
 
-import hashlib
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 import pulumi
 import pulumi_random as random
 
+from ai_etl.names import password_name
 from ai_etl.tokens import PASSWORDS_COMPONENT
 
 GENERATION_INPUTS = (
@@ -27,13 +26,6 @@ GENERATION_INPUTS = (
     "minLower", "minUpper", "minNumeric", "minSpecial", "overrideSpecial",
 )  # fmt: skip
 """What shapes a password: a change applies to the next rotation, never to an existing password."""
-
-
-def password_name(component: str, key: str, rotation: str) -> str:
-    """`<component>-<key>-<rotation value>`; a value that is no plain name is hashed."""
-    if re.fullmatch(r"[A-Za-z0-9._-]{1,64}", rotation):
-        return f"{component}-{key}-{rotation}"
-    return f"{component}-{key}-r{hashlib.sha256(rotation.encode()).hexdigest()[:12]}"
 
 
 def keepers(rotation: str) -> dict[str, str]:

@@ -183,6 +183,10 @@ class Commands:
         flags = ("--plaintext",) if SECRET_LOOKING_NAME.search(key) else ()
         return self._line("set", flags + (("--path",) if len(path) > 1 else ()), key)
 
+    def up(self) -> str:
+        """Deploy the stack (`pulumi up` previews, then asks before it changes anything)."""
+        return f"pulumi up --stack {word(self.stack)}"
+
     def _line(self, verb: str, flags: tuple[str, ...], key: str, *value: str) -> str:
         start = " ".join(word(w) for w in ("pulumi", "config", verb, *flags))
         args = " ".join((word(key, quoted="--path" in flags), *map(word, value)))

@@ -20,11 +20,12 @@ from __future__ import annotations
 
 import difflib
 import enum
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ai_etl.config.commands import Commands, shown
+from ai_etl.config.commands import Commands, shown, word
 from ai_etl.config.problems import Problems
 from ai_etl.config.reading import SECRET
 from ai_etl.config.stackfiles import file_stack
@@ -236,11 +237,18 @@ def classify(key: str) -> ProviderKey | None:
     return PROVIDER_KEYS.get(key, UNCLASSIFIED)
 
 
-def provider_settings(problems: Problems, elsewhere: Mapping[str, Any], grade: Any, stack: str) -> list[str]:
+def provider_settings(
+    problems: Problems,
+    elsewhere: Mapping[str, Any],
+    grade: Any,
+    stack: str,
+    from_project: frozenset[str] = frozenset(),
+) -> list[str]:
     """At production grade, each key of `elsewhere` (the stack's config outside the project's
     namespace; values are never read) that redirects, reaches nothing or is unclassified is a problem,
-    with its reason and the command that removes it; below it, each is a warning (returned) saying
-    the same, so that it is seen at every preview, as the offline diff shows it first."""
+    with its reason and how to remove it; below it, each is a warning (returned) saying the same, so
+    that it is seen at every preview, as the offline diff shows it first. A key of `from_project`
+    comes from Pulumi.yaml's `config:`, which no `pulumi config` command edits."""
     warnings = []
     for key in sorted(elsewhere):
         found = classify(key)
@@ -249,15 +257,18 @@ def provider_settings(problems: Problems, elsewhere: Mapping[str, Any], grade: A
         reason = found.reason
         if credential_key(key) and elsewhere[key] is not SECRET:
             reason += "; and it is a credential in plain text in the stack file: rotate it"
+        named = f"`{key}`" if re.fullmatch(r"[\w.:-]+", key, re.ASCII) else word(key)  # never run if pasted
         if key in STACK_FILE_KEYS:  # no config command removes it
-            fix = f"remove `{key.partition(':')[2]}:` from Pulumi.{file_stack(stack)}.yaml by hand"
+            removal = f"remove `{key.partition(':')[2]}:` from Pulumi.{file_stack(stack)}.yaml by hand"
+        elif key in from_project:
+            removal = f"remove {named} from the `config:` of Pulumi.yaml"
         else:
-            fix = Commands(stack).rm((key,)) or ""
+            removal = Commands(stack).rm((key,)) or ""
         if grade == PRODUCTION:
-            problems.add((key,), f"is refused in a production-grade stack ({GRADE_KEY}): {reason}", fix)
+            problems.add((key,), f"is refused in a production-grade stack ({GRADE_KEY}): {reason}", removal)
         else:
             warnings.append(
                 f"{shown((key,))} is set ({found.kind.value}): {reason}; a production-grade stack "
-                f"refuses it. Remove it once it is no longer needed: {fix}"
+                f"refuses it. Remove it once it is no longer needed: {removal}"
             )
     return warnings

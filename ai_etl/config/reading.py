@@ -12,7 +12,7 @@ import pulumi
 
 from ai_etl.catalogue import CATALOGUE, SecretSpec, Source, of_source
 from ai_etl.config.commands import Path
-from ai_etl.config.stackfiles import file_stack, plain_leaves, stack_files
+from ai_etl.config.stackfiles import file_stack, plain_leaves, project_values, stack_files
 from ai_etl.names import PROJECT
 
 
@@ -53,6 +53,10 @@ class RawConfig:
     """The keys the stack's own file sets (`ai-etl:protect`), None if it cannot be read: `values`
     also holds Pulumi.yaml's defaults, which the CLI merges in (pulumi/pulumi pkg/workspace/
     config.go, mergeConfig) and no one set."""
+
+    from_project: frozenset[str] = frozenset()
+    """The keys of `elsewhere` whose value comes from Pulumi.yaml's `config:`, not the stack's file
+    (the CLI merges it in): only editing Pulumi.yaml removes them."""
 
     def is_set(self, key: str) -> bool:
         """Whether the stack sets the `ai-etl:` key `key` itself, not by a default of Pulumi.yaml."""
@@ -155,4 +159,5 @@ def read_config(stack: str, catalogue: tuple[SecretSpec, ...] = CATALOGUE) -> Ra
         elsewhere,
         others,
         frozenset(own.config) if own else None,
+        frozenset(k for k in project_values(PROJECT) if k in elsewhere and not (own and k in own.config)),
     )

@@ -150,7 +150,7 @@ def parse_settings(
     crosschecks.adopted(problems, raw, generated)
     # Provider settings that redirect the calls: refused at production grade, said at any other.
     provider_warnings = providers.provider_settings(
-        problems, raw.elsewhere, raw.values.get("grade"), raw.stack
+        problems, raw.elsewhere, raw.values.get("grade"), raw.stack, raw.from_project
     )
     problems.raise_if_any()
     assert config is not None  # validated

@@ -52,17 +52,44 @@ def _read(path: Path) -> Mapping[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
-def stack_files(project: str) -> dict[str, StackFile]:
-    """Every stack file of the project `project`, by stack; none if the folder the program runs in
-    holds another project (or none)."""
+def _project_file(project: str) -> tuple[Path, Mapping[str, Any]] | None:
+    """The project's Pulumi.yaml (or .yml) where the program runs, and what it holds; None if the
+    folder holds another project (or none)."""
     root = Path(pulumi.get_root_directory() or os.getcwd())
     found = next((p for p in (root / "Pulumi.yaml", root / "Pulumi.yml") if p.is_file()), None)
     meta = _read(found) if found else None
-    if not meta or meta.get("name") != project:
+    return (found, meta) if found and meta and meta.get("name") == project else None
+
+
+def project_values(project: str) -> frozenset[str]:
+    """The keys of another namespace (`aws:endpoints`) that Pulumi.yaml's `config:` gives a value,
+    which the CLI hands the program when the stack file does not set them (pulumi/pulumi
+    pkg/workspace/config.go, mergeConfig; a plain value is shorthand for `value:`, sdk/go/common/
+    workspace/project.go RewriteShorthandConfigValues). No `pulumi config` command removes them."""
+    found = _project_file(project)
+    declared = found[1].get("config") if found else None
+    if not isinstance(declared, dict):
+        return frozenset()
+    return frozenset(
+        str(key)
+        for key, spec in declared.items()
+        if ":" in str(key)
+        and not str(key).startswith(f"{project}:")
+        and spec not in NULLS
+        and (not isinstance(spec, dict) or "value" in spec or "default" in spec)
+    )
+
+
+def stack_files(project: str) -> dict[str, StackFile]:
+    """Every stack file of the project `project`, by stack; none if the folder the program runs in
+    holds another project (or none)."""
+    project_file = _project_file(project)
+    if project_file is None:
         return {}
-    folder = root / str(meta.get("stackConfigDir") or "")
+    found, meta = project_file
+    folder = found.parent / str(meta.get("stackConfigDir") or "")
     files = {}
-    for path in sorted(folder.glob(f"Pulumi.*{found.suffix}")) if found else ():
+    for path in sorted(folder.glob(f"Pulumi.*{found.suffix}")):
         stack = path.name[len("Pulumi.") : -len(path.suffix)]
         data = _read(path)
         config = data.get("config") if data else None

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from ai_etl.config.commands import Commands
 from ai_etl.grade import GRADE_KEY, PRODUCTION
 from ai_etl.guardrails.rules import RULES, Finding, Subject, evaluate, grade_of
 
@@ -184,7 +185,9 @@ def report(
         for message, count in Counter(f.message for f in mine).items():
             lines.append(f"         - {message}" + (f" ({count} times)" if count > 1 else ""))
         if mine and rule.fix:
-            lines.append(f"         fix: {rule.fix.format(stack=stack)}")
+            commands, by_urn = Commands(stack), {s.urn: s for s in subjects}
+            fixes = dict.fromkeys(rule.fix(commands, by_urn.get(f.urn)) for f in mine)
+            lines += [f"         fix: {fix}" for fix in fixes]
     repository = {c.name for c in REPOSITORY_CHECKS}
     for f in findings:
         if f.rule in repository:

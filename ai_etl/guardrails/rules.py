@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from ai_etl.catalogue import CATALOGUE, Source, by_key, server_credentials
+from ai_etl.config.commands import Commands
 from ai_etl.eks import ENCRYPTED_BY_DEFAULT, minor_version
 from ai_etl.grade import (
     GRADE_LABEL,
@@ -25,7 +26,14 @@ from ai_etl.grade import (
     STANDARD,
     recovery_window_for,
 )
-from ai_etl.names import ADOPTED, VALUE_SOURCE_TAG, key_of_secret_name, secret_prefix, verifiers_key
+from ai_etl.names import (
+    ADOPTED,
+    VALUE_SOURCE_TAG,
+    key_of_password_name,
+    key_of_secret_name,
+    secret_prefix,
+    verifiers_key,
+)
 from ai_etl.tokens import (
     ALL_MANAGEMENT_EVENTS,
     AUDIT_ANNOTATION,
@@ -93,6 +101,12 @@ StackCheck = Callable[[list[Subject]], Iterable[tuple[str, str]]]
 """A stack rule's check: (URN, message) per problem, seeing every resource at once."""
 
 
+Fix = Callable[[Commands, "Subject | None"], str]
+"""For this project, the change that makes a rule pass: one line that bash parses, every word quoted
+(ai_etl/config/commands.py), any commentary after ` # `; given the stack's commands and the resource
+a finding is about (None when the finding names no resource)."""
+
+
 @dataclass(frozen=True)
 class ResourceRule:
     """A practice of the guide, checked on each resource of the given types."""
@@ -103,8 +117,7 @@ class ResourceRule:
     types: tuple[str, ...]
     """Resource types it applies to (a prefix ending in '/' matches a group)."""
     advisory: bool = False
-    fix: str = ""
-    """For this project, the change that makes it pass (`{stack}`: the stack's name)."""
+    fix: Fix | None = None
 
     def applies_to(self, type_token: str) -> bool:
         return any(type_token == t or (t.endswith("/") and type_token.startswith(t)) for t in self.types)
@@ -118,8 +131,7 @@ class StackRule:
     description: str
     check: StackCheck
     advisory: bool = False
-    fix: str = ""
-    """For this project, the change that makes it pass (`{stack}`: the stack's name)."""
+    fix: Fix | None = None
 
 
 Rule = ResourceRule | StackRule
@@ -132,7 +144,7 @@ S = TypeVar("S", bound=StackCheck)
 
 
 def resource_rule(
-    name: str, description: str, *types: str, advisory: bool = False, fix: str = ""
+    name: str, description: str, *types: str, advisory: bool = False, fix: Fix | None = None
 ) -> Callable[[R], R]:
     """Declare the decorated function a resource rule, with its name and description beside it."""
 
@@ -143,7 +155,9 @@ def resource_rule(
     return register
 
 
-def stack_rule(name: str, description: str, *, advisory: bool = False, fix: str = "") -> Callable[[S], S]:
+def stack_rule(
+    name: str, description: str, *, advisory: bool = False, fix: Fix | None = None
+) -> Callable[[S], S]:
     """Declare the decorated function a stack rule, with its name and description beside it."""
 
     def register(check: S) -> S:
@@ -183,7 +197,7 @@ def _get(value: Any, *path: str) -> Any:
     "generated-secrets-strong",
     f"Generated secrets are RandomPassword of {MIN_PASSWORD_LENGTH}+ characters",
     RANDOM_PASSWORD,
-    fix="pulumi config set passwordLength 48 --stack {stack} (applies at each secret's next rotation)",
+    fix=lambda c, _: f"{c.set(('passwordLength',), 48)}  # applies at each secret's next rotation",
 )
 def strong_passwords(s: Subject) -> Iterator[str]:
     length = s.props.get("length")
@@ -233,7 +247,7 @@ def customer_managed_key(s: Subject) -> Iterator[str]:
     "secrets-manager-recovery-window",
     "Recovery window of 7 days or more (30 in production grade)",
     SM_SECRET,
-    fix="pulumi config set recoveryWindowInDays 30 --stack {stack}",
+    fix=lambda c, _: str(c.set(("recoveryWindowInDays",), 30)),
 )
 def recovery_window(s: Subject) -> Iterator[str]:
     window = s.props.get("recoveryWindowInDays")
@@ -277,12 +291,23 @@ def external_secrets_v1(s: Subject) -> Iterator[str]:
         yield f"{s.name}: {s.type} is not external-secrets.io/v1 (v1beta1 is no longer served)"
 
 
+def rotation_fix(commands: Commands, s: Subject | None, today: dt.date | None = None) -> str:
+    """Rotate the secret of `s` today: its rotation value becomes today's date, in the ISO form the
+    rule reads back (docs/runbooks.md rotates `rotation.<key>` so); `'<key>'` where the password's
+    name does not say which secret it is."""
+    rotation = str(_get(s.props, "keepers", "rotation")) if s else ""
+    keys = [spec.key for spec in CATALOGUE]
+    key = (key_of_password_name(s.name, rotation, keys) if s else None) or "<key>"
+    date = (today or dt.date.today()).isoformat()
+    return f"{commands.set(('rotation', key), date)}  # then preview and pulumi up (docs/runbooks.md)"
+
+
 @resource_rule(
     "rotate-regularly",
     f"Rotate every {ROTATE_EVERY_DAYS} days (a rotation date older than that)",
     RANDOM_PASSWORD,
     advisory=True,
-    fix="pulumi config set --path 'rotation.<key>' <today's date> --stack {stack} (docs/runbooks.md)",
+    fix=lambda c, s: rotation_fix(c, s),
 )
 def rotate_regularly(s: Subject, today: dt.date | None = None) -> Iterator[str]:
     value = _get(s.props, "keepers", "rotation")
@@ -299,7 +324,7 @@ def rotate_regularly(s: Subject, today: dt.date | None = None) -> Iterator[str]:
     "secrets-replicated",
     "In production grade every secret keeps a replica in a second region, under a customer-managed key",
     SM_SECRET,
-    fix="pulumi config set replicaRegion us-west-2 --stack {stack}",
+    fix=lambda c, _: str(c.set(("replicaRegion",), "us-west-2")),
 )
 def secrets_replicated(s: Subject) -> Iterator[str]:
     if grade_of(s) != PRODUCTION:
@@ -317,8 +342,7 @@ def secrets_replicated(s: Subject) -> Iterator[str]:
     "cluster-encrypted-and-audited",
     "The namespace names the stack's EKS cluster; in production grade it encrypts at rest (1.28+) and audits",
     K8S_NAMESPACE,
-    fix="pulumi config set clusterName <cluster> --stack {stack}, on a cluster of Kubernetes 1.28+ with "
-    "the audit log on",
+    fix=lambda c, _: f"{c.set(('clusterName',), '<cluster>')}  # one of Kubernetes 1.28+, its audit log on",
 )
 def cluster_encrypted_and_audited(s: Subject) -> Iterator[str]:
     annotations = _get(s.props, "metadata", "annotations") or {}
@@ -379,8 +403,10 @@ def _watches(rule: Subject, prefix: str) -> bool:
     "access-audited",
     "A read of the stack's secrets (by id, batch or filter; in every region holding them) by anyone but "
     "the expected roles reaches someone, through an encrypted SNS topic with a dead-letter queue",
-    fix="pulumi config set auditEmail '<address>' --stack {stack}; the program declares the rest "
-    "(ai_etl/components/accessaudit.py): pulumi up --stack {stack}",
+    fix=lambda c, _: (
+        f"{c.set(('auditEmail',), '<address>')} && {c.up()}"
+        "  # the program declares the rest (ai_etl/components/accessaudit.py)"
+    ),
 )
 def access_audited(subjects: list[Subject]) -> Iterator[tuple[str, str]]:
     secrets = [s for s in subjects if s.type == SM_SECRET]
@@ -521,7 +547,7 @@ def secret_refs_resolve(subjects: list[Subject]) -> Iterator[tuple[str, str]]:
 @stack_rule(
     "server-rotation-automated",
     "A password a server holds is set there by a rotation step (a Job) the workloads wait for",
-    fix="the program declares it (ai_etl/components/rotationstep.py): pulumi up --stack {stack}",
+    fix=lambda c, _: f"{c.up()}  # the program declares it (ai_etl/components/rotationstep.py)",
 )
 def server_rotation_automated(subjects: list[Subject]) -> Iterator[tuple[str, str]]:
     """Each server credential's secret has a Job whose pods read its verifiers (by secretKeyRef to
@@ -574,7 +600,7 @@ def _reads_from(job: Subject, secrets: set[tuple[Any, Any]]) -> bool:
 @stack_rule(
     "production-protected",
     "In production grade the KMS key and the secrets are protected",
-    fix="pulumi config set protect true --stack {stack}",
+    fix=lambda c, _: str(c.set(("protect",), True)),
 )
 def production_protected(subjects: list[Subject]) -> Iterator[tuple[str, str]]:
     for s in subjects:
@@ -585,7 +611,7 @@ def production_protected(subjects: list[Subject]) -> Iterator[tuple[str, str]]:
 @stack_rule(
     "production-images-pinned",
     "In production grade every container image is pinned by digest",
-    fix="pulumi config set --path 'backend.image' '<registry>/<image>:<tag>@sha256:<digest>' --stack {stack}",
+    fix=lambda c, _: str(c.set(("backend", "image"), "<registry>/<image>:<tag>@sha256:<digest>")),
 )
 def production_images_pinned(subjects: list[Subject]) -> Iterator[tuple[str, str]]:
     for w in (s for s in subjects if s.type in WORKLOADS and grade_of(s) == PRODUCTION):
@@ -602,7 +628,7 @@ def production_images_pinned(subjects: list[Subject]) -> Iterator[tuple[str, str
     "grade-stated",
     "The stack states its grade; production rules apply to production grade only",
     advisory=True,
-    fix="pulumi config set grade production --stack {stack} (or standard)",
+    fix=lambda c, _: f"{c.set(('grade',), 'production')}  # or standard: the grade this stack is meant to be",
 )
 def grade_stated(subjects: list[Subject]) -> Iterator[tuple[str, str]]:
     grades = {grade_of(s) for s in subjects if grade_of(s)}

@@ -234,19 +234,27 @@ def read_stack_file(stack: str, project_dir: Path = Path()) -> StackFile:
                 f"{_yaml_kind(data[name])} (the Pulumi CLI cannot load it); set it back to what "
                 "`pulumi stack init` wrote"
             )
-    settings = {
-        name: data[field] for field, name in STACK_SETTINGS.items() if data.get(field) not in (None, "")
-    }
+    settings = {name: data[key] for key, name in STACK_SETTINGS.items() if data.get(key) not in (None, "")}
     raw = data.get("config")
     if raw is None:
         return StackFile({}, warnings, settings)
+    # A key that is not written as text (`!!binary`, `1`, `~`) makes `config:` a Go
+    # map[interface{}]interface{} (go-yaml/yaml v3 decode.go, isStringMap), which the CLI's
+    # stackConfigNamespacedWithProject (loaders.go) passes on without adding the project's namespace
+    # to any key. A !!binary key decodes to Go text (decode.go scalar: `resolved = string(data)`),
+    # which the CLI marshals again and reads back as that key (pulumi/pulumi sdk/go/common/resource/
+    # config/map.go Map.UnmarshalYAML, key.go ParseKey); any other is refused by ParseKey.
+    namespaced = not isinstance(raw, GoMap)
     if isinstance(raw, GoMap):
-        first = next(k for _, k in raw if not isinstance(k, str))
-        raise StackFileError(
-            f"{_at(path, document.line_of('config', first))}: config key {go_key_text(first)} is "
-            f"not text, and the Pulumi CLI cannot load it (could not parse {go_key_text(first)} as "
-            "a configuration key): write it as `<namespace>:<name>`"
-        )
+        odd = [k for _, k in raw if not isinstance(k, str)]
+        if odd:
+            first = odd[0]
+            raise StackFileError(
+                f"{_at(path, document.line_of('config', first))}: config key {go_key_text(first)} is "
+                f"not text, and the Pulumi CLI cannot load it (could not parse {go_key_text(first)} as "
+                "a configuration key): write it as `<namespace>:<name>`"
+            )
+        raw = {k: value for (_, k), value in raw.items()}
     if not isinstance(raw, dict):
         raise StackFileError(
             f"{_at(path, document.line_of('config'))}: `config` must be a mapping of keys to values, "
@@ -256,6 +264,12 @@ def read_stack_file(stack: str, project_dir: Path = Path()) -> StackFile:
     written: dict[str, str] = {}
     for key, value in raw.items():
         line = document.line_of("config", key)
+        if not namespaced and ":" not in key:
+            raise StackFileError(
+                f"{_at(path, line)}: could not parse {key} as a configuration key: the Pulumi CLI gives "
+                "no key the project's namespace while another key of `config:` is written `!!binary`: "
+                f"write `{project}:{key}`, or that key as text"
+            )
         full = _parse_key(key if ":" in key else f"{project}:{key}", path, line)
         if full in config:
             # Go's map iteration order decides which one the CLI keeps: differently on each run.

@@ -331,6 +331,18 @@ def _binary(n: Node) -> str:
         ) from None
 
 
+def _key_of(n: Node) -> tuple[str, Any] | None:
+    """What a scalar key decodes to, as a Go map key (decode.go scalar: a !!binary key is the text
+    its base64 holds); None if it does not decode."""
+    try:
+        if n.tag == STR:
+            return _key(n.value)
+        tag, value = n.resolved or resolve(n.tag, n.value)
+        return _key(_binary(n) if tag == BINARY else value)
+    except YamlError:
+        return None
+
+
 @dataclass(frozen=True)
 class Document:
     """A decoded document, and where its keys are."""
@@ -339,11 +351,12 @@ class Document:
     value: Any
     second_document: int | None = None
     """The line where a second document starts: yaml.v3 never reads it."""
-    _keys: dict[int, dict[str, int]] = field(default_factory=dict, repr=False, compare=False)
+    _keys: dict[int, dict[Any, int]] = field(default_factory=dict, repr=False, compare=False)
 
     def line_of(self, *keys: Any) -> int | None:
         """The line of the deepest of these nested keys that is written in the file (a key that
-        comes through a merge is not)."""
+        comes through a merge is not). A key is found by what its node decodes to (`~` is None,
+        `true` True, a `!!binary` key its text), else by its text as written."""
         node, line = self.root, None
         for key in keys:
             while node is not None and node.kind == "alias":
@@ -351,9 +364,13 @@ class Document:
             if node is None or node.kind != "mapping":
                 break
             if id(node) not in self._keys:
-                written = [(k.value, i) for i, k in enumerate(node.content[::2]) if k.kind == "scalar"]
+                scalars = [(k, i) for i, k in enumerate(node.content[::2]) if k.kind == "scalar"]
+                written = [((True, _key_of(k)), i) for k, i in scalars] + [
+                    ((False, k.value), i) for k, i in scalars
+                ]
                 self._keys[id(node)] = dict(reversed(written))  # the first of duplicates
-            found = self._keys[id(node)].get(str(key))
+            index = self._keys[id(node)]
+            found = index.get((True, _key(key)), index.get((False, str(key))))
             if found is None:
                 break
             line, node = node.content[2 * found].line, node.content[2 * found + 1]
