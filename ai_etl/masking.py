@@ -147,9 +147,10 @@ def without_credentials(text: str) -> str:
     return urlunsplit((url.scheme, url.netloc.rpartition("@")[2], bare_path(url.path), query, ""))
 
 
-SCHEMELESS_USERINFO = re.compile(r"^[^/@\s]*:[^/@\s]*@")
+SCHEMELESS_USERINFO = re.compile(r"^[^/@\s]*:[^/@\s]*@(?!(?:sha256|sha384|sha512|blake3):)")
 """`user:password@` at the start of a text that is no URL (`user:pw@host/path`, a URL without its
-scheme): an address has no `:` before its `@`."""
+scheme): an address has no `:` before its `@`, and an image's `name:tag@` is followed by a digest
+(`@sha256:...`, the OCI image spec's registered algorithms), never by a host."""
 
 
 def hidden_credentials(text: str) -> str:

@@ -299,6 +299,10 @@ def test_a_secret_aliased_into_other_keys_is_not_shown(tmp_path: Path) -> None:
         ("registry.example.com/x:1@sha256:" + "0" * 64, repr("registry.example.com/x:1@sha256:" + "0" * 64)),
         ("see https://u:pw@h.example.com", "an unparseable value (not shown)"),
         ({"a": ["https://u:pw@h.example.com"]}, "{'a': ['https://***@h.example.com']}"),
+        # Without a scheme: what would be user-info, query and fragment; an image's `name:tag@` is
+        # followed by its digest, and is kept.
+        ("u:pw@h.example.com:8080/v1?token=t#f", "'***@h.example.com:8080/v1?***'"),
+        ("ubuntu:22.04@sha256:" + "0" * 64, repr("ubuntu:22.04@sha256:" + "0" * 64)),
     ],
 )
 def test_what_a_message_shows_of_a_value(value: Any, seen: str) -> None:
