@@ -14,6 +14,8 @@ same program with other values, whose hardening test_access checks for each work
 
 from __future__ import annotations
 
+import fcntl
+import json
 import os
 import re
 import shlex
@@ -322,6 +324,23 @@ class Followed:
 
 @pytest.fixture(scope="module")
 def followed(tmp_path_factory: pytest.TempPathFactory) -> Followed:
+    """`follow`, once for the whole run: the pytest-xdist workers share it through a file in the
+    run's common temp folder; the first to ask makes it while the others wait on its lock (its
+    inner test run uses both cores anyway). Made once per worker, it cost the gate a minute."""
+    root = tmp_path_factory.getbasetemp()
+    root = root.parent if os.environ.get("PYTEST_XDIST_WORKER") else root
+    saved = root / "recipes-followed.json"
+    with (root / "recipes-followed.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if saved.exists():
+            data = json.loads(saved.read_text())
+            return Followed(**{**data, "project": Path(data["project"]), "secret": tuple(data["secret"])})
+        made = follow(tmp_path_factory)
+        saved.write_text(json.dumps({**vars(made), "project": str(made.project)}))
+        return made
+
+
+def follow(tmp_path_factory: pytest.TempPathFactory) -> Followed:
     """The four recipes followed on one copy, in the order a project would meet them (a secret, a
     workload, then two stacks that need every workload's image); `make docs` as the Makefile runs
     it; then one run of the union of the tests the recipes concern."""
