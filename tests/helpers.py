@@ -21,6 +21,7 @@ import yaml
 from ai_etl.catalogue import CATALOGUE, CONSUMERS, Consumer, SecretSpec, Source, of_source, server_credentials
 from ai_etl.components import serverauth
 from ai_etl.components.serverpasswords import role_suffix
+from ai_etl.config import problems
 from ai_etl.config.reading import RawConfig
 from ai_etl.config.settings import Settings, parse_settings
 from ai_etl.grade import GRADE_KEY, PRODUCTION
@@ -166,7 +167,11 @@ def run_config(
     # What the program or the SDK may read of the environment is part of the input, and so is the
     # folder it runs in (Pulumi.yaml and the other stack files, for the cross-stack checks).
     env = {k: v for k, v in os.environ.items() if k.startswith(PROGRAM_ENVIRONMENT)}
-    key = json.dumps([stack, config, secrets, str(program), env, os.getcwd()], sort_keys=True, default=repr)
+    # So is how many problems a message lists (conftest's every_problem lifts the cap).
+    cap = (problems.SHOWN, problems.SHOWN_CHARS)
+    key = json.dumps(
+        [stack, config, secrets, str(program), env, os.getcwd(), cap], sort_keys=True, default=repr
+    )
     if key not in _RUNS:
         _RUNS[key] = run_program(stack, config, secrets, program=program, project=load_project())
     return copy.deepcopy(_RUNS[key])
