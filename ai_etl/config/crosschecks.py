@@ -55,9 +55,9 @@ def region_and_partition(problems: Problems, raw: RawConfig) -> None:
     """A real region, in a partition the program supports, and the OIDC provider in the same one."""
     region = problems.shown(("aws:region",), raw.region)
     if raw.region not in aws_regions():
-        secret = raw.elsewhere.get(REGION) is SECRET
+        secret = problems.is_secret((REGION,))
         mended = None if secret else mended_region(raw.region)
-        close = difflib.get_close_matches(str(raw.region), list(aws_regions()), n=1)
+        close = [] if secret else difflib.get_close_matches(str(raw.region), list(aws_regions()), n=1)
         if raw.region is None:
             problem = "is required: the AWS region of Secrets Manager"
         elif secret:  # never echoed, nor hinted at; a region is no secret: the fix sets it in plain text
