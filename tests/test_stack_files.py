@@ -31,7 +31,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
+from ai_etl.config import stackfiles
 from ai_etl.offline.cli import main as offline_main
 from ai_etl.offline.clitext import cli_text, go_json
 from ai_etl.offline.stackconfig import (
@@ -45,6 +47,7 @@ from ai_etl.offline.stackconfig import (
 from tests import fakecli
 from tests.helpers import PLACEHOLDERS
 from tests.pasting import PROMPTED, Project, filled, project
+from tests.paths import PROJECT_DIR
 from tests.test_yamlv3 import LAUGHS
 
 __all__ = ["project"]  # the fixture
@@ -431,3 +434,31 @@ def test_the_fix_after_the_clis_own_refusal_works_as_printed(project: Project, n
     pasted = project.paste(filled(refusal.fix), typed=f"{PROMPTED}\n")
     assert pasted.returncode == 0, f"{refusal.fix}\n{pasted.stderr}"
     assert cli_refusal(project, "production") is None
+
+
+LOADER_CASES = [
+    "config:\n  ai-etl:db:\n    password:\n      secure: v1:AAAA\n  ai-etl:when: 2026-12-01\n",
+    "config:\n  a: &x {b: [1, '2', \"3\"]}\n  c: *x\n  d: ~\n  e: yes\n  f: 0x1F\n",
+    'config:\n  k: |\n    two\n    lines\n  u: "caf\\u00e9 \\t tab"\n  n: !!str 5\n---\nconfig: {second: doc}\n',
+    "config: [not, a, mapping]\n",
+    "",
+]
+
+
+COMMITTED = sorted(PROJECT_DIR.glob("Pulumi*.yaml"))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [*LOADER_CASES, *(p.read_text() for p in COMMITTED)],
+    ids=[f"case{i}" for i in range(len(LOADER_CASES))] + [p.name for p in COMMITTED],
+)
+def test_the_programs_stack_file_reader_reads_as_pythons_base_loader(tmp_path: Path, text: str) -> None:
+    """The program reads the project's stack files with libyaml's parser (stackfiles._LOADER, for
+    speed: every run reads them all) and gets what PyYAML's pure-Python BaseLoader reads: every
+    scalar as its text, anchors resolved, the first document only."""
+    path = tmp_path / "Pulumi.qa.yaml"
+    path.write_text(text)
+    assert stackfiles._LOADER is yaml.CBaseLoader, "PyYAML's wheel has libyaml here"
+    python = next(yaml.load_all(text, Loader=yaml.BaseLoader), None)
+    assert stackfiles._read(path) == (python if isinstance(python, dict) else None)

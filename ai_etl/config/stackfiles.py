@@ -25,6 +25,12 @@ from ai_etl.config.commands import Path as KeyPath
 
 MAX_BYTES = 1 << 20
 """Larger files are not read: a stack file is a few kilobytes."""
+_LOADER: type = getattr(yaml, "CBaseLoader", yaml.BaseLoader)
+"""libyaml's parser where PyYAML has it (its wheels do), as ai_etl/offline/yamlv3.py uses: the same
+nodes as the pure-Python BaseLoader, in a twentieth of the time. A program run reads every stack
+file of the project (the cross-stack checks), which in Python was most of what a refused config
+costs. libyaml bounds nesting itself (1000 levels: a ScannerError, as the Python one ends in a
+RecursionError); both are caught below."""
 
 
 @dataclass(frozen=True)
@@ -46,7 +52,7 @@ def _read(path: Path) -> Mapping[str, Any] | None:
     try:
         if not path.is_file() or path.stat().st_size > MAX_BYTES:
             return None
-        data = next(yaml.load_all(path.read_text(encoding="utf-8"), Loader=yaml.BaseLoader), None)
+        data = next(yaml.load_all(path.read_text(encoding="utf-8"), Loader=_LOADER), None)
     except (OSError, ValueError, yaml.YAMLError, RecursionError):
         return None
     return data if isinstance(data, dict) else None
