@@ -390,6 +390,26 @@ def test_the_wire_form_of_a_secret_is_the_sdks() -> None:
     assert (rpc._special_sig_key, rpc._special_secret_sig) == (sdk.SIG_KEY, sdk.SECRET_SIG)
 
 
+def test_an_offline_run_takes_no_stack_traces_and_gives_the_sdks_function_back() -> None:
+    """The SDK's per-registration stack trace, which offline runs skip (sdk.no_source_positions), is
+    still the function the SDK calls, and an empty trace still reads as "no position"; after a run,
+    even one the program ends with an error, the SDK has its own function again."""
+    import inspect
+
+    from pulumi.runtime import resource
+    from pulumi.runtime.proto import source_pb2
+
+    own = resource._get_stack_trace
+    for call in (resource.register_resource, resource.read_resource):
+        assert "stack_trace = _get_stack_trace()" in inspect.getsource(call), call.__name__
+    assert resource._get_source_position(source_pb2.StackTrace()) is None
+    with sdk.no_source_positions():
+        assert resource._get_stack_trace is not own and not resource._get_stack_trace().frames
+    with pytest.raises(RuntimeError), sdk.no_source_positions():
+        raise RuntimeError("the program failed")
+    assert resource._get_stack_trace is own
+
+
 FOREIGN_PROGRAM = """
 import json
 import pulumi

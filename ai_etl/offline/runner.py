@@ -23,6 +23,7 @@ from ai_etl.offline.answers import MOCK_ACCOUNT, ProviderMocks
 from ai_etl.offline.monitor import RecordingMonitor
 from ai_etl.offline.placeholders import offline_config
 from ai_etl.offline.records import Registration, Run, Sensitive
+from ai_etl.offline.sdk import no_source_positions
 from ai_etl.offline.stackconfig import (
     apply_project_config,
     engine_config,
@@ -135,7 +136,8 @@ def run_program(
         pulumi.runtime.set_mocks(
             provider_mocks, project=project, stack=stack, preview=False, monitor=monitor, logger=logger
         )
-        body()
+        with no_source_positions():
+            body()
     finally:
         os.chdir(where)
         for name, value in saved.items():
