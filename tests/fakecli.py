@@ -342,7 +342,9 @@ DUMPER: type = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 def write(project_dir: Path, stack: str, config: dict[str, Any]) -> None:
     """Write a stack file holding `config`."""
-    (project_dir / f"Pulumi.{stack}.yaml").write_text(yaml.dump({"config": config}, Dumper=DUMPER, sort_keys=False))
+    (project_dir / f"Pulumi.{stack}.yaml").write_text(
+        yaml.dump({"config": config}, Dumper=DUMPER, sort_keys=False)
+    )
 
 
 def encrypted(value: str) -> dict[str, str]:
