@@ -2,7 +2,8 @@
 
 Wiring only: the cluster's Kubernetes provider -> Namespace -> Passwords and ServerPasswords (+
 composed URLs, + provided config, + verifiers) -> SecretsManager (+ replicas) -> SecretStore (IRSA)
--> AccessAudit per region (reads by anyone else) -> one RotationStep per server credential (a Job
+-> AccessAudit per region (reads by anyone else) -> Admission (the operator's identity kept to it)
+and ClusterAudit (reads in the cluster, from its audit log) -> one RotationStep per server credential (a Job
 setting its new password on the server) -> one Workload per consumer (its Secret, identity,
 Deployment), after the steps. Every name and value that is not a
 secret comes from the plan (ai_etl/plan.py); the secrets stay Outputs from end to end.
@@ -19,6 +20,8 @@ import pulumi_kubernetes as k8s
 from ai_etl import names
 from ai_etl.catalogue.urls import composed_value
 from ai_etl.components.accessaudit import AccessAudit, AccessAuditArgs
+from ai_etl.components.admission import Admission, AdmissionArgs
+from ai_etl.components.clusteraudit import ClusterAudit, ClusterAuditArgs
 from ai_etl.components.namespace import Namespace, NamespaceArgs
 from ai_etl.components.passwords import Passwords, PasswordsArgs
 from ai_etl.components.rotationstep import RotationStep, RotationStepArgs, StepRead
@@ -158,6 +161,8 @@ class Environment(pulumi.ComponentResource):
                     secrets_key_arn=key_arn,
                     endpoints=p.audit_endpoints,
                     secret_endpoints=p.audit_secret_endpoints,
+                    # The cluster's alarm publishes to the primary region's topic, where the cluster is.
+                    more_alarm_arns=(p.cluster_audit.alarm_arn,) if p.cluster_audit and not region else (),
                     recovery_window_in_days=p.recovery_window_in_days,
                     protect=p.protect,
                     tags=p.tags,
@@ -167,6 +172,27 @@ class Environment(pulumi.ComponentResource):
             for region, suffix, key_arn in audited
         ]
         audit = audits[0]
+        if p.admission:
+            Admission(
+                f"{name}-admission",
+                AdmissionArgs(
+                    name=p.admission.name,
+                    namespace=namespace.name,
+                    service_account=p.operator_service_account,
+                    store_name=p.store_name,
+                    operator_user=p.admission.operator_user,
+                    actions=p.admission.actions,
+                    labels=p.labels,
+                ),
+                in_cluster,
+            )
+        if p.cluster_audit:
+            c = p.cluster_audit
+            ClusterAudit(
+                f"{name}-cluster-audit",
+                ClusterAuditArgs(c.name, c.log_group, c.pattern, c.metric_namespace, audit.topic_arn, p.tags),
+                child,
+            )
         steps = []
         for step in p.servers:
             reads = [

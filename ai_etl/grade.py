@@ -33,3 +33,15 @@ ROTATE_EVERY_DAYS = 90
 def recovery_window_for(grade: str | None) -> int:
     """The least recovery window, in days, of a stack of `grade` (standard when it states none)."""
     return RECOVERY_WINDOW_FOR.get(grade or STANDARD, RECOVERY_WINDOW_FOR[STANDARD])
+
+
+ADMISSION_ACTIONS = {STANDARD: ("Warn", "Audit"), PRODUCTION: ("Deny",)}
+"""What the namespace's admission policy does with a request it refuses (a binding's
+`validationActions`, kubernetes/kubernetes staging/src/k8s.io/api/admissionregistration/v1/types.go,
+ValidationAction): a production-grade stack denies it; the others let it through with a warning to
+the client and an annotation in the audit log, so a mistake shows before production grade bites."""
+
+
+def admission_actions(grade: str | None) -> tuple[str, ...]:
+    """The validation actions of a stack of `grade` (standard when it states none)."""
+    return ADMISSION_ACTIONS.get(grade or STANDARD, ADMISSION_ACTIONS[STANDARD])

@@ -48,6 +48,11 @@ RESERVED_NAMESPACE_PREFIX = "kube-"
 creating namespaces with the prefix `kube-`, since it is reserved for Kubernetes system namespaces"."""
 OPERATOR_NAMESPACE = "external-secrets"
 """Where the README installs the External Secrets Operator (`helm install ... -n external-secrets`)."""
+OPERATOR_USER = f"system:serviceaccount:{OPERATOR_NAMESPACE}:external-secrets"
+"""The user the operator's controller acts as, installed as the README installs it: the chart names
+its ServiceAccount after the release, `external-secrets` (external-secrets/external-secrets
+deploy/charts/external-secrets/templates/_helpers.tpl, external-secrets.serviceAccountName). It asks
+for the SecretStore's ServiceAccount tokens (providers/v1/aws/auth/token_fetcher.go, CreateToken)."""
 
 
 def namespace(stack: str, configured: str | None = None) -> str:
@@ -100,6 +105,24 @@ def audit_name(stack: str) -> str:
 def audit_key_alias(stack: str) -> str:
     """The alias of the key of the access alerts (in each region the stack audits)."""
     return f"alias/{audit_name(stack)}"
+
+
+def service_account_user(namespace: str, service_account: str) -> str:
+    """The user name a ServiceAccount's token authenticates as (kubernetes/kubernetes
+    staging/src/k8s.io/apiserver/pkg/authentication/serviceaccount/util.go, MakeUsername)."""
+    return f"system:serviceaccount:{namespace}:{service_account}"
+
+
+def admission_policy(namespace: str) -> str:
+    """The ValidatingAdmissionPolicy (and its binding) guarding a namespace's operator identity:
+    cluster-scoped, so named after the namespace (two stacks may share a cluster)."""
+    return f"{namespace}-operator-identity"
+
+
+def cluster_audit_name(stack: str) -> str:
+    """The metric filter and alarm on the cluster's audit log: under the access audit's prefix, so the
+    tamper rule's alarm names cover it."""
+    return f"{audit_name(stack)}-cluster"
 
 
 def workload(consumer: str) -> str:

@@ -23,7 +23,7 @@ from ai_etl.catalogue import (
     synced,
     url_of,
 )
-from ai_etl.components import serverauth
+from ai_etl.components import clusteraudit, serverauth
 from ai_etl.components.auditpatterns import PATTERN_LIMIT, access_pattern, audit_key_policy, compact
 from ai_etl.components.labels import aws_tags, environment_labels
 from ai_etl.components.pods import ContainerSpec
@@ -35,6 +35,8 @@ from ai_etl.config.commands import Commands
 from ai_etl.config.fields import dns_suffix
 from ai_etl.config.problems import Problems
 from ai_etl.config.settings import Settings, WorkloadSettings
+from ai_etl.eks import ADMISSION_POLICIES, audit_log_group, minor_version
+from ai_etl.grade import admission_actions
 from ai_etl.tokens import AUDIT_ANNOTATION, CLUSTER_ANNOTATION, VERSION_ANNOTATION
 
 
@@ -104,6 +106,27 @@ class WorkloadPlan:
 
 
 @dataclass(frozen=True)
+class AdmissionPlan:
+    """The namespace's admission policy (ai_etl/components/admission.py)."""
+
+    name: str
+    operator_user: str
+    actions: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ClusterAuditPlan:
+    """The alarm on reads in the cluster, from its audit log (ai_etl/components/clusteraudit.py)."""
+
+    name: str
+    log_group: str
+    pattern: str
+    metric_namespace: str
+    alarm_arn: str
+    """Spelled out, so the access audit's topic policy can let it publish before it exists."""
+
+
+@dataclass(frozen=True)
 class Plan:
     """Everything one environment declares, as plain values."""
 
@@ -151,6 +174,10 @@ class Plan:
     audit_key_policy: str
     workloads: tuple[WorkloadPlan, ...]
     servers: tuple[ServerStepPlan, ...]
+    admission: AdmissionPlan | None
+    """None on a cluster that serves no ValidatingAdmissionPolicy (before 1.30)."""
+    cluster_audit: ClusterAuditPlan | None
+    """None on a cluster with the audit log off (a warning says so)."""
 
 
 def cluster_annotations(cluster: Cluster) -> dict[str, str]:
@@ -334,4 +361,38 @@ def _plan(s: Settings, cluster: Cluster) -> Plan:
         audit_key_policy=json.dumps(audit_key_policy(partition, account)),
         workloads=tuple(workload(c) for c in s.consumers),
         servers=servers,
+        admission=admission_plan(s, cluster),
+        cluster_audit=cluster_audit_plan(s, cluster),
+    )
+
+
+def admission_plan(s: Settings, cluster: Cluster) -> AdmissionPlan | None:
+    """The admission policy, on a cluster that serves it (check_cluster has warned, or refused, if not)."""
+    namespace = names.namespace(s.stack, s.config.namespace)
+    if minor_version(cluster.version) < ADMISSION_POLICIES:
+        return None
+    return AdmissionPlan(
+        names.admission_policy(namespace), names.OPERATOR_USER, admission_actions(s.config.grade)
+    )
+
+
+def cluster_audit_plan(s: Settings, cluster: Cluster) -> ClusterAuditPlan | None:
+    """The alarm on reads in the cluster, on a cluster whose audit log is on (check_cluster has warned,
+    or refused, if not). The program's ServiceAccounts in the namespace, the workloads' and the
+    rotation steps', all start `ai-etl-` (names.workload, names.rotation_step): one wildcard."""
+    if not cluster.audited:
+        return None
+    namespace = names.namespace(s.stack, s.config.namespace)
+    name = names.cluster_audit_name(s.stack)
+    return ClusterAuditPlan(
+        name=name,
+        log_group=audit_log_group(cluster.name),
+        pattern=clusteraudit.audit_log_filter(
+            namespace,
+            names.service_account_user(namespace, names.OPERATOR_SERVICE_ACCOUNT),
+            names.OPERATOR_USER,
+            names.service_account_user(namespace, names.workload("*")),
+        ),
+        metric_namespace=names.PROJECT,
+        alarm_arn=f"arn:{cluster.partition}:cloudwatch:{s.region}:{cluster.account}:alarm:{name}",
     )

@@ -114,7 +114,8 @@ def expected_resources(
     file's `replicaRegion`), its KMS key and alias; and in each region holding the secrets, the
     access audit: its component, key and alias, topic and topic policy, dead-letter queue and queue
     policy, two rules and two targets, three alarms, and a subscription per destination
-    (`auditEmail`, `auditEndpoint`)."""
+    (`auditEmail`, `auditEndpoint`); on a cluster that serves them (1.30+) and audits, the admission
+    policy and its binding, and the cluster audit's metric filter and alarm (two more components)."""
     servers = server_credentials(catalogue)
     salted = sum(1 for s in servers if s.server == "postgres")
     generated = len(of_source(Source.GENERATED, catalogue)) + len(servers) + 2 * salted
@@ -126,7 +127,8 @@ def expected_resources(
     per_entry = 2 * (len(catalogue) + len(servers))
     components = 6 + len(consumers) + len(servers)
     workloads = 6 * (len(consumers) + len(servers))
-    return components + k8s + generated + 2 + replica + per_entry + 4 + audit + workloads
+    guards = 2 + 2 + 2
+    return components + k8s + generated + 2 + replica + per_entry + 4 + audit + workloads + guards
 
 
 def stack_config(

@@ -306,7 +306,10 @@ def test_each_region_has_its_own_alert_path_under_its_own_key(audited: Run) -> N
                 "maximumEventAgeInSeconds": 86400,
                 "maximumRetryAttempts": 185,
             }
-        alarms = in_region(audited, METRIC_ALARM, region)
+        # The access audit's own alarms (the cluster audit's, on a metric of its own, is tested apart).
+        alarms = [
+            a for a in in_region(audited, METRIC_ALARM, region) if a.inputs["namespace"].startswith("AWS/")
+        ]
         assert {a.inputs["metricName"] for a in alarms} == {
             "FailedInvocations",
             "ApproximateNumberOfMessagesVisible",
@@ -371,7 +374,7 @@ def test_audit_inputs_meet_the_api_constraints(audited: Run) -> None:
         errors += api_errors("cloudwatch", "PutMetricAlarm", {
             "AlarmName": alarm["name"], "AlarmDescription": alarm["alarmDescription"],
             "Namespace": alarm["namespace"], "MetricName": alarm["metricName"],
-            "Dimensions": [{"Name": k, "Value": v} for k, v in alarm["dimensions"].items()],
+            "Dimensions": [{"Name": k, "Value": v} for k, v in (alarm.get("dimensions") or {}).items()],
             "Statistic": alarm["statistic"], "Period": alarm["period"],
             "EvaluationPeriods": alarm["evaluationPeriods"],
             "Threshold": alarm["threshold"], "ComparisonOperator": alarm["comparisonOperator"],

@@ -21,7 +21,9 @@ from ai_etl.tokens import (
     CLUSTER_ANNOTATION,
     GET_EKS_CLUSTER,
     GET_OIDC_PROVIDER,
+    K8S_ADMISSION_POLICY,
     K8S_PROVIDER,
+    LOG_METRIC_FILTER,
     VERSION_ANNOTATION,
 )
 from tests.helpers import (
@@ -114,6 +116,7 @@ def test_the_namespace_records_what_was_found_of_the_cluster(stack_run: Run) -> 
     [
         ({"version": "1.27"}, "runs Kubernetes 1.27: EKS envelope-encrypts"),
         ({"enabledClusterLogTypes": ["api", "authenticator"]}, "has the audit log off"),
+        ({"version": "1.29"}, "runs Kubernetes 1.29: the admission policy"),
     ],
 )
 def test_a_production_grade_stack_refuses_a_cluster_that_does_not_encrypt_or_audit(
@@ -142,6 +145,10 @@ def test_a_standard_stack_deploys_to_such_a_cluster_with_a_warning() -> None:
     assert manifest(run, "Namespace")["metadata"]["annotations"][AUDIT_ANNOTATION] == "disabled"
     text = "\n".join(run.warnings)
     assert "runs Kubernetes 1.27" in text and "has the audit log off" in text
+    # Neither the admission policy (no such API before 1.30) nor the alarm on a log EKS does not
+    # write is declared: either would fail the deploy.
+    assert "no alarm on such a read is declared" in text
+    assert not run.of_type(K8S_ADMISSION_POLICY) and not run.of_type(LOG_METRIC_FILTER)
     assert f"aws eks update-cluster-config --name {cluster} --region {region} --logging" in text
 
 

@@ -55,6 +55,18 @@ AccessAudit("watch", AccessAuditArgs(
     secrets_key_arn="arn:aws:kms:eu-west-1:111111111111:key/k", endpoints=["team-a@example.com"],
     recovery_window_in_days=7, protect=False, tags={"Team": "a"}))
 """,
+    "Admission": """
+from ai_etl.components.admission import Admission, AdmissionArgs
+Admission("guard", AdmissionArgs(
+    name="team-a-operator-identity", namespace="team-a", service_account="reader", store_name="aws",
+    operator_user="system:serviceaccount:eso:eso", actions=["Deny"], labels={"team": "a"}))
+""",
+    "ClusterAudit": """
+from ai_etl.components.clusteraudit import ClusterAudit, ClusterAuditArgs
+ClusterAudit("reads", ClusterAuditArgs(
+    name="team-a-reads", log_group="/aws/eks/team-a/cluster", pattern='{ $.verb = "get" }',
+    metric_namespace="team-a", topic_arn="arn:aws:sns:eu-west-1:111111111111:team-a", tags={"Team": "a"}))
+""",
     "SecretStore": """
 from ai_etl.components.secretstore import SecretStore, SecretStoreArgs
 SecretStore("store", SecretStoreArgs(

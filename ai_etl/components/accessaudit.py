@@ -24,6 +24,7 @@ import pulumi
 import pulumi_aws as aws
 
 from ai_etl.components.auditpatterns import (
+    ON_ANY,
     access_pattern,
     compact,
     protocol_of,
@@ -70,6 +71,8 @@ class AccessAuditArgs:
     protect: bool
     """Protect the key from deletion, as the secrets' keys are."""
     tags: Mapping[str, str]
+    more_alarm_arns: Sequence[str] = ()
+    """Alarms of other components that publish to the topic (the cluster audit's)."""
     secret_endpoints: frozenset[str] = frozenset()
     """Those of `endpoints` that are secrets (an https URL carrying credentials): SNS gets them as
     secret Outputs, so the engine encrypts them in the state and no preview shows them."""
@@ -177,7 +180,9 @@ class AccessAudit(pulumi.ComponentResource):
             region=region,
             arn=topic.arn,
             policy=pulumi.Output.all(topic.arn, *(r.arn for r in rules), *(a.arn for a in alarms)).apply(
-                lambda a: json.dumps(topic_policy(a[0], a[1 : 1 + len(rules)], a[1 + len(rules) :]))
+                lambda a: json.dumps(
+                    topic_policy(a[0], a[1 : 1 + len(rules)], [*a[1 + len(rules) :], *args.more_alarm_arns])
+                )
             ),
             opts=child,
         )
@@ -217,11 +222,7 @@ class AccessAudit(pulumi.ComponentResource):
             metric_name=metric,
             dimensions=dict(dimensions),
             statistic=statistic,
-            period=300,
-            evaluation_periods=1,
-            threshold=1,
-            comparison_operator="GreaterThanOrEqualToThreshold",
-            treat_missing_data="notBreaching",
+            **ON_ANY,
             alarm_actions=[topic.arn],
             tags=dict(args.tags),
             opts=pulumi.ResourceOptions(parent=self),

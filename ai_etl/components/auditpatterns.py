@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypedDict
 
 READ_EVENTS = ("GetSecretValue", "BatchGetSecretValue")
 """Secrets Manager's calls that return secret values."""
@@ -180,3 +180,22 @@ def protocol_of(endpoint: str) -> str:
     if endpoint.startswith("arn:"):
         return endpoint.split(":")[2]  # arn:<partition>:sqs|lambda:...
     return "email"
+
+
+class AlarmRule(TypedDict):
+    period: int
+    evaluation_periods: int
+    threshold: float
+    comparison_operator: str
+    treat_missing_data: str
+
+
+ON_ANY = AlarmRule(
+    period=300,
+    evaluation_periods=1,
+    threshold=1,
+    comparison_operator="GreaterThanOrEqualToThreshold",
+    treat_missing_data="notBreaching",
+)
+"""How every alarm of the audit fires (MetricAlarm's arguments): on one event in five minutes; no
+data (nothing happened) is no alarm."""

@@ -20,7 +20,7 @@ import pulumi_aws as aws
 from ai_etl.config.commands import Commands, word
 from ai_etl.config.problems import ConfigError, Problems
 from ai_etl.config.settings import Settings
-from ai_etl.eks import AUDIT_LOG, ENCRYPTED_BY_DEFAULT, minor_version
+from ai_etl.eks import ADMISSION_POLICIES, AUDIT_LOG, ENCRYPTED_BY_DEFAULT, audit_log_group, minor_version
 from ai_etl.grade import PRODUCTION
 
 EXEC_API_VERSION = "client.authentication.k8s.io/v1beta1"
@@ -115,12 +115,24 @@ def check_cluster(settings: Settings, cluster: Cluster) -> tuple[Problems, list[
                 f"aws eks update-cluster-version {where} --kubernetes-version {major}.{minor + 1}",
             )
         )
+    elif minor_version(cluster.version) < ADMISSION_POLICIES:
+        major, minor = minor_version(cluster.version)
+        graded.append(
+            (
+                f"cluster {cluster.name!r} runs Kubernetes {cluster.version}: the admission policy that "
+                "keeps the External Secrets Operator's ServiceAccount to the operator "
+                "(admissionregistration.k8s.io/v1 ValidatingAdmissionPolicy) is served only from "
+                f"{'.'.join(map(str, ADMISSION_POLICIES))}, so it is not declared (repeat up to it)",
+                f"aws eks update-cluster-version {where} --kubernetes-version {major}.{minor + 1}",
+            )
+        )
     if not cluster.audited:
         logging = json.dumps({"clusterLogging": [{"types": [AUDIT_LOG], "enabled": True}]})
         graded.append(
             (
                 f"cluster {cluster.name!r} has the {AUDIT_LOG} log off: nothing records who reads "
-                "the synced Secrets inside the cluster",
+                "the synced Secrets inside the cluster, and no alarm on such a read is declared (it "
+                f"reads the log group EKS writes, {audit_log_group(cluster.name)})",
                 f"aws eks update-cluster-config {where} --logging {word(logging)}",
             )
         )

@@ -50,6 +50,8 @@ REPLACE_ON: dict[str, tuple[str, ...]] = {
     providers.EVENT_TARGET: ("rule", "targetId", "eventBusName", "region"),
     # internal/service/cloudwatch/metric_alarm.go (alarm_name, the SDK's `name`)
     providers.METRIC_ALARM: ("name", "region"),
+    # internal/service/logs/metric_filter.go (name, log_group_name: a filter lives in its log group)
+    providers.LOG_METRIC_FILTER: ("name", "logGroupName", "region"),
     # internal/service/sqs/queue.go (name, name_prefix, fifo_queue); queue_policy.go (queue_url)
     providers.SQS_QUEUE: ("name", "namePrefix", "fifoQueue", "region"),
     providers.SQS_QUEUE_POLICY: ("queueUrl", "region"),

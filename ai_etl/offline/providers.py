@@ -28,6 +28,7 @@ SNS_SUBSCRIPTION = "aws:sns/topicSubscription:TopicSubscription"
 EVENT_RULE = "aws:cloudwatch/eventRule:EventRule"
 EVENT_TARGET = "aws:cloudwatch/eventTarget:EventTarget"
 METRIC_ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
+LOG_METRIC_FILTER = "aws:cloudwatch/logMetricFilter:LogMetricFilter"
 SQS_QUEUE = "aws:sqs/queue:Queue"
 SQS_QUEUE_POLICY = "aws:sqs/queuePolicy:QueuePolicy"
 K8S_DEPLOYMENT = "kubernetes:apps/v1:Deployment"
@@ -50,6 +51,7 @@ RESOURCES = (
     EVENT_RULE,
     EVENT_TARGET,
     METRIC_ALARM,
+    LOG_METRIC_FILTER,
     SQS_QUEUE,
     SQS_QUEUE_POLICY,
     K8S_DEPLOYMENT,
