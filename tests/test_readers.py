@@ -119,7 +119,7 @@ def test_readers_of_another_account_only_are_warned_at_every_grade() -> None:
     config = load_stack_config(stack)
     region = str(config["aws:region"])
     other = f"arn:aws:iam::{'9' * 12}:role/{ci_role(stack, 'preview')}"
-    settings = settings_of(stack, **{"auditExpectedReaders": [other]})
+    settings = settings_of(stack, auditExpectedReaders=[other])
     (warning,) = readers.watch_warnings(settings.config, config, stack, region, 14)
     account = str(config["aws:allowedAccountIds"][0])
     assert f"names no role of the stack's account ({account})" in warning
@@ -129,6 +129,6 @@ def test_readers_of_another_account_only_are_warned_at_every_grade() -> None:
     )
     unpinned = {k: v for k, v in config.items() if k != "aws:allowedAccountIds"}
     assert readers.watch_warnings(settings.config, unpinned, stack, region, 14) == []
-    empty = settings_of(stack, **{"auditExpectedReaders": []})
+    empty = settings_of(stack, auditExpectedReaders=[])
     (warning,) = readers.watch_warnings(empty.config, unpinned, stack, region, 14)
     assert f"'arn:aws:iam::<account>:role/{ci_role(stack, 'preview')}'" in warning
