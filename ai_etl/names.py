@@ -97,6 +97,18 @@ def role_arn(partition: str, account: str, role: str) -> str:
     return f"arn:{partition}:iam::{account}:role/{role}"
 
 
+CI_JOBS = ("preview", "deploy")
+"""The CI roles of a stack (docs/ci.md): the preview role (pull requests' previews, the daily watch)
+and the deploy role (`pulumi up`)."""
+
+
+def ci_role(stack: str, job: str) -> str:
+    """The IAM role a stack's CI `job` assumes, as docs/ci.md names it: `github-ai-etl-<stack>-<job>`.
+    Outside `ai-etl-<stack>-*`, the roles the deploy role may manage (docs/security.md, its grants):
+    a deploy role that could rewrite its own or the preview role's policies would read unseen."""
+    return f"github-{prefix(stack)}-{job}"
+
+
 def audit_name(stack: str) -> str:
     """The access alert's EventBridge rule and SNS topic (and the prefix of its queue and alarms)."""
     return f"{prefix(stack)}-secret-access"

@@ -24,7 +24,7 @@ from ai_etl.catalogue import (
     of_source,
     server_credentials,
 )
-from ai_etl.config import crosschecks, providers
+from ai_etl.config import crosschecks, providers, readers
 from ai_etl.config.models import DEFAULTS, DatabaseSettings, RedisSettings, StackConfig, WorkloadSettings
 from ai_etl.config.problems import ConfigError, Problems, Target, model_target, target_of, value_target
 from ai_etl.config.reading import ADOPT, RawConfig, read_config
@@ -159,6 +159,10 @@ def parse_settings(
     for warning in crosschecks.pin_and_alert_warnings(config, raw.elsewhere, raw.stack):
         pulumi.log.warn(warning)
     for warning in provider_warnings:
+        pulumi.log.warn(warning)
+    # A refresh reads one value per entry and per server credential's verifiers (ai_etl/plan.py).
+    values = len(catalogue) + len(servers)
+    for warning in readers.watch_warnings(config, raw.elsewhere, raw.stack, str(raw.region), values):
         pulumi.log.warn(warning)
     rotation, generations = rotation_of(config, catalogue), generations_of(entries, catalogue)
     never_rotated = {k for k, value in rotation.items() if value == DEFAULT_ROTATION}

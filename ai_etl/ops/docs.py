@@ -4,14 +4,18 @@ and their CLI: `python -m ai_etl.ops.docs write` (`make docs`) rewrites those th
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from ai_etl.catalogue import CATALOGUE, CONSUMERS, PLAIN_ENV, Consumer, SecretSpec, Source, read_by
 from ai_etl.config.providers import NAMESPACES, PROVIDER_KEYS, REFUSED_AT_PRODUCTION, UNCLASSIFIED, Kind
 from ai_etl.config.settings import DEFAULTS
 from ai_etl.names import PROJECT
+from ai_etl.offline.records import Run
+from ai_etl.ops import cost
 
 
 def env_example(
@@ -91,6 +95,23 @@ def takeover_production() -> str:
     return f"```bash\n{script(target('production'))}```\n"
 
 
+def offline_run(stack: str, config: dict[str, Any], secrets: dict[str, Any]) -> Run:
+    """The program run offline in the current folder, as `offline render` runs it; once per process
+    for the same inputs and stack files (`make docs` renders production for the README's example
+    and for the cost tables alike)."""
+    from ai_etl.offline.runner import run_program
+    from ai_etl.offline.stackconfig import load_project, program_of
+
+    files = sorted((p.name, p.read_text()) for p in Path().glob("Pulumi*.yaml"))
+    key = json.dumps([stack, config, secrets, files], sort_keys=True, default=repr)
+    if key not in _RUNS:
+        _RUNS[key] = run_program(stack, config, secrets, program=program_of(), project=load_project())
+    return _RUNS[key]
+
+
+_RUNS: dict[str, Run] = {}
+
+
 def readme_example() -> str:
     """The output of the README's offline example (production's backend from 3 to 4 replicas:
     render, change, render, diff), computed as `python -m ai_etl.ops.diff` prints it."""
@@ -100,8 +121,6 @@ def readme_example() -> str:
     from ai_etl.offline.formats import format_text
     from ai_etl.offline.placeholders import offline_config
     from ai_etl.offline.render import resource_record
-    from ai_etl.offline.runner import run_program
-    from ai_etl.offline.stackconfig import load_project, program_of
     from ai_etl.ops.diff import preface_of
 
     stack = "production"
@@ -110,14 +129,49 @@ def readme_example() -> str:
     head_config[f"{PROJECT}:backend"]["replicas"] = 4  # the README's `sed` makes this change
 
     def records(values: dict) -> list[dict]:
-        run = run_program(stack, values, secrets, program=program_of(), project=load_project())
-        return [resource_record(r) for r in run.resources]
+        return [resource_record(r) for r in offline_run(stack, values, secrets).resources]
 
     base, head = records(config), records(head_config)
     changes = diff(base, head)
     unchanged = unchanged_count(head, changes)
     text = format_text(changes, stack, unchanged, preface=preface_of(base, head, stack))
     return f"```\n{text}\n```\n"
+
+
+def grade_stacks(root: Path = Path()) -> tuple[str, str]:
+    """The first committed stack of each grade, standard then production (by `ai-etl:grade`): the
+    renders the cost tables count."""
+    from ai_etl.grade import GRADE_KEY, PRODUCTION
+    from ai_etl.offline.stackconfig import load_stack_config
+
+    stacks = sorted(p.name.split(".")[1] for p in root.glob("Pulumi.*.yaml"))
+    production = [s for s in stacks if load_stack_config(s, root).get(GRADE_KEY) == PRODUCTION]
+    standard = [s for s in stacks if s not in production]
+    if not (standard and production):
+        raise ValueError("the cost tables need a committed stack of each grade (standard, production)")
+    return standard[0], production[0]
+
+
+def grade_renders() -> tuple[Run, Run]:
+    """The offline render of each grade's stack (`grade_stacks`), for the cost tables."""
+    from ai_etl.offline.placeholders import offline_config
+
+    def render(stack: str) -> Run:
+        config, secrets, _ = offline_config(stack)
+        return offline_run(stack, config, secrets)
+
+    standard, production = grade_stacks()
+    return render(standard), render(production)
+
+
+def cost_table() -> str:
+    """docs/security.md's cost table, counted in each grade's render (ai_etl/ops/cost.py)."""
+    return cost.table(*grade_renders())
+
+
+def cost_summary() -> str:
+    """The README's cost table, from the same renders."""
+    return cost.summary(*grade_renders())
 
 
 DOCUMENTS = {
@@ -127,6 +181,8 @@ DOCUMENTS = {
     "provider-keys": provider_keys_table,
     "takeover-production": takeover_production,
     "readme-example": readme_example,
+    "cost-table": cost_table,
+    "cost-summary": cost_summary,
 }
 PAGES = {
     "secrets-table": "docs/configuration.md",
@@ -134,6 +190,8 @@ PAGES = {
     "provider-keys": "docs/security.md",
     "takeover-production": "docs/takeover.md",
     "readme-example": "README.md",
+    "cost-table": "docs/security.md",
+    "cost-summary": "README.md",
 }
 """The documents that a page holds between `<!-- <name>:start -->` and `<!-- <name>:end -->`."""
 
