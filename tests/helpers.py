@@ -86,6 +86,8 @@ def absent_stack(project_dir: Path = PROJECT_DIR) -> str:
 K8S_PREFIX = "kubernetes:"
 KUBERNETES_VERSION = "1.33"
 ESO_GROUP = "external-secrets.io"
+ADMISSION_KINDS = ("ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding")
+"""The cluster-scoped objects a stack declares (on a cluster that serves them, as the mocks' does)."""
 CRD_FILES = {"ExternalSecret": "externalsecrets", "SecretStore": "secretstores"}
 
 

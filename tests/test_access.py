@@ -17,6 +17,7 @@ from botocore.validate import ParamValidator
 from ai_etl import names
 from ai_etl.catalogue import CATALOGUE, CONSUMERS, Consumer, admin_secret, server_credentials, synced
 from ai_etl.config.settings import ConfigError
+from ai_etl.names import admission_policy
 from ai_etl.offline.records import Run
 from ai_etl.offline.stackconfig import load_stack_config
 from ai_etl.tokens import (
@@ -29,6 +30,7 @@ from ai_etl.tokens import (
     SM_SECRET,
 )
 from tests.helpers import (
+    ADMISSION_KINDS,
     PRODUCTION_GRADE,
     STACKS,
     manifest,
@@ -300,7 +302,9 @@ def test_environments_share_nothing(stack_runs: dict[str, Run]) -> None:
         )
     for run in stack_runs.values():
         for obj in manifests(run):
-            if obj["kind"] != "Namespace":
+            if obj["kind"] in ADMISSION_KINDS:  # cluster-scoped: named after the namespace
+                assert obj["metadata"]["name"] == admission_policy(run.exports["namespace"])
+            elif obj["kind"] != "Namespace":
                 assert obj["metadata"]["namespace"] == run.exports["namespace"]
 
 

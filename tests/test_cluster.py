@@ -192,7 +192,8 @@ def test_a_stack_file_from_before_the_lookup_works_once_it_names_its_cluster() -
 def test_moving_a_stack_to_another_cluster_replaces_every_kubernetes_object() -> None:
     """pulumi-kubernetes replaces its provider when the kubeconfig's active cluster changes, and the
     engine replaces every resource of a replaced provider (ai_etl/offline/diff.py cites both). The offline
-    diff says so, rather than a harmless-looking update; AWS resources stay."""
+    diff says so, rather than a harmless-looking update; AWS resources stay, but for the cluster
+    audit's metric filter, which moves to the new cluster's log group (a filter belongs to its group)."""
     base = [resource_record(r) for r in run_with("dev", stack_config("dev")).resources]
     moved = run_with("dev", stack_config("dev", {"ai-etl:clusterName": "ai-etl-blue"}))
     changes = {c.name: c for c in diff(base, [resource_record(r) for r in moved.resources])}
@@ -201,7 +202,8 @@ def test_moving_a_stack_to_another_cluster_replaces_every_kubernetes_object() ->
         changes[n].op == "replace" and changes[n].replace_reasons == ["provider"] for n in objects
     )
     assert changes["ai-etl-cluster"].replace_reasons == ["kubeconfig (another cluster)"]
-    assert not [c for c in changes.values() if c.type.startswith("aws:") and c.op == "replace"]
+    replaced = [c for c in changes.values() if c.type.startswith("aws:") and c.op == "replace"]
+    assert [(c.type, c.replace_reasons) for c in replaced] == [(LOG_METRIC_FILTER, ["logGroupName"])]
 
 
 def enabled_log_types(logging: dict[str, Any]) -> list[str]:

@@ -39,6 +39,7 @@ from ai_etl.tokens import (
     sdk_function,
 )
 from tests.helpers import (
+    ADMISSION_KINDS,
     PLACEHOLDERS,
     PRODUCTION_GRADE,
     STACKS,
@@ -143,15 +144,15 @@ def test_render_is_deterministic(renders: dict[str, Path], tmp_path: Path) -> No
 @pytest.mark.parametrize("stack", STACKS)
 def test_kubernetes_yaml_is_what_kubectl_would_take(renders: dict[str, Path], stack: str) -> None:
     """Multi-document YAML, Namespace first, each built-in object valid against Kubernetes' schema:
-    the store's ServiceAccount and SecretStore, each workload's objects, and each server
-    credential's rotation step (the same but a Job for the Deployment)."""
+    the store's ServiceAccount and SecretStore, each workload's objects, each server credential's
+    rotation step (the same but a Job for the Deployment), and the admission policy and binding."""
     docs = list(yaml.safe_load_all((renders[stack] / "kubernetes.yaml").read_text()))
     assert docs[0]["kind"] == "Namespace"
     workload = ["ServiceAccount", "ExternalSecret", "Role", "RoleBinding", "NetworkPolicy"]
     workloads = [*workload, "Deployment"] * len(CONSUMERS)
     step = [*workload, "Job"] * len(server_credentials(CATALOGUE))
     assert sorted(d["kind"] for d in docs) == sorted(
-        ["Namespace", "ServiceAccount", "SecretStore", *workloads, *step]
+        ["Namespace", "ServiceAccount", "SecretStore", *workloads, *step, *ADMISSION_KINDS]
     )
     for doc in docs:
         assert list(doc)[:3] == ["apiVersion", "kind", "metadata"]
