@@ -28,6 +28,7 @@ from ai_etl.tokens import (
     IAM_ROLE_POLICY,
     KMS_ALIAS,
     KMS_KEY,
+    LOG_METRIC_FILTER,
     METRIC_ALARM,
     SM_SECRET,
     SM_VERSION,
@@ -94,8 +95,10 @@ LINES = (
          secret_replicas),
     Line("KMS keys: the secrets', the replicas', the access audit's per region",
          "$1, $2, $3 a key (above)", (Decimal(1), Decimal(2), Decimal(3)), (KMS_KEY,), (KMS_ALIAS,)),
-    Line("CloudWatch alarms of the alert path (failed invocations, kept alerts), per region",
-         "$0.10 per alarm (10 free per account)", flat("0.10"), (METRIC_ALARM,)),
+    Line("CloudWatch alarms: the alert path's (failed invocations, kept alerts), per region, and the "
+         "cluster audit's", "$0.10 per alarm (10 free per account)", flat("0.10"), (METRIC_ALARM,)),
+    Line("CloudWatch Logs metric filter on the cluster's audit log, and its metric", "free; the metric "
+         "is billed by the hour only in hours with a matching read", flat("0"), (LOG_METRIC_FILTER,)),
     Line("EventBridge rules on CloudTrail events, and their targets", "AWS service events on the "
          "default bus: no charge", flat("0"), (EVENT_RULE,), (EVENT_TARGET,)),
     Line("SNS topics and subscriptions, alert publishes and mails", "within the free tiers (1 million "
