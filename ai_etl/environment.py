@@ -19,6 +19,7 @@ import pulumi_kubernetes as k8s
 from ai_etl import names
 from ai_etl.catalogue.urls import composed_value
 from ai_etl.components.accessaudit import AccessAudit, AccessAuditArgs
+from ai_etl.components.auditbus import AuditBus, AuditBusArgs
 from ai_etl.components.namespace import Namespace, NamespaceArgs
 from ai_etl.components.passwords import Passwords, PasswordsArgs
 from ai_etl.components.rotationstep import RotationStep, RotationStepArgs, StepRead
@@ -54,6 +55,8 @@ class Environment(pulumi.ComponentResource):
     """The environment's KMS key."""
     audit_topic_arn: pulumi.Output[str]
     """The SNS topic of the access alerts."""
+    audit_tamper_topic_arn: pulumi.Output[str]
+    """The SNS topic of the alerts about the access alerts' path."""
 
     def __init__(self, name: str, args: EnvironmentArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(ENVIRONMENT_COMPONENT, name, None, opts)
@@ -143,6 +146,11 @@ class Environment(pulumi.ComponentResource):
         audited: list[tuple[str | None, str, pulumi.Output[str]]] = [(None, "", store.kms_key_arn)]
         if p.replica_region and store.replica_key_arn is not None:
             audited.append((p.replica_region, "-replica", store.replica_key_arn))
+        bus = (
+            AuditBus(f"{name}-audit-bus", AuditBusArgs(p.audit_bus_role, p.audit_bus, p.tags), child)
+            if p.audit_bus
+            else None
+        )
         audits = [
             AccessAudit(
                 f"{name}{suffix}-access-audit",
@@ -158,6 +166,10 @@ class Environment(pulumi.ComponentResource):
                     secrets_key_arn=key_arn,
                     endpoints=p.audit_endpoints,
                     secret_endpoints=p.audit_secret_endpoints,
+                    watched_roles=p.audit_watched_roles,
+                    bus_arn=p.audit_bus,
+                    bus_role_arn=bus.role_arn if bus else None,
+                    bus_role_name=p.audit_bus_role if bus else None,
                     recovery_window_in_days=p.recovery_window_in_days,
                     protect=p.protect,
                     tags=p.tags,
@@ -227,6 +239,7 @@ class Environment(pulumi.ComponentResource):
         self.operator_role_arn = secret_store.role_arn
         self.kms_key_arn = store.kms_key_arn
         self.audit_topic_arn = audit.topic_arn
+        self.audit_tamper_topic_arn = audit.tamper_topic_arn
         self.register_outputs(
             {
                 "namespace": self.namespace,
@@ -235,5 +248,6 @@ class Environment(pulumi.ComponentResource):
                 "operator_role_arn": self.operator_role_arn,
                 "kms_key_arn": self.kms_key_arn,
                 "audit_topic_arn": self.audit_topic_arn,
+                "audit_tamper_topic_arn": self.audit_tamper_topic_arn,
             }
         )

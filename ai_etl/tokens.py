@@ -73,6 +73,7 @@ SECRETS_MANAGER_COMPONENT = "ai-etl:secretsmanager:SecretsManager"
 SECRET_STORE_COMPONENT = "ai-etl:secretstore:SecretStore"
 WORKLOAD_COMPONENT = "ai-etl:workload:Workload"
 AUDIT_COMPONENT = "ai-etl:accessaudit:AccessAudit"
+AUDIT_BUS_COMPONENT = "ai-etl:auditbus:AuditBus"
 
 _SDK_PACKAGES = {"random": "pulumi_random", "aws": "pulumi_aws", "kubernetes": "pulumi_kubernetes"}
 

@@ -55,6 +55,12 @@ AccessAudit("watch", AccessAuditArgs(
     secrets_key_arn="arn:aws:kms:eu-west-1:111111111111:key/k", endpoints=["team-a@example.com"],
     recovery_window_in_days=7, protect=False, tags={"Team": "a"}))
 """,
+    "AuditBus": """
+from ai_etl.components.auditbus import AuditBus, AuditBusArgs
+AuditBus("forward", AuditBusArgs(
+    role_name="team-a-audit-bus", bus_arn="arn:aws:events:eu-west-1:999999999999:event-bus/security",
+    tags={"Team": "a"}))
+""",
     "SecretStore": """
 from ai_etl.components.secretstore import SecretStore, SecretStoreArgs
 SecretStore("store", SecretStoreArgs(
