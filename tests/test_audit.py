@@ -365,7 +365,7 @@ def tamper_cases(run: Run, region: str) -> dict[str, tuple[dict[str, Any], Break
                 "userIdentity": USER, "requestParameters": request, "readOnly": False}  # fmt: skip
 
     def redirect(rule: str) -> Break:
-        def act(e: Emulated) -> object:
+        def act(e: Emulated) -> None:
             elsewhere[rule] = e.sqs_arn(
                 e.client("sqs", region).create_queue(QueueName="elsewhere")["QueueUrl"]
             )
@@ -387,6 +387,27 @@ def tamper_cases(run: Run, region: str) -> dict[str, tuple[dict[str, Any], Break
             AttributeName="FilterPolicy",
             AttributeValue='{"never": ["sent"]}',
         )
+
+    def subscription_cases(
+        label: str, path: str, reporter: str
+    ) -> dict[str, tuple[dict[str, Any], Break, str]]:
+        """The path's subscription removed, or filtered so that it drops everything."""
+        return {
+            f"{label} subscription removed": (
+                call("sns", "Unsubscribe", {"subscriptionArn": sub(path)}),
+                lambda e: sns(e).unsubscribe(SubscriptionArn=e.subscriptions[path]),
+                reporter,
+            ),
+            f"{label} subscription filtered to nothing": (
+                call(
+                    "sns",
+                    "SetSubscriptionAttributes",
+                    {"subscriptionArn": sub(path), "attributeName": "FilterPolicy"},
+                ),
+                filtered(path),
+                reporter,
+            ),
+        }
 
     def sub(path: str) -> str:
         return f"{topic[path]}:0b1c2d3e-0000-4000-8000-000000000000"
@@ -439,20 +460,7 @@ def tamper_cases(run: Run, region: str) -> dict[str, tuple[dict[str, Any], Break
             None,
             t,
         ),
-        "access subscription removed": (
-            call("sns", "Unsubscribe", {"subscriptionArn": sub(n)}),
-            lambda e: sns(e).unsubscribe(SubscriptionArn=e.subscriptions[n]),
-            t,
-        ),
-        "access subscription filtered to nothing": (
-            call(
-                "sns",
-                "SetSubscriptionAttributes",
-                {"subscriptionArn": sub(n), "attributeName": "FilterPolicy"},
-            ),
-            filtered(n),
-            t,
-        ),
+        **subscription_cases("access", n, t),
         "access queue's permission removed": (
             call("sqs", "RemovePermission", {"queueUrl": queue[f"{n}-undelivered"], "label": "keep"}),
             None,
@@ -512,20 +520,7 @@ def tamper_cases(run: Run, region: str) -> dict[str, tuple[dict[str, Any], Break
             lambda e: sns(e).delete_topic(TopicArn=e.topics[t]),
             n,
         ),
-        "tamper subscription removed": (
-            call("sns", "Unsubscribe", {"subscriptionArn": sub(t)}),
-            lambda e: sns(e).unsubscribe(SubscriptionArn=e.subscriptions[t]),
-            n,
-        ),
-        "tamper subscription filtered to nothing": (
-            call(
-                "sns",
-                "SetSubscriptionAttributes",
-                {"subscriptionArn": sub(t), "attributeName": "FilterPolicy"},
-            ),
-            filtered(t),
-            n,
-        ),
+        **subscription_cases("tamper", t, n),
         "tamper key deletion": (
             call("kms", "ScheduleKeyDeletion", {"keyId": tamper_key}),
             key_off(tamper_key, "delete"),

@@ -199,7 +199,7 @@ class AccessAudit(pulumi.ComponentResource):
                 name=args.name + numbered,
                 description=f"A change that would silence the alerts of {watched_path}",
                 state="ENABLED",
-                event_pattern=pulumi.Output.all(*key_arns).apply(lambda arns, g=group: pattern(arns, g)),
+                event_pattern=pulumi.Output.all(*key_arns).apply(partial(pattern, group=group)),
                 tags=dict(args.tags),
                 opts=pulumi.ResourceOptions(parent=self),
             )
@@ -210,7 +210,9 @@ class AccessAudit(pulumi.ComponentResource):
         """The rule's path's topic, and the audit bus if the stack names one; each retrying for a day,
         then kept in the path's dead-letter queue. Target ids of our own, rather than the provider's
         random ones, name the targets in `aws events list-targets-by-rule` and never change."""
-        to = [("target", "alert-topic", r.path.topic.arn, None)]
+        to: list[tuple[str, str, pulumi.Input[str], pulumi.Input[str] | None]] = [
+            ("target", "alert-topic", r.path.topic.arn, None)
+        ]
         if args.bus_arn and r.tail:  # the watchers' alerts only: reads stay in the account
             to.append(("bus-target", "audit-bus", args.bus_arn, args.bus_role_arn))
         for suffix, target_id, arn, role in to:
