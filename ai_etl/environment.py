@@ -21,6 +21,7 @@ from ai_etl import names
 from ai_etl.catalogue.urls import composed_value
 from ai_etl.components.accessaudit import AccessAudit, AccessAuditArgs
 from ai_etl.components.admission import Admission, AdmissionArgs
+from ai_etl.components.auditbus import AuditBus, AuditBusArgs
 from ai_etl.components.clusteraudit import ClusterAudit, ClusterAuditArgs
 from ai_etl.components.namespace import Namespace, NamespaceArgs
 from ai_etl.components.passwords import Passwords, PasswordsArgs
@@ -57,6 +58,8 @@ class Environment(pulumi.ComponentResource):
     """The environment's KMS key."""
     audit_topic_arn: pulumi.Output[str]
     """The SNS topic of the access alerts."""
+    audit_tamper_topic_arn: pulumi.Output[str]
+    """The SNS topic of the alerts about the access alerts' path."""
 
     def __init__(self, name: str, args: EnvironmentArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(ENVIRONMENT_COMPONENT, name, None, opts)
@@ -146,6 +149,11 @@ class Environment(pulumi.ComponentResource):
         audited: list[tuple[str | None, str, pulumi.Output[str]]] = [(None, "", store.kms_key_arn)]
         if p.replica_region and store.replica_key_arn is not None:
             audited.append((p.replica_region, "-replica", store.replica_key_arn))
+        bus = (
+            AuditBus(f"{name}-audit-bus", AuditBusArgs(p.audit_bus_role, p.audit_bus, p.tags), child)
+            if p.audit_bus
+            else None
+        )
         audits = [
             AccessAudit(
                 f"{name}{suffix}-access-audit",
@@ -163,6 +171,10 @@ class Environment(pulumi.ComponentResource):
                     secret_endpoints=p.audit_secret_endpoints,
                     # The cluster's alarm publishes to the primary region's topic, where the cluster is.
                     more_alarm_arns=(p.cluster_audit.alarm_arn,) if p.cluster_audit and not region else (),
+                    watched_roles=p.audit_watched_roles,
+                    bus_arn=p.audit_bus,
+                    bus_role_arn=bus.role_arn if bus else None,
+                    bus_role_name=p.audit_bus_role if bus else None,
                     recovery_window_in_days=p.recovery_window_in_days,
                     protect=p.protect,
                     tags=p.tags,
@@ -253,6 +265,7 @@ class Environment(pulumi.ComponentResource):
         self.operator_role_arn = secret_store.role_arn
         self.kms_key_arn = store.kms_key_arn
         self.audit_topic_arn = audit.topic_arn
+        self.audit_tamper_topic_arn = audit.tamper_topic_arn
         self.register_outputs(
             {
                 "namespace": self.namespace,
@@ -261,5 +274,6 @@ class Environment(pulumi.ComponentResource):
                 "operator_role_arn": self.operator_role_arn,
                 "kms_key_arn": self.kms_key_arn,
                 "audit_topic_arn": self.audit_topic_arn,
+                "audit_tamper_topic_arn": self.audit_tamper_topic_arn,
             }
         )

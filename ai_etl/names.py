@@ -109,9 +109,20 @@ def ci_role(stack: str, job: str) -> str:
     return f"github-{prefix(stack)}-{job}"
 
 
+def role_of(arn: str) -> str:
+    """The name of the role an ARN names (after its path, if any): IAM's calls name a role by it."""
+    return arn.rsplit("/", 1)[1]
+
+
 def audit_name(stack: str) -> str:
     """The access alert's EventBridge rule and SNS topic (and the prefix of its queue and alarms)."""
     return f"{prefix(stack)}-secret-access"
+
+
+def audit_bus_role(stack: str) -> str:
+    """The role EventBridge assumes to forward the tamper alerts to `auditBus` (one for all regions;
+    `ai-etl-<stack>-audit-bus` stays within IAM's 64 characters for a stack name of 40)."""
+    return f"{prefix(stack)}-audit-bus"
 
 
 def audit_key_alias(stack: str) -> str:

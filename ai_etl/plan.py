@@ -172,6 +172,12 @@ class Plan:
     """The ARN prefix of the secrets in each region holding them: the primary, then the replica's."""
     audit_key_alias: str
     audit_key_policy: str
+    audit_watched_roles: tuple[str, ...]
+    """The roles whose reads raise nothing (the operator's, the expected readers'), by name: a change
+    to their trust or policy alerts on the tamper path."""
+    audit_bus: str | None
+    """An event bus the tamper alerts are forwarded to as well (`auditBus`)."""
+    audit_bus_role: str
     workloads: tuple[WorkloadPlan, ...]
     servers: tuple[ServerStepPlan, ...]
     admission: AdmissionPlan | None
@@ -234,6 +240,7 @@ def _plan(s: Settings, cluster: Cluster) -> Plan:
     partition, account = cluster.partition, cluster.account
     prefix = names.prefix(stack)
     operator_role = names.operator_role(stack)
+    operator_arn = names.role_arn(partition, account, operator_role)
     connections = config.connections()
     plain = config.model_dump(by_alias=True)
 
@@ -335,7 +342,7 @@ def _plan(s: Settings, cluster: Cluster) -> Plan:
         operator_role=operator_role,
         # Spelled out rather than taken from the role, so the audit's pattern is known at preview
         # and the policy pack can read it before the role exists.
-        operator_role_arn=names.role_arn(partition, account, operator_role),
+        operator_role_arn=operator_arn,
         operator_role_description=f"External Secrets Operator reads the {stack} secrets of {names.PROJECT}",
         oidc_provider_arn=cluster.oidc_provider_arn,
         oidc_issuer=cluster.oidc_issuer,
@@ -359,6 +366,9 @@ def _plan(s: Settings, cluster: Cluster) -> Plan:
         ),
         audit_key_alias=names.audit_key_alias(stack),
         audit_key_policy=json.dumps(audit_key_policy(partition, account)),
+        audit_watched_roles=tuple(names.role_of(a) for a in (operator_arn, *config.audit_expected_readers)),
+        audit_bus=config.audit_bus,
+        audit_bus_role=names.audit_bus_role(stack),
         workloads=tuple(workload(c) for c in s.consumers),
         servers=servers,
         admission=admission_plan(s, cluster),

@@ -28,6 +28,7 @@ def main(catalogue: tuple[SecretSpec, ...] = CATALOGUE, consumers: tuple[Consume
     pulumi.export("operatorRoleArn", environment.operator_role_arn)
     pulumi.export("kmsKeyArn", environment.kms_key_arn)
     pulumi.export("auditTopicArn", environment.audit_topic_arn)
+    pulumi.export("auditTamperTopicArn", environment.audit_tamper_topic_arn)
     pulumi.export("rotation", dict(settings.rotation))
     pulumi.export("generations", dict(settings.generations))
     pulumi.export("cluster", cluster.name)

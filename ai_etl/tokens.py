@@ -78,6 +78,7 @@ WORKLOAD_COMPONENT = "ai-etl:workload:Workload"
 AUDIT_COMPONENT = "ai-etl:accessaudit:AccessAudit"
 ADMISSION_COMPONENT = "ai-etl:admission:Admission"
 CLUSTER_AUDIT_COMPONENT = "ai-etl:clusteraudit:ClusterAudit"
+AUDIT_BUS_COMPONENT = "ai-etl:auditbus:AuditBus"
 
 _SDK_PACKAGES = {"random": "pulumi_random", "aws": "pulumi_aws", "kubernetes": "pulumi_kubernetes"}
 

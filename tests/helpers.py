@@ -20,12 +20,21 @@ import yaml
 
 from ai_etl.catalogue import CATALOGUE, CONSUMERS, Consumer, SecretSpec, Source, of_source, server_credentials
 from ai_etl.components import serverauth
+from ai_etl.components.auditpatterns import STAND_IN_KEY_ID, access_path, packed, tamper_path, watch_clauses
 from ai_etl.components.serverpasswords import role_suffix
 from ai_etl.config import problems
 from ai_etl.config.reading import RawConfig
 from ai_etl.config.settings import Settings, parse_settings
 from ai_etl.grade import GRADE_KEY, PRODUCTION
-from ai_etl.names import PROJECT, key_of_secret_name, password_name, workload
+from ai_etl.names import (
+    PROJECT,
+    audit_name,
+    key_of_secret_name,
+    operator_role,
+    password_name,
+    role_of,
+    workload,
+)
 from ai_etl.offline.records import Registration, Run, unwrap
 from ai_etl.offline.render import mask
 from ai_etl.offline.runner import run_program
@@ -114,17 +123,25 @@ def expected_resources(
     an ExternalSecret, ServiceAccount, Role, RoleBinding, Deployment and NetworkPolicy; per server
     credential's step the same but a Job for the Deployment; with a replica region (the stack
     file's `replicaRegion`), its KMS key and alias; and in each region holding the secrets, the
-    access audit: its component, key and alias, topic and topic policy, dead-letter queue and queue
-    policy, two rules and two targets, three alarms, and a subscription per destination
-    (`auditEmail`, `auditEndpoint`); on a cluster that serves them (1.30+) and audits, the admission
-    policy and its binding, and the cluster audit's metric filter and alarm (two more components)."""
+    access audit: its component; per path (access, tamper) a key and alias, topic and topic policy,
+    dead-letter queue and queue policy, two alarms (kept alerts, failed deliveries) and a
+    subscription per destination (`auditEmail`, `auditEndpoint`); the read rule and the watchers
+    (as many as EventBridge's pattern size needs), each with a target and an alarm; on a cluster
+    that serves them (1.30+) and audits, the admission policy and its binding, and the cluster
+    audit's metric filter and alarm (two more components)."""
     servers = server_credentials(catalogue)
     salted = sum(1 for s in servers if s.server == "postgres")
     generated = len(of_source(Source.GENERATED, catalogue)) + len(servers) + 2 * salted
     config = load_stack_config(stack)
     replica = 2 if "ai-etl:replicaRegion" in config else 0
     destinations = sum(1 for key in ("ai-etl:auditEmail", "ai-etl:auditEndpoint") if key in config)
-    audit = (1 + (1 if replica else 0)) * (14 + destinations)
+    quiet = [operator_role(stack), *(role_of(r) for r in config.get("ai-etl:auditExpectedReaders") or [])]
+    watched = (
+        access_path(audit_name(stack), [STAND_IN_KEY_ID] * 2, quiet),
+        tamper_path(audit_name(stack), [STAND_IN_KEY_ID], ()),
+    )
+    rules = 1 + sum(len(packed(watch_clauses(w))) for w in watched)
+    audit = (1 + (1 if replica else 0)) * (1 + 2 * (6 + 2 + destinations) + 3 * rules)
     k8s = 1 + 1  # the cluster's provider, the namespace
     per_entry = 2 * (len(catalogue) + len(servers))
     components = 6 + len(consumers) + len(servers)

@@ -12,20 +12,34 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
 import pytest
 
-from ai_etl.components.auditpatterns import PATTERN_LIMIT, TAMPER_EVENTS
+from ai_etl.components.auditpatterns import (
+    CLOUDTRAIL,
+    PATTERN_LIMIT,
+    TAMPER_EVENTS,
+    Watched,
+    compact,
+    packed,
+    watch_clauses,
+    watch_pattern,
+)
 from ai_etl.config.settings import ConfigError
-from ai_etl.names import operator_role, role_arn, secret_name, secret_prefix
+from ai_etl.names import audit_bus_role, audit_name, operator_role, role_arn, secret_name, secret_prefix
 from ai_etl.offline.records import Registration, Run
 from ai_etl.offline.stackconfig import load_stack_config
 from ai_etl.tokens import (
+    AUDIT_BUS_COMPONENT,
     EVENT_RULE,
     EVENT_TARGET,
+    IAM_ROLE,
+    IAM_ROLE_POLICY,
     KMS_KEY,
     METRIC_ALARM,
     SM_SECRET,
@@ -46,11 +60,14 @@ CI_ROLE = f"arn:aws:iam::{ACCOUNT}:role/ci-deploy"
 INTRUDER = f"arn:aws:iam::{ACCOUNT}:role/intruder"
 SECRET = secret_name(STACK, "jwt-secret-key")
 STANDARD = STANDARD_GRADE[0]
+SECURITY = "123456789012"
+"""The security account holding the audit bus: the emulator's own account, where its bus can be made."""
+BUS = f"arn:aws:events:{load_stack_config(STACK)['aws:region']}:{SECURITY}:event-bus/security-audit"
 
 
 @pytest.fixture(scope="module")
 def audited() -> Run:
-    return run_stack(STACK, overrides={"ai-etl:auditExpectedReaders": [CI_ROLE]})
+    return run_stack(STACK, overrides={"ai-etl:auditExpectedReaders": [CI_ROLE], "ai-etl:auditBus": BUS})
 
 
 def regions() -> tuple[str, str]:
@@ -203,72 +220,410 @@ def test_every_read_by_anyone_but_the_expected_roles_alerts_in_both_regions(audi
         assert {case: case in alerted for case in cases} == {case: c[3] for case, c in cases.items()}, region
 
 
-def tamper_cases(run: Run, region: str) -> dict[str, tuple[dict[str, Any], bool]]:
-    """Changes to the region's alert path (and one to something else): CloudTrail records."""
-    rule = next(
-        r for r in in_region(run, EVENT_RULE, region) if r.name.endswith("-rule") and "tamper" not in r.name
+@dataclass
+class Emulated:
+    """One region's rendered alert paths laid out in the emulator: both topics under their keys, each
+    with a queue subscribed to it (what reaches the topic's subscribers), the dead-letter queues, the
+    rules and their rendered targets, and the security account's bus with a queue behind it."""
+
+    client: Any
+    region: str
+    topics: dict[str, str] = field(default_factory=dict)
+    """Topic name -> the emulator's topic ARN."""
+    seen: dict[str, str] = field(default_factory=dict)
+    """Topic name -> the URL of the queue subscribed to it."""
+    subscriptions: dict[str, str] = field(default_factory=dict)
+    """Topic name -> that subscription's ARN."""
+    keys: dict[str, str] = field(default_factory=dict)
+    """Rendered key ARN -> the emulator's key id."""
+    relays: dict[str, tuple[str, str]] = field(default_factory=dict)
+    """Queue URL -> the rule and topic it stands between: the emulator's EventBridge fills it."""
+    security: str = ""
+
+    def sqs_arn(self, url: str, region: str | None = None) -> str:
+        attributes = self.client("sqs", region or self.region).get_queue_attributes(
+            QueueUrl=url, AttributeNames=["QueueArn"]
+        )
+        return str(attributes["Attributes"]["QueueArn"])
+
+    def drain(self, url: str, region: str | None = None) -> list[dict[str, Any]]:
+        sqs, got = self.client("sqs", region or self.region), []
+        while batch := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages"):
+            for message in batch:
+                got.append(json.loads(message["Body"]))
+                sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+        return got
+
+
+def emulate(client: Any, run: Run, region: str) -> Emulated:
+    """Lay out `run`'s alert paths of `region` in the emulator (emptied first). EventBridge hands a
+    matching event to every target of an enabled rule; moto's server delivers to SQS and event-bus
+    targets only (an SNS target raises NotImplementedError), and to disabled rules as well
+    (moto/events/models.py, put_events and Rule.send_to_targets). So each rendered SNS target is put
+    under its own id with a relay queue in the topic's place, and `deliver` publishes what a relay
+    got to that topic, as EventBridge would: not for a disabled rule."""
+    e = Emulated(client, region)
+    events, sns, sqs, kms = (client(s, region) for s in ("events", "sns", "sqs", "kms"))
+    bus_region, bus_name = BUS.split(":")[3], BUS.rsplit("/", 1)[1]
+    bus_events = client("events", bus_region)
+    bus_events.create_event_bus(Name=bus_name)
+    e.security = client("sqs", bus_region).create_queue(QueueName="security-account")["QueueUrl"]
+    kept = {"Id": "kept", "Arn": e.sqs_arn(e.security, bus_region)}
+    bus_events.put_rule(
+        Name="kept", EventBusName=bus_name, EventPattern=json.dumps({"detail-type": [CLOUDTRAIL]})
     )
-    topic = in_region(run, SNS_TOPIC, region)[0].outputs["arn"]
-    queue = in_region(run, SQS_QUEUE, region)[0].outputs["url"]
-    alarm = in_region(run, METRIC_ALARM, region)[0].inputs["name"]
+    bus_events.put_targets(Rule="kept", EventBusName=bus_name, Targets=[kept])
+    for topic in in_region(run, SNS_TOPIC, region):
+        key = e.keys[topic.inputs["kmsMasterKeyId"]] = kms.create_key()["KeyMetadata"]["KeyId"]
+        name = topic.inputs["name"]
+        e.topics[name] = sns.create_topic(Name=name, Attributes={"KmsMasterKeyId": key})["TopicArn"]
+        e.seen[name] = sqs.create_queue(QueueName=f"seen-{name}")["QueueUrl"]
+        e.subscriptions[name] = sns.subscribe(
+            TopicArn=e.topics[name],
+            Protocol="sqs",
+            Endpoint=e.sqs_arn(e.seen[name]),
+            ReturnSubscriptionArn=True,
+        )["SubscriptionArn"]
+    queues = {
+        q.outputs["arn"]: e.sqs_arn(sqs.create_queue(QueueName=q.inputs["name"])["QueueUrl"])
+        for q in in_region(run, SQS_QUEUE, region)
+    }
+    for rule in in_region(run, EVENT_RULE, region):
+        events.put_rule(
+            Name=rule.inputs["name"], EventPattern=rule.inputs["eventPattern"], State=rule.inputs["state"]
+        )
+    for i, target in enumerate(t.inputs for t in in_region(run, EVENT_TARGET, region)):
+        given = {"Id": target["targetId"], "Arn": target["arn"],
+                 "DeadLetterConfig": {"Arn": queues[target["deadLetterConfig"]["arn"]]}}  # fmt: skip
+        if target.get("roleArn"):
+            given["RoleArn"] = target["roleArn"]
+        topic = target["arn"].rsplit(":", 1)[1]
+        if topic in e.topics:
+            relay = sqs.create_queue(QueueName=f"relay-{i}")["QueueUrl"]
+            e.relays[relay] = (target["rule"], topic)
+            given["Arn"] = e.sqs_arn(relay)
+        assert events.put_targets(Rule=target["rule"], Targets=[given])["FailedEntryCount"] == 0
+    return e
+
+
+def deliver(e: Emulated, details: dict[str, dict[str, Any]]) -> dict[str, set[str]]:
+    """Where the CloudTrail record of each case ends up: the names of the topics whose subscriber got
+    it, and `bus` if the security account's bus did. A rule hands nothing on while disabled; SNS
+    delivers nothing from a deleted topic or while its key is not enabled (SNS API reference,
+    Publish: KMSDisabledException, KMSInvalidStateException)."""
+    events, sns, kms = (e.client(s, e.region) for s in ("events", "sns", "kms"))
+    entries = [
+        {"Source": "aws." + d["eventSource"].split(".")[0], "DetailType": CLOUDTRAIL,
+         "Detail": json.dumps(d | {"eventID": case})}
+        for case, d in details.items()
+    ]  # fmt: skip
+    for i in range(0, len(entries), 10):  # PutEvents takes 10 entries at most
+        assert events.put_events(Entries=entries[i : i + 10])["FailedEntryCount"] == 0
+    for relay, (rule, topic) in e.relays.items():
+        for event in e.drain(relay):
+            if events.describe_rule(Name=rule)["State"] == "DISABLED":
+                continue
+            try:
+                key = sns.get_topic_attributes(TopicArn=e.topics[topic])["Attributes"].get("KmsMasterKeyId")
+            except sns.exceptions.NotFoundException:
+                continue
+            if key and kms.describe_key(KeyId=key)["KeyMetadata"]["KeyState"] != "Enabled":
+                continue
+            sns.publish(TopicArn=e.topics[topic], Message=json.dumps(event))
+    got: dict[str, set[str]] = {case: set() for case in details}
+    for name, url in e.seen.items():
+        for message in e.drain(url):
+            got[json.loads(message["Message"])["detail"]["eventID"]].add(name)
+    for event in e.drain(e.security, BUS.split(":")[3]):
+        got[event["detail"]["eventID"]].add("bus")
+    return got
+
+
+Break = Callable[[Emulated], object] | None
+
+
+def tamper_cases(run: Run, region: str) -> dict[str, tuple[dict[str, Any], Break, str | None]]:
+    """Calls that would silence a path, each with what it does to the emulator first (None: a call
+    whose effect the emulator does not model, sent as its record only), and the path expected to
+    report it: the access path's changes reach the tamper topic, the tamper path's the access
+    topic, and both go to the security account's bus; someone else's resources raise nothing."""
+    n = audit_name(STACK)
+    t = n + "-tamper"
     keys = {k.name: k.outputs["arn"] for k in in_region(run, KMS_KEY, region)}
-    secrets_key = next(a for n, a in keys.items() if "secrets" in n)
-    audit_key = next(a for n, a in keys.items() if "access-audit" in n)
+    secrets_key = next(a for name, a in keys.items() if "secrets" in name)
+    access_key = next(a for name, a in keys.items() if name.endswith("access-audit-key"))
+    tamper_key = next(a for name, a in keys.items() if name.endswith("access-audit-tamper-key"))
+    queue = {q.inputs["name"]: q.outputs["url"] for q in in_region(run, SQS_QUEUE, region)}
+    topic = {x.inputs["name"]: x.outputs["arn"] for x in in_region(run, SNS_TOPIC, region)}
+    tampers = sorted(
+        r.inputs["name"] for r in in_region(run, EVENT_RULE, region) if r.inputs["name"].startswith(t)
+    )
+    elsewhere: dict[str, str] = {}
 
     def call(service: str, name: str, request: dict[str, Any]) -> dict[str, Any]:
         return {"eventSource": f"{service}.amazonaws.com", "eventName": name, "awsRegion": region,
                 "userIdentity": USER, "requestParameters": request, "readOnly": False}  # fmt: skip
 
-    name = rule.inputs["name"]
-    return {
-        "rule disabled": (call("events", "DisableRule", {"name": name}), True),
-        "rule deleted": (call("events", "DeleteRule", {"name": name, "force": False}), True),
-        "targets removed": (call("events", "RemoveTargets", {"rule": name, "ids": ["alert-topic"]}), True),
-        "topic deleted": (call("sns", "DeleteTopic", {"topicArn": topic}), True),
-        "unsubscribed": (call("sns", "Unsubscribe", {"subscriptionArn": f"{topic}:0b1c"}), True),
-        "queue deleted": (call("sqs", "DeleteQueue", {"queueUrl": queue}), True),
-        "alarm deleted": (call("monitoring", "DeleteAlarms", {"alarmNames": [alarm]}), True),
-        "secrets key disabled, by ARN": (call("kms", "DisableKey", {"keyId": secrets_key}), True),
+    def redirect(rule: str) -> Break:
+        def act(e: Emulated) -> None:
+            elsewhere[rule] = e.sqs_arn(
+                e.client("sqs", region).create_queue(QueueName="elsewhere")["QueueUrl"]
+            )
+            e.client("events", region).put_targets(
+                Rule=rule, Targets=[{"Id": "alert-topic", "Arn": elsewhere[rule]}]
+            )
+
+        return act
+
+    def events(e: Emulated) -> Any:
+        return e.client("events", region)
+
+    def sns(e: Emulated) -> Any:
+        return e.client("sns", region)
+
+    def filtered(path: str) -> Break:
+        return lambda e: sns(e).set_subscription_attributes(
+            SubscriptionArn=e.subscriptions[path],
+            AttributeName="FilterPolicy",
+            AttributeValue='{"never": ["sent"]}',
+        )
+
+    def subscription_cases(
+        label: str, path: str, reporter: str
+    ) -> dict[str, tuple[dict[str, Any], Break, str]]:
+        """The path's subscription removed, or filtered so that it drops everything."""
+        return {
+            f"{label} subscription removed": (
+                call("sns", "Unsubscribe", {"subscriptionArn": sub(path)}),
+                lambda e: sns(e).unsubscribe(SubscriptionArn=e.subscriptions[path]),
+                reporter,
+            ),
+            f"{label} subscription filtered to nothing": (
+                call(
+                    "sns",
+                    "SetSubscriptionAttributes",
+                    {"subscriptionArn": sub(path), "attributeName": "FilterPolicy"},
+                ),
+                filtered(path),
+                reporter,
+            ),
+        }
+
+    def sub(path: str) -> str:
+        return f"{topic[path]}:0b1c2d3e-0000-4000-8000-000000000000"
+
+    def deleted(rule: str) -> Break:
+        def act(e: Emulated) -> None:
+            events(e).remove_targets(
+                Rule=rule, Ids=[t["Id"] for t in events(e).list_targets_by_rule(Rule=rule)["Targets"]]
+            )
+            events(e).delete_rule(Name=rule)
+
+        return act
+
+    def key_off(arn: str, how: str) -> Break:
+        kms = lambda e: e.client("kms", region)  # noqa: E731
+        if how == "disable":
+            return lambda e: kms(e).disable_key(KeyId=e.keys[arn])
+        return lambda e: kms(e).schedule_key_deletion(KeyId=e.keys[arn], PendingWindowInDays=7)
+
+    cases: dict[str, tuple[dict[str, Any], Break, str | None]] = {
+        # The access path, reported on the tamper path.
+        "read rule disabled": (
+            call("events", "DisableRule", {"name": n}),
+            lambda e: events(e).disable_rule(Name=n),
+            t,
+        ),
+        "read rule re-patterned": (
+            call("events", "PutRule", {"name": n, "eventPattern": "{}"}),
+            lambda e: events(e).put_rule(Name=n, EventPattern=json.dumps({"source": ["nothing"]})),
+            t,
+        ),
+        "read rule's target removed": (
+            call("events", "RemoveTargets", {"rule": n, "ids": ["alert-topic"]}),
+            lambda e: events(e).remove_targets(Rule=n, Ids=["alert-topic"]),
+            t,
+        ),
+        "read rule's target redirected": (call("events", "PutTargets", {"rule": n}), redirect(n), t),
+        "watch rule deleted": (
+            call("events", "DeleteRule", {"name": f"{n}-watch"}),
+            deleted(f"{n}-watch"),
+            t,
+        ),
+        "access topic deleted": (
+            call("sns", "DeleteTopic", {"topicArn": topic[n]}),
+            lambda e: sns(e).delete_topic(TopicArn=e.topics[n]),
+            t,
+        ),
+        "access topic's policy replaced": (
+            call("sns", "SetTopicAttributes", {"topicArn": topic[n], "attributeName": "Policy"}),
+            None,
+            t,
+        ),
+        **subscription_cases("access", n, t),
+        "access queue's permission removed": (
+            call("sqs", "RemovePermission", {"queueUrl": queue[f"{n}-undelivered"], "label": "keep"}),
+            None,
+            t,
+        ),
+        "access queue purged": (call("sqs", "PurgeQueue", {"queueUrl": queue[f"{n}-undelivered"]}), None, t),
+        "access alarm forced to OK": (
+            call("monitoring", "SetAlarmState", {"alarmName": f"{n}-failed", "stateValue": "OK"}),
+            None,
+            t,
+        ),
+        "access alarm deleted": (
+            call("monitoring", "DeleteAlarms", {"alarmNames": [f"{n}-notifications-failed"]}),
+            None,
+            t,
+        ),
+        "access key disabled": (
+            call("kms", "DisableKey", {"keyId": access_key}),
+            key_off(access_key, "disable"),
+            t,
+        ),
+        "secrets key disabled, by ARN": (call("kms", "DisableKey", {"keyId": secrets_key}), None, t),
         "secrets key policy replaced, by id": (
             call("kms", "PutKeyPolicy", {"keyId": secrets_key.rsplit("/", 1)[1], "policyName": "default"}),
-            True,
+            None,
+            t,
         ),
-        "audit key deletion": (call("kms", "ScheduleKeyDeletion", {"keyId": audit_key}), True),
-        "another rule disabled": (call("events", "DisableRule", {"name": "someone-elses-rule"}), False),
+        "operator role's trust changed": (
+            call("iam", "UpdateAssumeRolePolicy", {"roleName": operator_role(STACK)}),
+            None,
+            t,
+        ),
+        "expected reader's trust changed": (
+            call("iam", "UpdateAssumeRolePolicy", {"roleName": "ci-deploy"}),
+            None,
+            t,
+        ),
+        # The tamper path, reported on the access path.
+        "tamper rule disabled": (
+            call("events", "DisableRule", {"name": t}),
+            lambda e: events(e).disable_rule(Name=t),
+            n,
+        ),
+        "tamper rule's target removed": (
+            call("events", "RemoveTargets", {"rule": t, "ids": ["alert-topic"]}),
+            lambda e: events(e).remove_targets(Rule=t, Ids=["alert-topic"]),
+            n,
+        ),
+        "tamper rule's target redirected": (call("events", "PutTargets", {"rule": t}), redirect(t), n),
+        "last tamper rule deleted": (
+            call("events", "DeleteRule", {"name": tampers[-1]}),
+            deleted(tampers[-1]),
+            n,
+        ),
+        "tamper topic deleted": (
+            call("sns", "DeleteTopic", {"topicArn": topic[t]}),
+            lambda e: sns(e).delete_topic(TopicArn=e.topics[t]),
+            n,
+        ),
+        **subscription_cases("tamper", t, n),
+        "tamper key deletion": (
+            call("kms", "ScheduleKeyDeletion", {"keyId": tamper_key}),
+            key_off(tamper_key, "delete"),
+            n,
+        ),
+        "tamper queue deleted": (
+            call("sqs", "DeleteQueue", {"queueUrl": queue[f"{t}-undelivered"]}),
+            None,
+            n,
+        ),
+        "tamper alarm forced to OK": (
+            call("monitoring", "SetAlarmState", {"alarmName": f"{t}-failed", "stateValue": "OK"}),
+            None,
+            n,
+        ),
+        "forwarding role's policy replaced": (
+            call("iam", "PutRolePolicy", {"roleName": audit_bus_role(STACK)}),
+            None,
+            n,
+        ),
+        # Someone else's.
+        "another rule disabled": (call("events", "DisableRule", {"name": "someone-elses-rule"}), None, None),
         "another key disabled": (
             call("kms", "DisableKey", {"keyId": "1234abcd-12ab-34cd-56ef-1234567890ab"}),
-            False,
+            None,
+            None,
+        ),
+        "another topic's subscription": (
+            call("sns", "Unsubscribe", {"subscriptionArn": f"arn:aws:sns:{region}:{ACCOUNT}:{n}-other:0b1c"}),
+            None,
+            None,
+        ),
+        "another role's trust": (
+            call("iam", "UpdateAssumeRolePolicy", {"roleName": "someone-else"}),
+            None,
+            None,
         ),
     }
+    return cases
 
 
 @pytest.mark.slow  # the emulator's server, a few seconds
-def test_a_change_that_would_silence_the_alerts_alerts(audited: Run, bus: Any) -> None:
-    """Disabling or deleting the rule, removing its targets, deleting the topic or the queue,
-    unsubscribing, deleting an alarm, disabling a key or replacing its policy: each raises an alert
-    in its region; the same calls on someone else's resources do not."""
+def test_a_change_that_would_silence_one_path_is_reported_by_the_other(
+    audited: Run, bus: Any, aws: dict[str, str]
+) -> None:
+    """Every call that would silence the access path (its rules, targets, topic, subscription, queue,
+    alarms, key; the secrets' key; the quiet roles' trust) is reported on the tamper topic and the
+    security account's bus, and every call on the tamper path on the access topic and the bus;
+    calls on someone else's resources raise nothing. In each region, three times: with nothing
+    broken; with every call on the access path first made in the emulator (its rules disabled,
+    re-patterned, untargeted, its topic's subscription filtered and removed, the topic deleted, its
+    key disabled...), then their records sent; likewise with the tamper path broken. So each
+    alert arrives by a path that the call it reports did not break."""
+    name = audit_name(STACK)
     for region in regions():
         cases = tamper_cases(audited, region)
-        events = {case: detail | {"eventID": case} for case, (detail, _) in cases.items()}
-        alerted = set()
-        for service in TAMPER_EVENTS:
-            mine = {c: e for c, e in events.items() if e["eventSource"].startswith(f"{service}.")}
-            alerted |= deliveries(bus, audited, region, mine, f"aws.{service}") if mine else set()
-            bus("sqs", region).delete_queue(
-                QueueUrl=bus("sqs", region).get_queue_url(QueueName="seen")["QueueUrl"]
-            )
-        assert {case: case in alerted for case in cases} == {c: alert for c, (_, alert) in cases.items()}, (
-            region
-        )
+        for broken in (None, name + "-tamper", name):  # nothing; the access path; the tamper path
+            chosen = {c: v for c, v in cases.items() if broken is None or v[2] == broken}
+            reset(aws)
+            emulated = emulate(bus, audited, region)
+            # In the table's reverse order: a subscription is filtered, then removed, then its topic deleted.
+            for act in reversed([v[1] for v in chosen.values() if broken and v[1]]):
+                act(emulated)
+            got = deliver(emulated, {case: v[0] for case, v in chosen.items()})
+            assert got == {c: {v[2], "bus"} if v[2] else set() for c, v in chosen.items()}, (region, broken)
 
 
-def test_the_rendered_patterns_fit_eventbridges_limit(stack_runs: dict[str, Run]) -> None:
+def reset(aws: dict[str, str]) -> None:
+    """The emulator emptied (moto's own reset: moto/moto_api/_internal/responses.py)."""
+    request = urllib.request.Request(f"{aws['AWS_ENDPOINT_URL']}/moto-api/reset", method="POST")
+    with urllib.request.urlopen(request, timeout=30) as answer:
+        assert answer.status == 200
+
+
+def test_the_rendered_patterns_fit_eventbridges_limit(stack_runs: dict[str, Run], audited: Run) -> None:
     """EventBridge takes a pattern of 2048 characters by default (EventBridge quotas, Event pattern
     size; terraform-provider-aws refuses more at plan time, internal/service/events/rule.go): every
-    rule of every committed stack fits, with room for one more region's ARN."""
-    for run in stack_runs.values():
+    rule of every committed stack fits, the read rule with room for one more region's ARN; the
+    watchers, whose size is known before anything exists, are split into as many rules as need be."""
+    for run in (*stack_runs.values(), audited):
         for rule in run.of_type(EVENT_RULE):
-            assert len(rule.inputs["eventPattern"]) <= PATTERN_LIMIT - 100, (run.stack, rule.name)
+            room = 100 if rule.inputs["state"] == "ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS" else 0
+            assert len(rule.inputs["eventPattern"]) <= PATTERN_LIMIT - room, (run.stack, rule.name)
+
+
+def test_a_watched_call_is_one_entry_and_the_watchers_split_to_fit(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A service added to TAMPER_EVENTS is watched with no other edit: on any resource, by the tamper
+    path only (a trail is the account's). However many watched names there are, every clause is
+    in exactly one rule, in order, and each rule's pattern fits."""
+    monkeypatch.setitem(TAMPER_EVENTS, "cloudtrail", ("StopLogging", "DeleteTrail"))
+    roles = tuple(f"reader-with-a-long-descriptive-name-{i:02d}" for i in range(12))
+    name = audit_name(STACK)
+    tamper = Watched((name,), name, f"{name}-undelivered", (f"{name}-failed",), ("0" * 36,), roles, True)
+    clauses = watch_clauses(tamper)
+    assert {
+        "eventSource": ["cloudtrail.amazonaws.com"],
+        "eventName": ["StopLogging", "DeleteTrail"],
+    } in clauses
+    watch = Watched(({"prefix": f"{name}-tamper"},), f"{name}-tamper", "q", (), ("0" * 36,))
+    assert all(c["eventSource"] != ["cloudtrail.amazonaws.com"] for c in watch_clauses(watch))
+    groups = packed(clauses)
+    assert len(groups) > 1 and [i for g in groups for i in g] == list(range(len(clauses)))
+    assert all(len(compact(watch_pattern([clauses[i] for i in g]))) <= PATTERN_LIMIT for g in groups)
 
 
 def test_too_many_expected_readers_are_refused_before_anything_is_declared() -> None:
@@ -281,73 +636,132 @@ def test_too_many_expected_readers_are_refused_before_anything_is_declared() -> 
     assert all(len(r.inputs["eventPattern"]) <= PATTERN_LIMIT for r in run.of_type(EVENT_RULE))
 
 
-def test_each_region_has_its_own_alert_path_under_its_own_key(audited: Run) -> None:
-    """Per region: the rules (read alerts in ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS, the only
-    state read-only events reach), a topic under the audit's own key (not the secrets' key, so
-    disabling that key does not silence the alert about it), targets retrying for a day into an
-    encrypted dead-letter queue, alarms on failed invocations and kept alerts, and a subscription."""
+def test_each_region_has_two_alert_paths_each_under_its_own_key(
+    audited: Run, stack_runs: dict[str, Run]
+) -> None:
+    """Per region: the read rule (in ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS, the only state
+    read-only events reach) and the access path's watchers publish to the access topic; the tamper
+    rules to the tamper topic; each topic under a key of its own (neither the other's nor the
+    secrets'), each rule's targets retrying for a day into its path's encrypted dead-letter queue;
+    each path's alarms (failed invocations, kept alerts, failed deliveries to a subscriber) publish
+    to the other path's topic; each topic has the stack's subscription; the watchers also forward to
+    the audit bus, with the forwarding role; without auditBus, nothing is forwarded."""
+    n = audit_name(STACK)
+    role = audited.one(IAM_ROLE, "-audit-bus-role")
     for region in regions():
-        rules = in_region(audited, EVENT_RULE, region)
-        assert sorted(r.inputs["state"] for r in rules) == [
-            "ENABLED",
-            "ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS",
-        ]
-        (topic,) = in_region(audited, SNS_TOPIC, region)
-        keys = {k.name: k for k in in_region(audited, KMS_KEY, region)}
-        (audit_key,) = [k for n, k in keys.items() if "access-audit" in n]
-        assert topic.inputs["kmsMasterKeyId"] == audit_key.outputs["arn"]
-        assert audit_key.inputs["enableKeyRotation"] and audit_key.protect
-        (queue,) = in_region(audited, SQS_QUEUE, region)
-        assert queue.inputs["sqsManagedSseEnabled"] is True
-        for target in in_region(audited, EVENT_TARGET, region):
-            assert target.inputs["arn"] == topic.outputs["arn"]
-            assert target.inputs["deadLetterConfig"] == {"arn": queue.outputs["arn"]}
-            assert target.inputs["retryPolicy"] == {
-                "maximumEventAgeInSeconds": 86400,
-                "maximumRetryAttempts": 185,
-            }
-        # The access audit's own alarms (the cluster audit's, on a metric of its own, is tested apart).
-        alarms = [
-            a for a in in_region(audited, METRIC_ALARM, region) if a.inputs["namespace"].startswith("AWS/")
-        ]
-        assert {a.inputs["metricName"] for a in alarms} == {
-            "FailedInvocations",
-            "ApproximateNumberOfMessagesVisible",
+        rules = {r.inputs["name"]: r for r in in_region(audited, EVENT_RULE, region)}
+        assert rules[n].inputs["state"] == "ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS"
+        assert {f"{n}-tamper", f"{n}-watch"} <= set(rules) and all(
+            r.inputs["state"] == "ENABLED" for name, r in rules.items() if name != n
+        )
+        topics = {t.inputs["name"]: t for t in in_region(audited, SNS_TOPIC, region)}
+        queues = {q.inputs["name"]: q for q in in_region(audited, SQS_QUEUE, region)}
+        assert set(topics) == {n, f"{n}-tamper"} and set(queues) == {
+            f"{n}-undelivered",
+            f"{n}-tamper-undelivered",
         }
-        assert all(a.inputs["alarmActions"] == [topic.outputs["arn"]] for a in alarms)
-        (subscription,) = in_region(audited, SNS_SUBSCRIPTION, region)
-        assert subscription.inputs["topic"] == topic.outputs["arn"]
+        keys = {k.outputs["arn"]: k for k in in_region(audited, KMS_KEY, region)}
+        used = [topics[p].inputs["kmsMasterKeyId"] for p in (n, f"{n}-tamper")]
+        assert len(set(used)) == 2 and all("secrets" not in keys[k].name and keys[k].protect for k in used)
+        assert all(keys[k].inputs["enableKeyRotation"] for k in used)
+        assert all(q.inputs["sqsManagedSseEnabled"] is True for q in queues.values())
+
+        def path(rule: str) -> str:
+            return f"{n}-tamper" if rule.startswith(f"{n}-tamper") else n
+
+        for target in (t.inputs for t in in_region(audited, EVENT_TARGET, region)):
+            mine = path(target["rule"])
+            assert target["deadLetterConfig"] == {"arn": queues[f"{mine}-undelivered"].outputs["arn"]}
+            assert target["retryPolicy"] == {"maximumEventAgeInSeconds": 86400, "maximumRetryAttempts": 185}
+            if target["targetId"] == "audit-bus":
+                assert (
+                    target["rule"] != n and target["arn"] == BUS and target["roleArn"] == role.outputs["arn"]
+                )
+            else:
+                assert target["arn"] == topics[mine].outputs["arn"]
+        # The access audit's own alarms (the cluster audit's, on a metric of its own, is tested apart).
+        alarms = {
+            a.inputs["name"]: a.inputs
+            for a in in_region(audited, METRIC_ALARM, region)
+            if a.inputs["namespace"].startswith("AWS/")
+        }
+        for name, alarm in alarms.items():
+            other = n if path(name) != n else f"{n}-tamper"
+            assert alarm["alarmActions"] == [topics[other].outputs["arn"]], name
+        assert {(a["namespace"], a["metricName"]) for a in alarms.values()} == {
+            ("AWS/Events", "FailedInvocations"),
+            ("AWS/SQS", "ApproximateNumberOfMessagesVisible"),
+            ("AWS/SNS", "NumberOfNotificationsFailed"),
+        }
+        failed = {
+            a["dimensions"]["RuleName"] for a in alarms.values() if a["metricName"] == "FailedInvocations"
+        }
+        assert failed == set(rules)
+        assert {a["dimensions"].get("TopicName") for a in alarms.values()} - {None} == set(topics)
+        subscriptions = in_region(audited, SNS_SUBSCRIPTION, region)
+        assert sorted(s.inputs["topic"] for s in subscriptions) == sorted(
+            t.outputs["arn"] for t in topics.values()
+        )
+    for run in stack_runs.values():
+        assert not [t for t in run.of_type(EVENT_TARGET) if t.inputs["targetId"] == "audit-bus"]
+        assert not [r for r in run.resources if r.type == AUDIT_BUS_COMPONENT]
 
 
 def test_only_the_alert_path_may_publish_and_keep_alerts(audited: Run) -> None:
-    """The topic takes messages from its region's rules (EventBridge) and alarms (CloudWatch) only;
-    the queue takes undelivered alerts from those rules only; the audit key lets both services
-    encrypt and keeps KMS's default statement (nothing locked out). Each policy passes IAM's grammar."""
+    """Each topic takes messages from its own path's rules (EventBridge) and the other path's alarms
+    (CloudWatch) only; each queue takes undelivered alerts from its own rules only; the audit keys
+    let both services encrypt and keep KMS's default statement (nothing locked out); the forwarding
+    role may be assumed by EventBridge and may only put events on the audit bus. Each policy passes
+    IAM's grammar."""
+    n = audit_name(STACK)
     for region in regions():
-        rules = sorted(r.outputs["arn"] for r in in_region(audited, EVENT_RULE, region))
-        alarms = sorted(a.outputs["arn"] for a in in_region(audited, METRIC_ALARM, region))
-        (policy,) = [json.loads(p.inputs["policy"]) for p in in_region(audited, SNS_TOPIC_POLICY, region)]
-        events, cloudwatch = policy["Statement"]
-        assert (
-            events["Principal"] == {"Service": "events.amazonaws.com"} and events["Action"] == "sns:Publish"
-        )
-        assert sorted(events["Condition"]["ArnEquals"]["aws:SourceArn"]) == rules
-        assert cloudwatch["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
-        assert sorted(cloudwatch["Condition"]["ArnEquals"]["aws:SourceArn"]) == alarms
-        (queue_policy,) = [
-            json.loads(p.inputs["policy"]) for p in in_region(audited, SQS_QUEUE_POLICY, region)
-        ]
-        (keep,) = queue_policy["Statement"]
-        assert (
-            keep["Action"] == "sqs:SendMessage"
-            and sorted(keep["Condition"]["ArnEquals"]["aws:SourceArn"]) == rules
-        )
-        (key,) = [k for k in in_region(audited, KMS_KEY, region) if "access-audit" in k.name]
-        root, publishers = json.loads(key.inputs["policy"])["Statement"]
-        assert root["Principal"] == {"AWS": f"arn:aws:iam::{ACCOUNT}:root"} and root["Action"] == "kms:*"
-        assert publishers["Action"] == ["kms:GenerateDataKey*", "kms:Decrypt"]
-        for document in (policy, queue_policy):
+        rules = {r.inputs["name"]: r.outputs["arn"] for r in in_region(audited, EVENT_RULE, region)}
+        alarms = {a.inputs["name"]: a.outputs["arn"] for a in in_region(audited, METRIC_ALARM, region)}
+        topics = {t.outputs["arn"]: t.inputs["name"] for t in in_region(audited, SNS_TOPIC, region)}
+        queues = {q.outputs["url"]: q.inputs["name"] for q in in_region(audited, SQS_QUEUE, region)}
+
+        def of(path: str, names: dict[str, str]) -> list[str]:
+            tamper = path.startswith(f"{n}-tamper")
+            return sorted(arn for name, arn in names.items() if name.startswith(f"{n}-tamper") == tamper)
+
+        documents = []
+        for topic_policy in in_region(audited, SNS_TOPIC_POLICY, region):
+            path = topics[topic_policy.inputs["arn"]]
+            policy = json.loads(topic_policy.inputs["policy"])
+            events, cloudwatch = policy["Statement"]
+            assert (
+                events["Principal"] == {"Service": "events.amazonaws.com"}
+                and events["Action"] == "sns:Publish"
+            )
+            assert sorted(events["Condition"]["ArnEquals"]["aws:SourceArn"]) == of(path, rules)
+            assert cloudwatch["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+            other = f"{n}-tamper" if path == n else n
+            assert sorted(cloudwatch["Condition"]["ArnEquals"]["aws:SourceArn"]) == of(other, alarms)
+            documents.append(policy)
+        for queue_policy in in_region(audited, SQS_QUEUE_POLICY, region):
+            path = queues[queue_policy.inputs["queueUrl"]].removesuffix("-undelivered")
+            policy = json.loads(queue_policy.inputs["policy"])
+            (keep,) = policy["Statement"]
+            assert keep["Action"] == "sqs:SendMessage"
+            assert sorted(keep["Condition"]["ArnEquals"]["aws:SourceArn"]) == of(path, rules)
+            documents.append(policy)
+        assert len(documents) == 4
+        for key in (k for k in in_region(audited, KMS_KEY, region) if "access-audit" in k.name):
+            root, publishers = json.loads(key.inputs["policy"])["Statement"]
+            assert root["Principal"] == {"AWS": f"arn:aws:iam::{ACCOUNT}:root"} and root["Action"] == "kms:*"
+            assert publishers["Action"] == ["kms:GenerateDataKey*", "kms:Decrypt"]
+        for document in documents:
             assert iam_findings(document) == []
+    role = audited.one(IAM_ROLE, "-audit-bus-role")
+    trust = json.loads(role.inputs["assumeRolePolicy"])
+    assert [s["Principal"] for s in trust["Statement"]] == [{"Service": "events.amazonaws.com"}]
+    (forward,) = json.loads(audited.one(IAM_ROLE_POLICY, "-audit-bus-policy").inputs["policy"])["Statement"]
+    assert (forward["Action"], forward["Resource"]) == ("events:PutEvents", BUS)
+    assert (
+        iam_findings(trust, trust=True) == []
+        and iam_findings({"Version": "2012-10-17", "Statement": [forward]}) == []
+    )
+    assert role.inputs["name"] == audit_bus_role(STACK) and len(role.inputs["name"]) <= 64
 
 
 def test_audit_inputs_meet_the_api_constraints(audited: Run) -> None:
@@ -381,9 +795,10 @@ def test_audit_inputs_meet_the_api_constraints(audited: Run) -> None:
             "TreatMissingData": alarm["treatMissingData"],
             "AlarmActions": alarm["alarmActions"]})  # fmt: skip
     for target in (t.inputs for t in audited.of_type(EVENT_TARGET)):
-        targets = [{"Id": target["targetId"], "Arn": target["arn"],
-                    "DeadLetterConfig": {"Arn": target["deadLetterConfig"]["arn"]}}]  # fmt: skip
-        errors += api_errors("events", "PutTargets", {"Rule": target["rule"], "Targets": targets})
+        given = {"Id": target["targetId"], "Arn": target["arn"],
+                 "DeadLetterConfig": {"Arn": target["deadLetterConfig"]["arn"]}}  # fmt: skip
+        given |= {"RoleArn": target["roleArn"]} if target.get("roleArn") else {}
+        errors += api_errors("events", "PutTargets", {"Rule": target["rule"], "Targets": [given]})
     for policy in (p.inputs for p in audited.of_type(SNS_TOPIC_POLICY)):
         attribute = {"TopicArn": policy["arn"], "AttributeName": "Policy", "AttributeValue": policy["policy"]}
         errors += api_errors("sns", "SetTopicAttributes", attribute)
@@ -392,20 +807,23 @@ def test_audit_inputs_meet_the_api_constraints(audited: Run) -> None:
             errors += api_errors(
                 "kms", "PutKeyPolicy", {"KeyId": "k", "PolicyName": "default", "Policy": key["policy"]}
             )
+    for role in (r.inputs for r in audited.of_type(IAM_ROLE)):
+        errors += api_errors("iam", "CreateRole", {"RoleName": role["name"], "AssumeRolePolicyDocument":
+                                                   role["assumeRolePolicy"]})  # fmt: skip
     assert errors == []
 
 
 def test_alerts_go_to_every_destination_the_stack_names_in_every_region() -> None:
     """An email address and another endpoint (https, SQS, Lambda) each get a subscription of the
-    right protocol on each region's topic; each is a valid Subscribe request."""
+    right protocol on each of each region's two topics; each is a valid Subscribe request."""
     queue = f"arn:aws:sqs:{regions()[0]}:{ACCOUNT}:secops-alerts"
     run = run_stack(STACK, overrides={"ai-etl:auditEndpoint": queue})
     subscriptions = run.of_type(SNS_SUBSCRIPTION)
     assert sorted((s.inputs["protocol"], s.inputs["endpoint"]) for s in subscriptions) == sorted(
-        [("email", "secops@example.com"), ("sqs", queue)] * 2
+        [("email", "secops@example.com"), ("sqs", queue)] * 4
     )
     topics = {t.outputs["arn"] for t in run.of_type(SNS_TOPIC)}
-    assert {s.inputs["topic"] for s in subscriptions} == topics and len(topics) == 2
+    assert {s.inputs["topic"] for s in subscriptions} == topics and len(topics) == 4
     for s in (s.inputs for s in subscriptions):
         assert (
             api_errors(
@@ -459,6 +877,11 @@ def test_the_replica_names_its_key_by_id(audited: Run) -> None:
     [
         ("ai-etl:auditEmail", "not-an-address", "auditEmail: must be an email address"),
         ("ai-etl:auditEndpoint", "http://alerts.example.com/hook", "auditEndpoint: must be an https URL"),
+        (
+            "ai-etl:auditBus",
+            "arn:aws:sns:us-east-1:123456789012:security",
+            "auditBus: must be an event bus ARN",
+        ),
         (
             "ai-etl:auditExpectedReaders",
             ["arn:aws:iam::1:user/x"],

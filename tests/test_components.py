@@ -67,6 +67,12 @@ ClusterAudit("reads", ClusterAuditArgs(
     name="team-a-reads", log_group="/aws/eks/team-a/cluster", pattern='{ $.verb = "get" }',
     metric_namespace="team-a", topic_arn="arn:aws:sns:eu-west-1:111111111111:team-a", tags={"Team": "a"}))
 """,
+    "AuditBus": """
+from ai_etl.components.auditbus import AuditBus, AuditBusArgs
+AuditBus("forward", AuditBusArgs(
+    role_name="team-a-audit-bus", bus_arn="arn:aws:events:eu-west-1:999999999999:event-bus/security",
+    tags={"Team": "a"}))
+""",
     "SecretStore": """
 from ai_etl.components.secretstore import SecretStore, SecretStoreArgs
 SecretStore("store", SecretStoreArgs(

@@ -349,8 +349,8 @@ def test_every_declared_type_has_a_replacement_entry(stack_runs: dict[str, Run])
 
 def test_a_new_alert_address_previews_as_a_replacement(renders: dict[str, Path], tmp_path: Path) -> None:
     """terraform-provider-aws has a subscription's `endpoint` ForceNew (internal/service/sns/
-    topic_subscription.go): a new auditEmail is a new subscription in each region, and a new
-    confirmation mail, and the preview says replace, naming the endpoint."""
+    topic_subscription.go): a new auditEmail is a new subscription to each of the two topics of each
+    region, and a new confirmation mail each, and the preview says replace, naming the endpoint."""
     folder = head_stack_dir(tmp_path, "production", "")
     stack_file = folder / "Pulumi.production.yaml"
     text = stack_file.read_text()
@@ -361,7 +361,7 @@ def test_a_new_alert_address_previews_as_a_replacement(renders: dict[str, Path],
     head = render("production", tmp_path / "head-render", folder).resources_path.parent
     changes = diffing.diff(diffing.load(renders["production"]), diffing.load(head))
     assert {(c.op, c.type) for c in changes} == {("replace", providers.SNS_SUBSCRIPTION)}
-    assert len(changes) == 2, "one subscription per region"
+    assert len(changes) == 4, "one subscription per topic, two topics per region"
     assert all(c.replace_reasons == ["endpoint"] for c in changes)
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, TypedDict
 
 READ_EVENTS = ("GetSecretValue", "BatchGetSecretValue")
@@ -26,17 +27,147 @@ PATTERN_LIMIT = 2048
 """EventBridge's default event pattern size, in characters."""
 CLOUDTRAIL = "AWS API Call via CloudTrail"
 
-# What silences the alert path, by service: the rule (disabled, deleted, re-patterned, untargeted),
-# the topic (deleted, its policy or key changed, a subscription removed), the dead-letter queue, the
-# alarms and the keys (disabled, scheduled for deletion, their policy replaced). CloudTrail's
-# request field names follow each API's members (requestParameters in camelCase).
+# What silences an alert path, by service: a rule (disabled, deleted, re-patterned, untargeted), a
+# topic (deleted, its policy or key changed, a subscription removed or filtered to nothing), a
+# dead-letter queue (deleted, purged, its policy or permissions changed), an alarm (deleted, muted,
+# redefined, forced to OK), a key (disabled, scheduled for deletion, its policy replaced) and a role
+# (who may assume it: the expected readers' and the forwarding role's). CloudTrail's request field
+# names follow each API's members (requestParameters in camelCase). A service added here that
+# FIELD does not scope is watched on any resource, by the tamper path (as a trail is the account's).
 TAMPER_EVENTS = {
     "events": ("DisableRule", "DeleteRule", "PutRule", "RemoveTargets", "PutTargets"),
-    "sns": ("DeleteTopic", "SetTopicAttributes", "RemovePermission", "Unsubscribe"),
-    "sqs": ("DeleteQueue", "SetQueueAttributes", "PurgeQueue"),
-    "monitoring": ("DeleteAlarms", "DisableAlarmActions", "PutMetricAlarm"),
+    "sns": (
+        "DeleteTopic",
+        "SetTopicAttributes",
+        "RemovePermission",
+        "Unsubscribe",
+        "SetSubscriptionAttributes",
+    ),
+    "sqs": ("DeleteQueue", "SetQueueAttributes", "PurgeQueue", "RemovePermission"),
+    "monitoring": ("DeleteAlarms", "DisableAlarmActions", "PutMetricAlarm", "SetAlarmState"),
     "kms": ("DisableKey", "ScheduleKeyDeletion", "PutKeyPolicy", "DisableKeyRotation"),
+    "iam": ("UpdateAssumeRolePolicy", "PutRolePolicy", "DeleteRolePolicy"),
 }
+# The request field naming the resource, per service (each API reference's request members), and
+# the calls that name it by another: a rule's targets by `rule`, a subscription by its ARN
+# (`<topic ARN>:<id>`), one alarm by `alarmName`, where DeleteAlarms takes `alarmNames`.
+FIELD = {"events": "name", "sns": "topicArn", "sqs": "queueUrl", "monitoring": "alarmNames", "kms": "keyId",
+         "iam": "roleName"}  # fmt: skip
+BY_OTHER_FIELD = {
+    ("events", "RemoveTargets"): "rule",
+    ("events", "PutTargets"): "rule",
+    ("sns", "Unsubscribe"): "subscriptionArn",
+    ("sns", "SetSubscriptionAttributes"): "subscriptionArn",
+    ("monitoring", "PutMetricAlarm"): "alarmName",
+    ("monitoring", "SetAlarmState"): "alarmName",
+}
+KEY_ID_LENGTH = 36
+"""A KMS key id: a UUID, or `mrk-` and 32 hex digits for a multi-Region key (KMS developer guide,
+"Key identifiers"): the same length either way, so a pattern's size is known before the keys exist."""
+
+
+@dataclass(frozen=True)
+class Watched:
+    """One alert path's resources as the calls that would silence it name them, all but the keys'
+    ids known before anything exists: rules and alarms by name (exactly, or by a prefix no other
+    path's names start with), the topic and its subscriptions by the topic's name inside their ARNs,
+    the queue by the end of its URL (a caller may write any of SQS's endpoint forms before it)."""
+
+    rules: tuple[str | dict[str, str], ...]
+    topic: str
+    queue: str
+    alarms: tuple[str | dict[str, str], ...]
+    key_ids: tuple[str, ...]
+    roles: tuple[str, ...] = ()
+    """Role names whose trust or policy matters to this path (IAM's calls name a role by name)."""
+    anything_else: bool = False
+    """Also every call of a service FIELD does not scope, on anything (the tamper path's duty)."""
+
+
+TAMPER = "-tamper"
+"""What the tamper path's names add to the access path's: no access path name starts with it."""
+WATCH = "-watch"
+"""What the access path's watchers' names add (rules `<name>-watch`, `<name>-watch-2`...)."""
+STAND_IN_KEY_ID = "0" * KEY_ID_LENGTH
+"""A key id's stand-in, for sizing a pattern before the keys exist."""
+
+
+def access_path(name: str, key_ids: Sequence[str], roles: Sequence[str]) -> Watched:
+    """The access path of the audit `name`, as the tamper rules watch it: its rules (the read rule
+    `name`, the watchers `name-watch`...), topic, queue, alarms and key; with the secrets' key
+    (`key_ids`: the audit's, the secrets') and the quiet roles; and what no path owns."""
+    alarms = (
+        f"{name}-failed",
+        f"{name}-undelivered",
+        f"{name}-notifications-failed",
+        {"prefix": name + WATCH},
+    )
+    rules = (name, {"prefix": name + WATCH})
+    return Watched(
+        rules, name, f"{name}-undelivered", alarms, tuple(key_ids), tuple(roles), anything_else=True
+    )
+
+
+def tamper_path(name: str, key_ids: Sequence[str], roles: Sequence[str]) -> Watched:
+    """The tamper path of the audit `name`, as the access path's watchers watch it: everything named
+    `name-tamper*`, its key, and the forwarding role (`roles`)."""
+    mine = ({"prefix": name + TAMPER},)
+    return Watched(mine, name + TAMPER, f"{name}{TAMPER}-undelivered", mine, tuple(key_ids), tuple(roles))
+
+
+def _scopes(w: Watched) -> dict[str, dict[str, list[Any]]]:
+    """Per service, the request field naming this path's resource, and what it matches."""
+    return {
+        "events": {"name": list(w.rules), "rule": list(w.rules)},
+        # A topic's ARN ends in `:<name>`; a subscription's is `<topic ARN>:<id>` (SNS API
+        # reference, Subscribe: SubscriptionArn). Wildcard matching: EventBridge user guide,
+        # "Content filtering in event patterns".
+        "sns": {"topicArn": [{"suffix": f":{w.topic}"}], "subscriptionArn": [{"wildcard": f"*:{w.topic}:*"}]},
+        "sqs": {"queueUrl": [{"suffix": f"/{w.queue}"}]},
+        "monitoring": {"alarmNames": list(w.alarms), "alarmName": list(w.alarms)},
+        # These calls name the key by id or by ARN (AWS KMS API reference, DisableKey,
+        # ScheduleKeyDeletion, PutKeyPolicy, DisableKeyRotation: KeyId), both ending in its id.
+        "kms": {"keyId": [{"suffix": key_id} for key_id in w.key_ids]},
+        "iam": {"roleName": list(w.roles)},
+    }
+
+
+def watch_clauses(w: Watched) -> list[dict[str, Any]]:
+    """One `$or` branch per service and request field: a call that would silence the path `w`."""
+    scopes = _scopes(w)
+    clauses: list[dict[str, Any]] = []
+    for service, calls in TAMPER_EVENTS.items():
+        source: dict[str, Any] = {"eventSource": [f"{service}.amazonaws.com"]}
+        if service not in FIELD:
+            clauses += [source | {"eventName": list(calls)}] if w.anything_else else []
+            continue
+        fields: dict[str, list[str]] = {}
+        for call in calls:
+            fields.setdefault(BY_OTHER_FIELD.get((service, call), FIELD[service]), []).append(call)
+        clauses += [
+            source | {"eventName": names, "requestParameters": {field: scopes[service][field]}}
+            for field, names in fields.items()
+            if scopes[service][field]  # no role to watch: nothing to match
+        ]
+    return clauses
+
+
+def packed(clauses: Sequence[dict[str, Any]], limit: int = PATTERN_LIMIT) -> list[list[int]]:
+    """The clauses' indices, in order, grouped so that each group's pattern fits in `limit`: one
+    rule per group. A clause too long alone still gets a group (PutRule then refuses it, loudly)."""
+    groups: list[list[int]] = []
+    for i in range(len(clauses)):
+        if groups and len(compact(watch_pattern([clauses[j] for j in [*groups[-1], i]]))) <= limit:
+            groups[-1].append(i)
+        else:
+            groups.append([i])
+    return groups
+
+
+def watch_pattern(clauses: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """The EventBridge pattern of any of these calls, as CloudTrail records it."""
+    detail: dict[str, Any] = dict(clauses[0]) if len(clauses) == 1 else {"$or": list(clauses)}
+    return {"detail-type": [CLOUDTRAIL], "detail": detail}
 
 
 def access_pattern(
@@ -75,35 +206,6 @@ def access_pattern(
 def compact(pattern: dict[str, Any]) -> str:
     """A pattern as PutRule takes it, without the spaces that count against its size."""
     return json.dumps(pattern, separators=(",", ":"))
-
-
-def tamper_pattern(name: str, topic_arn: str, queue_url: str, key_ids: Sequence[str]) -> dict[str, Any]:
-    """The EventBridge pattern of a change that would silence the alert path of one region: `name`
-    prefixes the names of its rules and alarms."""
-    named = [{"prefix": name}]
-
-    def call(service: str, names: Sequence[str], **request: Any) -> dict[str, Any]:
-        found: dict[str, Any] = {"eventSource": [f"{service}.amazonaws.com"], "eventName": list(names)}
-        return found | ({"requestParameters": request} if request else {})
-
-    events, sns, sqs, kms = (TAMPER_EVENTS[s] for s in ("events", "sns", "sqs", "kms"))
-    return {
-        "detail-type": [CLOUDTRAIL],
-        "detail": {
-            "$or": [
-                call("events", [n for n in events if n not in ("RemoveTargets", "PutTargets")], name=named),
-                call("events", ["RemoveTargets", "PutTargets"], rule=named),
-                call("sns", [n for n in sns if n != "Unsubscribe"], topicArn=[topic_arn]),
-                call("sns", ["Unsubscribe"], subscriptionArn=[{"prefix": f"{topic_arn}:"}]),
-                call("sqs", sqs, queueUrl=[queue_url]),
-                call("monitoring", ["DeleteAlarms", "DisableAlarmActions"], alarmNames=named),
-                call("monitoring", ["PutMetricAlarm"], alarmName=named),
-                # These calls name the key by id or by ARN (AWS KMS API reference, DisableKey,
-                # ScheduleKeyDeletion, PutKeyPolicy, DisableKeyRotation: KeyId), both ending in its id.
-                call("kms", kms, keyId=[{"suffix": key_id} for key_id in key_ids]),
-            ]
-        },
-    }  # fmt: skip
 
 
 def topic_policy(topic_arn: str, rule_arns: Sequence[str], alarm_arns: Sequence[str]) -> dict[str, Any]:
@@ -180,6 +282,39 @@ def protocol_of(endpoint: str) -> str:
     if endpoint.startswith("arn:"):
         return endpoint.split(":")[2]  # arn:<partition>:sqs|lambda:...
     return "email"
+
+
+def forwarding_trust() -> dict[str, Any]:
+    """EventBridge may assume the role that forwards tamper alerts to the audit bus (EventBridge user
+    guide, "Sending and receiving events between AWS accounts": the sending rule's target names a
+    role in the sender's account)."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "EventBridgeForwardsTamperAlerts",
+                "Effect": "Allow",
+                "Principal": {"Service": "events.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+
+
+def forwarding_policy(bus_arn: str) -> dict[str, Any]:
+    """The forwarding role may put events on the audit bus, and nothing else; the bus's own policy
+    (in the security account) must let this account put them there."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "ForwardToTheAuditBus",
+                "Effect": "Allow",
+                "Action": "events:PutEvents",
+                "Resource": bus_arn,
+            }
+        ],
+    }
 
 
 class AlarmRule(TypedDict):

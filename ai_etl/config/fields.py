@@ -34,6 +34,8 @@ CLUSTER_NAME = r"[0-9A-Za-z][A-Za-z0-9_-]{0,99}"
 ROLE_ARN = r"arn:(aws|aws-cn|aws-us-gov):iam::\d{12}:role/[\w+=,.@/-]{1,512}"
 """An IAM role's ARN (IAM's role name and path characters)."""
 EMAIL = r"[^@\s]+@[^@\s]+\.[^@\s]+"
+EVENT_BUS_ARN = r"arn:(aws|aws-cn|aws-us-gov):events:[a-z]{2}(-[a-z]+)+-\d:\d{12}:event-bus/[\w.\-/]{1,256}"
+"""An EventBridge event bus's ARN (EventBridge API reference, EventBus: a Name of letters, digits, `/._-`)."""
 ALERT_ENDPOINT = (
     r"https://([^\s/@]+@)?[^\s/?#@]+([/?#]\S*)?"
     r"|arn:(aws|aws-cn|aws-us-gov):sqs:[a-z0-9-]+:\d{12}:[\w-]{1,80}"

@@ -16,6 +16,7 @@ from ai_etl.config.fields import (
     ALERT_ENDPOINT,
     CLUSTER_NAME,
     EMAIL,
+    EVENT_BUS_ARN,
     LABEL,
     OIDC_PROVIDER_ARN,
     ROLE_ARN,
@@ -179,6 +180,19 @@ class StackConfig(_Model):
             description="another place the access alerts go: an https endpoint (which confirms the "
             "subscription), an SQS queue or a Lambda function the team already watches",
             examples=["<https URL, or SQS queue or Lambda function ARN>"],
+        ),
+    ] = None
+    audit_bus: Annotated[
+        str | None,
+        text(
+            "an event bus ARN, arn:aws:events:<region>:<account>:event-bus/<name>",
+            EVENT_BUS_ARN,
+            optional=True,
+        ),
+        Field(
+            description="an event bus in a security account that the tamper alerts are forwarded to as "
+            "well (its policy must let this account put events on it)",
+            examples=["arn:aws:events:<region>:<security account>:event-bus/<name>"],
         ),
     ] = None
     audit_expected_readers: list[

@@ -93,10 +93,11 @@ LINES = (
          "$0.40 per secret", flat("0.40"), (SM_SECRET,), (SM_VERSION,)),
     Line("replica secrets (`replicaRegion`)", "$0.40 per replica", flat("0.40"), (), (),
          secret_replicas),
-    Line("KMS keys: the secrets', the replicas', the access audit's per region",
+    Line("KMS keys: the secrets', the replicas', the two alert paths' per region",
          "$1, $2, $3 a key (above)", (Decimal(1), Decimal(2), Decimal(3)), (KMS_KEY,), (KMS_ALIAS,)),
-    Line("CloudWatch alarms: the alert path's (failed invocations, kept alerts), per region, and the "
-         "cluster audit's", "$0.10 per alarm (10 free per account)", flat("0.10"), (METRIC_ALARM,)),
+    Line("CloudWatch alarms: per region, failed invocations (one per rule), kept alerts and failed "
+         "deliveries (two per path); the cluster audit's", "$0.10 per alarm (10 free per account)",
+         flat("0.10"), (METRIC_ALARM,)),
     Line("CloudWatch Logs metric filter on the cluster's audit log, and its metric", "free; the metric "
          "is billed by the hour only in hours with a matching read", flat("0"), (LOG_METRIC_FILTER,)),
     Line("EventBridge rules on CloudTrail events, and their targets", "AWS service events on the "

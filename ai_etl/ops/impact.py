@@ -39,6 +39,7 @@ ALTERNATES: dict[str, Any] = {
     "auditEmail": "alerts@example.org",
     "auditEndpoint": "https://alerts.example.com/ai-etl",
     "auditExpectedReaders": ["arn:aws:iam::111111111111:role/ci-deploy"],
+    "auditBus": "arn:aws:events:us-east-1:333333333333:event-bus/security-audit",
     "qwenApiBase": "https://api.example.com/v1",
     "passwordLength": 64,
     "recoveryWindowInDays": 14,
