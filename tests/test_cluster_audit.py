@@ -139,10 +139,12 @@ def test_the_filter_reads_the_log_group_eks_writes_and_alarms_into_the_alert_top
     assert (alarm.inputs["statistic"], alarm.inputs["threshold"]) == ("Sum", 1)
     assert alarm.inputs["comparisonOperator"] == "GreaterThanOrEqualToThreshold"
     primary = [t for t in run.of_type(SNS_TOPIC) if not t.inputs.get("region")]
-    (topic,) = primary
+    (topic,) = [t for t in primary if t.inputs["name"] == names.audit_name(STACK)]
     assert alarm.inputs["alarmActions"] == [topic.outputs["arn"]]
     (policy,) = [
-        json.loads(p.inputs["policy"]) for p in run.of_type(SNS_TOPIC_POLICY) if not p.inputs.get("region")
+        json.loads(p.inputs["policy"])
+        for p in run.of_type(SNS_TOPIC_POLICY)
+        if p.inputs["arn"] == topic.outputs["arn"]
     ]
     allowed = next(
         s for s in policy["Statement"] if s["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
