@@ -10,8 +10,9 @@ region holding the secrets (the primary, the replica region) has its own audit.
 The path cannot fail silently: the topic has a key of its own (disabling the secrets' key does not
 silence it, and the alert about that reaches someone); an alert EventBridge cannot deliver is
 retried for a day and then kept in an encrypted dead-letter queue; an alarm fires on a failed
-invocation and on a kept alert; and a second rule reports any change to the rules, targets, topic,
-subscriptions, queue, alarms and keys.
+invocation and on a kept alert; a second rule reports any change to the rules, targets, topic,
+subscriptions, queue, alarms and keys; and a third any change that would let reads go unseen (the
+trail, a replica in another region, a secret's resource policy).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import pulumi_aws as aws
 from ai_etl.components.auditpatterns import (
     access_pattern,
     compact,
+    perimeter_pattern,
     protocol_of,
     queue_policy,
     tamper_pattern,
@@ -70,6 +72,8 @@ class AccessAuditArgs:
     protect: bool
     """Protect the key from deletion, as the secrets' keys are."""
     tags: Mapping[str, str]
+    trail_name: str | None = None
+    """The trail the alerts see reads through: stopping or changing it alerts (the perimeter rule)."""
     secret_endpoints: frozenset[str] = frozenset()
     """Those of `endpoints` that are secrets (an https URL carrying credentials): SNS gets them as
     secret Outputs, so the engine encrypts them in the state and no preview shows them."""
@@ -140,18 +144,33 @@ class AccessAudit(pulumi.ComponentResource):
             opts=child,
         )
         rules.append(tamper)
+        # Its own rule: with the tamper rule's calls the pattern would pass EventBridge's size.
+        perimeter = aws.cloudwatch.EventRule(
+            f"{name}-perimeter-rule",
+            region=region,
+            name=f"{args.name}-perimeter",
+            description=f"A change that would let reads of {args.secret_name_prefix}* go unseen",
+            state="ENABLED",
+            event_pattern=compact(
+                perimeter_pattern((args.secret_name_prefix, *args.secret_arn_prefixes), args.trail_name)
+            ),
+            tags=tags,
+            opts=child,
+        )
+        rules.append(perimeter)
+        alarm_names.append(f"{args.name}-perimeter-failed")
         aws.sqs.QueuePolicy(
             f"{name}-dead-letters-policy",
             region=region,
             queue_url=queue.url,
-            policy=pulumi.Output.all(queue.arn, rule.arn, tamper.arn).apply(
+            policy=pulumi.Output.all(queue.arn, *(r.arn for r in rules)).apply(
                 lambda a: json.dumps(queue_policy(a[0], a[1:]))
             ),
             opts=child,
         )
         # Target ids of our own, rather than the provider's random ones, name the targets in
         # `aws events list-targets-by-rule` and never change.
-        for suffix, source in (("target", rule), ("tamper-target", tamper)):
+        for suffix, source in (("target", rule), ("tamper-target", tamper), ("perimeter-target", perimeter)):
             aws.cloudwatch.EventTarget(
                 f"{name}-{suffix}",
                 region=region,
@@ -171,6 +190,8 @@ class AccessAudit(pulumi.ComponentResource):
                         "FailedInvocations", {"RuleName": tamper.name}, "Sum"),
             self._alarm(f"{name}-undelivered", alarm_names[2], args, topic, "AWS/SQS",
                         "ApproximateNumberOfMessagesVisible", {"QueueName": queue.name}, "Maximum"),
+            self._alarm(f"{name}-perimeter-failed", alarm_names[3], args, topic, "AWS/Events",
+                        "FailedInvocations", {"RuleName": perimeter.name}, "Sum"),
         ]  # fmt: skip
         aws.sns.TopicPolicy(
             f"{name}-topic-policy",

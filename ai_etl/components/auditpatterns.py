@@ -28,15 +28,29 @@ CLOUDTRAIL = "AWS API Call via CloudTrail"
 
 # What silences the alert path, by service: the rule (disabled, deleted, re-patterned, untargeted),
 # the topic (deleted, its policy or key changed, a subscription removed), the dead-letter queue, the
-# alarms and the keys (disabled, scheduled for deletion, their policy replaced). CloudTrail's
-# request field names follow each API's members (requestParameters in camelCase).
+# alarms and the keys (disabled, scheduled for deletion, their policy replaced); and, watched by a
+# rule of their own (perimeter_pattern), what lets reads go unseen: the trail the alerts see reads
+# through (stopped, deleted, changed, its selectors replaced), a replica elsewhere, the region deny
+# replaced or removed. CloudTrail's request field names follow each API's members
+# (requestParameters in camelCase).
 TAMPER_EVENTS = {
     "events": ("DisableRule", "DeleteRule", "PutRule", "RemoveTargets", "PutTargets"),
     "sns": ("DeleteTopic", "SetTopicAttributes", "RemovePermission", "Unsubscribe"),
     "sqs": ("DeleteQueue", "SetQueueAttributes", "PurgeQueue"),
     "monitoring": ("DeleteAlarms", "DisableAlarmActions", "PutMetricAlarm"),
     "kms": ("DisableKey", "ScheduleKeyDeletion", "PutKeyPolicy", "DisableKeyRotation"),
+    "cloudtrail": ("StopLogging", "DeleteTrail", "UpdateTrail", "PutEventSelectors", "PutInsightSelectors"),
+    "secretsmanager": (
+        "ReplicateSecretToRegions",
+        "RemoveRegionsFromReplication",
+        "PutResourcePolicy",
+        "DeleteResourcePolicy",
+    ),
 }
+TRAIL_BY_NAME = ("StopLogging", "DeleteTrail", "UpdateTrail")
+"""The trail calls whose request names the trail `name`; the others name it `trailName` (CloudTrail
+API reference, StopLogging, DeleteTrail, UpdateTrail: Name; PutEventSelectors, PutInsightSelectors:
+TrailName), by its name or its ARN."""
 
 
 def access_pattern(
@@ -106,6 +120,34 @@ def tamper_pattern(name: str, topic_arn: str, queue_url: str, key_ids: Sequence[
     }  # fmt: skip
 
 
+def perimeter_pattern(secret_prefixes: Sequence[str], trail: str | None) -> dict[str, Any]:
+    """The EventBridge pattern of a change that would let reads go unseen: a secret replicated to
+    another region or its resource policy (the region deny) replaced, by name or ARN (SecretId,
+    `secret_prefixes`: the name prefix and each region's ARN prefix); the trail the alerts see reads
+    through stopped, deleted or changed, by its name or its ARN, which ends in `:trail/<name>`
+    (CloudTrail API reference, Trail: TrailARN). A rule of its own: with the tamper rule's calls it
+    would pass EventBridge's pattern size (PATTERN_LIMIT)."""
+    found: list[dict[str, Any]] = [
+        {
+            "eventSource": ["secretsmanager.amazonaws.com"],
+            "eventName": list(TAMPER_EVENTS["secretsmanager"]),
+            "requestParameters": {"secretId": [{"prefix": p} for p in secret_prefixes]},
+        }
+    ]
+    if trail:
+        named = [trail, {"suffix": f":trail/{trail}"}]
+        for field in ("name", "trailName"):
+            calls = [n for n in TAMPER_EVENTS["cloudtrail"] if (n in TRAIL_BY_NAME) == (field == "name")]
+            found.append(
+                {
+                    "eventSource": ["cloudtrail.amazonaws.com"],
+                    "eventName": calls,
+                    "requestParameters": {field: named},
+                }
+            )
+    return {"detail-type": [CLOUDTRAIL], "detail": {"$or": found}}
+
+
 def topic_policy(topic_arn: str, rule_arns: Sequence[str], alarm_arns: Sequence[str]) -> dict[str, Any]:
     """Only these rules, through EventBridge, and these alarms, through CloudWatch, may publish."""
 
@@ -150,7 +192,11 @@ def audit_key_policy(partition: str, account: str) -> dict[str, Any]:
     """The audit key's policy: KMS's default (the account's IAM policies decide), and the services
     that publish to a topic under it may make and open its data keys (SNS developer guide, "Key
     management": EventBridge and CloudWatch alarms publishing to an encrypted topic need
-    kms:GenerateDataKey* and kms:Decrypt in the key policy)."""
+    kms:GenerateDataKey* and kms:Decrypt in the key policy), on this account's behalf only: the
+    grant holds when `aws:SourceAccount` is this account (the confused-deputy guard the EventBridge
+    user guide asks of a key it uses, "Authorizing EventBridge to use a customer managed key"; the
+    IAM user guide, "AWS global condition context keys": a service calling another service for a
+    resource's owner carries the owner's account in `aws:SourceAccount`)."""
     return {
         "Version": "2012-10-17",
         "Statement": [
@@ -167,6 +213,7 @@ def audit_key_policy(partition: str, account: str) -> dict[str, Any]:
                 "Principal": {"Service": ["events.amazonaws.com", "cloudwatch.amazonaws.com"]},
                 "Action": ["kms:GenerateDataKey*", "kms:Decrypt"],
                 "Resource": "*",
+                "Condition": {"StringEquals": {"aws:SourceAccount": account}},
             },
         ],
     }
