@@ -102,6 +102,15 @@ def audit_key_alias(stack: str) -> str:
     return f"alias/{audit_name(stack)}"
 
 
+def trail(stack: str) -> str:
+    """The CloudTrail trail the program declares when the stack asks for one (`auditTrail: declare`)."""
+    return f"{prefix(stack)}-trail"
+
+
+def trail_arn(partition: str, region: str, account: str, name: str) -> str:
+    return f"arn:{partition}:cloudtrail:{region}:{account}:trail/{name}"
+
+
 def workload(consumer: str) -> str:
     """The Kubernetes name of a consumer's Deployment, ServiceAccount and NetworkPolicy."""
     return f"{PROJECT}-{consumer}"
@@ -135,6 +144,11 @@ SECRETS = "secrets"
 def secret_value(component: str, key: str) -> str:
     """Logical name of the SecretVersion holding a key's value, in a SecretsManager `component`."""
     return child(child(component, key), "value")
+
+
+def secret_policy(component: str, key: str) -> str:
+    """Logical name of the resource policy on a key's secret, in a SecretsManager `component`."""
+    return child(child(component, key), "policy")
 
 
 def password_name(component: str, key: str, rotation: str) -> str:

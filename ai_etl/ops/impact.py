@@ -39,17 +39,20 @@ ALTERNATES: dict[str, Any] = {
     "auditEmail": "alerts@example.org",
     "auditEndpoint": "https://alerts.example.com/ai-etl",
     "auditExpectedReaders": ["arn:aws:iam::111111111111:role/ci-deploy"],
+    "auditTrail": "declare",
     "qwenApiBase": "https://api.example.com/v1",
     "passwordLength": 64,
     "recoveryWindowInDays": 14,
     "protect": True,
     "takeover": True,
-    # Production grade requires protection, 30 days and a replica region: the row shows them together.
+    # Production grade requires protection, 30 days, a replica region and a trail: the row shows them
+    # together (an existing trail, looked up: only what watches it changes).
     "grade": {
         "grade": PRODUCTION,
         "protect": True,
         "recoveryWindowInDays": RECOVERY_WINDOW_FOR[PRODUCTION],
         "replicaRegion": "us-west-2",
+        "auditTrail": "account-trail",
     },
     "database.host": "db.internal",
     "database.port": 5433,
