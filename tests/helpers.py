@@ -107,13 +107,14 @@ def expected_resources(
     """How many resources a stack declares: 6 components, one per workload and one per server
     credential (the audit's counted below); the cluster's Kubernetes provider; a namespace; a
     password per generated secret, but two per server credential (its login roles), with a salt
-    each for Postgres's; a KMS key and alias; a secret and its value per entry, and per server
-    credential's verifiers; the store's role, policy, ServiceAccount and SecretStore; per workload
-    an ExternalSecret, ServiceAccount, Role, RoleBinding, Deployment and NetworkPolicy; per server
-    credential's step the same but a Job for the Deployment; with a replica region (the stack
+    each for Postgres's; a KMS key and alias; a secret, its value and its resource policy (the
+    region deny) per entry, and per server credential's verifiers; the store's role, policy,
+    ServiceAccount and SecretStore; per workload an ExternalSecret, ServiceAccount, Role,
+    RoleBinding, Deployment and NetworkPolicy; per server credential's step the same but a Job for
+    the Deployment; with a replica region (the stack
     file's `replicaRegion`), its KMS key and alias; and in each region holding the secrets, the
     access audit: its component, key and alias, topic and topic policy, dead-letter queue and queue
-    policy, two rules and two targets, three alarms, and a subscription per destination
+    policy, three rules and three targets, four alarms, and a subscription per destination
     (`auditEmail`, `auditEndpoint`)."""
     servers = server_credentials(catalogue)
     salted = sum(1 for s in servers if s.server == "postgres")
@@ -121,9 +122,9 @@ def expected_resources(
     config = load_stack_config(stack)
     replica = 2 if "ai-etl:replicaRegion" in config else 0
     destinations = sum(1 for key in ("ai-etl:auditEmail", "ai-etl:auditEndpoint") if key in config)
-    audit = (1 + (1 if replica else 0)) * (14 + destinations)
+    audit = (1 + (1 if replica else 0)) * (17 + destinations)
     k8s = 1 + 1  # the cluster's provider, the namespace
-    per_entry = 2 * (len(catalogue) + len(servers))
+    per_entry = 3 * (len(catalogue) + len(servers))
     components = 6 + len(consumers) + len(servers)
     workloads = 6 * (len(consumers) + len(servers))
     return components + k8s + generated + 2 + replica + per_entry + 4 + audit + workloads

@@ -220,7 +220,38 @@ def tamper_cases(run: Run, region: str) -> dict[str, tuple[dict[str, Any], bool]
                 "userIdentity": USER, "requestParameters": request, "readOnly": False}  # fmt: skip
 
     name = rule.inputs["name"]
+    primary, replica = regions()
+    trail = str(stack_config(STACK)["ai-etl:auditTrail"])
+    trail_arn = f"arn:aws:cloudtrail:{primary}:{ACCOUNT}:trail/{trail}"
+    third = next(r for r in ("eu-central-1", "eu-west-1", "ap-south-1") if r not in regions())
+    other = secret_name(next(s for s in STACKS if s != STACK), "jwt-secret-key")
+    reads_dropped = {
+        "trailName": trail_arn,
+        "eventSelectors": [{"readWriteType": "WriteOnly", "includeManagementEvents": True}],
+    }
     return {
+        "trail stopped": (call("cloudtrail", "StopLogging", {"name": trail}), True),
+        "trail deleted, by ARN": (call("cloudtrail", "DeleteTrail", {"name": trail_arn}), True),
+        "trail made single-region": (
+            call("cloudtrail", "UpdateTrail", {"name": trail, "isMultiRegionTrail": False}), True),
+        "trail's reads dropped, by ARN": (call("cloudtrail", "PutEventSelectors", reads_dropped), True),
+        "trail's insights changed": (
+            call("cloudtrail", "PutInsightSelectors", {"trailName": trail, "insightSelectors": []}), True),
+        "another trail stopped": (call("cloudtrail", "StopLogging", {"name": "someone-elses-trail"}), False),
+        "replicated to a third region": (
+            call("secretsmanager", "ReplicateSecretToRegions",
+                 {"secretId": SECRET, "addReplicaRegions": [{"region": third}]}), True),
+        "third-region replica removed, by ARN": (
+            call("secretsmanager", "RemoveRegionsFromReplication",
+                 {"secretId": arn(primary), "removeReplicaRegions": [third]}), True),
+        "region deny replaced": (
+            call("secretsmanager", "PutResourcePolicy", {"secretId": SECRET, "blockPublicPolicy": True}),
+            True),
+        "region deny deleted, by the replica's ARN": (
+            call("secretsmanager", "DeleteResourcePolicy", {"secretId": arn(replica)}), True),
+        "another stack's secret replicated": (
+            call("secretsmanager", "ReplicateSecretToRegions",
+                 {"secretId": other, "addReplicaRegions": [{"region": third}]}), False),
         "rule disabled": (call("events", "DisableRule", {"name": name}), True),
         "rule deleted": (call("events", "DeleteRule", {"name": name, "force": False}), True),
         "targets removed": (call("events", "RemoveTargets", {"rule": name, "ids": ["alert-topic"]}), True),
@@ -239,14 +270,16 @@ def tamper_cases(run: Run, region: str) -> dict[str, tuple[dict[str, Any], bool]
             call("kms", "DisableKey", {"keyId": "1234abcd-12ab-34cd-56ef-1234567890ab"}),
             False,
         ),
-    }
+    }  # fmt: skip
 
 
 @pytest.mark.slow  # the emulator's server, a few seconds
 def test_a_change_that_would_silence_the_alerts_alerts(audited: Run, bus: Any) -> None:
     """Disabling or deleting the rule, removing its targets, deleting the topic or the queue,
-    unsubscribing, deleting an alarm, disabling a key or replacing its policy: each raises an alert
-    in its region; the same calls on someone else's resources do not."""
+    unsubscribing, deleting an alarm, disabling a key or replacing its policy; stopping, deleting or
+    changing the stack's trail (by name or ARN); replicating a secret elsewhere, removing a replica,
+    replacing or deleting a secret's resource policy: each raises an alert in its region; the same
+    calls on someone else's resources do not."""
     for region in regions():
         cases = tamper_cases(audited, region)
         events = {case: detail | {"eventID": case} for case, (detail, _) in cases.items()}
@@ -290,6 +323,7 @@ def test_each_region_has_its_own_alert_path_under_its_own_key(audited: Run) -> N
         rules = in_region(audited, EVENT_RULE, region)
         assert sorted(r.inputs["state"] for r in rules) == [
             "ENABLED",
+            "ENABLED",
             "ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS",
         ]
         (topic,) = in_region(audited, SNS_TOPIC, region)
@@ -319,7 +353,8 @@ def test_each_region_has_its_own_alert_path_under_its_own_key(audited: Run) -> N
 def test_only_the_alert_path_may_publish_and_keep_alerts(audited: Run) -> None:
     """The topic takes messages from its region's rules (EventBridge) and alarms (CloudWatch) only;
     the queue takes undelivered alerts from those rules only; the audit key lets both services
-    encrypt and keeps KMS's default statement (nothing locked out). Each policy passes IAM's grammar."""
+    encrypt for this account only and keeps KMS's default statement (nothing locked out). Each policy
+    passes IAM's grammar."""
     for region in regions():
         rules = sorted(r.outputs["arn"] for r in in_region(audited, EVENT_RULE, region))
         alarms = sorted(a.outputs["arn"] for a in in_region(audited, METRIC_ALARM, region))
@@ -343,6 +378,9 @@ def test_only_the_alert_path_may_publish_and_keep_alerts(audited: Run) -> None:
         root, publishers = json.loads(key.inputs["policy"])["Statement"]
         assert root["Principal"] == {"AWS": f"arn:aws:iam::{ACCOUNT}:root"} and root["Action"] == "kms:*"
         assert publishers["Action"] == ["kms:GenerateDataKey*", "kms:Decrypt"]
+        # On this account's behalf only (EventBridge user guide, "Authorizing EventBridge to use a
+        # customer managed key": the confused-deputy guard).
+        assert publishers["Condition"] == {"StringEquals": {"aws:SourceAccount": ACCOUNT}}
         for document in (policy, queue_policy):
             assert iam_findings(document) == []
 

@@ -55,6 +55,12 @@ AccessAudit("watch", AccessAuditArgs(
     secrets_key_arn="arn:aws:kms:eu-west-1:111111111111:key/k", endpoints=["team-a@example.com"],
     recovery_window_in_days=7, protect=False, tags={"Team": "a"}))
 """,
+    "AuditTrail": """
+from ai_etl.components.audittrail import AuditTrail, AuditTrailArgs
+AuditTrail("trail", AuditTrailArgs(
+    trail_name="team-a-trail", trail_arn="arn:aws:cloudtrail:eu-west-1:111111111111:trail/team-a-trail",
+    account="111111111111", protect=False, tags={"Team": "a"}))
+""",
     "SecretStore": """
 from ai_etl.components.secretstore import SecretStore, SecretStoreArgs
 SecretStore("store", SecretStoreArgs(
