@@ -249,7 +249,7 @@ def test_every_secret_refuses_reads_sent_to_any_other_region(
             ("eu-central-1", f"arn:aws:iam::{ACCOUNT}:user/alice", None, True),
             ("eu-central-1", "secretsmanager.amazonaws.com", "true", False),
         ]:
-            context = {"aws:RequestedRegion": region, "aws:PrincipalArn": who}
+            context: dict[str, str | None] = {"aws:RequestedRegion": region, "aws:PrincipalArn": who}
             context["aws:PrincipalIsAWSService"] = service
             assert denied(policy, "secretsmanager:GetSecretValue", context) is refused, (region, who)
             assert denied(policy, "secretsmanager:DescribeSecret", context) is False

@@ -131,33 +131,35 @@ class AccessAudit(pulumi.ComponentResource):
         )
         rules = [rule]
         alarm_names = [f"{args.name}-failed", f"{args.name}-tamper-failed", f"{args.name}-undelivered"]
-        tamper = aws.cloudwatch.EventRule(
-            f"{name}-tamper-rule",
-            region=region,
-            name=f"{args.name}-tamper",
-            description=f"A change that would silence the alerts of {args.name}",
-            state="ENABLED",
-            event_pattern=pulumi.Output.all(topic.arn, queue.url, args.secrets_key_arn, key.arn).apply(
+
+        def watch(role: str, description: str, pattern: pulumi.Input[str]) -> aws.cloudwatch.EventRule:
+            """A rule of changes (ENABLED: write events reach it), `<name>-<role>`, kept in `rules`."""
+            watching = aws.cloudwatch.EventRule(
+                f"{name}-{role}-rule",
+                region=region,
+                name=f"{args.name}-{role}",
+                description=description,
+                state="ENABLED",
+                event_pattern=pattern,
+                tags=tags,
+                opts=child,
+            )
+            rules.append(watching)
+            return watching
+
+        tamper = watch(
+            "tamper",
+            f"A change that would silence the alerts of {args.name}",
+            pulumi.Output.all(topic.arn, queue.url, args.secrets_key_arn, key.arn).apply(
                 lambda a: compact(tamper_pattern(args.name, a[0], a[1], [k.rsplit("/", 1)[1] for k in a[2:]]))
             ),
-            tags=tags,
-            opts=child,
         )
-        rules.append(tamper)
         # Its own rule: with the tamper rule's calls the pattern would pass EventBridge's size.
-        perimeter = aws.cloudwatch.EventRule(
-            f"{name}-perimeter-rule",
-            region=region,
-            name=f"{args.name}-perimeter",
-            description=f"A change that would let reads of {args.secret_name_prefix}* go unseen",
-            state="ENABLED",
-            event_pattern=compact(
-                perimeter_pattern((args.secret_name_prefix, *args.secret_arn_prefixes), args.trail_name)
-            ),
-            tags=tags,
-            opts=child,
+        perimeter = watch(
+            "perimeter",
+            f"A change that would let reads of {args.secret_name_prefix}* go unseen",
+            compact(perimeter_pattern((args.secret_name_prefix, *args.secret_arn_prefixes), args.trail_name)),
         )
-        rules.append(perimeter)
         alarm_names.append(f"{args.name}-perimeter-failed")
         aws.sqs.QueuePolicy(
             f"{name}-dead-letters-policy",
