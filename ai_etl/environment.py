@@ -1,12 +1,13 @@
 """One environment of the platform: a Plan in, every component wired, stack outputs out.
 
 Wiring only: the cluster's Kubernetes provider -> Namespace -> Passwords and ServerPasswords (+
-composed URLs, + provided config, + verifiers) -> SecretsManager (+ replicas) -> SecretStore (IRSA)
--> AccessAudit per region (reads by anyone else) -> Admission (the operator's identity kept to it)
-and ClusterAudit (reads in the cluster, from its audit log) -> one RotationStep per server credential (a Job
-setting its new password on the server) -> one Workload per consumer (its Secret, identity,
-Deployment), after the steps. Every name and value that is not a
-secret comes from the plan (ai_etl/plan.py); the secrets stay Outputs from end to end.
+composed URLs, + provided config, + verifiers) -> SecretsManager (+ replicas, + a region deny on
+each secret) -> SecretStore (IRSA) -> AuditTrail (when the stack asks for one) -> AccessAudit per
+region (reads by anyone else; tamper alerts by a second path) -> Admission (the operator's identity
+kept to it) and ClusterAudit (reads in the cluster, from its audit log) -> one RotationStep per
+server credential (a Job setting its new password on the server) -> one Workload per consumer (its
+Secret, identity, Deployment), after the steps. Every name and value that is not a secret comes
+from the plan (ai_etl/plan.py); the secrets stay Outputs from end to end.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from ai_etl.catalogue.urls import composed_value
 from ai_etl.components.accessaudit import AccessAudit, AccessAuditArgs
 from ai_etl.components.admission import Admission, AdmissionArgs
 from ai_etl.components.auditbus import AuditBus, AuditBusArgs
+from ai_etl.components.audittrail import AuditTrail, AuditTrailArgs
 from ai_etl.components.clusteraudit import ClusterAudit, ClusterAuditArgs
 from ai_etl.components.namespace import Namespace, NamespaceArgs
 from ai_etl.components.passwords import Passwords, PasswordsArgs
@@ -122,6 +124,7 @@ class Environment(pulumi.ComponentResource):
                 tags=p.tags,
                 replica_region=p.replica_region,
                 key_policy=p.key_policy,
+                read_regions=p.read_regions,
             ),
             child,
         )
@@ -144,6 +147,10 @@ class Environment(pulumi.ComponentResource):
             ),
             in_cluster,
         )
+        if t := p.declared_trail:
+            AuditTrail(
+                f"{name}-audit-trail", AuditTrailArgs(t.name, t.arn, t.account, p.protect, p.tags), child
+            )
         # One audit per region holding the secrets: CloudTrail hands a call's event to EventBridge
         # in the region of the call only, so a read of a replica is seen in the replica's region.
         audited: list[tuple[str | None, str, pulumi.Output[str]]] = [(None, "", store.kms_key_arn)]
@@ -167,6 +174,7 @@ class Environment(pulumi.ComponentResource):
                     key_policy=p.audit_key_policy,
                     key_alias=p.audit_key_alias,
                     secrets_key_arn=key_arn,
+                    trail_name=p.watched_trail,
                     endpoints=p.audit_endpoints,
                     secret_endpoints=p.audit_secret_endpoints,
                     # The cluster's alarm publishes to the primary region's topic, where the cluster is.

@@ -148,6 +148,15 @@ def cluster_audit_name(stack: str) -> str:
     return f"{audit_name(stack)}-cluster"
 
 
+def trail(stack: str) -> str:
+    """The CloudTrail trail the program declares when the stack asks for one (`auditTrail: declare`)."""
+    return f"{prefix(stack)}-trail"
+
+
+def trail_arn(partition: str, region: str, account: str, name: str) -> str:
+    return f"arn:{partition}:cloudtrail:{region}:{account}:trail/{name}"
+
+
 def workload(consumer: str) -> str:
     """The Kubernetes name of a consumer's Deployment, ServiceAccount and NetworkPolicy."""
     return f"{PROJECT}-{consumer}"
@@ -181,6 +190,11 @@ SECRETS = "secrets"
 def secret_value(component: str, key: str) -> str:
     """Logical name of the SecretVersion holding a key's value, in a SecretsManager `component`."""
     return child(child(component, key), "value")
+
+
+def secret_policy(component: str, key: str) -> str:
+    """Logical name of the resource policy on a key's secret, in a SecretsManager `component`."""
+    return child(child(component, key), "policy")
 
 
 def password_name(component: str, key: str, rotation: str) -> str:

@@ -33,8 +33,10 @@ from ai_etl.components.steppods import admin_password_env, step_env
 from ai_etl.config.cluster import Cluster, kubeconfig
 from ai_etl.config.commands import Commands
 from ai_etl.config.fields import dns_suffix
+from ai_etl.config.models import DECLARE_TRAIL
 from ai_etl.config.problems import Problems
 from ai_etl.config.settings import Settings, WorkloadSettings
+from ai_etl.config.trail import wanted
 from ai_etl.eks import ADMISSION_POLICIES, audit_log_group, minor_version
 from ai_etl.grade import admission_actions
 from ai_etl.tokens import AUDIT_ANNOTATION, CLUSTER_ANNOTATION, VERSION_ANNOTATION
@@ -127,6 +129,15 @@ class ClusterAuditPlan:
 
 
 @dataclass(frozen=True)
+class TrailPlan:
+    """The trail the program declares (`auditTrail: declare`), in the stack's region."""
+
+    name: str
+    arn: str
+    account: str
+
+
+@dataclass(frozen=True)
 class Plan:
     """Everything one environment declares, as plain values."""
 
@@ -178,6 +189,13 @@ class Plan:
     audit_bus: str | None
     """An event bus the tamper alerts are forwarded to as well (`auditBus`)."""
     audit_bus_role: str
+    read_regions: tuple[str, ...]
+    """The regions the secrets may be read from, theirs and the replica's: each secret's policy
+    denies reads from any other."""
+    watched_trail: str | None
+    """The name of the trail the access alerts see reads through, whose changes alert; None for none."""
+    declared_trail: TrailPlan | None
+    """The trail the program declares; None when the stack names an existing one (or none)."""
     workloads: tuple[WorkloadPlan, ...]
     servers: tuple[ServerStepPlan, ...]
     admission: AdmissionPlan | None
@@ -298,6 +316,12 @@ def _plan(s: Settings, cluster: Cluster) -> Plan:
             egress_ports=tuple(sorted({connections[r.connection].port for r in reads if r.connection})),
         )
 
+    trail = config.audit_trail
+    declared: TrailPlan | None = None
+    if trail == DECLARE_TRAIL:
+        name = names.trail(stack)
+        declared = TrailPlan(name, names.trail_arn(partition, s.region, account, name), account)
+
     return Plan(
         stack=stack,
         region=s.region,
@@ -369,6 +393,9 @@ def _plan(s: Settings, cluster: Cluster) -> Plan:
         audit_watched_roles=tuple(names.role_of(a) for a in (operator_arn, *config.audit_expected_readers)),
         audit_bus=config.audit_bus,
         audit_bus_role=names.audit_bus_role(stack),
+        read_regions=tuple(r for r in (s.region, config.replica_region) if r),
+        watched_trail=declared.name if declared else (wanted(trail)[0] if trail else None),
+        declared_trail=declared,
         workloads=tuple(workload(c) for c in s.consumers),
         servers=servers,
         admission=admission_plan(s, cluster),

@@ -12,6 +12,7 @@ from ai_etl import names
 from ai_etl.catalogue import CATALOGUE, CONSUMERS, Consumer, SecretSpec
 from ai_etl.config.cluster import lookup_cluster
 from ai_etl.config.settings import load_settings
+from ai_etl.config.trail import lookup_trail
 from ai_etl.environment import Environment, EnvironmentArgs
 from ai_etl.plan import plan
 
@@ -19,6 +20,7 @@ from ai_etl.plan import plan
 def main(catalogue: tuple[SecretSpec, ...] = CATALOGUE, consumers: tuple[Consumer, ...] = CONSUMERS) -> None:
     settings = load_settings(catalogue, consumers)  # every config problem stops here, before anything
     cluster = lookup_cluster(settings)  # and a cluster that is missing, or refused for this grade
+    lookup_trail(settings)  # and a trail that would miss reads (unless the program declares it)
     environment = Environment(
         names.ROOT, EnvironmentArgs(plan(settings, cluster), settings.provided, settings.adopted)
     )

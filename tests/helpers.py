@@ -23,8 +23,10 @@ from ai_etl.components import serverauth
 from ai_etl.components.auditpatterns import STAND_IN_KEY_ID, access_path, packed, tamper_path, watch_clauses
 from ai_etl.components.serverpasswords import role_suffix
 from ai_etl.config import problems
+from ai_etl.config.fields import aws_regions
 from ai_etl.config.reading import RawConfig
 from ai_etl.config.settings import Settings, parse_settings
+from ai_etl.config.trail import DECLARE_TRAIL, wanted
 from ai_etl.grade import GRADE_KEY, PRODUCTION
 from ai_etl.names import (
     PROJECT,
@@ -33,8 +35,12 @@ from ai_etl.names import (
     operator_role,
     password_name,
     role_of,
+    secret_arn_prefix,
+    secret_prefix,
     workload,
 )
+from ai_etl.names import trail as trail_name
+from ai_etl.offline.answers import MOCK_ACCOUNT
 from ai_etl.offline.records import Registration, Run, unwrap
 from ai_etl.offline.render import mask
 from ai_etl.offline.runner import run_program
@@ -118,10 +124,11 @@ def expected_resources(
     """How many resources a stack declares: 6 components, one per workload and one per server
     credential (the audit's counted below); the cluster's Kubernetes provider; a namespace; a
     password per generated secret, but two per server credential (its login roles), with a salt
-    each for Postgres's; a KMS key and alias; a secret and its value per entry, and per server
-    credential's verifiers; the store's role, policy, ServiceAccount and SecretStore; per workload
-    an ExternalSecret, ServiceAccount, Role, RoleBinding, Deployment and NetworkPolicy; per server
-    credential's step the same but a Job for the Deployment; with a replica region (the stack
+    each for Postgres's; a KMS key and alias; a secret, its value and its resource policy (the
+    region deny) per entry, and per server credential's verifiers; the store's role, policy,
+    ServiceAccount and SecretStore; per workload an ExternalSecret, ServiceAccount, Role,
+    RoleBinding, Deployment and NetworkPolicy; per server credential's step the same but a Job for
+    the Deployment; with a replica region (the stack
     file's `replicaRegion`), its KMS key and alias; and in each region holding the secrets, the
     access audit: its component; per path (access, tamper) a key and alias, topic and topic policy,
     dead-letter queue and queue policy, two alarms (kept alerts, failed deliveries) and a
@@ -135,15 +142,25 @@ def expected_resources(
     config = load_stack_config(stack)
     replica = 2 if "ai-etl:replicaRegion" in config else 0
     destinations = sum(1 for key in ("ai-etl:auditEmail", "ai-etl:auditEndpoint") if key in config)
+    # What the access path's watchers name: the trail, and the secrets by name and by each region's ARN.
+    setting = config.get("ai-etl:auditTrail")
+    trail = trail_name(stack) if setting == DECLARE_TRAIL else (wanted(str(setting))[0] if setting else None)
+    account, region = (
+        str((config.get("aws:allowedAccountIds") or [MOCK_ACCOUNT])[0]),
+        str(config["aws:region"]),
+    )
+    regions = [region, *([config["ai-etl:replicaRegion"]] if replica else [])]
+    partition = aws_regions()[region]
+    prefixes = [secret_prefix(stack), *(secret_arn_prefix(partition, r, account, stack) for r in regions)]
     quiet = [operator_role(stack), *(role_of(r) for r in config.get("ai-etl:auditExpectedReaders") or [])]
     watched = (
-        access_path(audit_name(stack), [STAND_IN_KEY_ID] * 2, quiet),
+        access_path(audit_name(stack), [STAND_IN_KEY_ID] * 2, quiet, trail, prefixes),
         tamper_path(audit_name(stack), [STAND_IN_KEY_ID], ()),
     )
     rules = 1 + sum(len(packed(watch_clauses(w))) for w in watched)
     audit = (1 + (1 if replica else 0)) * (1 + 2 * (6 + 2 + destinations) + 3 * rules)
     k8s = 1 + 1  # the cluster's provider, the namespace
-    per_entry = 2 * (len(catalogue) + len(servers))
+    per_entry = 3 * (len(catalogue) + len(servers))
     components = 6 + len(consumers) + len(servers)
     workloads = 6 * (len(consumers) + len(servers))
     guards = 2 + 2 + 2

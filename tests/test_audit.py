@@ -359,6 +359,15 @@ def tamper_cases(run: Run, region: str) -> dict[str, tuple[dict[str, Any], Break
         r.inputs["name"] for r in in_region(run, EVENT_RULE, region) if r.inputs["name"].startswith(t)
     )
     elsewhere: dict[str, str] = {}
+    primary, replica = regions()
+    trail = str(stack_config(STACK)["ai-etl:auditTrail"])
+    trail_arn = f"arn:aws:cloudtrail:{primary}:{ACCOUNT}:trail/{trail}"
+    third = next(r for r in ("eu-central-1", "eu-west-1", "ap-south-1") if r not in regions())
+    other = secret_name(next(s for s in STACKS if s != STACK), "jwt-secret-key")
+    reads_dropped = {
+        "trailName": trail_arn,
+        "eventSelectors": [{"readWriteType": "WriteOnly", "includeManagementEvents": True}],
+    }
 
     def call(service: str, name: str, request: dict[str, Any]) -> dict[str, Any]:
         return {"eventSource": f"{service}.amazonaws.com", "eventName": name, "awsRegion": region,
@@ -498,6 +507,48 @@ def tamper_cases(run: Run, region: str) -> dict[str, tuple[dict[str, Any], Break
             None,
             t,
         ),
+        # What would let reads go unseen, part of the access path: reported on the tamper path.
+        "trail stopped": (call("cloudtrail", "StopLogging", {"name": trail}), None, t),
+        "trail deleted, by ARN": (call("cloudtrail", "DeleteTrail", {"name": trail_arn}), None, t),
+        "trail made single-region": (
+            call("cloudtrail", "UpdateTrail", {"name": trail, "isMultiRegionTrail": False}),
+            None,
+            t,
+        ),
+        "trail's reads dropped, by ARN": (call("cloudtrail", "PutEventSelectors", reads_dropped), None, t),
+        "trail's insights changed": (
+            call("cloudtrail", "PutInsightSelectors", {"trailName": trail, "insightSelectors": []}),
+            None,
+            t,
+        ),
+        "replicated to a third region": (
+            call(
+                "secretsmanager",
+                "ReplicateSecretToRegions",
+                {"secretId": SECRET, "addReplicaRegions": [{"region": third}]},
+            ),
+            None,
+            t,
+        ),
+        "third-region replica removed, by ARN": (
+            call(
+                "secretsmanager",
+                "RemoveRegionsFromReplication",
+                {"secretId": arn(primary), "removeReplicaRegions": [third]},
+            ),
+            None,
+            t,
+        ),
+        "region deny replaced": (
+            call("secretsmanager", "PutResourcePolicy", {"secretId": SECRET, "blockPublicPolicy": True}),
+            None,
+            t,
+        ),
+        "region deny deleted, by the replica's ARN": (
+            call("secretsmanager", "DeleteResourcePolicy", {"secretId": arn(replica)}),
+            None,
+            t,
+        ),
         # The tamper path, reported on the access path.
         "tamper rule disabled": (
             call("events", "DisableRule", {"name": t}),
@@ -542,6 +593,20 @@ def tamper_cases(run: Run, region: str) -> dict[str, tuple[dict[str, Any], Break
             n,
         ),
         # Someone else's.
+        "another trail stopped": (
+            call("cloudtrail", "StopLogging", {"name": "someone-elses-trail"}),
+            None,
+            None,
+        ),
+        "another stack's secret replicated": (
+            call(
+                "secretsmanager",
+                "ReplicateSecretToRegions",
+                {"secretId": other, "addReplicaRegions": [{"region": third}]},
+            ),
+            None,
+            None,
+        ),
         "another rule disabled": (call("events", "DisableRule", {"name": "someone-elses-rule"}), None, None),
         "another key disabled": (
             call("kms", "DisableKey", {"keyId": "1234abcd-12ab-34cd-56ef-1234567890ab"}),

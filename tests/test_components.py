@@ -73,6 +73,12 @@ AuditBus("forward", AuditBusArgs(
     role_name="team-a-audit-bus", bus_arn="arn:aws:events:eu-west-1:999999999999:event-bus/security",
     tags={"Team": "a"}))
 """,
+    "AuditTrail": """
+from ai_etl.components.audittrail import AuditTrail, AuditTrailArgs
+AuditTrail("trail", AuditTrailArgs(
+    trail_name="team-a-trail", trail_arn="arn:aws:cloudtrail:eu-west-1:111111111111:trail/team-a-trail",
+    account="111111111111", protect=False, tags={"Team": "a"}))
+""",
     "SecretStore": """
 from ai_etl.components.secretstore import SecretStore, SecretStoreArgs
 SecretStore("store", SecretStoreArgs(

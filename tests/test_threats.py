@@ -12,8 +12,6 @@ from tests.test_docs import documented_rbac
 
 SECURITY = (PROJECT_DIR / "docs" / "security.md").read_text()
 COLUMNS = ["way to read or silence", "calls", "who can", "how it is seen", "by"]
-TO_COME = re.compile(r"to come: (i25-trail|i25-path|i25-k8s)")
-"""The branches of issue 25 building the parts a row may wait for (reconciled at merge)."""
 EVENT_SOURCE = {"cloudwatch": "monitoring"}
 """IAM's prefix of CloudWatch's actions against CloudTrail's event source for them
 (`monitoring.amazonaws.com`, as auditpatterns.tamper_pattern matches them)."""
@@ -45,23 +43,18 @@ def aws_calls(cell: str) -> set[str]:
 def test_each_row_that_is_covered_names_only_watched_calls_and_every_watched_call_has_a_row() -> None:
     """Readers trust the table to say what is seen today: a row claimed as covered whose call no
     pattern matches would promise an alert that never comes, and a watched call without a row is a
-    path the table forgot. Rows still to come name the branch that builds them; each by-part that is
-    a module exists."""
+    path the table forgot. Each by-part that is a module exists."""
     rows = threat_rows()
     assert len(rows) >= 15
     covered: set[str] = set()
     for row in rows:
         calls = aws_calls(row["calls"])
-        pending = TO_COME.search(row["by"])
-        assert pending or re.fullmatch(r"`(\w+\.py)`|docs/ci\.md", row["by"]), row["by"]
+        assert re.fullmatch(r"`(\w+\.py)`|docs/ci\.md", row["by"]), row["by"]
         module = re.fullmatch(r"`(\w+\.py)`", row["by"])
         if module:
             assert (PROJECT_DIR / "ai_etl" / "components" / module[1]).is_file(), row["by"]
-        if not pending:
-            assert calls <= watched(), (
-                f"{row['way to read or silence']}: {sorted(calls - watched())} not watched"
-            )
-            covered |= calls
+        assert calls <= watched(), f"{row['way to read or silence']}: {sorted(calls - watched())} not watched"
+        covered |= calls
         assert row["how it is seen"], row
     assert watched() <= covered, f"watched calls without a row: {sorted(watched() - covered)}"
 

@@ -12,7 +12,9 @@ the access path carries the read alerts; the tamper path carries the alerts abou
 access path (and to the secrets' key and the expected roles). Each path's rules, targets, topic,
 subscriptions, queue, alarms and key are watched by a rule on the other path, and each path's alarms
 publish to the other's topic: no single call silences a path and the alert about it. Optionally the
-watchers' alerts are also forwarded to an event bus in a security account (`auditBus`).
+watchers' alerts are also forwarded to an event bus in a security account (`auditBus`). What would
+let reads go unseen (the trail, a replica in another region, a secret's resource policy) is watched
+as part of the access path, by the tamper rules.
 """
 
 from __future__ import annotations
@@ -77,6 +79,8 @@ class AccessAuditArgs:
     tags: Mapping[str, str]
     more_alarm_arns: Sequence[str] = ()
     """Alarms of other components that publish to the access topic (the cluster audit's)."""
+    trail_name: str | None = None
+    """The trail the alerts see reads through: stopping or changing it alerts (on the tamper path)."""
     secret_endpoints: frozenset[str] = frozenset()
     """Those of `endpoints` that are secrets (an https URL carrying credentials): SNS gets them as
     secret Outputs, so the engine encrypts them in the state and no preview shows them."""
@@ -135,7 +139,13 @@ class AccessAudit(pulumi.ComponentResource):
         # The tamper path watches the access path, the secrets' key and the quiet roles; the access
         # path's watchers watch the tamper path and the forwarding role.
         bus_role = (args.bus_role_name,) if args.bus_role_name else ()
-        watching_access = partial(access_path, n, roles=args.watched_roles)
+        watching_access = partial(
+            access_path,
+            n,
+            roles=args.watched_roles,
+            trail=args.trail_name,
+            secret_prefixes=(args.secret_name_prefix, *args.secret_arn_prefixes),
+        )
         watching_tamper = partial(tamper_path, n, roles=bus_role)
         rules = [
             _Rule("", read, access),

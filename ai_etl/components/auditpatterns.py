@@ -33,7 +33,10 @@ CLOUDTRAIL = "AWS API Call via CloudTrail"
 # redefined, forced to OK), a key (disabled, scheduled for deletion, its policy replaced) and a role
 # (who may assume it: the expected readers' and the forwarding role's). CloudTrail's request field
 # names follow each API's members (requestParameters in camelCase). A service added here that
-# FIELD does not scope is watched on any resource, by the tamper path (as a trail is the account's).
+# FIELD does not scope is watched on any resource, by the tamper path. And what lets reads go unseen,
+# watched on the access path (by the tamper rules): the trail the alerts see reads through (stopped,
+# deleted, changed, its selectors replaced), a replica in another region, the secrets' region deny
+# replaced or removed.
 TAMPER_EVENTS = {
     "events": ("DisableRule", "DeleteRule", "PutRule", "RemoveTargets", "PutTargets"),
     "sns": (
@@ -47,12 +50,19 @@ TAMPER_EVENTS = {
     "monitoring": ("DeleteAlarms", "DisableAlarmActions", "PutMetricAlarm", "SetAlarmState"),
     "kms": ("DisableKey", "ScheduleKeyDeletion", "PutKeyPolicy", "DisableKeyRotation"),
     "iam": ("UpdateAssumeRolePolicy", "PutRolePolicy", "DeleteRolePolicy"),
+    "cloudtrail": ("StopLogging", "DeleteTrail", "UpdateTrail", "PutEventSelectors", "PutInsightSelectors"),
+    "secretsmanager": (
+        "ReplicateSecretToRegions",
+        "RemoveRegionsFromReplication",
+        "PutResourcePolicy",
+        "DeleteResourcePolicy",
+    ),
 }
 # The request field naming the resource, per service (each API reference's request members), and
 # the calls that name it by another: a rule's targets by `rule`, a subscription by its ARN
 # (`<topic ARN>:<id>`), one alarm by `alarmName`, where DeleteAlarms takes `alarmNames`.
 FIELD = {"events": "name", "sns": "topicArn", "sqs": "queueUrl", "monitoring": "alarmNames", "kms": "keyId",
-         "iam": "roleName"}  # fmt: skip
+         "iam": "roleName", "cloudtrail": "name", "secretsmanager": "secretId"}  # fmt: skip
 BY_OTHER_FIELD = {
     ("events", "RemoveTargets"): "rule",
     ("events", "PutTargets"): "rule",
@@ -60,6 +70,10 @@ BY_OTHER_FIELD = {
     ("sns", "SetSubscriptionAttributes"): "subscriptionArn",
     ("monitoring", "PutMetricAlarm"): "alarmName",
     ("monitoring", "SetAlarmState"): "alarmName",
+    # CloudTrail API reference: StopLogging, DeleteTrail, UpdateTrail take `Name`; PutEventSelectors
+    # and PutInsightSelectors `TrailName`; each the trail's name or its ARN.
+    ("cloudtrail", "PutEventSelectors"): "trailName",
+    ("cloudtrail", "PutInsightSelectors"): "trailName",
 }
 KEY_ID_LENGTH = 36
 """A KMS key id: a UUID, or `mrk-` and 32 hex digits for a multi-Region key (KMS developer guide,
@@ -80,6 +94,11 @@ class Watched:
     key_ids: tuple[str, ...]
     roles: tuple[str, ...] = ()
     """Role names whose trust or policy matters to this path (IAM's calls name a role by name)."""
+    trail: str | None = None
+    """The trail the access alerts see reads through, by name: a change to it alerts."""
+    secret_prefixes: tuple[str, ...] = ()
+    """The secrets' name prefix and each region's ARN prefix: a replication or resource-policy
+    change to one of them alerts (SecretId names a secret by name or ARN)."""
     anything_else: bool = False
     """Also every call of a service FIELD does not scope, on anything (the tamper path's duty)."""
 
@@ -92,7 +111,13 @@ STAND_IN_KEY_ID = "0" * KEY_ID_LENGTH
 """A key id's stand-in, for sizing a pattern before the keys exist."""
 
 
-def access_path(name: str, key_ids: Sequence[str], roles: Sequence[str]) -> Watched:
+def access_path(
+    name: str,
+    key_ids: Sequence[str],
+    roles: Sequence[str],
+    trail: str | None = None,
+    secret_prefixes: Sequence[str] = (),
+) -> Watched:
     """The access path of the audit `name`, as the tamper rules watch it: its rules (the read rule
     `name`, the watchers `name-watch`...), topic, queue, alarms and key; with the secrets' key
     (`key_ids`: the audit's, the secrets') and the quiet roles; and what no path owns."""
@@ -104,7 +129,15 @@ def access_path(name: str, key_ids: Sequence[str], roles: Sequence[str]) -> Watc
     )
     rules = (name, {"prefix": name + WATCH})
     return Watched(
-        rules, name, f"{name}-undelivered", alarms, tuple(key_ids), tuple(roles), anything_else=True
+        rules,
+        name,
+        f"{name}-undelivered",
+        alarms,
+        tuple(key_ids),
+        tuple(roles),
+        trail,
+        tuple(secret_prefixes),
+        anything_else=True,
     )
 
 
@@ -129,6 +162,11 @@ def _scopes(w: Watched) -> dict[str, dict[str, list[Any]]]:
         # ScheduleKeyDeletion, PutKeyPolicy, DisableKeyRotation: KeyId), both ending in its id.
         "kms": {"keyId": [{"suffix": key_id} for key_id in w.key_ids]},
         "iam": {"roleName": list(w.roles)},
+        # By name or by ARN, which ends in `:trail/<name>` (CloudTrail API reference, Trail: TrailARN).
+        "cloudtrail": dict.fromkeys(
+            ("name", "trailName"), [w.trail, {"suffix": f":trail/{w.trail}"}] if w.trail else []
+        ),
+        "secretsmanager": {"secretId": [{"prefix": p} for p in w.secret_prefixes]},
     }
 
 
@@ -251,8 +289,18 @@ def queue_policy(queue_arn: str, rule_arns: Sequence[str]) -> dict[str, Any]:
 def audit_key_policy(partition: str, account: str) -> dict[str, Any]:
     """The audit key's policy: KMS's default (the account's IAM policies decide), and the services
     that publish to a topic under it may make and open its data keys (SNS developer guide, "Key
-    management": EventBridge and CloudWatch alarms publishing to an encrypted topic need
-    kms:GenerateDataKey* and kms:Decrypt in the key policy)."""
+    management", compatibility with AWS services: EventBridge and CloudWatch alarms publishing to an
+    encrypted topic need kms:GenerateDataKey* and kms:Decrypt in the key policy).
+
+    CloudWatch's grant holds only on this account's behalf (`aws:SourceAccount`), the
+    confused-deputy guard. EventBridge's cannot carry it: AWS documents that the KMS request
+    EventBridge makes to deliver to an encrypted topic carries no `aws:SourceAccount`,
+    `aws:SourceArn` or `aws:SourceOrgID`, so such a condition would drop every alert, silently
+    (aws/modern-data-architecture-accelerator, cloudwatch-constructs `grantCloudWatchAlarmsTopicAccess`,
+    which conditions the CloudWatch grant and warns against conditioning EventBridge's). What
+    EventBridge may publish is held instead by each topic's policy (topic_policy: these rules'
+    ARNs only); the key encrypts alerts, no secret."""
+    grant = {"Effect": "Allow", "Action": ["kms:GenerateDataKey*", "kms:Decrypt"], "Resource": "*"}
     return {
         "Version": "2012-10-17",
         "Statement": [
@@ -263,12 +311,12 @@ def audit_key_policy(partition: str, account: str) -> dict[str, Any]:
                 "Action": "kms:*",
                 "Resource": "*",
             },
+            {"Sid": "EventBridgeEncryptsAlerts", "Principal": {"Service": "events.amazonaws.com"}, **grant},
             {
-                "Sid": "AlertPublishersEncrypt",
-                "Effect": "Allow",
-                "Principal": {"Service": ["events.amazonaws.com", "cloudwatch.amazonaws.com"]},
-                "Action": ["kms:GenerateDataKey*", "kms:Decrypt"],
-                "Resource": "*",
+                "Sid": "CloudWatchEncryptsAlarmsOfThisAccount",
+                "Principal": {"Service": "cloudwatch.amazonaws.com"},
+                **grant,
+                "Condition": {"StringEquals": {"aws:SourceAccount": account}},
             },
         ],
     }

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
 
-from ai_etl.names import ACTIVE_ROLE_TAG, ADOPTED, VALUE_SOURCE_TAG, child, secret_value
+from ai_etl.names import ACTIVE_ROLE_TAG, ADOPTED, VALUE_SOURCE_TAG, child, secret_policy, secret_value
 from ai_etl.tokens import SECRETS_MANAGER_COMPONENT
 
 
@@ -25,6 +26,39 @@ def key_policy(partition: str, account: str) -> dict:
                 "Action": "kms:*",
                 "Resource": "*",
             },
+        ],
+    }
+
+
+READ_ACTIONS = ("secretsmanager:GetSecretValue",)
+"""What the region deny refuses. A batch needs GetSecretValue on each secret it returns (API
+reference, BatchGetSecretValue: "Required permissions"), so denying it refuses batches too;
+DescribeSecret returns no value, and the replication status the deploy role reads through it."""
+
+
+def read_regions_policy(regions: Sequence[str]) -> dict:
+    """A secret's resource policy: nobody reads its value from any region but `regions` (the
+    primary's and the replica's). A Deny only, so it grants no one anything and locks no one out
+    where reads are allowed; Secrets Manager's BlockPublicPolicy refuses only a policy that grants
+    broad access (API reference, PutResourcePolicy: BlockPublicPolicy). `aws:RequestedRegion` is
+    the region a call is sent to (IAM user guide, "AWS global condition context keys"), and a
+    replica gets the primary's resource policy (Secrets Manager user guide, "Replicate secrets
+    across Regions": tags and resource policies are replicated), so a replica made in a third region
+    cannot be read there either. Calls a service makes itself (replication) are not denied."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "ReadsStayInTheStacksRegions",
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": list(READ_ACTIONS),
+                "Resource": "*",
+                "Condition": {
+                    "StringNotEquals": {"aws:RequestedRegion": sorted(regions)},
+                    "BoolIfExists": {"aws:PrincipalIsAWSService": "false"},
+                },
+            }
         ],
     }
 
@@ -72,6 +106,8 @@ class SecretsManagerArgs:
     """A second region holding a replica of every secret, under a key of its own there; None for none."""
     key_policy: str | None = None
     """The key's policy (JSON); None for KMS's default."""
+    read_regions: Sequence[str] = ()
+    """The regions a secret may be read from (read_regions_policy on each); none for no policy."""
 
 
 class SecretsManager(pulumi.ComponentResource):
@@ -132,6 +168,14 @@ class SecretsManager(pulumi.ComponentResource):
                 },
                 opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
             )
+            if args.read_regions:
+                aws.secretsmanager.SecretPolicy(
+                    secret_policy(name, entry_key),
+                    secret_arn=secret.arn,
+                    policy=json.dumps(read_regions_policy(args.read_regions)),
+                    block_public_policy=True,
+                    opts=pulumi.ResourceOptions(parent=self),
+                )
             # Not protected: a new value replaces the version, which protection would block.
             version = aws.secretsmanager.SecretVersion(
                 secret_value(name, entry_key),

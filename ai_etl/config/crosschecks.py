@@ -18,7 +18,7 @@ from ai_etl.catalogue import SecretSpec
 from ai_etl.config import providers
 from ai_etl.config.commands import Commands, joined, word
 from ai_etl.config.fields import LABEL, OIDC_PROVIDER_ARN, aws_regions, image_tag, mended_region, pinned
-from ai_etl.config.models import REPLICA_PLACEHOLDER, StackConfig
+from ai_etl.config.models import DECLARE_TRAIL, REPLICA_PLACEHOLDER, StackConfig
 from ai_etl.config.problems import Problems, Target, already, meant
 from ai_etl.config.reading import ADOPT, NOT_AN_OBJECT, SECRET, RawConfig
 from ai_etl.config.stackfiles import file_stack
@@ -194,7 +194,16 @@ def pin_and_alert_warnings(config: StackConfig, elsewhere: Mapping[str, Any], st
             f"auditEmail is not set: the access alerts reach no one; "
             f"pulumi config set auditEmail '<address>' --stack {quoted}"
         )
+    if config.audit_trail is None:
+        fix = Commands(stack).set(("auditTrail",), DECLARE_TRAIL)
+        warnings.append(f"auditTrail is not set: {NO_TRAIL}; {fix}")
     return warnings
+
+
+NO_TRAIL = (
+    "nothing checks that a trail records the reads the access alerts watch for (name the account's "
+    f"multi-region trail, or {DECLARE_TRAIL!r} one of the stack's own)"
+)
 
 
 def production_grade(
@@ -236,6 +245,12 @@ def production_grade(
             "auditEmail",
             f"is required {why} (or auditEndpoint): the access alerts must reach someone",
             problems.set_cmd(("auditEmail",), "<address>"),
+        )
+    if config.audit_trail is None:
+        need(
+            "auditTrail",
+            f"is required {why}: {NO_TRAIL}",
+            problems.set_cmd(("auditTrail",), DECLARE_TRAIL),
         )
     if not allowed_accounts(raw_elsewhere):
         need(

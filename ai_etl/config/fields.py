@@ -46,6 +46,16 @@ lambda). An https URL may carry a user and password, which SNS sends as basic or
 authentication (Amazon SNS Developer Guide, "Fanout Amazon SNS notifications to HTTPS endpoints",
 sns-http-https-endpoint-as-subscriber), or a token in its query: then only stored with --secret
 (Problems.validate refuses it in plain text; masking.Secret)."""
+TRAIL_NAME = r"[a-zA-Z0-9]([a-zA-Z0-9._-]{1,126}[a-zA-Z0-9])"
+"""A CloudTrail trail's name: 3 to 128 letters, digits, '.', '_' and '-', starting and ending with
+a letter or digit (AWS::CloudTrail::Trail's schema, TrailName; pulumi/pulumi-aws-native
+aws-cloudformation-schema/aws-cloudtrail-trail.json)."""
+TRAIL = re.compile(
+    rf"(?P<name>{TRAIL_NAME})"
+    rf"|arn:(?P<partition>aws|aws-cn|aws-us-gov):cloudtrail:(?P<region>[a-z0-9-]+):(?P<account>\d{{12}}):"
+    rf"trail/(?P<arn_name>{TRAIL_NAME})"
+)
+"""An existing trail, by name (in the stack's region) or by ARN (in its home region)."""
 OIDC_PROVIDER_ARN = re.compile(
     r"arn:(?P<partition>aws|aws-cn|aws-us-gov):iam::(?P<account>\d{12}):oidc-provider/"
     r"(?P<issuer>[a-z0-9.-]+(/[A-Za-z0-9._~-]+)*)"

@@ -20,6 +20,7 @@ from ai_etl.config.fields import (
     LABEL,
     OIDC_PROVIDER_ARN,
     ROLE_ARN,
+    TRAIL,
     Flag,
     Hostname,
     HttpPath,
@@ -51,6 +52,8 @@ ROLE_BASE = r"[a-z_][a-z0-9_]{0,56}"
 """A login role's base name: `<base>_green` must stay within PostgreSQL's 63 bytes (NAMEDATALEN - 1)
 and be a name neither psql nor redis-cli needs to quote, nor an AWS tag value refuses."""
 ROLE_BASE_WHAT = "a role name of lower-case letters, digits and '_' (at most 57)"
+DECLARE_TRAIL = "declare"
+"""`auditTrail: declare`: the program declares the trail the access alerts see reads through."""
 REPLICA_PLACEHOLDER = "<replica region>"
 """What a fix sets the replica region to when the user's cannot be read as one: only the user knows
 where the replica may live, and removing it would drop the disaster recovery it gives."""
@@ -193,6 +196,22 @@ class StackConfig(_Model):
             description="an event bus in a security account that the tamper alerts are forwarded to as "
             "well (its policy must let this account put events on it)",
             examples=["arn:aws:events:<region>:<security account>:event-bus/<name>"],
+        ),
+    ] = None
+    audit_trail: Annotated[
+        str | None,
+        text(
+            "a CloudTrail trail's name, its ARN (arn:aws:cloudtrail:<region>:<account>:trail/<name>), "
+            f"or {DECLARE_TRAIL!r}",
+            TRAIL.pattern,
+            optional=True,
+        ),
+        Field(
+            description="the multi-region trail logging read management events that the access "
+            f"alerts see reads through: an existing one, looked up by name or ARN, or {DECLARE_TRAIL!r} "
+            "for one the program declares (required of a production-grade stack)",
+            # The fix that always works pasted: a trail of the stack's own.
+            examples=[DECLARE_TRAIL],
         ),
     ] = None
     audit_expected_readers: list[

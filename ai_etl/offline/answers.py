@@ -23,6 +23,9 @@ from ai_etl.offline import providers, yamlv3
 from ai_etl.offline.records import unwrap
 
 MOCK_ACCOUNT = "123456789012"
+TRAIL_TYPE = "AWS::CloudTrail::Trail"
+"""Cloud Control's type of a trail (an AWS fact, kept here too as offline imports nothing of the
+program; ai_etl/config/trail.py looks trails up by it)."""
 
 
 def _digest(*parts: Any) -> str:
@@ -32,8 +35,10 @@ def _digest(*parts: Any) -> str:
 def load_answers(path: Path | None) -> dict[str, Any]:
     """What provider functions answer, from a YAML file: function token -> the fields that replace
     the made-up answer's, or null for "not found" (e.g. an older cluster for
-    `aws:eks/getCluster:getCluster`). Read with the same bounds as a stack file (yamlv3: an alias
-    bomb or a malformed file is refused in one line, never expanded or a traceback)."""
+    `aws:eks/getCluster:getCluster`); for Cloud Control's `properties` (JSON text), a mapping
+    changes the properties it names (`properties: {IsMultiRegionTrail: false}`). Read with the same
+    bounds as a stack file (yamlv3: an alias bomb or a malformed file is refused in one line, never
+    expanded or a traceback)."""
     if path is None:
         return {}
     try:
@@ -137,6 +142,14 @@ class ProviderMocks(pulumi.runtime.Mocks):
         if token == providers.EVENT_RULE:
             state["arn"] = f"arn:{partition}:events:{region}:{self.account}:rule/{plain['name']}"
             return plain["name"], state
+        if token == providers.S3_BUCKET:
+            # Bucket names are global: the provider names one from the logical name, in lower case.
+            bucket = str(plain.get("bucket") or self.autoname(args.name).lower())
+            state.update(bucket=bucket, arn=f"arn:{partition}:s3:::{bucket}")
+            return bucket, state
+        if token == providers.TRAIL:
+            state["arn"] = f"arn:{partition}:cloudtrail:{region}:{self.account}:trail/{plain['name']}"
+            return state["arn"], state
         if token == providers.IAM_ROLE:
             state.update(
                 arn=f"arn:aws:iam::{self.account}:role/{plain['name']}",
@@ -158,11 +171,31 @@ class ProviderMocks(pulumi.runtime.Mocks):
         if args.token in self.answers and self.answers[args.token] is None:
             # As a provider reports a failed lookup: the SDK raises "invoke of <token> failed".
             return {}, [("", "couldn't find resource (offline answer)")]
-        return {**self.made_up(args), **(self.answers.get(args.token) or {})}, []
+        made, given = self.made_up(args), dict(self.answers.get(args.token) or {})
+        if isinstance(given.get("properties"), dict) and isinstance(made.get("properties"), str):
+            # Cloud Control's properties are JSON text: a mapping given for them changes those named.
+            given["properties"] = json.dumps({**json.loads(made["properties"]), **given["properties"]})
+        return {**made, **given}, []
+
+    def trail(self, name: str, region: str, partition: str) -> dict[str, Any]:
+        """Cloud Control's answer for a healthy trail: multi-region, logging every management event
+        (AWS::CloudTrail::Trail's properties, as JSON text)."""
+        arn = f"arn:{partition}:cloudtrail:{region}:{self.account}:trail/{name}"
+        properties = {
+            "TrailName": name,
+            "Arn": arn,
+            "IsLogging": True,
+            "IsMultiRegionTrail": True,
+            "IncludeGlobalServiceEvents": True,
+            "EnableLogFileValidation": True,
+            "S3BucketName": f"{name}-logs-{self.account}",
+            "EventSelectors": [{"IncludeManagementEvents": True, "ReadWriteType": "All"}],
+        }
+        return {"id": name, "identifier": name, "typeName": TRAIL_TYPE, "properties": json.dumps(properties)}
 
     def made_up(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
         """What the function would answer for a healthy account: a cluster on a current Kubernetes
-        with every control plane log on, and its IAM OIDC provider."""
+        with every control plane log on, its IAM OIDC provider, and a trail as the audit needs it."""
         plain = unwrap(args.args)
         partition = providers.partition(self.region)
         if args.token == providers.GET_CALLER_IDENTITY:
@@ -188,4 +221,6 @@ class ProviderMocks(pulumi.runtime.Mocks):
             issuer = str(plain["url"]).removeprefix("https://")
             arn = f"arn:{partition}:iam::{self.account}:oidc-provider/{issuer}"
             return {"arn": arn, "id": arn, "url": issuer, "clientIdLists": ["sts.amazonaws.com"]}
+        if args.token == providers.GET_CLOUDCONTROL_RESOURCE and plain.get("typeName") == TRAIL_TYPE:
+            return self.trail(str(plain["identifier"]), str(plain.get("region") or self.region), partition)
         raise NotImplementedError(f"the program made a provider call offline cannot answer: {args.token}")

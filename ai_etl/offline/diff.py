@@ -55,9 +55,13 @@ REPLACE_ON: dict[str, tuple[str, ...]] = {
     # internal/service/sqs/queue.go (name, name_prefix, fifo_queue); queue_policy.go (queue_url)
     providers.SQS_QUEUE: ("name", "namePrefix", "fifoQueue", "region"),
     providers.SQS_QUEUE_POLICY: ("queueUrl", "region"),
-    # internal/service/secretsmanager/secret.go; secret_version.go
+    # internal/service/secretsmanager/secret.go; secret_version.go; secret_policy.go (secret_arn)
     providers.SM_SECRET: ("name", "namePrefix", "region"),
     providers.SM_VERSION: ("secretId", "secretString", "secretBinary", "region"),
+    providers.SM_SECRET_POLICY: ("secretArn", "region"),
+    # internal/service/cloudtrail/trail.go (name); internal/service/s3/bucket.go (bucket, prefix)
+    providers.TRAIL: ("name", "region"),
+    providers.S3_BUCKET: ("bucket", "bucketPrefix", "region"),
     # internal/service/iam/role.go, role_policy.go (IAM is global: no region)
     providers.IAM_ROLE: ("name", "namePrefix", "path"),
     providers.IAM_ROLE_POLICY: ("name", "namePrefix", "role"),

@@ -20,6 +20,7 @@ KMS_KEY = "aws:kms/key:Key"
 KMS_ALIAS = "aws:kms/alias:Alias"
 SM_SECRET = "aws:secretsmanager/secret:Secret"
 SM_VERSION = "aws:secretsmanager/secretVersion:SecretVersion"
+SM_SECRET_POLICY = "aws:secretsmanager/secretPolicy:SecretPolicy"
 IAM_ROLE = "aws:iam/role:Role"
 IAM_ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
 SNS_TOPIC = "aws:sns/topic:Topic"
@@ -31,6 +32,8 @@ METRIC_ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
 LOG_METRIC_FILTER = "aws:cloudwatch/logMetricFilter:LogMetricFilter"
 SQS_QUEUE = "aws:sqs/queue:Queue"
 SQS_QUEUE_POLICY = "aws:sqs/queuePolicy:QueuePolicy"
+S3_BUCKET = "aws:s3/bucket:Bucket"
+TRAIL = "aws:cloudtrail/trail:Trail"
 K8S_DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 K8S_JOB = "kubernetes:batch/v1:Job"
 K8S_ROLE_BINDING = "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding"
@@ -43,6 +46,7 @@ RESOURCES = (
     KMS_ALIAS,
     SM_SECRET,
     SM_VERSION,
+    SM_SECRET_POLICY,
     IAM_ROLE,
     IAM_ROLE_POLICY,
     SNS_TOPIC,
@@ -54,6 +58,8 @@ RESOURCES = (
     LOG_METRIC_FILTER,
     SQS_QUEUE,
     SQS_QUEUE_POLICY,
+    S3_BUCKET,
+    TRAIL,
     K8S_DEPLOYMENT,
     K8S_JOB,
     K8S_ROLE_BINDING,
@@ -64,7 +70,8 @@ RESOURCES = (
 GET_CALLER_IDENTITY = "aws:index/getCallerIdentity:getCallerIdentity"
 GET_EKS_CLUSTER = "aws:eks/getCluster:getCluster"
 GET_OIDC_PROVIDER = "aws:iam/getOpenIdConnectProvider:getOpenIdConnectProvider"
-FUNCTIONS = (GET_CALLER_IDENTITY, GET_EKS_CLUSTER, GET_OIDC_PROVIDER)
+GET_CLOUDCONTROL_RESOURCE = "aws:cloudcontrol/getResource:getResource"
+FUNCTIONS = (GET_CALLER_IDENTITY, GET_EKS_CLUSTER, GET_OIDC_PROVIDER, GET_CLOUDCONTROL_RESOURCE)
 """The provider functions (lookups) offline can answer."""
 
 PARTITIONS: tuple[tuple[str, str, str], ...] = (

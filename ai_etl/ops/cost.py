@@ -31,12 +31,14 @@ from ai_etl.tokens import (
     LOG_METRIC_FILTER,
     METRIC_ALARM,
     SM_SECRET,
+    SM_SECRET_POLICY,
     SM_VERSION,
     SNS_SUBSCRIPTION,
     SNS_TOPIC,
     SNS_TOPIC_POLICY,
     SQS_QUEUE,
     SQS_QUEUE_POLICY,
+    TRAIL,
 )
 
 YEARS = ("year 1", "year 2", "year 3 on")
@@ -84,13 +86,14 @@ class Line:
 
 
 def matches(type_token: str, pattern: str) -> bool:
-    """A type is the pattern, or starts with it when the pattern is a prefix (ending in `:`)."""
-    return type_token == pattern or (pattern.endswith(":") and type_token.startswith(pattern))
+    """A type is the pattern, or starts with it when the pattern is a prefix (ending in `:`, or in `/`
+    for a whole module: `aws:s3/`)."""
+    return type_token == pattern or (pattern.endswith((":", "/")) and type_token.startswith(pattern))
 
 
 LINES = (
     Line("Secrets Manager secrets (the catalogue's, the administrators' passwords, the verifier sets)",
-         "$0.40 per secret", flat("0.40"), (SM_SECRET,), (SM_VERSION,)),
+         "$0.40 per secret", flat("0.40"), (SM_SECRET,), (SM_VERSION, SM_SECRET_POLICY)),
     Line("replica secrets (`replicaRegion`)", "$0.40 per replica", flat("0.40"), (), (),
          secret_replicas),
     Line("KMS keys: the secrets', the replicas', the two alert paths' per region",
@@ -106,6 +109,9 @@ LINES = (
          "publishes, 1,000 mails)", flat("0"), (SNS_TOPIC,), (SNS_TOPIC_POLICY, SNS_SUBSCRIPTION)),
     Line("SQS dead-letter queues (SSE-SQS), empty when all is well", "within the free tier (1 million "
          "requests)", flat("0"), (SQS_QUEUE,), (SQS_QUEUE_POLICY,)),
+    Line("CloudTrail trail the stack declares (`auditTrail: declare`), and its S3 bucket of log files",
+         "the first copy of management events is free; S3 storage a few cents at this volume", flat("0"),
+         (TRAIL,), ("aws:s3/",)),
     Line("IAM roles and policies", "free", flat("0"), (IAM_ROLE, IAM_ROLE_POLICY, IAM_POLICY)),
     Line("Kubernetes objects, on the cluster you run", "free", flat("0"), (KUBERNETES,)),
 )  # fmt: skip

@@ -40,17 +40,20 @@ ALTERNATES: dict[str, Any] = {
     "auditEndpoint": "https://alerts.example.com/ai-etl",
     "auditExpectedReaders": ["arn:aws:iam::111111111111:role/ci-deploy"],
     "auditBus": "arn:aws:events:us-east-1:333333333333:event-bus/security-audit",
+    "auditTrail": "declare",
     "qwenApiBase": "https://api.example.com/v1",
     "passwordLength": 64,
     "recoveryWindowInDays": 14,
     "protect": True,
     "takeover": True,
-    # Production grade requires protection, 30 days and a replica region: the row shows them together.
+    # Production grade requires protection, 30 days, a replica region and a trail: the row shows them
+    # together (an existing trail, looked up: only what watches it changes).
     "grade": {
         "grade": PRODUCTION,
         "protect": True,
         "recoveryWindowInDays": RECOVERY_WINDOW_FOR[PRODUCTION],
         "replicaRegion": "us-west-2",
+        "auditTrail": "account-trail",
     },
     "database.host": "db.internal",
     "database.port": 5433,
