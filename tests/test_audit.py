@@ -673,19 +673,21 @@ def test_the_rendered_patterns_fit_eventbridges_limit(stack_runs: dict[str, Run]
 
 def test_a_watched_call_is_one_entry_and_the_watchers_split_to_fit(monkeypatch: pytest.MonkeyPatch) -> None:
     """A service added to TAMPER_EVENTS is watched with no other edit: on any resource, by the tamper
-    path only (a trail is the account's). However many watched names there are, every clause is
-    in exactly one rule, in order, and each rule's pattern fits."""
-    monkeypatch.setitem(TAMPER_EVENTS, "cloudtrail", ("StopLogging", "DeleteTrail"))
+    path only (AWS Config's recorder, say: the account's). However many watched names there are,
+    every clause is in exactly one rule, in order, and each rule's pattern fits."""
+    monkeypatch.setitem(TAMPER_EVENTS, "config", ("StopConfigurationRecorder", "DeleteConfigurationRecorder"))
     roles = tuple(f"reader-with-a-long-descriptive-name-{i:02d}" for i in range(12))
     name = audit_name(STACK)
-    tamper = Watched((name,), name, f"{name}-undelivered", (f"{name}-failed",), ("0" * 36,), roles, True)
+    tamper = Watched(
+        (name,), name, f"{name}-undelivered", (f"{name}-failed",), ("0" * 36,), roles, anything_else=True
+    )
     clauses = watch_clauses(tamper)
     assert {
-        "eventSource": ["cloudtrail.amazonaws.com"],
-        "eventName": ["StopLogging", "DeleteTrail"],
+        "eventSource": ["config.amazonaws.com"],
+        "eventName": ["StopConfigurationRecorder", "DeleteConfigurationRecorder"],
     } in clauses
     watch = Watched(({"prefix": f"{name}-tamper"},), f"{name}-tamper", "q", (), ("0" * 36,))
-    assert all(c["eventSource"] != ["cloudtrail.amazonaws.com"] for c in watch_clauses(watch))
+    assert all(c["eventSource"] != ["config.amazonaws.com"] for c in watch_clauses(watch))
     groups = packed(clauses)
     assert len(groups) > 1 and [i for g in groups for i in g] == list(range(len(clauses)))
     assert all(len(compact(watch_pattern([clauses[i] for i in g]))) <= PATTERN_LIMIT for g in groups)
@@ -821,9 +823,12 @@ def test_only_the_alert_path_may_publish_and_keep_alerts(audited: Run) -> None:
             documents.append(policy)
         assert len(documents) == 4
         for key in (k for k in in_region(audited, KMS_KEY, region) if "access-audit" in k.name):
-            root, publishers = json.loads(key.inputs["policy"])["Statement"]
+            root, events, alarms = json.loads(key.inputs["policy"])["Statement"]
             assert root["Principal"] == {"AWS": f"arn:aws:iam::{ACCOUNT}:root"} and root["Action"] == "kms:*"
-            assert publishers["Action"] == ["kms:GenerateDataKey*", "kms:Decrypt"]
+            assert events["Principal"] == {"Service": "events.amazonaws.com"} and "Condition" not in events
+            assert alarms["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+            assert alarms["Condition"] == {"StringEquals": {"aws:SourceAccount": ACCOUNT}}
+            assert events["Action"] == alarms["Action"] == ["kms:GenerateDataKey*", "kms:Decrypt"]
         for document in documents:
             assert iam_findings(document) == []
     role = audited.one(IAM_ROLE, "-audit-bus-role")

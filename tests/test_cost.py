@@ -55,7 +55,7 @@ def test_a_resource_type_without_a_cost_line_stops_the_table() -> None:
     table refuses to be made, naming the type and where its line goes."""
     run: Run = copy.deepcopy(run_stack(grade_stacks(PROJECT_DIR)[1]))
     added = copy.deepcopy(run.of_type(KMS_KEY)[0])
-    added.type = "aws:cloudtrail/trail:Trail"
+    added.type = "aws:ec2/instance:Instance"
     run.resources.append(added)
-    with pytest.raises(cost.UnpricedError, match=r"aws:cloudtrail/trail:Trail.*ai_etl/ops/cost\.py"):
+    with pytest.raises(cost.UnpricedError, match=r"aws:ec2/instance:Instance.*ai_etl/ops/cost\.py"):
         cost.table(run_stack(grade_stacks(PROJECT_DIR)[0]), run)

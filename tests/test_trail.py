@@ -108,10 +108,13 @@ def test_a_production_stack_without_a_trail_is_refused_and_its_fix_declares_one(
                "IsMultiRegionTrail": True, "EnableLogFileValidation": True,
                "IncludeGlobalServiceEvents": True}  # fmt: skip
     assert api_errors("cloudtrail", "CreateTrail", request) == []
-    watching = [
-        r.inputs["eventPattern"] for r in run.of_type(EVENT_RULE) if r.name.endswith("-perimeter-rule")
+    # The tamper rules watch the trail, by name or ARN, in each region (one rule holds it per region).
+    tampers = [
+        r.inputs["eventPattern"]
+        for r in run.of_type(EVENT_RULE)
+        if "-secret-access-tamper" in r.inputs["name"]
     ]
-    assert len(watching) == 2 and all(f'"{names.trail(STACK)}"' in t for t in watching)
+    assert sum(f'"{names.trail(STACK)}"' in t for t in tampers) == 2
 
 
 BAD_TRAILS = {
