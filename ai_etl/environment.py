@@ -179,6 +179,9 @@ class Environment(pulumi.ComponentResource):
                     secret_endpoints=p.audit_secret_endpoints,
                     # The cluster's alarm publishes to the primary region's topic, where the cluster is.
                     more_alarm_arns=(p.cluster_audit.alarm_arn,) if p.cluster_audit and not region else (),
+                    cluster=(p.cluster_audit.cluster, p.cluster_audit.log_group)
+                    if p.cluster_audit and not region
+                    else None,
                     watched_roles=p.audit_watched_roles,
                     bus_arn=p.audit_bus,
                     bus_role_arn=bus.role_arn if bus else None,

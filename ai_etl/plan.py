@@ -121,6 +121,8 @@ class ClusterAuditPlan:
     """The alarm on reads in the cluster, from its audit log (ai_etl/components/clusteraudit.py)."""
 
     name: str
+    cluster: str
+    """The EKS cluster whose audit log it reads."""
     log_group: str
     pattern: str
     metric_namespace: str
@@ -423,6 +425,7 @@ def cluster_audit_plan(s: Settings, cluster: Cluster) -> ClusterAuditPlan | None
     name = names.cluster_audit_name(s.stack)
     return ClusterAuditPlan(
         name=name,
+        cluster=cluster.name,
         log_group=audit_log_group(cluster.name),
         pattern=clusteraudit.audit_log_filter(
             namespace,

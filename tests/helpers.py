@@ -153,12 +153,16 @@ def expected_resources(
     partition = aws_regions()[region]
     prefixes = [secret_prefix(stack), *(secret_arn_prefix(partition, r, account, stack) for r in regions)]
     quiet = [operator_role(stack), *(role_of(r) for r in config.get("ai-etl:auditExpectedReaders") or [])]
-    watched = (
-        access_path(audit_name(stack), [STAND_IN_KEY_ID] * 2, quiet, trail, prefixes),
-        tamper_path(audit_name(stack), [STAND_IN_KEY_ID], ()),
-    )
-    rules = 1 + sum(len(packed(watch_clauses(w))) for w in watched)
-    audit = (1 + (1 if replica else 0)) * (1 + 2 * (6 + 2 + destinations) + 3 * rules)
+    # The cluster (named as its stack file names it, in the primary region) and its audit log group.
+    cluster = (str(config["ai-etl:clusterName"]), f"/aws/eks/{config['ai-etl:clusterName']}/cluster")
+    audit = 0
+    for watching in [cluster, *([None] if replica else [])]:
+        watched = (
+            access_path(audit_name(stack), [STAND_IN_KEY_ID] * 2, quiet, trail, prefixes, watching),
+            tamper_path(audit_name(stack), [STAND_IN_KEY_ID], ()),
+        )
+        rules = 1 + sum(len(packed(watch_clauses(w))) for w in watched)
+        audit += 1 + 2 * (6 + 2 + destinations) + 3 * rules
     k8s = 1 + 1  # the cluster's provider, the namespace
     per_entry = 3 * (len(catalogue) + len(servers))
     components = 6 + len(consumers) + len(servers)

@@ -360,6 +360,8 @@ def tamper_cases(run: Run, region: str) -> dict[str, tuple[dict[str, Any], Break
     )
     elsewhere: dict[str, str] = {}
     primary, replica = regions()
+    cluster = str(stack_config(STACK)["ai-etl:clusterName"])
+    log_group = f"/aws/eks/{cluster}/cluster"
     trail = str(stack_config(STACK)["ai-etl:auditTrail"])
     trail_arn = f"arn:aws:cloudtrail:{primary}:{ACCOUNT}:trail/{trail}"
     third = next(r for r in ("eu-central-1", "eu-west-1", "ap-south-1") if r not in regions())
@@ -549,6 +551,37 @@ def tamper_cases(run: Run, region: str) -> dict[str, tuple[dict[str, Any], Break
             None,
             t,
         ),
+        # The cluster audit's source, in the cluster's region (the primary).
+        **(
+            {
+                "cluster's audit log turned off": (
+                    call("eks", "UpdateClusterConfig", {"name": cluster, "logging": {}}),
+                    None,
+                    t,
+                ),
+                "cluster audit's filter deleted": (
+                    call(
+                        "logs",
+                        "DeleteMetricFilter",
+                        {"logGroupName": log_group, "filterName": f"{n}-cluster"},
+                    ),
+                    None,
+                    t,
+                ),
+                "cluster's log group deleted": (
+                    call("logs", "DeleteLogGroup", {"logGroupName": log_group}),
+                    None,
+                    t,
+                ),
+                "cluster audit's alarm muted": (
+                    call("monitoring", "DisableAlarmActions", {"alarmNames": [f"{n}-cluster"]}),
+                    None,
+                    t,
+                ),
+            }
+            if region == primary
+            else {}
+        ),
         # The tamper path, reported on the access path.
         "tamper rule disabled": (
             call("events", "DisableRule", {"name": t}),
@@ -593,6 +626,11 @@ def tamper_cases(run: Run, region: str) -> dict[str, tuple[dict[str, Any], Break
             n,
         ),
         # Someone else's.
+        "another cluster's log group": (
+            call("logs", "DeleteLogGroup", {"logGroupName": "/aws/eks/someone-elses/cluster"}),
+            None,
+            None,
+        ),
         "another trail stopped": (
             call("cloudtrail", "StopLogging", {"name": "someone-elses-trail"}),
             None,

@@ -81,6 +81,9 @@ class AccessAuditArgs:
     """Alarms of other components that publish to the access topic (the cluster audit's)."""
     trail_name: str | None = None
     """The trail the alerts see reads through: stopping or changing it alerts (on the tamper path)."""
+    cluster: tuple[str, str] | None = None
+    """The EKS cluster whose audit log the cluster audit reads, and that log group: turning the log
+    off, or changing the group or the cluster audit's filter, alerts (on the tamper path)."""
     secret_endpoints: frozenset[str] = frozenset()
     """Those of `endpoints` that are secrets (an https URL carrying credentials): SNS gets them as
     secret Outputs, so the engine encrypts them in the state and no preview shows them."""
@@ -145,6 +148,7 @@ class AccessAudit(pulumi.ComponentResource):
             roles=args.watched_roles,
             trail=args.trail_name,
             secret_prefixes=(args.secret_name_prefix, *args.secret_arn_prefixes),
+            cluster=args.cluster,
         )
         watching_tamper = partial(tamper_path, n, roles=bus_role)
         rules = [

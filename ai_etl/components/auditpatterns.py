@@ -57,12 +57,19 @@ TAMPER_EVENTS = {
         "PutResourcePolicy",
         "DeleteResourcePolicy",
     ),
+    # The cluster audit's source: its metric filter and the log group EKS writes the audit log to
+    # (CloudWatch Logs API reference: DeleteMetricFilter, PutMetricFilter, DeleteLogGroup,
+    # PutRetentionPolicy take logGroupName), and the cluster's logging switch (EKS API reference,
+    # UpdateClusterConfig: name, logging).
+    "logs": ("DeleteMetricFilter", "PutMetricFilter", "DeleteLogGroup", "PutRetentionPolicy"),
+    "eks": ("UpdateClusterConfig",),
 }
 # The request field naming the resource, per service (each API reference's request members), and
 # the calls that name it by another: a rule's targets by `rule`, a subscription by its ARN
 # (`<topic ARN>:<id>`), one alarm by `alarmName`, where DeleteAlarms takes `alarmNames`.
 FIELD = {"events": "name", "sns": "topicArn", "sqs": "queueUrl", "monitoring": "alarmNames", "kms": "keyId",
-         "iam": "roleName", "cloudtrail": "name", "secretsmanager": "secretId"}  # fmt: skip
+         "iam": "roleName", "cloudtrail": "name", "secretsmanager": "secretId", "logs": "logGroupName",
+         "eks": "name"}  # fmt: skip
 BY_OTHER_FIELD = {
     ("events", "RemoveTargets"): "rule",
     ("events", "PutTargets"): "rule",
@@ -99,6 +106,9 @@ class Watched:
     secret_prefixes: tuple[str, ...] = ()
     """The secrets' name prefix and each region's ARN prefix: a replication or resource-policy
     change to one of them alerts (SecretId names a secret by name or ARN)."""
+    cluster: tuple[str, str] | None = None
+    """The cluster whose audit log the cluster audit reads, and that log group: turning the log off,
+    or changing the group or the filter, alerts."""
     anything_else: bool = False
     """Also every call of a service FIELD does not scope, on anything (the tamper path's duty)."""
 
@@ -117,6 +127,7 @@ def access_path(
     roles: Sequence[str],
     trail: str | None = None,
     secret_prefixes: Sequence[str] = (),
+    cluster: tuple[str, str] | None = None,
 ) -> Watched:
     """The access path of the audit `name`, as the tamper rules watch it: its rules (the read rule
     `name`, the watchers `name-watch`...), topic, queue, alarms and key; with the secrets' key
@@ -125,6 +136,7 @@ def access_path(
         f"{name}-failed",
         f"{name}-undelivered",
         f"{name}-notifications-failed",
+        f"{name}-cluster",
         {"prefix": name + WATCH},
     )
     rules = (name, {"prefix": name + WATCH})
@@ -137,6 +149,7 @@ def access_path(
         tuple(roles),
         trail,
         tuple(secret_prefixes),
+        cluster,
         anything_else=True,
     )
 
@@ -167,6 +180,8 @@ def _scopes(w: Watched) -> dict[str, dict[str, list[Any]]]:
             ("name", "trailName"), [w.trail, {"suffix": f":trail/{w.trail}"}] if w.trail else []
         ),
         "secretsmanager": {"secretId": [{"prefix": p} for p in w.secret_prefixes]},
+        "logs": {"logGroupName": [w.cluster[1]] if w.cluster else []},
+        "eks": {"name": [w.cluster[0]] if w.cluster else []},
     }
 
 
