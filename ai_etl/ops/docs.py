@@ -91,6 +91,13 @@ def takeover_production() -> str:
     return f"```bash\n{script(target('production'))}```\n"
 
 
+def takeover_database_production() -> str:
+    """The administrator's grants for the production stack (ai_etl/ops/takeover.py), as an SQL block."""
+    from ai_etl.ops.takeover import database_sql_of
+
+    return f"```sql\n{database_sql_of('production')}```\n"
+
+
 def readme_example() -> str:
     """The output of the README's offline example (production's backend from 3 to 4 replicas:
     render, change, render, diff), computed as `python -m ai_etl.ops.diff` prints it."""
@@ -126,6 +133,7 @@ DOCUMENTS = {
     "impact-table": impact_table,
     "provider-keys": provider_keys_table,
     "takeover-production": takeover_production,
+    "takeover-database-production": takeover_database_production,
     "readme-example": readme_example,
 }
 PAGES = {
@@ -133,6 +141,7 @@ PAGES = {
     "impact-table": "docs/configuration.md",
     "provider-keys": "docs/security.md",
     "takeover-production": "docs/takeover.md",
+    "takeover-database-production": "docs/takeover.md",
     "readme-example": "README.md",
 }
 """The documents that a page holds between `<!-- <name>:start -->` and `<!-- <name>:end -->`."""
