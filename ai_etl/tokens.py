@@ -29,6 +29,8 @@ EVENT_TARGET = "aws:cloudwatch/eventTarget:EventTarget"
 METRIC_ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
 SQS_QUEUE = "aws:sqs/queue:Queue"
 SQS_QUEUE_POLICY = "aws:sqs/queuePolicy:QueuePolicy"
+CACHE_USER = "aws:elasticache/user:User"
+CACHE_USER_GROUP = "aws:elasticache/userGroup:UserGroup"
 K8S_NAMESPACE = "kubernetes:core/v1:Namespace"
 K8S_SERVICE_ACCOUNT = "kubernetes:core/v1:ServiceAccount"
 K8S_SECRET = "kubernetes:core/v1:Secret"
@@ -73,6 +75,7 @@ SECRETS_MANAGER_COMPONENT = "ai-etl:secretsmanager:SecretsManager"
 SECRET_STORE_COMPONENT = "ai-etl:secretstore:SecretStore"
 WORKLOAD_COMPONENT = "ai-etl:workload:Workload"
 AUDIT_COMPONENT = "ai-etl:accessaudit:AccessAudit"
+CACHE_USERS_COMPONENT = "ai-etl:cacheusers:CacheUsers"
 
 _SDK_PACKAGES = {"random": "pulumi_random", "aws": "pulumi_aws", "kubernetes": "pulumi_kubernetes"}
 

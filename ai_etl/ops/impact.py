@@ -61,6 +61,19 @@ ALTERNATES: dict[str, Any] = {
     "redis.db": 1,
     "redis.user": "ai_etl_2",
     "redis.adminUser": "ai_etl_admin",
+    # ElastiCache's keys apply with its kind: each row moves the dev stack there, as one stack would.
+    "redis.kind": (
+        ELASTICACHE_MOVE := {
+            "redis.kind": "elasticache",
+            "redis.replicationGroupId": "ai-etl-dev",
+            "redis.userGroupId": "ai-etl-dev-users",
+            "redis.host": "master.ai-etl-dev.example.use1.cache.amazonaws.com",
+        }
+    ),
+    "redis.replicationGroupId": {**ELASTICACHE_MOVE, "redis.replicationGroupId": "ai-etl-dev-2"},
+    "redis.userGroupId": {**ELASTICACHE_MOVE, "redis.userGroupId": "ai-etl-dev-users-2"},
+    "redis.engine": {**ELASTICACHE_MOVE, "redis.engine": "redis"},
+    "redis.tls": False,  # in the cluster, as the dev stack's Redis is: no TLS, nothing changes
     "stepImage": "registry.example.com/ai-etl-step:1.0.1@sha256:" + "1" * 64,
 }
 # Every workload's settings (the catalogue's CONSUMERS), each changed alone like the others.
