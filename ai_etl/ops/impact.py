@@ -70,9 +70,9 @@ ALTERNATES: dict[str, Any] = {
             "redis.host": "master.ai-etl-dev.example.use1.cache.amazonaws.com",
         }
     ),
-    "redis.replicationGroupId": {**ELASTICACHE_MOVE, "redis.replicationGroupId": "ai-etl-dev-2"},
-    "redis.userGroupId": {**ELASTICACHE_MOVE, "redis.userGroupId": "ai-etl-dev-users-2"},
-    "redis.engine": {**ELASTICACHE_MOVE, "redis.engine": "redis"},
+    "redis.replicationGroupId": ELASTICACHE_MOVE,  # one row: the same change (impacts() says it once)
+    "redis.userGroupId": ELASTICACHE_MOVE,
+    "redis.engine": ELASTICACHE_MOVE,
     "redis.tls": False,  # in the cluster, as the dev stack's Redis is: no TLS, nothing changes
     "stepImage": "registry.example.com/ai-etl-step:1.0.1@sha256:" + "1" * 64,
 }
@@ -149,7 +149,8 @@ def impacts() -> list[Impact]:
     for key in settings_keys():
         together = ALTERNATES[key] if isinstance(ALTERNATES[key], dict) else {key: ALTERNATES[key]}
         label = ", ".join(f"`{k}`" for k in together)
-        changes.append((label, partial(_set_config, values=together)))
+        if label not in (made for made, _ in changes):  # keys that only change together: one row
+            changes.append((label, partial(_set_config, values=together)))
     for spec in of_source(Source.GENERATED, CATALOGUE):
         # A server credential's rotation value is its generation (0 when unset): the bump is to 1.
         value = 1 if spec.server else "2026-12-01"
