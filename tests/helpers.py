@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import os
 import re
@@ -18,10 +19,20 @@ import jsonschema
 import kubernetes_validate
 import yaml
 
-from ai_etl.catalogue import CATALOGUE, CONSUMERS, Consumer, SecretSpec, Source, of_source, server_credentials
+from ai_etl.catalogue import (
+    CATALOGUE,
+    CONSUMERS,
+    Consumer,
+    SecretSpec,
+    Source,
+    of_source,
+    server_credentials,
+    url_of,
+)
 from ai_etl.components import serverauth
 from ai_etl.components.serverpasswords import role_suffix
 from ai_etl.config import problems
+from ai_etl.config.models import set_by_api
 from ai_etl.config.reading import RawConfig
 from ai_etl.config.settings import Settings, parse_settings
 from ai_etl.grade import GRADE_KEY, PRODUCTION
@@ -54,6 +65,19 @@ def settings_of(stack: str, elsewhere: dict[str, Any] | None = None, **overrides
         elsewhere={k: v for k, v in config.items() if not k.startswith(prefix)} | (elsewhere or {}),
     )
     return parse_settings(raw, secret_of=lambda key: f"<{key}>")  # type: ignore[arg-type, return-value]
+
+
+@functools.cache
+def stepped(stack: str) -> tuple[SecretSpec, ...]:
+    """The stack's server credentials that a rotation step (a Job) sets: not those whose server
+    takes its users through its provider's API (ElastiCache, config.models.set_by_api)."""
+    s = settings_of(stack)
+    connections = s.config.connections()
+    return tuple(
+        spec
+        for spec in server_credentials(s.catalogue)
+        if not set_by_api(connections[str(url_of(spec, s.catalogue).connection)])
+    )
 
 
 PRODUCTION_GRADE = tuple(s for s in STACKS if load_stack_config(s, PROJECT_DIR).get(GRADE_KEY) == PRODUCTION)
@@ -115,18 +139,27 @@ def expected_resources(
     access audit: its component, key and alias, topic and topic policy, dead-letter queue and queue
     policy, two rules and two targets, three alarms, and a subscription per destination
     (`auditEmail`, `auditEndpoint`)."""
-    servers = server_credentials(catalogue)
+    connections = settings_of(stack).config.connections()
+    caches = tuple(
+        s
+        for s in server_credentials(catalogue)
+        if set_by_api(connections[str(url_of(s, catalogue).connection)])
+    )
+    servers = tuple(s for s in server_credentials(catalogue) if s not in caches)
+    catalogue = tuple(s for s in catalogue if s.admin_of not in {c.key for c in caches})
     salted = sum(1 for s in servers if s.server == "postgres")
-    generated = len(of_source(Source.GENERATED, catalogue)) + len(servers) + 2 * salted
+    # Per ElastiCache credential: its two passwords and the disabled default user's; its component,
+    # three users and the user group; no step, no administrator's password, no verifiers.
+    generated = len(of_source(Source.GENERATED, catalogue)) + len(servers) + 2 * salted + 2 * len(caches)
     config = load_stack_config(stack)
     replica = 2 if "ai-etl:replicaRegion" in config else 0
     destinations = sum(1 for key in ("ai-etl:auditEmail", "ai-etl:auditEndpoint") if key in config)
     audit = (1 + (1 if replica else 0)) * (14 + destinations)
     k8s = 1 + 1  # the cluster's provider, the namespace
     per_entry = 2 * (len(catalogue) + len(servers))
-    components = 6 + len(consumers) + len(servers)
+    components = 6 + len(consumers) + len(servers) + len(caches)
     workloads = 6 * (len(consumers) + len(servers))
-    return components + k8s + generated + 2 + replica + per_entry + 4 + audit + workloads
+    return components + k8s + generated + 2 + replica + per_entry + 4 + audit + workloads + 4 * len(caches)
 
 
 def stack_config(
@@ -369,7 +402,8 @@ def password_of(run: Run, key: str) -> Registration:
         name = f"ai-etl-server-passwords-{key}-{suffix}"
     else:
         name = password_name("ai-etl-passwords", key, run.exports["rotation"][key])
-    (found,) = [r for r in run.of_type(RANDOM_PASSWORD) if r.name == name]
+    # A password of restricted characters (ElastiCache's) has a name of its own (serverpasswords.py).
+    (found,) = [r for r in run.of_type(RANDOM_PASSWORD) if r.name in (name, f"{name}-restricted")]
     return found
 
 

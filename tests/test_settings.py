@@ -118,7 +118,7 @@ CASES = [
              "kind": "elasticache", "replicationGroupId": "rg", "userGroupId": "ug",
              "host": "master.rg.example.use1.cache.amazonaws.com"}},
          expect=("passwordLength: ElastiCache takes passwords of at most 128 characters",
-                 "pulumi config set passwordLength 128 --stack production")),
+                 "pulumi config set --plaintext passwordLength 128 --stack production")),
     Case("TLS on the in-cluster Redis", overrides={"ai-etl:redis": {"tls": True}},
          expect=("redis.tls: kind cluster speaks plain Redis", "pulumi config rm --path 'redis.tls' --stack production")),
     Case("an unknown Redis kind", overrides={"ai-etl:redis": {"kind": "memorydb"}},

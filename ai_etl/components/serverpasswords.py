@@ -109,7 +109,7 @@ class ServerPasswords(pulumi.ComponentResource):
         for c in args.credentials:
 
             def password_of(
-                logical: str, generation: int | None, c: ServerCredential = c
+                logical: str, kept_by: dict[str, str], c: ServerCredential = c
             ) -> pulumi.Output[str]:
                 return random.RandomPassword(
                     # Its own name where the characters differ: ignoreChanges would keep a password
@@ -121,7 +121,7 @@ class ServerPasswords(pulumi.ComponentResource):
                     min_lower=1,
                     min_upper=1,
                     min_numeric=1,
-                    keepers=None if generation is None else keepers(generation),
+                    keepers=kept_by,
                     opts=keep,
                 ).result
 
@@ -130,7 +130,7 @@ class ServerPasswords(pulumi.ComponentResource):
             for index in range(len(serverauth.COLOURS)):
                 generation = serverauth.role_generation(c.generation, index)
                 suffix = role_suffix(index, generation)
-                password = password_of(f"{name}-{c.key}-{suffix}", generation)
+                password = password_of(f"{name}-{c.key}-{suffix}", keepers(generation))
                 if index == 0 and generation == 0 and c.key in args.kept:
                     password = pulumi.Output.secret(args.kept[c.key])
                 passwords.append(password)
@@ -149,5 +149,6 @@ class ServerPasswords(pulumi.ComponentResource):
                     pulumi.Output.all(*passwords, *salts).apply(functools.partial(_document, c.server))
                 )
             else:  # for the disabled `default` user: never rotated, never given to anyone
-                self.unused[c.key] = pulumi.Output.secret(password_of(f"{name}-{c.key}-unused", None))
+                unused = password_of(f"{name}-{c.key}-unused", {"use": "the disabled default user"})
+                self.unused[c.key] = pulumi.Output.secret(unused)
         self.register_outputs({"active": self.active, "verifiers": self.verifiers, "unused": self.unused})

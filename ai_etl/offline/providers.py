@@ -30,6 +30,8 @@ EVENT_TARGET = "aws:cloudwatch/eventTarget:EventTarget"
 METRIC_ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
 SQS_QUEUE = "aws:sqs/queue:Queue"
 SQS_QUEUE_POLICY = "aws:sqs/queuePolicy:QueuePolicy"
+CACHE_USER = "aws:elasticache/user:User"
+CACHE_USER_GROUP = "aws:elasticache/userGroup:UserGroup"
 K8S_DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 K8S_JOB = "kubernetes:batch/v1:Job"
 K8S_ROLE_BINDING = "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding"
@@ -52,6 +54,8 @@ RESOURCES = (
     METRIC_ALARM,
     SQS_QUEUE,
     SQS_QUEUE_POLICY,
+    CACHE_USER,
+    CACHE_USER_GROUP,
     K8S_DEPLOYMENT,
     K8S_JOB,
     K8S_ROLE_BINDING,
