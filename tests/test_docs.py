@@ -155,7 +155,7 @@ def check_impact_table(impact: str) -> None:
     moves = {change for change in servers if change.startswith("`redis.kind`")}  # onto ElastiCache users
     assert set(servers) - moves == {f"rotate `{spec.key}`" for spec in server_credentials(CATALOGUE)}
     assert all("pods not yet rolled keep working" in servers[change] for change in moves)
-    for said in servers.values():
+    for said in (said for change, said in servers.items() if change not in moves):
         assert re.search(r"login role \w+_green becomes active", said) and "keep working on" in said
     assert rows["`passwordLength`"][1:6] == ["-", "-", "-", "no", "-"]
     assert rows["`backend.image`"][4:6] == ["yes", "-"]
