@@ -298,7 +298,7 @@ def _plan(s: Settings, cluster: Cluster) -> Plan:
 
     servers = tuple(server_step(spec) for spec in server_credentials(s.catalogue) if not by_api(spec))
     caches = tuple(cache(spec) for spec in server_credentials(s.catalogue) if by_api(spec))
-    active = {step.key: step.active_role for step in (*servers, *caches)}
+    active = {step.key: step.active_role for step in servers} | {c.key: c.active_role for c in caches}
     tokens = {c.key for c in caches if c.active_role == names.CACHE_DEFAULT_USER}
 
     def connection_of(spec: SecretSpec) -> Mapping[str, str | int]:

@@ -806,7 +806,7 @@ def test_elasticache_rotation_over_tls_drops_no_connection(tls_rds: Redis) -> No
 
     def attempt_at(generation: int) -> Any:
         index = active_index(generation)
-        connection = {
+        connection: dict[str, str | int] = {
             "scheme": "rediss",
             "user": roles[index],
             "host": "localhost",
