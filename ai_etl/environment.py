@@ -5,9 +5,10 @@ composed URLs, + provided config, + verifiers) -> SecretsManager (+ replicas, + 
 each secret) -> SecretStore (IRSA) -> AuditTrail (when the stack asks for one) -> AccessAudit per
 region (reads by anyone else; tamper alerts by a second path) -> Admission (the operator's identity
 kept to it) and ClusterAudit (reads in the cluster, from its audit log) -> one RotationStep per
-server credential (a Job setting its new password on the server) -> one Workload per consumer (its
-Secret, identity, Deployment), after the steps. Every name and value that is not a secret comes
-from the plan (ai_etl/plan.py); the secrets stay Outputs from end to end.
+server credential (a Job setting its new password on the server), or CacheUsers where the server is
+ElastiCache (its users, through AWS's API) -> one Workload per consumer (its Secret, identity,
+Deployment), after them. Every name and value that is not a secret comes from the plan
+(ai_etl/plan.py); the secrets stay Outputs from end to end.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from ai_etl.components.accessaudit import AccessAudit, AccessAuditArgs
 from ai_etl.components.admission import Admission, AdmissionArgs
 from ai_etl.components.auditbus import AuditBus, AuditBusArgs
 from ai_etl.components.audittrail import AuditTrail, AuditTrailArgs
+from ai_etl.components.cacheusers import CacheUsers, CacheUsersArgs
 from ai_etl.components.clusteraudit import ClusterAudit, ClusterAuditArgs
 from ai_etl.components.namespace import Namespace, NamespaceArgs
 from ai_etl.components.passwords import Passwords, PasswordsArgs
@@ -91,19 +93,27 @@ class Environment(pulumi.ComponentResource):
             f"{name}-passwords", PasswordsArgs(rotation=p.rotation, length=p.password_length), child
         )
         servers = {step.key for step in p.servers}
+        caches = {cache.key for cache in p.caches}
         server_passwords = ServerPasswords(
             f"{name}-server-passwords",
             ServerPasswordsArgs(
-                credentials=[ServerCredential(s.key, s.server, s.generation) for s in p.servers],
+                credentials=[ServerCredential(s.key, s.server, s.generation) for s in p.servers]
+                + [
+                    ServerCredential(c.key, "redis", c.generation, specials=c.specials, verified=False)
+                    for c in p.caches
+                ],
                 length=p.password_length,
                 kept={k: v for k, v in args.adopted.items() if k in servers},
             ),
             child,
         )
         # A live value kept at a takeover stands in for its password until that secret's rotation
-        # (a server credential's: inside ServerPasswords, for the role it was the password of).
-        adopted = {k: v for k, v in args.adopted.items() if k not in servers}
-        generated = {**passwords.results, **server_passwords.active, **adopted}
+        # (a server credential's: inside ServerPasswords, for the role it was the password of; an
+        # ElastiCache AUTH token's: on the user group's `default` user, which is what it logs in as).
+        adopted = {k: v for k, v in args.adopted.items() if k not in servers | caches}
+        # An ElastiCache AUTH token kept at a takeover serves generation 0, on the `default` user.
+        tokens = {c.key: args.adopted[c.key] for c in p.caches if c.active_role == names.CACHE_DEFAULT_USER}
+        generated = {**passwords.results, **server_passwords.active, **adopted, **tokens}
         composed = {
             c.spec.key: composed_value(c.spec, c.connection, generated[str(c.spec.password_of)])
             for c in p.composed
@@ -246,6 +256,24 @@ class Environment(pulumi.ComponentResource):
                     in_cluster,
                 )
             )
+        cache_users = [
+            CacheUsers(
+                f"{name}-{c.key}-users",
+                CacheUsersArgs(
+                    key=c.key,
+                    engine=c.engine,
+                    user_group_id=c.user_group_id,
+                    users=c.users,
+                    passwords=[
+                        *server_passwords.passwords[c.key],
+                        args.adopted.get(c.key) or server_passwords.unused[c.key],
+                    ],
+                    tags=p.tags,
+                ),
+                child,
+            )
+            for c in p.caches
+        ]
         self.secret_names = {}
         for w in p.workloads:
             workload = Workload(
@@ -265,7 +293,7 @@ class Environment(pulumi.ComponentResource):
                     container=w.container,
                     egress_ports=w.egress_ports,
                     # Its new Secret and its rollout wait until every server has its new password.
-                    after=[step.job for step in steps],
+                    after=[*(step.job for step in steps), *(r for users in cache_users for r in users.ready)],
                 ),
                 in_cluster,
             )

@@ -178,6 +178,25 @@ def step_job(key: str, generation: int) -> str:
     return f"{rotation_step(key)}-{generation}"
 
 
+CREDENTIAL_TAG = "Credential"
+"""AWS tag of an ElastiCache user the program declares: the server credential (catalogue key) whose
+password it holds (the guardrails find a credential's users by it)."""
+CACHE_DEFAULT_USER = "default"
+"""The user name every ElastiCache user group must hold a user of (its RBAC documentation)."""
+
+
+def cache_user_id(stack: str, user: str) -> str:
+    """The ElastiCache user id of `user` (a login role, or `default`) in a stack: ids are unique per
+    account and region, names only per user group, so the id carries the stack. botocore's model:
+    UserId `[a-zA-Z][a-zA-Z0-9\\-]*`; the ids are stored lower-case."""
+    return re.sub(r"[-_]+", "-", f"{prefix(stack)}-{user}").strip("-").lower()
+
+
+def key_of_cache_user_tags(tags: dict[str, str] | None) -> str | None:
+    """The server credential of an ElastiCache user, from its tags (None: not one of ours)."""
+    return (tags or {}).get(CREDENTIAL_TAG)
+
+
 # Logical names: `child(parent, role)` names a component's child (its URN's last part).
 def child(parent: str, role: str) -> str:
     return f"{parent}-{role}"

@@ -23,8 +23,9 @@ from ai_etl.catalogue import (
     synced,
     url_of,
 )
-from ai_etl.components import clusteraudit, serverauth
+from ai_etl.components import cacheusers, clusteraudit, serverauth
 from ai_etl.components.auditpatterns import PATTERN_LIMIT, access_pattern, audit_key_policy, compact
+from ai_etl.components.cacheusers import CacheUser
 from ai_etl.components.labels import aws_tags, environment_labels
 from ai_etl.components.pods import ContainerSpec
 from ai_etl.components.secretsmanager import key_policy
@@ -33,7 +34,7 @@ from ai_etl.components.steppods import admin_password_env, step_env
 from ai_etl.config.cluster import Cluster, kubeconfig
 from ai_etl.config.commands import Commands
 from ai_etl.config.fields import dns_suffix
-from ai_etl.config.models import DECLARE_TRAIL
+from ai_etl.config.models import DECLARE_TRAIL, set_by_api, url_fields
 from ai_etl.config.problems import Problems
 from ai_etl.config.settings import Settings, WorkloadSettings
 from ai_etl.config.trail import wanted
@@ -78,6 +79,24 @@ class ServerStepPlan:
     verifiers_remote_name: str
     port: int
     image: str
+
+
+@dataclass(frozen=True)
+class CachePlan:
+    """A server credential held by ElastiCache users the program declares (no step)."""
+
+    key: str
+    generation: int
+    roles: tuple[str, str]
+    """Its two users' names, `<user>_blue` and `<user>_green`, as the in-cluster roles'."""
+    active_role: str
+    users: tuple[CacheUser, ...]
+    """The two login users, then the user group's disabled (or, at a takeover, kept) `default`."""
+    engine: str
+    user_group_id: str
+    replication_group_id: str
+    specials: str
+    """The special characters its passwords may hold."""
 
 
 @dataclass(frozen=True)
@@ -204,6 +223,7 @@ class Plan:
     """None on a cluster that serves no ValidatingAdmissionPolicy (before 1.30)."""
     cluster_audit: ClusterAuditPlan | None
     """None on a cluster with the audit log off (a warning says so)."""
+    caches: tuple[CachePlan, ...] = ()
 
 
 def cluster_annotations(cluster: Cluster) -> dict[str, str]:
@@ -298,13 +318,48 @@ def _plan(s: Settings, cluster: Cluster) -> Plan:
             image=config.step_image,
         )
 
-    servers = tuple(server_step(spec) for spec in server_credentials(s.catalogue))
-    active = {step.key: step.active_role for step in servers}
+    def cache(spec: SecretSpec) -> CachePlan:
+        redis = config.redis
+        generation = s.generations[spec.key]
+        roles = serverauth.login_roles(redis.user)
+        # A takeover's AUTH token stays on `default` while pods may use it (generations 0 and 1), and
+        # serves generation 0: the backend keeps its credential until the group is on the cache.
+        kept = spec.key in s.adopted
+        return CachePlan(
+            key=spec.key,
+            generation=generation,
+            roles=roles,
+            active_role=names.CACHE_DEFAULT_USER
+            if kept and generation == 0
+            else roles[serverauth.active_index(generation)],
+            users=(
+                *(CacheUser(names.cache_user_id(stack, r), r, cacheusers.ACCESS_STRING) for r in roles),
+                CacheUser(
+                    names.cache_user_id(stack, names.CACHE_DEFAULT_USER),
+                    names.CACHE_DEFAULT_USER,
+                    cacheusers.DEFAULT_KEPT if kept else cacheusers.DEFAULT_OFF,
+                ),
+            ),
+            engine=redis.engine,
+            user_group_id=str(redis.user_group_id),
+            replication_group_id=str(redis.replication_group_id),
+            specials=cacheusers.PASSWORD_SPECIALS,
+        )
+
+    def by_api(spec: SecretSpec) -> bool:
+        return set_by_api(connections[str(url_of(spec, s.catalogue).connection)])
+
+    servers = tuple(server_step(spec) for spec in server_credentials(s.catalogue) if not by_api(spec))
+    caches = tuple(cache(spec) for spec in server_credentials(s.catalogue) if by_api(spec))
+    active = {step.key: step.active_role for step in servers} | {c.key: c.active_role for c in caches}
+    tokens = {c.key for c in caches if c.active_role == names.CACHE_DEFAULT_USER}
 
     def connection_of(spec: SecretSpec) -> Mapping[str, str | int]:
-        fields = connections[str(spec.connection)].model_dump()
+        fields = url_fields(connections[str(spec.connection)])
         if spec.password_of in active:  # the URL names the role its password is of
             fields["user"] = active[str(spec.password_of)]
+        if spec.password_of in tokens:  # `AUTH <token>` (no user), as the token's clients log in
+            fields["user"] = ""
         return MappingProxyType(fields)
 
     def workload(consumer: Consumer) -> WorkloadPlan:
@@ -400,6 +455,7 @@ def _plan(s: Settings, cluster: Cluster) -> Plan:
         declared_trail=declared,
         workloads=tuple(workload(c) for c in s.consumers),
         servers=servers,
+        caches=caches,
         admission=admission_plan(s, cluster),
         cluster_audit=cluster_audit_plan(s, cluster),
     )

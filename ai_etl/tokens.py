@@ -34,6 +34,8 @@ SM_SECRET_POLICY = "aws:secretsmanager/secretPolicy:SecretPolicy"
 TRAIL = "aws:cloudtrail/trail:Trail"
 S3_BUCKET = "aws:s3/bucket:Bucket"
 S3_BUCKET_POLICY = "aws:s3/bucketPolicy:BucketPolicy"
+CACHE_USER = "aws:elasticache/user:User"
+CACHE_USER_GROUP = "aws:elasticache/userGroup:UserGroup"
 K8S_NAMESPACE = "kubernetes:core/v1:Namespace"
 K8S_SERVICE_ACCOUNT = "kubernetes:core/v1:ServiceAccount"
 K8S_SECRET = "kubernetes:core/v1:Secret"
@@ -85,6 +87,7 @@ ADMISSION_COMPONENT = "ai-etl:admission:Admission"
 CLUSTER_AUDIT_COMPONENT = "ai-etl:clusteraudit:ClusterAudit"
 AUDIT_BUS_COMPONENT = "ai-etl:auditbus:AuditBus"
 TRAIL_COMPONENT = "ai-etl:audittrail:AuditTrail"
+CACHE_USERS_COMPONENT = "ai-etl:cacheusers:CacheUsers"
 
 _SDK_PACKAGES = {"random": "pulumi_random", "aws": "pulumi_aws", "kubernetes": "pulumi_kubernetes"}
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import os
 import re
@@ -18,12 +19,22 @@ import jsonschema
 import kubernetes_validate
 import yaml
 
-from ai_etl.catalogue import CATALOGUE, CONSUMERS, Consumer, SecretSpec, Source, of_source, server_credentials
+from ai_etl.catalogue import (
+    CATALOGUE,
+    CONSUMERS,
+    Consumer,
+    SecretSpec,
+    Source,
+    of_source,
+    server_credentials,
+    url_of,
+)
 from ai_etl.components import serverauth
 from ai_etl.components.auditpatterns import STAND_IN_KEY_ID, access_path, packed, tamper_path, watch_clauses
 from ai_etl.components.serverpasswords import role_suffix
 from ai_etl.config import problems
 from ai_etl.config.fields import aws_regions
+from ai_etl.config.models import set_by_api
 from ai_etl.config.reading import RawConfig
 from ai_etl.config.settings import Settings, parse_settings
 from ai_etl.config.trail import DECLARE_TRAIL, wanted
@@ -69,6 +80,19 @@ def settings_of(stack: str, elsewhere: dict[str, Any] | None = None, **overrides
         elsewhere={k: v for k, v in config.items() if not k.startswith(prefix)} | (elsewhere or {}),
     )
     return parse_settings(raw, secret_of=lambda key: f"<{key}>")  # type: ignore[arg-type, return-value]
+
+
+@functools.cache
+def stepped(stack: str) -> tuple[SecretSpec, ...]:
+    """The stack's server credentials that a rotation step (a Job) sets: not those whose server
+    takes its users through its provider's API (ElastiCache, config.models.set_by_api)."""
+    s = settings_of(stack)
+    connections = s.config.connections()
+    return tuple(
+        spec
+        for spec in server_credentials(s.catalogue)
+        if not set_by_api(connections[str(url_of(spec, s.catalogue).connection)])
+    )
 
 
 PRODUCTION_GRADE = tuple(s for s in STACKS if load_stack_config(s, PROJECT_DIR).get(GRADE_KEY) == PRODUCTION)
@@ -136,9 +160,18 @@ def expected_resources(
     (as many as EventBridge's pattern size needs), each with a target and an alarm; on a cluster
     that serves them (1.30+) and audits, the admission policy and its binding, and the cluster
     audit's metric filter and alarm (two more components)."""
-    servers = server_credentials(catalogue)
+    connections = settings_of(stack).config.connections()
+    caches = tuple(
+        s
+        for s in server_credentials(catalogue)
+        if set_by_api(connections[str(url_of(s, catalogue).connection)])
+    )
+    servers = tuple(s for s in server_credentials(catalogue) if s not in caches)
+    catalogue = tuple(s for s in catalogue if s.admin_of not in {c.key for c in caches})
     salted = sum(1 for s in servers if s.server == "postgres")
-    generated = len(of_source(Source.GENERATED, catalogue)) + len(servers) + 2 * salted
+    # Per ElastiCache credential: its two passwords and the disabled default user's; its component,
+    # three users and the user group; no step, no administrator's password, no verifiers.
+    generated = len(of_source(Source.GENERATED, catalogue)) + len(servers) + 2 * salted + 2 * len(caches)
     config = load_stack_config(stack)
     replica = 2 if "ai-etl:replicaRegion" in config else 0
     destinations = sum(1 for key in ("ai-etl:auditEmail", "ai-etl:auditEndpoint") if key in config)
@@ -165,10 +198,32 @@ def expected_resources(
         audit += 1 + 2 * (6 + 2 + destinations) + 3 * rules
     k8s = 1 + 1  # the cluster's provider, the namespace
     per_entry = 3 * (len(catalogue) + len(servers))
-    components = 6 + len(consumers) + len(servers)
+    components = 6 + len(consumers) + len(servers) + len(caches)
     workloads = 6 * (len(consumers) + len(servers))
     guards = 2 + 2 + 2
-    return components + k8s + generated + 2 + replica + per_entry + 4 + audit + workloads + guards
+    return (
+        components
+        + k8s
+        + generated
+        + 2
+        + replica
+        + per_entry
+        + 4
+        + audit
+        + workloads
+        + guards
+        + 4 * len(caches)
+        + k8s
+        + generated
+        + 2
+        + replica
+        + per_entry
+        + 4
+        + audit
+        + workloads
+        + guards
+        + 4 * len(caches)
+    )
 
 
 def stack_config(
@@ -411,7 +466,8 @@ def password_of(run: Run, key: str) -> Registration:
         name = f"ai-etl-server-passwords-{key}-{suffix}"
     else:
         name = password_name("ai-etl-passwords", key, run.exports["rotation"][key])
-    (found,) = [r for r in run.of_type(RANDOM_PASSWORD) if r.name == name]
+    # A password of restricted characters (ElastiCache's) has a name of its own (serverpasswords.py).
+    (found,) = [r for r in run.of_type(RANDOM_PASSWORD) if r.name in (name, f"{name}-restricted")]
     return found
 
 

@@ -46,6 +46,9 @@ SAMPLES = {
     "<whole number>": "48",
     "<region>": "us-east-1",
     "<replica region>": "us-west-2",
+    "<replication group id>": "ai-etl-production",
+    "<user group id>": "ai-etl-production-users",
+    "<primary endpoint>": "master.ai-etl-production.example.use1.cache.amazonaws.com",
 }
 """What the user puts in place of each placeholder a fix holds (own() gives a stack's own where the
 placeholder stands for where that stack lives)."""

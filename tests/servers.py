@@ -66,6 +66,8 @@ class Redis:
     superuser: str
     superpassword: str
     version: str
+    ca: Path | None = None
+    """The CA that signed its certificate, where it speaks TLS only."""
 
 
 def _newest_pg_bindir(pattern: str) -> Path | None:
@@ -217,24 +219,55 @@ def stop_postgres(root: Path) -> None:
              "pg_ctl stop")  # fmt: skip
 
 
-def _redis_cli(port: int, *args: str, stdin: str | None = None, user: str = "", password: str = "") -> str:
+def make_certificates(directory: Path) -> Path:
+    """A throwaway CA and a certificate for `localhost` and 127.0.0.1 that it signed (openssl, an
+    EC key each, valid a day), in `directory`: ca.crt, server.crt, server.key. Returns ca.crt."""
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "san.ext").write_text("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
+    key = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    for cmd in (
+        ["req", "-x509", *key, "-keyout", "ca.key", "-out", "ca.crt", "-days", "1",
+         "-subj", "/CN=ai-etl test CA"],
+        ["req", *key, "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=localhost"],
+        ["x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
+         "-out", "server.crt", "-days", "1", "-extfile", "san.ext"],
+    ):  # fmt: skip
+        done = subprocess.run(["openssl", *cmd], cwd=directory, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            raise ServerError(f"openssl {cmd[0]} failed: {done.stderr.strip()}")
+    return directory / "ca.crt"
+
+
+def _redis_cli(
+    port: int,
+    *args: str,
+    stdin: str | None = None,
+    user: str = "",
+    password: str = "",
+    ca: Path | None = None,
+) -> str:
     env = dict(os.environ, REDISCLI_AUTH=password) if password else dict(os.environ)
     auth = ["--user", user] if user else []
+    tls = ["--tls", "--cacert", str(ca)] if ca else []
     done = subprocess.run(
-        ["redis-cli", "-h", "127.0.0.1", "-p", str(port), *auth, *args],
+        ["redis-cli", "-h", "127.0.0.1", "-p", str(port), *tls, *auth, *args],
         input=stdin, capture_output=True, text=True, env=env, check=False,
     )  # fmt: skip
     return (done.stdout + done.stderr).strip()
 
 
-def start_redis(directory: Path, *, aclfile: bool = True, config_file: bool = True) -> Redis:
+def start_redis(
+    directory: Path, *, aclfile: bool = True, config_file: bool = True, tls: bool = False
+) -> Redis:
     """A Redis under `directory` on a free port, its default user off and an admin user with a
     throwaway password. With `aclfile`, users live in an ACL file; with `config_file` (and no ACL
-    file), in the config file; with neither, only in memory."""
+    file), in the config file; with neither, only in memory. With `tls`, it speaks TLS only (no
+    plain port), with a certificate a throwaway CA signed (Redis.ca)."""
     if not shutil.which("redis-server"):
         raise ServerError(install_hint(["redis-server"]))
     directory.mkdir(parents=True)
     port = free_port()
+    ca = make_certificates(directory / "tls") if tls else None
     password = secrets.token_urlsafe(24)
     settings = {
         "port": str(port),
@@ -246,6 +279,12 @@ def start_redis(directory: Path, *, aclfile: bool = True, config_file: bool = Tr
         "save": '""',
         "appendonly": "no",
     }
+    if ca is not None:  # redis/redis redis.conf: tls-port, port 0 disables the plain port
+        settings.update(
+            {"port": "0", "tls-port": str(port), "tls-cert-file": str(ca.parent / "server.crt"),
+             "tls-key-file": str(ca.parent / "server.key"), "tls-ca-cert-file": str(ca),
+             "tls-auth-clients": "no"}
+        )  # fmt: skip
     digest = hashlib.sha256(password.encode()).hexdigest()
     if aclfile:
         # The admin is in the file from the start (a throwaway hash, in a private directory).
@@ -266,7 +305,7 @@ def start_redis(directory: Path, *, aclfile: bool = True, config_file: bool = Tr
         cmd = ["redis-server", *(a for k, v in settings.items() for a in (f"--{k}", v.strip('"')))]
     _run(cmd, "redis-server")
     for _ in range(100):
-        if _redis_cli(port, "PING") in ("PONG", "NOAUTH Authentication required."):
+        if _redis_cli(port, "PING", ca=ca) in ("PONG", "NOAUTH Authentication required."):
             break
         time.sleep(0.05)
     else:
@@ -275,16 +314,26 @@ def start_redis(directory: Path, *, aclfile: bool = True, config_file: bool = Tr
         # The default user (no password) makes the admin, the hash on stdin (`-x`) as the step
         # does, then goes off.
         reply = _redis_cli(
-            port, "-x", "ACL", "SETUSER", REDIS_SUPERUSER, "on", "~*", "&*", "+@all", stdin=f"#{digest}"
+            port,
+            "-x",
+            "ACL",
+            "SETUSER",
+            REDIS_SUPERUSER,
+            "on",
+            "~*",
+            "&*",
+            "+@all",
+            stdin=f"#{digest}",
+            ca=ca,
         )
         if reply != "OK":
             raise ServerError(f"redis: creating the admin user failed: {reply}")
-        reply = _redis_cli(port, "ACL", "SETUSER", "default", "off")
+        reply = _redis_cli(port, "ACL", "SETUSER", "default", "off", ca=ca)
         if reply != "OK":
             raise ServerError(f"redis: turning the default user off failed: {reply}")
-    if _redis_cli(port, "ACL", "WHOAMI", user=REDIS_SUPERUSER, password=password) != REDIS_SUPERUSER:
+    if _redis_cli(port, "ACL", "WHOAMI", user=REDIS_SUPERUSER, password=password, ca=ca) != REDIS_SUPERUSER:
         raise ServerError("redis: the admin user cannot log in")
-    return Redis("127.0.0.1", port, REDIS_SUPERUSER, password, _redis_cli(port, "--version"))
+    return Redis("127.0.0.1", port, REDIS_SUPERUSER, password, _redis_cli(port, "--version"), ca)
 
 
 def running_pid(pid: int) -> bool:

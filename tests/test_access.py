@@ -15,7 +15,7 @@ import regex
 from botocore.validate import ParamValidator
 
 from ai_etl import names
-from ai_etl.catalogue import CATALOGUE, CONSUMERS, Consumer, admin_secret, server_credentials, synced
+from ai_etl.catalogue import CATALOGUE, CONSUMERS, Consumer, admin_secret, synced
 from ai_etl.config.settings import ConfigError
 from ai_etl.names import admission_policy
 from ai_etl.offline.records import Run
@@ -38,6 +38,7 @@ from tests.helpers import (
     reads,
     run_stack,
     settings_of,
+    stepped,
     workload_manifest,
 )
 
@@ -128,7 +129,7 @@ def test_operator_role_reads_only_what_the_backend_needs(stack_run: Run) -> None
     arns = stack_run.exports["secretArns"]
     read, decrypt = policy["Statement"]
     assert read["Action"] == ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"]
-    steps = [k for s in server_credentials() for k in (admin_secret(s).key, names.verifiers_key(s.key))]
+    steps = [k for s in stepped(stack_run.stack) for k in (admin_secret(s).key, names.verifiers_key(s.key))]
     assert read["Resource"] == sorted([arns[spec.key] for spec in synced()] + [arns[k] for k in steps])
     assert decrypt["Action"] == "kms:Decrypt"
     assert decrypt["Resource"] == stack_run.exports["kmsKeyArn"]

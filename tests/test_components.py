@@ -117,6 +117,18 @@ RotationStep("rotate", RotationStepArgs(
     plain_env={"PGHOST": "db.team-a", "PGPORT": "5433"},
     image="registry.example.com/step:1.0.0", port=5433))
 """,
+    "CacheUsers": """
+import pulumi
+from ai_etl.components.cacheusers import CacheUser, CacheUsers, CacheUsersArgs
+users = CacheUsers("cache", CacheUsersArgs(
+    key="cache-password", engine="valkey", user_group_id="team-a-users",
+    users=[CacheUser("team-a-app-blue", "app_blue", "on ~* +@read"),
+           CacheUser("team-a-default", "default", "off")],
+    passwords=[pulumi.Output.secret("fake-password-one-0000"),
+               pulumi.Output.secret("fake-password-two-0000")],
+    tags={"team": "a"}))
+pulumi.export("group", users.user_group_id)
+""",
 }
 
 

@@ -48,6 +48,7 @@ from tests.helpers import (
     expected_resources,
     project_copy,
     settings_of,
+    stepped,
 )
 
 KEYS = {
@@ -150,7 +151,7 @@ def test_kubernetes_yaml_is_what_kubectl_would_take(renders: dict[str, Path], st
     assert docs[0]["kind"] == "Namespace"
     workload = ["ServiceAccount", "ExternalSecret", "Role", "RoleBinding", "NetworkPolicy"]
     workloads = [*workload, "Deployment"] * len(CONSUMERS)
-    step = [*workload, "Job"] * len(server_credentials(CATALOGUE))
+    step = [*workload, "Job"] * len(stepped(stack))
     assert sorted(d["kind"] for d in docs) == sorted(
         ["Namespace", "ServiceAccount", "SecretStore", *workloads, *step, *ADMISSION_KINDS]
     )

@@ -11,7 +11,7 @@ from ai_etl import names
 from ai_etl.catalogue import CATALOGUE, CONSUMERS, read_by, server_credentials
 from ai_etl.config.cluster import Cluster
 from ai_etl.plan import Plan, plan
-from tests.helpers import STACKS, settings_of
+from tests.helpers import STACKS, settings_of, stepped
 
 CLUSTER = Cluster(
     name="blue",
@@ -37,8 +37,9 @@ def test_every_secret_name_reads_back_to_its_key(stack_plan: Plan) -> None:
         assert secret.name.startswith(stack_plan.secret_name_prefix)
         assert names.key_of_secret_name(stack_plan.stack, secret.name) == secret.key
         assert names.key_of_secret_name("other", secret.name) is None, "another stack's name is not ours"
-    verifiers = [names.verifiers_key(s.key) for s in server_credentials(CATALOGUE)]
-    assert [s.key for s in stack_plan.secrets] == [s.key for s in CATALOGUE] + verifiers
+    verifiers = [names.verifiers_key(s.key) for s in stepped(stack_plan.stack)]
+    catalogue = settings_of(stack_plan.stack).catalogue  # the stack's: no unused admin's password
+    assert [s.key for s in stack_plan.secrets] == [s.key for s in catalogue] + verifiers
 
 
 def test_the_operator_reads_what_workloads_and_steps_read_and_nothing_more(stack_plan: Plan) -> None:
@@ -47,7 +48,7 @@ def test_the_operator_reads_what_workloads_and_steps_read_and_nothing_more(stack
     read = {r.key for w in stack_plan.workloads for r in w.reads}
     steps = {k for step in stack_plan.servers for k in (step.admin_key, step.verifiers_key)}
     assert set(stack_plan.synced_keys) == read | steps
-    assert len(steps) == 2 * len(server_credentials(CATALOGUE))
+    assert len(steps) == 2 * len(stepped(stack_plan.stack))
     assert not read & {s.key for s in server_credentials(CATALOGUE)}
     assert not read & steps
     assert [w.consumer for w in stack_plan.workloads] == [c.name for c in CONSUMERS]

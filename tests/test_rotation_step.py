@@ -18,7 +18,7 @@ from ai_etl.components import serverauth
 from ai_etl.components.steppods import step_scripts
 from ai_etl.offline.records import Registration, Run, Sensitive, unwrap
 from ai_etl.tokens import ESO_EXTERNAL_SECRET, K8S_DEPLOYMENT, K8S_JOB, RANDOM_BYTES, RANDOM_PASSWORD
-from tests.helpers import PLACEHOLDERS, manifest, manifests, run_stack, secrets_manager_values
+from tests.helpers import PLACEHOLDERS, manifest, manifests, run_stack, secrets_manager_values, stepped
 
 SERVERS = server_credentials(CATALOGUE)
 
@@ -33,6 +33,15 @@ def step_env_names(server: str) -> tuple[set[str], set[str]]:
         {env.redis_host, env.redis_port, env.redis_admin_user, *env.redis_users},
         {env.redis_admin_password, *env.redis_hashes},
     )
+
+
+def has_step(run: Run, spec: Any) -> bool:
+    """Whether the stack sets `spec` by a step; where it does not (ElastiCache: its users, through
+    AWS's API, tests/test_cache_users.py), the stack has no Job for it."""
+    if spec in stepped(run.stack):
+        return True
+    assert not [r for r in run.of_type(K8S_JOB) if r.name.endswith(f"-{spec.key}-step-job")]
+    return False
 
 
 def job_of(run: Run, key: str) -> Registration:
@@ -50,6 +59,8 @@ def test_the_job_runs_serverauths_own_script_with_the_step_environment(stack_run
     """The Job runs `bash -c` with serverauth's step script itself, the very text part A's tests run
     against real servers; its environment is serverauth.STEP_ENV's names, the secret ones by
     secretKeyRef to the step's own Secret, the plain ones as values."""
+    if not has_step(stack_run, spec):
+        return
     job = job_of(stack_run, spec.key).inputs
     container = container_of(job)
     script = {"postgres": "POSTGRES_STEP", "redis": "REDIS_STEP"}[spec.server]
@@ -74,6 +85,8 @@ def job_secret(run: Run, key: str) -> str:
 def test_the_step_reads_its_admin_and_verifiers_and_nothing_else_does(stack_run: Run, spec: Any) -> None:
     """Least privilege: the administrator's password and the verifiers reach the step's Secret
     alone (its Role reads that Secret, by name, and nothing else); no workload's Secret holds them."""
+    if not has_step(stack_run, spec):
+        return
     secret = job_secret(stack_run, spec.key)
     es = manifest(stack_run, "ExternalSecret", secret)
     remote = {d["remoteRef"]["key"] for d in es["spec"]["data"]}
@@ -93,6 +106,8 @@ def test_the_step_reads_its_admin_and_verifiers_and_nothing_else_does(stack_run:
 @pytest.mark.parametrize("spec", SERVERS, ids=lambda s: s.key)
 def test_the_steps_pods_reach_dns_and_their_server_only(stack_run: Run, spec: Any) -> None:
     """A NetworkPolicy selects the step's pods: nothing in; out, DNS and the server's port only."""
+    if not has_step(stack_run, spec):
+        return
     policy = manifest(stack_run, "NetworkPolicy", names.rotation_step(spec.key))["spec"]
     job = job_of(stack_run, spec.key).inputs
     labels = job["spec"]["template"]["metadata"]["labels"]
@@ -119,6 +134,8 @@ def test_pulumi_awaits_the_job_and_replaces_a_failed_one(stack_run: Run, spec: A
     `pulumi up` (replaceUnready: the retry), it stays once complete (no ttlSecondsAfterFinished,
     whose deletion would read as drift), never restarts in place, and gives up within the
     provider's 10-minute await (pulumi/pulumi-kubernetes provider/pkg/await/job.go)."""
+    if not has_step(stack_run, spec):
+        return
     job = job_of(stack_run, spec.key).inputs
     annotations = job["metadata"]["annotations"]
     assert annotations["pulumi.com/replaceUnready"] == "true"
@@ -136,7 +153,7 @@ def depends_on(run: Run, resource: Registration, target: Registration) -> bool:
 def test_the_backends_new_secret_and_rollout_wait_for_every_step(stack_run: Run) -> None:
     """If a step fails, `pulumi up` stops before any pod rolls: every workload's ExternalSecret and
     Deployment depend on each step's Job, so Pulumi starts them only after the Job completed."""
-    jobs = [job_of(stack_run, spec.key) for spec in SERVERS]
+    jobs = [job_of(stack_run, spec.key) for spec in SERVERS if has_step(stack_run, spec)]
     waiting = stack_run.of_type(K8S_DEPLOYMENT) + [
         r for r in stack_run.of_type(ESO_EXTERNAL_SECRET) if "-step-" not in r.name
     ]
@@ -241,7 +258,7 @@ def test_the_redis_url_names_its_user_as_redis_py_reads_it(stack_run: Run) -> No
     """REDIS_URL carries the active ACL user (redis-py's parse_url reads `username`), and
     DATABASE_URL the active login role (SQLAlchemy's make_url)."""
     values = secrets_manager_values(stack_run)
-    for spec in SERVERS:
+    for spec in stepped(stack_run.stack):  # ElastiCache's: tests/test_cache_users.py
         url = url_of(spec)
         reading = read_url(url, values[url.key])
         assert reading.username == serverauth.login_roles(role_base(stack_run, spec))[0]

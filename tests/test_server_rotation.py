@@ -16,6 +16,7 @@ import os
 import re
 import secrets
 import shutil
+import string
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -30,6 +31,9 @@ import redis.asyncio as aredis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
+from ai_etl.catalogue import by_key
+from ai_etl.catalogue.urls import compose_url
+from ai_etl.components.cacheusers import ACCESS_STRING, PASSWORD_SPECIALS
 from ai_etl.components.serverauth import (
     POSTGRES_ADMIN_ATTRIBUTES,
     POSTGRES_STEP,
@@ -47,6 +51,7 @@ from ai_etl.ops import takeover
 from tests import servers
 from tests.servers import Postgres, Redis, start_redis, stop_redis
 
+REDIS_URL = next(s for s in by_key().values() if s.password_of and by_key()[s.password_of].server == "redis")
 NO_RETRY = Retry(NoBackoff(), 0)
 """Each client attempt is one connection: a failure counts, never retried away."""
 CLIENTS = 25
@@ -991,6 +996,100 @@ def test_the_old_runbook_order_drops_connections(debian_pg: Postgres, rds: Redis
     )
     assert pg_load.failed >= CLIENTS * ROUNDS
     assert redis_load.failed >= CLIENTS * ROUNDS
+
+
+# --- ElastiCache's mechanism on a TLS-only Redis ----------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def tls_rds(server_bin: Path) -> Iterator[Redis]:
+    """A Redis that speaks TLS only (no plain port), its certificate signed by a throwaway CA: what
+    an ElastiCache replication group with in-transit encryption is to the backend."""
+    try:
+        with servers.running(lambda root: start_redis(root / "redis", tls=True)) as server:
+            yield server
+    except servers.ServerError as error:
+        pytest.fail(str(error), pytrace=False)
+
+
+def cache_password() -> str:
+    """A generated password as the program makes ElastiCache's (cacheusers.PASSWORD_SPECIALS)."""
+    alphabet = string.ascii_letters + string.digits + PASSWORD_SPECIALS
+    return "".join(secrets.choice(alphabet) for _ in range(48))
+
+
+@pytest.mark.slow
+def test_elasticache_rotation_over_tls_drops_no_connection(tls_rds: Redis) -> None:
+    """ElastiCache's mechanism, emulated on a TLS-only Redis 7: the program's two users with its
+    access string, and each rotation a password change on the idle user alone (what the provider's
+    ModifyUser does there; here `ACL SETUSER <idle> resetpass >new`, Redis's own way). The clients
+    are redis-py's, from the URL the program composes (rediss://, the certificate verified against
+    the CA and the host name checked). Two rotations, fresh connections with the old and the new
+    credentials: none fails. Then the same load sees the failure of a change to the serving user."""
+    ca = str(tls_rds.ca)
+    base = unique("app")
+    roles = login_roles(base)
+    passwords: dict[int, str] = {}
+
+    def password_at(generation: int, index: int) -> str:
+        return passwords.setdefault(role_generation(generation, index), cache_password())
+
+    admin = redis_py.Redis(
+        host="localhost", port=tls_rds.port, username=tls_rds.superuser, password=tls_rds.superpassword,
+        ssl=True, ssl_ca_certs=ca,
+    )  # fmt: skip
+
+    def modify_user(index: int, password: str) -> subprocess.CompletedProcess[str]:
+        access = ACCESS_STRING.split()  # `on ~* &* +@all -@dangerous`
+        admin.execute_command("ACL", "SETUSER", roles[index], "reset", *access, f">{password}")
+        return subprocess.CompletedProcess([], 0, "", "")
+
+    def rotate(generation: int) -> subprocess.CompletedProcess[str]:
+        idle = active_index(generation)
+        return modify_user(idle, password_at(generation, idle))
+
+    def attempt_at(generation: int) -> Any:
+        index = active_index(generation)
+        connection: dict[str, str | int] = {
+            "scheme": "rediss",
+            "user": roles[index],
+            "host": "localhost",
+            "port": tls_rds.port,
+            "db": 0,
+        }
+        url = compose_url(REDIS_URL, connection, password_at(generation, index))
+
+        async def attempt() -> None:
+            # As the backend: from_url. The timeouts are generous (redis-py's default is 5 s): the
+            # test counts refused credentials, and a shared 2-core machine under load can take longer
+            # than 5 s for dozens of TLS handshakes in one event loop; a refusal is never a timeout.
+            client = aredis.from_url(
+                url, ssl_ca_certs=ca, retry=NO_RETRY, socket_connect_timeout=120, socket_timeout=120
+            )
+            try:
+                assert await client.ping()
+            finally:
+                await client.aclose()
+
+        return attempt
+
+    with admin:
+        modify_user(0, password_at(0, 0))  # the first deploy: both users
+        modify_user(1, password_at(0, 1))
+        load, phases = run(rotate_twice(rotate, attempt_at))
+        print(f"\nelasticache (TLS): {CLIENTS} clients per generation, {sum(load.attempts)} connections, "
+              f"failed: {phases.counts}")  # fmt: skip
+        assert load.failed == 0, load.errors[:3]
+        assert phases.counts and sum(load.attempts) >= 3 * CLIENTS * ROUNDS
+
+        plain = redis_py.Redis(
+            host="localhost", port=tls_rds.port, username=roles[0], password=password_at(2, 0)
+        )
+        with pytest.raises(redis_py.ConnectionError):
+            plain.ping()  # TLS only: a plain connection is refused
+        modify_user(0, cache_password())  # the serving user's password changed in place
+        with pytest.raises(redis_py.AuthenticationError):
+            run(attempt_at(2)())
 
 
 # --- the server's log --------------------------------------------------------------------------------

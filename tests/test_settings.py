@@ -104,6 +104,25 @@ CASES = [
     Case("backend as a scalar", overrides={"ai-etl:backend": "registry.example.com/x:1"},
          expect=("backend: must be an object of settings",
                  "pulumi config rm backend --stack production && pulumi config set --path 'backend.image' ")),
+    Case("ElastiCache without its ids or endpoint", overrides={"ai-etl:redis": {"kind": "elasticache"}},
+         expect=("redis.replicationGroupId: is required with redis.kind elasticache",
+                 "pulumi config set --path 'redis.replicationGroupId' '<replication group id>' --stack production",
+                 "redis.userGroupId: is required", "redis.host: is the in-cluster Service's name",
+                 "pulumi config set --path 'redis.host' '<primary endpoint>' --stack production")),
+    Case("ElastiCache without TLS", overrides={"ai-etl:redis": {
+             "kind": "elasticache", "tls": False, "replicationGroupId": "rg", "userGroupId": "ug",
+             "host": "master.rg.example.use1.cache.amazonaws.com"}},
+         expect=("redis.tls: ElastiCache allows AUTH and its users only with in-transit encryption",
+                 "pulumi config rm --path 'redis.tls' --stack production")),
+    Case("ElastiCache with passwords longer than it takes", overrides={"ai-etl:passwordLength": 129, "ai-etl:redis": {
+             "kind": "elasticache", "replicationGroupId": "rg", "userGroupId": "ug",
+             "host": "master.rg.example.use1.cache.amazonaws.com"}},
+         expect=("passwordLength: ElastiCache takes passwords of at most 128 characters",
+                 "pulumi config set --plaintext passwordLength 128 --stack production")),
+    Case("TLS on the in-cluster Redis", overrides={"ai-etl:redis": {"tls": True}},
+         expect=("redis.tls: kind cluster speaks plain Redis", "pulumi config rm --path 'redis.tls' --stack production")),
+    Case("an unknown Redis kind", overrides={"ai-etl:redis": {"kind": "memorydb"}},
+         expect=("redis.kind: must be 'cluster' or 'elasticache', got 'memorydb'",)),
 ]  # fmt: skip
 
 

@@ -24,6 +24,7 @@ from sqlalchemy.engine import make_url
 from ai_etl.catalogue import Source, by_key, of_source
 from ai_etl.catalogue.urls import compose_url, read_url
 from ai_etl.components.serverauth import STEP_ENV
+from ai_etl.config.models import url_fields
 from ai_etl.config.settings import ConfigError, DatabaseSettings, RedisSettings
 from ai_etl.guardrails.rules import evaluate
 from ai_etl.names import HAND_MADE_SECRET
@@ -434,7 +435,7 @@ def test_every_password_the_guides_generators_make_is_read_whole(
     reads (SQLAlchemy's make_url, redis-py's parse_url), the program's URL reads back to it, and
     the comparison of the live URL with the program's says `kept` (`!` raw and `%21` alike)."""
     specs = by_key()
-    connection = {"database": DatabaseSettings().model_dump(), "redis": RedisSettings().model_dump()}
+    connection = {"database": url_fields(DatabaseSettings()), "redis": url_fields(RedisSettings())}
     for password in generated_passwords(200):
         live = {"database-url": database_url(password), "redis-url": redis_url(password)}
         for key in live:

@@ -29,6 +29,8 @@ from tests.helpers import (
     manifest,
     password_of,
     reads,
+    settings_of,
+    stepped,
     workload_manifest,
 )
 
@@ -103,9 +105,10 @@ def test_composed_urls_carry_the_guides_defaults_and_survive_special_characters(
         "ai_etl_blue",
     )
     assert unquote(db.password or "") == db_password
+    cache = settings_of(stack_run.stack).config.redis  # the guide's redis-svc, or the stack's ElastiCache
     assert (redis.scheme, redis.hostname, redis.port, redis.path, redis.username) == (
-        "redis",
-        "redis-svc",
+        "rediss" if cache.uses_tls() else "redis",
+        cache.host,
         6379,
         "/0",
         "ai_etl_blue",
@@ -118,7 +121,8 @@ def test_every_catalogue_entry_is_one_encrypted_secrets_manager_entry(stack_run:
     secret, under ai-etl/<stack>/, with the environment's own KMS key, and exactly one value."""
     key = stack_run.one(KMS_KEY, "-secrets-key")
     secrets = stack_run.of_type(SECRET)
-    keys = [spec.key for spec in CATALOGUE] + [names.verifiers_key(s.key) for s in server_credentials()]
+    catalogue = settings_of(stack_run.stack).catalogue  # the stack's: no admin's password unused
+    keys = [spec.key for spec in catalogue] + [names.verifiers_key(s.key) for s in stepped(stack_run.stack)]
     assert sorted(s.inputs["name"] for s in secrets) == sorted(f"ai-etl/{stack_run.stack}/{k}" for k in keys)
     for secret in secrets:
         assert secret.inputs["kmsKeyId"] == key.outputs["arn"]
@@ -158,7 +162,8 @@ def test_generated_secrets_are_long_random_passwords(stack_run: Run) -> None:
     generated = [spec.key for spec in CATALOGUE if spec.source is Source.GENERATED]
     passwords = stack_run.of_type(RANDOM_PASSWORD)
     assert {password_of(stack_run, key).urn for key in generated} <= {p.urn for p in passwords}
-    assert len(passwords) == len(generated) + len(server_credentials())
+    by_api = len(server_credentials()) - len(stepped(stack_run.stack))  # + the disabled default user's
+    assert len(passwords) == len(generated) + len(server_credentials()) + by_api
     for p in passwords:
         assert p.inputs["length"] >= 32
         assert p.inputs["special"] is True
@@ -176,8 +181,8 @@ def test_stack_outputs_help_an_operator(stack_run: Run) -> None:
     assert exports["operatorRoleArn"] == stack_run.one(IAM_ROLE).outputs["arn"]
     assert exports["kmsKeyArn"] == stack_run.one(KMS_KEY, "-secrets-key").outputs["arn"]
     servers = {spec.key for spec in server_credentials()}
-    assert set(exports["secretArns"]) == {spec.key for spec in CATALOGUE} | {
-        names.verifiers_key(k) for k in servers
+    assert set(exports["secretArns"]) == {spec.key for spec in settings_of(stack_run.stack).catalogue} | {
+        names.verifiers_key(s.key) for s in stepped(stack_run.stack)
     }
     generated = {spec.key for spec in CATALOGUE if spec.source is Source.GENERATED}
     assert set(exports["rotation"]) == generated - servers

@@ -95,7 +95,8 @@ CATALOGUE: tuple[SecretSpec, ...] = (
         "Redis connection URL",
         password_of="redis-password",
         connection="redis",
-        url_template="redis://{user}:{password}@{host}:{port}/{db}",
+        # rediss:// (TLS) where the server requires it (ElastiCache): ai_etl/plan.py sets the scheme.
+        url_template="{scheme}://{user}:{password}@{host}:{port}/{db}",
     ),
     SecretSpec("qwen-api-key", "QWEN_API_KEY", Source.PROVIDED, "LLM API key", config_key="qwenApiKey"),
     SecretSpec(

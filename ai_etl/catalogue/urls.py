@@ -102,14 +102,23 @@ def _redis_py(url: str) -> Reading:
     )
 
 
-READERS: dict[str, Callable[[str], Reading]] = {"postgresql+asyncpg": _sqlalchemy, "redis": _redis_py}
-"""The backend's driver for each composed secret, by the scheme of its template."""
+READERS: dict[str, Callable[[str], Reading]] = {
+    "postgresql+asyncpg": _sqlalchemy,
+    "redis": _redis_py,
+    # TLS: redis-py's parse_url reads `rediss` as `redis` with connection_class SSLConnection, whose
+    # ssl_cert_reqs default is "required" (redis/redis-py redis/connection.py, SSLConnection).
+    "rediss": _redis_py,
+}
+"""The backend's driver for each composed secret, by the scheme of its template (or, where the
+template leaves the scheme to the connection, `{scheme}://`, of the URL)."""
 
 
 def read_url(spec: SecretSpec, url: str) -> Reading:
     """`url` as the backend's driver for `spec` reads it; UnreadableURLError (naming the key, quoting
     nothing of the URL) when the driver refuses it."""
     scheme = str(spec.url_template).partition("://")[0]
+    if scheme.startswith("{"):  # the connection's: the URL's own, if it is one of the known
+        scheme = url.partition("://")[0].lower()
     if scheme not in READERS:
         raise UnreadableURLError(
             f"{spec.key}: no driver's rules are known for {scheme}:// (add them to READERS)"

@@ -32,6 +32,12 @@ class ServerCredential:
     server: str
     """`postgres` (SCRAM-SHA-256 verifiers, salted) or `redis` (ACL `#<sha256>` hashes)."""
     generation: int
+    specials: str | None = None
+    """The special characters its passwords may hold (RandomPassword's overrideSpecial), where the
+    server restricts them (ElastiCache); None: the provider's default set."""
+    verified: bool = True
+    """Whether a rotation step sets it by verifier; False where the provider's API takes the
+    passwords themselves (ElastiCache users): no verifiers are made."""
 
 
 def role_suffix(index: int, generation: int) -> str:
@@ -85,6 +91,11 @@ class ServerPasswords(pulumi.ComponentResource):
 
     active: dict[str, pulumi.Output[str]]
     """The active role's password, by key; secret."""
+    passwords: dict[str, tuple[pulumi.Output[str], ...]]
+    """Both roles' passwords, by key; secret (for the ElastiCache users, which take them as such)."""
+    unused: dict[str, pulumi.Output[str]]
+    """Per credential set by its provider's API: a password no one is given, for the user group's
+    disabled `default` user (a valkey user group holds only users with a password); secret."""
     verifiers: dict[str, pulumi.Output[str]]
     """Both roles' verifiers as a JSON object (`verifiers_document`), by key; secret."""
 
@@ -94,27 +105,36 @@ class ServerPasswords(pulumi.ComponentResource):
         super().__init__(SERVER_PASSWORDS_COMPONENT, name, None, opts)
         # Inputs that shape a password apply at its next generation (ai_etl/components/passwords.py).
         keep = pulumi.ResourceOptions(parent=self, ignore_changes=list(GENERATION_INPUTS))
-        self.active, self.verifiers = {}, {}
+        self.active, self.verifiers, self.passwords, self.unused = {}, {}, {}, {}
         for c in args.credentials:
+
+            def password_of(
+                logical: str, kept_by: dict[str, str], c: ServerCredential = c
+            ) -> pulumi.Output[str]:
+                return random.RandomPassword(
+                    # Its own name where the characters differ: ignoreChanges would keep a password
+                    # the server refuses (a stack moving onto ElastiCache gets new ones).
+                    logical + ("-restricted" if c.specials else ""),
+                    length=args.length,
+                    special=True,
+                    override_special=c.specials,
+                    min_lower=1,
+                    min_upper=1,
+                    min_numeric=1,
+                    keepers=kept_by,
+                    opts=keep,
+                ).result
+
             passwords: list[pulumi.Output[str]] = []
             salts: list[pulumi.Output[str]] = []
             for index in range(len(serverauth.COLOURS)):
                 generation = serverauth.role_generation(c.generation, index)
                 suffix = role_suffix(index, generation)
-                password = random.RandomPassword(
-                    f"{name}-{c.key}-{suffix}",
-                    length=args.length,
-                    special=True,
-                    min_lower=1,
-                    min_upper=1,
-                    min_numeric=1,
-                    keepers=keepers(generation),
-                    opts=keep,
-                ).result
+                password = password_of(f"{name}-{c.key}-{suffix}", keepers(generation))
                 if index == 0 and generation == 0 and c.key in args.kept:
                     password = pulumi.Output.secret(args.kept[c.key])
                 passwords.append(password)
-                if c.server == "postgres":
+                if c.server == "postgres" and c.verified:
                     salt = random.RandomBytes(
                         f"{name}-{c.key}-{suffix}-salt",
                         length=serverauth.SALT_BYTES,
@@ -123,7 +143,12 @@ class ServerPasswords(pulumi.ComponentResource):
                     )
                     salts.append(salt.base64)
             self.active[c.key] = pulumi.Output.secret(passwords[serverauth.active_index(c.generation)])
-            self.verifiers[c.key] = pulumi.Output.secret(
-                pulumi.Output.all(*passwords, *salts).apply(functools.partial(_document, c.server))
-            )
-        self.register_outputs({"active": self.active, "verifiers": self.verifiers})
+            self.passwords[c.key] = tuple(pulumi.Output.secret(p) for p in passwords)
+            if c.verified:
+                self.verifiers[c.key] = pulumi.Output.secret(
+                    pulumi.Output.all(*passwords, *salts).apply(functools.partial(_document, c.server))
+                )
+            else:  # for the disabled `default` user: never rotated, never given to anyone
+                unused = password_of(f"{name}-{c.key}-unused", {"use": "the disabled default user"})
+                self.unused[c.key] = pulumi.Output.secret(unused)
+        self.register_outputs({"active": self.active, "verifiers": self.verifiers, "unused": self.unused})

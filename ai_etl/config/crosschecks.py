@@ -18,7 +18,7 @@ from ai_etl.catalogue import SecretSpec
 from ai_etl.config import providers
 from ai_etl.config.commands import Commands, joined, word
 from ai_etl.config.fields import LABEL, OIDC_PROVIDER_ARN, aws_regions, image_tag, mended_region, pinned
-from ai_etl.config.models import DECLARE_TRAIL, REPLICA_PLACEHOLDER, StackConfig
+from ai_etl.config.models import DECLARE_TRAIL, ELASTICACHE, REPLICA_PLACEHOLDER, RedisSettings, StackConfig
 from ai_etl.config.problems import Problems, Target, already, meant
 from ai_etl.config.reading import ADOPT, NOT_AN_OBJECT, SECRET, RawConfig
 from ai_etl.config.stackfiles import file_stack
@@ -459,3 +459,59 @@ def holds_secret(value: Any) -> bool:
     if isinstance(value, list):
         return any(holds_secret(v) for v in value)
     return value is SECRET
+
+
+CACHE_PASSWORD_MAX = 128
+"""ElastiCache's longest password (CreateUser/ModifyUser, and the AUTH token: "Must be at least 16
+characters and no more than 128", botocore's elasticache model, ModifyReplicationGroup AuthToken)."""
+
+
+def cache(problems: Problems, config: StackConfig) -> None:
+    """Redis on ElastiCache: what the program needs to declare its users (the replication group, the
+    user group, its primary endpoint as host), TLS on (ElastiCache allows AUTH and RBAC only with
+    in-transit encryption: its AUTH documentation, docs.aws.amazon.com AmazonElastiCache dg
+    auth.html), and passwords ElastiCache takes. In the cluster, TLS is refused: the step's
+    redis-cli speaks plain Redis there."""
+    redis = config.redis
+    if redis.kind != ELASTICACHE:
+        if redis.tls:
+            problems.add(
+                ("redis", "tls"),
+                "kind cluster speaks plain Redis (the rotation step's redis-cli has no TLS); TLS is for "
+                "kind elasticache",
+                problems.rm_cmd(("redis", "tls")),
+            )
+        return
+    for key, value, what, placeholder in (
+        ("replicationGroupId", redis.replication_group_id, "the replication group whose users the "
+         "program declares", "<replication group id>"),
+        ("userGroupId", redis.user_group_id, "the user group the program declares, holding those "
+         "users", "<user group id>"),
+    ):  # fmt: skip
+        if value is None:
+            problems.add(
+                ("redis", key),
+                f"is required with redis.kind elasticache: {what}",
+                problems.set_cmd(("redis", key), placeholder),
+            )
+    if redis.host == RedisSettings.model_fields["host"].default:
+        problems.add(
+            ("redis", "host"),
+            "is the in-cluster Service's name; with kind elasticache it is the replication group's primary "
+            "endpoint (aws elasticache describe-replication-groups: NodeGroups[0].PrimaryEndpoint.Address)",
+            problems.set_cmd(("redis", "host"), "<primary endpoint>"),
+        )
+    if redis.tls is False:
+        problems.add(
+            ("redis", "tls"),
+            "ElastiCache allows AUTH and its users only with in-transit encryption, so the backend must "
+            "connect with TLS (rediss://); turn in-transit encryption on for the replication group if it "
+            "is off (docs/takeover.md)",
+            problems.rm_cmd(("redis", "tls")),
+        )
+    if config.password_length > CACHE_PASSWORD_MAX:
+        problems.add(
+            "passwordLength",
+            f"ElastiCache takes passwords of at most {CACHE_PASSWORD_MAX} characters",
+            problems.set_cmd(("passwordLength",), CACHE_PASSWORD_MAX),
+        )

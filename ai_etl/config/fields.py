@@ -230,14 +230,15 @@ def pinned(image: str) -> bool:
     return "@sha256:" in image
 
 
-Flag = Annotated[
-    bool,
-    _rule(
-        "true or false",
-        lambda v: isinstance(v, bool),
-        lambda v: {"true": True, "false": False}.get(v, v) if isinstance(v, str) else v,
-    ),
+def _flag(value: Any) -> Any:
+    return {"true": True, "false": False}.get(value, value) if isinstance(value, str) else value
+
+
+Flag = Annotated[bool, _rule("true or false", lambda v: isinstance(v, bool), _flag)]
+OptionalFlag = Annotated[
+    bool | None, _rule("true or false", lambda v: v is None or isinstance(v, bool), _flag)
 ]
+"""A flag whose default depends on another key (unset: None)."""
 Port = Annotated[int, whole(1, 65535)]
 Quantity = Annotated[str, text("a Kubernetes quantity such as '500m' or '512Mi'", QUANTITY)]
 HttpPath = Annotated[str, text("an HTTP path starting with '/'", r"/\S*")]

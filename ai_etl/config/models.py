@@ -24,6 +24,7 @@ from ai_etl.config.fields import (
     Flag,
     Hostname,
     HttpPath,
+    OptionalFlag,
     Port,
     Quantity,
     Repair,
@@ -106,9 +107,54 @@ class DatabaseSettings(_Model):
     ] = "postgres"
 
 
+CLUSTER = "cluster"
+"""A server in the cluster, as the guide runs it: a rotation step (a Job) sets its login roles."""
+ELASTICACHE = "elasticache"
+"""Redis on ElastiCache (Valkey 7.2+, Redis OSS 7+): the program declares its users through AWS's API
+(ai_etl/components/cacheusers.py), with no step: ElastiCache's RBAC refuses `ACL SETUSER`."""
+REDIS_KINDS = (CLUSTER, ELASTICACHE)
+CACHE_ENGINES = ("valkey", "redis")
+CACHE_ID = r"[a-zA-Z](-?[a-zA-Z0-9])*"
+"""An ElastiCache replication group or user group id: botocore's elasticache model (UserGroupId:
+`[a-zA-Z][a-zA-Z0-9\\-]*`), and CreateReplicationGroup's rule: no two hyphens in a row, none last."""
+
+
+def set_by_api(connection: BaseModel) -> bool:
+    """Whether the server's login roles are set through its provider's API (ElastiCache users), with
+    no rotation step, so no administrator's password."""
+    return getattr(connection, "kind", CLUSTER) == ELASTICACHE
+
+
 class RedisSettings(_Model):
     """Where the backend finds Redis (`ai-etl:redis`); the guide's `redis-svc:6379/0`."""
 
+    kind: Annotated[
+        str,
+        text(" or ".join(map(repr, REDIS_KINDS)), "|".join(REDIS_KINDS)),
+        Field(
+            description="where Redis lives: `cluster` (the guide's in-cluster Redis, set by a rotation "
+            "step) or `elasticache` (the program declares its users; TLS)",
+        ),
+    ] = CLUSTER
+    replication_group_id: Annotated[
+        str | None,
+        text("an ElastiCache replication group id (letters, digits, '-')", CACHE_ID, optional=True),
+        Field(description="with kind elasticache: the replication group (host is its primary endpoint)"),
+    ] = Field(default=None, examples=["<replication group id>"])
+    user_group_id: Annotated[
+        str | None,
+        text("an ElastiCache user group id (letters, digits, '-')", CACHE_ID, optional=True),
+        Field(description="with kind elasticache: the user group the program declares with its users"),
+    ] = Field(default=None, examples=["<user group id>"])
+    engine: Annotated[
+        str,
+        text(" or ".join(map(repr, CACHE_ENGINES)), "|".join(CACHE_ENGINES)),
+        Field(description="with kind elasticache: the replication group's engine (its users' too)"),
+    ] = "valkey"
+    tls: Annotated[
+        OptionalFlag,
+        Field(description="rediss:// (TLS); required with kind elasticache, which allows AUTH only over TLS"),
+    ] = None
     host: Hostname = "redis-svc"
     port: Port = 6379
     db: Annotated[int, whole(0)] = 0
@@ -122,6 +168,19 @@ class RedisSettings(_Model):
         text(ROLE_BASE_WHAT, ROLE_BASE),
         Field(description="the ACL user the rotation step logs in as (it needs +acl; docs/runbooks.md)"),
     ] = "default"
+
+    def uses_tls(self) -> bool:
+        """Whether the backend connects with TLS (`rediss://`): unset, where the kind requires it."""
+        return self.kind == ELASTICACHE if self.tls is None else self.tls
+
+
+def url_fields(connection: BaseModel) -> dict[str, Any]:
+    """A connection's settings as its composed URL's template reads them: its fields and, for Redis,
+    the scheme (`rediss` where the backend uses TLS)."""
+    fields = connection.model_dump()
+    if isinstance(connection, RedisSettings):
+        fields["scheme"] = "rediss" if connection.uses_tls() else "redis"
+    return fields
 
 
 class StackConfig(_Model):

@@ -23,9 +23,17 @@ from ai_etl.catalogue import (
     check_catalogue,
     of_source,
     server_credentials,
+    url_of,
 )
 from ai_etl.config import crosschecks, providers, readers
-from ai_etl.config.models import DEFAULTS, DatabaseSettings, RedisSettings, StackConfig, WorkloadSettings
+from ai_etl.config.models import (
+    DEFAULTS,
+    DatabaseSettings,
+    RedisSettings,
+    StackConfig,
+    WorkloadSettings,
+    set_by_api,
+)
 from ai_etl.config.problems import ConfigError, Problems, Target, model_target, target_of, value_target
 from ai_etl.config.reading import ADOPT, RawConfig, read_config
 from ai_etl.grade import (
@@ -93,6 +101,18 @@ def generations_of(entries: Mapping[str, Any], catalogue: tuple[SecretSpec, ...]
     return {key: value or 0 for key, value in values.items()}
 
 
+def catalogue_of(config: StackConfig, catalogue: tuple[SecretSpec, ...]) -> tuple[SecretSpec, ...]:
+    """The stack's catalogue: without the administrator's password of a server credential whose
+    users the program sets through AWS's API (ElastiCache, models.set_by_api): no step logs in."""
+    connections = config.connections()
+    by_api = {
+        s.key
+        for s in server_credentials(catalogue)
+        if set_by_api(connections[str(url_of(s, catalogue).connection)])
+    }
+    return tuple(s for s in catalogue if s.admin_of not in by_api)
+
+
 def parse_settings(
     raw: RawConfig,
     secret_of: Callable[[str], pulumi.Output[str]],
@@ -140,10 +160,13 @@ def parse_settings(
     crosschecks.stack_name(problems, raw.stack)
     crosschecks.region_and_partition(problems, raw)
     crosschecks.account_pin(problems, raw.elsewhere)
-    crosschecks.provided_secrets(problems, raw, provided)
+    if config is not None:
+        catalogue = catalogue_of(config, catalogue)
+    crosschecks.provided_secrets(problems, raw, of_source(Source.PROVIDED, catalogue))
     if config is not None:
         crosschecks.replica_region(problems, raw, config)
         crosschecks.namespace(problems, raw, config)
+        crosschecks.cache(problems, config)
     if config is not None and config.grade == PRODUCTION:
         crosschecks.production_grade(problems, config, workloads, raw.elsewhere)
     crosschecks.generations(problems, entries, servers)
@@ -181,7 +204,9 @@ def parse_settings(
         region=str(raw.region),
         config=config,
         workloads=MappingProxyType(workloads),
-        provided=MappingProxyType({s.key: secret_of(str(s.config_key)) for s in provided}),
+        provided=MappingProxyType(
+            {s.key: secret_of(str(s.config_key)) for s in of_source(Source.PROVIDED, catalogue)}
+        ),
         adopted=MappingProxyType(adopted_values(kept)),
         rotation=MappingProxyType(rotation),
         generations=MappingProxyType(generations),

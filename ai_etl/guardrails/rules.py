@@ -29,6 +29,7 @@ from ai_etl.grade import (
 from ai_etl.names import (
     ADOPTED,
     VALUE_SOURCE_TAG,
+    key_of_cache_user_tags,
     key_of_password_name,
     key_of_secret_name,
     secret_prefix,
@@ -37,6 +38,7 @@ from ai_etl.names import (
 from ai_etl.tokens import (
     ALL_MANAGEMENT_EVENTS,
     AUDIT_ANNOTATION,
+    CACHE_USER,
     CLUSTER_ANNOTATION,
     ESO_EXTERNAL_SECRET,
     ESO_PREFIX,
@@ -551,9 +553,10 @@ def secret_refs_resolve(subjects: list[Subject]) -> Iterator[tuple[str, str]]:
 )
 def server_rotation_automated(subjects: list[Subject]) -> Iterator[tuple[str, str]]:
     """Each server credential's secret has a Job whose pods read its verifiers (by secretKeyRef to
-    a Secret an ExternalSecret fills from `<key>-verifiers`), and every Deployment depends on that
-    Job: otherwise a rotation needs a hand-run step, and the backend may roll onto a password the
-    server does not have yet."""
+    a Secret an ExternalSecret fills from `<key>-verifiers`), or ElastiCache users tagged with its
+    key, and every Deployment depends on that Job (on every one of those users): otherwise a
+    rotation needs a hand-run step, and the backend may roll onto a password the server does not
+    have yet."""
     servers = {spec.key for spec in server_credentials(CATALOGUE)}
     secrets = [s for s in subjects if s.type == SM_SECRET]
     if not secrets:
@@ -570,6 +573,14 @@ def server_rotation_automated(subjects: list[Subject]) -> Iterator[tuple[str, st
     for secret in secrets:
         key = key_of_secret_name(stack, str(secret.props.get("name", "")))
         if key not in servers:
+            continue
+        users = [
+            u for u in subjects if u.type == CACHE_USER and key_of_cache_user_tags(u.props.get("tags")) == key
+        ]
+        if users:  # set through ElastiCache's API (components/cacheusers.py): the users are the step
+            for d in deployments:
+                if not all(user.urn in d.dependencies for user in users):
+                    yield d.urn, f"{d.name}: may roll before the ElastiCache users of {key} hold its password"
             continue
         filled = targets.get(secret_prefix(stack) + verifiers_key(str(key)), set())
         steps = [job for job in subjects if job.type == K8S_JOB and _reads_from(job, filled)]

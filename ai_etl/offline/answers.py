@@ -95,6 +95,8 @@ class ProviderMocks(pulumi.runtime.Mocks):
             # characters that break an unencoded URL, so composing must encode them.
             seed = _digest(self.stack, args.name, plain.get("keepers"))
             result = "@:/#" + seed + seed
+            if plain.get("overrideSpecial"):  # a service's own rules: only its characters, its length
+                result = (str(plain["overrideSpecial"]) + seed + seed)[: int(plain["length"])]
             state.update(result=result, bcryptHash="$2a$10$" + seed[:53])
             return f"{args.name}-id", state
         if token == providers.RANDOM_BYTES:

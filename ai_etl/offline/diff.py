@@ -65,6 +65,10 @@ REPLACE_ON: dict[str, tuple[str, ...]] = {
     # internal/service/iam/role.go, role_policy.go (IAM is global: no region)
     providers.IAM_ROLE: ("name", "namePrefix", "path"),
     providers.IAM_ROLE_POLICY: ("name", "namePrefix", "role"),
+    # internal/service/elasticache/user.go (user_id, user_name ForceNew: a password is an update, a
+    # ModifyUser); user_group.go (engine ForceNew; the id names the group)
+    providers.CACHE_USER: ("userId", "userName", "region"),
+    providers.CACHE_USER_GROUP: ("userGroupId", "engine", "region"),
 }
 # Kubernetes: an object is identified by kind, namespace and name; some fields are immutable, and
 # pulumi-kubernetes replaces the object when they change (pulumi/pulumi-kubernetes

@@ -34,6 +34,8 @@ SQS_QUEUE = "aws:sqs/queue:Queue"
 SQS_QUEUE_POLICY = "aws:sqs/queuePolicy:QueuePolicy"
 S3_BUCKET = "aws:s3/bucket:Bucket"
 TRAIL = "aws:cloudtrail/trail:Trail"
+CACHE_USER = "aws:elasticache/user:User"
+CACHE_USER_GROUP = "aws:elasticache/userGroup:UserGroup"
 K8S_DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 K8S_JOB = "kubernetes:batch/v1:Job"
 K8S_ROLE_BINDING = "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding"
@@ -60,6 +62,8 @@ RESOURCES = (
     SQS_QUEUE_POLICY,
     S3_BUCKET,
     TRAIL,
+    CACHE_USER,
+    CACHE_USER_GROUP,
     K8S_DEPLOYMENT,
     K8S_JOB,
     K8S_ROLE_BINDING,

@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from ai_etl.config.providers import REFUSED_AT_PRODUCTION, classify
-from ai_etl.names import ACTIVE_ROLE_TAG, key_of_secret_name
+from ai_etl.names import ACTIVE_ROLE_TAG, key_of_cache_user_tags, key_of_secret_name
 from ai_etl.offline.cli import add_diff_arguments, diff_command
 from ai_etl.offline.diff import Change, Phase, diff, phases
 from ai_etl.offline.formats import Preface
-from ai_etl.tokens import K8S_DEPLOYMENT, K8S_JOB, RANDOM_PASSWORD, SM_SECRET, SM_VERSION
+from ai_etl.tokens import CACHE_USER, K8S_DEPLOYMENT, K8S_JOB, RANDOM_PASSWORD, SM_SECRET, SM_VERSION
 
 
 @dataclass(frozen=True)
@@ -38,12 +38,20 @@ class RotatedCredential:
     breaks: bool = False
     """Whether the change gives `old_role` a new password too: a generation moved by more than one,
     or lowered after its rotation, so the running pods' role changes under them."""
+    moved: bool = False
+    """Whether the change moves the credential onto ElastiCache users it creates: a new server, so
+    the running pods keep theirs until they roll."""
 
     @property
     def step(self) -> str | None:
         """What the change does on the server, in words; None for a credential no server holds."""
         if self.role is None:
             return None
+        if self.moved:
+            return (
+                f"its ElastiCache users are created, {self.role} active; pods not yet rolled keep "
+                "working on the server they use"
+            )
         if self.breaks:
             return (
                 f"DANGER: login role {self.old_role}, which the running pods use, gets a new password "
@@ -88,9 +96,20 @@ def rotated_credentials(
         tags = secret["inputs"].get("tags") or {}
         role = tags.get(ACTIVE_ROLE_TAG)
         key, old_role = key_of_secret_name(stack, name), old_roles.get(name)
-        breaks = bool(key and old_role and _renewed(base, head, key, old_role))
-        found.append(RotatedCredential(name, key, role, old_role, breaks))
+        users = _users(head, str(key)) if key else set()
+        moved = bool(users) and not users & _users(base, str(key))  # every user new: a new server
+        breaks = not moved and bool(key and old_role and _renewed(base, head, key, old_role))
+        found.append(RotatedCredential(name, key, role, old_role, breaks, moved))
     return sorted(found, key=lambda c: c.name)
+
+
+def _users(records: list[dict[str, Any]], key: str) -> set[str]:
+    """The ElastiCache users holding server credential `key` (ai_etl/components/cacheusers.py)."""
+    return {
+        r["urn"]
+        for r in records
+        if r["type"] == CACHE_USER and key_of_cache_user_tags(r["inputs"].get("tags")) == key
+    }
 
 
 def _renewed(base: list[dict[str, Any]], head: list[dict[str, Any]], key: str, role: str) -> bool:

@@ -65,6 +65,19 @@ ALTERNATES: dict[str, Any] = {
     "redis.db": 1,
     "redis.user": "ai_etl_2",
     "redis.adminUser": "ai_etl_admin",
+    # ElastiCache's keys apply with its kind: each row moves the dev stack there, as one stack would.
+    "redis.kind": (
+        ELASTICACHE_MOVE := {
+            "redis.kind": "elasticache",
+            "redis.replicationGroupId": "ai-etl-dev",
+            "redis.userGroupId": "ai-etl-dev-users",
+            "redis.host": "master.ai-etl-dev.example.use1.cache.amazonaws.com",
+        }
+    ),
+    "redis.replicationGroupId": ELASTICACHE_MOVE,  # one row: the same change (impacts() says it once)
+    "redis.userGroupId": ELASTICACHE_MOVE,
+    "redis.engine": ELASTICACHE_MOVE,
+    "redis.tls": False,  # in the cluster, as the dev stack's Redis is: no TLS, nothing changes
     "stepImage": "registry.example.com/ai-etl-step:1.0.1@sha256:" + "1" * 64,
 }
 # Every workload's settings (the catalogue's CONSUMERS), each changed alone like the others.
@@ -140,7 +153,8 @@ def impacts() -> list[Impact]:
     for key in settings_keys():
         together = ALTERNATES[key] if isinstance(ALTERNATES[key], dict) else {key: ALTERNATES[key]}
         label = ", ".join(f"`{k}`" for k in together)
-        changes.append((label, partial(_set_config, values=together)))
+        if label not in (made for made, _ in changes):  # keys that only change together: one row
+            changes.append((label, partial(_set_config, values=together)))
     for spec in of_source(Source.GENERATED, CATALOGUE):
         # A server credential's rotation value is its generation (0 when unset): the bump is to 1.
         value = 1 if spec.server else "2026-12-01"

@@ -56,6 +56,8 @@ class Target:
     namespace: str
     cluster: str
     region: str
+    cache: tuple[str, str] | None = None
+    """Redis on ElastiCache: its replication group and the user group the stack declares."""
 
 
 def target(stack: str, project_dir: Path = Path()) -> Target:
@@ -74,7 +76,12 @@ def target(stack: str, project_dir: Path = Path()) -> Target:
         raise TakeoverError(f"stack {stack}: {' and '.join(missing)} not set; fix: {fixes}")
     _refused_by_the_program(stack, project_dir)
     namespace = namespace_of(stack, config.get(f"{PROJECT}:namespace"))
-    return Target(stack, str(namespace), str(config[f"{PROJECT}:clusterName"]), str(config["aws:region"]))
+    redis = config.get(f"{PROJECT}:redis") or {}
+    cache = None
+    if isinstance(redis, dict) and redis.get("kind") == "elasticache":  # valid: the program said so
+        cache = (str(redis["replicationGroupId"]), str(redis["userGroupId"]))
+    cluster, region = str(config[f"{PROJECT}:clusterName"]), str(config["aws:region"])
+    return Target(stack, str(namespace), cluster, region, cache)
 
 
 def _refused_by_the_program(stack: str, project_dir: Path) -> None:
@@ -101,7 +108,49 @@ class Step:
 
 
 def _quote(target: Target) -> dict[str, str]:
-    return {name: shlex.quote(value) for name, value in vars(target).items()}
+    return {name: shlex.quote(value) for name, value in vars(target).items() if isinstance(value, str)}
+
+
+def cache_steps(target: Target) -> list[Step]:
+    """Redis on ElastiCache: the user group the first `pulumi up` declared (its `default` user holds
+    the cache's AUTH token, which the backend still uses) goes onto the replication group; then two
+    rotations move the backend onto the stack's own users and turn `default` off. AWS: ModifyReplicationGroup
+    UserGroupIdsToAdd, with AuthTokenUpdateStrategy DELETE "allowed only when transitioning to RBAC"
+    (botocore's elasticache model, AuthTokenUpdateStrategy); a cache without a token takes the group alone."""
+    if target.cache is None:
+        return []
+    group, users = map(shlex.quote, target.cache)
+    rotate = f"pulumi config set --path {shlex.quote('rotation.redis-password')}"
+    return [
+        Step(
+            "ElastiCache: the stack's user group onto the replication group; its `default` user holds the "
+            "AUTH token the backend uses, so no connection fails",
+            (
+                f"GROUP={group}",
+                f"USERS={users}",
+                'ec() { aws elasticache "$@" --region "$REGION" --replication-group-id "$GROUP"; }',
+                "TOKEN=$(ec describe-replication-groups --query 'ReplicationGroups[0].AuthTokenEnabled' --output text)",
+                "HAS=$(ec describe-replication-groups --query 'ReplicationGroups[0].UserGroupIds' --output text)",
+                'if [[ " $HAS " != *" $USERS "* ]]; then',
+                '  if [ "$TOKEN" = True ]; then STRATEGY=(--auth-token-update-strategy DELETE); else STRATEGY=(); fi',
+                '  ec modify-replication-group --user-group-ids-to-add "$USERS" "${STRATEGY[@]}" --apply-immediately >/dev/null',
+                "fi",
+                "ec wait replication-group-available",
+            ),
+        ),
+        Step(
+            "ElastiCache: two rotations move the backend onto the stack's users (green, then blue); the "
+            "second turns the token's `default` user off, once no pod uses it",
+            (
+                'confirm "The user group is on the replication group. Rotate the backend onto the stack\'s users?"',
+                f'{rotate} 1 --stack "$STACK"',
+                'pulumi up --yes --stack "$STACK"',
+                'kc rollout status deployment "$DEPLOYMENT" -n "$NS" --timeout=10m',
+                f'{rotate} 2 --stack "$STACK"',
+                'pulumi up --yes --stack "$STACK"',
+            ),
+        ),
+    ]
 
 
 def steps(target: Target) -> list[Step]:
@@ -201,6 +250,7 @@ def steps(target: Target) -> list[Step]:
                 + shlex.join(spec.key for spec in backend),
             ),
         ),
+        *cache_steps(target),
         Step(
             "Retire what was made by hand: the takeover's provider options, the old ReplicaSets, the guide's objects",
             (
@@ -362,12 +412,15 @@ def reading(spec: SecretSpec, value: bytes) -> Reading:
     return read
 
 
-def _connection_fields(spec: SecretSpec, connection: Mapping[str, Any]) -> dict[str, str]:
-    """Which setting of the connection each part of the URL comes from, found by composing the URL
-    with one setting changed at a time and reading it back (the template is the only fact)."""
+def _connection_fields(spec: SecretSpec, connection: Mapping[str, Any], settable: set[str]) -> dict[str, str]:
+    """Which setting of the connection (of those `settable`) each part of the URL comes from, found
+    by composing the URL with one setting changed at a time and reading it back (the template is the
+    only fact)."""
     base = read_url(spec, compose_url(spec, connection, "password"))
     found = {}
     for name, value in connection.items():
+        if name not in settable:
+            continue
         changed = {**connection, name: value + 1 if isinstance(value, int) else f"{value}x"}
         other = read_url(spec, compose_url(spec, changed, "password"))
         parts = [p for p in vars(base) if getattr(base, p) != getattr(other, p)]
@@ -388,14 +441,20 @@ def _valid(model: Any, settings: Mapping[str, Any]) -> bool:
 
 def connection_settings(name: str, stack: str, project_dir: Path = Path()) -> dict[str, Any]:
     """The stack's `ai-etl:<name>` connection settings (`database`, `redis`), defaults filled in."""
+    return dict(_validated(name, stack, project_dir).model_dump())
+
+
+def _validated(name: str, stack: str, project_dir: Path = Path()) -> Any:
+    """The stack's `ai-etl:<name>` as its settings model validates it, or a TakeoverError."""
     from pydantic import ValidationError
 
     from ai_etl.config.models import StackConfig
+    from ai_etl.offline.stackconfig import load_stack_config
 
     model = StackConfig.model_fields[name].annotation
     raw = load_stack_config(stack, project_dir).get(f"{PROJECT}:{name}") or {}
     try:
-        return dict(model.model_validate(raw).model_dump())  # type: ignore[union-attr]
+        return model.model_validate(raw)  # type: ignore[union-attr]
     except ValidationError:
         raise TakeoverError(
             f"{PROJECT}:{name} is not valid in Pulumi.{stack}.yaml: pulumi preview lists each problem with its fix"
@@ -405,14 +464,16 @@ def connection_settings(name: str, stack: str, project_dir: Path = Path()) -> di
 def check(spec: SecretSpec, value: bytes, stack: str, project_dir: Path = Path()) -> list[str]:
     """The differences between the live URL and the one the stack composes, each with its fix;
     none when the driver reads both alike but for the password."""
-    from ai_etl.config.models import StackConfig
+    from ai_etl.config.models import StackConfig, url_fields
 
     live = reading(spec, value)
     name = str(spec.connection)
     model = StackConfig.model_fields[name].annotation
-    settings = connection_settings(name, stack, project_dir)
+    validated = _validated(name, stack, project_dir)
+    settings = url_fields(validated)
     composed = read_url(spec, compose_url(spec, settings, live.password or ""))
-    fields = _connection_fields(spec, settings)
+    fields = _connection_fields(spec, settings, set(validated.model_dump()))
+    settings = validated.model_dump()  # what the model validates again, with one part changed
     problems = []
     for part in ("scheme", "username", "host", "port", "database", "options"):
         ours, theirs = getattr(composed, part), getattr(live, part)
@@ -420,6 +481,8 @@ def check(spec: SecretSpec, value: bytes, stack: str, project_dir: Path = Path()
             continue
         if part == "username" and theirs is None and _served_by_roles(spec):
             continue  # the server's default user (Redis's requirepass): the step adds the login roles
+        if part == "scheme" and (theirs, ours) == ("redis", "rediss"):
+            continue  # TLS is what the stack adds (ElastiCache); the takeover keeps the credential
         if part in fields and _valid(model, {**settings, fields[part]: theirs}):
             fix = shlex.join(["pulumi", "config", "set", "--path", f"{name}.{fields[part]}", str(theirs)])
             problems.append(f"{part} is {theirs!r} live, {ours!r} in the stack; fix: {fix} --stack {stack}")
