@@ -24,7 +24,7 @@ from ai_etl.catalogue import (
     of_source,
     server_credentials,
 )
-from ai_etl.config import crosschecks, providers
+from ai_etl.config import crosschecks, databases, providers
 from ai_etl.config.models import DEFAULTS, DatabaseSettings, RedisSettings, StackConfig, WorkloadSettings
 from ai_etl.config.problems import ConfigError, Problems, Target, model_target, target_of, value_target
 from ai_etl.config.reading import ADOPT, RawConfig, read_config
@@ -140,10 +140,12 @@ def parse_settings(
     crosschecks.stack_name(problems, raw.stack)
     crosschecks.region_and_partition(problems, raw)
     crosschecks.account_pin(problems, raw.elsewhere)
-    crosschecks.provided_secrets(problems, raw, provided)
+    replaced = databases.replaced_admins(raw, catalogue)
+    crosschecks.provided_secrets(problems, raw, provided, replaced)
     if config is not None:
         crosschecks.replica_region(problems, raw, config)
         crosschecks.namespace(problems, raw, config)
+        databases.check(problems, raw, config)
     if config is not None and config.grade == PRODUCTION:
         crosschecks.production_grade(problems, config, workloads, raw.elsewhere)
     crosschecks.generations(problems, entries, servers)
@@ -177,7 +179,9 @@ def parse_settings(
         region=str(raw.region),
         config=config,
         workloads=MappingProxyType(workloads),
-        provided=MappingProxyType({s.key: secret_of(str(s.config_key)) for s in provided}),
+        provided=MappingProxyType(
+            {s.key: secret_of(str(s.config_key)) for s in provided if s.config_key not in replaced}
+        ),
         adopted=MappingProxyType(adopted_values(kept)),
         rotation=MappingProxyType(rotation),
         generations=MappingProxyType(generations),
