@@ -102,6 +102,11 @@ def audit_key_alias(stack: str) -> str:
     return f"alias/{audit_name(stack)}"
 
 
+def ca_bundle() -> str:
+    """The base name of the RDS CA bundle's ConfigMap (trust.config_map_name adds its digest)."""
+    return f"{PROJECT}-rds-ca"
+
+
 def workload(consumer: str) -> str:
     """The Kubernetes name of a consumer's Deployment, ServiceAccount and NetworkPolicy."""
     return f"{PROJECT}-{consumer}"
