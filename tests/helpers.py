@@ -114,7 +114,7 @@ def expected_resources(
     file's `replicaRegion`), its KMS key and alias; and in each region holding the secrets, the
     access audit: its component, key and alias, topic and topic policy, dead-letter queue and queue
     policy, two rules and two targets, three alarms, and a subscription per destination
-    (`auditEmail`, `auditEndpoint`)."""
+    (`auditEmail`, `auditEndpoint`); and for a database on RDS or Aurora, as below."""
     servers = server_credentials(catalogue)
     salted = sum(1 for s in servers if s.server == "postgres")
     generated = len(of_source(Source.GENERATED, catalogue)) + len(servers) + 2 * salted
@@ -126,7 +126,33 @@ def expected_resources(
     per_entry = 2 * (len(catalogue) + len(servers))
     components = 6 + len(consumers) + len(servers)
     workloads = 6 * (len(consumers) + len(servers))
-    return components + k8s + generated + 2 + replica + per_entry + 4 + audit + workloads
+    # On RDS or Aurora: the CA bundle's ConfigMap; with RDS's master user secret, no admin password
+    # entry of ours (its secret and value).
+    managed = (1 if on_rds(stack) else 0) - 2 * (len(catalogue) - len(entries_of(stack, catalogue)))
+    return components + k8s + generated + 2 + replica + per_entry + 4 + audit + workloads + managed
+
+
+def database_config(stack: str) -> dict[str, Any]:
+    """The stack file's `ai-etl:database` as it states it ({} if it states none)."""
+    return dict(load_stack_config(stack).get("ai-etl:database") or {})
+
+
+def master_secret(stack: str) -> str | None:
+    """RDS's master user secret the stack's Postgres step logs in with, if the stack names one:
+    then it stands in for the administrator's password, which has no entry of ours."""
+    return database_config(stack).get("masterSecretArn")
+
+
+def on_rds(stack: str) -> bool:
+    """Whether the stack's Postgres is RDS or Aurora (its file says `database.kind`)."""
+    return database_config(stack).get("kind", "cluster") != "cluster"
+
+
+def entries_of(stack: str, catalogue: tuple[SecretSpec, ...] = CATALOGUE) -> list[str]:
+    """The catalogue keys the stack keeps in Secrets Manager: all, but an administrator's password
+    for which RDS's master user secret stands in."""
+    replaced = {str(s.config_key) for s in catalogue if s.replaced_by} if master_secret(stack) else set()
+    return [s.key for s in catalogue if s.config_key not in replaced]
 
 
 def stack_config(

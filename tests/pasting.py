@@ -46,6 +46,8 @@ SAMPLES = {
     "<whole number>": "48",
     "<region>": "us-east-1",
     "<replica region>": "us-west-2",
+    "<endpoint>": "ai-etl.c0example0.us-east-1.rds.amazonaws.com",
+    "<name>": "rds!db-00000000-0000-0000-0000-000000000000-AbCdEf",
 }
 """What the user puts in place of each placeholder a fix holds (own() gives a stack's own where the
 placeholder stands for where that stack lives)."""

@@ -45,6 +45,7 @@ from tests.helpers import (
     STANDARD_GRADE,
     absent_stack,
     expected_resources,
+    on_rds,
     project_copy,
     settings_of,
 )
@@ -150,8 +151,9 @@ def test_kubernetes_yaml_is_what_kubectl_would_take(renders: dict[str, Path], st
     workload = ["ServiceAccount", "ExternalSecret", "Role", "RoleBinding", "NetworkPolicy"]
     workloads = [*workload, "Deployment"] * len(CONSUMERS)
     step = [*workload, "Job"] * len(server_credentials(CATALOGUE))
+    bundle = ["ConfigMap"] if on_rds(stack) else []  # the RDS CA bundle (trust.py)
     assert sorted(d["kind"] for d in docs) == sorted(
-        ["Namespace", "ServiceAccount", "SecretStore", *workloads, *step]
+        ["Namespace", "ServiceAccount", "SecretStore", *workloads, *step, *bundle]
     )
     for doc in docs:
         assert list(doc)[:3] == ["apiVersion", "kind", "metadata"]

@@ -26,6 +26,8 @@ from ai_etl.tokens import SM_VERSION as VERSION
 from tests.helpers import (
     PLACEHOLDERS,
     backend_manifest,
+    database_config,
+    entries_of,
     manifest,
     password_of,
     reads,
@@ -97,7 +99,7 @@ def test_composed_urls_carry_the_guides_defaults_and_survive_special_characters(
     assert set("@:/#") <= set(db_password), "the mock's password exercises the encoding"
     assert (db.scheme, db.hostname, db.port, db.path, db.username) == (
         "postgresql+asyncpg",
-        "postgres-svc",
+        database_config(stack_run.stack).get("host", "postgres-svc"),
         5432,
         "/ai_etl",
         "ai_etl_blue",
@@ -118,7 +120,7 @@ def test_every_catalogue_entry_is_one_encrypted_secrets_manager_entry(stack_run:
     secret, under ai-etl/<stack>/, with the environment's own KMS key, and exactly one value."""
     key = stack_run.one(KMS_KEY, "-secrets-key")
     secrets = stack_run.of_type(SECRET)
-    keys = [spec.key for spec in CATALOGUE] + [names.verifiers_key(s.key) for s in server_credentials()]
+    keys = entries_of(stack_run.stack) + [names.verifiers_key(s.key) for s in server_credentials()]
     assert sorted(s.inputs["name"] for s in secrets) == sorted(f"ai-etl/{stack_run.stack}/{k}" for k in keys)
     for secret in secrets:
         assert secret.inputs["kmsKeyId"] == key.outputs["arn"]
@@ -176,7 +178,7 @@ def test_stack_outputs_help_an_operator(stack_run: Run) -> None:
     assert exports["operatorRoleArn"] == stack_run.one(IAM_ROLE).outputs["arn"]
     assert exports["kmsKeyArn"] == stack_run.one(KMS_KEY, "-secrets-key").outputs["arn"]
     servers = {spec.key for spec in server_credentials()}
-    assert set(exports["secretArns"]) == {spec.key for spec in CATALOGUE} | {
+    assert set(exports["secretArns"]) == set(entries_of(stack_run.stack)) | {
         names.verifiers_key(k) for k in servers
     }
     generated = {spec.key for spec in CATALOGUE if spec.source is Source.GENERATED}

@@ -29,7 +29,7 @@ def step_env(
     *,
     host: str,
     port: int,
-    admin_user: str,
+    admin_user: str | None,
     roles: tuple[str, str],
     group: str,
     database: str | None = None,
