@@ -4,11 +4,12 @@ Wiring only: the cluster's Kubernetes provider -> Namespace -> Passwords and Ser
 composed URLs, + provided config, + verifiers) -> SecretsManager (+ replicas, + a region deny on
 each secret) -> SecretStore (IRSA) -> AuditTrail (when the stack asks for one) -> AccessAudit per
 region (reads by anyone else; tamper alerts by a second path) -> Admission (the operator's identity
-kept to it) and ClusterAudit (reads in the cluster, from its audit log) -> one RotationStep per
-server credential (a Job setting its new password on the server), or CacheUsers where the server is
-ElastiCache (its users, through AWS's API) -> one Workload per consumer (its Secret, identity,
-Deployment), after them. Every name and value that is not a secret comes from the plan
-(ai_etl/plan.py); the secrets stay Outputs from end to end.
+kept to it) and ClusterAudit (reads in the cluster, from its audit log) -> the RDS CA bundle's
+ConfigMap (a Postgres on RDS or Aurora) -> one RotationStep per server credential (a Job setting its
+new password on the server), or CacheUsers where the server is ElastiCache (its users, through AWS's
+API) -> one Workload per consumer (its Secret, identity, Deployment), after them. Every name and
+value that is not a secret comes from the plan (ai_etl/plan.py); the secrets stay Outputs from end
+to end.
 """
 
 from __future__ import annotations
@@ -21,13 +22,16 @@ import pulumi_kubernetes as k8s
 
 from ai_etl import names
 from ai_etl.catalogue.urls import composed_value
+from ai_etl.components import trust
 from ai_etl.components.accessaudit import AccessAudit, AccessAuditArgs
 from ai_etl.components.admission import Admission, AdmissionArgs
 from ai_etl.components.auditbus import AuditBus, AuditBusArgs
 from ai_etl.components.audittrail import AuditTrail, AuditTrailArgs
 from ai_etl.components.cacheusers import CacheUsers, CacheUsersArgs
 from ai_etl.components.clusteraudit import ClusterAudit, ClusterAuditArgs
+from ai_etl.components.labels import with_component
 from ai_etl.components.namespace import Namespace, NamespaceArgs
+from ai_etl.components.outputs import name_of
 from ai_etl.components.passwords import Passwords, PasswordsArgs
 from ai_etl.components.rotationstep import RotationStep, RotationStepArgs, StepRead
 from ai_etl.components.secretsmanager import SecretEntry, SecretsManager, SecretsManagerArgs
@@ -115,7 +119,7 @@ class Environment(pulumi.ComponentResource):
         tokens = {c.key: args.adopted[c.key] for c in p.caches if c.active_role == names.CACHE_DEFAULT_USER}
         generated = {**passwords.results, **server_passwords.active, **adopted, **tokens}
         composed = {
-            c.spec.key: composed_value(c.spec, c.connection, generated[str(c.spec.password_of)])
+            c.spec.key: composed_value(c.spec, c.connection, generated[str(c.spec.password_of)], c.query)
             for c in p.composed
         }
         verifiers = {s.verifiers_key: server_passwords.verifiers[s.key] for s in p.servers}
@@ -150,8 +154,9 @@ class Environment(pulumi.ComponentResource):
                 oidc_issuer=p.oidc_issuer,
                 region=p.region,
                 secrets_manager_endpoint=p.secrets_manager_endpoint,
-                secret_arns=[store.secrets[key].arn for key in p.synced_keys],
+                secret_arns=[*(store.secrets[key].arn for key in p.synced_keys), *p.foreign_secret_arns],
                 kms_key_arn=store.kms_key_arn,
+                other_kms_key_arns=p.foreign_kms_key_arns,
                 labels=p.labels,
                 tags=p.tags,
             ),
@@ -226,10 +231,30 @@ class Environment(pulumi.ComponentResource):
                 ClusterAuditArgs(c.name, c.log_group, c.pattern, c.metric_namespace, audit.topic_arn, p.tags),
                 child,
             )
+        ca_bundle = None
+        if p.ca_bundle is not None:
+            manifest = trust.config_map_manifest(
+                p.ca_bundle, namespace.name, with_component(p.labels, "rds-ca")
+            )
+            ca_bundle = name_of(
+                k8s.core.v1.ConfigMap(
+                    f"{name}-rds-ca",
+                    metadata=manifest["metadata"],
+                    immutable=manifest["immutable"],
+                    data=manifest["data"],
+                    opts=in_cluster,
+                )
+            )
         steps = []
         for step in p.servers:
+            # RDS's master user secret (its username and password, unpinned: RDS rotates it), else
+            # the provided password, pinned to its version.
+            admin = [
+                StepRead(env, step.admin_remote_name, None, prop)
+                for env, prop in step.admin_properties.items()
+            ] or [StepRead(step.admin_env, step.admin_remote_name, store.secrets[step.admin_key].version_id)]
             reads = [
-                StepRead(step.admin_env, step.admin_remote_name, store.secrets[step.admin_key].version_id),
+                *admin,
                 *(
                     StepRead(
                         env, step.verifiers_remote_name, store.secrets[step.verifiers_key].version_id, env
@@ -252,6 +277,7 @@ class Environment(pulumi.ComponentResource):
                         plain_env=step.plain_env,
                         image=step.image,
                         port=step.port,
+                        ca_bundle=ca_bundle if step.tls else None,
                     ),
                     in_cluster,
                 )
@@ -292,6 +318,7 @@ class Environment(pulumi.ComponentResource):
                     plain_env=w.plain_env,
                     container=w.container,
                     egress_ports=w.egress_ports,
+                    ca_bundle=ca_bundle if w.ca_bundle else None,
                     # Its new Secret and its rollout wait until every server has its new password.
                     after=[*(step.job for step in steps), *(r for users in cache_users for r in users.ready)],
                 ),

@@ -157,6 +157,11 @@ def trail_arn(partition: str, region: str, account: str, name: str) -> str:
     return f"arn:{partition}:cloudtrail:{region}:{account}:trail/{name}"
 
 
+def ca_bundle() -> str:
+    """The base name of the RDS CA bundle's ConfigMap (trust.config_map_name adds its digest)."""
+    return f"{PROJECT}-rds-ca"
+
+
 def workload(consumer: str) -> str:
     """The Kubernetes name of a consumer's Deployment, ServiceAccount and NetworkPolicy."""
     return f"{PROJECT}-{consumer}"

@@ -23,14 +23,15 @@ from ai_etl.catalogue import (
     synced,
     url_of,
 )
-from ai_etl.components import cacheusers, clusteraudit, serverauth
+from ai_etl.catalogue.urls import tls_query
+from ai_etl.components import cacheusers, clusteraudit, serverauth, trust
 from ai_etl.components.auditpatterns import PATTERN_LIMIT, access_pattern, audit_key_policy, compact
 from ai_etl.components.cacheusers import CacheUser
 from ai_etl.components.labels import aws_tags, environment_labels
 from ai_etl.components.pods import ContainerSpec
 from ai_etl.components.secretsmanager import key_policy
 from ai_etl.components.serverpasswords import verifier_names
-from ai_etl.components.steppods import admin_password_env, step_env
+from ai_etl.components.steppods import admin_password_env, admin_properties, step_env
 from ai_etl.config.cluster import Cluster, kubeconfig
 from ai_etl.config.commands import Commands
 from ai_etl.config.fields import dns_suffix
@@ -73,12 +74,19 @@ class ServerStepPlan:
     admin_key: str
     """The catalogue key of the administrator's password it logs in with."""
     admin_remote_name: str
+    """Where the step's administrator comes from: the provided password's Secrets Manager name, or
+    the master user secret RDS manages (its ARN; then `admin_properties` are read from it)."""
+    admin_properties: Mapping[str, str]
+    """For a managed secret: the step's env var of each of its JSON properties (user and password);
+    empty for a provided password (the whole value is `admin_env`)."""
     verifier_envs: tuple[str, str]
     verifiers_key: str
     """Its verifiers' key among the SecretsManager component's entries."""
     verifiers_remote_name: str
     port: int
     image: str
+    tls: bool
+    """The server is AWS-managed: the step verifies its certificate against the RDS CA bundle."""
 
 
 @dataclass(frozen=True)
@@ -105,6 +113,8 @@ class ComposedPlan:
 
     spec: SecretSpec
     connection: Mapping[str, str | int]
+    query: str = ""
+    """Options the backend's driver reads from the URL (verified TLS to a managed server), or none."""
 
 
 @dataclass(frozen=True)
@@ -124,6 +134,8 @@ class WorkloadPlan:
     plain_env: Mapping[str, str]
     container: ContainerSpec
     egress_ports: tuple[int, ...]
+    ca_bundle: bool = False
+    """It connects to a server with verified TLS: the CA bundle is mounted and PGSSLROOTCERT names it."""
 
 
 @dataclass(frozen=True)
@@ -224,6 +236,12 @@ class Plan:
     cluster_audit: ClusterAuditPlan | None
     """None on a cluster with the audit log off (a warning says so)."""
     caches: tuple[CachePlan, ...] = ()
+    ca_bundle: str | None = None
+    """The ConfigMap of the RDS CA bundle, when a step or a workload verifies a managed server."""
+    foreign_secret_arns: tuple[str, ...] = ()
+    """Secrets the operator may read that the program does not keep (RDS's master user secret)."""
+    foreign_kms_key_arns: tuple[str, ...] = ()
+    """The customer managed keys those are encrypted with, if any (database.masterSecretKmsKeyArn)."""
 
 
 def cluster_annotations(cluster: Cluster) -> dict[str, str]:
@@ -289,6 +307,9 @@ def _plan(s: Settings, cluster: Cluster) -> Plan:
         generation = s.generations[spec.key]
         roles = serverauth.login_roles(connection.user)
         key = names.verifiers_key(spec.key)
+        tls = getattr(connection, "on_rds", False)
+        master = getattr(connection, "master_secret_arn", None)
+        admin = admin_secret(spec, s.catalogue)
         return ServerStepPlan(
             key=spec.key,
             server=str(spec.server),
@@ -302,20 +323,23 @@ def _plan(s: Settings, cluster: Cluster) -> Plan:
                     str(spec.server),
                     host=connection.host,
                     port=connection.port,
-                    admin_user=connection.admin_user,
+                    admin_user=None if master else connection.admin_user,
                     roles=roles,
                     group=connection.user,
                     database=getattr(connection, "name", None),
+                    root_cert=trust.ROOT_CERT if tls else None,
                 )
             ),
             admin_env=admin_password_env(str(spec.server)),
-            admin_key=admin_secret(spec, s.catalogue).key,
-            admin_remote_name=names.secret_name(stack, admin_secret(spec, s.catalogue).key),
+            admin_key=admin.key,
+            admin_remote_name=master or names.secret_name(stack, admin.key),
+            admin_properties=MappingProxyType(admin_properties(str(spec.server)) if master else {}),
             verifier_envs=verifier_names(str(spec.server)),
             verifiers_key=key,
             verifiers_remote_name=names.secret_name(stack, key),
             port=connection.port,
             image=config.step_image,
+            tls=tls,
         )
 
     def cache(spec: SecretSpec) -> CachePlan:
@@ -353,6 +377,9 @@ def _plan(s: Settings, cluster: Cluster) -> Plan:
     caches = tuple(cache(spec) for spec in server_credentials(s.catalogue) if by_api(spec))
     active = {step.key: step.active_role for step in servers} | {c.key: c.active_role for c in caches}
     tokens = {c.key for c in caches if c.active_role == names.CACHE_DEFAULT_USER}
+    # An administrator a managed secret stands in for has no entry of ours, and nothing syncs it.
+    replaced = {step.admin_key for step in servers if step.admin_properties}
+    verified = {name for name, c in connections.items() if getattr(c, "on_rds", False)}
 
     def connection_of(spec: SecretSpec) -> Mapping[str, str | int]:
         fields = url_fields(connections[str(spec.connection)])
@@ -364,13 +391,19 @@ def _plan(s: Settings, cluster: Cluster) -> Plan:
 
     def workload(consumer: Consumer) -> WorkloadPlan:
         reads = read_by(consumer, s.catalogue)
+        verifies = any(r.connection in verified for r in reads)
+        # asyncpg takes the CA bundle from PGSSLROOTCERT only (see urls.TLS_QUERIES).
+        bundle = {trust.ROOT_CERT_ENV: trust.ROOT_CERT} if verifies else {}
         return WorkloadPlan(
             consumer=consumer.name,
             name=names.workload(consumer.name),
             reads=tuple(ReadPlan(r.key, str(r.env_var), names.secret_name(stack, r.key)) for r in reads),
-            plain_env=MappingProxyType({n: str(plain[PLAIN_ENV[n]]) for n in consumer.plain_env}),
+            plain_env=MappingProxyType(
+                {**{n: str(plain[PLAIN_ENV[n]]) for n in consumer.plain_env}, **bundle}
+            ),
             container=container_spec(s.workloads[consumer.name]),
             egress_ports=tuple(sorted({connections[r.connection].port for r in reads if r.connection})),
+            ca_bundle=verifies,
         )
 
     trail = config.audit_trail
@@ -391,7 +424,11 @@ def _plan(s: Settings, cluster: Cluster) -> Plan:
         cluster_annotations=MappingProxyType(cluster_annotations(cluster)),
         rotation=MappingProxyType(s.rotation),
         password_length=config.password_length,
-        composed=tuple(ComposedPlan(spec, connection_of(spec)) for spec in s.catalogue if spec.connection),
+        composed=tuple(
+            ComposedPlan(spec, connection_of(spec), tls_query(spec) if spec.connection in verified else "")
+            for spec in s.catalogue
+            if spec.connection
+        ),
         key_alias=names.kms_alias(stack),
         key_description=f"Encrypts the {prefix} secrets in Secrets Manager",
         key_policy=json.dumps(key_policy(partition, account)),
@@ -404,6 +441,7 @@ def _plan(s: Settings, cluster: Cluster) -> Plan:
                 adopted=spec.key in s.adopted or spec.password_of in s.adopted,
             )
             for spec in s.catalogue
+            if spec.key not in replaced
         )
         + tuple(
             SecretPlan(
@@ -430,7 +468,7 @@ def _plan(s: Settings, cluster: Cluster) -> Plan:
         secrets_manager_endpoint=f"secretsmanager.{s.region}.{dns_suffix(partition)}",
         # Only what some workload or step reads: db-password and redis-password stay in AWS.
         synced_keys=tuple(spec.key for spec in synced(s.catalogue, s.consumers))
-        + tuple(k for step in servers for k in (step.admin_key, step.verifiers_key)),
+        + tuple(k for step in servers for k in (step.admin_key, step.verifiers_key) if k not in replaced),
         audit_name=names.audit_name(stack),
         secret_name_prefix=names.secret_prefix(stack),
         audit_expected_readers=tuple(config.audit_expected_readers),
@@ -456,6 +494,11 @@ def _plan(s: Settings, cluster: Cluster) -> Plan:
         workloads=tuple(workload(c) for c in s.consumers),
         servers=servers,
         caches=caches,
+        ca_bundle=trust.config_map_name(names.ca_bundle()) if verified else None,
+        foreign_secret_arns=tuple(step.admin_remote_name for step in servers if step.admin_properties),
+        foreign_kms_key_arns=tuple(
+            str(key) for c in connections.values() if (key := getattr(c, "master_secret_kms_key_arn", None))
+        ),
         admission=admission_plan(s, cluster),
         cluster_audit=cluster_audit_plan(s, cluster),
     )

@@ -159,7 +159,8 @@ def expected_resources(
     subscription per destination (`auditEmail`, `auditEndpoint`); the read rule and the watchers
     (as many as EventBridge's pattern size needs), each with a target and an alarm; on a cluster
     that serves them (1.30+) and audits, the admission policy and its binding, and the cluster
-    audit's metric filter and alarm (two more components)."""
+    audit's metric filter and alarm (two more components); and for a database on RDS or Aurora, as
+    below."""
     connections = settings_of(stack).config.connections()
     caches = tuple(
         s
@@ -201,6 +202,10 @@ def expected_resources(
     components = 6 + len(consumers) + len(servers) + len(caches)
     workloads = 6 * (len(consumers) + len(servers))
     guards = 2 + 2 + 2
+    # On RDS or Aurora: the CA bundle's ConfigMap; with RDS's master user secret, no admin password
+    # entry of ours (its secret, value and resource policy).
+    managed = (1 if on_rds(stack) else 0) - 3 * (len(catalogue) - len(entries_of(stack, catalogue)))
+    caches_own = 4 * len(caches)
     return (
         components
         + k8s
@@ -212,18 +217,32 @@ def expected_resources(
         + audit
         + workloads
         + guards
-        + 4 * len(caches)
-        + k8s
-        + generated
-        + 2
-        + replica
-        + per_entry
-        + 4
-        + audit
-        + workloads
-        + guards
-        + 4 * len(caches)
+        + caches_own
+        + managed
     )
+
+
+def database_config(stack: str) -> dict[str, Any]:
+    """The stack file's `ai-etl:database` as it states it ({} if it states none)."""
+    return dict(load_stack_config(stack).get("ai-etl:database") or {})
+
+
+def master_secret(stack: str) -> str | None:
+    """RDS's master user secret the stack's Postgres step logs in with, if the stack names one:
+    then it stands in for the administrator's password, which has no entry of ours."""
+    return database_config(stack).get("masterSecretArn")
+
+
+def on_rds(stack: str) -> bool:
+    """Whether the stack's Postgres is RDS or Aurora (its file says `database.kind`)."""
+    return database_config(stack).get("kind", "cluster") != "cluster"
+
+
+def entries_of(stack: str, catalogue: tuple[SecretSpec, ...] = CATALOGUE) -> list[str]:
+    """The catalogue keys the stack keeps in Secrets Manager: all, but an administrator's password
+    for which RDS's master user secret stands in."""
+    replaced = {str(s.config_key) for s in catalogue if s.replaced_by} if master_secret(stack) else set()
+    return [s.key for s in catalogue if s.config_key not in replaced]
 
 
 def stack_config(

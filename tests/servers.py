@@ -160,9 +160,51 @@ def _run(cmd: list[str], what: str) -> None:
         raise ServerError(f"{what} failed: {(done.stderr or done.stdout).strip()[-400:]}")
 
 
-def start_postgres(root: Path, bindir: Path) -> Postgres:
+@dataclass(frozen=True)
+class Tls:
+    """A server certificate and its key, made for one test session, and the CA that signed it."""
+
+    ca: Path
+    cert: Path
+    key: Path
+
+
+def make_ca(folder: Path, name: str) -> tuple[Path, Path]:
+    """A throwaway CA (openssl, EC P-256, one day): its certificate and key under `folder`."""
+    folder.mkdir(parents=True, exist_ok=True)
+    cert, key = folder / f"{name}.pem", folder / f"{name}.key"
+    _run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+         "-keyout", str(key), "-out", str(cert), "-days", "1", "-subj", f"/CN=ai-etl test {name}",
+         "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"],
+        f"openssl ({name})",
+    )  # fmt: skip
+    return cert, key
+
+
+def make_server_cert(folder: Path, ca: tuple[Path, Path], host: str) -> Tls:
+    """A server certificate for `host` (its subjectAltName), signed by `ca`."""
+    key, csr, cert = folder / "server.key", folder / "server.csr", folder / "server.pem"
+    _run(
+        ["openssl", "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+         "-keyout", str(key), "-out", str(csr), "-subj", f"/CN={host}"],
+        "openssl (server key)",
+    )  # fmt: skip
+    ext = folder / "server.ext"
+    ext.write_text(f"subjectAltName=DNS:{host}\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n")
+    _run(
+        ["openssl", "x509", "-req", "-in", str(csr), "-CA", str(ca[0]), "-CAkey", str(ca[1]),
+         "-CAcreateserial", "-out", str(cert), "-days", "1", "-extfile", str(ext)],
+        "openssl (server certificate)",
+    )  # fmt: skip
+    return Tls(ca[0], cert, key)
+
+
+def start_postgres(root: Path, bindir: Path, tls: Callable[[Path], Tls] | None = None) -> Postgres:
     """A private cluster under root/pg, `log_statement=all`, password (SCRAM) auth, TCP only (no
-    Unix socket, whose path would depend on the temp folder's length)."""
+    Unix socket, whose path would depend on the temp folder's length). With `tls` (which makes the
+    certificates in the folder it is given), TLS only: `hostssl` is the one way in, as on RDS with
+    `rds.force_ssl`."""
     pg = root / "pg"
     pg.mkdir(parents=True)
     password = secrets.token_urlsafe(24)
@@ -199,6 +241,16 @@ def start_postgres(root: Path, bindir: Path) -> Postgres:
         [f"-c port={port}", "-c listen_addresses=127.0.0.1", "-c unix_socket_directories=''",
          "-c log_statement=all", "-c max_connections=300", "-c fsync=off", "-c logging_collector=off"]
     )  # fmt: skip
+    if tls is not None:
+        made = tls(pg / "tls")
+        for path in (made.cert, made.key):  # the server refuses a key others may read
+            path.chmod(0o600)
+            if os.geteuid() == 0:
+                shutil.chown(path, "postgres", "postgres")
+        if os.geteuid() == 0:
+            shutil.chown(pg / "tls", "postgres", "postgres")
+        (data / "pg_hba.conf").write_text("hostssl all all 127.0.0.1/32 scram-sha-256\n")
+        options += f" -c ssl=on -c ssl_cert_file={made.cert} -c ssl_key_file={made.key}"
     log = pg / "postgres.log"
     _run(
         _as_server_user(

@@ -24,7 +24,7 @@ from ai_etl.offline.records import Run
 from ai_etl.offline.stackconfig import StackFileError, load_stack_config
 from tests import fakecli
 from tests.helpers import PLACEHOLDERS
-from tests.pasting import CANARY, PROMPTED, Project, filled, fixes, hostile, own, project
+from tests.pasting import CANARY, PROMPTED, SAMPLES, Project, filled, fixes, hostile, own, project
 from tests.paths import PROJECT_DIR
 
 __all__ = ["project"]  # the fixture
@@ -217,6 +217,25 @@ CASES = [
     Case("namespace of another stack, on the same cluster",
          {"ai-etl:namespace": "ai-etl-dev", "ai-etl:clusterName": "ai-etl-dev", "aws:region": "us-east-1"},
          ("also the namespace of stack 'dev'",), {"ai-etl:namespace": None}, stack="staging"),
+    # Postgres on RDS or Aurora (docs/configuration.md): the endpoint, and RDS's secret where it fits
+    Case("managed database without its endpoint", {"ai-etl:database": {"kind": "rds"}},
+         ("database.host: is required with database.kind rds",),
+         {"ai-etl:database": {"kind": "rds", "host": SAMPLES["<endpoint>"]}}),
+    Case("managed database at a name inside the cluster", {"ai-etl:database": {"kind": "aurora", "host": "postgres-svc"}},
+         ("database.host: must be the Aurora endpoint", "names the endpoint only"),
+         {"ai-etl:database": {"kind": "aurora", "host": SAMPLES["<endpoint>"]}}),
+    Case("master user secret of a database in the cluster",
+         {"ai-etl:database": {"masterSecretArn": f"arn:aws:secretsmanager:us-east-1:111111111111:secret:{SAMPLES['<name>']}"}},
+         ("database.masterSecretArn: is RDS's own secret", "a Postgres in the cluster takes dbAdminPassword")),
+    Case("master secret's key without the secret",
+         {"ai-etl:database": {"masterSecretKmsKeyArn": "arn:aws:kms:us-east-1:111111111111:key/0000"}},
+         ("database.masterSecretKmsKeyArn: is the key of database.masterSecretArn, which is not set",)),
+    Case("master user secret of another region", {"ai-etl:database": {
+            "masterSecretArn": f"arn:aws:secretsmanager:us-west-2:333333333333:secret:{SAMPLES['<name>']}"}},
+         ("database.masterSecretArn: is a secret of region us-west-2", "aws:region (eu-west-1)"),
+         {"ai-etl:database": {**load_stack_config("staging", PROJECT_DIR)["ai-etl:database"],
+                              "masterSecretArn": f"arn:aws:secretsmanager:eu-west-1:333333333333:secret:{SAMPLES['<name>']}"}},
+         stack="staging"),
 ]  # fmt: skip
 
 

@@ -46,6 +46,7 @@ from tests.helpers import (
     STANDARD_GRADE,
     absent_stack,
     expected_resources,
+    on_rds,
     project_copy,
     settings_of,
     stepped,
@@ -152,8 +153,9 @@ def test_kubernetes_yaml_is_what_kubectl_would_take(renders: dict[str, Path], st
     workload = ["ServiceAccount", "ExternalSecret", "Role", "RoleBinding", "NetworkPolicy"]
     workloads = [*workload, "Deployment"] * len(CONSUMERS)
     step = [*workload, "Job"] * len(stepped(stack))
+    bundle = ["ConfigMap"] if on_rds(stack) else []  # the RDS CA bundle (trust.py)
     assert sorted(d["kind"] for d in docs) == sorted(
-        ["Namespace", "ServiceAccount", "SecretStore", *workloads, *step, *ADMISSION_KINDS]
+        ["Namespace", "ServiceAccount", "SecretStore", *workloads, *step, *ADMISSION_KINDS, *bundle]
     )
     for doc in docs:
         assert list(doc)[:3] == ["apiVersion", "kind", "metadata"]

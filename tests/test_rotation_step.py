@@ -18,17 +18,33 @@ from ai_etl.components import serverauth
 from ai_etl.components.steppods import step_scripts
 from ai_etl.offline.records import Registration, Run, Sensitive, unwrap
 from ai_etl.tokens import ESO_EXTERNAL_SECRET, K8S_DEPLOYMENT, K8S_JOB, RANDOM_BYTES, RANDOM_PASSWORD
-from tests.helpers import PLACEHOLDERS, manifest, manifests, run_stack, secrets_manager_values, stepped
+from tests.helpers import (
+    PLACEHOLDERS,
+    database_config,
+    manifest,
+    manifests,
+    master_secret,
+    run_stack,
+    secrets_manager_values,
+    stepped,
+)
 
 SERVERS = server_credentials(CATALOGUE)
 
 
-def step_env_names(server: str) -> tuple[set[str], set[str]]:
-    """The plain and the secret names of serverauth.STEP_ENV a step of `server` reads."""
+def step_env_names(server: str, stack: str) -> tuple[set[str], set[str]]:
+    """The plain and the secret names of serverauth.STEP_ENV a step of `server` reads in `stack`:
+    on RDS or Aurora libpq's TLS settings too, and with RDS's master user secret the admin's name
+    from it, beside its password."""
     env = serverauth.STEP_ENV
     if server == "postgres":
         plain = {env.pg_host, env.pg_port, env.pg_database, env.pg_admin_user, env.pg_group, *env.pg_roles}
-        return plain, {env.pg_admin_password, *env.pg_verifiers}
+        secret = {env.pg_admin_password, *env.pg_verifiers}
+        if database_config(stack).get("kind", "cluster") != "cluster":
+            plain |= {env.pg_sslmode, env.pg_sslrootcert}
+        if master_secret(stack):
+            plain, secret = plain - {env.pg_admin_user}, secret | {env.pg_admin_user}
+        return plain, secret
     return (
         {env.redis_host, env.redis_port, env.redis_admin_user, *env.redis_users},
         {env.redis_admin_password, *env.redis_hashes},
@@ -66,7 +82,7 @@ def test_the_job_runs_serverauths_own_script_with_the_step_environment(stack_run
     script = {"postgres": "POSTGRES_STEP", "redis": "REDIS_STEP"}[spec.server]
     assert container["command"] == ["bash", "-c", getattr(serverauth, script)]
     assert step_scripts()[spec.server] is getattr(serverauth, script)
-    plain, secret = step_env_names(spec.server)
+    plain, secret = step_env_names(spec.server, stack_run.stack)
     env = {e["name"]: e for e in container["env"]}
     assert set(env) == plain | secret
     secret_name = job_secret(stack_run, spec.key)
@@ -91,10 +107,10 @@ def test_the_step_reads_its_admin_and_verifiers_and_nothing_else_does(stack_run:
     es = manifest(stack_run, "ExternalSecret", secret)
     remote = {d["remoteRef"]["key"] for d in es["spec"]["data"]}
     stack = stack_run.stack
-    assert remote == {
-        names.secret_name(stack, admin_secret(spec).key),
-        names.secret_name(stack, names.verifiers_key(spec.key)),
-    }
+    admin = (master_secret(stack) if spec.server == "postgres" else None) or names.secret_name(
+        stack, admin_secret(spec).key
+    )
+    assert remote == {admin, names.secret_name(stack, names.verifiers_key(spec.key))}
     role = manifest(stack_run, "Role", f"{names.rotation_step(spec.key)}-secret-reader")
     assert role["rules"] == [
         {"apiGroups": [""], "resources": ["secrets"], "resourceNames": [secret], "verbs": ["get"]}

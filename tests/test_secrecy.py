@@ -3,6 +3,7 @@ Kubernetes object, a plain input, a provider's plain output, a resource name or 
 
 from __future__ import annotations
 
+from ai_etl.components import trust
 from ai_etl.offline.records import Run, Sensitive, secrets_in, unwrap
 from ai_etl.tokens import K8S_NAMESPACE, RANDOM_PASSWORD, SM_VERSION
 from tests.helpers import PLACEHOLDERS, manifests, plain_text
@@ -56,7 +57,9 @@ def test_kubernetes_objects_hold_no_secret_at_all(stack_run: Run) -> None:
     """The program declares no Secret data: the operator alone writes the Kubernetes Secret."""
     for obj in manifests(stack_run):
         assert list(secrets_in(obj)) == [], obj["kind"]
-        assert obj["kind"] not in ("Secret", "ConfigMap")
+        assert obj["kind"] != "Secret"
+        if obj["kind"] == "ConfigMap":  # the RDS CA bundle alone: public certificates (trust.py)
+            assert obj["data"] == {trust.BUNDLE_KEY: trust.rds_ca_bundle()}
 
 
 def test_generated_and_provided_values_travel_as_secrets(stack_run: Run) -> None:

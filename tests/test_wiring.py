@@ -26,6 +26,8 @@ from ai_etl.tokens import SM_VERSION as VERSION
 from tests.helpers import (
     PLACEHOLDERS,
     backend_manifest,
+    database_config,
+    entries_of,
     manifest,
     password_of,
     reads,
@@ -99,7 +101,7 @@ def test_composed_urls_carry_the_guides_defaults_and_survive_special_characters(
     assert set("@:/#") <= set(db_password), "the mock's password exercises the encoding"
     assert (db.scheme, db.hostname, db.port, db.path, db.username) == (
         "postgresql+asyncpg",
-        "postgres-svc",
+        database_config(stack_run.stack).get("host", "postgres-svc"),
         5432,
         "/ai_etl",
         "ai_etl_blue",
@@ -122,7 +124,9 @@ def test_every_catalogue_entry_is_one_encrypted_secrets_manager_entry(stack_run:
     key = stack_run.one(KMS_KEY, "-secrets-key")
     secrets = stack_run.of_type(SECRET)
     catalogue = settings_of(stack_run.stack).catalogue  # the stack's: no admin's password unused
-    keys = [spec.key for spec in catalogue] + [names.verifiers_key(s.key) for s in stepped(stack_run.stack)]
+    keys = entries_of(stack_run.stack, catalogue) + [
+        names.verifiers_key(s.key) for s in stepped(stack_run.stack)
+    ]
     assert sorted(s.inputs["name"] for s in secrets) == sorted(f"ai-etl/{stack_run.stack}/{k}" for k in keys)
     for secret in secrets:
         assert secret.inputs["kmsKeyId"] == key.outputs["arn"]
@@ -181,9 +185,9 @@ def test_stack_outputs_help_an_operator(stack_run: Run) -> None:
     assert exports["operatorRoleArn"] == stack_run.one(IAM_ROLE).outputs["arn"]
     assert exports["kmsKeyArn"] == stack_run.one(KMS_KEY, "-secrets-key").outputs["arn"]
     servers = {spec.key for spec in server_credentials()}
-    assert set(exports["secretArns"]) == {spec.key for spec in settings_of(stack_run.stack).catalogue} | {
-        names.verifiers_key(s.key) for s in stepped(stack_run.stack)
-    }
+    assert set(exports["secretArns"]) == set(
+        entries_of(stack_run.stack, settings_of(stack_run.stack).catalogue)
+    ) | {names.verifiers_key(s.key) for s in stepped(stack_run.stack)}
     generated = {spec.key for spec in CATALOGUE if spec.source is Source.GENERATED}
     assert set(exports["rotation"]) == generated - servers
     assert exports["generations"] == dict.fromkeys(sorted(servers), 0)

@@ -45,6 +45,10 @@ class SecretSpec:
     admin_of: str | None = None
     """For PROVIDED: the server credential whose rotation step logs in with it (an administrator's
     password); synced to that step alone, never to a workload."""
+    replaced_by: str | None = None
+    """For an admin_of secret: the field of its server's connection settings (`ai-etl:<connection>.
+    <field>`) that, when set, names a secret the server's owner keeps instead (RDS's master user
+    secret, `database.masterSecretArn`); then this one is not needed."""
 
 
 @dataclass(frozen=True)
@@ -116,6 +120,7 @@ CATALOGUE: tuple[SecretSpec, ...] = (
         "Password of the Postgres role the rotation step logs in as (database.adminUser)",
         config_key="dbAdminPassword",
         admin_of="db-password",
+        replaced_by="masterSecretArn",
     ),
     SecretSpec(
         "redis-admin-password",
@@ -229,6 +234,8 @@ def check_catalogue(
                 raise ValueError(f"{spec.key}: admin_of is a provided secret's, naming a server credential")
             if spec.env_var is not None:
                 raise ValueError(f"{spec.key}: an administrator's password is read by no workload")
+        if spec.replaced_by is not None and spec.admin_of is None:
+            raise ValueError(f"{spec.key}: only an administrator's password can be replaced_by a setting")
     names = [consumer.name for consumer in consumers]
     if len(set(names)) != len(names):
         raise ValueError(f"duplicate consumers: {names}")

@@ -15,8 +15,28 @@ if TYPE_CHECKING:  # the takeover's helpers read URLs in a process of their own,
     import pulumi
 
 
-def compose_url(spec: SecretSpec, connection: Mapping[str, str | int], password: str) -> str:
-    """The URL of a composed secret, every field percent-encoded.
+TLS_QUERIES: dict[str, str] = {"postgresql+asyncpg": "ssl=verify-full"}
+"""What makes each backend driver require TLS and verify the server's certificate and name, by the
+scheme of its template. SQLAlchemy's asyncpg dialect passes the URL's query to `asyncpg.connect` as
+keyword arguments (sqlalchemy/sqlalchemy lib/sqlalchemy/dialects/postgresql/asyncpg.py,
+create_connect_args: `opts.update(url.query)`), and `connect` takes `ssl`, not libpq's `sslmode` or
+`sslrootcert` (a TypeError); asyncpg reads the CA bundle from PGSSLROOTCERT (MagicStack/asyncpg
+asyncpg/connect_utils.py, _parse_connect_dsn_and_args), which the workload's env sets."""
+
+
+def tls_query(spec: SecretSpec) -> str:
+    """The query that makes `spec`'s driver verify the server (TLS_QUERIES)."""
+    scheme = str(spec.url_template).partition("://")[0]
+    if scheme not in TLS_QUERIES:
+        raise ValueError(
+            f"{spec.key}: no driver's TLS options are known for {scheme}:// (add them to TLS_QUERIES)"
+        )
+    return TLS_QUERIES[scheme]
+
+
+def compose_url(spec: SecretSpec, connection: Mapping[str, str | int], password: str, query: str = "") -> str:
+    """The URL of a composed secret, every field percent-encoded, `query` (the program's own
+    options, never user input) appended as it is.
 
     A generated password may hold `@`, `:`, `/` or `#`; unencoded, any of them would split the URL
     in the wrong place, so each value is quoted with no safe characters.
@@ -24,17 +44,19 @@ def compose_url(spec: SecretSpec, connection: Mapping[str, str | int], password:
     if spec.url_template is None:
         raise ValueError(f"{spec.key} is not a composed secret")
     fields = {name: quote(str(value), safe="") for name, value in connection.items()}
-    return spec.url_template.format(password=quote(password, safe=""), **fields)
+    url = spec.url_template.format(password=quote(password, safe=""), **fields)
+    return f"{url}?{query}" if query else url
 
 
 def composed_value(
-    spec: SecretSpec, connection: Mapping[str, str | int], password: pulumi.Output[str]
+    spec: SecretSpec, connection: Mapping[str, str | int], password: pulumi.Output[str], query: str = ""
 ) -> pulumi.Output[str]:
     """A composed secret from its password, built inside apply so that it stays secret."""
     import pulumi
 
     # apply keeps the password's secretness; Output.secret makes the URL secret regardless.
-    return pulumi.Output.secret(password.apply(functools.partial(compose_url, spec, connection)))
+    compose = functools.partial(compose_url, spec, connection, query=query)
+    return pulumi.Output.secret(password.apply(compose))
 
 
 @dataclass(frozen=True)

@@ -74,11 +74,12 @@ def external_secret_manifest(
     name: pulumi.Input[str],
     namespace: pulumi.Input[str],
     store_name: pulumi.Input[str],
-    data: Sequence[tuple[str, str, pulumi.Input[str]]],
+    data: Sequence[tuple[str, str, pulumi.Input[str] | None]],
     labels: Mapping[str, str],
     properties: Mapping[str, str] | None = None,
 ) -> dict:
-    """The ExternalSecret of one generation: each (key, remote name, version) pinned; a key in
+    """The ExternalSecret of one generation: each (key, remote name, version) pinned (version None:
+    the current one, AWSCURRENT, for a secret someone else rotates); a key in
     `properties` takes that property of its remote value, a JSON object (the operator's
     `remoteRef.property`).
 
@@ -100,7 +101,7 @@ def external_secret_manifest(
                 "secretKey": key,
                 "remoteRef": {
                     "key": remote,
-                    "version": version,
+                    **({"version": version} if version is not None else {}),
                     **({"property": properties[key]} if key in properties else {}),
                 },
             }

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 import pulumi
 
+from ai_etl.components import trust
+
 RUN_AS = 10001  # any non-root uid above 10000, clear of host users; `restricted` needs non-root
 # Deliberate exceptions to the security scan, on the object they concern (checkov reads them).
 CONTAINER_SECURITY = {
@@ -108,8 +110,10 @@ def deployment_manifest(
     settings: ContainerSpec,
     service_account: pulumi.Input[str],
     env: pulumi.Input[list[dict]],
+    ca_bundle: pulumi.Input[str] | None = None,
 ) -> dict:
-    """The Deployment: non-root, read-only root filesystem, no privilege, probes and resources set."""
+    """The Deployment: non-root, read-only root filesystem, no privilege, probes and resources set;
+    with the CA bundle's ConfigMap `ca_bundle` mounted read-only, if given (trust.py)."""
 
     def http_get(path: str) -> dict:
         return {"path": path, "port": "http"}
@@ -128,7 +132,10 @@ def deployment_manifest(
         "readinessProbe": {"httpGet": http_get(settings.readiness_path), "periodSeconds": 5},
         "securityContext": dict(CONTAINER_SECURITY),
         # A read-only root still needs a scratch directory (Python writes temp files).
-        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
+        "volumeMounts": [
+            {"name": "tmp", "mountPath": "/tmp"},
+            *([trust.volume_mount()] if ca_bundle else []),
+        ],
     }
     return {
         "apiVersion": "apps/v1",
@@ -160,7 +167,10 @@ def deployment_manifest(
                     "automountServiceAccountToken": False,
                     "securityContext": dict(POD_SECURITY),
                     "containers": [container],
-                    "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}}],
+                    "volumes": [
+                        {"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}},
+                        *([trust.volume(ca_bundle)] if ca_bundle else []),
+                    ],
                 },
             },
         },

@@ -30,6 +30,8 @@ from ai_etl.components.steppods import job_manifest, network_policy_manifest, st
 from ai_etl.components.workload import role_binding_manifest, secret_reader_rules
 from ai_etl.tokens import ROTATION_STEP_COMPONENT
 
+CURRENT = "AWSCURRENT"
+"""What an unpinned read stands for in the generation's name: the name stays the same for it."""
 STEP_COMPONENT = "rotation-step"
 """The `app.kubernetes.io/component` label of the step's objects."""
 
@@ -40,7 +42,11 @@ class StepRead:
 
     env_var: str
     remote_name: str
-    version_id: pulumi.Input[str]
+    """A Secrets Manager name, or an ARN (a secret the program does not keep)."""
+    version_id: pulumi.Input[str] | None
+    """The version it is pinned to; None: the current one (AWSCURRENT, the operator's default:
+    external-secrets/external-secrets providers/v1/aws/secretsmanager/secretsmanager.go, fetch), for
+    a secret someone else rotates (RDS's master user secret)."""
     property: str | None = None
     """The key inside a JSON value (the verifiers' entry), None for the whole value."""
 
@@ -60,6 +66,8 @@ class RotationStepArgs:
     plain_env: Mapping[str, str]
     image: str
     port: int
+    ca_bundle: pulumi.Input[str] | None = None
+    """The ConfigMap of the CA bundle that the step verifies a managed server against, if any."""
 
 
 class RotationStep(pulumi.ComponentResource):
@@ -75,7 +83,9 @@ class RotationStep(pulumi.ComponentResource):
         labels = with_component(args.labels, STEP_COMPONENT)
         selector = {"app.kubernetes.io/name": args.name, **args.selector_labels}
 
-        generation = pulumi.Output.all(*(r.version_id for r in args.reads)).apply(
+        generation = pulumi.Output.all(
+            *(CURRENT if r.version_id is None else r.version_id for r in args.reads)
+        ).apply(
             lambda ids: generation_name(
                 f"{args.name}-secrets",
                 [
@@ -89,7 +99,13 @@ class RotationStep(pulumi.ComponentResource):
             namespace=args.namespace,
             store_name=args.store_name,
             data=[
-                (r.env_var, r.remote_name, pulumi.Output.from_input(r.version_id).apply(version_ref))
+                (
+                    r.env_var,
+                    r.remote_name,
+                    None
+                    if r.version_id is None
+                    else pulumi.Output.from_input(r.version_id).apply(version_ref),
+                )
                 for r in args.reads
             ],
             labels=labels,
@@ -134,6 +150,7 @@ class RotationStep(pulumi.ComponentResource):
             script=step_scripts()[args.server],
             service_account=name_of(account),
             env=env,
+            ca_bundle=args.ca_bundle,
         )
         self.job = k8s.batch.v1.Job(f"{name}-job", metadata=job["metadata"], spec=job["spec"], opts=child)
         self.register_outputs({"job": self.job.metadata})

@@ -45,9 +45,20 @@ def trust_policy(oidc_provider_arn: str, issuer: str, namespace: str, service_ac
     }
 
 
-def read_policy(secret_arns: Sequence[str], kms_key_arn: str, secrets_manager_endpoint: str) -> dict:
+def read_policy(
+    secret_arns: Sequence[str],
+    kms_key_arn: str,
+    secrets_manager_endpoint: str,
+    other_kms_key_arns: Sequence[str] = (),
+) -> dict:
     """What the role may do: read the named secrets (exact ARNs) and decrypt them via Secrets Manager
-    (`secretsmanager.<region>.<the partition's DNS suffix>`, as `kms:ViaService` names it)."""
+    (`secretsmanager.<region>.<the partition's DNS suffix>`, as `kms:ViaService` names it), with the
+    environment's key and any other customer managed key a named secret uses (RDS's master user
+    secret's, if not `aws/secretsmanager`: that AWS managed key's own policy lets every principal of
+    the account use it through Secrets Manager, so it needs no grant here; AWS Secrets Manager User
+    Guide, security-encryption, "Key policy of the AWS managed key"; API reference, UpdateSecret
+    KmsKeyId: "All users and roles in the AWS account automatically have access to use
+    aws/secretsmanager")."""
     return {
         "Version": "2012-10-17",
         "Statement": [
@@ -61,7 +72,7 @@ def read_policy(secret_arns: Sequence[str], kms_key_arn: str, secrets_manager_en
                 "Sid": "DecryptThroughSecretsManager",
                 "Effect": "Allow",
                 "Action": "kms:Decrypt",
-                "Resource": kms_key_arn,
+                "Resource": [kms_key_arn, *other_kms_key_arns] if other_kms_key_arns else kms_key_arn,
                 "Condition": {"StringEquals": {"kms:ViaService": secrets_manager_endpoint}},
             },
         ],
@@ -108,6 +119,8 @@ class SecretStoreArgs:
     kms_key_arn: pulumi.Input[str]
     labels: Mapping[str, str]
     tags: Mapping[str, str]
+    other_kms_key_arns: Sequence[str] = ()
+    """Customer managed keys of secrets the program does not keep (database.masterSecretKmsKeyArn)."""
 
 
 class SecretStore(pulumi.ComponentResource):
@@ -140,7 +153,9 @@ class SecretStore(pulumi.ComponentResource):
             name="read-secrets",
             role=role.id,
             policy=pulumi.Output.all(pulumi.Output.all(*args.secret_arns), args.kms_key_arn).apply(
-                lambda a: json.dumps(read_policy(a[0], a[1], args.secrets_manager_endpoint))
+                lambda a: json.dumps(
+                    read_policy(a[0], a[1], args.secrets_manager_endpoint, args.other_kms_key_arns)
+                )
             ),
             opts=child,
         )

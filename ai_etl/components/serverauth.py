@@ -94,6 +94,9 @@ class StepEnv:
     pg_group: str = "PG_GROUP_ROLE"
     pg_roles: tuple[str, str] = ("PG_BLUE_ROLE", "PG_GREEN_ROLE")
     pg_verifiers: tuple[str, str] = ("PG_BLUE_VERIFIER", "PG_GREEN_VERIFIER")  # secret
+    # An AWS-managed server only (libpq reads these itself: PostgreSQL docs, libpq-envars)
+    pg_sslmode: str = "PGSSLMODE"
+    pg_sslrootcert: str = "PGSSLROOTCERT"
     # Redis (redis-cli reads REDISCLI_AUTH itself)
     redis_host: str = "REDIS_HOST"
     redis_port: str = "REDIS_PORT"
@@ -104,6 +107,10 @@ class StepEnv:
 
 
 STEP_ENV = StepEnv()
+VERIFY_FULL = "verify-full"
+"""libpq's sslmode for an AWS-managed server: TLS, a certificate chaining to PGSSLROOTCERT, naming
+PGHOST (postgres/postgres src/interfaces/libpq/fe-secure-common.c,
+pq_verify_peer_name_matches_certificate_name, called from fe-secure-openssl.c for verify-full)."""
 
 
 POSTGRES_ADMIN_ATTRIBUTES = "LOGIN CREATEROLE"
@@ -165,6 +172,12 @@ done
 for name in "${pg_secrets[@]}"; do
     [[ ${!name} =~ $verifier_re ]] || fail "$name is not a SCRAM-SHA-256 verifier"
 done
+# An AWS-managed server: libpq itself requires TLS and checks the certificate against the bundle
+# and the host name (PGSSLMODE=verify-full); the script only makes sure the bundle is there.
+if [[ -n ${PGSSLROOTCERT:-} ]]; then
+    [[ ${PGSSLMODE:-} == verify-full ]] || fail "PGSSLMODE must be verify-full beside a CA bundle, got '${PGSSLMODE:-}'"
+    [[ -r $PGSSLROOTCERT ]] || fail "the CA bundle $PGSSLROOTCERT cannot be read (the step's rds-ca volume)"
+fi
 export PGCONNECT_TIMEOUT="${PGCONNECT_TIMEOUT:-10}" PGAPPNAME=ai-etl-rotation-step
 
 # The names and verifiers reach the server as COPY data, which log_statement does not log (only the
@@ -272,6 +285,8 @@ SQL
 if ! out=$(script | psql -X -q -w -v ON_ERROR_STOP=1 2>&1); then
     printf '%s\n' "$out" >&2
     case $out in
+        *"certificate verify failed"* | *"does not match host name"* | *"root certificate file"* | *"server does not support SSL"*)
+            fail "the server's TLS certificate was not verified (sslmode=${PGSSLMODE:-}, CA bundle ${PGSSLROOTCERT:-none}): database.host must be the endpoint itself and the bundle AWS's (docs/configuration.md)" ;;
         *"password authentication failed"* | *"no password supplied"* | *FATAL*"role"*"does not exist"*)
             fail "the server refused the admin credential (user $PGUSER): correct the admin secret" ;;
         *"could not connect"* | *"Connection refused"* | *"timeout expired"* | *"could not translate host name"* | *"No route to host"*)

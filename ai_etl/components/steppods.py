@@ -8,7 +8,7 @@ from collections.abc import Mapping
 
 import pulumi
 
-from ai_etl.components import serverauth
+from ai_etl.components import serverauth, trust
 from ai_etl.components.pods import CONTAINER_SECURITY, POD_SECURITY, SCAN_EXCEPTIONS
 
 REPLACE_UNREADY = {"pulumi.com/replaceUnready": "true"}
@@ -29,27 +29,34 @@ def step_env(
     *,
     host: str,
     port: int,
-    admin_user: str,
+    admin_user: str | None,
     roles: tuple[str, str],
     group: str,
     database: str | None = None,
+    root_cert: str | None = None,
 ) -> dict[str, str]:
     """The step's plain environment (serverauth.STEP_ENV's names): where the server is, who logs
-    in, and the roles it sets. Its secrets (admin password, verifiers) come by secretKeyRef."""
+    in (None: the admin's name comes with its password, from a managed secret), the roles it sets,
+    and, for a managed server, the CA bundle libpq verifies it against (`sslmode=verify-full`: TLS
+    required, the certificate signed by the bundle and naming the host; PostgreSQL docs,
+    libpq-ssl). Its secrets (admin password, verifiers) come by secretKeyRef."""
     env = serverauth.STEP_ENV
     if server == "postgres":
+        admin = {env.pg_admin_user: admin_user} if admin_user is not None else {}
+        tls = {env.pg_sslmode: serverauth.VERIFY_FULL, env.pg_sslrootcert: root_cert} if root_cert else {}
         return {
             env.pg_host: host,
             env.pg_port: str(port),
             env.pg_database: str(database),
-            env.pg_admin_user: admin_user,
+            **admin,
             env.pg_group: group,
             **dict(zip(env.pg_roles, roles, strict=True)),
+            **tls,
         }
     return {
         env.redis_host: host,
         env.redis_port: str(port),
-        env.redis_admin_user: admin_user,
+        env.redis_admin_user: str(admin_user),
         **dict(zip(env.redis_users, roles, strict=True)),
     }
 
@@ -58,6 +65,22 @@ def admin_password_env(server: str) -> str:
     """The env var the step reads its administrator's password from."""
     env = serverauth.STEP_ENV
     return env.pg_admin_password if server == "postgres" else env.redis_admin_password
+
+
+MASTER_SECRET_PROPERTIES = ("username", "password")
+"""The JSON keys of the master user secret RDS manages (the RDS User Guide, rds-secrets-manager: the
+secret holds the master user's credentials as `username` and `password`)."""
+
+
+def admin_properties(server: str) -> dict[str, str]:
+    """For an administrator from RDS's master user secret: the step's env var of each of its
+    properties (its Secret takes them by the operator's `remoteRef.property`)."""
+    if server != "postgres":
+        raise ValueError(
+            f"only Postgres's administrator can come from RDS's master user secret, not {server}'s"
+        )
+    env = serverauth.STEP_ENV
+    return dict(zip((env.pg_admin_user, env.pg_admin_password), MASTER_SECRET_PROPERTIES, strict=True))
 
 
 def job_manifest(
@@ -70,9 +93,11 @@ def job_manifest(
     script: str,
     service_account: pulumi.Input[str],
     env: pulumi.Input[list[dict]],
+    ca_bundle: pulumi.Input[str] | None = None,
 ) -> dict:
     """The step's Job: `bash -c <script>`, hardened as the backend's pods are (non-root, read-only
-    root, no privilege, no API token), never restarted in place, given up after DEADLINE_SECONDS."""
+    root, no privilege, no API token), never restarted in place, given up after DEADLINE_SECONDS;
+    with the CA bundle's ConfigMap `ca_bundle` mounted read-only, if given (trust.py)."""
     container = {
         "name": "step",
         "image": image,
@@ -84,7 +109,10 @@ def job_manifest(
             "limits": {"cpu": "500m", "memory": "128Mi"},
         },
         "securityContext": dict(CONTAINER_SECURITY),
-        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
+        "volumeMounts": [
+            {"name": "tmp", "mountPath": "/tmp"},
+            *([trust.volume_mount()] if ca_bundle else []),
+        ],
     }
     return {
         "apiVersion": "batch/v1",
@@ -106,7 +134,10 @@ def job_manifest(
                     "restartPolicy": "Never",
                     "securityContext": dict(POD_SECURITY),
                     "containers": [container],
-                    "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": "16Mi"}}],
+                    "volumes": [
+                        {"name": "tmp", "emptyDir": {"sizeLimit": "16Mi"}},
+                        *([trust.volume(ca_bundle)] if ca_bundle else []),
+                    ],
                 },
             },
         },

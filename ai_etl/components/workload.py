@@ -80,6 +80,8 @@ class WorkloadArgs:
     container: ContainerSpec
     egress_ports: Sequence[int]
     """TCP ports it connects to besides HTTPS and DNS (its databases)."""
+    ca_bundle: pulumi.Input[str] | None = None
+    """The ConfigMap of the CA bundle its pods verify a managed database against, if any."""
     after: Sequence[pulumi.Resource] = ()
     """What its new Secret and its Deployment wait for (the servers' rotation steps): if one fails,
     `pulumi up` stops before any pod of it rolls."""
@@ -162,6 +164,7 @@ class Workload(pulumi.ComponentResource):
             settings=args.container,
             service_account=self.service_account,
             env=env,
+            ca_bundle=args.ca_bundle,
         )
         k8s.apps.v1.Deployment(name, metadata=deployment["metadata"], spec=deployment["spec"], opts=after)
         policy = network_policy_manifest(

@@ -86,12 +86,18 @@ def region_and_partition(problems: Problems, raw: RawConfig) -> None:
         )
 
 
-def provided_secrets(problems: Problems, raw: RawConfig, provided: tuple[SecretSpec, ...]) -> None:
-    """Each provided secret set, non-empty and encrypted (its value is never read here)."""
+def provided_secrets(
+    problems: Problems,
+    raw: RawConfig,
+    provided: tuple[SecretSpec, ...],
+    optional: frozenset[str] = frozenset(),
+) -> None:
+    """Each provided secret set (but those in `optional`), non-empty and encrypted (its value is
+    never read here)."""
     for spec in provided:
         key = str(spec.config_key)
         state, fix = raw.provided_state.get(key, "missing"), problems.set_secret_cmd((key,))
-        if state == "missing":
+        if state == "missing" and key not in optional:
             problems.add(key, f"is required: {spec.description}", fix)
         elif state == "empty":
             problems.add(key, "is empty", fix)

@@ -86,9 +86,26 @@ class WorkloadSettings(_Model):
     memory_limit: Quantity = "512Mi"
 
 
+DATABASE_KINDS = ("cluster", "rds", "aurora")
+"""Where Postgres lives: in the cluster (the guide's `postgres-svc`), or AWS-managed (RDS, Aurora)."""
+MANAGED_DATABASE_KINDS = DATABASE_KINDS[1:]
+SECRET_ARN = r"arn:(aws|aws-cn|aws-us-gov):secretsmanager:[a-z0-9-]+:\d{12}:secret:[\w/+=.@!-]{1,512}"
+"""A Secrets Manager secret's full ARN (its name, then `-` and six random characters)."""
+KMS_KEY_ARN = r"arn:(aws|aws-cn|aws-us-gov):kms:[a-z0-9-]+:\d{12}:key/[a-zA-Z0-9-]{1,128}"
+
+
 class DatabaseSettings(_Model):
     """Where the backend finds Postgres (`ai-etl:database`); the guide's `postgres-svc:5432/ai_etl`."""
 
+    kind: Annotated[
+        str,
+        text(" or ".join(map(repr, DATABASE_KINDS)), "|".join(DATABASE_KINDS)),
+        Field(
+            description="cluster (a Postgres in the cluster), rds or aurora (AWS-managed: TLS verified "
+            "against the RDS CA bundle, and `host` is the endpoint)",
+            examples=["<" + "|".join(DATABASE_KINDS) + ">"],
+        ),
+    ] = DATABASE_KINDS[0]
     host: Hostname = "postgres-svc"
     port: Port = 5432
     name: Word = "ai_etl"
@@ -105,6 +122,34 @@ class DatabaseSettings(_Model):
         text(ROLE_BASE_WHAT, ROLE_BASE),
         Field(description="the role the rotation step logs in as (CREATEROLE; docs/runbooks.md)"),
     ] = "postgres"
+    master_secret_arn: Annotated[
+        str | None,
+        text(
+            "a Secrets Manager secret ARN, arn:aws:secretsmanager:<region>:<account>:secret:<name>",
+            SECRET_ARN,
+            optional=True,
+        ),
+        Field(
+            description="rds or aurora only: the master user secret RDS manages (manage_master_user_"
+            "password); the rotation step logs in with its username and password, and dbAdminPassword "
+            "is not needed",
+            examples=["<the DB instance's or cluster's MasterUserSecret.SecretArn>"],
+        ),
+    ] = None
+    master_secret_kms_key_arn: Annotated[
+        str | None,
+        text("a KMS key ARN, arn:aws:kms:<region>:<account>:key/<id>", KMS_KEY_ARN, optional=True),
+        Field(
+            description="only when the master user secret is encrypted with a customer managed key: "
+            "that key (the operator may decrypt with it through Secrets Manager)",
+            examples=["<the MasterUserSecret.KmsKeyId, as an ARN>"],
+        ),
+    ] = None
+
+    @property
+    def on_rds(self) -> bool:
+        """Whether AWS runs the server (RDS or Aurora): TLS verified, and an endpoint for a host."""
+        return self.kind in MANAGED_DATABASE_KINDS
 
 
 CLUSTER = "cluster"

@@ -25,7 +25,7 @@ from ai_etl.catalogue import (
     server_credentials,
     url_of,
 )
-from ai_etl.config import crosschecks, providers, readers
+from ai_etl.config import crosschecks, databases, providers, readers
 from ai_etl.config.models import (
     DEFAULTS,
     DatabaseSettings,
@@ -162,11 +162,14 @@ def parse_settings(
     crosschecks.account_pin(problems, raw.elsewhere)
     if config is not None:
         catalogue = catalogue_of(config, catalogue)
-    crosschecks.provided_secrets(problems, raw, of_source(Source.PROVIDED, catalogue))
+    provided = of_source(Source.PROVIDED, catalogue)
+    replaced = databases.replaced_admins(raw, catalogue)
+    crosschecks.provided_secrets(problems, raw, provided, replaced)
     if config is not None:
         crosschecks.replica_region(problems, raw, config)
         crosschecks.namespace(problems, raw, config)
         crosschecks.cache(problems, config)
+        databases.check(problems, raw, config)
     if config is not None and config.grade == PRODUCTION:
         crosschecks.production_grade(problems, config, workloads, raw.elsewhere)
     crosschecks.generations(problems, entries, servers)
@@ -205,7 +208,7 @@ def parse_settings(
         config=config,
         workloads=MappingProxyType(workloads),
         provided=MappingProxyType(
-            {s.key: secret_of(str(s.config_key)) for s in of_source(Source.PROVIDED, catalogue)}
+            {s.key: secret_of(str(s.config_key)) for s in provided if s.config_key not in replaced}
         ),
         adopted=MappingProxyType(adopted_values(kept)),
         rotation=MappingProxyType(rotation),

@@ -26,6 +26,10 @@ from ai_etl.offline.stackconfig import load_project, load_stack_config, program_
 from ai_etl.ops.diff import RotatedCredential, rotated_credentials
 
 STACK = "dev"  # standard grade, where every setting may change alone
+RDS_HOST = "ai-etl-dev.c0example0.us-east-1.rds.amazonaws.com"
+MASTER = (
+    "arn:aws:secretsmanager:us-east-1:111111111111:secret:rds!db-00000000-0000-0000-0000-000000000000-AbCdEf"
+)
 # A different valid value for every setting: a new setting needs one here (a test says so).
 ALTERNATES: dict[str, Any] = {
     "namespace": "ai-etl-blue",
@@ -60,6 +64,19 @@ ALTERNATES: dict[str, Any] = {
     "database.name": "ai_etl_2",
     "database.user": "ai_etl_2",
     "database.adminUser": "ai_etl_admin",
+    # A managed kind needs its endpoint; RDS's master user secret (and its key) a managed kind.
+    "database.kind": {"database.kind": "rds", "database.host": RDS_HOST},
+    "database.masterSecretArn": {
+        "database.kind": "rds",
+        "database.host": RDS_HOST,
+        "database.masterSecretArn": MASTER,
+    },
+    "database.masterSecretKmsKeyArn": {
+        "database.kind": "rds",
+        "database.host": RDS_HOST,
+        "database.masterSecretArn": MASTER,
+        "database.masterSecretKmsKeyArn": "arn:aws:kms:us-east-1:111111111111:key/" + "0" * 8,
+    },
     "redis.host": "cache.internal",
     "redis.port": 6380,
     "redis.db": 1,

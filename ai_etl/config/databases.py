@@ -1,0 +1,93 @@
+"""Checks of where Postgres lives (`ai-etl:database.kind`): an AWS-managed server (RDS, Aurora) is
+reached at its endpoint with verified TLS, and its administrator may be the master user secret RDS
+manages; what does not fit is refused before anything is declared, each with its fix."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from ai_etl.catalogue import SecretSpec
+from ai_etl.config.fields import aws_regions
+from ai_etl.config.models import MANAGED_DATABASE_KINDS, StackConfig
+from ai_etl.config.problems import Problems
+from ai_etl.config.reading import RawConfig
+
+CONNECTION = "database"
+MASTER_SECRET = "masterSecretArn"
+MASTER_KEY = "masterSecretKmsKeyArn"
+ENDPOINT_PLACEHOLDER = "<endpoint>"
+NAME_PLACEHOLDER = "<name>"
+SHOWN_KIND = {"rds": "RDS", "aurora": "Aurora"}
+RDS_ENDPOINT = re.compile(r"[a-z0-9.-]+\.rds\.amazonaws\.com(\.cn)?")
+"""What an RDS or Aurora endpoint (instance, cluster, reader, custom or RDS Proxy) ends in: the names
+its server certificate holds, so the only names `sslmode=verify-full` accepts (a CNAME of one fails
+the host name check)."""
+
+
+def _given(raw: RawConfig) -> Mapping[str, Any]:
+    given = raw.values.get(CONNECTION)
+    return given if isinstance(given, dict) else {}
+
+
+def replaced_admins(raw: RawConfig, catalogue: tuple[SecretSpec, ...]) -> frozenset[str]:
+    """The config keys of the administrators' passwords the stack need not set: those whose server
+    credential's connection names a managed secret instead (`database.masterSecretArn`)."""
+    given = _given(raw)
+    return frozenset(
+        str(s.config_key)
+        for s in catalogue
+        if s.replaced_by and s.replaced_by in given and given[s.replaced_by]
+    )
+
+
+def check(problems: Problems, raw: RawConfig, config: StackConfig) -> None:
+    """A managed kind needs its endpoint for `host`; the master user secret only with a managed kind,
+    in the stack's region; its KMS key only with it."""
+    db, given = config.database, _given(raw)
+    path = (CONNECTION,)
+    if db.on_rds and "host" not in given:
+        problems.add(
+            "database.host",
+            f"is required with database.kind {db.kind}: the endpoint of the {SHOWN_KIND[db.kind]} database "
+            "(the program's default, postgres-svc, is a name inside the cluster)",
+            problems.set_cmd((*path, "host"), ENDPOINT_PLACEHOLDER),
+        )
+    elif db.on_rds and not RDS_ENDPOINT.fullmatch(db.host):
+        problems.add(
+            "database.host",
+            f"must be the {SHOWN_KIND[db.kind]} endpoint (<name>.<id>.<region>.rds.amazonaws.com) with "
+            f"database.kind {db.kind}, got {problems.shown((*path, 'host'), db.host)}: the connections "
+            "verify the server's certificate, which names the endpoint only",
+            problems.set_cmd((*path, "host"), ENDPOINT_PLACEHOLDER),
+        )
+    if db.master_secret_arn and not db.on_rds:
+        problems.add(
+            f"database.{MASTER_SECRET}",
+            f"is RDS's own secret, for database.kind {' or '.join(MANAGED_DATABASE_KINDS)} only (got "
+            f"{db.kind}); a Postgres in the cluster takes dbAdminPassword",
+            problems.rm_cmd((*path, MASTER_SECRET)),
+        )
+    # A region that is not one has its own problem; the secret is judged against a real one only.
+    elif (
+        db.master_secret_arn
+        and raw.region in aws_regions()
+        and db.master_secret_arn.split(":")[3] != raw.region
+    ):
+        partition, _, region, account = db.master_secret_arn.split(":")[1:5]
+        problems.add(
+            f"database.{MASTER_SECRET}",
+            f"is a secret of region {region}, but the operator reads Secrets Manager in aws:region "
+            f"({raw.region}) only: name the master user secret of the database in that region",
+            problems.set_cmd(
+                (*path, MASTER_SECRET),
+                f"arn:{partition}:secretsmanager:{raw.region}:{account}:secret:{NAME_PLACEHOLDER}",
+            ),
+        )
+    if db.master_secret_kms_key_arn and not db.master_secret_arn:
+        problems.add(
+            f"database.{MASTER_KEY}",
+            f"is the key of database.{MASTER_SECRET}, which is not set",
+            problems.rm_cmd((*path, MASTER_KEY)),
+        )
