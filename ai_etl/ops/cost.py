@@ -112,6 +112,8 @@ LINES = (
     Line("CloudTrail trail the stack declares (`auditTrail: declare`), and its S3 bucket of log files",
          "the first copy of management events is free; S3 storage a few cents at this volume", flat("0"),
          (TRAIL,), ("aws:s3/",)),
+    Line("ElastiCache users and user group of the backend (`redis.kind: elasticache`; the cache itself is "
+         "yours)", "no charge of their own", flat("0"), ("aws:elasticache/",)),
     Line("IAM roles and policies", "free", flat("0"), (IAM_ROLE, IAM_ROLE_POLICY, IAM_POLICY)),
     Line("Kubernetes objects, on the cluster you run", "free", flat("0"), (KUBERNETES,)),
 )  # fmt: skip
