@@ -172,7 +172,8 @@ def add_stack(project: Path, name: str, production: bool, consumers: list[str], 
     assert "`needs:`" in recipe, "step 3 says how a job takes its place in the promotion order"
     grade = re.search(
         r"`ai-etl:grade:\s+production` with\s+`protect: true`, a 30-day `recoveryWindowInDays` and a"
-        r" `replicaRegion` if it is to be\s+production-grade, whatever its name",
+        r" `replicaRegion` if it is to be\s+production-grade, whatever its name \(`prod-eu` as well as"
+        r" `production`\), and an `auditTrail`",
         recipe,
     )
     assert grade, "step 1 says what a production-grade stack needs, under any name"
@@ -192,6 +193,7 @@ def add_stack(project: Path, name: str, production: bool, consumers: list[str], 
             "ai-etl:protect": True,
             "ai-etl:recoveryWindowInDays": 30,
             "ai-etl:replicaRegion": "eu-west-1",
+            "ai-etl:auditTrail": "declare",
         }
     stack_file = {
         "secretsprovider": "awskms://alias/ai-etl-pulumi?region=eu-central-1",

@@ -10,10 +10,10 @@ import pytest
 import yaml
 
 from ai_etl import names
-from ai_etl.catalogue import CONSUMERS, server_credentials
+from ai_etl.catalogue import CONSUMERS
 from ai_etl.offline.render import render
 from ai_etl.offline.stackconfig import load_stack_config
-from tests.helpers import STACKS
+from tests.helpers import STACKS, stepped
 from tests.tools import run_tool
 
 pytestmark = pytest.mark.slow  # checkov takes seconds per file
@@ -43,7 +43,7 @@ def test_checkov_passes_on_every_stack(rendered: dict[str, Path], stack: str) ->
     assert report["summary"]["passed"] > 50
     skipped = {(c["check_id"], c["resource"]) for c in report["results"]["skipped_checks"]}
     namespace = names.namespace(stack, load_stack_config(stack).get("ai-etl:namespace"))
-    jobs = {f"Job.{namespace}.{names.step_job(spec.key, 0)}" for spec in server_credentials()}
+    jobs = {f"Job.{namespace}.{names.step_job(spec.key, 0)}" for spec in stepped(stack)}
     deployments = {f"Deployment.{namespace}.{names.workload(c.name)}" for c in CONSUMERS}
     assert skipped == {("CKV_K8S_35", r) for r in deployments | jobs}
 
