@@ -206,6 +206,9 @@ def expected_resources(
     # entry of ours (its secret, value and resource policy).
     managed = (1 if on_rds(stack) else 0) - 3 * (len(catalogue) - len(entries_of(stack, catalogue)))
     caches_own = 4 * len(caches)
+    # A declared trail: its component, the trail, its bucket and the bucket's policy, public access
+    # block, encryption and versioning.
+    managed += 7 if setting == DECLARE_TRAIL else 0
     return (
         components
         + k8s

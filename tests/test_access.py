@@ -27,7 +27,9 @@ from ai_etl.tokens import (
     IAM_ROLE_POLICY,
     KMS_ALIAS,
     KMS_KEY,
+    S3_BUCKET,
     SM_SECRET,
+    TRAIL,
 )
 from tests.helpers import (
     ADMISSION_KINDS,
@@ -286,7 +288,7 @@ def test_a_protected_stack_protects_key_and_secrets_but_not_what_rotation_replac
     for stack, protected in grades.items():
         assert protected or stack not in PRODUCTION_GRADE
         for r in stack_runs[stack].resources:
-            if r.type in (KMS_KEY, SM_SECRET):
+            if r.type in (KMS_KEY, SM_SECRET, TRAIL, S3_BUCKET):  # a declared trail's logs are kept too
                 assert r.protect is protected, (stack, r.name)
             else:
                 assert r.protect is False, (stack, r.name)

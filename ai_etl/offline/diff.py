@@ -62,6 +62,14 @@ REPLACE_ON: dict[str, tuple[str, ...]] = {
     # internal/service/cloudtrail/trail.go (name); internal/service/s3/bucket.go (bucket, prefix)
     providers.TRAIL: ("name", "region"),
     providers.S3_BUCKET: ("bucket", "bucketPrefix", "region"),
+    # internal/service/s3/bucket_policy.go, bucket_public_access_block.go,
+    # bucket_server_side_encryption_configuration.go, bucket_versioning.go: each is its bucket's (the
+    # bucket is its id), and the expected owner where it takes one; taken to force a new resource as
+    # the bucket's own name does (not read in those files here: a declared trail's bucket never moves)
+    providers.S3_BUCKET_POLICY: ("bucket", "region"),
+    providers.S3_PUBLIC_ACCESS_BLOCK: ("bucket", "region"),
+    providers.S3_ENCRYPTION: ("bucket", "expectedBucketOwner", "region"),
+    providers.S3_VERSIONING: ("bucket", "expectedBucketOwner", "region"),
     # internal/service/iam/role.go, role_policy.go (IAM is global: no region)
     providers.IAM_ROLE: ("name", "namePrefix", "path"),
     providers.IAM_ROLE_POLICY: ("name", "namePrefix", "role"),

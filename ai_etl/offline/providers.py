@@ -33,6 +33,10 @@ LOG_METRIC_FILTER = "aws:cloudwatch/logMetricFilter:LogMetricFilter"
 SQS_QUEUE = "aws:sqs/queue:Queue"
 SQS_QUEUE_POLICY = "aws:sqs/queuePolicy:QueuePolicy"
 S3_BUCKET = "aws:s3/bucket:Bucket"
+S3_BUCKET_POLICY = "aws:s3/bucketPolicy:BucketPolicy"
+S3_PUBLIC_ACCESS_BLOCK = "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"
+S3_ENCRYPTION = "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
+S3_VERSIONING = "aws:s3/bucketVersioning:BucketVersioning"
 TRAIL = "aws:cloudtrail/trail:Trail"
 CACHE_USER = "aws:elasticache/user:User"
 CACHE_USER_GROUP = "aws:elasticache/userGroup:UserGroup"
@@ -61,6 +65,10 @@ RESOURCES = (
     SQS_QUEUE,
     SQS_QUEUE_POLICY,
     S3_BUCKET,
+    S3_BUCKET_POLICY,
+    S3_PUBLIC_ACCESS_BLOCK,
+    S3_ENCRYPTION,
+    S3_VERSIONING,
     TRAIL,
     CACHE_USER,
     CACHE_USER_GROUP,
