@@ -18,6 +18,7 @@ import yaml
 
 from ai_etl.catalogue import CATALOGUE, CONSUMERS, server_credentials
 from ai_etl.config.settings import ConfigError
+from ai_etl.config.trail import DECLARE_TRAIL
 from ai_etl.offline import diff as diffing
 from ai_etl.offline import formats, providers, sdk
 from ai_etl.offline.cli import main
@@ -33,8 +34,10 @@ from ai_etl.tokens import (
     KMS_KEY,
     NAMESPACE_COMPONENT,
     RANDOM_PASSWORD,
+    S3_BUCKET,
     SM_SECRET,
     SM_VERSION,
+    TRAIL,
     sdk_class,
     sdk_function,
 )
@@ -87,7 +90,10 @@ def test_resources_json_lists_every_resource_with_its_safety_options(
     assert resources[2]["type"] == NAMESPACE_COMPONENT, "declaration order, not resolution order"
     protected = {r["type"] for r in resources if r["protect"]}
     # Read from the stack file, never from its name: a production-grade stack may have any name.
-    assert protected == ({KMS_KEY, SM_SECRET} if settings_of(stack).config.protect else set())
+    kept = {KMS_KEY, SM_SECRET} | (
+        {TRAIL, S3_BUCKET} if settings_of(stack).config.audit_trail == DECLARE_TRAIL else set()
+    )
+    assert protected == (kept if settings_of(stack).config.protect else set())
     assert settings_of(stack).config.protect or stack not in PRODUCTION_GRADE
 
 
