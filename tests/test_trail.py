@@ -150,6 +150,18 @@ def test_a_trail_named_by_arn_is_looked_up_in_its_home_region() -> None:
     assert f"auditTrail: trail {arn!r} is not multi-region" in message
 
 
+def test_a_trail_of_another_account_is_refused_and_a_bad_answer_is_no_traceback() -> None:
+    """An organization trail (another account's) is changed by calls in that account, which this
+    stack's rules cannot see: refused at production grade, with the fix that declares the stack's
+    own. A lookup answering `null` properties is a trail that logs nothing, refused as such."""
+    arn = f"arn:aws:cloudtrail:{PRIMARY}:999999999999:trail/org-trail"
+    message = refusal(STACK, stack_config(STACK, {TRAIL_KEY: arn}))
+    assert f"auditTrail: must be a trail of the stack's account ({ACCOUNT})" in message, message
+    assert fixes(message) == [f"pulumi config set auditTrail declare --stack {STACK}"], message
+    message = refusal(STACK, CONFIG, {GET_CLOUDCONTROL_RESOURCE: {"properties": "null"}})
+    assert "auditTrail: trail '" in message, message
+
+
 def test_below_production_grade_a_missing_or_blind_trail_is_warned(stack_runs: dict[str, Run]) -> None:
     """A standard stack runs without a trail named, or with one that would miss reads, and says so
     with the fix."""

@@ -49,7 +49,17 @@ TAMPER_EVENTS = {
     "sqs": ("DeleteQueue", "SetQueueAttributes", "PurgeQueue", "RemovePermission"),
     "monitoring": ("DeleteAlarms", "DisableAlarmActions", "PutMetricAlarm", "SetAlarmState"),
     "kms": ("DisableKey", "ScheduleKeyDeletion", "PutKeyPolicy", "DisableKeyRotation"),
-    "iam": ("UpdateAssumeRolePolicy", "PutRolePolicy", "DeleteRolePolicy"),
+    # A quiet role's trust or permissions changed, or the role deleted and made again under its name
+    # (its sessions' issuer ARN, which the read rule excludes, stays the same).
+    "iam": (
+        "UpdateAssumeRolePolicy",
+        "PutRolePolicy",
+        "DeleteRolePolicy",
+        "AttachRolePolicy",
+        "DetachRolePolicy",
+        "DeleteRole",
+        "CreateRole",
+    ),
     "cloudtrail": ("StopLogging", "DeleteTrail", "UpdateTrail", "PutEventSelectors", "PutInsightSelectors"),
     "secretsmanager": (
         "ReplicateSecretToRegions",

@@ -17,7 +17,15 @@ from ai_etl import names
 from ai_etl.catalogue import SecretSpec
 from ai_etl.config import providers
 from ai_etl.config.commands import Commands, joined, word
-from ai_etl.config.fields import LABEL, OIDC_PROVIDER_ARN, aws_regions, image_tag, mended_region, pinned
+from ai_etl.config.fields import (
+    LABEL,
+    OIDC_PROVIDER_ARN,
+    TRAIL,
+    aws_regions,
+    image_tag,
+    mended_region,
+    pinned,
+)
 from ai_etl.config.models import DECLARE_TRAIL, ELASTICACHE, REPLICA_PLACEHOLDER, RedisSettings, StackConfig
 from ai_etl.config.problems import Problems, Target, already, meant
 from ai_etl.config.reading import ADOPT, NOT_AN_OBJECT, SECRET, RawConfig
@@ -258,7 +266,18 @@ def production_grade(
             f"is required {why}: {NO_TRAIL}",
             problems.set_cmd(("auditTrail",), DECLARE_TRAIL),
         )
-    if not allowed_accounts(raw_elsewhere):
+    trail = TRAIL.fullmatch(config.audit_trail or "")
+    accounts = allowed_accounts(raw_elsewhere)
+    if trail and trail["account"] and accounts and trail["account"] != accounts[0]:
+        # An organization trail's StopLogging or UpdateTrail is a call in its own (management)
+        # account: this account's EventBridge never sees it, so the tamper rules cannot either.
+        need(
+            "auditTrail",
+            f"must be a trail of the stack's account ({accounts[0]}) {why}: changes to a trail of account "
+            f"{trail['account']} are made there, where this stack's rules cannot see them",
+            problems.set_cmd(("auditTrail",), DECLARE_TRAIL),
+        )
+    if not accounts:
         need(
             "aws:allowedAccountIds",
             f"is required {why}: without it the stack deploys into whatever account the credentials reach",

@@ -305,8 +305,8 @@ class StackConfig(_Model):
     audit_trail: Annotated[
         str | None,
         text(
-            "a CloudTrail trail's name, its ARN (arn:aws:cloudtrail:<region>:<account>:trail/<name>), "
-            f"or {DECLARE_TRAIL!r}",
+            "a CloudTrail trail's name (3 to 128 letters, digits, '.', '_' or '-'), its ARN "
+            f"(arn:aws:cloudtrail:<region>:<account>:trail/<name>), or {DECLARE_TRAIL!r}",
             TRAIL.pattern,
             optional=True,
         ),

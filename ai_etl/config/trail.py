@@ -104,6 +104,8 @@ def logs_reads(properties: Mapping[str, Any]) -> bool:
 def trail_from(properties: str | Mapping[str, Any]) -> Trail:
     """A Trail from Cloud Control's `properties` (JSON text, as get_resource returns it)."""
     found = json.loads(properties) if isinstance(properties, str) else properties
+    if not isinstance(found, Mapping):  # `null`, a list: a trail of no properties, refused as such
+        found = {}
     return Trail(
         name=str(found.get("TrailName", "")),
         arn=str(found.get("Arn", "")),
