@@ -51,6 +51,9 @@ SAMPLES = {
     "<primary endpoint>": "master.ai-etl-production.example.use1.cache.amazonaws.com",
     "<endpoint>": "ai-etl.c0example0.us-east-1.rds.amazonaws.com",
     "<name>": "rds!db-00000000-0000-0000-0000-000000000000-AbCdEf",
+    "<MasterUserSecret.SecretArn of the database>": (
+        "arn:aws:secretsmanager:eu-west-1:333333333333:secret:rds!db-00000000-0000-0000-0000-000000000000-AbCdEf"
+    ),
 }
 """What the user puts in place of each placeholder a fix holds (own() gives a stack's own where the
 placeholder stands for where that stack lives)."""

@@ -236,6 +236,14 @@ CASES = [
          {"ai-etl:database": {**load_stack_config("staging", PROJECT_DIR)["ai-etl:database"],
                               "masterSecretArn": f"arn:aws:secretsmanager:eu-west-1:333333333333:secret:{SAMPLES['<name>']}"}},
          stack="staging"),
+    Case("master user secret that is not RDS's: another stack's value", {"ai-etl:database": {
+            "masterSecretArn": "arn:aws:secretsmanager:eu-west-1:333333333333:secret:ai-etl/dev/jwt-secret-key-AbCdEf"}},
+         ("database.masterSecretArn: must be the master user secret RDS manages", "synced to the step"),
+         {"ai-etl:database": load_stack_config("staging", PROJECT_DIR)["ai-etl:database"]}, stack="staging"),
+    Case("master user secret of another account", {"ai-etl:database": {
+            "masterSecretArn": f"arn:aws:secretsmanager:eu-west-1:444444444444:secret:{SAMPLES['<name>']}"}},
+         ("database.masterSecretArn: is a secret of account 444444444444", "deploys into 333333333333"),
+         {"ai-etl:database": load_stack_config("staging", PROJECT_DIR)["ai-etl:database"]}, stack="staging"),
 ]  # fmt: skip
 
 

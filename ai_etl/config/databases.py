@@ -16,6 +16,12 @@ from ai_etl.config.reading import RawConfig
 
 CONNECTION = "database"
 MASTER_SECRET = "masterSecretArn"
+RDS_MASTER_SECRET = re.compile(
+    r"arn:(aws|aws-cn|aws-us-gov):secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:"
+    r"rds!(db|cluster)-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}-[A-Za-z0-9]{6}"
+)
+"""The secret RDS makes for a master user (manage_master_user_password): `rds!db-<uuid>` or
+`rds!cluster-<uuid>`, and Secrets Manager's six-character suffix, which IAM needs to match it."""
 MASTER_KEY = "masterSecretKmsKeyArn"
 ENDPOINT_PLACEHOLDER = "<endpoint>"
 NAME_PLACEHOLDER = "<name>"
@@ -85,6 +91,29 @@ def check(problems: Problems, raw: RawConfig, config: StackConfig) -> None:
                 f"arn:{partition}:secretsmanager:{raw.region}:{account}:secret:{NAME_PLACEHOLDER}",
             ),
         )
+    elif db.master_secret_arn and not RDS_MASTER_SECRET.fullmatch(db.master_secret_arn):
+        # Any other secret would be synced to the step and readable by the operator's role: another
+        # stack's, this stack's own values, anything of the account.
+        problems.add(
+            f"database.{MASTER_SECRET}",
+            "must be the master user secret RDS manages for the database, named rds!db-<id> or "
+            'rds!cluster-<id> by RDS (RDS user guide, "Password management with Amazon RDS and AWS '
+            'Secrets Manager"): any other secret would be read by the operator and synced to the step',
+            problems.set_cmd((*path, MASTER_SECRET), "<MasterUserSecret.SecretArn of the database>"),
+        )
+    elif (
+        db.master_secret_arn
+        and isinstance(accounts := raw.elsewhere.get("aws:allowedAccountIds"), list)
+        and accounts
+    ):
+        account = db.master_secret_arn.split(":")[4]
+        if account != str(accounts[0]):
+            problems.add(
+                f"database.{MASTER_SECRET}",
+                f"is a secret of account {account}, but the stack deploys into {accounts[0]} "
+                "(aws:allowedAccountIds): name the master user secret of the database in that account",
+                problems.set_cmd((*path, MASTER_SECRET), "<MasterUserSecret.SecretArn of the database>"),
+            )
     if db.master_secret_kms_key_arn and not db.master_secret_arn:
         problems.add(
             f"database.{MASTER_KEY}",
