@@ -178,7 +178,7 @@ def expected_resources(
     destinations = sum(1 for key in ("ai-etl:auditEmail", "ai-etl:auditEndpoint") if key in config)
     # What the access path's watchers name: the trail, and the secrets by name and by each region's ARN.
     setting = config.get("ai-etl:auditTrail")
-    trail = trail_name(stack) if setting == DECLARE_TRAIL else (wanted(str(setting))[0] if setting else None)
+    trail = watched_trail(stack)
     account, region = (
         str((config.get("aws:allowedAccountIds") or [MOCK_ACCOUNT])[0]),
         str(config["aws:region"]),
@@ -223,6 +223,15 @@ def expected_resources(
         + caches_own
         + managed
     )
+
+
+def watched_trail(stack: str) -> str | None:
+    """The name of the trail whose changes the stack's tamper rules watch, as its file sets
+    `auditTrail`: the one the program declares, the one named (by name or ARN), or none."""
+    setting = load_stack_config(stack).get("ai-etl:auditTrail")
+    if setting is None:
+        return None
+    return trail_name(stack) if setting == DECLARE_TRAIL else wanted(str(setting))[0]
 
 
 def database_config(stack: str) -> dict[str, Any]:

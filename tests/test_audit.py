@@ -31,9 +31,7 @@ from ai_etl.components.auditpatterns import (
     watch_pattern,
 )
 from ai_etl.config.settings import ConfigError
-from ai_etl.config.trail import DECLARE_TRAIL, wanted
 from ai_etl.names import audit_bus_role, audit_name, operator_role, role_arn, secret_name, secret_prefix
-from ai_etl.names import trail as trail_name
 from ai_etl.offline.records import Registration, Run
 from ai_etl.offline.stackconfig import load_stack_config
 from ai_etl.tokens import (
@@ -51,7 +49,7 @@ from ai_etl.tokens import (
     SQS_QUEUE,
     SQS_QUEUE_POLICY,
 )
-from tests.helpers import PRODUCTION_GRADE, STACKS, STANDARD_GRADE, run_stack, stack_config
+from tests.helpers import PRODUCTION_GRADE, STACKS, STANDARD_GRADE, run_stack, stack_config, watched_trail
 from tests.test_access import api_errors, iam_findings
 
 # A production-grade stack, whatever its name: it has a replica region, and alerts must reach someone.
@@ -364,8 +362,7 @@ def tamper_cases(run: Run, region: str) -> dict[str, tuple[dict[str, Any], Break
     primary, replica = regions()
     cluster = str(stack_config(STACK)["ai-etl:clusterName"])
     log_group = f"/aws/eks/{cluster}/cluster"
-    named = str(stack_config(STACK)["ai-etl:auditTrail"])
-    trail = trail_name(STACK) if named == DECLARE_TRAIL else wanted(named)[0]
+    trail = watched_trail(STACK)
     trail_arn = f"arn:aws:cloudtrail:{primary}:{ACCOUNT}:trail/{trail}"
     third = next(r for r in ("eu-central-1", "eu-west-1", "ap-south-1") if r not in regions())
     other = secret_name(next(s for s in STACKS if s != STACK), "jwt-secret-key")
