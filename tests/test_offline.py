@@ -403,7 +403,9 @@ def test_the_wire_form_of_a_secret_is_the_sdks() -> None:
 def test_an_offline_run_takes_no_stack_traces_and_gives_the_sdks_function_back() -> None:
     """The SDK's per-registration stack trace, which offline runs skip (sdk.no_source_positions), is
     still the function the SDK calls, and an empty trace still reads as "no position"; after a run,
-    even one the program ends with an error, the SDK has its own function again."""
+    even one the program ends with an error, the SDK has its own function again, and the cycle
+    collector (off during a run: sdk.no_cycle_collection) is on again."""
+    import gc
     import inspect
 
     from pulumi.runtime import resource
@@ -418,9 +420,13 @@ def test_an_offline_run_takes_no_stack_traces_and_gives_the_sdks_function_back()
     with pytest.raises(RuntimeError), sdk.no_source_positions():
         raise RuntimeError("the program failed")
     assert resource._get_stack_trace is own
+    with pytest.raises(RuntimeError), sdk.no_cycle_collection():
+        raise RuntimeError("the program failed")
+    assert gc.isenabled()
 
 
 FOREIGN_PROGRAM = """
+import gc
 import json
 import pulumi
 import pulumi_aws as aws
@@ -430,13 +436,17 @@ role = aws.iam.Role("app", assume_role_policy=json.dumps({"Version": "2012-10-17
 aws.iam.RolePolicy("app-read", role=role.id, policy=json.dumps({"Version": "2012-10-17", "Statement": []}))
 k8s.core.v1.ConfigMap("settings", data={"LOG_LEVEL": "info"})
 pulumi.export("token", pulumi.Config().require_secret("token"))
+pulumi.export("collecting", gc.isenabled())
 """
 
 
 def test_render_runs_any_pulumi_program_with_auto_naming(tmp_path: Path) -> None:
     """Another project, whose resources rely on Pulumi's auto-naming (an IAM role and RolePolicy
     without `name`, a ConfigMap without metadata), renders as `pulumi up` would name them; its
-    `secret: true` key, unset here, gets a placeholder."""
+    `secret: true` key, unset here, gets a placeholder. The run goes without the cycle collector
+    (sdk.no_cycle_collection), which is on again after it."""
+    import gc
+
     (tmp_path / "Pulumi.yaml").write_text(
         "name: other\nruntime: python\nmain: app/\nconfig:\n  token:\n    type: string\n    secret: true\n"
     )
@@ -444,6 +454,7 @@ def test_render_runs_any_pulumi_program_with_auto_naming(tmp_path: Path) -> None
     (tmp_path / "app" / "__main__.py").write_text(FOREIGN_PROGRAM)
     (tmp_path / "Pulumi.qa.yaml").write_text("config:\n  aws:region: eu-west-1\n")
     rendered = render("qa", tmp_path / "out", tmp_path)
+    assert rendered.run.exports["collecting"] is False and gc.isenabled()
     names = {
         r.type: r.inputs.get("name") or r.inputs.get("metadata", {}).get("name")
         for r in rendered.run.resources

@@ -23,7 +23,7 @@ from ai_etl.offline.answers import MOCK_ACCOUNT, ProviderMocks
 from ai_etl.offline.monitor import RecordingMonitor
 from ai_etl.offline.placeholders import offline_config
 from ai_etl.offline.records import Registration, Run, Sensitive
-from ai_etl.offline.sdk import no_source_positions
+from ai_etl.offline.sdk import no_cycle_collection, no_source_positions
 from ai_etl.offline.stackconfig import (
     apply_project_config,
     engine_config,
@@ -136,7 +136,7 @@ def run_program(
         pulumi.runtime.set_mocks(
             provider_mocks, project=project, stack=stack, preview=False, monitor=monitor, logger=logger
         )
-        with no_source_positions():
+        with no_source_positions(), no_cycle_collection():
             body()
     finally:
         os.chdir(where)

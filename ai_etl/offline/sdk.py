@@ -2,12 +2,14 @@
 
 The wire form of a secret: the SDK's names for it are private (`pulumi.runtime.rpc.
 _special_sig_key`, `_special_secret_sig`), so the values stand here as the protocol defines them
-(pulumi/pulumi sdk/go/common/resource/sig/sig.go). And no source positions (below). pyproject.toml
-pins the SDK to one exact version, and tests/test_offline.py holds these to the SDK's own.
+(pulumi/pulumi sdk/go/common/resource/sig/sig.go). And what makes a run cheaper (below): no source
+positions, no cycle collector. pyproject.toml pins the SDK to one exact version, and
+tests/test_offline.py holds these to the SDK's own.
 """
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -26,6 +28,25 @@ def is_secret_wire(value: Any) -> bool:
 def secret_wire(value: Any) -> dict[str, Any]:
     """`value` in the wire form of a secret."""
     return {SIG_KEY: SECRET_SIG, "value": value}
+
+
+@contextmanager
+def no_cycle_collection() -> Iterator[None]:
+    """A run without the cycle collector; it is turned back on (if it was on) when the run ends.
+
+    A run allocates tens of thousands of short-lived objects (the SDK's Outputs, futures and asyncio
+    handles) while the provider SDKs' modules, imported on first use, hold hundreds of thousands of
+    long-lived ones; every third-generation collection walks them all again. Measured on a
+    production render of 156 resources: 0.51 s of CPU with the collector, 0.36 s without.
+    Reference counting still frees what a run drops; the cycles it leaves are collected by the next
+    collection after the run, so a process that renders many stacks does not grow."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 @contextmanager
