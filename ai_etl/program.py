@@ -10,20 +10,27 @@ import pulumi
 
 from ai_etl import names
 from ai_etl.catalogue import CATALOGUE, CONSUMERS, Consumer, SecretSpec
-from ai_etl.config.cluster import lookup_cluster
-from ai_etl.config.settings import load_settings
+from ai_etl.config.cluster import Cluster, lookup_cluster
+from ai_etl.config.settings import Settings, load_settings
 from ai_etl.config.trail import lookup_trail
 from ai_etl.environment import Environment, EnvironmentArgs
-from ai_etl.plan import plan
+from ai_etl.plan import Plan, plan
 
 
-def main(catalogue: tuple[SecretSpec, ...] = CATALOGUE, consumers: tuple[Consumer, ...] = CONSUMERS) -> None:
+def decide(
+    catalogue: tuple[SecretSpec, ...] = CATALOGUE, consumers: tuple[Consumer, ...] = CONSUMERS
+) -> tuple[Settings, Cluster, Plan]:
+    """Everything the program decides before it declares anything, and every refusal: `main`'s
+    first part, which the takeover runs alone to learn whether the program accepts a stack."""
     settings = load_settings(catalogue, consumers)  # every config problem stops here, before anything
     cluster = lookup_cluster(settings)  # and a cluster that is missing, or refused for this grade
     lookup_trail(settings)  # and a trail that would miss reads (unless the program declares it)
-    environment = Environment(
-        names.ROOT, EnvironmentArgs(plan(settings, cluster), settings.provided, settings.adopted)
-    )
+    return settings, cluster, plan(settings, cluster)
+
+
+def main(catalogue: tuple[SecretSpec, ...] = CATALOGUE, consumers: tuple[Consumer, ...] = CONSUMERS) -> None:
+    settings, cluster, planned = decide(catalogue, consumers)
+    environment = Environment(names.ROOT, EnvironmentArgs(planned, settings.provided, settings.adopted))
     pulumi.export("namespace", environment.namespace)
     pulumi.export("secretNames", environment.secret_names)
     pulumi.export("secretArns", environment.secret_arns)

@@ -55,6 +55,7 @@ def run_program(
     registrations: list[Registration] | None = None,
     answers: Mapping[str, Mapping[str, Any] | None] | None = None,
     root: Path | None = None,
+    entry: Callable[[], object] | None = None,
 ) -> Run:
     """Run `program` for `stack` under the SDK's mocks.
 
@@ -70,7 +71,8 @@ def run_program(
     language host's --root_directory) and the program runs from its own folder (the host's --pwd:
     pulumi/pulumi pkg/engine/project.go getPwdMain, lines 45-72 at 1b5949891b3c, and
     sdk/python/cmd/pulumi-language-python-exec, lines 128 and 148-149); else the program runs from
-    the current directory, with no root directory.
+    the current directory, with no root directory. `entry`, if given, is run instead of the
+    program's file: a function of the program, under the same mocks and config.
     """
     secret_keys = dict(secret_keys or {})
     if isinstance(project, Mapping):
@@ -120,7 +122,10 @@ def run_program(
     @pulumi.runtime.test
     def body() -> Any:
         pulumi.runtime.register_stack_transformation(note_declaration)
-        runpy.run_path(str(program), run_name="__main__")
+        if entry is None:
+            runpy.run_path(str(program), run_name="__main__")
+        else:
+            entry()
         return collect_exports()
 
     # Resolved first: both may be relative to the current folder, which becomes the program's.
@@ -163,6 +168,7 @@ def offline_run(
     project_dir: Path = Path(),
     answers: Mapping[str, Any] | None = None,
     starting: Callable[[], None] | None = None,
+    entry: Callable[[], object] | None = None,
 ) -> tuple[Run, list[str]]:
     """Run a project's program for `stack` offline; and which provided secrets got placeholders.
 
@@ -188,6 +194,7 @@ def offline_run(
         project=str(project["name"]),
         answers=answers,
         root=project_dir,
+        entry=entry,
     )
     # The stack file's own settings that change what reaches the providers are shown as theirs are.
     reaching = dict(sorted({**run.provider_config, **stack_file.settings}.items()))

@@ -88,12 +88,15 @@ def _refused_by_the_program(stack: str, project_dir: Path) -> None:
     """TakeoverError if the program refuses the stack's config (a system namespace, a name with
     shell characters...): the script's own preview would stop on it, but only after the script has
     read the live Secret of that namespace and written its values into the stack's config. The
-    program runs offline, as `make check` runs it, with placeholders for the secrets not set yet."""
+    program's checks run offline, as `make check` runs them, with placeholders for the secrets not
+    set yet: its part before it declares anything (ai_etl.program.decide), where it refuses a config,
+    a third of the time of a whole render."""
     from ai_etl.offline.cli import ERRORS
     from ai_etl.offline.runner import offline_run
+    from ai_etl.program import decide
 
     try:
-        offline_run(stack, project_dir)
+        offline_run(stack, project_dir, entry=decide)
     except ERRORS as error:
         raise TakeoverError(
             f"stack {stack}: the program refuses this stack's config, so the takeover would stop "
