@@ -163,8 +163,7 @@ def test_every_printed_fix_works_as_printed(project: Project, case: Case) -> Non
         assert problems and not problems & seen, f"a pasted fix left its problem: {problems & seen}"
         seen |= problems
         for line in fixes(message):
-            result = project.paste(filled(line, "production"), typed=f"{PROMPTED}\n" * 8)
-            assert result.returncode == 0, f"{line}\n{result.stderr}"
+            project.pasted("production", filled(line, "production"), typed=f"{PROMPTED}\n" * 8)
     assert not isinstance(project.run("production"), str)
 
 
