@@ -35,11 +35,16 @@ from ai_etl.ops.takeover import Target, main, script, steps, target
 from ai_etl.tokens import K8S_JOB, K8S_PROVIDER, SM_SECRET
 from tests.helpers import (
     PLACEHOLDERS,
+    STACKS,
     STANDARD_GRADE,
     backend_manifest,
     copy_project,
+    on_rds,
     run_cli,
     run_config,
+    run_stack,
+    secrets_manager_values,
+    settings_of,
     stack_config,
 )
 from tests.paths import PROJECT_DIR
@@ -413,14 +418,18 @@ def as_secret(values: dict[str, str]) -> str:
 
 
 def helper(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, stdin: str, *argv: str
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    stdin: str,
+    *argv: str,
+    stack: str = STACK,
 ) -> tuple[int, str, str]:
     """One of the script's helper calls (`python -m ai_etl.ops.takeover STACK --...`), in process."""
     import io
 
     monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
     try:
-        main([STACK, *argv])
+        main([stack, *argv])
         code = 0
     except SystemExit as exit_:
         code = int(exit_.code or 0)
@@ -448,7 +457,76 @@ def test_every_password_the_guides_generators_make_is_read_whole(
                 takeover._secret_data(json.loads(as_secret(live))),
                 {key: base64.b64encode(ours.encode()).decode()},
             )
-            assert takeover.compare([key], old, new) == {key: "kept"}
+            assert takeover.compare([key], old, new, STACK) == {key: "kept"}
+
+
+MANAGED = next(s for s in STACKS if on_rds(s) and settings_of(s).config.redis.kind == "elasticache")
+"""A committed stack on RDS (or Aurora) and ElastiCache: its URLs gain TLS by design (staging)."""
+
+
+def test_step_4_allows_what_the_stacks_kind_adds_and_nothing_else(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A managed stack's new Secret holds the live credential with the TLS its kind declares: the
+    database URL gains asyncpg's `?ssl=verify-full` (rds, aurora) and the Redis URL goes `redis://`
+    -> `rediss://` (elasticache). Step 4 reads both `kept`, or the takeover of a managed stack stops
+    after its `pulumi up`. Any other difference is still CHANGED: a URL that loses TLS, another TLS
+    option, another host or port, and TLS a stack on the cluster kinds does not declare."""
+    new = {
+        k: v
+        for k, v in secrets_manager_values(run_stack(MANAGED)).items()
+        if k in ("database-url", "redis-url")
+    }
+    assert "?ssl=verify-full" in new["database-url"] and new["redis-url"].startswith("rediss://"), new
+    by_hand = {
+        "database-url": new["database-url"].replace("?ssl=verify-full", ""),
+        "redis-url": "redis://" + new["redis-url"].removeprefix("rediss://"),
+    }
+
+    def said(stack: str, live: dict[str, str], ours: dict[str, str]) -> dict[str, str]:
+        stdin = as_secret(live) + as_secret(ours)
+        code, out, err = helper(capsys, monkeypatch, stdin, "--compare", *live, stack=stack)
+        assert code == (1 if "CHANGED" in out else 0) and "Traceback" not in err, err
+        return dict(line.split(": ") for line in out.splitlines())
+
+    both = {"database-url": "kept", "redis-url": "kept"}
+    assert said(MANAGED, by_hand, new) == both, "the stack's TLS is not a change"
+    assert said(MANAGED, new, new) == both, "a live URL with TLS already"
+    changed = {
+        "loses TLS": (new, by_hand),
+        "another TLS option": (
+            by_hand,
+            {
+                "database-url": new["database-url"].replace("verify-full", "require"),
+                "redis-url": new["redis-url"].replace("rediss://", "redis://"),
+            },
+        ),
+        "another host and port": (
+            by_hand,
+            {
+                "database-url": new["database-url"].replace(":5432/", ":5433/"),
+                "redis-url": new["redis-url"].replace("@", "@x", 1),
+            },
+        ),
+    }
+    for case, (live, ours) in changed.items():
+        assert said(MANAGED, live, ours) == {"database-url": "CHANGED", "redis-url": "CHANGED"}, case
+    on_cluster = [s for s in STACKS if not on_rds(s) and settings_of(s).config.redis.kind == "cluster"]
+    assert said(on_cluster[0], by_hand, new) == {"database-url": "CHANGED", "redis-url": "CHANGED"}
+    # Step 1 reads the same: a live URL with or without the stack's TLS points where the stack does;
+    # another TLS option stops it, naming the stack's.
+    guides = {k: v.replace("ai_etl_blue", "ai_etl") for k, v in by_hand.items()}
+    on_tls = {
+        "database-url": guides["database-url"] + "?ssl=verify-full",
+        "redis-url": guides["redis-url"].replace("redis://", "rediss://"),
+    }
+    for live in (guides, on_tls):
+        for key in live:
+            code, _, err = helper(capsys, monkeypatch, as_secret(live), "--check", key, stack=MANAGED)
+            assert code == 0, err
+    require = {"database-url": guides["database-url"] + "?ssl=require"}
+    code, _, err = helper(capsys, monkeypatch, as_secret(require), "--check", "database-url", stack=MANAGED)
+    assert code == 1 and "options (ssl) are not the stack's (ssl)" in err, err
 
 
 UNREADABLE = {

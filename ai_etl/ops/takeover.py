@@ -13,6 +13,7 @@ import argparse
 import base64
 import binascii
 import dataclasses
+import functools
 import json
 import re
 import shlex
@@ -23,7 +24,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from ai_etl.catalogue import CONSUMERS, SecretSpec, Source, by_key, of_source, read_by
-from ai_etl.catalogue.urls import Reading, UnreadableURLError, compose_url, read_url
+from ai_etl.catalogue.urls import Reading, UnreadableURLError, compose_url, connection_query, read_url
 from ai_etl.components.serverauth import login_roles
 from ai_etl.names import ENVIRONMENT_LABEL, HAND_MADE_SECRET, PROJECT, workload
 from ai_etl.names import namespace as namespace_of
@@ -471,7 +472,8 @@ def check(spec: SecretSpec, value: bytes, stack: str, project_dir: Path = Path()
     model = StackConfig.model_fields[name].annotation
     validated = _validated(name, stack, project_dir)
     settings = url_fields(validated)
-    composed = read_url(spec, compose_url(spec, settings, live.password or ""))
+    query = connection_query(spec, validated)
+    composed = read_url(spec, compose_url(spec, settings, live.password or "", query))
     fields = _connection_fields(spec, settings, set(validated.model_dump()))
     settings = validated.model_dump()  # what the model validates again, with one part changed
     problems = []
@@ -481,16 +483,16 @@ def check(spec: SecretSpec, value: bytes, stack: str, project_dir: Path = Path()
             continue
         if part == "username" and theirs is None and _served_by_roles(spec):
             continue  # the server's default user (Redis's requirepass): the step adds the login roles
-        if part == "scheme" and (theirs, ours) == ("redis", "rediss"):
-            continue  # TLS is what the stack adds (ElastiCache); the takeover keeps the credential
+        if getattr(_with_declared_tls(live, composed), part) == ours:
+            continue  # TLS is what the stack adds (ElastiCache, RDS); the takeover keeps the credential
         if part in fields and _valid(model, {**settings, fields[part]: theirs}):
             fix = shlex.join(["pulumi", "config", "set", "--path", f"{name}.{fields[part]}", str(theirs)])
             problems.append(f"{part} is {theirs!r} live, {ours!r} in the stack; fix: {fix} --stack {stack}")
         elif part in fields:
             problems.append(f"{part} is {theirs!r} live, which {PROJECT}:{name}.{fields[part]} cannot be")
         elif part == "options":
-            keys = ", ".join(k for k, _ in theirs) or "none"
-            problems.append(f"the live URL's options ({keys}) are not the stack's: its URL has none")
+            keys, stacks = (", ".join(k for k, _ in o) or "none" for o in (theirs, ours))
+            problems.append(f"the live URL's options ({keys}) are not the stack's ({stacks})")
         else:
             problems.append(f"{part} is {theirs!r} live, {ours!r} in the URL the program writes")
     return problems
@@ -502,18 +504,49 @@ def _served_by_roles(spec: SecretSpec) -> bool:
     return bool(spec.password_of) and by_key()[str(spec.password_of)].server is not None
 
 
-def _same_credential(spec: SecretSpec, before: Reading, after: Reading) -> bool:
-    """Whether two readings of a URL are the same credential; a server credential's URL may move
-    from the guide's single user to a login role of the stack's (docs/takeover.md)."""
+def declared(spec: SecretSpec, stack: str, project_dir: Path = Path()) -> Reading:
+    """The URL the stack composes for `spec` (with a stand-in password), as its driver reads it: its
+    scheme and options are those the stack's settings declare (connection_query, url_fields)."""
+    return _declared(spec, stack, project_dir.resolve())
+
+
+@functools.cache  # a process compares a stack's few URLs: one read of its file each
+def _declared(spec: SecretSpec, stack: str, project_dir: Path) -> Reading:
+    from ai_etl.config.models import url_fields
+
+    validated = _validated(str(spec.connection), stack, project_dir)
+    query = connection_query(spec, validated)
+    return read_url(spec, compose_url(spec, url_fields(validated), "stand-in", query))
+
+
+def _with_declared_tls(live: Reading, stack: Reading) -> Reading:
+    """`live` with the TLS that the stack's URL (`stack`, from `declared`) adds by design, where the
+    live URL has none: `rediss` for `redis` (redis.kind elasticache, or tls), and the stack's options
+    for none (asyncpg's `ssl=verify-full` on database.kind rds or aurora). Nothing else changes, and
+    a live URL that has TLS or options of its own keeps them."""
+    if (live.scheme, stack.scheme) == ("redis", "rediss"):
+        live = dataclasses.replace(live, scheme=stack.scheme)
+    if not live.options and stack.options:
+        live = dataclasses.replace(live, options=stack.options)
+    return live
+
+
+def _same_credential(spec: SecretSpec, before: Reading, after: Reading, stack: Reading) -> bool:
+    """Whether the new reading of a URL holds the credential of the live one, as the stack composes
+    it (`stack`): with the TLS the stack's kind adds (`_with_declared_tls`), and, for a server
+    credential, from the guide's single user to a login role of the stack's (docs/takeover.md)."""
+    before = _with_declared_tls(before, stack)
     if _served_by_roles(spec):
         before, after = dataclasses.replace(before, username=None), dataclasses.replace(after, username=None)
     return before == after
 
 
-def compare(keys: list[str], old: Mapping[str, str], new: Mapping[str, str]) -> dict[str, str]:
+def compare(
+    keys: list[str], old: Mapping[str, str], new: Mapping[str, str], stack: str, project_dir: Path = Path()
+) -> dict[str, str]:
     """kept, new or CHANGED for each key, the hand-made Secret against the operator's: URLs as
     their drivers read them (`!` raw and `%21` are the same password; a server credential's user
-    may become a login role), other values byte for byte."""
+    may become a login role; the URL gains the TLS the stack declares), other values byte for byte."""
     specs, said = by_key(), {}
     for key in keys:
         spec = specs[key]
@@ -523,9 +556,10 @@ def compare(keys: list[str], old: Mapping[str, str], new: Mapping[str, str]) -> 
         elif after is None:
             said[key] = "CHANGED"
         elif spec.url_template:
+            ours = declared(spec, stack, project_dir)  # a stack the program refuses: stop, not CHANGED
             try:
                 same = _same_credential(
-                    spec, read_url(spec, _text(spec, before)), read_url(spec, _text(spec, after))
+                    spec, read_url(spec, _text(spec, before)), read_url(spec, _text(spec, after)), ours
                 )
             except (UnreadableURLError, TakeoverError):
                 same = before == after
@@ -676,7 +710,7 @@ def main(argv: list[str] | None = None) -> None:
             secrets = [_secret_data(d) for d in _documents(sys.stdin.read())]
             if len(secrets) != 2:
                 raise TakeoverError("--compare reads two Secrets: the hand-made one, then the new one")
-            said = compare([_spec(k).key for k in args.compare], *secrets)
+            said = compare([_spec(k).key for k in args.compare], *secrets, args.stack)
             print("".join(f"{key}: {word}\n" for key, word in said.items()), end="")
             if "CHANGED" in said.values():
                 _fail(
