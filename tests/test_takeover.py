@@ -37,6 +37,7 @@ from tests.helpers import (
     PLACEHOLDERS,
     STACKS,
     STANDARD_GRADE,
+    aws_client,
     backend_manifest,
     copy_project,
     on_rds,
@@ -144,7 +145,11 @@ def typed(secret: dict[str, bytes], *answers: str) -> str:
 
 
 def run_as_printed(
-    tmp_path: Path, secret: dict[str, bytes], answers: tuple[str, ...] = ("yes", "yes"), stack: str = STACK
+    tmp_path: Path,
+    secret: dict[str, bytes],
+    answers: tuple[str, ...] = ("yes", "yes"),
+    stack: str = STACK,
+    emulator: dict[str, str] | None = None,
 ) -> tuple[subprocess.CompletedProcess[str], Fakes]:
     """The docs' block (`.venv/bin/python -m ai_etl.ops.takeover production > ...; bash ...`),
     extracted from docs/takeover.md, run in a copy of the project with the fakes on PATH, the
@@ -154,6 +159,7 @@ def run_as_printed(
     runner = tmp_path / "as-printed.sh"
     runner.write_text(block.replace("production", stack))
     fakes = fakes_for(stack, project, secret)
+    fakes.emulator = emulator
     outer = tmp_path / "outer.sh"
     outer.write_text(f"set -euo pipefail\n. {shlex.quote(str(runner))}\n")
     return fakes.run_script(outer, project, typed(secret, *answers)), fakes
@@ -221,9 +227,12 @@ def test_a_takeover_left_on_is_warned_with_a_fix_that_works() -> None:
 # The script, end to end -----------------------------------------------------------------------------
 
 
-def check_kept(result: subprocess.CompletedProcess[str], fakes: Fakes, secret: dict[str, bytes]) -> None:
+def check_kept(
+    result: subprocess.CompletedProcess[str], fakes: Fakes, secret: dict[str, bytes], rotated: bool = False
+) -> None:
     """Every credential the hand-made Secret holds went, byte for byte, into encrypted config; the
-    program then writes exactly those values; step 4 read them all `kept`; nothing printed any."""
+    program then writes exactly those values (but Redis's, `rotated` by the script's ElastiCache
+    steps); step 4 read them all `kept`; nothing printed any."""
     assert result.returncode == 0, result.stderr
     specs, values = by_key(), stored(fakes)
 
@@ -243,7 +252,7 @@ def check_kept(result: subprocess.CompletedProcess[str], fakes: Fakes, secret: d
     assert fakes.run is not None
     written = {name.rsplit("/", 1)[1]: value for name, value in stored_values(fakes.run).items()}
     assert read_url(specs["database-url"], written["database-url"]).password == db
-    assert read_url(specs["redis-url"], written["redis-url"]).password == redis
+    assert (read_url(specs["redis-url"], written["redis-url"]).password == redis) != rotated
     said = dict(
         line.split(": ", 1)
         for line in result.stdout.splitlines()
@@ -844,3 +853,107 @@ def test_a_stack_the_program_refuses_gets_no_script(
     out, err = capsys.readouterr()
     assert ended.value.code == 1 and out == ""
     assert "the program refuses this stack's config" in err and "namespace" in err
+
+
+# Redis on ElastiCache: the takeover's cache steps, run as printed against the AWS CLI and moto ----------
+
+FAKE_TOKEN = "Tk7Qz9Xw2Rv5Nn8Mp4Ls"
+"""The cache's AUTH token (16 to 128 printable characters, no `/"@%`: botocore's model, AuthToken):
+obviously fake, and like no word a command holds."""
+
+
+def managed_hand_made(token: str) -> dict[str, bytes]:
+    """The guide's Secret for MANAGED: its URLs point at the stack's RDS and ElastiCache endpoints,
+    without TLS options (as written by hand), Redis logging in with the cache's AUTH token."""
+    settings = settings_of(MANAGED).config
+    db, redis = settings.database, settings.redis
+    values = {
+        "database-url": f"postgresql+asyncpg://{db.user}:Fake-db-pw-kept@{db.host}:{db.port}/{db.name}",
+        "redis-url": f"redis://:{token}@{redis.host}:{redis.port}/{redis.db}",
+        **{k: v for k, v in PLAIN.items() if k != "webhook-signing-key"},
+    }
+    return {k: v.encode() for k, v in values.items()}
+
+
+def cache_takeover(
+    tmp_path: Path, aws: dict[str, str], token: str | None, group: str | None
+) -> tuple[subprocess.CompletedProcess[str], Fakes, list[list[str]]]:
+    """The takeover of MANAGED run as printed, its replication group `group` made in moto first (with
+    in-transit encryption, and `token` as its AUTH token if any; none made if `group` is None); the
+    operator answers yes to each question. Returns the `aws elasticache` calls too."""
+    cache = settings_of(MANAGED).config.redis
+    if group is not None:
+        client = aws_client(aws, "elasticache", target_of(MANAGED).region)
+        client.create_replication_group(
+            ReplicationGroupId=group,
+            ReplicationGroupDescription="made by hand",
+            Engine=cache.engine,
+            TransitEncryptionEnabled=True,
+            **({"AuthToken": token} if token else {}),
+        )
+    secret = managed_hand_made(token or FAKE_TOKEN)
+    result, fakes = run_as_printed(tmp_path, secret, ("yes", "yes", "yes"), MANAGED, emulator=aws)
+    calls = [c.argv for c in fakes.calls if c.tool == "aws" and c.argv[0] == "elasticache"]
+    return result, fakes, calls
+
+
+def pulumi_calls(fakes: Fakes) -> list[tuple[int, list[str]]]:
+    return [(i, c.argv) for i, c in enumerate(fakes.calls) if c.tool == "pulumi"]
+
+
+@pytest.mark.slow
+def test_the_cache_steps_run_as_printed_attach_the_group_before_the_rollout(
+    tmp_path: Path, aws: dict[str, str]
+) -> None:
+    """A cache whose clients log in with its AUTH token: the takeover of a stack on RDS and
+    ElastiCache, run as printed (the AWS CLI against moto), finishes (exit 0) with every value kept,
+    step 4 reading the URLs that gained TLS `kept`. Its cache steps read the replication group, add
+    the stack's user group with AuthTokenUpdateStrategy DELETE and wait until it is available, after
+    step 3's up (which declares the group) and before the rotation whose up rolls the backend onto
+    the stack's users; no part of a credential is printed or on any command line."""
+    cache = settings_of(MANAGED).config.redis
+    result, fakes, calls = cache_takeover(tmp_path, aws, FAKE_TOKEN, cache.replication_group_id)
+    check_kept(result, fakes, managed_hand_made(FAKE_TOKEN), rotated=True)
+    assert no_part_of(FAKE_TOKEN, result.stdout + result.stderr + repr([c.argv for c in fakes.calls]))
+    assert [c[1] for c in calls] == [
+        "describe-replication-groups",
+        "describe-replication-groups",
+        "modify-replication-group",
+        "wait",
+    ]
+    modify = calls[2]
+    assert modify[modify.index("--user-group-ids-to-add") + 1] == cache.user_group_id
+    assert modify[modify.index("--auth-token-update-strategy") + 1] == "DELETE"
+    assert modify[modify.index("--replication-group-id") + 1] == cache.replication_group_id
+    assert fakes.attached == [cache.user_group_id]
+    at = fakes.calls.index(next(c for c in fakes.calls if c.argv == modify))
+    ups = [i for i, argv in pulumi_calls(fakes) if argv[:1] == ["up"]]
+    rotations = [i for i, argv in pulumi_calls(fakes) if "rotation.redis-password" in argv]
+    assert len(ups) == 3 and len(rotations) == 2
+    assert ups[0] < at < rotations[0] < ups[1], "the group is on the cache before the backend moves"
+
+
+@pytest.mark.slow
+def test_the_cache_steps_add_the_group_alone_to_a_cache_without_a_token(
+    tmp_path: Path, aws: dict[str, str]
+) -> None:
+    """A cache without an AUTH token takes the user group alone: AuthTokenUpdateStrategy DELETE is
+    allowed only when moving from a token to RBAC (botocore's elasticache model), and the fake
+    refuses it otherwise, as AWS would."""
+    cache = settings_of(MANAGED).config.redis
+    result, fakes, calls = cache_takeover(tmp_path, aws, None, cache.replication_group_id)
+    assert result.returncode == 0, result.stderr
+    (modify,) = [c for c in calls if c[1] == "modify-replication-group"]
+    assert "--auth-token-update-strategy" not in modify and fakes.attached == [cache.user_group_id]
+
+
+@pytest.mark.slow
+def test_a_failed_cache_call_stops_the_takeover(tmp_path: Path, aws: dict[str, str]) -> None:
+    """A replication group the region does not have (a wrong redis.replicationGroupId): the first
+    `aws elasticache` call fails, and the script stops there, non-zero, with the CLI's reason:
+    no change to the cache, no rotation, nothing made by hand retired."""
+    result, fakes, calls = cache_takeover(tmp_path, aws, FAKE_TOKEN, None)
+    assert result.returncode != 0 and "ReplicationGroupNotFoundFault" in result.stderr
+    assert [c[1] for c in calls] == ["describe-replication-groups"]
+    assert not [a for _, a in pulumi_calls(fakes) if "rotation.redis-password" in a]
+    assert [d[0] for d in fakes.cluster.deleted] == ["deployment"], "only the old Deployment went"

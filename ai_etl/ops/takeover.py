@@ -132,9 +132,13 @@ def cache_steps(target: Target) -> list[Step]:
                 'ec() { aws elasticache "$@" --region "$REGION" --replication-group-id "$GROUP"; }',
                 "TOKEN=$(ec describe-replication-groups --query 'ReplicationGroups[0].AuthTokenEnabled' --output text)",
                 "HAS=$(ec describe-replication-groups --query 'ReplicationGroups[0].UserGroupIds' --output text)",
-                'if [[ " $HAS " != *" $USERS "* ]]; then',
-                '  if [ "$TOKEN" = True ]; then STRATEGY=(--auth-token-update-strategy DELETE); else STRATEGY=(); fi',
-                '  ec modify-replication-group --user-group-ids-to-add "$USERS" "${STRATEGY[@]}" --apply-immediately >/dev/null',
+                # No empty array: bash before 4.4 (macOS's /bin/bash is 3.2) calls "${A[@]}" of an empty
+                # array unbound under `set -u` (bash's CHANGES, bash-4.4-rc2, a).
+                'if [[ " $HAS " == *" $USERS "* ]]; then echo "user group $USERS: already on $GROUP"',
+                'elif [ "$TOKEN" = True ]; then',
+                '  ec modify-replication-group --user-group-ids-to-add "$USERS" --auth-token-update-strategy DELETE --apply-immediately >/dev/null',
+                "else",
+                '  ec modify-replication-group --user-group-ids-to-add "$USERS" --apply-immediately >/dev/null',
                 "fi",
                 "ec wait replication-group-available",
             ),
