@@ -793,7 +793,7 @@ def main(argv: list[str] | None = None) -> None:
             secrets = [_secret_data(d) for d in _documents(sys.stdin.read())]
             if len(secrets) != 2:
                 raise TakeoverError("--compare reads two Secrets: the hand-made one, then the new one")
-            said = compare([_spec(k).key for k in args.compare], *secrets, args.stack)
+            said = compare([_spec(k).key for k in args.compare], secrets[0], secrets[1], args.stack)
             print("".join(f"{key}: {word}\n" for key, word in said.items()), end="")
             if "CHANGED" in said.values():
                 _fail(
