@@ -948,15 +948,34 @@ def test_the_cache_steps_add_the_group_alone_to_a_cache_without_a_token(
 
 
 @pytest.mark.slow
-def test_a_failed_cache_call_stops_the_takeover(tmp_path: Path, aws: dict[str, str]) -> None:
+def test_a_failed_cache_call_stops_the_takeover_and_it_runs_again(
+    tmp_path: Path, aws: dict[str, str]
+) -> None:
     """A replication group the region does not have (a wrong redis.replicationGroupId): the first
-    `aws elasticache` call fails, and the script stops there, non-zero, with the CLI's reason:
-    no change to the cache, no rotation, nothing made by hand retired."""
+    `aws elasticache` call fails, and the script stops there, non-zero, with the CLI's reason: no
+    change to the cache, no rotation, nothing made by hand retired. Run again once the cache is there,
+    with the user group on it already (as a run stopped after the attach leaves it), the script
+    finishes without adding the group twice."""
+    cache = settings_of(MANAGED).config.redis
     result, fakes, calls = cache_takeover(tmp_path, aws, FAKE_TOKEN, None)
     assert result.returncode != 0 and "ReplicationGroupNotFoundFault" in result.stderr
     assert [c[1] for c in calls] == ["describe-replication-groups"]
     assert not [a for _, a in pulumi_calls(fakes) if "rotation.redis-password" in a]
     assert [d[0] for d in fakes.cluster.deleted] == ["deployment"], "only the old Deployment went"
+    aws_client(aws, "elasticache", target_of(MANAGED).region).create_replication_group(
+        ReplicationGroupId=str(cache.replication_group_id),
+        ReplicationGroupDescription="made by hand",
+        Engine=cache.engine,
+        TransitEncryptionEnabled=True,
+        UserGroupIds=[str(cache.user_group_id)],
+    )
+    before = len(fakes.calls)
+    secret = managed_hand_made(FAKE_TOKEN)
+    again = fakes.run_script(tmp_path / "outer.sh", tmp_path / "project", typed(secret, "yes", "yes", "yes"))
+    assert again.returncode == 0, again.stderr
+    assert f"user group {cache.user_group_id}: already on {cache.replication_group_id}" in again.stdout
+    ran = [c.argv[1] for c in fakes.calls[before:] if c.tool == "aws" and c.argv[0] == "elasticache"]
+    assert ran == ["describe-replication-groups", "describe-replication-groups", "wait"]
 
 
 # The administrator's grants on RDS, as the master user from its secret --------------------------------
