@@ -23,7 +23,7 @@ from ai_etl.catalogue import (
     synced,
     url_of,
 )
-from ai_etl.catalogue.urls import tls_query
+from ai_etl.catalogue.urls import connection_query
 from ai_etl.components import cacheusers, clusteraudit, serverauth, trust
 from ai_etl.components.auditpatterns import PATTERN_LIMIT, access_pattern, audit_key_policy, compact
 from ai_etl.components.cacheusers import CacheUser
@@ -425,7 +425,7 @@ def _plan(s: Settings, cluster: Cluster) -> Plan:
         rotation=MappingProxyType(s.rotation),
         password_length=config.password_length,
         composed=tuple(
-            ComposedPlan(spec, connection_of(spec), tls_query(spec) if spec.connection in verified else "")
+            ComposedPlan(spec, connection_of(spec), connection_query(spec, connections[str(spec.connection)]))
             for spec in s.catalogue
             if spec.connection
         ),

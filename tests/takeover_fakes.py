@@ -7,6 +7,14 @@ store applies `config set` as the CLI stores it and whose `preview` and `up` run
 offline (ai_etl/offline). Every call is checked as it comes: kubectl must name the kubeconfig that
 `aws` wrote for the stack's cluster and its context, pulumi must name the stack, and `up` fails as
 the provider would when its options do not let it adopt the objects that exist.
+
+`aws elasticache ...` goes to the real AWS CLI (the tools' environment), talking to moto's server
+(tests/conftest.py): the CLI parses the arguments, checks the parameters against botocore's
+ElastiCache model, applies `--query` and `--output text`, runs the waiter, and exits as it would.
+moto (getmoto/moto moto/elasticache/responses.py) implements DescribeReplicationGroups and
+ModifyReplicationGroup, but its modify ignores UserGroupIdsToAdd and AuthTokenUpdateStrategy
+(moto/elasticache/models.py, modify_replication_group): what the API says of those two (botocore's
+elasticache model, ModifyReplicationGroupMessage) is checked here, before the call goes on.
 """
 
 from __future__ import annotations
@@ -28,9 +36,10 @@ from typing import Any
 import yaml
 
 from ai_etl.offline.records import Run, unwrap
-from ai_etl.tokens import K8S_PROVIDER, SM_SECRET, SM_VERSION
+from ai_etl.tokens import CACHE_USER_GROUP, K8S_PROVIDER, SM_SECRET, SM_VERSION
 from tests.fakes import shim
-from tests.helpers import run_cli, run_config, workload_manifest
+from tests.helpers import aws_client, run_cli, run_config, workload_manifest
+from tests.tools import tool
 
 CLIENT = """import json, os, socket, sys
 tool, argv = sys.argv[1], sys.argv[2:]
@@ -58,6 +67,15 @@ sys.exit(answer["code"])
 
 class RefusedError(Exception):
     """What a real tool would say before exiting non-zero."""
+
+
+@dataclass
+class ExitedError(Exception):
+    """A real tool's answer as it ran: its output and exit status."""
+
+    stdout: str
+    stderr: str
+    code: int
 
 
 @dataclass
@@ -99,6 +117,10 @@ class Fakes:
     kubeconfig: Path | None = None
     previewed: bool = False
     run: Run | None = None
+    emulator: dict[str, str] | None = None
+    """The environment in which the AWS CLI talks to moto (the `aws` fixture): `aws elasticache`."""
+    attached: list[str] = field(default_factory=list)
+    """The user groups a ModifyReplicationGroup added (moto does not keep them)."""
 
     def __post_init__(self) -> None:
         c = self.cluster
@@ -163,6 +185,8 @@ class Fakes:
         return f"arn:aws:eks:{self.cluster.region}:111111111111:cluster/{self.cluster.name}"
 
     def aws(self, argv: list[str]) -> str:
+        if argv[:1] == ["elasticache"] and self.emulator is not None:
+            return self.elasticache(argv)
         options = dict(zip(argv[2::2], argv[3::2], strict=False))
         if argv[:2] != ["eks", "update-kubeconfig"] or len(argv) % 2:
             raise RefusedError(f"unexpected: aws {shlex.join(argv)}")
@@ -185,6 +209,43 @@ class Fakes:
             )
         )
         return f"Added new context {context} to {self.kubeconfig}\n"
+
+    def elasticache(self, argv: list[str]) -> str:
+        """The real AWS CLI against moto, after the checks moto leaves out of ModifyReplicationGroup:
+        the user group added is the one the program declared (UserGroupNotFound otherwise), and
+        AuthTokenUpdateStrategy DELETE is "allowed only when transitioning to RBAC" (botocore's
+        model, AuthTokenUpdateStrategy): with a user group added, on a cache that has a token."""
+        assert self.emulator is not None
+        if argv[1] == "modify-replication-group":
+            options = {w: argv[i + 1] for i, w in enumerate(argv[:-1]) if w.startswith("--")}
+            group = options.get("--user-group-ids-to-add")
+            ours = (
+                {r.inputs["userGroupId"] for r in self.run.of_type(CACHE_USER_GROUP)} if self.run else set()
+            )
+            if group is not None and group not in ours:
+                raise RefusedError(f"An error occurred (UserGroupNotFound): User group {group} not found.")
+            if options.get("--auth-token-update-strategy") == "DELETE":
+                token = self._cache(options["--replication-group-id"], options["--region"])[
+                    "AuthTokenEnabled"
+                ]
+                if group is None or not token:
+                    raise RefusedError(
+                        "An error occurred (InvalidParameterCombination): DELETE is allowed only when "
+                        "transitioning to RBAC"
+                    )
+        done = subprocess.run(
+            [str(tool("aws")), *argv], env=self.emulator, capture_output=True, text=True, check=False
+        )
+        if done.returncode:
+            raise ExitedError(done.stdout, done.stderr, done.returncode)
+        if argv[1] == "modify-replication-group" and "--user-group-ids-to-add" in argv:
+            self.attached.append(argv[argv.index("--user-group-ids-to-add") + 1])
+        return done.stdout
+
+    def _cache(self, group: str, region: str) -> dict[str, Any]:
+        assert self.emulator is not None
+        client = aws_client(self.emulator, "elasticache", region)
+        return dict(client.describe_replication_groups(ReplicationGroupId=group)["ReplicationGroups"][0])
 
     # pulumi ----------------------------------------------------------------------------------------
 
@@ -267,6 +328,8 @@ class Fakes:
                 out = self.pulumi(call.argv, call.stdin)
         except RefusedError as error:
             return {"stdout": "", "stderr": f"{error}\n", "code": 1}
+        except ExitedError as exited:
+            return {"stdout": exited.stdout.encode().hex(), "stderr": exited.stderr, "code": exited.code}
         except Exception as error:  # the program refused its config, as `pulumi preview` would
             return {"stdout": "", "stderr": f"error: {type(error).__name__}: {error}\n", "code": 1}
         return {"stdout": out.encode().hex(), "stderr": "", "code": 0}
@@ -279,8 +342,8 @@ class Fakes:
         folder = script.parent / "fakes"
         (folder / "bin").mkdir(parents=True, exist_ok=True)
         (folder / "client.py").write_text(CLIENT)
-        for tool in ("kubectl", "aws", "pulumi"):
-            shim(folder / "bin" / tool, sys.executable, str(folder / "client.py"), tool)
+        for name in ("kubectl", "aws", "pulumi"):
+            shim(folder / "bin" / name, sys.executable, str(folder / "client.py"), name)
         # A socket's path is short (108 bytes): under /tmp, where TMPDIR is longer than that allows.
         base = tempfile.gettempdir()
         socket_dir = tempfile.mkdtemp(prefix="fakes-", dir=base if len(base) < 64 else "/tmp")

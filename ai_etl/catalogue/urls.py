@@ -34,6 +34,13 @@ def tls_query(spec: SecretSpec) -> str:
     return TLS_QUERIES[scheme]
 
 
+def connection_query(spec: SecretSpec, connection: object) -> str:
+    """The options the program adds to `spec`'s URL for its connection's settings: verified TLS to
+    a server AWS runs (RDS or Aurora, `on_rds`), else none. The plan composes the backend's URL with
+    them; the takeover allows them as the one change of a live URL it keeps."""
+    return tls_query(spec) if getattr(connection, "on_rds", False) else ""
+
+
 def compose_url(spec: SecretSpec, connection: Mapping[str, str | int], password: str, query: str = "") -> str:
     """The URL of a composed secret, every field percent-encoded, `query` (the program's own
     options, never user input) appended as it is.

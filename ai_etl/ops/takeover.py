@@ -13,6 +13,7 @@ import argparse
 import base64
 import binascii
 import dataclasses
+import functools
 import json
 import re
 import shlex
@@ -23,7 +24,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from ai_etl.catalogue import CONSUMERS, SecretSpec, Source, by_key, of_source, read_by
-from ai_etl.catalogue.urls import Reading, UnreadableURLError, compose_url, read_url
+from ai_etl.catalogue.urls import Reading, UnreadableURLError, compose_url, connection_query, read_url
 from ai_etl.components.serverauth import login_roles
 from ai_etl.names import ENVIRONMENT_LABEL, HAND_MADE_SECRET, PROJECT, workload
 from ai_etl.names import namespace as namespace_of
@@ -134,9 +135,13 @@ def cache_steps(target: Target) -> list[Step]:
                 'ec() { aws elasticache "$@" --region "$REGION" --replication-group-id "$GROUP"; }',
                 "TOKEN=$(ec describe-replication-groups --query 'ReplicationGroups[0].AuthTokenEnabled' --output text)",
                 "HAS=$(ec describe-replication-groups --query 'ReplicationGroups[0].UserGroupIds' --output text)",
-                'if [[ " $HAS " != *" $USERS "* ]]; then',
-                '  if [ "$TOKEN" = True ]; then STRATEGY=(--auth-token-update-strategy DELETE); else STRATEGY=(); fi',
-                '  ec modify-replication-group --user-group-ids-to-add "$USERS" "${STRATEGY[@]}" --apply-immediately >/dev/null',
+                # No empty array: bash before 4.4 (macOS's /bin/bash is 3.2) calls "${A[@]}" of an empty
+                # array unbound under `set -u` (bash's CHANGES, bash-4.4-rc2, a).
+                'if [[ " $HAS " == *" $USERS "* ]]; then echo "user group $USERS: already on $GROUP"',
+                'elif [ "$TOKEN" = True ]; then',
+                '  ec modify-replication-group --user-group-ids-to-add "$USERS" --auth-token-update-strategy DELETE --apply-immediately >/dev/null',
+                "else",
+                '  ec modify-replication-group --user-group-ids-to-add "$USERS" --apply-immediately >/dev/null',
                 "fi",
                 "ec wait replication-group-available",
             ),
@@ -309,24 +314,37 @@ def _sql_text(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def database_sql(group: str, admin: str) -> str:
+def database_sql(group: str, admin: str | None) -> str:
     """The SQL that lets the rotation step's administrator `admin` (CREATEROLE, not a superuser) run
     the step on the roles of group role `group` that it did not create: a takeover's hand-made user,
     or every role after a change of `database.adminUser`. Run once by whoever may grant them: a
     superuser or, on RDS and Aurora (where the master user is NOSUPERUSER CREATEROLE), the master
-    user or the previous administrator, each holding ADMIN OPTION on the roles it created. From
-    PostgreSQL 16 it grants ADMIN OPTION on the group and its login roles, without their privileges
-    (INHERIT FALSE, SET FALSE); on any version it takes SUPERUSER from the group (the backend's
-    sessions run as it). Running it again changes nothing; so does running it where nothing is
-    needed."""
+    user or the previous administrator, each holding ADMIN OPTION on the roles it created. `admin`
+    None: the step's administrator is the master user, from RDS's secret (database.masterSecretArn),
+    whose name only the secret holds: the SQL is run connected as that user, and names it
+    `session_user`. From PostgreSQL 16 it grants ADMIN OPTION on the group and its login roles,
+    without their privileges (INHERIT FALSE, SET FALSE); on any version it takes SUPERUSER from the
+    group (the backend's sessions run as it). Running it again changes nothing; so does running it
+    where nothing is needed."""
     roles = ", ".join(_sql_text(r) for r in (group, *login_roles(group)))
+    if admin is None:
+        header = (
+            "-- What the rotation step's administrator, RDS's master user, needs on the roles of "
+            f"{group} it did not\n-- create (docs/takeover.md, the administrator's grants). Run once, "
+            "connected as the master user\n-- (its secret, database.masterSecretArn): it grants to the "
+            "role that runs it."
+        )
+    else:
+        header = (
+            f"-- What the rotation step's administrator {admin} needs on the roles of {group} it did not create\n"
+            "-- (docs/takeover.md, the administrator's grants). Run once, connected as a superuser or, on RDS and\n"
+            "-- Aurora, as the master user (or as the previous administrator after a change of database.adminUser)."
+        )
     return f"""\\set ON_ERROR_STOP on
--- What the rotation step's administrator {admin} needs on the roles of {group} it did not create
--- (docs/takeover.md, the administrator's grants). Run once, connected as a superuser or, on RDS and
--- Aurora, as the master user (or as the previous administrator after a change of database.adminUser).
+{header}
 DO $ai_etl$
 DECLARE
-    admin text := {_sql_text(admin)};
+    admin text := {"session_user" if admin is None else _sql_text(admin)};
     grp text := {_sql_text(group)};
     target text;
 BEGIN
@@ -348,10 +366,14 @@ BEGIN
         RETURN;
     END IF;
     FOREACH target IN ARRAY ARRAY[{roles}] LOOP
-        CONTINUE WHEN to_regrole(target) IS NULL OR EXISTS (
+        CONTINUE WHEN to_regrole(target) IS NULL;
+        IF EXISTS (
             SELECT FROM pg_auth_members
             WHERE roleid = to_regrole(target)::oid AND member = to_regrole(admin)::oid AND admin_option
-        );
+        ) THEN
+            RAISE NOTICE 'role % administers % already', admin, target;
+            CONTINUE;
+        END IF;
         EXECUTE format('GRANT %I TO %I WITH ADMIN TRUE, INHERIT FALSE, SET FALSE', target, admin);
         RAISE NOTICE 'role % may now administer % (not use its privileges)', admin, target;
     END LOOP;
@@ -361,9 +383,62 @@ $ai_etl$;
 
 
 def database_sql_of(stack: str, project_dir: Path = Path()) -> str:
-    """`database_sql` for the stack's `database.user` and `database.adminUser`."""
+    """`database_sql` for the stack's `database.user` and its step's administrator: `database.adminUser`,
+    or RDS's master user where `database.masterSecretArn` names its secret (the step logs in as it)."""
     settings = connection_settings("database", stack, project_dir)
-    return database_sql(str(settings["user"]), str(settings["admin_user"]))
+    admin = None if settings["master_secret_arn"] else str(settings["admin_user"])
+    return database_sql(str(settings["user"]), admin)
+
+
+def database_sql_run(stack: str, project_dir: Path = Path()) -> str:
+    """How to run `database_sql_of`, saved as docs/takeover.md saves it (`takeover-<stack>.sql`), from
+    the project's root: psql with the stack's host, port and database and, on RDS or Aurora, TLS
+    verified against the committed CA bundle (`sslmode=verify-full`, as the step connects). With
+    database.masterSecretArn, as the master user from that secret: its username and password go
+    from `aws secretsmanager get-secret-value` through a variable and pipes into psql's environment
+    (PGUSER, PGPASSWORD: PostgreSQL docs, libpq-envars), never onto a command line or the screen."""
+    from ai_etl.components import trust
+    from ai_etl.components.steppods import MASTER_SECRET_PROPERTIES
+
+    validated = _validated("database", stack, project_dir)
+    settings = validated.model_dump()
+    conninfo = f"host={settings['host']} port={settings['port']} dbname={settings['name']}"
+    if validated.on_rds:
+        bundle = trust.BUNDLE_FILE.relative_to(Path(__file__).resolve().parents[2])
+        conninfo += f" sslmode=verify-full sslrootcert={bundle}"
+    psql = f"psql -v ON_ERROR_STOP=1 -f {shlex.quote(f'takeover-{stack}.sql')}"
+    arn = settings["master_secret_arn"]
+    if not arn:
+        return f"{psql} {shlex.quote(conninfo + ' user=<who may grant>')}\n"
+    field = f"{COMMAND} {shlex.quote(stack)} --master-field"
+    user, password = (f'$(printf %s "$MASTER" | {field} {name})' for name in MASTER_SECRET_PROPERTIES)
+    get = ["aws", "secretsmanager", "get-secret-value", "--secret-id", arn, "--region", arn.split(":")[3]]
+    return (
+        f"MASTER=$({shlex.join(get)} --query SecretString --output text)\n"
+        f"PGUSER={user} PGPASSWORD={password} {psql} {shlex.quote(conninfo)}\n"
+        "unset MASTER\n"
+    )
+
+
+def _master_field(name: str, stdin: str, _: str) -> str:
+    """`username` or `password` of RDS's master user secret (its SecretString on stdin), for psql's
+    environment: printed into a pipe or a variable, never to a terminal."""
+    from ai_etl.components.steppods import MASTER_SECRET_PROPERTIES
+
+    if name not in MASTER_SECRET_PROPERTIES:
+        raise TakeoverError(f"--master-field takes {' or '.join(MASTER_SECRET_PROPERTIES)}")
+    if sys.stdout.isatty():
+        raise TakeoverError("--master-field prints a credential: pipe it, or read it into a variable")
+    try:
+        value = json.loads(stdin)[name]
+    except (json.JSONDecodeError, TypeError, KeyError):
+        raise TakeoverError(
+            f"not RDS's master user secret (a JSON object with {name}) as "
+            "`aws secretsmanager get-secret-value --query SecretString --output text` prints it"
+        ) from None
+    if not isinstance(value, str):
+        raise TakeoverError(f"the master user secret's {name} is not text")
+    return value
 
 
 # The script's helpers: each reads what kubectl or pulumi printed on stdin, and prints no secret.
@@ -474,7 +549,8 @@ def check(spec: SecretSpec, value: bytes, stack: str, project_dir: Path = Path()
     model = StackConfig.model_fields[name].annotation
     validated = _validated(name, stack, project_dir)
     settings = url_fields(validated)
-    composed = read_url(spec, compose_url(spec, settings, live.password or ""))
+    query = connection_query(spec, validated)
+    composed = read_url(spec, compose_url(spec, settings, live.password or "", query))
     fields = _connection_fields(spec, settings, set(validated.model_dump()))
     settings = validated.model_dump()  # what the model validates again, with one part changed
     problems = []
@@ -484,16 +560,16 @@ def check(spec: SecretSpec, value: bytes, stack: str, project_dir: Path = Path()
             continue
         if part == "username" and theirs is None and _served_by_roles(spec):
             continue  # the server's default user (Redis's requirepass): the step adds the login roles
-        if part == "scheme" and (theirs, ours) == ("redis", "rediss"):
-            continue  # TLS is what the stack adds (ElastiCache); the takeover keeps the credential
+        if getattr(_with_declared_tls(live, composed), part) == ours:
+            continue  # TLS is what the stack adds (ElastiCache, RDS); the takeover keeps the credential
         if part in fields and _valid(model, {**settings, fields[part]: theirs}):
             fix = shlex.join(["pulumi", "config", "set", "--path", f"{name}.{fields[part]}", str(theirs)])
             problems.append(f"{part} is {theirs!r} live, {ours!r} in the stack; fix: {fix} --stack {stack}")
         elif part in fields:
             problems.append(f"{part} is {theirs!r} live, which {PROJECT}:{name}.{fields[part]} cannot be")
         elif part == "options":
-            keys = ", ".join(k for k, _ in theirs) or "none"
-            problems.append(f"the live URL's options ({keys}) are not the stack's: its URL has none")
+            keys, stacks = (", ".join(k for k, _ in o) or "none" for o in (theirs, ours))
+            problems.append(f"the live URL's options ({keys}) are not the stack's ({stacks})")
         else:
             problems.append(f"{part} is {theirs!r} live, {ours!r} in the URL the program writes")
     return problems
@@ -505,18 +581,49 @@ def _served_by_roles(spec: SecretSpec) -> bool:
     return bool(spec.password_of) and by_key()[str(spec.password_of)].server is not None
 
 
-def _same_credential(spec: SecretSpec, before: Reading, after: Reading) -> bool:
-    """Whether two readings of a URL are the same credential; a server credential's URL may move
-    from the guide's single user to a login role of the stack's (docs/takeover.md)."""
+def declared(spec: SecretSpec, stack: str, project_dir: Path = Path()) -> Reading:
+    """The URL the stack composes for `spec` (with a stand-in password), as its driver reads it: its
+    scheme and options are those the stack's settings declare (connection_query, url_fields)."""
+    return _declared(spec, stack, project_dir.resolve())
+
+
+@functools.cache  # a process compares a stack's few URLs: one read of its file each
+def _declared(spec: SecretSpec, stack: str, project_dir: Path) -> Reading:
+    from ai_etl.config.models import url_fields
+
+    validated = _validated(str(spec.connection), stack, project_dir)
+    query = connection_query(spec, validated)
+    return read_url(spec, compose_url(spec, url_fields(validated), "stand-in", query))
+
+
+def _with_declared_tls(live: Reading, stack: Reading) -> Reading:
+    """`live` with the TLS that the stack's URL (`stack`, from `declared`) adds by design, where the
+    live URL has none: `rediss` for `redis` (redis.kind elasticache, or tls), and the stack's options
+    for none (asyncpg's `ssl=verify-full` on database.kind rds or aurora). Nothing else changes, and
+    a live URL that has TLS or options of its own keeps them."""
+    if (live.scheme, stack.scheme) == ("redis", "rediss"):
+        live = dataclasses.replace(live, scheme=stack.scheme)
+    if not live.options and stack.options:
+        live = dataclasses.replace(live, options=stack.options)
+    return live
+
+
+def _same_credential(spec: SecretSpec, before: Reading, after: Reading, stack: Reading) -> bool:
+    """Whether the new reading of a URL holds the credential of the live one, as the stack composes
+    it (`stack`): with the TLS the stack's kind adds (`_with_declared_tls`), and, for a server
+    credential, from the guide's single user to a login role of the stack's (docs/takeover.md)."""
+    before = _with_declared_tls(before, stack)
     if _served_by_roles(spec):
         before, after = dataclasses.replace(before, username=None), dataclasses.replace(after, username=None)
     return before == after
 
 
-def compare(keys: list[str], old: Mapping[str, str], new: Mapping[str, str]) -> dict[str, str]:
+def compare(
+    keys: list[str], old: Mapping[str, str], new: Mapping[str, str], stack: str, project_dir: Path = Path()
+) -> dict[str, str]:
     """kept, new or CHANGED for each key, the hand-made Secret against the operator's: URLs as
     their drivers read them (`!` raw and `%21` are the same password; a server credential's user
-    may become a login role), other values byte for byte."""
+    may become a login role; the URL gains the TLS the stack declares), other values byte for byte."""
     specs, said = by_key(), {}
     for key in keys:
         spec = specs[key]
@@ -526,9 +633,10 @@ def compare(keys: list[str], old: Mapping[str, str], new: Mapping[str, str]) -> 
         elif after is None:
             said[key] = "CHANGED"
         elif spec.url_template:
+            ours = declared(spec, stack, project_dir)  # a stack the program refuses: stop, not CHANGED
             try:
                 same = _same_credential(
-                    spec, read_url(spec, _text(spec, before)), read_url(spec, _text(spec, after))
+                    spec, read_url(spec, _text(spec, before)), read_url(spec, _text(spec, after)), ours
                 )
             except (UnreadableURLError, TakeoverError):
                 same = before == after
@@ -639,6 +747,7 @@ HELPERS: dict[str, Callable[[str, str, str], str]] = {
     "new_secret": _new_secret,
     "made_by_hand": _made_by_hand,
     "orphans": _orphans,
+    "master_field": _master_field,
 }
 
 
@@ -664,7 +773,11 @@ def main(argv: list[str] | None = None) -> None:
     helpers.add_argument(
         "--database-sql",
         action="store_true",
-        help="the SQL that lets database.adminUser run the rotation step on roles it did not create",
+        help="the SQL that lets the step's administrator run it on roles it did not create (stderr: "
+        "how to run it)",
+    )
+    helpers.add_argument(
+        "--master-field", metavar="FIELD", help="username or password (stdin: RDS's master user secret)"
     )
     args = parser.parse_args(argv)
     if not STACK_NAME.fullmatch(args.stack):
@@ -674,12 +787,16 @@ def main(argv: list[str] | None = None) -> None:
     try:
         if args.database_sql:
             print(database_sql_of(args.stack), end="")
+            print(
+                f"Save it as takeover-{args.stack}.sql, then run, from the project's root:", file=sys.stderr
+            )
+            print(database_sql_run(args.stack), end="", file=sys.stderr)
             return
         if args.compare:
             secrets = [_secret_data(d) for d in _documents(sys.stdin.read())]
             if len(secrets) != 2:
                 raise TakeoverError("--compare reads two Secrets: the hand-made one, then the new one")
-            said = compare([_spec(k).key for k in args.compare], *secrets)
+            said = compare([_spec(k).key for k in args.compare], secrets[0], secrets[1], args.stack)
             print("".join(f"{key}: {word}\n" for key, word in said.items()), end="")
             if "CHANGED" in said.values():
                 _fail(
