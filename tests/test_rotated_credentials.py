@@ -309,3 +309,30 @@ def test_an_elasticache_credential_is_set_by_its_api_not_a_step() -> None:
         "password first); pods not yet rolled keep working on ai_etl_blue"
     )
     assert "rotation step" not in str(found.step)
+
+
+def test_a_new_redis_user_on_elasticache_keeps_the_running_pods_user_until_they_roll() -> None:
+    """A change of `redis.user` on ElastiCache makes new users (their ids carry the name: user_id and
+    user_name force a new user, hashicorp/terraform-provider-aws internal/service/elasticache/user.go,
+    and a fixed id could not be made anew before the old one is gone). The running pods' user must
+    stay in the user group until they roll: its membership goes in the deletions, after the
+    rollout, with the user itself; the diff's phases show it and no DANGER is raised."""
+    base = [resource_record(r) for r in run_with("staging", stack_config("staging")).resources]
+    renamed = stack_config("staging", {"ai-etl:redis": {"user": "ai_etl_2"}})
+    head = [resource_record(r) for r in run_with("staging", renamed).resources]
+    (redis,) = [c for c in rotated_credentials(base, head, "staging") if c.key == "redis-password"]
+    assert (redis.old_role, redis.role) == ("ai_etl_blue", "ai_etl_2_blue")
+    assert not redis.dropped and "DANGER" not in str(redis.step), redis.step
+    assert "ElastiCache user ai_etl_2_blue becomes active" in str(redis.step)
+    order = order_of(base, head)
+    (rollout,) = [n for n, line in enumerate(order) if "Deployment ai-etl-backend: the rollout" in line]
+    (made,) = [
+        n for n, line in enumerate(order) if "create UserGroupAssociation" in line and "ai-etl-2-blue" in line
+    ]
+    assert made < rollout < len(order) - 1
+    last = order[-1]
+    for gone in (
+        "UserGroupAssociation ai-etl-redis-password-users-ai-etl-blue",
+        "User ai-etl-redis-password-users-ai-etl-blue",
+    ):
+        assert gone in last and all(gone not in line for line in order[:-1]), (gone, order)
