@@ -153,8 +153,15 @@ def check_impact_table(impact: str) -> None:
     rows = {row.split(" | ")[0].lstrip("| "): row.split(" | ") for row in impact.splitlines()[2:]}
     servers = {change: cells[6].strip(" |") for change, cells in rows.items() if cells[6].strip(" |") != "-"}
     moves = {change for change in servers if change.startswith("`redis.kind`")}  # onto ElastiCache users
-    assert set(servers) - moves == {f"rotate `{spec.key}`" for spec in server_credentials(CATALOGUE)}
+    # A new user name moves the credential onto new login roles, its password kept.
+    renamed = {"`database.user`", "`redis.user`"}
+    rotations = {f"rotate `{spec.key}`" for spec in server_credentials(CATALOGUE)}
+    assert set(servers) - moves - renamed == rotations
     assert all("pods not yet rolled keep working" in servers[change] for change in moves)
+    for change in renamed:
+        said = servers[change]
+        assert re.search(r"login role ai_etl_2_blue becomes active.*keep working on ai_etl_blue", said)
+    moves |= renamed
     for said in (said for change, said in servers.items() if change not in moves):
         assert re.search(r"login role \w+_green becomes active", said) and "keep working on" in said
     assert rows["`passwordLength`"][1:6] == ["-", "-", "-", "no", "-"]
