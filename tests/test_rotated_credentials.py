@@ -279,7 +279,7 @@ def test_an_elasticache_credential_is_set_by_its_api_not_a_step() -> None:
     """ElastiCache has no rotation step: the provider's ModifyUser changes the idle user's password.
     The diff says so for a credential whose users are in a user group, and keeps the step's words
     for a server the step logs in to."""
-    secret = {
+    secret: dict[str, Any] = {
         "urn": "urn:s",
         "type": "aws:secretsmanager/secret:Secret",
         "name": "s",
