@@ -102,6 +102,11 @@ class ServerMove:
     group: ElastiCache's DeleteUserGroup)."""
 
     @property
+    def summary(self) -> str:
+        """The move in one line: from where to where, and that the data stays."""
+        return f"moves from {self.before} to {self.after}; the data stays on {self.before.where} ({MOVING})"
+
+    @property
     def words(self) -> str:
         """What the move does to the running environment, in the order `pulumi up` does it."""
         name = {"postgres": "Postgres", "redis": "Redis"}.get(str(by_key()[self.key].server), "the server")
