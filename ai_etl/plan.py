@@ -25,7 +25,13 @@ from ai_etl.catalogue import (
 )
 from ai_etl.catalogue.urls import connection_query
 from ai_etl.components import cacheusers, clusteraudit, serverauth, trust
-from ai_etl.components.auditpatterns import PATTERN_LIMIT, access_pattern, audit_key_policy, compact
+from ai_etl.components.auditpatterns import (
+    PATTERN_LIMIT,
+    access_pattern,
+    audit_key_policy,
+    compact,
+    secret_ids,
+)
 from ai_etl.components.cacheusers import CacheUser
 from ai_etl.components.labels import aws_tags, environment_labels
 from ai_etl.components.pods import ContainerSpec
@@ -213,6 +219,8 @@ class Plan:
     """Those of audit_endpoints stored with --secret (a URL carrying credentials): SNS gets them as
     secret Outputs, so no plan, state or rendered file shows them."""
     audit_arn_prefixes: tuple[str, ...]
+    """What names a watched secret besides its name prefix: each region's ARN prefix, and RDS's
+    master user secret (by name and ARN) where the step logs in with it."""
     """The ARN prefix of the secrets in each region holding them: the primary, then the replica's."""
     audit_key_alias: str
     audit_key_policy: str
@@ -478,11 +486,13 @@ def _plan(s: Settings, cluster: Cluster) -> Plan:
             for key, e in (("auditEmail", config.audit_email), ("auditEndpoint", config.audit_endpoint))
             if e and key in s.secret
         ),
+        # RDS's master user secret, which the operator syncs to the step, is watched as ours are.
         audit_arn_prefixes=tuple(
             names.secret_arn_prefix(partition, r, account, stack)
             for r in (s.region, config.replica_region)
             if r
-        ),
+        )
+        + tuple(i for step in servers if step.admin_properties for i in secret_ids(step.admin_remote_name)),
         audit_key_alias=names.audit_key_alias(stack),
         audit_key_policy=json.dumps(audit_key_policy(partition, account)),
         audit_watched_roles=tuple(names.role_of(a) for a in (operator_arn, *config.audit_expected_readers)),

@@ -205,7 +205,8 @@ def expected_resources(
     # On RDS or Aurora: the CA bundle's ConfigMap; with RDS's master user secret, no admin password
     # entry of ours (its secret, value and resource policy).
     managed = (1 if on_rds(stack) else 0) - 3 * (len(catalogue) - len(entries_of(stack, catalogue)))
-    caches_own = 4 * len(caches)
+    # Per ElastiCache credential: its three users, the user group, the two login users' memberships.
+    caches_own = 6 * len(caches)
     # A declared trail: its component, the trail, its bucket and the bucket's policy, public access
     # block, encryption and versioning.
     managed += 7 if setting == DECLARE_TRAIL else 0

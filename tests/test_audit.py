@@ -65,9 +65,26 @@ SECURITY = "123456789012"
 BUS = f"arn:aws:events:{load_stack_config(STACK)['aws:region']}:{SECURITY}:event-bus/security-audit"
 
 
+MASTER_NAME = "rds!db-00000000-0000-0000-0000-000000000000"
+"""RDS's master user secret (obviously fake), which the operator syncs to the rotation step."""
+MASTER = {
+    "kind": "rds",
+    "host": "ai-etl.c0example0.us-east-1.rds.amazonaws.com",
+    "masterSecretArn": f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:{MASTER_NAME}-AbCdEf",
+}
+
+
 @pytest.fixture(scope="module")
 def audited() -> Run:
-    return run_stack(STACK, overrides={"ai-etl:auditExpectedReaders": [CI_ROLE], "ai-etl:auditBus": BUS})
+    """The production stack with its database on RDS, the step's administrator RDS's master secret."""
+    return run_stack(
+        STACK,
+        overrides={
+            "ai-etl:auditExpectedReaders": [CI_ROLE],
+            "ai-etl:auditBus": BUS,
+            "ai-etl:database": MASTER,
+        },
+    )
 
 
 def regions() -> tuple[str, str]:
@@ -151,6 +168,12 @@ def read_cases(region: str) -> dict[str, tuple[dict[str, Any], str, dict[str, An
         "batched by tag filter": (USER, batch,
                                   {"filters": [{"key": "tag-key", "values": ["Project"]}]}, True),
         "another stack's secret": (USER, get, {"secretId": other}, False),
+        # RDS's master user secret: the operator syncs it to the step; anyone else's read alerts.
+        "operator reading RDS's master secret": (role_session(OPERATOR), get,
+                                                 {"secretId": MASTER["masterSecretArn"]}, False),
+        "another role reading RDS's master secret": (role_session(INTRUDER), get,
+                                                     {"secretId": MASTER["masterSecretArn"]}, True),
+        "RDS's master secret by name": (USER, batch, {"secretIdList": [MASTER_NAME]}, True),
         "a describe, not a read": (USER, "DescribeSecret", {"secretId": SECRET}, False),
     }  # fmt: skip
 
@@ -210,7 +233,8 @@ def deliveries(bus: Any, run: Run, region: str, events: dict[str, dict[str, Any]
 def test_every_read_by_anyone_but_the_expected_roles_alerts_in_both_regions(audited: Run, bus: Any) -> None:
     """The matrix: reads by the operator and the CI role raise nothing; reads by a user, the root,
     another role, by name, by ARN (the primary's or the replica's), batched by ids or by a filter,
-    raise an alert, in the primary region and in the replica region alike."""
+    raise an alert, in the primary region and in the replica region alike; so does anyone's but the
+    operator's read of RDS's master user secret, which the step's administrator comes from."""
     for region in regions():
         cases = read_cases(region)
         events = {

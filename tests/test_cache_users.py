@@ -21,6 +21,7 @@ from ai_etl.components import cacheusers, serverauth
 from ai_etl.config.crosschecks import CACHE_PASSWORD_MAX
 from ai_etl.config.models import ELASTICACHE
 from ai_etl.guardrails.rules import evaluate
+from ai_etl.offline.providers import CACHE_USER_GROUP_MEMBER
 from ai_etl.offline.records import Registration, Run, secrets_in, unwrap
 from ai_etl.ops.check import subjects_of
 from ai_etl.tokens import CACHE_USER, CACHE_USER_GROUP, K8S_DEPLOYMENT, K8S_JOB, SM_SECRET
@@ -83,7 +84,14 @@ def test_elasticache_users_replace_the_step(stack: str) -> None:
 
     (group,) = run.of_type(CACHE_USER_GROUP)
     assert group.inputs["userGroupId"] == redis.user_group_id
-    assert sorted(group.inputs["userIds"]) == sorted(u.inputs["userId"] for u in users)
+    # Made with its `default` user; the login users join one membership each (cacheusers.py says why).
+    assert group.inputs["userIds"] == [by_name[names.CACHE_DEFAULT_USER].inputs["userId"]]
+    assert "userIds" in group.ignore_changes
+    members = run.of_type(CACHE_USER_GROUP_MEMBER)
+    assert sorted(m.inputs["userId"] for m in members) == sorted(
+        by_name[r].inputs["userId"] for r in (blue, green)
+    )
+    assert {m.inputs["userGroupId"] for m in members} == {redis.user_group_id}
 
     steps = [j for j in run.of_type(K8S_JOB) if REDIS.key in j.inputs["metadata"]["name"]]
     assert steps == [], "ElastiCache refuses ACL SETUSER: no step"

@@ -146,15 +146,32 @@ def check_impact_table(impact: str) -> None:
     """The configuration page's change-impact table is what the program does today, with a row for
     every setting (a new setting needs its alternate value in ai_etl/ops/impact.py). Only a server
     credential's bump does something on a server: the table names the login role that becomes
-    active and says that pods not yet rolled keep working; a new password length changes nothing;
+    active and says that pods not yet rolled keep working, and a change of kind or host says the
+    server moves and its data stays behind; a new password length changes nothing;
     an image rolls pods without touching a credential."""
     assert set(ALTERNATES) == set(settings_keys())
     assert impact in (DOCS / "configuration.md").read_text()
     rows = {row.split(" | ")[0].lstrip("| "): row.split(" | ") for row in impact.splitlines()[2:]}
     servers = {change: cells[6].strip(" |") for change, cells in rows.items() if cells[6].strip(" |") != "-"}
-    moves = {change for change in servers if change.startswith("`redis.kind`")}  # onto ElastiCache users
-    assert set(servers) - moves == {f"rotate `{spec.key}`" for spec in server_credentials(CATALOGUE)}
-    assert all("pods not yet rolled keep working" in servers[change] for change in moves)
+    # A change of kind or host moves a server: the row says from where to where, and that the data stays.
+    moves = {change for change in servers if re.match(r"`(database|redis)\.(kind|host)`", change)}
+    assert {"`database.host`", "`redis.host`"} <= moves
+    assert all(
+        " moves from " in servers[change] and "the data stays on" in servers[change] for change in moves
+    )
+    # A new user name moves the credential onto new login roles, its password kept.
+    renamed = {"`database.user`", "`redis.user`"}
+    rotations = {f"rotate `{spec.key}`" for spec in server_credentials(CATALOGUE)}
+    assert set(servers) - moves - renamed == rotations
+    assert all(
+        "pods not yet rolled keep working" in servers[change]
+        for change in moves
+        if change.startswith("`redis.kind`")
+    )
+    for change in renamed:
+        said = servers[change]
+        assert re.search(r"login role ai_etl_2_blue becomes active.*keep working on ai_etl_blue", said)
+    moves |= renamed
     for said in (said for change, said in servers.items() if change not in moves):
         assert re.search(r"login role \w+_green becomes active", said) and "keep working on" in said
     assert rows["`passwordLength`"][1:6] == ["-", "-", "-", "no", "-"]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import shlex
+import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,11 +20,13 @@ import yaml
 from botocore.exceptions import ClientError
 
 from ai_etl.catalogue import CATALOGUE, by_key
+from ai_etl.catalogue.urls import read_url
 from ai_etl.offline.records import Run
+from ai_etl.offline.stackconfig import load_project
+from ai_etl.ops.kept import kept
 from ai_etl.tokens import KMS_ALIAS, KMS_KEY, SM_SECRET
 from tests.fakes import bin_dir, path_with, read_log
 from tests.helpers import (
-    PLACEHOLDERS,
     STACKS,
     run_cli,
     run_config,
@@ -124,12 +127,12 @@ def declare(
     return by_mock
 
 
-def production(env: dict[str, str], overrides: dict[str, Any] | None = None) -> World:
-    """Production as its `pulumi up` makes it, with the values the program writes."""
-    run = run_stack(STACK, overrides=overrides)
-    config = stack_config(STACK, overrides)
+def production(env: dict[str, str], overrides: dict[str, Any] | None = None, stack: str = STACK) -> World:
+    """Production (or `stack`) as its `pulumi up` makes it, with the values the program writes."""
+    run = run_stack(stack, overrides=overrides)
+    config = stack_config(stack, overrides)
     region, replica = config["aws:region"], config["ai-etl:replicaRegion"]
-    values = {f"ai-etl/{STACK}/{key}": value for key, value in secrets_manager_values(run).items()}
+    values = {f"ai-etl/{stack}/{key}": value for key, value in secrets_manager_values(run).items()}
     by_mock = declare(env, run, region, values)
     keys = {
         k.name: (k.inputs.get("region") or region, by_mock[k.outputs["arn"]]) for k in run.of_type(KMS_KEY)
@@ -271,31 +274,53 @@ NEXT = "us-east-2"
 """The new stack's own replica region: any other of the partition."""
 
 
+REDIS_URL = next(s for s in CATALOGUE if s.password_of == "redis-password")
+MANAGED = "staging"
+"""The committed stack whose servers are AWS-managed (RDS with its master user secret, ElastiCache):
+the restore runs on it, where no administrator's password is kept."""
+MANAGED_REPLICA = "eu-central-1"
+MANAGED_NEXT = "eu-west-2"
+
+
 def restore(
     aws: dict[str, str], tmp_path: Path, world: World
 ) -> tuple[subprocess.CompletedProcess[str], str, dict, dict]:
-    """The restore block, run with production's region out, after writing the new stack's file as
-    the runbook says; returns the run, the new stack's name, and its config and secrets as the CLI
-    stores what the block set."""
+    """The restore block, run with the lost stack's region out, after writing the new stack's file
+    as the runbook says; returns the run, the new stack's name, and its config and secrets as the
+    CLI stores what the block set. The block names production; a user restoring another stack
+    edits its first lines, as here."""
     block = fenced(RUNBOOKS, "script from the project's folder (after `make setup`)")
-    assert block.startswith("set -euo pipefail\n") and f"STACK={STACK} REPLICA={world.replica}" in block
+    first = f"STACK={STACK} REPLICA=us-west-2"
+    assert block.startswith("set -euo pipefail\n") and first in block
+    lost = world.run.stack
+    block = block.replace(first, f"STACK={lost} REPLICA={world.replica}", 1)
+    block = block.replace(f"NEW={STACK}-us-west-2", f"NEW={lost}-{world.replica}", 1)
     new = block.split("NEW=", 1)[1].split()[0]
-    assert new not in STACKS
-    # The new stack's file: production's settings in the replica region, without rotation, adopt
-    # and encrypted values (the runbook's paragraph before the block).
-    config = {k: v for k, v in stack_config(STACK).items() if k not in ("ai-etl:rotation", "ai-etl:adopt")}
+    assert new == f"{lost}-{world.replica}" and new not in STACKS
+    # The new stack's file: the lost stack's settings in the replica region, without rotation, adopt
+    # and encrypted values (the runbook's paragraph before the block); a database on RDS names the
+    # master user secret of the database restored in that region.
+    config = {k: v for k, v in stack_config(lost).items() if k not in ("ai-etl:rotation", "ai-etl:adopt")}
     config = {k: v for k, v in config.items() if not (isinstance(v, dict) and "secure" in v)}
     config |= {
         "aws:region": world.replica,
-        "ai-etl:replicaRegion": NEXT,
+        "ai-etl:replicaRegion": MANAGED_NEXT if lost == MANAGED else NEXT,
         "ai-etl:clusterName": f"ai-etl-{new}",
     }
+    database = dict(config.get("ai-etl:database") or {})
+    if "masterSecretArn" in database:
+        account, name = database["masterSecretArn"].split(":")[4], database["masterSecretArn"].split(":")[6]
+        database["masterSecretArn"] = f"arn:aws:secretsmanager:{world.replica}:{account}:secret:{name}"
+        config["ai-etl:database"] = database
+    # The project's folder, as the block runs in it: its program, Pulumi.yaml and the lost stack's file.
     project = tmp_path / "project"
     project.mkdir()
     (project / ".venv").symlink_to(PROJECT_DIR / ".venv")
+    for name in ("Pulumi.yaml", "__main__.py", f"Pulumi.{lost}.yaml"):
+        shutil.copy(PROJECT_DIR / name, project)
     (project / f"Pulumi.{new}.yaml").write_text(yaml.safe_dump({"config": config}))
     env, _ = aws_wrapped(aws, tmp_path, lost=world.region)
-    env, log = fake_pulumi(tmp_path, env, {STACK: {"config": {}, "outputs": {}}})
+    env, log = fake_pulumi(tmp_path, env, {lost: {"config": {}, "outputs": {}}})
     result = run(env, block, project)
     secrets: dict[str, str] = {}
     for entry in read_log(log):
@@ -307,31 +332,52 @@ def restore(
 def test_the_restore_keeps_every_credential_in_a_new_stack_of_the_replica_region(
     aws: dict[str, str], tmp_path: Path
 ) -> None:
-    """Production's region out (every call to it fails), production having rotated a key since its
-    first deploy: the block promotes every replica, and the new stack's encrypted config then makes
-    the program write every value production had (the URLs included) without touching the lost
-    region; the new stack's keys, aliases, secrets and replicas take no name that exists. And why
-    the restore makes a new stack: production itself moved to the replica region, after the
-    promotion, would fail creating its alias and its secrets, whose names the replica key's alias
-    and the promoted secrets hold (AlreadyExistsException, ResourceExistsException). One restore
-    shows both: each costs half a minute of AWS CLI calls."""
-    world = production(aws, overrides={"ai-etl:rotation": {"jwt-secret-key": "2026-06-01"}})
+    """A managed stack's region out (staging: RDS with its master user secret, ElastiCache; every
+    call to its region fails), the stack having rotated a key since its first deploy: the block
+    promotes every replica, and the new stack's encrypted config then makes the program write every
+    value the stack had (the URLs included) without touching the lost region; the list of values
+    is the stack's own (`python -m ai_etl.ops.kept`), so no administrator's password that does not
+    exist is asked for. The new stack's keys, aliases, secrets and replicas take no name that
+    exists. And why the restore makes a new stack: the stack itself moved to the replica region,
+    after the promotion, would fail creating its alias and its secrets, whose names the replica
+    key's alias and the promoted secrets hold (AlreadyExistsException, ResourceExistsException).
+    One restore shows all of it: each costs half a minute of AWS CLI calls."""
+    overrides = {
+        "ai-etl:replicaRegion": MANAGED_REPLICA,
+        "ai-etl:rotation": {"jwt-secret-key": "2026-06-01"},
+    }
+    world = production(aws, overrides=overrides, stack=MANAGED)
     result, new, config, secrets = restore(aws, tmp_path, world)
     assert result.returncode == 0, result.stderr[-3000:]
-    assert set(secrets) == {*PLACEHOLDERS, "ai-etl:adopt"}, "every value went to encrypted config"
-    restored = run_config(new, config, secrets)
+    restored_keys = kept(world.run)
+    assert not {k for k, _ in restored_keys} & {"db-admin-password", "redis-admin-password"}
+    given = {f"ai-etl:{t.split('.')[0]}" for _, t in restored_keys}
+    assert set(secrets) == given, "every value went to encrypted config"
+    # What Pulumi.yaml still declares and the managed stack does not read, set as its file says.
+    declared = {f"ai-etl:{k}" for k, v in load_project(PROJECT_DIR)["config"].items() if v.get("secret")}
+    restored = run_config(new, config, secrets | dict.fromkeys(declared - set(secrets), "not-used"))
     # Every credential; a server credential's verifiers are made anew from its kept password (a
     # new salt; the idle role a new password), which the new stack's rotation step sets.
-    credentials = {f"ai-etl/{STACK}/{spec.key}" for spec in CATALOGUE}
-    assert {
-        f"ai-etl/{STACK}/{k}": v for k, v in secrets_manager_values(restored).items() if k in by_key()
-    } == {name: v for name, v in world.values.items() if name in credentials}
+    lost = world.run.stack
+    credentials = {f"ai-etl/{lost}/{spec.key}" for spec in CATALOGUE}
+    made = {f"ai-etl/{lost}/{k}": v for k, v in secrets_manager_values(restored).items() if k in by_key()}
+    had = {name: v for name, v in world.values.items() if name in credentials}
+    # On ElastiCache a kept password is taken as a takeover's AUTH token: the same password and
+    # server, logged in as `default`, no user named (docs/runbooks.md says so, and how to leave it).
+    cache_url = f"ai-etl/{lost}/{REDIS_URL.key}"
+    before, after = read_url(REDIS_URL, had.pop(cache_url)), read_url(REDIS_URL, made.pop(cache_url))
+    assert (after.password, after.host, after.username) == (before.password, before.host, None)
+    assert made == had
     assert not any(value in result.stdout + result.stderr for value in world.values.values())
     promoted = client(aws, "secretsmanager", world.replica).list_secrets()["SecretList"]
     assert {s["Name"] for s in promoted} == set(world.values) and not any(
         "PrimaryRegion" in s for s in promoted
     )
-    moved = run_stack(STACK, overrides={"aws:region": world.replica, "ai-etl:replicaRegion": NEXT})
+    moved = run_stack(
+        lost,
+        overrides={**overrides, "aws:region": world.replica, "ai-etl:replicaRegion": MANAGED_NEXT,
+                   "ai-etl:database": config["ai-etl:database"]},
+    )  # fmt: skip
     with pytest.raises(ClientError, match="AlreadyExistsException"):
         declare(aws, moved, world.replica)
     (secret, *_) = moved.of_type(SM_SECRET)
@@ -342,7 +388,7 @@ def test_the_restore_keeps_every_credential_in_a_new_stack_of_the_replica_region
         described = client(aws, "secretsmanager", world.replica).describe_secret(
             SecretId=secret.inputs["name"]
         )
-        assert [s["Region"] for s in described["ReplicationStatus"]] == [NEXT]
+        assert [s["Region"] for s in described["ReplicationStatus"]] == [MANAGED_NEXT]
 
 
 def test_the_lost_region_is_out_for_the_restore(aws: dict[str, str], tmp_path: Path) -> None:

@@ -9,13 +9,27 @@ from typing import Any
 
 import pytest
 
-from ai_etl.names import ACTIVE_ROLE_TAG
+from ai_etl.names import ACTIVE_ROLE_TAG, CREDENTIAL_TAG
 from ai_etl.offline import diff as diffing
 from ai_etl.offline import formats
 from ai_etl.offline.cli import main as offline_main
-from ai_etl.offline.render import render
-from ai_etl.ops.diff import main, order_of, preface, rotated_credentials
-from tests.helpers import project_copy
+from ai_etl.offline.render import render, resource_record
+from ai_etl.ops.diff import (
+    ELASTICACHE,
+    MOVING,
+    Server,
+    main,
+    moved_servers,
+    order_of,
+    preface,
+    preface_of,
+    rotated_credentials,
+)
+from ai_etl.ops.impact import MASTER, RDS_HOST
+from ai_etl.tokens import CACHE_USER, CACHE_USER_GROUP, SM_VERSION
+from tests.helpers import project_copy, stack_config
+from tests.helpers import run_config as run_with
+from tests.paths import PROJECT_DIR
 
 ROTATE_DB_PASSWORD = "  ai-etl:rotation:\n    db-password: 1\n"
 
@@ -187,3 +201,138 @@ def test_a_generation_moved_by_more_than_one_is_called_a_danger(
         if c.key == "db-password"
     ]
     assert not bumped.breaks and "keep working" in str(bumped.step)
+
+
+MANAGED = {
+    "ai-etl:database": {
+        "kind": "rds",
+        "host": RDS_HOST,
+        "masterSecretArn": MASTER,
+    },
+    "ai-etl:redis": {
+        "kind": "elasticache",
+        "replicationGroupId": "ai-etl-dev",
+        "userGroupId": "ai-etl-dev-users",
+        "host": "master.ai-etl-dev.example.use1.cache.amazonaws.com",
+    },
+}
+"""The dev stack with both servers AWS-managed (the impact table's alternates)."""
+
+
+@pytest.fixture(scope="module")
+def kinds() -> dict[str, list[dict[str, Any]]]:
+    """The dev stack's render as committed (both servers of kind cluster) and with both managed."""
+    return {
+        "cluster": [resource_record(r) for r in run_with("dev", stack_config("dev")).resources],
+        "managed": [resource_record(r) for r in run_with("dev", stack_config("dev", MANAGED)).resources],
+    }
+
+
+@pytest.mark.parametrize(("before", "after"), [("cluster", "managed"), ("managed", "cluster")])
+def test_a_switch_of_kind_says_the_data_stays_and_what_each_side_does(
+    kinds: dict[str, list[dict[str, Any]]], before: str, after: str
+) -> None:
+    """A switch of kind on a running stack (cluster <-> RDS, cluster <-> ElastiCache) moves no data:
+    the reviewer reads, first, that each server moves, from where to where (read off the two renders:
+    the step's host and TLS mode, the ElastiCache user group), that the data stays behind, how the
+    new server gets its credential before the rollout and what becomes of the old one's, and the
+    runbook section to follow. The credential itself is a new server's, never a DANGER: the step
+    that sets `<user>_blue` on the in-cluster Redis does not touch ElastiCache's user of that name."""
+    base, head = kinds[before], kinds[after]
+    moves = {m.key: m for m in moved_servers(base, head, "dev")}
+    assert sorted(moves) == ["db-password", "redis-password"]
+    db, cache = moves["db-password"], moves["redis-password"]
+    rds = Server("RDS/Aurora", RDS_HOST)
+    elasticache = Server(ELASTICACHE, "user group ai-etl-dev-users")
+    in_cluster = {
+        "db-password": Server("kind cluster", "postgres-svc"),
+        "redis-password": Server("kind cluster", "redis-svc"),
+    }
+    if before == "cluster":
+        assert (db.before, db.after) == (in_cluster["db-password"], rds)
+        assert (cache.before, cache.after) == (in_cluster["redis-password"], elasticache)
+        assert "Its ElastiCache users are created (ai_etl_blue active) before the rollout" in cache.words
+        assert "on redis-svc the login roles keep their passwords" in cache.words
+    else:
+        assert (db.before, db.after) == (rds, in_cluster["db-password"])
+        assert (cache.before, cache.after) == (elasticache, in_cluster["redis-password"])
+        assert cache.group_deleted and "remove it from there first" in cache.words
+        assert (
+            "ElastiCache users of user group ai-etl-dev-users are deleted last, after the rollout"
+            in cache.words
+        )
+        assert "The rotation step's Job sets login role ai_etl_blue's password there" in cache.words
+    for move in (db, cache):
+        assert f"the data stays on {move.before.where}" in move.words and MOVING in move.words
+    section = MOVING.split("#")[1]
+    assert f"## {section.replace('-', ' ')}" in (PROJECT_DIR / "docs" / "runbooks.md").read_text().lower()
+    rotated = {c.key: c for c in rotated_credentials(base, head, "dev")}
+    assert rotated["redis-password"].moved and not rotated["redis-password"].breaks
+    assert "DANGER" not in str(rotated["redis-password"].step)
+    text = "\n".join(preface_of(base, head, "dev").text)
+    assert text.startswith(
+        "Servers this change moves, their data does not (2):\n  db-password: Postgres moves"
+    )
+
+
+def test_an_elasticache_credential_is_set_by_its_api_not_a_step() -> None:
+    """ElastiCache has no rotation step: the provider's ModifyUser changes the idle user's password.
+    The diff says so for a credential whose users are in a user group, and keeps the step's words
+    for a server the step logs in to."""
+    secret: dict[str, Any] = {
+        "urn": "urn:s",
+        "type": "aws:secretsmanager/secret:Secret",
+        "name": "s",
+        "inputs": {"name": "ai-etl/dev/redis-password", "tags": {ACTIVE_ROLE_TAG: "ai_etl_green"}},
+    }
+    version = {"urn": "urn:v", "type": SM_VERSION, "name": "v", "dependencies": ["urn:s"], "inputs": {}}
+    user = {
+        "urn": "urn:u",
+        "type": CACHE_USER,
+        "name": "u",
+        "inputs": {
+            "userId": "ai-etl-dev-ai-etl-green",
+            "userName": "ai_etl_green",
+            "tags": {CREDENTIAL_TAG: "redis-password"},
+        },
+    }
+    group = {
+        "urn": "urn:g",
+        "type": CACHE_USER_GROUP,
+        "name": "g",
+        "inputs": {"userGroupId": "g1", "userIds": ["ai-etl-dev-ai-etl-green"]},
+    }
+    old_secret = {**secret, "inputs": {**secret["inputs"], "tags": {ACTIVE_ROLE_TAG: "ai_etl_blue"}}}
+    (found,) = rotated_credentials([old_secret, user, group], [secret, version, user, group], "dev")
+    assert found.step == (
+        "ElastiCache user ai_etl_green becomes active (ElastiCache's ModifyUser, no step, sets its new "
+        "password first); pods not yet rolled keep working on ai_etl_blue"
+    )
+    assert "rotation step" not in str(found.step)
+
+
+def test_a_new_redis_user_on_elasticache_keeps_the_running_pods_user_until_they_roll() -> None:
+    """A change of `redis.user` on ElastiCache makes new users (their ids carry the name: user_id and
+    user_name force a new user, hashicorp/terraform-provider-aws internal/service/elasticache/user.go,
+    and a fixed id could not be made anew before the old one is gone). The running pods' user must
+    stay in the user group until they roll: its membership goes in the deletions, after the
+    rollout, with the user itself; the diff's phases show it and no DANGER is raised."""
+    base = [resource_record(r) for r in run_with("staging", stack_config("staging")).resources]
+    renamed = stack_config("staging", {"ai-etl:redis": {"user": "ai_etl_2"}})
+    head = [resource_record(r) for r in run_with("staging", renamed).resources]
+    (redis,) = [c for c in rotated_credentials(base, head, "staging") if c.key == "redis-password"]
+    assert (redis.old_role, redis.role) == ("ai_etl_blue", "ai_etl_2_blue")
+    assert not redis.dropped and "DANGER" not in str(redis.step), redis.step
+    assert "ElastiCache user ai_etl_2_blue becomes active" in str(redis.step)
+    order = order_of(base, head)
+    (rollout,) = [n for n, line in enumerate(order) if "Deployment ai-etl-backend: the rollout" in line]
+    (made,) = [
+        n for n, line in enumerate(order) if "create UserGroupAssociation" in line and "ai-etl-2-blue" in line
+    ]
+    assert made < rollout < len(order) - 1
+    last = order[-1]
+    for gone in (
+        "UserGroupAssociation ai-etl-redis-password-users-ai-etl-blue",
+        "User ai-etl-redis-password-users-ai-etl-blue",
+    ):
+        assert gone in last and all(gone not in line for line in order[:-1]), (gone, order)

@@ -266,6 +266,19 @@ def access_pattern(
     }  # fmt: skip
 
 
+SECRET_SUFFIX = len("-AbCdEf")
+"""What Secrets Manager appends to a secret's name in its ARN: a hyphen and six random characters."""
+
+
+def secret_ids(arn: str) -> tuple[str, str]:
+    """The prefixes that catch every way a caller may name one secret of another owner (RDS's
+    master user secret) given its ARN: its name, and its ARN without the random suffix, which
+    covers the complete ARN and the partial one (Secrets Manager API reference, GetSecretValue,
+    SecretId: "The ARN or name of the secret", a partial ARN being the ARN without its suffix)."""
+    partial = arn[:-SECRET_SUFFIX]
+    return partial.split(":secret:", 1)[1], partial
+
+
 def compact(pattern: dict[str, Any]) -> str:
     """A pattern as PutRule takes it, without the spaces that count against its size."""
     return json.dumps(pattern, separators=(",", ":"))

@@ -78,7 +78,8 @@ class CacheUsers(pulumi.ComponentResource):
     """The credential's ElastiCache users and its user group; depend on `ready` to run after them."""
 
     ready: list[pulumi.Resource]
-    """The users and the group: what the backend's new Secret and Deployment wait for."""
+    """The users, the group and the login users' memberships: what the backend's new Secret and
+    Deployment wait for."""
     user_group_id: pulumi.Output[str]
     """The user group, once it holds the users."""
 
@@ -100,14 +101,31 @@ class CacheUsers(pulumi.ComponentResource):
             )
             for user, password in zip(args.users, args.passwords, strict=True)
         ]
+        # The login users join the group one association each, not through the group's list: a new
+        # `redis.user` makes new users whose associations are created before the rollout, while the
+        # old users' go with the deletions, after it (an update of the group's list would remove the
+        # running pods' user first: internal/service/elasticache/user_group.go, resourceUserGroupUpdate,
+        # UserIdsToRemove). The group is made with its `default` user (DefaultUserRequired) and
+        # ignores the list the associations change (user_group_association.go, and the resource's
+        # documentation; concurrent associations are retried on InvalidUserGroupStateFault there).
+        *logins, default = users
         group = aws.elasticache.UserGroup(
             f"{name}-group",
             user_group_id=args.user_group_id,
             engine=args.engine,
-            user_ids=[user.user_id for user in users],
+            user_ids=[default.user_id],
             tags=dict(args.tags),
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["userIds"]),
         )
-        self.ready = [*users, group]
+        members = [
+            aws.elasticache.UserGroupAssociation(
+                f"{name}-{user.user_name.replace('_', '-')}-member",
+                user_group_id=group.user_group_id,
+                user_id=login.user_id,
+                opts=child,
+            )
+            for user, login in zip(args.users[:-1], logins, strict=True)
+        ]
+        self.ready = [*users, group, *members]
         self.user_group_id = group.user_group_id
         self.register_outputs({"user_group_id": self.user_group_id})

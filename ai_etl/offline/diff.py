@@ -77,6 +77,8 @@ REPLACE_ON: dict[str, tuple[str, ...]] = {
     # ModifyUser); user_group.go (engine ForceNew; the id names the group)
     providers.CACHE_USER: ("userId", "userName", "region"),
     providers.CACHE_USER_GROUP: ("userGroupId", "engine", "region"),
+    # internal/service/elasticache/user_group_association.go (user_group_id, user_id ForceNew)
+    providers.CACHE_USER_GROUP_MEMBER: ("userGroupId", "userId", "region"),
 }
 # Kubernetes: an object is identified by kind, namespace and name; some fields are immutable, and
 # pulumi-kubernetes replaces the object when they change (pulumi/pulumi-kubernetes

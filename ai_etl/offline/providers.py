@@ -40,6 +40,7 @@ S3_VERSIONING = "aws:s3/bucketVersioning:BucketVersioning"
 TRAIL = "aws:cloudtrail/trail:Trail"
 CACHE_USER = "aws:elasticache/user:User"
 CACHE_USER_GROUP = "aws:elasticache/userGroup:UserGroup"
+CACHE_USER_GROUP_MEMBER = "aws:elasticache/userGroupAssociation:UserGroupAssociation"
 K8S_DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 K8S_JOB = "kubernetes:batch/v1:Job"
 K8S_ROLE_BINDING = "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding"
@@ -72,6 +73,7 @@ RESOURCES = (
     TRAIL,
     CACHE_USER,
     CACHE_USER_GROUP,
+    CACHE_USER_GROUP_MEMBER,
     K8S_DEPLOYMENT,
     K8S_JOB,
     K8S_ROLE_BINDING,

@@ -15,12 +15,157 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
+from ai_etl.catalogue import by_key
+from ai_etl.components.serverauth import STEP_ENV, VERIFY_FULL
 from ai_etl.config.providers import REFUSED_AT_PRODUCTION, classify
-from ai_etl.names import ACTIVE_ROLE_TAG, key_of_cache_user_tags, key_of_secret_name
+from ai_etl.names import ACTIVE_ROLE_TAG, key_of_cache_user_tags, key_of_secret_name, rotation_step
 from ai_etl.offline.cli import add_diff_arguments, diff_command
 from ai_etl.offline.diff import Change, Phase, diff, phases
 from ai_etl.offline.formats import Preface
-from ai_etl.tokens import CACHE_USER, K8S_DEPLOYMENT, K8S_JOB, RANDOM_PASSWORD, SM_SECRET, SM_VERSION
+from ai_etl.tokens import (
+    CACHE_USER,
+    CACHE_USER_GROUP,
+    K8S_DEPLOYMENT,
+    K8S_JOB,
+    RANDOM_PASSWORD,
+    SM_SECRET,
+    SM_VERSION,
+)
+
+MOVING = "docs/runbooks.md#moving-a-server-elsewhere"
+USER_CHANGE = "docs/runbooks.md#redis-on-elasticache"
+"""The runbook section that says how to move a server's data, or take the new one over."""
+ELASTICACHE = "ElastiCache"
+
+
+@dataclass(frozen=True)
+class Server:
+    """Where a server credential's server is, as a render declares it: ElastiCache (the program's
+    users in a user group), or a server its rotation step logs in to, RDS/Aurora when the step
+    verifies its certificate (`PGSSLMODE=verify-full`), else one reached from the cluster."""
+
+    kind: str
+    where: str
+
+    @property
+    def stepped(self) -> bool:
+        """Whether a rotation step (a Job) sets the passwords on it, rather than ElastiCache's API."""
+        return self.kind != ELASTICACHE
+
+    def __str__(self) -> str:
+        return f"{self.where} ({self.kind})"
+
+
+def server_of(records: list[dict[str, Any]], key: str) -> Server | None:
+    """The server of credential `key` in a render: its ElastiCache user group, or the host its
+    newest rotation step's Job logs in to (ai_etl/components/steppods.py, step_env); None if the
+    render declares neither."""
+    users = {
+        r["inputs"].get("userId")
+        for r in records
+        if r["type"] == CACHE_USER and r["urn"] in _users(records, key)
+    }
+    for group in (r for r in records if r["type"] == CACHE_USER_GROUP):
+        if users & set(group["inputs"].get("userIds") or ()):
+            return Server(ELASTICACHE, f"user group {group['inputs'].get('userGroupId')}")
+    if users:
+        return Server(ELASTICACHE, "users")
+    prefix = f"{rotation_step(key)}-"
+    jobs = [
+        r
+        for r in records
+        if r["type"] == K8S_JOB and str((r["inputs"].get("metadata") or {}).get("name")).startswith(prefix)
+    ]
+    for job in jobs[-1:]:
+        containers = (
+            ((job["inputs"].get("spec") or {}).get("template") or {}).get("spec", {}).get("containers")
+        )
+        env = {e.get("name"): e.get("value") for c in containers or () for e in c.get("env") or ()}
+        host = env.get(STEP_ENV.pg_host) or env.get(STEP_ENV.redis_host)
+        managed = env.get(STEP_ENV.pg_sslmode) == VERIFY_FULL
+        return Server("RDS/Aurora" if managed else "kind cluster", str(host))
+    return None
+
+
+@dataclass(frozen=True)
+class ServerMove:
+    """A server credential whose server a change moves (another kind, or another host): its data
+    does not follow."""
+
+    key: str
+    before: Server
+    after: Server
+    active: str | None
+    """The login role the backend's new pods use on the new server."""
+    group_deleted: bool = False
+    """Whether the change deletes the old ElastiCache user group (refused while on a replication
+    group: ElastiCache's DeleteUserGroup)."""
+
+    @property
+    def summary(self) -> str:
+        """The move in one line: from where to where, and that the data stays."""
+        return f"moves from {self.before} to {self.after}; the data stays on {self.before.where} ({MOVING})"
+
+    @property
+    def words(self) -> str:
+        """What the move does to the running environment, in the order `pulumi up` does it."""
+        name = {"postgres": "Postgres", "redis": "Redis"}.get(str(by_key()[self.key].server), "the server")
+        role = self.active or "the active role"
+        if self.after.stepped:
+            arrive = f"The rotation step's Job sets login role {role}'s password there before the rollout"
+        else:
+            arrive = (
+                f"Its ElastiCache users are created ({role} active) before the rollout, and the user group "
+                "must be on the replication group before the new pods start"
+            )
+        if self.before.stepped:
+            leave = (
+                f"on {self.before.where} the login roles keep their passwords (no step logs in there again): "
+                "pods not yet rolled keep working on it until the rollout replaces them, and nothing "
+                "rotates them after; drop them there once it is retired"
+            )
+        else:
+            leave = (
+                f"the ElastiCache users of {self.before.where} are deleted last, after the rollout: whatever "
+                "still uses them then (a pod still stopping, a client outside this stack) is refused"
+            )
+            if self.group_deleted:
+                leave += (
+                    "; deleting the user group fails while the replication group holds it "
+                    "(ElastiCache's DeleteUserGroup): remove it from there first"
+                )
+        return (
+            f"{name} moves from {self.before} to {self.after}: the data stays on {self.before.where}, "
+            f"the backend's new pods find only what {self.after.where} holds. {arrive}; {leave}. "
+            f"Move the data first, or take over a server that already holds it ({MOVING})"
+        )
+
+
+def moved_servers(base: list[dict[str, Any]], head: list[dict[str, Any]], stack: str) -> list[ServerMove]:
+    """The server credentials whose server differs between the two renders (server_of each)."""
+    found = []
+    for spec in by_key().values():
+        if spec.server is None:
+            continue
+        before, after = server_of(base, spec.key), server_of(head, spec.key)
+        if before is None or after is None or before == after:
+            continue
+        groups = {str(r["inputs"].get("userGroupId")) for r in head if r["type"] == CACHE_USER_GROUP}
+        gone = not before.stepped and before.where.removeprefix("user group ") not in groups
+        found.append(ServerMove(spec.key, before, after, _active_role(head, stack, spec.key), gone))
+    return found
+
+
+def _active_role(records: list[dict[str, Any]], stack: str, key: str) -> str | None:
+    """The ActiveRole tag of credential `key`'s secret in a render."""
+    return next(
+        (
+            (r["inputs"].get("tags") or {}).get(ACTIVE_ROLE_TAG)
+            for r in records
+            if r["type"] == SM_SECRET and key_of_secret_name(stack, str(r["inputs"].get("name"))) == key
+        ),
+        None,
+    )
 
 
 @dataclass(frozen=True)
@@ -39,29 +184,44 @@ class RotatedCredential:
     """Whether the change gives `old_role` a new password too: a generation moved by more than one,
     or lowered after its rotation, so the running pods' role changes under them."""
     moved: bool = False
-    """Whether the change moves the credential onto ElastiCache users it creates: a new server, so
-    the running pods keep theirs until they roll."""
+    """Whether the change moves the credential to another server (server_of differs): the running
+    pods keep theirs until they roll."""
+    server: Server | None = None
+    """Where the new value is set (server_of the head render)."""
+    dropped: bool = False
+    """Whether the ElastiCache user group stops holding `old_role`'s user before the rollout (its
+    userIds updated in place), so the running pods' user is refused from then."""
 
     @property
     def step(self) -> str | None:
-        """What the change does on the server, in words; None for a credential no server holds."""
+        """What the change does on the server, in words; None for a credential no server holds.
+        ElastiCache has no step: the provider's ModifyUser changes the idle user's password."""
         if self.role is None:
             return None
+        stepped = self.server is None or self.server.stepped
+        what = "login role" if stepped else "ElastiCache user"
+        sets = "its rotation step sets" if stepped else "ElastiCache's ModifyUser, no step, sets"
         if self.moved:
             return (
-                f"its ElastiCache users are created, {self.role} active; pods not yet rolled keep "
-                "working on the server they use"
+                f"a new server ({self.server}): {what} {self.role} is set there before the rollout; "
+                "pods not yet rolled keep working on the server they use"
+            )
+        if self.dropped:
+            return (
+                f"DANGER: the user group drops ElastiCache user {self.old_role}, which the running pods "
+                f"use, before the rollout: their new connections are refused until they roll "
+                f"({USER_CHANGE})"
             )
         if self.breaks:
             return (
-                f"DANGER: login role {self.old_role}, which the running pods use, gets a new password "
+                f"DANGER: {what} {self.old_role}, which the running pods use, gets a new password "
                 "too, so they fail to connect until they roll: move the generation by exactly one "
                 "(docs/runbooks.md)"
             )
         if self.old_role in (None, self.role):
-            return f"its rotation step sets the password of login role {self.role}"
+            return f"{sets} the password of {what} {self.role}"
         return (
-            f"login role {self.role} becomes active (its rotation step sets its new password first); "
+            f"{what} {self.role} becomes active ({sets} its new password first); "
             f"pods not yet rolled keep working on {self.old_role}"
         )
 
@@ -71,7 +231,8 @@ def rotated_credentials(
 ) -> list[RotatedCredential]:
     """The secrets whose value changes from `base` to `head`: each SecretVersion whose (fingerprinted)
     value differs or that is new, named by its secret, with the login role it makes active (for a
-    server credential).
+    server credential); and a server credential whose login role changes with its value kept (a
+    new `redis.user`).
 
     A value names its secret by ARN, an output a render does not hold; the engine records the secret
     among the value's dependencies (its `secretId` comes from it), which is how it is found here.
@@ -85,21 +246,24 @@ def rotated_credentials(
     }
     found = []
     for version in (r for r in head if r["type"] == SM_VERSION):
-        before = old.get(version["urn"])
-        if before is not None and before.get("secretFingerprints") == version.get("secretFingerprints"):
-            continue
+        earlier = old.get(version["urn"])
+        same = earlier is not None and earlier.get("secretFingerprints") == version.get("secretFingerprints")
         secret = next((secrets[u] for u in version.get("dependencies") or [] if u in secrets), None)
         if secret is None:
-            found.append(RotatedCredential(str(version["inputs"].get("secretId", "")), None))
+            if not same:
+                found.append(RotatedCredential(str(version["inputs"].get("secretId", "")), None))
             continue
         name = str(secret["inputs"].get("name"))
-        tags = secret["inputs"].get("tags") or {}
-        role = tags.get(ACTIVE_ROLE_TAG)
+        role = (secret["inputs"].get("tags") or {}).get(ACTIVE_ROLE_TAG)
         key, old_role = key_of_secret_name(stack, name), old_roles.get(name)
-        users = _users(head, str(key)) if key else set()
-        moved = bool(users) and not users & _users(base, str(key))  # every user new: a new server
+        if same and role == old_role:  # neither its value nor the role it logs in as changes
+            continue
+        server = server_of(head, key) if key else None
+        previous = server_of(base, key) if key else None
+        moved = None not in (server, previous) and server != previous
         breaks = not moved and bool(key and old_role and _renewed(base, head, key, old_role))
-        found.append(RotatedCredential(name, key, role, old_role, breaks, moved))
+        dropped = not moved and bool(key and old_role and _dropped(base, head, key, old_role))
+        found.append(RotatedCredential(name, key, role, old_role, breaks, moved, server, dropped))
     return sorted(found, key=lambda c: c.name)
 
 
@@ -112,6 +276,26 @@ def _users(records: list[dict[str, Any]], key: str) -> set[str]:
     }
 
 
+def _dropped(base: list[dict[str, Any]], head: list[dict[str, Any]], key: str, role: str) -> bool:
+    """Whether `head`'s user group, updated in place, no longer holds the ElastiCache user of login
+    role `role` of credential `key`, which `base`'s group held: ModifyUserGroup removes it before
+    anything that depends on the group (the rollout) runs (hashicorp/terraform-provider-aws
+    internal/service/elasticache/user_group.go, resourceUserGroupUpdate: UserIdsToRemove)."""
+    ids = {
+        r["inputs"].get("userId")
+        for r in base
+        if r["urn"] in _users(base, key) and r["inputs"].get("userName") == role
+    }
+    old = {r["urn"]: r for r in base if r["type"] == CACHE_USER_GROUP}
+    for group in (r for r in head if r["type"] == CACHE_USER_GROUP and r["urn"] in old):
+        if "userIds" in (group.get("ignoreChanges") or []):
+            continue
+        held = set(old[group["urn"]]["inputs"].get("userIds") or ())
+        if ids & held and not ids & set(group["inputs"].get("userIds") or ()):
+            return True
+    return False
+
+
 def _renewed(base: list[dict[str, Any]], head: list[dict[str, Any]], key: str, role: str) -> bool:
     """Whether `head` makes a new password for login role `role` of server credential `key`: a
     RandomPassword of that role's (ai_etl/components/serverpasswords.py, role_suffix) not in `base`."""
@@ -120,16 +304,24 @@ def _renewed(base: list[dict[str, Any]], head: list[dict[str, Any]], key: str, r
     return any(r["type"] == RANDOM_PASSWORD and marker in r["name"] and r["urn"] not in before for r in head)
 
 
-def preface(rotated: list[RotatedCredential], order: tuple[str, ...] = ()) -> Preface:
-    """The credentials a change rotates, then the order of its steps (`order_of`), as the diff's
-    opening lines in text and in markdown."""
-    if not rotated:
+def preface(
+    rotated: list[RotatedCredential], order: tuple[str, ...] = (), moves: tuple[ServerMove, ...] = ()
+) -> Preface:
+    """The servers a change moves (`moved_servers`), the credentials it rotates, then the order of its
+    steps (`order_of`), as the diff's opening lines in text and in markdown."""
+    if not rotated and not moves:
         return Preface()
-    text = [f"Credentials this change rotates ({len(rotated)}):"]
-    text += [f"  {c.name}" + (f"  -> {c.step}" if c.step else "") for c in rotated]
-    markdown = [f"**Credentials this change rotates ({len(rotated)}):**", ""]
-    for c in rotated:
-        markdown.append(f"- `{c.name}`" + (f": {c.step}" if c.step else ""))
+    text: list[str] = []
+    markdown: list[str] = []
+    if moves:
+        heading = f"Servers this change moves, their data does not ({len(moves)})"
+        text += [f"{heading}:"] + [f"  {m.key}: {m.words}" for m in moves] + [""]
+        markdown += [f"**{heading}:**", ""] + [f"- `{m.key}`: {m.words}" for m in moves] + [""]
+    if rotated:
+        text += [f"Credentials this change rotates ({len(rotated)}):"]
+        text += [f"  {c.name}" + (f"  -> {c.step}" if c.step else "") for c in rotated]
+        markdown += [f"**Credentials this change rotates ({len(rotated)}):**", ""]
+        markdown += [f"- `{c.name}`" + (f": {c.step}" if c.step else "") for c in rotated]
     if order:
         heading = "The order `pulumi up` runs it in, from what each resource depends on"
         text += ["", f"{heading} (a step starts once those it needs are done):"]
@@ -182,11 +374,12 @@ def _phase_step(change: Change, record: dict[str, Any], phase: Phase) -> str:
 
 
 def preface_of(base: list[dict[str, Any]], head: list[dict[str, Any]], stack: str) -> Preface:
-    """What this project says first about a change of `stack`: the credentials it rotates and, for
-    a server credential's rotation, the order its steps run in."""
+    """What this project says first about a change of `stack`: the servers it moves, the credentials
+    it rotates and, for a server credential's rotation or move, the order its steps run in."""
     rotated = rotated_credentials(base, head, stack)
-    server = any(c.role is not None for c in rotated)
-    return preface(rotated, order_of(base, head) if server else ())
+    moves = tuple(moved_servers(base, head, stack))
+    server = bool(moves) or any(c.role is not None for c in rotated)
+    return preface(rotated, order_of(base, head) if server else (), moves)
 
 
 def note_of(key: str) -> str | None:

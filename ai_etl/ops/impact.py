@@ -23,7 +23,7 @@ from ai_etl.offline.diff import Change, diff
 from ai_etl.offline.render import resource_record
 from ai_etl.offline.runner import run_program
 from ai_etl.offline.stackconfig import load_project, load_stack_config, program_of
-from ai_etl.ops.diff import RotatedCredential, rotated_credentials
+from ai_etl.ops.diff import RotatedCredential, ServerMove, moved_servers, rotated_credentials
 
 STACK = "dev"  # standard grade, where every setting may change alone
 RDS_HOST = "ai-etl-dev.c0example0.us-east-1.rds.amazonaws.com"
@@ -128,6 +128,7 @@ class Impact:
     change: str
     changes: list[Change]
     rotated: list[RotatedCredential]
+    moves: list[ServerMove]
 
 
 def settings_keys() -> list[str]:
@@ -183,7 +184,8 @@ def impacts() -> list[Impact]:
         head_config, head_secrets = copy.deepcopy(config), dict(secrets)
         apply(head_config, head_secrets)
         head = _records(head_config, head_secrets)
-        found.append(Impact(label, diff(base, head), rotated_credentials(base, head, STACK)))
+        moves = moved_servers(base, head, STACK)
+        found.append(Impact(label, diff(base, head), rotated_credentials(base, head, STACK), moves))
     return found
 
 
@@ -219,7 +221,8 @@ def impact_table() -> str:
     ]
     for item in impacts():
         rotated = ", ".join(f"`{c.key or c.name}`" for c in item.rotated) or "-"
-        steps = "; ".join(f"`{c.key or c.name}`: {c.step}" for c in item.rotated if c.step) or "-"
+        moved = [f"`{m.key}`: {m.summary}" for m in item.moves]
+        steps = "; ".join(moved + [f"`{c.key or c.name}`: {c.step}" for c in item.rotated if c.step]) or "-"
         replaced, updated = _kinds(item.changes, "replace"), _kinds(item.changes, "update")
         created, roll = _kinds(item.changes, "create", "delete"), "yes" if _pods_roll(item.changes) else "no"
         rows.append(f"| {item.change} | {replaced} | {updated} | {created} | {roll} | {rotated} | {steps} |")
