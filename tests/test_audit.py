@@ -69,8 +69,10 @@ MASTER_NAME = "rds!db-00000000-0000-0000-0000-000000000000"
 """RDS's master user secret (obviously fake), which the operator syncs to the rotation step."""
 MASTER = {
     "kind": "rds",
-    "host": "ai-etl.c0example0.us-east-1.rds.amazonaws.com",
-    "masterSecretArn": f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:{MASTER_NAME}-AbCdEf",
+    "host": f"ai-etl.c0example0.{load_stack_config(STACK)['aws:region']}.rds.amazonaws.com",
+    "masterSecretArn": (
+        f"arn:aws:secretsmanager:{load_stack_config(STACK)['aws:region']}:{ACCOUNT}:secret:{MASTER_NAME}-AbCdEf"
+    ),
 }
 
 
