@@ -29,12 +29,14 @@ MAY_IMPORT: dict[str, tuple[str, ...]] = {
     # lines, standard library only, which the policy pack's environment can load).
     "ai_etl.guardrails": ("ai_etl.catalogue", "ai_etl.config.commands"),
     "ai_etl.offline": (),
+    # The operator tools sit on top: the takeover runs the program's checks (program.decide).
     "ai_etl.ops": (
         "ai_etl.catalogue",
         "ai_etl.config",
         "ai_etl.components",
         "ai_etl.guardrails",
         "ai_etl.offline",
+        "ai_etl.program",
     ),
 }
 SELF_CONTAINED = {"ai_etl.offline": ("ai_etl.masking",)}
