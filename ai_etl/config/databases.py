@@ -9,8 +9,17 @@ from collections.abc import Mapping
 from typing import Any
 
 from ai_etl.catalogue import SecretSpec
+from ai_etl.config.commands import Path
 from ai_etl.config.fields import aws_regions
-from ai_etl.config.models import MANAGED_DATABASE_KINDS, StackConfig
+from ai_etl.config.models import (
+    CACHE_ENDPOINT,
+    CLUSTER,
+    ELASTICACHE,
+    MANAGED_DATABASE_KINDS,
+    RDS_ENDPOINT,
+    StackConfig,
+    managed_kind_of,
+)
 from ai_etl.config.problems import Problems
 from ai_etl.config.reading import RawConfig
 
@@ -26,10 +35,6 @@ MASTER_KEY = "masterSecretKmsKeyArn"
 ENDPOINT_PLACEHOLDER = "<endpoint>"
 NAME_PLACEHOLDER = "<name>"
 SHOWN_KIND = {"rds": "RDS", "aurora": "Aurora"}
-RDS_ENDPOINT = re.compile(r"[a-z0-9.-]+\.rds\.amazonaws\.com(\.cn)?")
-"""What an RDS or Aurora endpoint (instance, cluster, reader, custom or RDS Proxy) ends in: the names
-its server certificate holds, so the only names `sslmode=verify-full` accepts (a CNAME of one fails
-the host name check)."""
 
 
 def _given(raw: RawConfig) -> Mapping[str, Any]:
@@ -120,3 +125,41 @@ def check(problems: Problems, raw: RawConfig, config: StackConfig) -> None:
             f"is the key of database.{MASTER_SECRET}, which is not set",
             problems.rm_cmd((*path, MASTER_KEY)),
         )
+
+
+def clear_text(problems: Problems, config: StackConfig, production: bool) -> list[str]:
+    """A server AWS manages reached as if it were in the cluster: `database.kind cluster` with an
+    RDS or Aurora endpoint (no certificate verified, the admin's and the backend's passwords sent
+    to a server no one checked), `redis.kind cluster` with an ElastiCache endpoint (AUTH in clear,
+    and a rotation step ElastiCache refuses: its RBAC has no ACL SETUSER). Refused at production
+    grade; below, the warnings returned. The fix is the kind the endpoint names."""
+    found: list[tuple[Path, str, str]] = []
+    db, redis = config.database, config.redis
+    if db.kind == CLUSTER and (kind := managed_kind_of(db.host)):
+        found.append(
+            (
+                (CONNECTION, "kind"),
+                f"is cluster, but database.host is an {SHOWN_KIND[kind]} endpoint: the step and the "
+                "backend would connect without verifying its certificate; kind "
+                f"{kind} verifies it against the RDS CA bundle",
+                kind,
+            )
+        )
+    if redis.kind == CLUSTER and CACHE_ENDPOINT.fullmatch(redis.host):
+        found.append(
+            (
+                ("redis", "kind"),
+                "is cluster, but redis.host is an ElastiCache endpoint: the backend would send AUTH in "
+                "clear and the rotation step's ACL SETUSER is refused there; kind elasticache speaks TLS "
+                "and declares the users through ElastiCache's API",
+                ELASTICACHE,
+            )
+        )
+    warnings = []
+    for path, problem, kind in found:
+        fix = problems.set_cmd(path, kind)
+        if production:
+            problems.add(path, f"{problem} (refused in a production-grade stack)", fix)
+        else:
+            warnings.append(f"{'.'.join(map(str, path))} {problem}: {fix}")
+    return warnings
