@@ -13,7 +13,7 @@ from ai_etl.catalogue import CATALOGUE, Source, of_source
 from ai_etl.config.settings import DEFAULTS, ConfigError
 from ai_etl.names import PROJECT
 from ai_etl.offline.runner import run_program
-from ai_etl.offline.stackconfig import StackConfigError, apply_project_config, load_project
+from ai_etl.offline.stackconfig import StackConfigError
 from tests.helpers import PLACEHOLDERS, backend_manifest, run_config, run_stack, stack_config
 from tests.pasting import PROMPTED, Project, filled, fixes, project
 from tests.paths import PROGRAM, PROJECT_DIR
@@ -228,27 +228,8 @@ def test_pulumi_yaml_declares_the_same_defaults_and_every_provided_secret() -> N
     for key, default in DEFAULTS.items():
         assert declared[key]["default"] == default, key
     for spec in of_source(Source.PROVIDED, CATALOGUE):
-        if spec.admin_of:  # a managed stack has none: the program requires it where a step needs it
-            assert str(spec.config_key) not in declared, spec.config_key
-            continue
         entry = declared[str(spec.config_key)]
         assert entry["secret"] is True and "default" not in entry
-
-
-def test_the_cli_stops_no_managed_stack_for_an_admin_password_it_has_no_use_for() -> None:
-    """The real CLI stops every stack lacking a key Pulumi.yaml declares without a default (pulumi/
-    pulumi pkg/workspace/config.go, mergeConfig), before the program runs: a managed stack (RDS's
-    master secret, ElastiCache's users) without dbAdminPassword or redisAdminPassword passes it (the
-    offline CLI's same check, apply_project_config), and the program asks a cluster stack for its
-    own, encrypted, with the fix."""
-    project = load_project(PROJECT_DIR)
-    secrets = {k: v for k, v in PLACEHOLDERS.items() if "AdminPassword" not in k}
-    # raises StackConfigError on a missing key, as the CLI stops
-    apply_project_config("staging", project, {**stack_config("staging"), **secrets}, secrets)
-    with pytest.raises(ConfigError) as raised:
-        run_config("production", stack_config("production"), without("dbAdminPassword"))
-    assert "dbAdminPassword: is required" in str(raised.value)
-    assert "pulumi config set --secret dbAdminPassword --stack production" in str(raised.value)
 
 
 def test_the_declared_check_sees_declarations() -> None:
