@@ -16,7 +16,7 @@ PIP := $(PY) -m pip
 PIP_FLAGS := --quiet --no-compile
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: render check test quick packages lint typecheck setup tools policy-venv schemas docs bench lock clean help
+.PHONY: render check test quick packages lint typecheck setup tools policy-venv schemas docs bench lock rds-ca-bundle clean help
 
 ## Render a stack offline (STACK=dev; no Pulumi CLI, cloud or cluster): build/<stack>/{resources.json,kubernetes.yaml}
 render: setup
@@ -97,6 +97,10 @@ lock:
 		-o requirements.lock pyproject.toml
 	.venv-lock/bin/pip-compile --quiet --strip-extras --no-emit-index-url --no-emit-find-links \
 		-o requirements-tools.lock requirements-tools.in
+
+## Replace the committed RDS CA bundle with AWS's current one and rewrite its digest (docs/configuration.md).
+rds-ca-bundle: setup
+	$(VENV)/bin/python -m ai_etl.ops.rdsbundle
 
 ## Remove every environment, build output and cache.
 clean:

@@ -50,6 +50,8 @@ SAMPLES = {
     "<user group id>": "ai-etl-production-users",
     "<primary endpoint>": "master.ai-etl-production.example.use1.cache.amazonaws.com",
     "<endpoint>": "ai-etl.c0example0.us-east-1.rds.amazonaws.com",
+    "<cluster|elasticache>": "cluster",
+    "<cluster|rds|aurora>": "cluster",
     "<name>": "rds!db-00000000-0000-0000-0000-000000000000-AbCdEf",
     "<MasterUserSecret.SecretArn of the database>": (
         "arn:aws:secretsmanager:eu-west-1:333333333333:secret:rds!db-00000000-0000-0000-0000-000000000000-AbCdEf"

@@ -300,6 +300,27 @@ def plural(kind: str) -> str:
     return kind.lower()[:-1] + "ies" if kind.endswith("y") else kind.lower() + "s"
 
 
+def test_the_deploy_role_names_the_elasticache_actions_of_every_rendered_cache_type() -> None:
+    """Users write the deploy role from docs/ci.md: for each ElastiCache type a committed stack
+    renders (aws:elasticache/user:User, .../userGroup:UserGroup), it names the create, modify,
+    delete and describe actions the provider calls (the service authorization reference's names:
+    CreateUser, DescribeUsers, ...), each scoped to an ARN of that resource type, not `*`."""
+    section = (DOCS / "ci.md").read_text().split("The deploy role, ", 1)[1].split("The preview role, ", 1)[0]
+    types = {
+        r.type
+        for stack in STACKS
+        for r in run_stack(stack).resources
+        if r.type.startswith("aws:elasticache/")
+    }
+    assert types, "a committed stack (staging) renders ElastiCache users"
+    for token in sorted(types):
+        name = token.rsplit(":", 1)[1]
+        for action in (f"Create{name}", f"Modify{name}", f"Delete{name}", f"Describe{name}s"):
+            assert f"`elasticache:{action}`" in section, action
+        arn = name.lower()  # the ARN's resource type: user, usergroup
+        assert f"arn:aws:elasticache:<region>:111111111111:{arn}:" in section, arn
+
+
 @pytest.mark.slow  # renders every stack
 @pytest.mark.parametrize("stack", STACKS)
 def test_the_documented_kubernetes_roles_cover_every_rendered_kind(tmp_path: Path, stack: str) -> None:

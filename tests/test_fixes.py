@@ -244,6 +244,42 @@ CASES = [
             "masterSecretArn": f"arn:aws:secretsmanager:eu-west-1:444444444444:secret:{SAMPLES['<name>']}"}},
          ("database.masterSecretArn: is a secret of account 444444444444", "deploys into 333333333333"),
          {"ai-etl:database": load_stack_config("staging", PROJECT_DIR)["ai-etl:database"]}, stack="staging"),
+    # A managed endpoint decides its kind (models.managed_kind_of); a bad kind is never guessed across
+    # meaning: only the endpoint may decide it, else the choices are listed with a placeholder.
+    Case("RDS endpoint given with credentials", {"ai-etl:database": {
+            "kind": "rds", "host": f"admin:zz-Secret-42@{SAMPLES['<endpoint>']}"}},
+         ("database.host: must be a DNS name",),
+         {"ai-etl:database": {"kind": "rds", "host": SAMPLES["<endpoint>"]}}, hidden=("zz-Secret-42",)),
+    Case("Aurora cluster endpoint given as a URL, kind left cluster", {"ai-etl:database": {
+            "host": "postgres://admin:zz-Secret-42@db1.cluster-c0example0.us-east-1.rds.amazonaws.com:5432/x"}},
+         ("database.host: must be a DNS name",),
+         {"ai-etl:database": {"host": "db1.cluster-c0example0.us-east-1.rds.amazonaws.com", "kind": "aurora"}},
+         hidden=("zz-Secret-42",)),
+    Case("database.kind misspelt beside an RDS endpoint", {"ai-etl:database": {
+            "kind": "RDS", "host": SAMPLES["<endpoint>"]}},
+         ("database.kind: must be 'cluster' (a Postgres in the cluster",),
+         {"ai-etl:database": {"kind": "rds", "host": SAMPLES["<endpoint>"]}}),
+    Case("database.kind that names none, host in the cluster", {"ai-etl:database": {"kind": "managed"}},
+         ("'rds' or 'aurora' (AWS-managed", "--path 'database.kind' '<cluster|rds|aurora>'"),
+         {"ai-etl:database": {"kind": "cluster"}}),
+    Case("redis.kind misspelt beside an ElastiCache endpoint", {"ai-etl:redis": {
+            **load_stack_config("staging", PROJECT_DIR)["ai-etl:redis"], "kind": "Elasticache"}},
+         ("redis.kind: must be 'cluster' (the guide's in-cluster Redis",),
+         {"ai-etl:redis": load_stack_config("staging", PROJECT_DIR)["ai-etl:redis"]}, stack="staging"),
+    Case("redis.kind that names none, host in the cluster", {"ai-etl:redis": {"kind": "managed"}},
+         ("'elasticache' (AWS-managed: TLS", "--path 'redis.kind' '<cluster|elasticache>'"),
+         {"ai-etl:redis": {"kind": "cluster"}}),
+    # Clear text to a managed server: refused at production grade, the fix the kind the endpoint names
+    Case("database.kind cluster with an RDS endpoint, production", {"ai-etl:database": {
+            "host": "ai-etl.c0example0.us-east-1.rds.amazonaws.com"}},
+         ("database.kind: is cluster, but database.host is an RDS endpoint", "production-grade"),
+         {"ai-etl:database": {"host": "ai-etl.c0example0.us-east-1.rds.amazonaws.com", "kind": "rds"}},
+         stack="production"),
+    Case("redis.kind cluster with an ElastiCache endpoint, production", {"ai-etl:redis": {
+            **{k: v for k, v in load_stack_config("staging", PROJECT_DIR)["ai-etl:redis"].items() if k != "kind"}}},
+         ("redis.kind: is cluster, but redis.host is an ElastiCache endpoint", "AUTH in clear"),
+         {"ai-etl:redis": load_stack_config("staging", PROJECT_DIR)["ai-etl:redis"]},
+         stack="production", remove=("redisAdminPassword",)),
 ]  # fmt: skip
 
 
@@ -393,6 +429,30 @@ def test_a_standard_stack_warns_of_an_image_that_names_no_build(
     assert re.search(r" '[^' ]+:<tag>@sha256:<digest>' ", line), line
     assert project.paste(filled(line)).returncode == 0
     assert [w for w in _warnings(project.run("dev")) if "backend.image" in w] == []
+
+
+def test_a_standard_stack_warns_of_clear_text_to_managed_servers_and_the_fix_works(project: Project) -> None:
+    """Below production grade, kind cluster with an RDS endpoint or an ElastiCache endpoint still
+    runs (the production refusal is a case above), but each is warned of with the fix, the kind the
+    endpoint names; pasted together, both warnings go."""
+    cache = {
+        k: v for k, v in load_stack_config("staging", PROJECT_DIR)["ai-etl:redis"].items() if k != "kind"
+    }
+    project.write(
+        "dev",
+        {"ai-etl:database": {"host": SAMPLES["<endpoint>"]}, "ai-etl:redis": cache},
+        remove=("redisAdminPassword",),
+    )
+    said = [w for w in _warnings(project.run("dev")) if " is cluster, but " in w]
+    assert [w.split(" ", 1)[0] for w in said] == ["database.kind", "redis.kind"], said
+    lines = [w.rsplit(": ", 1)[1] for w in said]
+    assert lines == [
+        "pulumi config set --path 'database.kind' rds --stack dev",
+        "pulumi config set --path 'redis.kind' elasticache --stack dev",
+    ]
+    for line in lines:
+        assert project.paste(line).returncode == 0
+    assert [w for w in _warnings(project.run("dev")) if " is cluster, but " in w] == []
 
 
 def _warnings(run: Run | str) -> list[str]:

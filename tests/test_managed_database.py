@@ -5,12 +5,15 @@ signed for `localhost` (tests/servers.py), verified as on RDS."""
 
 from __future__ import annotations
 
+import datetime
+import hashlib
 import inspect
 import json
 import os
 import re
 import ssl
 from collections.abc import Iterator
+from importlib import resources
 from pathlib import Path
 from typing import Any, cast
 
@@ -31,9 +34,12 @@ from ai_etl.components.serverauth import (
     scram_sha256_verifier,
 )
 from ai_etl.components.steppods import MASTER_SECRET_PROPERTIES, step_env
+from ai_etl.config import databases
 from ai_etl.config.models import MANAGED_DATABASE_KINDS
+from ai_etl.config.problems import ConfigError
 from ai_etl.offline.records import Run
 from ai_etl.offline.stackconfig import load_stack_config
+from ai_etl.ops import rdsbundle
 from ai_etl.tokens import IAM_ROLE_POLICY, SM_SECRET
 from tests import servers
 from tests.helpers import (
@@ -42,8 +48,10 @@ from tests.helpers import (
     eso_errors,
     manifests,
     plain_text,
+    run_config,
     run_stack,
     secrets_manager_values,
+    stack_config,
 )
 from tests.paths import PROJECT_DIR
 from tests.servers import Postgres, Tls
@@ -374,3 +382,86 @@ def test_rotation_on_a_tls_only_server_drops_no_connection(
         f"connections, failed: {phases.counts}"
     )
     assert isinstance(load, Load) and load.failed == 0, load.errors[:3]
+
+
+UNVERIFIABLE = {
+    "ai-etl.proxy-c0example0.eu-west-1.rds.amazonaws.com": "an RDS Proxy endpoint, whose certificate",
+    "ai-etl.c0example0.us-gov-west-1.rds.amazonaws.com": "a GovCloud (aws-us-gov) endpoint",
+    "ai-etl.c0example0.rds.us-gov-west-1.amazonaws.com": "a GovCloud (aws-us-gov) endpoint",
+    "ai-etl.c0example0.rds.cn-north-1.amazonaws.com.cn": "a China (aws-cn) endpoint",
+    "ai-etl.c0example0.mx-central-1.rds.amazonaws.com": (
+        "the committed bundle predates region mx-central-1: update it",
+        "fix: python -m ai_etl.ops.rdsbundle",
+    ),
+}
+"""Endpoints the committed bundle cannot verify (ai_etl/config/databases.py UNVERIFIABLE; the last
+of a region the 2023 bundle lacks): each refused at preview, saying why and what would be needed."""
+
+
+@pytest.mark.parametrize("host", sorted(UNVERIFIABLE))
+def test_an_endpoint_the_bundle_cannot_verify_is_refused_before_anything_is_declared(host: str) -> None:
+    """Every connection to such an endpoint would fail `verify-full` after the deploy (the step's
+    Job, the backend's pods crash-looping): the preview refuses it instead, with the reason."""
+    declared: list = []
+    config = stack_config("staging", {"ai-etl:database": {**_staging_database(), "host": host}})
+    with pytest.raises(ConfigError) as raised:
+        run_config("staging", config, registrations=declared)
+    said = UNVERIFIABLE[host]
+    for fragment in (said,) if isinstance(said, str) else said:
+        assert fragment in str(raised.value)
+    assert declared == []
+
+
+def _staging_database() -> dict[str, Any]:
+    return dict(load_stack_config("staging", PROJECT_DIR)["ai-etl:database"])
+
+
+def test_the_bundle_covers_each_committed_managed_stacks_region_read_from_its_certificates() -> None:
+    """The regions come from the certificates' subjects as OpenSSL parses them (a region's root CA
+    is `Amazon RDS <region> Root CA ...`), and the config layer reads the very file trust.py pins."""
+    package, name = databases.RDS_BUNDLE
+    assert resources.files(package).joinpath(name) == trust.BUNDLE_FILE
+    regions = databases.bundle_regions()
+    assert {"us-east-1", "eu-west-1", "ap-southeast-4"} <= regions and "mx-central-1" not in regions
+    for stack in MANAGED:
+        assert load_stack_config(stack, PROJECT_DIR)["aws:region"] in regions
+
+
+def _served(directory: Path, pem: bytes) -> str:
+    (directory / "served.pem").write_bytes(pem)
+    return (directory / "served.pem").as_uri()
+
+
+def test_the_bundle_update_takes_a_superset_and_refuses_what_is_not_one(tmp_path: Path) -> None:
+    """`python -m ai_etl.ops.rdsbundle` (docs/configuration.md): fed offline from a file:// URL, it
+    writes the new bundle and its digest into trust.py together; it refuses text that is not PEM, a
+    certificate OpenSSL cannot parse, and a bundle that drops a certificate still valid, writing
+    nothing then."""
+    current = trust.BUNDLE_FILE.read_bytes()
+    bundle, module = tmp_path / "bundle.pem", tmp_path / "trust.py"
+    bundle.write_bytes(current)
+    module.write_text(f'BUNDLE_SHA256 = "{trust.BUNDLE_SHA256}"\n')
+    now = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
+    blocks = re.findall(rb"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----\n", current, re.S)
+    broken = blocks[0].replace(b"MII", b"MIX", 1)
+    valid = next(  # a certificate still valid at `now`: dropping it is refused (an expired one may go)
+        i
+        for i, b in enumerate(blocks)
+        if ssl.cert_time_to_seconds(next(iter(rdsbundle.certificates(b.decode()).values()))) > now.timestamp()
+    )
+    for bad, why in (
+        (b"<html>not found</html>\n", "not a PEM bundle"),
+        (current + b"# a comment\n", "not a PEM bundle"),
+        (current + broken, "cannot parse"),
+        (b"".join(blocks[:valid] + blocks[valid + 1 :]), "drops 1 certificate"),
+    ):
+        with pytest.raises(rdsbundle.BundleRefusedError, match=why):
+            rdsbundle.update(_served(tmp_path, bad), bundle, module, now)
+        assert bundle.read_bytes() == current and trust.BUNDLE_SHA256 in module.read_text()
+    newer = current + blocks[0]  # a bundle with one certificate more (here: twice) is refused...
+    with pytest.raises(rdsbundle.BundleRefusedError, match="twice"):
+        rdsbundle.update(_served(tmp_path, newer), bundle, module, now)
+    taken = b"".join(blocks[::-1])  # ...the same certificates in another order are taken
+    digest = rdsbundle.update(_served(tmp_path, taken), bundle, module, now)
+    assert bundle.read_bytes() == taken and module.read_text() == f'BUNDLE_SHA256 = "{digest}"\n'
+    assert digest == hashlib.sha256(taken).hexdigest()

@@ -122,7 +122,9 @@ CASES = [
     Case("TLS on the in-cluster Redis", overrides={"ai-etl:redis": {"tls": True}},
          expect=("redis.tls: kind cluster speaks plain Redis", "pulumi config rm --path 'redis.tls' --stack production")),
     Case("an unknown Redis kind", overrides={"ai-etl:redis": {"kind": "memorydb"}},
-         expect=("redis.kind: must be 'cluster' or 'elasticache', got 'memorydb'",)),
+         # no guess across meaning: both choices, each said, and a placeholder only the user fills in
+         expect=("redis.kind: must be 'cluster' (the guide's in-cluster Redis", "or 'elasticache' (AWS-managed",
+                 "got 'memorydb'", "pulumi config set --path 'redis.kind' '<cluster|elasticache>' --stack production")),
 ]  # fmt: skip
 
 

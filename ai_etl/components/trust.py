@@ -6,8 +6,10 @@ backend (asyncpg) verify the server, and both images are the team's own; one com
 bundle, pinned by its digest here, reaches both without rebuilding either, and is never downloaded
 at render time. The file is AWS's published RDS bundle (`global-bundle.pem`, every region's root and
 intermediate CA, public certificates only; the RDS User Guide, UsingWithRDS.SSL); updating it is a
-commit that changes the file and BUNDLE_SHA256 together (docs/runbooks.md).
-"""
+commit that changes the file and BUNDLE_SHA256 together, which `python -m ai_etl.ops.rdsbundle` writes
+(docs/configuration.md, "The RDS CA bundle"). The committed copy is AWS's bundle as of mid-2023 (from
+a public repository, matched by a second copy); regions added since (mx-central-1, ap-southeast-5,
+...) are refused at preview until it is updated (ai_etl/config/databases.py)."""
 
 from __future__ import annotations
 

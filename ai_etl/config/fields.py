@@ -157,12 +157,29 @@ class Repair:
     keeping what the user meant, or None to fall back on the field's example."""
 
     mend: Callable[[Any], Any]
+    beside: Callable[[Any, Mapping[str, Any]], Mapping[str, Any]] = lambda value, siblings: {}
+    """What the other settings of the same object (`siblings`, as given) must be set to with the
+    mended value, where that value decides them (an RDS endpoint, its kind)."""
+    decided: Callable[[Mapping[str, Any]], Any] = lambda siblings: None
+    """The value the other settings of the object decide, where `mend` keeps nothing (the kind an
+    endpoint names); None: the field's example, a placeholder only the user fills in."""
 
 
 def mended_url(value: Any) -> str | None:
     """A refused API URL made acceptable (clean_url), if it can be."""
     url = clean_url(value) if isinstance(value, str) else None
     return url if url is not None and api_url_problem(url) is None else None
+
+
+def mended_host(value: Any) -> str | None:
+    """A host given as a URL, with `user:password@`, a port, a path or in capitals: the host alone,
+    which never carries the credentials; None where no DNS name is left."""
+    if not isinstance(value, str):
+        return None
+    text = value.strip()
+    url = split_url(text if "://" in text else f"//{text}")
+    host = url.hostname if url is not None else None
+    return host if host and re.fullmatch(HOSTNAME, host) else None
 
 
 def mended_region(value: Any) -> str | None:

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Annotated, Any
@@ -32,6 +33,7 @@ from ai_etl.config.fields import (
     api_url,
     image_reference,
     mended_grade,
+    mended_host,
     mended_image,
     mended_region,
     mended_url,
@@ -89,6 +91,45 @@ class WorkloadSettings(_Model):
 DATABASE_KINDS = ("cluster", "rds", "aurora")
 """Where Postgres lives: in the cluster (the guide's `postgres-svc`), or AWS-managed (RDS, Aurora)."""
 MANAGED_DATABASE_KINDS = DATABASE_KINDS[1:]
+DATABASE_KINDS_MEANT = (
+    "'cluster' (a Postgres in the cluster, plain text, its roles set by a rotation step), 'rds' or "
+    "'aurora' (AWS-managed: host is its endpoint, TLS verified against the RDS CA bundle)"
+)
+RDS_ENDPOINT = re.compile(r"[a-z0-9.-]+\.rds\.amazonaws\.com(\.cn)?")
+"""What an RDS or Aurora endpoint (instance, cluster, reader, custom or RDS Proxy) ends in: the names
+its server certificate holds, so the only names `sslmode=verify-full` accepts (a CNAME of one fails
+the host name check)."""
+AURORA_ENDPOINT = re.compile(
+    r"[a-z0-9-]+\.cluster-(ro-|custom-)?[a-z0-9]+\.[a-z0-9-]+\.rds\.amazonaws\.com(\.cn)?"
+)
+"""A DB cluster's endpoint: writer `<cluster>.cluster-<id>.<region>.rds.amazonaws.com`, reader
+`cluster-ro-`, custom `cluster-custom-` (Aurora User Guide, Aurora.Overview.Endpoints, "Types of
+Aurora endpoints"); an instance's endpoint is `<instance>.<id>.<region>.rds.amazonaws.com` (RDS User
+Guide, USER_ConnectToInstance). rds and aurora behave alike here, so the shape decides the name only."""
+CACHE_ENDPOINT = re.compile(r"[a-z0-9.-]+\.cache\.amazonaws\.com(\.cn)?")
+"""An ElastiCache endpoint: `master.<group>.<id>.<region-code>.cache.amazonaws.com` and its node and
+configuration endpoints (ElastiCache User Guide, Endpoints.Find)."""
+
+
+def managed_kind_of(host: Any) -> str | None:
+    """The database.kind an RDS or Aurora endpoint decides: aurora for a cluster endpoint, rds for an
+    instance's; None for any other host."""
+    if not isinstance(host, str) or not RDS_ENDPOINT.fullmatch(host):
+        return None
+    return "aurora" if AURORA_ENDPOINT.fullmatch(host) else "rds"
+
+
+def _database_kind_beside(host: Any, siblings: Mapping[str, Any]) -> Mapping[str, Any]:
+    """A mended RDS endpoint given with kind cluster (or none): the managed kind goes with it."""
+    kind = managed_kind_of(host)
+    return {"kind": kind} if kind and siblings.get("kind", "cluster") == "cluster" else {}
+
+
+def decided_database_kind(siblings: Mapping[str, Any]) -> str | None:
+    """The kind the given host decides (an RDS or Aurora endpoint's); None: only the user can say."""
+    return managed_kind_of(siblings.get("host"))
+
+
 SECRET_ARN = r"arn:(aws|aws-cn|aws-us-gov):secretsmanager:[a-z0-9-]+:\d{12}:secret:[\w/+=.@!-]{1,512}"
 """A Secrets Manager secret's full ARN (its name, then `-` and six random characters)."""
 KMS_KEY_ARN = r"arn:(aws|aws-cn|aws-us-gov):kms:[a-z0-9-]+:\d{12}:key/[a-zA-Z0-9-]{1,128}"
@@ -99,14 +140,15 @@ class DatabaseSettings(_Model):
 
     kind: Annotated[
         str,
-        text(" or ".join(map(repr, DATABASE_KINDS)), "|".join(DATABASE_KINDS)),
+        text(DATABASE_KINDS_MEANT, "|".join(DATABASE_KINDS)),
+        Repair(lambda value: None, decided=decided_database_kind),
         Field(
             description="cluster (a Postgres in the cluster), rds or aurora (AWS-managed: TLS verified "
             "against the RDS CA bundle, and `host` is the endpoint)",
             examples=["<" + "|".join(DATABASE_KINDS) + ">"],
         ),
     ] = DATABASE_KINDS[0]
-    host: Hostname = "postgres-svc"
+    host: Annotated[Hostname, Repair(mended_host, beside=_database_kind_beside)] = "postgres-svc"
     port: Port = 5432
     name: Word = "ai_etl"
     user: Annotated[
@@ -158,6 +200,19 @@ ELASTICACHE = "elasticache"
 """Redis on ElastiCache (Valkey 7.2+, Redis OSS 7+): the program declares its users through AWS's API
 (ai_etl/components/cacheusers.py), with no step: ElastiCache's RBAC refuses `ACL SETUSER`."""
 REDIS_KINDS = (CLUSTER, ELASTICACHE)
+REDIS_KINDS_MEANT = (
+    "'cluster' (the guide's in-cluster Redis: plain text, its users set by a rotation step) or "
+    "'elasticache' (AWS-managed: TLS, its users declared through ElastiCache's API)"
+)
+
+
+def decided_redis_kind(siblings: Mapping[str, Any]) -> str | None:
+    """elasticache where the given host is an ElastiCache endpoint; None: only the user can say (a
+    guess of cluster would send AUTH in clear to a managed cache)."""
+    host = siblings.get("host")
+    return ELASTICACHE if isinstance(host, str) and CACHE_ENDPOINT.fullmatch(host) else None
+
+
 CACHE_ENGINES = ("valkey", "redis")
 CACHE_ID = r"[a-zA-Z](-?[a-zA-Z0-9])*"
 """An ElastiCache replication group or user group id: botocore's elasticache model (UserGroupId:
@@ -175,10 +230,12 @@ class RedisSettings(_Model):
 
     kind: Annotated[
         str,
-        text(" or ".join(map(repr, REDIS_KINDS)), "|".join(REDIS_KINDS)),
+        text(REDIS_KINDS_MEANT, "|".join(REDIS_KINDS)),
+        Repair(lambda value: None, decided=decided_redis_kind),
         Field(
             description="where Redis lives: `cluster` (the guide's in-cluster Redis, set by a rotation "
             "step) or `elasticache` (the program declares its users; TLS)",
+            examples=["<" + "|".join(REDIS_KINDS) + ">"],
         ),
     ] = CLUSTER
     replication_group_id: Annotated[

@@ -206,7 +206,7 @@ class Problems:
             for e in error.errors():
                 loc = tuple(e["loc"])
                 beside = _at(data, loc[:-1]) if present is None or len(loc) > 1 else present
-                self._report(model, (*prefix, *loc), loc, e, extra or {}, beside)
+                self._report(model, (*prefix, *loc), loc, e, extra or {}, beside, _object_at(data, loc[:-1]))
             valid = None
         self._plain_credentials(model, data, prefix)
         return valid
@@ -266,9 +266,11 @@ class Problems:
         e: Any,
         extra: Mapping[str, Target],
         present: Collection[str] = (),
+        siblings: Mapping[str, Any] | None = None,
     ) -> None:
         """One validation error of `model` at `loc` (`path` in the stack config; `present`: the keys
-        set beside it)."""
+        set beside it; `siblings`: the object holding it, as given)."""
+        siblings = siblings or {}
         info = _field_at(model, loc)
         secret = self.is_secret(path)
         if e["type"] == "extra_forbidden":
@@ -297,9 +299,19 @@ class Problems:
                 return
             repair = next((m for m in info.metadata if isinstance(m, Repair)), None) if info else None
             mended = repair.mend(e["input"]) if repair and not secret else None
+            if (
+                repair and mended is None and not secret
+            ):  # the object's other settings may decide it (an endpoint)
+                mended = repair.decided(siblings)
             value = _example(info, self.stack) if mended is None else mended
             accepts = target_of(info, self.stack).accepts if info and len(loc) == 1 else None
-            self.add(path, problem, self.cli.set(path, value, accepts))
+            commands = [self.cli.set(path, value, accepts)]
+            for name, also in (
+                repair.beside(mended, siblings) if repair and mended is not None else {}
+            ).items():
+                self.named.add(shown((*path[:-1], name)))
+                commands.append(self.cli.set((*path[:-1], name), also))
+            self.add(path, problem, joined(*commands))
 
     def _not_an_object(self, model: type[BaseModel], path: Path, loc: Path, value: Any, secret: bool) -> None:
         """An object of settings (or a mapping) given as something else: remove it, then set what it
@@ -358,11 +370,16 @@ def already(key: str) -> str:
     return f"{key} is set too, and is the one the program reads: it stays as it is, and this one goes"
 
 
-def _at(data: Any, loc: Path) -> Collection[str]:
-    """The keys of the object at `loc` in `data` (none if it is not one)."""
+def _object_at(data: Any, loc: Path) -> Mapping[str, Any]:
+    """The object at `loc` in `data` (empty if it is not one)."""
     for part in loc:
         data = data.get(part) if isinstance(data, dict) else None
-    return [str(k) for k in data] if isinstance(data, dict) else []
+    return data if isinstance(data, dict) else {}
+
+
+def _at(data: Any, loc: Path) -> Collection[str]:
+    """The keys of the object at `loc` in `data` (none if it is not one)."""
+    return [str(k) for k in _object_at(data, loc)]
 
 
 def _secret(info: FieldInfo | None) -> bool:

@@ -165,11 +165,13 @@ def parse_settings(
     provided = of_source(Source.PROVIDED, catalogue)
     replaced = databases.replaced_admins(raw, catalogue)
     crosschecks.provided_secrets(problems, raw, provided, replaced)
+    clear_text: list[str] = []
     if config is not None:
         crosschecks.replica_region(problems, raw, config)
         crosschecks.namespace(problems, raw, config)
         crosschecks.cache(problems, config)
         databases.check(problems, raw, config)
+        clear_text = databases.clear_text(problems, config, config.grade == PRODUCTION)
     if config is not None and config.grade == PRODUCTION:
         crosschecks.production_grade(problems, config, workloads, raw.elsewhere)
     crosschecks.generations(problems, entries, servers)
@@ -184,7 +186,7 @@ def parse_settings(
         pulumi.log.warn(warning)
     for warning in crosschecks.pin_and_alert_warnings(config, raw.elsewhere, raw.stack):
         pulumi.log.warn(warning)
-    for warning in provider_warnings:
+    for warning in [*provider_warnings, *clear_text]:
         pulumi.log.warn(warning)
     # A refresh reads one value per entry and per server credential's verifiers (ai_etl/plan.py).
     values = len(catalogue) + len(servers)
