@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import MappingProxyType
 
 from ai_etl import names
@@ -105,6 +105,9 @@ class CachePlan:
     replication_group_id: str
     specials: str
     """The special characters its passwords may hold."""
+    attached: bool = True
+    """Its user group is on the replication group (ai_etl/config/cachegroup.py): until it is, the
+    cache knows none of the users, and no pod reading the credential runs."""
 
 
 @dataclass(frozen=True)
@@ -285,15 +288,16 @@ def check_pattern_size(p: Plan) -> None:
     problems.raise_if_any()
 
 
-def plan(s: Settings, cluster: Cluster) -> Plan:
+def plan(s: Settings, cluster: Cluster, cache_attached: bool = True) -> Plan:
     """The environment of `s` in `cluster`, every name made once (ConfigError if the access alert
-    cannot hold them)."""
-    made = _plan(s, cluster)
+    cannot hold them). `cache_attached`: the ElastiCache user group is on its replication group
+    (cachegroup.lookup_cache_group); if not, the workloads reading its credentials get 0 replicas."""
+    made = _plan(s, cluster, cache_attached)
     check_pattern_size(made)
     return made
 
 
-def _plan(s: Settings, cluster: Cluster) -> Plan:
+def _plan(s: Settings, cluster: Cluster, cache_attached: bool) -> Plan:
     stack, config = s.stack, s.config
     partition, account = cluster.partition, cluster.account
     prefix = names.prefix(stack)
@@ -368,6 +372,7 @@ def _plan(s: Settings, cluster: Cluster) -> Plan:
             user_group_id=str(redis.user_group_id),
             replication_group_id=str(redis.replication_group_id),
             specials=cacheusers.PASSWORD_SPECIALS,
+            attached=cache_attached,
         )
 
     def by_api(spec: SecretSpec) -> bool:
@@ -377,6 +382,7 @@ def _plan(s: Settings, cluster: Cluster) -> Plan:
     caches = tuple(cache(spec) for spec in server_credentials(s.catalogue) if by_api(spec))
     active = {step.key: step.active_role for step in servers} | {c.key: c.active_role for c in caches}
     tokens = {c.key for c in caches if c.active_role == names.CACHE_DEFAULT_USER}
+    unknown_users = {c.key for c in caches if not c.attached}
     # An administrator a managed secret stands in for has no entry of ours, and nothing syncs it.
     replaced = {step.admin_key for step in servers if step.admin_properties}
     verified = {name for name, c in connections.items() if getattr(c, "on_rds", False)}
@@ -392,6 +398,9 @@ def _plan(s: Settings, cluster: Cluster) -> Plan:
     def workload(consumer: Consumer) -> WorkloadPlan:
         reads = read_by(consumer, s.catalogue)
         verifies = any(r.connection in verified for r in reads)
+        container = container_spec(s.workloads[consumer.name])
+        if any(r.password_of in unknown_users for r in reads):  # it would log in as users the cache lacks
+            container = replace(container, replicas=0)
         # asyncpg takes the CA bundle from PGSSLROOTCERT only (see urls.TLS_QUERIES).
         bundle = {trust.ROOT_CERT_ENV: trust.ROOT_CERT} if verifies else {}
         return WorkloadPlan(
@@ -401,7 +410,7 @@ def _plan(s: Settings, cluster: Cluster) -> Plan:
             plain_env=MappingProxyType(
                 {**{n: str(plain[PLAIN_ENV[n]]) for n in consumer.plain_env}, **bundle}
             ),
-            container=container_spec(s.workloads[consumer.name]),
+            container=container,
             egress_ports=tuple(sorted({connections[r.connection].port for r in reads if r.connection})),
             ca_bundle=verifies,
         )

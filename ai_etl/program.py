@@ -10,6 +10,7 @@ import pulumi
 
 from ai_etl import names
 from ai_etl.catalogue import CATALOGUE, CONSUMERS, Consumer, SecretSpec
+from ai_etl.config.cachegroup import lookup_cache_group
 from ai_etl.config.cluster import lookup_cluster
 from ai_etl.config.settings import load_settings
 from ai_etl.config.trail import lookup_trail
@@ -21,8 +22,9 @@ def main(catalogue: tuple[SecretSpec, ...] = CATALOGUE, consumers: tuple[Consume
     settings = load_settings(catalogue, consumers)  # every config problem stops here, before anything
     cluster = lookup_cluster(settings)  # and a cluster that is missing, or refused for this grade
     lookup_trail(settings)  # and a trail that would miss reads (unless the program declares it)
+    attached = lookup_cache_group(settings)  # and a missing cache; False: its users are not on it yet
     environment = Environment(
-        names.ROOT, EnvironmentArgs(plan(settings, cluster), settings.provided, settings.adopted)
+        names.ROOT, EnvironmentArgs(plan(settings, cluster, attached), settings.provided, settings.adopted)
     )
     pulumi.export("namespace", environment.namespace)
     pulumi.export("secretNames", environment.secret_names)
