@@ -32,6 +32,7 @@ from ai_etl.components.pods import ContainerSpec
 from ai_etl.components.secretsmanager import key_policy
 from ai_etl.components.serverpasswords import verifier_names
 from ai_etl.components.steppods import admin_password_env, admin_properties, step_env
+from ai_etl.config.cachegroup import keeps_token
 from ai_etl.config.cluster import Cluster, kubeconfig
 from ai_etl.config.commands import Commands
 from ai_etl.config.fields import dns_suffix
@@ -358,7 +359,7 @@ def _plan(s: Settings, cluster: Cluster, cache_attached: bool) -> Plan:
             generation=generation,
             roles=roles,
             active_role=names.CACHE_DEFAULT_USER
-            if kept and generation == 0
+            if keeps_token(s, spec.key)
             else roles[serverauth.active_index(generation)],
             users=(
                 *(CacheUser(names.cache_user_id(stack, r), r, cacheusers.ACCESS_STRING) for r in roles),
@@ -382,7 +383,8 @@ def _plan(s: Settings, cluster: Cluster, cache_attached: bool) -> Plan:
     caches = tuple(cache(spec) for spec in server_credentials(s.catalogue) if by_api(spec))
     active = {step.key: step.active_role for step in servers} | {c.key: c.active_role for c in caches}
     tokens = {c.key for c in caches if c.active_role == names.CACHE_DEFAULT_USER}
-    unknown_users = {c.key for c in caches if not c.attached}
+    # Pods logging in as the stack's users wait for the group; the token a takeover keeps works without it.
+    unknown_users = {c.key for c in caches if not c.attached and c.active_role != names.CACHE_DEFAULT_USER}
     # An administrator a managed secret stands in for has no entry of ours, and nothing syncs it.
     replaced = {step.admin_key for step in servers if step.admin_properties}
     verified = {name for name, c in connections.items() if getattr(c, "on_rds", False)}

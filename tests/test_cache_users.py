@@ -5,6 +5,7 @@ ElastiCache API's own model (botocore's service-2.json, the shapes AWS publishes
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 import shlex
 import string
@@ -259,18 +260,22 @@ def test_the_users_requests_are_what_elasticache_takes(
 # --- the first deploy: the user group must be on the replication group before the backend runs -----
 
 
-def first_deploy(stack: str, user_group_ids: list[str]) -> Run:
-    """`stack` rendered with Cloud Control answering these user groups on its replication group."""
-    answers = {GET_CLOUDCONTROL_RESOURCE: {"properties": {"UserGroupIds": user_group_ids}}}
+NOT_ATTACHED: dict[str, Any] = {GET_CLOUDCONTROL_RESOURCE: {"properties": {"UserGroupIds": []}}}
+"""Cloud Control's answer for a replication group holding no user group (the trail's lookup, the
+same function, ignores the property)."""
+
+
+def first_deploy(stack: str, secrets: dict[str, str] = PLACEHOLDERS) -> Run:
+    """`stack` rendered before its user group is on its replication group."""
     return run_program(
-        stack, stack_config(stack), PLACEHOLDERS, program=PROGRAM, project=load_project(), answers=answers
+        stack, stack_config(stack), secrets, program=PROGRAM, project=load_project(), answers=NOT_ATTACHED
     )
 
 
 @pytest.fixture(scope="module")
 def detached() -> dict[str, Run]:
     """Each ElastiCache stack on a first deploy: its replication group holds no user group yet."""
-    return {stack: first_deploy(stack, []) for stack in CACHE_STACKS}
+    return {stack: first_deploy(stack) for stack in CACHE_STACKS}
 
 
 def cli_request(command: str) -> tuple[str, str, dict[str, Any]]:
@@ -411,3 +416,17 @@ def test_a_missing_replication_group_is_one_clear_error_before_anything(stack: s
     (fix,) = fixes(message)
     region, operation, _ = cli_request(fix)
     assert (region, operation) == (settings_of(stack).region, "DescribeReplicationGroups")
+
+
+@pytest.mark.parametrize("stack", CACHE_STACKS)
+def test_a_takeovers_backend_keeps_running_on_the_token_before_the_attach(stack: str) -> None:
+    """The takeover's first `pulumi up` (its step 3) runs before its step 5 attaches the group, with
+    the cache's AUTH token kept on the group's `default` user: the backend logs in with that token,
+    which the cache knows, so it keeps its replicas; the warning names the takeover's attach instead
+    of a scale-down (docs/takeover.md)."""
+    secrets = {**PLACEHOLDERS, "ai-etl:adopt": json.dumps({REDIS.key: "fake-kept-token-0000"})}
+    run = first_deploy(stack, secrets)
+    (deployment,) = run.of_type(K8S_DEPLOYMENT)
+    assert deployment.inputs["spec"]["replicas"] == settings_of(stack).workloads["backend"].replicas
+    (warning,) = [w for w in run.warnings if "replication group" in w]
+    assert "AUTH token" in warning and "takeover's step 5" in warning and "0 replicas" not in warning

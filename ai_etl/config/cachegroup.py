@@ -34,6 +34,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from ai_etl.catalogue import server_credentials
 from ai_etl.config.commands import word
 from ai_etl.config.models import ELASTICACHE
 from ai_etl.config.problems import ConfigError, Problems
@@ -82,9 +83,17 @@ def wait_command(region: str, group: ReplicationGroup) -> str:
     return " ".join(word(w) for w in words)
 
 
-def attach_message(settings: Settings, group: ReplicationGroup) -> str:
-    """What to run between the two `pulumi up`s of a first deploy on ElastiCache."""
+def attach_message(settings: Settings, group: ReplicationGroup, kept: bool = False) -> str:
+    """What to run between the two `pulumi up`s of a first deploy on ElastiCache; `kept`: a
+    takeover keeps the cache's AUTH token, which the backend goes on using until the attach."""
     redis, stack = settings.config.redis, settings.stack
+    if kept:
+        return (
+            f"user group {redis.user_group_id!r} is not on ElastiCache replication group "
+            f"{group.group_id!r} yet: the backend keeps logging in with the cache's AUTH token "
+            "(kept on the group's `default` user) until the takeover's step 5 attaches it: "
+            f"{attach_command(settings.region, group, str(redis.user_group_id))} (docs/takeover.md)"
+        )
     token = (
         " The cache's AUTH token is deleted with it: a client still using the token loses access "
         "(a backend already running on it is a takeover instead: docs/takeover.md)."
@@ -99,6 +108,13 @@ def attach_message(settings: Settings, group: ReplicationGroup) -> str:
         f"{wait_command(settings.region, group)}; then run `pulumi up --stack {word(stack)}` again, "
         f"which scales the backend up.{token}"
     )
+
+
+def keeps_token(settings: Settings, key: str) -> bool:
+    """Whether server credential `key` is served by the cache's AUTH token a takeover keeps on the
+    group's `default` user (adopted, generation 0): pods log in with the token, which the cache
+    knows whatever user group it holds (docs/takeover.md, its step 3 runs before step 5 attaches)."""
+    return key in settings.adopted and settings.generations.get(key) == 0
 
 
 def refused(settings: Settings, problems: Problems) -> str:
@@ -130,7 +146,9 @@ def check_attached(settings: Settings, group: ReplicationGroup) -> bool:
                          attach_command(settings.region, group, ours))  # fmt: skip
             raise ConfigError(refused(settings, problems))
         pulumi.log.warn(f"{KEY}: {problem}")
-    pulumi.log.warn(f"{KEY}: {attach_message(settings, group)}")
+    cached = (spec for spec in server_credentials(settings.catalogue) if spec.server == "redis")
+    kept = any(keeps_token(settings, spec.key) for spec in cached)
+    pulumi.log.warn(f"{KEY}: {attach_message(settings, group, kept)}")
     return False
 
 
