@@ -430,3 +430,18 @@ def test_a_takeovers_backend_keeps_running_on_the_token_before_the_attach(stack:
     assert deployment.inputs["spec"]["replicas"] == settings_of(stack).workloads["backend"].replicas
     (warning,) = [w for w in run.warnings if "replication group" in w]
     assert "AUTH token" in warning and "takeover's step 5" in warning and "0 replicas" not in warning
+
+
+def test_the_documented_first_deploy_runs_what_the_preview_prints(detached: dict[str, Run]) -> None:
+    """docs/configuration.md's "Adding a stack" shows a committed stack's first deploy: its attach
+    and wait lines are the very commands that stack's preview prints, and they sit between two
+    `pulumi up`s of that stack."""
+    text = (Path(__file__).parents[1] / "docs" / "configuration.md").read_text()
+    block = text.split("## Adding a stack", 1)[1].split("```bash\n", 1)[1].split("```", 1)[0]
+    lines = [line.split("  #", 1)[0].strip() for line in block.splitlines()]
+    (group,) = {m for line in lines for m in re.findall(r"--replication-group-id (\S+)", line)}
+    (stack,) = [s for s in CACHE_STACKS if settings_of(s).config.redis.replication_group_id == group]
+    (warning,) = [w for w in detached[stack].warnings if "0 replicas" in w]
+    up = f"pulumi up --stack {shlex.quote(stack)}"
+    assert lines[0] == lines[3] == up
+    assert f"{lines[1]} && {lines[2]};" in warning
