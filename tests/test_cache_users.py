@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import botocore.session
+import pulumi
 import pytest
 from botocore.validate import ParamValidator
 
@@ -379,7 +380,9 @@ def test_the_diff_calls_a_running_backend_scaled_to_zero_a_danger(
 
 
 @pytest.mark.parametrize("stack", CACHE_STACKS)
-def test_another_owners_user_group_on_the_cache_is_refused_at_production_grade(stack: str) -> None:
+def test_another_owners_user_group_on_the_cache_is_refused_at_production_grade(
+    stack: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A replication group holding another user group has another owner, whose users are not the
     stack's: a production-grade stack is refused before anything is declared, with the attach as its
     fix (the `--auth-token-update-strategy DELETE` a cache with a token needs included); below that
@@ -399,7 +402,10 @@ def test_another_owners_user_group_on_the_cache_is_refused_at_production_grade(s
     assert params["AuthTokenUpdateStrategy"] == "DELETE"
     assert check_attached(production, dataclasses.replace(other, user_group_ids=(
         "someone-elses-users", str(settings.config.redis.user_group_id)))) is True  # fmt: skip
+    warned: list[str] = []  # outside a run, the SDK's log would go to the last run's logger
+    monkeypatch.setattr(pulumi.log, "warn", warned.append)
     assert check_attached(settings, other) is False  # standard grade: warned, not refused
+    assert len(warned) == 2 and "someone-elses-users" in warned[0] and "0 replicas" in warned[1]
 
 
 @pytest.mark.parametrize("stack", CACHE_STACKS)
