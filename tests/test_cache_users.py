@@ -384,8 +384,9 @@ def test_another_owners_user_group_on_the_cache_is_refused_at_production_grade(
     stack: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A replication group holding another user group has another owner, whose users are not the
-    stack's: a production-grade stack is refused before anything is declared, with the attach as its
-    fix (the `--auth-token-update-strategy DELETE` a cache with a token needs included); below that
+    stack's: a production-grade stack is refused before anything is declared; its fix, for when
+    nothing uses the other group any more, swaps it for the stack's in one ModifyReplicationGroup
+    (the `--auth-token-update-strategy DELETE` a cache with a token needs included). Below that
     grade the same is a warning, and the backend waits at 0 replicas as on any first deploy."""
     settings = settings_of(stack)
     production = dataclasses.replace(
@@ -399,6 +400,7 @@ def test_another_owners_user_group_on_the_cache_is_refused_at_production_grade(
     (fix,) = fixes(message)
     _, _, params = cli_request(fix)
     assert params["UserGroupIdsToAdd"] == [settings.config.redis.user_group_id]
+    assert params["UserGroupIdsToRemove"] == ["someone-elses-users"]
     assert params["AuthTokenUpdateStrategy"] == "DELETE"
     assert check_attached(production, dataclasses.replace(other, user_group_ids=(
         "someone-elses-users", str(settings.config.redis.user_group_id)))) is True  # fmt: skip

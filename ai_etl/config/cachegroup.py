@@ -62,14 +62,19 @@ def user_groups_from(properties: str | Mapping[str, Any]) -> tuple[str, ...]:
     return tuple(str(i) for i in ids) if isinstance(ids, list) else ()
 
 
-def attach_command(region: str, group: ReplicationGroup, user_group_id: str) -> str:
-    """The AWS CLI call that puts `user_group_id` on the replication group, each word quoted for the
-    shell (botocore's elasticache model, ModifyReplicationGroupMessage: ReplicationGroupId,
-    UserGroupIdsToAdd, AuthTokenUpdateStrategy, ApplyImmediately)."""
+def attach_command(
+    region: str, group: ReplicationGroup, user_group_id: str, removed: tuple[str, ...] = ()
+) -> str:
+    """The AWS CLI call that puts `user_group_id` on the replication group (taking the `removed`
+    groups off), each word quoted for the shell (botocore's elasticache model,
+    ModifyReplicationGroupMessage: ReplicationGroupId, UserGroupIdsToAdd, UserGroupIdsToRemove,
+    AuthTokenUpdateStrategy, ApplyImmediately)."""
     words = [
         "aws", "elasticache", "modify-replication-group", "--region", region,
         "--replication-group-id", group.group_id, "--user-group-ids-to-add", user_group_id,
     ]  # fmt: skip
+    if removed:
+        words += ["--user-group-ids-to-remove", *removed]
     if group.auth_token:
         words += ["--auth-token-update-strategy", "DELETE"]
     return " ".join(word(w) for w in [*words, "--apply-immediately"])
@@ -132,20 +137,20 @@ def check_attached(settings: Settings, group: ReplicationGroup) -> bool:
     ours = str(settings.config.redis.user_group_id)
     if ours in group.user_group_ids:
         return True
-    others = [g for g in group.user_group_ids if g != ours]
+    others = tuple(g for g in group.user_group_ids if g != ours)
     if others:
+        swap = attach_command(settings.region, group, ours, others)
         problem = (
-            f"ElastiCache replication group {group.group_id!r} already has user group(s) "
-            f"{', '.join(others)}, not this stack's {ours!r}: another owner's users. Attaching this "
-            "stack's group too lets both sets of users in; if the other group is this stack's under "
-            "an old name, set redis.userGroupId to it instead"
+            f"ElastiCache replication group {group.group_id!r} holds user group(s) {', '.join(others)}, "
+            f"not this stack's {ours!r}: another owner's users, and this stack's would be a second "
+            "owner's. Name a cache this stack owns; or, if nothing uses those groups any more (their "
+            "users lose access), swap them for this stack's"
         )
         if settings.config.grade == PRODUCTION:
             problems = Problems(settings.stack)
-            problems.add(KEY, problem + " (refused at production grade: two owners of one cache)",
-                         attach_command(settings.region, group, ours))  # fmt: skip
+            problems.add(KEY, problem + " (refused at production grade: two owners of one cache)", swap)
             raise ConfigError(refused(settings, problems))
-        pulumi.log.warn(f"{KEY}: {problem}")
+        pulumi.log.warn(f"{KEY}: {problem}: {swap}")
     cached = (spec for spec in server_credentials(settings.catalogue) if spec.server == "redis")
     kept = any(keeps_token(settings, spec.key) for spec in cached)
     pulumi.log.warn(f"{KEY}: {attach_message(settings, group, kept)}")
