@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import MappingProxyType
 
 from ai_etl import names
@@ -38,6 +38,7 @@ from ai_etl.components.pods import ContainerSpec
 from ai_etl.components.secretsmanager import key_policy
 from ai_etl.components.serverpasswords import verifier_names
 from ai_etl.components.steppods import admin_password_env, admin_properties, step_env
+from ai_etl.config.cachegroup import keeps_token
 from ai_etl.config.cluster import Cluster, kubeconfig
 from ai_etl.config.commands import Commands
 from ai_etl.config.fields import dns_suffix
@@ -111,6 +112,9 @@ class CachePlan:
     replication_group_id: str
     specials: str
     """The special characters its passwords may hold."""
+    attached: bool = True
+    """Its user group is on the replication group (ai_etl/config/cachegroup.py): until it is, the
+    cache knows none of the users, and no pod reading the credential runs."""
 
 
 @dataclass(frozen=True)
@@ -293,15 +297,16 @@ def check_pattern_size(p: Plan) -> None:
     problems.raise_if_any()
 
 
-def plan(s: Settings, cluster: Cluster) -> Plan:
+def plan(s: Settings, cluster: Cluster, cache_attached: bool = True) -> Plan:
     """The environment of `s` in `cluster`, every name made once (ConfigError if the access alert
-    cannot hold them)."""
-    made = _plan(s, cluster)
+    cannot hold them). `cache_attached`: the ElastiCache user group is on its replication group
+    (cachegroup.lookup_cache_group); if not, the workloads reading its credentials get 0 replicas."""
+    made = _plan(s, cluster, cache_attached)
     check_pattern_size(made)
     return made
 
 
-def _plan(s: Settings, cluster: Cluster) -> Plan:
+def _plan(s: Settings, cluster: Cluster, cache_attached: bool) -> Plan:
     stack, config = s.stack, s.config
     partition, account = cluster.partition, cluster.account
     prefix = names.prefix(stack)
@@ -362,7 +367,7 @@ def _plan(s: Settings, cluster: Cluster) -> Plan:
             generation=generation,
             roles=roles,
             active_role=names.CACHE_DEFAULT_USER
-            if kept and generation == 0
+            if keeps_token(s, spec.key)
             else roles[serverauth.active_index(generation)],
             users=(
                 *(CacheUser(names.cache_user_id(stack, r), r, cacheusers.ACCESS_STRING) for r in roles),
@@ -376,6 +381,7 @@ def _plan(s: Settings, cluster: Cluster) -> Plan:
             user_group_id=str(redis.user_group_id),
             replication_group_id=str(redis.replication_group_id),
             specials=cacheusers.PASSWORD_SPECIALS,
+            attached=cache_attached,
         )
 
     def by_api(spec: SecretSpec) -> bool:
@@ -385,6 +391,8 @@ def _plan(s: Settings, cluster: Cluster) -> Plan:
     caches = tuple(cache(spec) for spec in server_credentials(s.catalogue) if by_api(spec))
     active = {step.key: step.active_role for step in servers} | {c.key: c.active_role for c in caches}
     tokens = {c.key for c in caches if c.active_role == names.CACHE_DEFAULT_USER}
+    # Pods logging in as the stack's users wait for the group; the token a takeover keeps works without it.
+    unknown_users = {c.key for c in caches if not c.attached and c.active_role != names.CACHE_DEFAULT_USER}
     # An administrator a managed secret stands in for has no entry of ours, and nothing syncs it.
     replaced = {step.admin_key for step in servers if step.admin_properties}
     verified = {name for name, c in connections.items() if getattr(c, "on_rds", False)}
@@ -400,6 +408,9 @@ def _plan(s: Settings, cluster: Cluster) -> Plan:
     def workload(consumer: Consumer) -> WorkloadPlan:
         reads = read_by(consumer, s.catalogue)
         verifies = any(r.connection in verified for r in reads)
+        container = container_spec(s.workloads[consumer.name])
+        if any(r.password_of in unknown_users for r in reads):  # it would log in as users the cache lacks
+            container = replace(container, replicas=0)
         # asyncpg takes the CA bundle from PGSSLROOTCERT only (see urls.TLS_QUERIES).
         bundle = {trust.ROOT_CERT_ENV: trust.ROOT_CERT} if verifies else {}
         return WorkloadPlan(
@@ -409,7 +420,7 @@ def _plan(s: Settings, cluster: Cluster) -> Plan:
             plain_env=MappingProxyType(
                 {**{n: str(plain[PLAIN_ENV[n]]) for n in consumer.plain_env}, **bundle}
             ),
-            container=container_spec(s.workloads[consumer.name]),
+            container=container,
             egress_ports=tuple(sorted({connections[r.connection].port for r in reads if r.connection})),
             ca_bundle=verifies,
         )

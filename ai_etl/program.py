@@ -10,6 +10,7 @@ import pulumi
 
 from ai_etl import names
 from ai_etl.catalogue import CATALOGUE, CONSUMERS, Consumer, SecretSpec
+from ai_etl.config.cachegroup import lookup_cache_group
 from ai_etl.config.cluster import Cluster, lookup_cluster
 from ai_etl.config.settings import Settings, load_settings
 from ai_etl.config.trail import lookup_trail
@@ -25,7 +26,8 @@ def decide(
     settings = load_settings(catalogue, consumers)  # every config problem stops here, before anything
     cluster = lookup_cluster(settings)  # and a cluster that is missing, or refused for this grade
     lookup_trail(settings)  # and a trail that would miss reads (unless the program declares it)
-    return settings, cluster, plan(settings, cluster)
+    attached = lookup_cache_group(settings)  # and a missing cache; False: its users are not on it yet
+    return settings, cluster, plan(settings, cluster, attached)
 
 
 def main(catalogue: tuple[SecretSpec, ...] = CATALOGUE, consumers: tuple[Consumer, ...] = CONSUMERS) -> None:

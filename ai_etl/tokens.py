@@ -61,6 +61,7 @@ GET_CALLER_IDENTITY = "aws:index/getCallerIdentity:getCallerIdentity"
 GET_EKS_CLUSTER = "aws:eks/getCluster:getCluster"
 GET_OIDC_PROVIDER = "aws:iam/getOpenIdConnectProvider:getOpenIdConnectProvider"
 GET_CLOUDCONTROL_RESOURCE = "aws:cloudcontrol/getResource:getResource"
+GET_REPLICATION_GROUP = "aws:elasticache/getReplicationGroup:getReplicationGroup"
 K8S_PROVIDER = "pulumi:providers:kubernetes"
 
 ALL_MANAGEMENT_EVENTS = "ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS"

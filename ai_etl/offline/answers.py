@@ -26,6 +26,8 @@ MOCK_ACCOUNT = "123456789012"
 TRAIL_TYPE = "AWS::CloudTrail::Trail"
 """Cloud Control's type of a trail (an AWS fact, kept here too as offline imports nothing of the
 program; ai_etl/config/trail.py looks trails up by it)."""
+REPLICATION_GROUP_TYPE = "AWS::ElastiCache::ReplicationGroup"
+"""Cloud Control's type of an ElastiCache replication group (ai_etl/config/cachegroup.py)."""
 
 
 def _digest(*parts: Any) -> str:
@@ -73,12 +75,17 @@ class ProviderMocks(pulumi.runtime.Mocks):
         region: str,
         account: str = MOCK_ACCOUNT,
         answers: Mapping[str, Mapping[str, Any] | None] | None = None,
+        user_groups: Mapping[str, str] | None = None,
     ) -> None:
         self.stack = stack
         self.region = region
         self.account = account
         self.answers = dict(answers or {})
         """Per function token: fields that replace the made-up answer, or None for "not found"."""
+        self.user_groups = dict(user_groups or {})
+        """Per ElastiCache replication group the stack names, the user group it names: offline cannot
+        see the cache, so it answers that group attached (a stack past its first deploy); an answer
+        (`UserGroupIds`) shows a first deploy instead."""
 
     def autoname(self, logical: str) -> str:
         return f"{logical}-{_digest(self.stack, logical)[:7]}"
@@ -195,6 +202,22 @@ class ProviderMocks(pulumi.runtime.Mocks):
         }
         return {"id": name, "identifier": name, "typeName": TRAIL_TYPE, "properties": json.dumps(properties)}
 
+    def replication_group(self, group_id: str, partition: str) -> dict[str, Any]:
+        """Cloud Control's answer for a replication group past its first deploy: the stack's user
+        group on it (AWS::ElastiCache::ReplicationGroup's properties, as JSON text)."""
+        attached = [self.user_groups[group_id]] if group_id in self.user_groups else []
+        properties = {
+            "ReplicationGroupId": group_id,
+            "TransitEncryptionEnabled": True,
+            "UserGroupIds": attached,
+        }
+        return {
+            "id": group_id,
+            "identifier": group_id,
+            "typeName": REPLICATION_GROUP_TYPE,
+            "properties": json.dumps(properties),
+        }
+
     def made_up(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
         """What the function would answer for a healthy account: a cluster on a current Kubernetes
         with every control plane log on, its IAM OIDC provider, and a trail as the audit needs it."""
@@ -225,4 +248,14 @@ class ProviderMocks(pulumi.runtime.Mocks):
             return {"arn": arn, "id": arn, "url": issuer, "clientIdLists": ["sts.amazonaws.com"]}
         if args.token == providers.GET_CLOUDCONTROL_RESOURCE and plain.get("typeName") == TRAIL_TYPE:
             return self.trail(str(plain["identifier"]), str(plain.get("region") or self.region), partition)
+        if (
+            args.token == providers.GET_CLOUDCONTROL_RESOURCE
+            and plain.get("typeName") == REPLICATION_GROUP_TYPE
+        ):
+            return self.replication_group(str(plain["identifier"]), partition)
+        if args.token == providers.GET_REPLICATION_GROUP:
+            group_id = str(plain["replicationGroupId"])
+            arn = f"arn:{partition}:elasticache:{self.region}:{self.account}:replicationgroup:{group_id}"
+            # No AUTH token: a cache on RBAC (pulumi-aws's authTokenEnabled).
+            return {"id": group_id, "replicationGroupId": group_id, "arn": arn, "authTokenEnabled": False}
         raise NotImplementedError(f"the program made a provider call offline cannot answer: {args.token}")

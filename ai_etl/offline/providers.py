@@ -85,7 +85,14 @@ GET_CALLER_IDENTITY = "aws:index/getCallerIdentity:getCallerIdentity"
 GET_EKS_CLUSTER = "aws:eks/getCluster:getCluster"
 GET_OIDC_PROVIDER = "aws:iam/getOpenIdConnectProvider:getOpenIdConnectProvider"
 GET_CLOUDCONTROL_RESOURCE = "aws:cloudcontrol/getResource:getResource"
-FUNCTIONS = (GET_CALLER_IDENTITY, GET_EKS_CLUSTER, GET_OIDC_PROVIDER, GET_CLOUDCONTROL_RESOURCE)
+GET_REPLICATION_GROUP = "aws:elasticache/getReplicationGroup:getReplicationGroup"
+FUNCTIONS = (
+    GET_CALLER_IDENTITY,
+    GET_EKS_CLUSTER,
+    GET_OIDC_PROVIDER,
+    GET_CLOUDCONTROL_RESOURCE,
+    GET_REPLICATION_GROUP,
+)
 """The provider functions (lookups) offline can answer."""
 
 PARTITIONS: tuple[tuple[str, str, str], ...] = (

@@ -45,6 +45,15 @@ class _Collect(logging.Handler):
         self.into.append(record.getMessage())
 
 
+def user_groups_of(config: Mapping[str, Any], project: str) -> dict[str, str]:
+    """The ElastiCache user group the stack names, by the replication group it names (its `redis`
+    object), which offline answers as attached: a render shows a stack past its first deploy."""
+    redis = config.get(f"{project}:redis")
+    if not isinstance(redis, Mapping) or not redis.get("replicationGroupId") or not redis.get("userGroupId"):
+        return {}
+    return {str(redis["replicationGroupId"]): str(redis["userGroupId"])}
+
+
 def run_program(
     stack: str,
     config: Mapping[str, Any],
@@ -81,7 +90,9 @@ def run_program(
     # The credentials' account: the first the AWS provider is allowed to use, if the stack says.
     allowed = config.get("aws:allowedAccountIds")
     account = str(allowed[0]) if isinstance(allowed, list) and allowed else MOCK_ACCOUNT
-    provider_mocks = ProviderMocks(stack, str(config.get("aws:region", "us-east-1")), account, answers)
+    provider_mocks = ProviderMocks(
+        stack, str(config.get("aws:region", "us-east-1")), account, answers, user_groups_of(config, project)
+    )
     monitor = RecordingMonitor(provider_mocks)
     if registrations is not None:
         monitor.registrations = registrations

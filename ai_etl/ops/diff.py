@@ -373,13 +373,47 @@ def _phase_step(change: Change, record: dict[str, Any], phase: Phase) -> str:
     return f"{change.op} {_named(change, record)}{_awaited(change, record)}{first}"
 
 
+def _replicas(record: dict[str, Any]) -> Any:
+    return (record["inputs"].get("spec") or {}).get("replicas")
+
+
+def scaled_to_zero(base: list[dict[str, Any]], head: list[dict[str, Any]]) -> tuple[str, ...]:
+    """A DANGER line per running Deployment the change scales to 0 replicas, with the reason the
+    program has for it: its ElastiCache user group is not on the replication group (the program
+    declares a backend reading a cache's users with no replicas until it is,
+    ai_etl/config/cachegroup.py). A stack reaches ElastiCache through the takeover, which attaches
+    the group before its `pulumi up` (docs/takeover.md), so only a group detached since shows this."""
+    old = {r["urn"]: r for r in base if r["type"] == K8S_DEPLOYMENT}
+    lines = []
+    for record in (r for r in head if r["type"] == K8S_DEPLOYMENT and r["urn"] in old):
+        before, after = _replicas(old[record["urn"]]), _replicas(record)
+        if not before or after != 0:
+            continue
+        if not any(r["type"] == CACHE_USER_GROUP for r in head):
+            continue  # config cannot ask for 0 (backend.replicas is 1 or more): only the program does
+        why = (
+            "its ElastiCache user group is not on the replication group, so the cache would refuse its "
+            "users; the preview's warning prints the command that attaches it"
+        )
+        name = (record["inputs"].get("metadata") or {}).get("name")
+        lines.append(f"DANGER: Deployment {name} goes from {before} replicas to 0, so nothing serves: {why}")
+    return tuple(lines)
+
+
 def preface_of(base: list[dict[str, Any]], head: list[dict[str, Any]], stack: str) -> Preface:
-    """What this project says first about a change of `stack`: the servers it moves, the credentials
-    it rotates and, for a server credential's rotation or move, the order its steps run in."""
+    """What this project says first about a change of `stack`: a running Deployment scaled to
+    nothing, the servers it moves, the credentials it rotates and, for a server credential's
+    rotation or move, the order its steps run in."""
     rotated = rotated_credentials(base, head, stack)
     moves = tuple(moved_servers(base, head, stack))
     server = bool(moves) or any(c.role is not None for c in rotated)
-    return preface(rotated, order_of(base, head) if server else (), moves)
+    made = preface(rotated, order_of(base, head) if server else (), moves)
+    danger = scaled_to_zero(base, head)
+    if not danger:
+        return made
+    return Preface(
+        text=(*danger, "", *made.text), markdown=(*(f"**{line}**" for line in danger), "", *made.markdown)
+    )
 
 
 def note_of(key: str) -> str | None:
