@@ -313,12 +313,25 @@ def test_the_deploy_role_names_the_elasticache_actions_of_every_rendered_cache_t
         if r.type.startswith("aws:elasticache/")
     }
     assert types, "a committed stack (staging) renders ElastiCache users"
+    # A membership is no resource of ElastiCache's: the provider adds and removes it with the
+    # group's ModifyUserGroup and reads it with DescribeUserGroups (hashicorp/terraform-provider-aws
+    # internal/service/elasticache/user_group_association.go).
+    acts_as = {"UserGroupAssociation": "UserGroup"}
     for token in sorted(types):
         name = token.rsplit(":", 1)[1]
+        name = acts_as.get(name, name)
         for action in (f"Create{name}", f"Modify{name}", f"Delete{name}", f"Describe{name}s"):
             assert f"`elasticache:{action}`" in section, action
         arn = name.lower()  # the ARN's resource type: user, usergroup
         assert f"arn:aws:elasticache:<region>:111111111111:{arn}:" in section, arn
+    # The lookups every preview makes (config/cachegroup.py, config/trail.py): Cloud Control's
+    # GetResource and each type's read handler, for the deploy role and the preview role alike.
+    for action in (
+        "cloudformation:GetResource",
+        "elasticache:DescribeReplicationGroups",
+        "cloudtrail:GetTrail",
+    ):
+        assert f"`{action}`" in section, action
 
 
 @pytest.mark.slow  # renders every stack
