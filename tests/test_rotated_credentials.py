@@ -4,6 +4,8 @@ credentials the change rotates; the generic offline diff knows nothing of them."
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +19,7 @@ from ai_etl.offline.render import render, resource_record
 from ai_etl.ops.diff import (
     ELASTICACHE,
     MOVING,
+    USER_CHANGE,
     Server,
     main,
     moved_servers,
@@ -24,6 +27,7 @@ from ai_etl.ops.diff import (
     preface,
     preface_of,
     rotated_credentials,
+    scaled_to_zero,
 )
 from ai_etl.ops.impact import MASTER, RDS_HOST
 from ai_etl.tokens import CACHE_USER, CACHE_USER_GROUP, SM_VERSION
@@ -174,6 +178,19 @@ def test_the_projects_diff_command_says_it_and_the_generic_one_does_not(
     assert ours.endswith(generic.split("\n\n", 1)[1])
 
 
+def test_a_reader_that_stops_early_gets_no_traceback(rotation: tuple[Path, Path]) -> None:
+    """`python -m ai_etl.ops.diff A B | head -5` is how a reviewer glances at a diff: once the reader
+    has gone, the command ends quietly with 141 (as a command SIGPIPE ends, to a shell), as the
+    Python docs' signal page recommends for BrokenPipeError, not with a traceback. The reader here
+    is gone before the first write, so every write meets the closed pipe."""
+    command = [sys.executable, "-m", "ai_etl.ops.diff", *map(str, rotation)]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=PROJECT_DIR)
+    assert process.stdout is not None
+    process.stdout.close()
+    _, errors = process.communicate(timeout=120)
+    assert (process.returncode, errors.decode()) == (141, "")
+
+
 @pytest.mark.parametrize(("before", "after"), [(1, 0), (1, 3), (0, 2)])
 def test_a_generation_moved_by_more_than_one_is_called_a_danger(
     tmp_path: Path, before: int, after: int
@@ -253,10 +270,29 @@ def test_a_switch_of_kind_says_the_data_stays_and_what_each_side_does(
         assert (cache.before, cache.after) == (in_cluster["redis-password"], elasticache)
         assert "Its ElastiCache users are created (ai_etl_blue active) before the rollout" in cache.words
         assert "on redis-svc the login roles keep their passwords" in cache.words
+        assert all("AdminPassword" not in m.words for m in (db, cache)), "RDS's master secret logs in"
     else:
         assert (db.before, db.after) == (rds, in_cluster["db-password"])
         assert (cache.before, cache.after) == (elasticache, in_cluster["redis-password"])
-        assert cache.group_deleted and "remove it from there first" in cache.words
+        # the step logs in to the in-cluster server as its administrator: a managed stack's file
+        # holds `not-used` there (Pulumi.staging.yaml's comment)
+        for move, config_key in ((db, "dbAdminPassword"), (cache, "redisAdminPassword")):
+            assert (
+                f"`{config_key}` must hold the in-cluster server's real administrator password before "
+                "this `pulumi up`" in move.words
+            )
+        # the group is detached only after the rollout: detaching it first refuses the running pods
+        assert cache.group_deleted and "remove it from there first" not in cache.words
+        rolls, fails, detach, again = (
+            cache.words.index(part)
+            for part in (
+                "this `pulumi up` rolls the backend onto redis-svc",
+                "then fails deleting user group ai-etl-dev-users",
+                "only then detach it (`--user-group-ids-to-remove`",
+                "and run `pulumi up` again",
+            )
+        )
+        assert rolls < fails < detach < again
         assert (
             "ElastiCache users of user group ai-etl-dev-users are deleted last, after the rollout"
             in cache.words
@@ -270,9 +306,22 @@ def test_a_switch_of_kind_says_the_data_stays_and_what_each_side_does(
     assert rotated["redis-password"].moved and not rotated["redis-password"].breaks
     assert "DANGER" not in str(rotated["redis-password"].step)
     text = "\n".join(preface_of(base, head, "dev").text)
-    assert text.startswith(
-        "Servers this change moves, their data does not (2):\n  db-password: Postgres moves"
-    )
+    assert "Servers this change moves, their data does not (2):\n  db-password: Postgres moves" in text
+    # The offline render assumes the user group attached (docs/offline.md), so head keeps the
+    # backend's replicas; yet the `pulumi up` that creates the group finds it unattached
+    # (ai_etl/config/cachegroup.py) and runs the backend at 0 until the attach and a second `up`.
+    danger = scaled_to_zero(base, head)
+    if before == "cluster":
+        (line,) = danger
+        assert line.startswith(
+            "DANGER: Deployment ai-etl-backend goes from 1 replicas to 0 on this `pulumi up`"
+        )
+        assert "creates ElastiCache user group ai-etl-dev-users" in line and USER_CHANGE in line
+        assert "attached and `pulumi up` runs again" in line
+        assert text.startswith(f"{line}\n\nServers this change moves")
+        assert scaled_to_zero([], head) == (), "a new stack runs nothing yet"
+    else:
+        assert danger == () and "DANGER" not in text
 
 
 def test_an_elasticache_credential_is_set_by_its_api_not_a_step() -> None:
@@ -323,7 +372,12 @@ def test_a_new_redis_user_on_elasticache_keeps_the_running_pods_user_until_they_
     (redis,) = [c for c in rotated_credentials(base, head, "staging") if c.key == "redis-password"]
     assert (redis.old_role, redis.role) == ("ai_etl_blue", "ai_etl_2_blue")
     assert not redis.dropped and "DANGER" not in str(redis.step), redis.step
-    assert "ElastiCache user ai_etl_2_blue becomes active" in str(redis.step)
+    # the plan creates the new users (CreateUser) with the password the secret keeps: no ModifyUser
+    assert str(redis.step) == (
+        "new ElastiCache user ai_etl_2_blue is created with the same password (ElastiCache's CreateUser, "
+        "no step) and joins the user group before the rollout; pods not yet rolled keep working on "
+        "ai_etl_blue"
+    )
     order = order_of(base, head)
     (rollout,) = [n for n, line in enumerate(order) if "Deployment ai-etl-backend: the rollout" in line]
     (made,) = [

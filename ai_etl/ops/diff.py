@@ -11,11 +11,12 @@ names the role its value is the password of in its ActiveRole tag.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from dataclasses import dataclass
 from typing import Any
 
-from ai_etl.catalogue import by_key
+from ai_etl.catalogue import admin_secret, by_key
 from ai_etl.components.serverauth import STEP_ENV, VERIFY_FULL
 from ai_etl.config.providers import REFUSED_AT_PRODUCTION, classify
 from ai_etl.names import ACTIVE_ROLE_TAG, key_of_cache_user_tags, key_of_secret_name, rotation_step
@@ -36,6 +37,9 @@ MOVING = "docs/runbooks.md#moving-a-server-elsewhere"
 USER_CHANGE = "docs/runbooks.md#redis-on-elasticache"
 """The runbook section that says how to move a server's data, or take the new one over."""
 ELASTICACHE = "ElastiCache"
+IN_CLUSTER = "kind cluster"
+SIGPIPE_EXIT = 141
+"""The exit status of a command a closed pipe ended, as shells report one SIGPIPE killed (128 + 13)."""
 
 
 @dataclass(frozen=True)
@@ -83,7 +87,7 @@ def server_of(records: list[dict[str, Any]], key: str) -> Server | None:
         env = {e.get("name"): e.get("value") for c in containers or () for e in c.get("env") or ()}
         host = env.get(STEP_ENV.pg_host) or env.get(STEP_ENV.redis_host)
         managed = env.get(STEP_ENV.pg_sslmode) == VERIFY_FULL
-        return Server("RDS/Aurora" if managed else "kind cluster", str(host))
+        return Server("RDS/Aurora" if managed else IN_CLUSTER, str(host))
     return None
 
 
@@ -113,6 +117,13 @@ class ServerMove:
         role = self.active or "the active role"
         if self.after.stepped:
             arrive = f"The rotation step's Job sets login role {role}'s password there before the rollout"
+            if self.after.kind == IN_CLUSTER and self.before.kind != IN_CLUSTER:
+                admin = admin_secret(by_key()[self.key])
+                arrive += (
+                    f", logging in with {admin.key}: `{admin.config_key}` must hold the in-cluster server's "
+                    "real administrator password before this `pulumi up` (a managed server's stack file "
+                    "has it filled with `not-used`)"
+                )
         else:
             arrive = (
                 f"Its ElastiCache users are created ({role} active) before the rollout, and the user group "
@@ -130,9 +141,13 @@ class ServerMove:
                 "still uses them then (a pod still stopping, a client outside this stack) is refused"
             )
             if self.group_deleted:
+                group = self.before.where.removeprefix("user group ")
                 leave += (
-                    "; deleting the user group fails while the replication group holds it "
-                    "(ElastiCache's DeleteUserGroup): remove it from there first"
+                    f"; this `pulumi up` rolls the backend onto {self.after.where}, then fails deleting "
+                    f"user group {group}, which the replication group still holds (ElastiCache's "
+                    "DeleteUserGroup); only then detach it (`--user-group-ids-to-remove` of `aws "
+                    f"elasticache modify-replication-group`, {MOVING}) and run `pulumi up` again. "
+                    "Detaching it first would refuse the running pods at once"
                 )
         return (
             f"{name} moves from {self.before} to {self.after}: the data stays on {self.before.where}, "
@@ -191,6 +206,9 @@ class RotatedCredential:
     dropped: bool = False
     """Whether the ElastiCache user group stops holding `old_role`'s user before the rollout (its
     userIds updated in place), so the running pods' user is refused from then."""
+    created: str | None = None
+    """For an ElastiCache credential whose `role` is a user this change creates (a new `redis.user`:
+    ElastiCache's CreateUser, before the rollout): "the same" password or "a new" one."""
 
     @property
     def step(self) -> str | None:
@@ -220,6 +238,12 @@ class RotatedCredential:
             )
         if self.old_role in (None, self.role):
             return f"{sets} the password of {what} {self.role}"
+        if self.created:
+            return (
+                f"new ElastiCache user {self.role} is created with {self.created} password (ElastiCache's "
+                f"CreateUser, no step) and joins the user group before the rollout; pods not yet rolled "
+                f"keep working on {self.old_role}"
+            )
         return (
             f"{what} {self.role} becomes active ({sets} its new password first); "
             f"pods not yet rolled keep working on {self.old_role}"
@@ -263,7 +287,9 @@ def rotated_credentials(
         moved = None not in (server, previous) and server != previous
         breaks = not moved and bool(key and old_role and _renewed(base, head, key, old_role))
         dropped = not moved and bool(key and old_role and _dropped(base, head, key, old_role))
-        found.append(RotatedCredential(name, key, role, old_role, breaks, moved, server, dropped))
+        made = key and server and not server.stepped and _created(base, head, key, str(role))
+        password = ("the same" if same else "a new") if made else None
+        found.append(RotatedCredential(name, key, role, old_role, breaks, moved, server, dropped, password))
     return sorted(found, key=lambda c: c.name)
 
 
@@ -274,6 +300,14 @@ def _users(records: list[dict[str, Any]], key: str) -> set[str]:
         for r in records
         if r["type"] == CACHE_USER and key_of_cache_user_tags(r["inputs"].get("tags")) == key
     }
+
+
+def _created(base: list[dict[str, Any]], head: list[dict[str, Any]], key: str, role: str) -> bool:
+    """Whether `head` declares an ElastiCache user of login role `role` of credential `key` that
+    `base` does not: pulumi-aws creates it (CreateUser; a new user name forces a new user,
+    hashicorp/terraform-provider-aws internal/service/elasticache/user.go)."""
+    made = _users(head, key) - {r["urn"] for r in base}
+    return any(r["urn"] in made and r["inputs"].get("userName") == role for r in head)
 
 
 def _dropped(base: list[dict[str, Any]], head: list[dict[str, Any]], key: str, role: str) -> bool:
@@ -381,12 +415,29 @@ def scaled_to_zero(base: list[dict[str, Any]], head: list[dict[str, Any]]) -> tu
     """A DANGER line per running Deployment the change scales to 0 replicas, with the reason the
     program has for it: its ElastiCache user group is not on the replication group (the program
     declares a backend reading a cache's users with no replicas until it is,
-    ai_etl/config/cachegroup.py). A stack reaches ElastiCache through the takeover, which attaches
-    the group before its `pulumi up` (docs/takeover.md), so only a group detached since shows this."""
+    ai_etl/config/cachegroup.py). A user group this change creates (a running stack switched to
+    ElastiCache by config) cannot be on the replication group during the `pulumi up` that creates
+    it, so that `up` scales the backend to 0 even where the offline render, which assumes the group
+    attached (docs/offline.md), keeps its replicas. A new stack (nothing running) is no danger."""
     old = {r["urn"]: r for r in base if r["type"] == K8S_DEPLOYMENT}
+    made = [
+        r["inputs"].get("userGroupId")
+        for r in head
+        if r["type"] == CACHE_USER_GROUP and r["urn"] not in {b["urn"] for b in base}
+    ]
     lines = []
     for record in (r for r in head if r["type"] == K8S_DEPLOYMENT and r["urn"] in old):
         before, after = _replicas(old[record["urn"]]), _replicas(record)
+        name = (record["inputs"].get("metadata") or {}).get("name")
+        if before and made:
+            lines.append(
+                f"DANGER: Deployment {name} goes from {before} replicas to 0 on this `pulumi up`, so "
+                f"nothing serves: it creates ElastiCache user group {made[0]}, which cannot be on the "
+                "replication group yet (this render assumes it is, docs/offline.md); the backend runs "
+                "again only once the group is attached and `pulumi up` runs again "
+                f"({USER_CHANGE}, the user group must be on the replication group)"
+            )
+            continue
         if not before or after != 0:
             continue
         if not any(r["type"] == CACHE_USER_GROUP for r in head):
@@ -395,7 +446,6 @@ def scaled_to_zero(base: list[dict[str, Any]], head: list[dict[str, Any]]) -> tu
             "its ElastiCache user group is not on the replication group, so the cache would refuse its "
             "users; the preview's warning prints the command that attaches it"
         )
-        name = (record["inputs"].get("metadata") or {}).get("name")
         lines.append(f"DANGER: Deployment {name} goes from {before} replicas to 0, so nothing serves: {why}")
     return tuple(lines)
 
@@ -433,7 +483,15 @@ def main(argv: list[str] | None = None) -> int:
         "opened by the credentials the change rotates.",
     )
     add_diff_arguments(parser)
-    return diff_command(parser.parse_args(argv), preface_of, note_of)
+    args = parser.parse_args(argv)
+    try:
+        code = diff_command(args, preface_of, note_of)
+        sys.stdout.flush()
+    except BrokenPipeError:  # a reader that stopped early (`| head`): quiet, as the Python docs'
+        # signal module page recommends, with stdout pointed at devnull so the exit's flush is quiet too
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return SIGPIPE_EXIT
+    return code
 
 
 if __name__ == "__main__":
