@@ -85,13 +85,16 @@ def target(stack: str, project_dir: Path = Path()) -> Target:
     return Target(stack, str(namespace), cluster, region, cache)
 
 
-def _refused_by_the_program(stack: str, project_dir: Path) -> None:
+def _refused_by_the_program(
+    stack: str, project_dir: Path, what: str = "the takeover would stop half-way"
+) -> None:
     """TakeoverError if the program refuses the stack's config (a system namespace, a name with
-    shell characters...): the script's own preview would stop on it, but only after the script has
-    read the live Secret of that namespace and written its values into the stack's config. The
-    program's checks run offline, as `make check` runs them, with placeholders for the secrets not
-    set yet: its part before it declares anything (ai_etl.program.decide), where it refuses a config,
-    a third of the time of a whole render."""
+    shell characters, a masterSecretArn of another account...), with the program's own message per
+    key: the script's own preview would stop on it, but only after the script has read the live
+    Secret of that namespace and written its values into the stack's config; `--database-sql` would
+    print grants for settings the program refuses. The program's checks run offline, as `make check`
+    runs them, with placeholders for the secrets not set yet: its part before it declares anything
+    (ai_etl.program.decide), where it refuses a config, a third of the time of a whole render."""
     from ai_etl.offline.cli import ERRORS
     from ai_etl.offline.runner import offline_run
     from ai_etl.program import decide
@@ -100,8 +103,7 @@ def _refused_by_the_program(stack: str, project_dir: Path) -> None:
         offline_run(stack, project_dir, entry=decide)
     except ERRORS as error:
         raise TakeoverError(
-            f"stack {stack}: the program refuses this stack's config, so the takeover would stop "
-            f"half-way; fix it first:\n{error}"
+            f"stack {stack}: the program refuses this stack's config, so {what}; fix it first:\n{error}"
         ) from None
 
 
@@ -786,6 +788,8 @@ def main(argv: list[str] | None = None) -> None:
         )
     try:
         if args.database_sql:
+            load_stack_config(args.stack)  # an unknown stack: named below, with the stacks there are
+            _refused_by_the_program(args.stack, Path(), "its grants would be for settings it refuses")
             print(database_sql_of(args.stack), end="")
             print(
                 f"Save it as takeover-{args.stack}.sql, then run, from the project's root:", file=sys.stderr
