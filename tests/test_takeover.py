@@ -954,6 +954,9 @@ def test_the_cache_steps_run_as_printed_attach_the_group_before_the_rollout(
     rotations = [i for i, argv in pulumi_calls(fakes) if "rotation.redis-password" in argv]
     assert len(ups) == 3 and len(rotations) == 2
     assert ups[0] < at < rotations[0] < ups[1], "the group is on the cache before the backend moves"
+    kubectl = [(i, c.argv) for i, c in enumerate(fakes.calls) if c.tool == "kubectl" and "delete" in c.argv]
+    (orphans,) = [i for i, argv in kubectl if argv[argv.index("delete") + 1] == "replicaset"]
+    assert ups[1] < orphans < rotations[1] < ups[2], "no hand-made pod holds the token when it goes off"
 
 
 @pytest.mark.slow

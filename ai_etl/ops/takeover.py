@@ -107,6 +107,17 @@ def _refused_by_the_program(
         ) from None
 
 
+RETIRE_ORPHANS = (
+    'OLD=$(kc get replicaset -n "$NS" -o json | helper --orphans "$DEPLOYMENT")',
+    'for name in $OLD; do kc delete replicaset "$name" -n "$NS" --cascade=foreground; done',
+)
+"""The old Deployment's ReplicaSets, left without an owner by step 3's --cascade=orphan, deleted with
+their pods: `--cascade=foreground` keeps each ReplicaSet until the garbage collector has deleted its
+pods (kubernetes/website content/en/docs/concepts/architecture/garbage-collection.md, foreground
+cascading deletion), and `kubectl delete` waits until the object is gone (kubernetes/kubectl
+pkg/cmd/delete/delete.go, DeleteResult: the propagation policy, then a wait for IsDeleted)."""
+
+
 @dataclass(frozen=True)
 class Step:
     title: str
@@ -150,12 +161,15 @@ def cache_steps(target: Target) -> list[Step]:
         ),
         Step(
             "ElastiCache: two rotations move the backend onto the stack's users (green, then blue); the "
-            "second turns the token's `default` user off, once no pod uses it",
+            "hand-made pods go, then the second turns the token's `default` user off, once no pod uses it",
             (
-                'confirm "The user group is on the replication group. Rotate the backend onto the stack\'s users?"',
+                "confirm \"The user group is on the replication group. Rotate the backend onto the stack's users, "
+                'delete the old hand-made ReplicaSets and turn the token off?"',
                 f'{rotate} 1 --stack "$STACK"',
                 'pulumi up --yes --stack "$STACK"',
                 'kc rollout status deployment "$DEPLOYMENT" -n "$NS" --timeout=10m',
+                # The hand-made pods still log in with the token: gone before `default` goes off.
+                *RETIRE_ORPHANS,
                 f'{rotate} 2 --stack "$STACK"',
                 'pulumi up --yes --stack "$STACK"',
             ),
@@ -266,9 +280,7 @@ def steps(target: Target) -> list[Step]:
             (
                 'confirm "Every value was kept and the new pods are ready. Retire what was made by hand?"',
                 'pulumi config rm takeover --stack "$STACK"',
-                # The old Deployment's ReplicaSets, left without an owner by --cascade=orphan.
-                'OLD=$(kc get replicaset -n "$NS" -o json | helper --orphans "$DEPLOYMENT")',
-                'for name in $OLD; do kc delete replicaset "$name" -n "$NS"; done',
+                *RETIRE_ORPHANS,  # none left here after the cache steps
                 # The guide's ExternalSecret owns the Secret it makes, in the namespace it was
                 # applied to: the stack's, or `default` where its YAML was applied as written.
                 f'for ns in "$NS" {GUIDE_NAMESPACE}; do',
