@@ -174,6 +174,13 @@ class Fakes:
             if kind == "deployment":
                 assert "--cascade=orphan" in rest, "the old pods keep serving"
                 self.cluster.deployments.pop((str(ns), name), None)
+            elif kind == "replicaset":
+                assert "--cascade=foreground" in rest, "its pods are gone before the script goes on"
+                self.cluster.replicasets = [
+                    r
+                    for r in self.cluster.replicasets
+                    if (r["metadata"]["namespace"], r["metadata"]["name"]) != (str(ns), name)
+                ]
             elif kind == "secret":
                 self.cluster.secrets.pop((str(ns), name), None)
             return ""

@@ -23,6 +23,7 @@ from ai_etl.catalogue import CATALOGUE, by_key
 from ai_etl.catalogue.urls import read_url
 from ai_etl.offline.records import Run
 from ai_etl.offline.stackconfig import load_project
+from ai_etl.ops import kept as kept_module
 from ai_etl.ops.kept import kept
 from ai_etl.tokens import KMS_ALIAS, KMS_KEY, SM_SECRET
 from tests.fakes import bin_dir, path_with, read_log
@@ -397,3 +398,20 @@ def test_the_lost_region_is_out_for_the_restore(aws: dict[str, str], tmp_path: P
     env, _ = aws_wrapped(aws, tmp_path, lost="us-east-1")
     result = run(env, "aws secretsmanager list-secrets --region us-east-1", tmp_path)
     assert result.returncode == 255 and "Could not connect to the endpoint URL" in result.stderr
+
+
+@pytest.mark.parametrize("stack", ["staging", "production"])
+def test_kept_says_when_there_is_no_replica_to_restore_from(
+    stack: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`python -m ai_etl.ops.kept <stack>` on a stack without ai-etl:replicaRegion (staging) still
+    lists its secrets, but says on stderr that there is no replica to restore them from: a silent
+    list reads as a restore that can run. A stack with replicas (production) gets no note. The
+    stack's render is the suite's shared one."""
+    run = run_config(stack, stack_config(stack))
+    monkeypatch.setattr(kept_module, "offline_run", lambda *_args, **_kwargs: (run,))
+    assert kept_module.main([stack]) == 0
+    out, err = capsys.readouterr()
+    assert out == "".join(f"{key} {target}\n" for key, target in kept(run))
+    has_replicas = stack_config(stack).get("ai-etl:replicaRegion") is not None
+    assert ("has no ai-etl:replicaRegion" in err) is not has_replicas, err

@@ -855,6 +855,29 @@ def test_a_stack_the_program_refuses_gets_no_script(
     assert "the program refuses this stack's config" in err and "namespace" in err
 
 
+def test_the_grants_are_refused_for_a_stack_the_program_refuses(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--database-sql` runs the program's own checks first, as the script generator does: a stack
+    whose database.masterSecretArn is a secret of another account than aws:allowedAccountIds gets
+    the program's message for that key, with its fix, exit 1 and no SQL (grants printed for it would
+    be run as a master user the stack will never use). The committed stack still gets its SQL."""
+    project = copy_project(tmp_path / "project")
+    monkeypatch.chdir(project)
+    main(["staging", "--database-sql"])
+    assert capsys.readouterr().out.startswith("\\set ON_ERROR_STOP on\n")
+    stack_file = project / "Pulumi.staging.yaml"
+    text = stack_file.read_text()
+    assert text.count(":333333333333:secret:rds!db-") == 1
+    stack_file.write_text(text.replace(":333333333333:secret:rds!db-", ":444444444444:secret:rds!db-"))
+    with pytest.raises(SystemExit) as ended:
+        main(["staging", "--database-sql"])
+    out, err = capsys.readouterr()
+    assert ended.value.code == 1 and out == "", err
+    assert "the program refuses this stack's config" in err and "Traceback" not in err
+    assert "database.masterSecretArn" in err and "is a secret of account 444444444444" in err, err
+
+
 # Redis on ElastiCache: the takeover's cache steps, run as printed against the AWS CLI and moto ----------
 
 FAKE_TOKEN = "Tk7Qz9Xw2Rv5Nn8Mp4Ls"
@@ -931,6 +954,9 @@ def test_the_cache_steps_run_as_printed_attach_the_group_before_the_rollout(
     rotations = [i for i, argv in pulumi_calls(fakes) if "rotation.redis-password" in argv]
     assert len(ups) == 3 and len(rotations) == 2
     assert ups[0] < at < rotations[0] < ups[1], "the group is on the cache before the backend moves"
+    kubectl = [(i, c.argv) for i, c in enumerate(fakes.calls) if c.tool == "kubectl" and "delete" in c.argv]
+    (orphans,) = [i for i, argv in kubectl if argv[argv.index("delete") + 1] == "replicaset"]
+    assert ups[1] < orphans < rotations[1] < ups[2], "no hand-made pod holds the token when it goes off"
 
 
 @pytest.mark.slow
@@ -1051,8 +1077,10 @@ def test_the_grants_run_as_printed_as_rds_master_user_over_verified_tls(
     assert wheel is not None, f"the tests need the PyPI wheel {servers.PG_WHEEL}: run `make setup`"
     client = servers.server_programs()
 
-    def tls(folder: Path) -> servers.Tls:
-        return servers.make_server_cert(folder, servers.make_ca(folder, "ca"), "localhost")
+    db = settings_of(MANAGED).config.database
+
+    def tls(folder: Path) -> servers.Tls:  # for the RDS endpoint the stack names, as RDS's is
+        return servers.make_server_cert(folder, servers.make_ca(folder, "ca"), str(db.host))
 
     with servers.running(lambda root: servers.start_postgres(root, client, tls)) as pg:
         rds_like(client, pg, tls=True)
@@ -1063,14 +1091,18 @@ def test_the_grants_run_as_printed_as_rds_master_user_over_verified_tls(
         )
         project = copy_project(tmp_path / "project")
         stack_file = project / f"Pulumi.{MANAGED}.yaml"
-        db = settings_of(MANAGED).config.database
-        text = stack_file.read_text().replace(f"host: {db.host}", f"host: localhost\n    port: {pg.port}")
-        stack_file.write_text(text.replace(str(db.master_secret_arn), secret["ARN"]))
+        # The program takes only an RDS endpoint as database.host: psql reaches this server through
+        # PGHOSTADDR, and verify-full still checks the certificate against the host name (PostgreSQL
+        # docs, postgres/postgres doc/src/sgml/libpq.sgml: hostaddr, and PGHOSTADDR in libpq-envars).
+        text = stack_file.read_text().replace(f"host: {db.host}", f"host: {db.host}\n    port: {pg.port}")
+        text = text.replace(str(db.master_secret_arn), secret["ARN"])
+        # moto's account: the program refuses a master secret of another account than the stack's.
+        account, moto_account = str(db.master_secret_arn).split(":")[4], secret["ARN"].split(":")[4]
+        stack_file.write_text(text.replace(account, moto_account))
         bundle = project / "ai_etl" / "components" / "data" / "rds-global-bundle.pem"
         rds_bundle = bundle.read_text()
-        bundle.write_text(ca.read_text())  # the CA that signed this server's certificate
         command = fenced(DOCS.read_text(), "### The administrator's grants").splitlines()[0]
-        env = {**aws, "PATH": f"{client}:{aws['PATH']}"}
+        env = {**aws, "PATH": f"{client}:{aws['PATH']}", "PGHOSTADDR": pg.host}
 
         def bash(command: str) -> subprocess.CompletedProcess[str]:
             return subprocess.run(
@@ -1084,6 +1116,9 @@ def test_the_grants_run_as_printed_as_rds_master_user_over_verified_tls(
         assert "admin text := session_user;" in saved and f"'{db.admin_user}'" not in saved
         runs = printed.stderr.split("from the project's root:\n", 1)[1]
         assert "sslmode=verify-full sslrootcert=ai_etl/components/data/rds-global-bundle.pem" in runs
+        # The CA that signed this server's certificate, once the program has checked the stack with
+        # the committed bundle (which covers the stack's region).
+        bundle.write_text(ca.read_text())
         done = bash(runs)
         assert done.returncode == 0, done.stderr
         assert f"role {MASTER[0]} needs no ADMIN OPTION here" in done.stderr, done.stderr  # 15

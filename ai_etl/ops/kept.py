@@ -51,6 +51,12 @@ def main(argv: list[str] | None = None) -> int:
     except ERRORS as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    if not any(secret.inputs.get("replicas") for secret in run.of_type(SM_SECRET)):
+        print(
+            f"note: stack {args.stack} has no ai-etl:replicaRegion, so its secrets have no replica to "
+            "restore from (docs/runbooks.md, Restore from the replica region)",
+            file=sys.stderr,
+        )
     for key, target in kept(run):
         print(key, target)
     return 0

@@ -85,13 +85,16 @@ def target(stack: str, project_dir: Path = Path()) -> Target:
     return Target(stack, str(namespace), cluster, region, cache)
 
 
-def _refused_by_the_program(stack: str, project_dir: Path) -> None:
+def _refused_by_the_program(
+    stack: str, project_dir: Path, what: str = "the takeover would stop half-way"
+) -> None:
     """TakeoverError if the program refuses the stack's config (a system namespace, a name with
-    shell characters...): the script's own preview would stop on it, but only after the script has
-    read the live Secret of that namespace and written its values into the stack's config. The
-    program's checks run offline, as `make check` runs them, with placeholders for the secrets not
-    set yet: its part before it declares anything (ai_etl.program.decide), where it refuses a config,
-    a third of the time of a whole render."""
+    shell characters, a masterSecretArn of another account...), with the program's own message per
+    key: the script's own preview would stop on it, but only after the script has read the live
+    Secret of that namespace and written its values into the stack's config; `--database-sql` would
+    print grants for settings the program refuses. The program's checks run offline, as `make check`
+    runs them, with placeholders for the secrets not set yet: its part before it declares anything
+    (ai_etl.program.decide), where it refuses a config, a third of the time of a whole render."""
     from ai_etl.offline.cli import ERRORS
     from ai_etl.offline.runner import offline_run
     from ai_etl.program import decide
@@ -100,9 +103,19 @@ def _refused_by_the_program(stack: str, project_dir: Path) -> None:
         offline_run(stack, project_dir, entry=decide)
     except ERRORS as error:
         raise TakeoverError(
-            f"stack {stack}: the program refuses this stack's config, so the takeover would stop "
-            f"half-way; fix it first:\n{error}"
+            f"stack {stack}: the program refuses this stack's config, so {what}; fix it first:\n{error}"
         ) from None
+
+
+RETIRE_ORPHANS = (
+    'OLD=$(kc get replicaset -n "$NS" -o json | helper --orphans "$DEPLOYMENT")',
+    'for name in $OLD; do kc delete replicaset "$name" -n "$NS" --cascade=foreground; done',
+)
+"""The old Deployment's ReplicaSets, left without an owner by step 3's --cascade=orphan, deleted with
+their pods: `--cascade=foreground` keeps each ReplicaSet until the garbage collector has deleted its
+pods (kubernetes/website content/en/docs/concepts/architecture/garbage-collection.md, foreground
+cascading deletion), and `kubectl delete` waits until the object is gone (kubernetes/kubectl
+pkg/cmd/delete/delete.go, DeleteResult: the propagation policy, then a wait for IsDeleted)."""
 
 
 @dataclass(frozen=True)
@@ -148,12 +161,15 @@ def cache_steps(target: Target) -> list[Step]:
         ),
         Step(
             "ElastiCache: two rotations move the backend onto the stack's users (green, then blue); the "
-            "second turns the token's `default` user off, once no pod uses it",
+            "hand-made pods go, then the second turns the token's `default` user off, once no pod uses it",
             (
-                'confirm "The user group is on the replication group. Rotate the backend onto the stack\'s users?"',
+                "confirm \"The user group is on the replication group. Rotate the backend onto the stack's users, "
+                'delete the old hand-made ReplicaSets and turn the token off?"',
                 f'{rotate} 1 --stack "$STACK"',
                 'pulumi up --yes --stack "$STACK"',
                 'kc rollout status deployment "$DEPLOYMENT" -n "$NS" --timeout=10m',
+                # The hand-made pods still log in with the token: gone before `default` goes off.
+                *RETIRE_ORPHANS,
                 f'{rotate} 2 --stack "$STACK"',
                 'pulumi up --yes --stack "$STACK"',
             ),
@@ -264,9 +280,7 @@ def steps(target: Target) -> list[Step]:
             (
                 'confirm "Every value was kept and the new pods are ready. Retire what was made by hand?"',
                 'pulumi config rm takeover --stack "$STACK"',
-                # The old Deployment's ReplicaSets, left without an owner by --cascade=orphan.
-                'OLD=$(kc get replicaset -n "$NS" -o json | helper --orphans "$DEPLOYMENT")',
-                'for name in $OLD; do kc delete replicaset "$name" -n "$NS"; done',
+                *RETIRE_ORPHANS,  # none left here after the cache steps
                 # The guide's ExternalSecret owns the Secret it makes, in the namespace it was
                 # applied to: the stack's, or `default` where its YAML was applied as written.
                 f'for ns in "$NS" {GUIDE_NAMESPACE}; do',
@@ -786,6 +800,8 @@ def main(argv: list[str] | None = None) -> None:
         )
     try:
         if args.database_sql:
+            load_stack_config(args.stack)  # an unknown stack: named below, with the stacks there are
+            _refused_by_the_program(args.stack, Path(), "its grants would be for settings it refuses")
             print(database_sql_of(args.stack), end="")
             print(
                 f"Save it as takeover-{args.stack}.sql, then run, from the project's root:", file=sys.stderr
