@@ -26,8 +26,12 @@ render: setup
 check: setup
 	$(PY) -m ai_etl.ops.check $(STACK)
 
+# `make test` runs lint, mypy (one core, some 25 s on a new machine) and the two environments' pip
+# installs side by side; each line is printed whole (--output-sync=line), and a step that fails stops
+# the gate before pytest, as it did when they ran one after the other.
 ## The whole gate, as CI runs it: lint, types, then every test (scanners and slow tests included).
-test: packages lint typecheck tools policy-venv
+test: packages setup
+	@$(MAKE) --no-print-directory -j 3 --output-sync=line lint typecheck tools policy-venv
 	$(PYTEST)
 
 ## The everyday loop, about two minutes on 2 cores: lint, then every test not marked slow (no mypy: `make typecheck`).

@@ -119,6 +119,7 @@ def test_the_long_targets_say_what_they_do_before_they_do_it(tmp_path: Path) -> 
 
 
 @pytest.mark.slow
+@pytest.mark.heavy  # some 20 s of pip
 def test_every_pin_installs_on_the_oldest_python_the_readme_allows() -> None:
     """README's prerequisite is Python 3.11+ (pyproject's requires-python), and Debian 12's python3 is
     3.11.2: a pin that needs a later Python (soupsieve 3.0 and later need 3.11.5) stops `make tools`

@@ -35,7 +35,9 @@ from tests.paths import PROJECT_DIR
 from tests.test_docs import DOCS
 from tests.test_workflows import promotion_order
 
-pytestmark = pytest.mark.slow  # the recipes followed on a copy, and its tests run there
+# The recipes followed on a copy, and its tests run there: the gate's longest test (some 90 s), so it
+# starts first (`heavy`: tests/conftest.py), not at the end of a worker's share.
+pytestmark = [pytest.mark.slow, pytest.mark.heavy]
 
 CONFIGURATION = (DOCS / "configuration.md").read_text()
 # What the user puts in place of each placeholder the recipes print.

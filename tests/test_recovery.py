@@ -38,7 +38,9 @@ from tests.helpers import (
 from tests.paths import PROJECT_DIR
 from tests.test_docs import DOCS, fenced
 
-pytestmark = pytest.mark.slow  # each runbook block runs the AWS CLI against moto, a second or so a call
+# Each runbook block runs the AWS CLI against moto, a second or so a call: tens of seconds a test,
+# so they start first (`heavy`).
+pytestmark = [pytest.mark.slow, pytest.mark.heavy]
 
 STACK = "production"  # the production-grade stack the blocks name
 RUNBOOKS = (DOCS / "runbooks.md").read_text()

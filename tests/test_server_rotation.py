@@ -1019,6 +1019,7 @@ def cache_password() -> str:
 
 
 @pytest.mark.slow
+@pytest.mark.heavy  # some 25 s of load
 def test_elasticache_rotation_over_tls_drops_no_connection(tls_rds: Redis) -> None:
     """ElastiCache's mechanism, emulated on a TLS-only Redis 7: the program's two users with its
     access string, and each rotation a password change on the idle user alone (what the provider's

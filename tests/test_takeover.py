@@ -974,6 +974,7 @@ def test_the_cache_steps_add_the_group_alone_to_a_cache_without_a_token(
 
 
 @pytest.mark.slow
+@pytest.mark.heavy  # two script runs
 def test_a_failed_cache_call_stops_the_takeover_and_it_runs_again(
     tmp_path: Path, aws: dict[str, str]
 ) -> None:
