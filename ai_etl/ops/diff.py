@@ -420,10 +420,11 @@ def scaled_to_zero(base: list[dict[str, Any]], head: list[dict[str, Any]]) -> tu
     it, so that `up` scales the backend to 0 even where the offline render, which assumes the group
     attached (docs/offline.md), keeps its replicas. A new stack (nothing running) is no danger."""
     old = {r["urn"]: r for r in base if r["type"] == K8S_DEPLOYMENT}
+    before_urns = {r["urn"] for r in base}
     made = [
         r["inputs"].get("userGroupId")
         for r in head
-        if r["type"] == CACHE_USER_GROUP and r["urn"] not in {b["urn"] for b in base}
+        if r["type"] == CACHE_USER_GROUP and r["urn"] not in before_urns
     ]
     lines = []
     for record in (r for r in head if r["type"] == K8S_DEPLOYMENT and r["urn"] in old):
